@@ -1,0 +1,745 @@
+// nsinit: executes a plan computed by runa's TypeScript side (see PROTOCOL.md), then
+// monitors the container process. No policy lives here: every decision is in the plan.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+#define MSG_MAX 2048      // error messages; small enough for one atomic pipe write
+#define LINE_MAX_LEN 4096 // longest request line a client may send
+#define MAX_CLIENTS 32
+#define SOCK_NAME "monitor.sock"
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+// Where a failure is reported depends on which process hit it, and when.
+enum phase { MONITOR, CHILD_SETUP, CHILD_RUN };
+static enum phase phase = MONITOR;
+
+static int sync_fd = -1; // fd 3 to the spawner, if it was open
+static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
+static int setup_pipe[2] = {-1, -1}; // child -> monitor: "<errno>\t<message>"; errno 0 = at the gate
+static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
+static int exec_pipe[2] = {-1, -1};  // child -> monitor, CLOEXEC: EOF without data = exec succeeded
+static pid_t child = -1;
+static sigset_t old_mask;
+static char **prog_argv, **prog_env;
+static size_t prog_argc, prog_envc;
+
+static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+// vsnprintf that reports what it wrote, never what it would have written.
+static size_t vfmt(char *buf, size_t size, const char *f, va_list ap)
+{
+	int n = vsnprintf(buf, size, f, ap);
+	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static size_t __attribute__((format(printf, 3, 4))) fmt(char *buf, size_t size, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	size_t n = vfmt(buf, size, f, ap);
+	va_end(ap);
+	return n;
+}
+
+static void warn_errno(const char *what)
+{
+	fprintf(stderr, "nsinit: %s: %s\n", what, strerror(errno));
+}
+
+// Report a failure where the current phase says it belongs, then end this process.
+static void __attribute__((noreturn)) fail(int err, const char *msg)
+{
+	char buf[MSG_MAX + 32];
+
+	if (phase == CHILD_SETUP) {
+		write_all(setup_pipe[1], buf, fmt(buf, sizeof buf, "%d\t%s", err, msg));
+		_exit(1);
+	}
+	if (phase == CHILD_RUN) {
+		write_all(exec_pipe[1], msg, strlen(msg));
+		_exit(127);
+	}
+	// Our signals are blocked, so this waitpid cannot be interrupted.
+	if (child > 0 && kill(child, SIGKILL) == 0)
+		waitpid(child, NULL, 0);
+	if (sock_bound)
+		unlinkat(state_fd, SOCK_NAME, 0);
+	if (sync_fd >= 0)
+		write_all(sync_fd, buf, fmt(buf, sizeof buf, "error\t%d\t%s\n", err, msg));
+	else
+		fprintf(stderr, "nsinit: %s\n", msg);
+	exit(1);
+}
+
+// Fail with "<formatted>: <strerror(err)>".
+static void __attribute__((noreturn, format(printf, 2, 3))) die_err(int err, const char *f, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, f);
+	size_t n = vfmt(msg, sizeof msg, f, ap);
+	va_end(ap);
+	fmt(msg + n, sizeof msg - n, ": %s", strerror(err));
+	fail(err, msg);
+}
+
+#define die(...) die_err(errno, __VA_ARGS__)
+// For calls returning < 0 on failure: die naming the operation and its argument.
+#define TRY(call, ...)                    \
+	do {                              \
+		if ((call) < 0)           \
+			die(__VA_ARGS__); \
+	} while (0)
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		die("calloc");
+	return p;
+}
+
+static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
+
+static int is_num(const char *s)
+{
+	char *end;
+	errno = 0;
+	strtoul(s, &end, 0);
+	return *s && !*end && errno == 0;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+// ---- the monitor ----
+
+struct client {
+	int fd;
+	size_t len;
+	char buf[LINE_MAX_LEN + 1];
+};
+static struct client clients[MAX_CLIENTS];
+static int started;
+
+// Escape s as the inside of a JSON string (truncating if needed).
+static const char *json_esc(const char *s)
+{
+	static char out[MSG_MAX + 16];
+	size_t o = 0;
+
+	for (; *s && o + 7 < sizeof out; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			o += fmt(out + o, sizeof out - o, "\\%c", c);
+		else if (c < 0x20)
+			o += fmt(out + o, sizeof out - o, "\\u%04x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void drop(struct client *c)
+{
+	close_fd(&c->fd);
+	c->len = 0;
+}
+
+// Send one JSON line; a client that cannot take a short line at once is gone or stuck.
+static void __attribute__((format(printf, 2, 3))) reply(struct client *c, const char *f, ...)
+{
+	char buf[MSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, f);
+	size_t n = vfmt(buf, sizeof buf - 1, f, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	if (send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t)n)
+		drop(c);
+}
+
+static void __attribute__((format(printf, 2, 3))) reply_error(struct client *c, const char *f, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+
+	va_start(ap, f);
+	vfmt(msg, sizeof msg, f, ap);
+	va_end(ap);
+	reply(c, "{\"type\":\"monitor.error\",\"message\":\"%s\"}", json_esc(msg));
+}
+
+static void write_exit_file(const char *buf, size_t len)
+{
+	int fd = openat(state_fd, "exit.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		warn_errno("open exit.tmp");
+		return;
+	}
+	if (write_all(fd, buf, len) < 0)
+		warn_errno("write exit.tmp");
+	if (close(fd) < 0)
+		warn_errno("close exit.tmp");
+	// Through the dirfd: whatever the child did to its own mounts, this is the state dir.
+	if (renameat(state_fd, "exit.tmp", state_fd, "exit") < 0)
+		warn_errno("rename exit.tmp to exit");
+}
+
+static void __attribute__((noreturn)) finish(int st)
+{
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int status = sig ? 128 + sig : WEXITSTATUS(st);
+	char buf[64];
+
+	if (state_fd >= 0)
+		write_exit_file(buf, fmt(buf, sizeof buf, "{\"exitStatus\":%d,\"signal\":%d}", status, sig));
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			reply(&clients[i], "{\"type\":\"process.exited\",\"exitStatus\":%d,\"signal\":%d}", status, sig);
+	if (sig) {
+		// Die the way the child did, so whoever waits for us sees the same; no core of ours.
+		struct rlimit rl = {0, 0};
+		sigset_t set;
+		if (setrlimit(RLIMIT_CORE, &rl) < 0)
+			warn_errno("setrlimit RLIMIT_CORE");
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		raise(sig);
+	}
+	exit(status); // also reached for signals whose default action is not to terminate
+}
+
+static void on_signal(void)
+{
+	struct signalfd_siginfo si;
+	pid_t p;
+	int st;
+
+	ssize_t n = read(sig_fd, &si, sizeof si);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != sizeof si)
+		die("read signalfd");
+	if (si.ssi_signo != SIGCHLD) {
+		if (kill(child, (int)si.ssi_signo) < 0 && errno != ESRCH)
+			warn_errno("forward signal");
+		return;
+	}
+	TRY((p = waitpid(child, &st, WNOHANG)), "waitpid %d", (int)child);
+	if (p == child)
+		finish(st);
+}
+
+static void on_accept(void)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			warn_errno("accept " SOCK_NAME);
+		return;
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		if (clients[i].fd < 0) {
+			clients[i].fd = fd;
+			clients[i].len = 0;
+			reply(&clients[i], "{\"type\":\"monitor.hello\",\"pid\":%d,\"initPid\":%d,\"state\":\"%s\"}",
+			      (int)getpid(), (int)child, started ? "running" : "created");
+			return;
+		}
+	}
+	close(fd); // full: this client sees EOF instead of a hello
+}
+
+// The value after `"key"` and a colon, or NULL. Tolerant: ignores the rest of the line.
+static const char *json_value(const char *line, const char *key)
+{
+	char pat[32];
+	size_t plen = fmt(pat, sizeof pat, "\"%s\"", key);
+
+	for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
+		const char *v = p + plen + strspn(p + plen, " \t\r");
+		if (*v == ':')
+			return v + 1 + strspn(v + 1, " \t\r");
+	}
+	return NULL;
+}
+
+static void start(struct client *c)
+{
+	char msg[MSG_MAX];
+	size_t len = 0;
+	ssize_t n;
+
+	if (started) {
+		reply_error(c, "monitor.start: the process was already started");
+		return;
+	}
+	if (write_all(gate_pipe[1], "1", 1) < 0) {
+		reply_error(c, "monitor.start: open the gate: %s", strerror(errno));
+		return;
+	}
+	close_fd(&gate_pipe[1]);
+	started = 1;
+	// Blocks only until the child's execvp fails or succeeds (the pipe is CLOEXEC).
+	for (;;) {
+		n = read(exec_pipe[0], msg + len, sizeof msg - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof msg - 1)
+			break;
+	}
+	close_fd(&exec_pipe[0]);
+	msg[len] = '\0';
+	if (len == 0)
+		reply(c, "{\"type\":\"process.started\"}");
+	else
+		reply(c, "{\"type\":\"process.failed\",\"message\":\"%s\"}", json_esc(msg));
+}
+
+static void handle(struct client *c, const char *line)
+{
+	const char *v = json_value(line, "type");
+	size_t n = v && *v == '"' ? strcspn(v + 1, "\"") : 0;
+
+	if (!v || *v != '"' || v[1 + n] != '"') {
+		reply_error(c, "request without a \"type\" string");
+	} else if (n == 13 && strncmp(v + 1, "monitor.start", n) == 0) {
+		start(c);
+	} else if (n == 14 && strncmp(v + 1, "monitor.signal", n) == 0) {
+		char *end;
+		const char *s = json_value(line, "signal");
+		long sig = s ? strtol(s, &end, 10) : -1;
+		if (!s || end == s || sig < 0 || sig > 64)
+			reply_error(c, "monitor.signal needs a \"signal\" number from 0 to 64");
+		else if (kill(child, (int)sig) < 0)
+			reply_error(c, "kill %d with signal %ld: %s", (int)child, sig, strerror(errno));
+		else
+			reply(c, "{\"type\":\"monitor.signalled\",\"signal\":%ld}", sig);
+	} else {
+		reply_error(c, "unknown request type \"%.*s\"", (int)(n < 64 ? n : 64), v + 1);
+	}
+}
+
+static void on_client(struct client *c)
+{
+	ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - c->len);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		drop(c);
+		return;
+	}
+	c->len += (size_t)n;
+	char *line = c->buf, *nl;
+	while ((nl = memchr(line, '\n', (size_t)(c->buf + c->len - line)))) {
+		*nl = '\0';
+		handle(c, line);
+		if (c->fd < 0)
+			return;
+		line = nl + 1;
+	}
+	c->len -= (size_t)(line - c->buf);
+	memmove(c->buf, line, c->len);
+	if (c->len > LINE_MAX_LEN) {
+		reply_error(c, "request line longer than %d bytes", LINE_MAX_LEN);
+		if (c->fd >= 0)
+			drop(c);
+	}
+}
+
+static void __attribute__((noreturn)) monitor(void)
+{
+	char rec[MSG_MAX + 32], *msg;
+	struct pollfd pfd[2 + MAX_CLIENTS];
+	ssize_t n;
+
+	// The child either reaches the gate or reports what failed.
+	while ((n = read(setup_pipe[0], rec, sizeof rec - 1)) < 0 && errno == EINTR)
+		;
+	TRY(n, "read setup pipe");
+	if (n == 0)
+		fail(ECHILD, "setup: the child exited before reaching the gate");
+	rec[n] = '\0';
+	long err = strtol(rec, &msg, 10);
+	if (*msg != '\t')
+		fail(EPROTO, "setup: garbled report from the child");
+	if (err != 0)
+		fail((int)err, msg + 1);
+	close_fd(&setup_pipe[0]);
+
+	if (sync_fd >= 0) {
+		int fd = sync_fd;
+		sync_fd = -1; // from now on failures go to stderr
+		TRY(write_all(fd, rec, fmt(rec, sizeof rec, "created\t%d\n", (int)child)), "write sync pipe");
+		close(fd);
+	}
+
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		clients[i].fd = -1;
+	for (;;) {
+		pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN}; // poll skips -1
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			pfd[2 + i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll");
+		}
+		if (pfd[0].revents)
+			on_signal();
+		if (pfd[1].revents)
+			on_accept();
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (pfd[2 + i].revents && clients[i].fd >= 0)
+				on_client(&clients[i]);
+	}
+}
+
+// ---- child-side helpers ----
+
+// The container starts with default dispositions and the spawner's mask, as if exec'd directly.
+static void reset_signals(void)
+{
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL); // fails harmlessly for SIGKILL, SIGSTOP and libc-reserved signals
+	TRY(sigprocmask(SIG_SETMASK, &old_mask, NULL), "sigprocmask");
+}
+
+// Nothing but stdio may leak into the container, whatever fds the spawner handed us.
+static void cloexec_from_3(void)
+{
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if (errno != ENOSYS && errno != EINVAL) // EINVAL: kernel without CLOSE_RANGE_CLOEXEC
+		die("close_range");
+	TRY(getrlimit(RLIMIT_NOFILE, &rl), "getrlimit");
+	for (rlim_t fd = 3; fd < rl.rlim_cur && fd < (1 << 20); fd++)
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			die("fcntl %d", (int)fd);
+}
+
+// ---- plan operations ----
+
+static void op_statedir(char **a)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX, .sun_path = SOCK_NAME};
+	int cwd, r;
+
+	TRY((state_fd = open(a[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC)), "open \"%s\"", a[0]);
+	if (unlinkat(state_fd, SOCK_NAME, 0) < 0 && errno != ENOENT)
+		die("unlink \"%s/" SOCK_NAME "\"", a[0]);
+	TRY((listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)), "socket \"%s/" SOCK_NAME "\"", a[0]);
+	// Bind relative to the state dir: sun_path is too short for long absolute paths.
+	TRY((cwd = open(".", O_PATH | O_CLOEXEC)), "open \".\"");
+	TRY(fchdir(state_fd), "fchdir \"%s\"", a[0]);
+	mode_t old = umask(0177); // created 0600, with no window where others could connect
+	r = bind(listen_fd, (struct sockaddr *)&addr, sizeof addr);
+	umask(old);
+	TRY(r, "bind \"%s/" SOCK_NAME "\"", a[0]);
+	sock_bound = 1;
+	TRY(fchdir(cwd), "fchdir back from \"%s\"", a[0]);
+	close(cwd);
+	TRY(listen(listen_fd, 16), "listen \"%s/" SOCK_NAME "\"", a[0]);
+}
+
+static void op_unshare(char **a)
+{
+	static const struct { const char *name; int flag; } ns[] = {
+		{"mnt", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
+		{"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"user", CLONE_NEWUSER},
+	};
+	int flags = 0;
+
+	for (const char *p = a[0]; *p;) {
+		size_t len = strcspn(p, ","), i = 0;
+		while (i < ARRAY_SIZE(ns) && (strlen(ns[i].name) != len || strncmp(p, ns[i].name, len) != 0))
+			i++;
+		if (i == ARRAY_SIZE(ns))
+			die_err(EINVAL, "unshare \"%s\"", a[0]);
+		flags |= ns[i].flag;
+		p += len + (p[len] == ',');
+	}
+	TRY(unshare(flags), "unshare \"%s\"", a[0]);
+}
+
+static void op_loopback(char **a)
+{
+	struct ifreq ifr = {.ifr_name = "lo"};
+	int fd;
+	(void)a;
+
+	TRY((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)), "loopback \"lo\": socket");
+	TRY(ioctl(fd, SIOCGIFFLAGS, &ifr), "loopback \"lo\": SIOCGIFFLAGS");
+	ifr.ifr_flags |= IFF_UP;
+	TRY(ioctl(fd, SIOCSIFFLAGS, &ifr), "loopback \"lo\": SIOCSIFFLAGS");
+	close(fd);
+}
+
+static void op_fork(char **a)
+{
+	(void)a;
+	TRY(pipe2(setup_pipe, O_CLOEXEC), "fork: pipe2");
+	TRY(pipe2(gate_pipe, O_CLOEXEC), "fork: pipe2");
+	TRY(pipe2(exec_pipe, O_CLOEXEC), "fork: pipe2");
+	TRY((child = fork()), "fork");
+	if (child > 0) {
+		close_fd(&setup_pipe[1]);
+		close_fd(&gate_pipe[0]);
+		close_fd(&exec_pipe[1]);
+		monitor();
+	}
+	phase = CHILD_SETUP;
+	close_fd(&setup_pipe[0]);
+	close_fd(&gate_pipe[1]); // so the gate reads EOF if the monitor dies
+	close_fd(&exec_pipe[0]);
+	// The spawner must see EOF on fd 3 from the monitor alone; the rest is the monitor's too.
+	close_fd(&sync_fd);
+	close_fd(&listen_fd);
+	close_fd(&sig_fd);
+	close_fd(&state_fd);
+	sock_bound = 0;
+	reset_signals();
+}
+
+static void op_mount(char **a)
+{
+	const char *src = *a[0] ? a[0] : NULL, *type = *a[2] ? a[2] : NULL, *data = *a[4] ? a[4] : NULL;
+	TRY(mount(src, a[1], type, num(a[3]), data), "mount \"%s\" on \"%s\"", src ? src : a[2], a[1]);
+}
+
+static void op_mkdir(char **a)
+{
+	if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST)
+		die("mkdir \"%s\"", a[0]);
+}
+
+static void op_mknod(char **a)
+{
+	mode_t mode = (mode_t)num(a[1]);
+	TRY(mknod(a[0], mode, makedev(num(a[2]), num(a[3]))), "mknod \"%s\"", a[0]);
+	TRY(chmod(a[0], mode & 07777), "chmod \"%s\"", a[0]); // the umask must not decide device modes
+}
+
+static void op_pivot_root(char **a)
+{
+	TRY(chdir(a[0]), "chdir \"%s\"", a[0]);
+	// pivot_root(".", ".") stacks the old root on top of the new one; detach it right away.
+	TRY(syscall(SYS_pivot_root, ".", "."), "pivot_root \"%s\"", a[0]);
+	TRY(umount2(".", MNT_DETACH), "pivot_root \"%s\": umount old root", a[0]);
+	TRY(chdir("/"), "chdir \"/\"");
+}
+
+static void op_setgroups(char **a)
+{
+	size_t n = *a[0] ? 1 : 0;
+	for (const char *p = a[0]; *p; p++)
+		n += *p == ',';
+	gid_t *gids = xcalloc(n, sizeof *gids);
+	const char *p = a[0];
+	for (size_t i = 0; i < n; i++, p++) {
+		char *end;
+		errno = 0;
+		gids[i] = (gid_t)strtoul(p, &end, 0);
+		if (end == p || (*end && *end != ',') || errno)
+			die_err(EINVAL, "setgroups \"%s\"", a[0]);
+		p = end;
+	}
+	TRY(setgroups(n, gids), "setgroups \"%s\"", a[0]);
+	free(gids);
+}
+
+static void op_sethostname(char **a) { TRY(sethostname(a[0], strlen(a[0])), "sethostname \"%s\"", a[0]); }
+static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]); }
+static void op_symlink(char **a) { TRY(symlink(a[0], a[1]), "symlink \"%s\" -> \"%s\"", a[1], a[0]); }
+static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
+static void op_umask(char **a) { umask((mode_t)num(a[0])); }
+static void op_setgid(char **a) { TRY(setgid((gid_t)num(a[0])), "setgid \"%s\"", a[0]); }
+static void op_setuid(char **a) { TRY(setuid((uid_t)num(a[0])), "setuid \"%s\"", a[0]); }
+static void op_env(char **a) { prog_env[prog_envc++] = a[0]; }
+static void op_arg(char **a) { prog_argv[prog_argc++] = a[0]; }
+
+static void op_gate(char **a)
+{
+	char c;
+	ssize_t n;
+	(void)a;
+
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "gate: only a child can wait at the gate (no \"fork\" before it)");
+	if (write_all(setup_pipe[1], "0\tready", 7) < 0)
+		_exit(1); // the monitor is gone: nobody to report to
+	close_fd(&setup_pipe[1]);
+	phase = CHILD_RUN; // from here on failures are reported as process.failed
+	while ((n = read(gate_pipe[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(1); // EOF: the monitor is gone, nobody will ever start us
+	close_fd(&gate_pipe[0]);
+}
+
+static void op_exec(char **a)
+{
+	(void)a;
+	if (prog_argc == 0)
+		die_err(EINVAL, "exec: no \"arg\" in the plan");
+	cloexec_from_3();
+	reset_signals();
+	environ = prog_env; // so execvp looks PATH up in the container's environment
+	execvp(prog_argv[0], prog_argv);
+	die("exec \"%s\"", prog_argv[0]);
+}
+
+// ---- the plan file ----
+
+static const struct op {
+	const char *name;
+	int nargs;
+	unsigned numeric; // bit i set: argument i must be a number
+	void (*run)(char **args);
+} ops[] = {
+	{"statedir", 1, 0, op_statedir},     {"unshare", 1, 0, op_unshare},
+	{"sethostname", 1, 0, op_sethostname}, {"loopback", 0, 0, op_loopback},
+	{"pdeathsig", 1, 1, op_pdeathsig},   {"fork", 0, 0, op_fork},
+	{"mount", 5, 1 << 3, op_mount},      {"mkdir", 2, 1 << 1, op_mkdir},
+	{"mknod", 4, 0xe, op_mknod},         {"symlink", 2, 0, op_symlink},
+	{"pivot_root", 1, 0, op_pivot_root}, {"chdir", 1, 0, op_chdir},
+	{"umask", 1, 1, op_umask},           {"setgroups", 1, 0, op_setgroups},
+	{"setgid", 1, 1, op_setgid},         {"setuid", 1, 1, op_setuid},
+	{"env", 1, 0, op_env},               {"arg", 1, 0, op_arg},
+	{"gate", 0, 0, op_gate},             {"exec", 0, 0, op_exec},
+};
+
+static const struct op *find_op(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+		if (strcmp(ops[i].name, name) == 0)
+			return &ops[i];
+	return NULL;
+}
+
+// Read the whole plan and split it into its NUL-terminated tokens.
+static char **read_plan(const char *path, size_t *count)
+{
+	size_t cap = 4096, len = 0, n = 0;
+	char *buf = xcalloc(cap, 1);
+	ssize_t r;
+	int fd;
+
+	TRY((fd = open(path, O_RDONLY | O_CLOEXEC)), "open plan \"%s\"", path);
+	while ((r = read(fd, buf + len, cap - len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		TRY(r, "read plan \"%s\"", path);
+		if ((len += (size_t)r) == cap && !(buf = realloc(buf, cap *= 2)))
+			die("read plan \"%s\"", path);
+	}
+	close(fd);
+	if (len > 0 && buf[len - 1] != '\0')
+		die_err(EINVAL, "plan \"%s\": truncated (last token lacks its NUL)", path);
+	for (size_t i = 0; i < len; i++)
+		n += buf[i] == '\0';
+	char **tok = xcalloc(n + 1, sizeof *tok);
+	for (size_t i = 0, t = 0; i < len; i += strlen(buf + i) + 1)
+		tok[t++] = buf + i;
+	*count = n;
+	return tok;
+}
+
+int main(int argc, char **argv)
+{
+	const struct op *op;
+	sigset_t mask;
+	size_t n, i;
+
+	// Checked before we open anything, which could otherwise land on fd 3.
+	if (fcntl(3, F_GETFD) >= 0) {
+		sync_fd = 3;
+		TRY(fcntl(sync_fd, F_SETFD, FD_CLOEXEC), "fcntl sync pipe");
+	}
+	if (argc != 2)
+		die_err(EINVAL, "usage: nsinit PLANFILE");
+	// The monitor takes these through signalfd; blocked before fork so none is lost.
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaddset(&mask, forwarded[i]);
+	TRY(sigprocmask(SIG_BLOCK, &mask, &old_mask), "sigprocmask");
+	TRY((sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)), "signalfd");
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) // a vanished reader must not kill the monitor
+		die("signal SIGPIPE");
+
+	char **tok = read_plan(argv[1], &n);
+	// Validate the whole plan before running any of it.
+	for (i = 0; i < n; i += 1 + (size_t)op->nargs) {
+		if (!(op = find_op(tok[i])))
+			die_err(EINVAL, "plan: unknown op \"%s\"", tok[i]);
+		if (i + 1 + (size_t)op->nargs > n)
+			die_err(EINVAL, "plan: op \"%s\" truncated", tok[i]);
+		for (int k = 0; k < op->nargs; k++)
+			if ((op->numeric >> k & 1) && !is_num(tok[i + 1 + k]))
+				die_err(EINVAL, "%s \"%s\": not a number", tok[i], tok[i + 1 + k]);
+	}
+	prog_argv = xcalloc(n + 1, sizeof *prog_argv);
+	prog_env = xcalloc(n + 1, sizeof *prog_env);
+	for (i = 0; i < n; i += 1 + (size_t)op->nargs) {
+		op = find_op(tok[i]);
+		op->run(&tok[i + 1]);
+	}
+	die_err(EINVAL, "plan: ended without \"exec\"");
+}

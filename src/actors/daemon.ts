@@ -1,0 +1,71 @@
+// The daemon: one per state root. It holds the actor system (registry of containers),
+// serves the bus on <root>/runa.sock, and leaves when idle.
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Bus } from '../bus/bus.js';
+import { serveSocket, type SocketServer } from '../bus/socket-server.js';
+import { Registry } from './registry.js';
+import { socketPath } from '../paths.js';
+
+export interface DaemonOptions {
+  root: string;
+  /** leave after this long with no container and no client; null: never */
+  idleMs: number | null;
+}
+
+/**
+ * One daemon per root, even when many CLIs start one at once: an abstract unix socket
+ * named after the root is the lock (atomic to take, released by the kernel when we die).
+ */
+async function takeLock(root: string): Promise<net.Server | null> {
+  const lock = net.createServer();
+  return new Promise((resolve) => {
+    lock.once('error', () => resolve(null));
+    lock.listen(`\0runa-daemon:${root}`, () => resolve(lock));
+  });
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
+  const root = fs.realpathSync(opts.root);
+  const lock = await takeLock(root);
+  if (!lock) return 0; // another daemon owns this root
+  lock.unref();
+
+  const bus = new Bus();
+  let server: SocketServer | null = null;
+  let idleTimer: NodeJS.Timeout | null = null;
+  let closing = false;
+
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    if (idleTimer) clearTimeout(idleTimer);
+    await server?.close();
+    try { fs.unlinkSync(path.join(root, 'daemon.pid')); } catch { /* gone */ }
+    lock.close();
+    // Containers keep running: their monitors hold the truth until a daemon comes back.
+    setImmediate(() => process.exit(0));
+  };
+
+  const onChange = () => {
+    if (opts.idleMs === null || closing) return;
+    const idle = registry.size === 0 && (server?.clients() ?? 0) === 0;
+    if (idle && !idleTimer) idleTimer = setTimeout(() => void shutdown(), opts.idleMs);
+    if (!idle && idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
+  };
+
+  const registry = new Registry(root, bus, onChange);
+  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size }));
+  bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
+
+  await registry.adopt();
+  server = await serveSocket(bus, socketPath(root), { onClients: onChange });
+  fs.writeFileSync(path.join(root, 'daemon.pid'), String(process.pid));
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown());
+  process.on('SIGPIPE', () => {});
+  onChange();
+  await new Promise<never>(() => {});
+  return 0;
+}

@@ -1,0 +1,88 @@
+// The Gofer's effects: the one place that touches the host filesystem for a container.
+// It validates the bundle and resolves paths inside the rootfs without ever letting a
+// symlink lead outside it (the runc CVE-2021-30465 class).
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunaError } from '../errors.js';
+import { readSpec, type Spec } from '../oci/spec.js';
+
+const MAX_SYMLINKS = 255;
+
+/**
+ * Resolve `unsafe` (an absolute path as seen inside the container) against `root`,
+ * following symlinks as if `root` were `/`. Missing components are appended lexically.
+ * The result is always `root` or below it.
+ */
+export function secureJoin(root: string, unsafe: string): string {
+  let pending = unsafe.split('/').filter(Boolean);
+  const resolved: string[] = [];
+  let links = 0;
+  while (pending.length) {
+    const part = pending.shift()!;
+    if (part === '.') continue;
+    if (part === '..') { resolved.pop(); continue; }
+    const candidate = path.join(root, ...resolved, part);
+    let st: fs.Stats | undefined;
+    try { st = fs.lstatSync(candidate); } catch { st = undefined; }
+    if (st?.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) throw new RunaError('symlink_loop', `resolving ${unsafe} in the rootfs: too many levels of symbolic links`);
+      const target = fs.readlinkSync(candidate);
+      if (target.startsWith('/')) resolved.length = 0;
+      pending = [...target.split('/').filter(Boolean), ...pending];
+      continue;
+    }
+    resolved.push(part);
+  }
+  return path.join(root, ...resolved);
+}
+
+export interface Bundle {
+  bundle: string;
+  spec: Spec;
+  rootfs: string;
+}
+
+/** Validate a bundle: it exists, config.json is valid, the rootfs is a directory. */
+export function loadBundle(bundleArg: string): Bundle {
+  const bundle = path.resolve(bundleArg);
+  let st: fs.Stats;
+  try { st = fs.statSync(bundle); } catch { throw new RunaError('invalid_bundle', `bundle ${bundle} does not exist`); }
+  if (!st.isDirectory()) throw new RunaError('invalid_bundle', `bundle ${bundle} is not a directory`);
+  const spec = readSpec(bundle);
+  const rootfs = path.resolve(bundle, spec.root.path);
+  let rst: fs.Stats;
+  try { rst = fs.statSync(rootfs); } catch { throw new RunaError('invalid_bundle', `rootfs (${rootfs}) does not exist`); }
+  if (!rst.isDirectory()) throw new RunaError('invalid_bundle', `rootfs (${rootfs}) is not a directory`);
+  return { bundle, spec, rootfs: fs.realpathSync(rootfs) };
+}
+
+/** /proc and /sys must be real directories in the rootfs, never symlinks (runc refuses them too). */
+export function checkSpecialDirs(rootfs: string, spec: Spec): void {
+  for (const m of spec.mounts ?? []) {
+    if (m.type !== 'proc' && m.type !== 'sysfs') continue;
+    const p = path.join(rootfs, m.destination);
+    let st: fs.Stats | undefined;
+    try { st = fs.lstatSync(p); } catch { continue; }
+    if (st.isSymbolicLink()) throw new RunaError('invalid_rootfs', `${m.type} mount destination ${m.destination} is a symlink in the rootfs: refused`);
+  }
+}
+
+/** The host's cgroup hierarchies, from mountinfo: what a `cgroup` mount re-creates inside. */
+export interface HostCgroupMount { dir: string; fstype: 'cgroup' | 'cgroup2'; options: string }
+export function hostCgroupMounts(): HostCgroupMount[] {
+  const out: HostCgroupMount[] = [];
+  for (const line of fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const sep = line.indexOf(' - ');
+    if (sep < 0) continue;
+    const left = line.slice(0, sep).split(' ');
+    const [fstype, , superOpts] = line.slice(sep + 3).split(' ');
+    const mountPoint = left[4];
+    if (!mountPoint?.startsWith('/sys/fs/cgroup')) continue;
+    if (fstype === 'cgroup2') out.push({ dir: path.relative('/sys/fs/cgroup', mountPoint), fstype, options: '' });
+    if (fstype === 'cgroup') {
+      const opts = superOpts.split(',').filter((o) => o !== 'rw' && o !== 'ro' && o !== 'relatime');
+      out.push({ dir: path.relative('/sys/fs/cgroup', mountPoint), fstype, options: opts.join(',') });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+// The registry: containers as separate root actors, keyed by id, and the bus handlers
+// that route every request to the right one.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { InspectionEvent } from 'xstate';
+import type { Bus } from '../bus/bus.js';
+import { ContainerActor, type ContainerRecord } from './container-actor.js';
+import { checkSpecialDirs, hostCgroupMounts, loadBundle, secureJoin } from './gofer.js';
+import { buildPlan } from '../oci/plan.js';
+import { encodePlan } from '../nsinit/plan.js';
+import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
+import { containerDir, planFile } from '../paths.js';
+import { listIds, readExit, readState } from '../state.js';
+import { Inspection } from './inspection.js';
+
+/** How long a container may stay `creating` before the daemon settles it on its own. */
+const CREATING_DEADLINE_MS = 30_000;
+
+export class Registry {
+  private readonly containers = new Map<string, ContainerActor>();
+  readonly inspection: Inspection;
+  private readonly inspect: (ev: InspectionEvent) => void;
+
+  constructor(private readonly root: string, private readonly bus: Bus, private readonly onChange: () => void) {
+    this.inspection = new Inspection(bus, () => [...this.containers.values()].flatMap((c) => c.inspectables()));
+    this.inspect = (ev) => this.inspection.forward(ev);
+    this.routes();
+  }
+
+  get size(): number { return this.containers.size; }
+
+  private get(id: string): ContainerActor {
+    const c = this.containers.get(id);
+    if (!c) throw notExist();
+    return c;
+  }
+
+  private add(record: ContainerRecord, extra: Partial<ConstructorParameters<typeof ContainerActor>[1]> = {}): ContainerActor {
+    const actor = new ContainerActor(record, {
+      inspect: this.inspect,
+      onGone: (id) => { this.containers.delete(id); this.onChange(); },
+      ...extra,
+    });
+    this.containers.set(record.id, actor);
+    this.onChange();
+    return actor;
+  }
+
+  private routes(): void {
+    const bus = this.bus;
+    bus.handle('container.create', (req) => this.create(req.id, req.bundle, req.overlay ?? false, req.annotations));
+    bus.handle('container.created', (req) => this.get(req.id).created(req.monitorPid, req.initPid));
+    bus.handle('container.createFailed', (req) => {
+      const c = this.get(req.id);
+      return c.enqueue(() => { if (c.status === 'creating') c.teardown(); });
+    });
+    bus.handle('container.start', (req) => this.get(req.id).start());
+    bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
+    bus.handle('container.delete', (req) => this.get(req.id).delete(req.force));
+    bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
+    bus.handle('container.state', (req) => this.get(req.id).state());
+    bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
+    bus.handle('inspect.subscribe', (_req, env) => {
+      if (!env.session) throw new RunaError('unsupported', 'inspection needs a socket session');
+      env.session.subscribe('inspect');
+      return this.inspection.replay();
+    });
+    bus.handle('inspect.unsubscribe', (_req, env) => env.session?.unsubscribe('inspect'));
+  }
+
+  /** Validate everything, then lay out the state dir and the plan; the CLI spawns nsinit. */
+  private create(id: string, bundleArg: string, overlay: boolean, annotations?: Record<string, string>) {
+    validateId(id);
+    const dir = containerDir(this.root, id);
+    if (this.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
+    const { bundle, spec, rootfs } = loadBundle(bundleArg);
+    checkSpecialDirs(rootfs, spec);
+    const plan = buildPlan({ spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts() });
+    try {
+      fs.mkdirSync(dir, { mode: 0o711 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
+      throw e;
+    }
+    try {
+      if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
+      fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
+      const record: ContainerRecord = {
+        id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
+        owner: os.userInfo().username, annotations: { ...spec.annotations, ...annotations },
+      };
+      const actor = this.add(record);
+      actor.persist();
+      const deadline = setTimeout(() => void this.settleCreating(actor), CREATING_DEADLINE_MS);
+      deadline.unref();
+      return { id, stateDir: dir, plan: planFile(dir) };
+    } catch (e) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      this.containers.delete(id);
+      throw e;
+    }
+  }
+
+  /** A create whose CLI vanished: keep it if its monitor is there and waiting, else roll back. */
+  private settleCreating(actor: ContainerActor): Promise<void> {
+    return actor.enqueue(async () => {
+      if (actor.status !== 'creating') return;
+      try {
+        const state = await actor.attach(null);
+        actor.container.send({ type: 'container.created' });
+        if (state === 'running') actor.container.send({ type: 'container.start' });
+        actor.persist();
+      } catch {
+        actor.teardown();
+      }
+    });
+  }
+
+  /** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing). */
+  async adopt(): Promise<void> {
+    for (const id of listIds(this.root)) {
+      const dir = containerDir(this.root, id);
+      const saved = readState(dir);
+      if (!saved || this.containers.has(id)) continue;
+      const record: ContainerRecord = {
+        id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
+        created: saved.created, owner: saved.owner, annotations: saved.annotations,
+      };
+      const actor = this.add(record, {
+        snapshot: saved.snapshot,
+        monitor: { pid: saved.monitorPid, startTime: saved.monitorStartTime, initPid: saved.initPid },
+      });
+      if (saved.status === 'creating') { await this.settleCreating(actor); continue; }
+      if (saved.status === 'stopped') continue;
+      const exit = readExit(dir);
+      if (exit) { actor.exited(exit.exitStatus); continue; }
+      try {
+        const state = await actor.attach(saved.monitorPid);
+        // The monitor is the truth: a start that happened just before the daemon died.
+        if (state === 'running' && actor.status === 'created') { actor.container.send({ type: 'container.start' }); actor.persist(); }
+      } catch {
+        const late = readExit(dir);
+        actor.exited(late ? late.exitStatus : 137);
+      }
+    }
+  }
+}

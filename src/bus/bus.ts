@@ -1,0 +1,67 @@
+// The in-process bus: requests and events flow as rxjs streams; replies are routed by
+// correlation id. Transports (ws, tests) publish into it; actors subscribe to it.
+import { Observable, Subject, filter } from 'rxjs';
+import type { Request, RequestType, ErrorBody } from './messages.js';
+import { errorBody } from '../errors.js';
+
+export type Reply = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
+export interface Session { subscribe(topic: string): void; unsubscribe(topic: string): void }
+export interface Envelope { cid: string; body: Request; session?: Session; respond(reply: Reply): void }
+export interface Published { topic: string; body: unknown }
+
+type Handler<T extends RequestType> = (body: Extract<Request, { type: T }>, env: Envelope) => Promise<unknown> | unknown;
+
+export class Bus {
+  private readonly requests$ = new Subject<Envelope>();
+  private readonly events$ = new Subject<Published>();
+  private readonly listeners = new Map<string, number>();
+  private seq = 0;
+
+  /** Publish a request; the reply comes back through the envelope's `respond`. */
+  dispatch(env: Envelope): void {
+    this.requests$.next(env);
+  }
+
+  /** In-process request/reply with a fresh correlation id. */
+  request(body: Request): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.dispatch({
+        cid: `local-${++this.seq}`,
+        body,
+        respond: (r) => (r.ok ? resolve(r.body) : reject(Object.assign(new Error(r.error.message), { code: r.error.code }))),
+      });
+    });
+  }
+
+  /** Serve one request type; a thrown error becomes a typed error reply. */
+  handle<T extends RequestType>(type: T, handler: Handler<T>): void {
+    this.requests$.pipe(filter((e) => e.body.type === type)).subscribe((env) => {
+      Promise.resolve()
+        .then(() => handler(env.body as Extract<Request, { type: T }>, env))
+        .then(
+          (body) => env.respond({ ok: true, body: body ?? {} }),
+          (e) => env.respond({ ok: false, error: errorBody(e) }),
+        );
+    });
+  }
+
+  publish(topic: string, body: unknown): void {
+    this.events$.next({ topic, body });
+  }
+
+  /** Whether anyone listens on a topic: publishers skip serializing when no one does. */
+  hasListeners(topic: string): boolean {
+    return (this.listeners.get(topic) ?? 0) > 0;
+  }
+
+  topic(topic: string): Observable<Published> {
+    return new Observable<Published>((sub) => {
+      this.listeners.set(topic, (this.listeners.get(topic) ?? 0) + 1);
+      const s = this.events$.pipe(filter((e) => e.topic === topic)).subscribe(sub);
+      return () => {
+        s.unsubscribe();
+        this.listeners.set(topic, (this.listeners.get(topic) ?? 1) - 1);
+      };
+    });
+  }
+}

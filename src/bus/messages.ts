@@ -1,0 +1,79 @@
+// Every message on runa's buses, defined once as a zod schema; types are inferred.
+import { z } from 'zod';
+
+const id = z.string().min(1).max(1024);
+const signal = z.number().int().min(0).max(64);
+
+// ---- requests a client (CLI, test, tool) sends to the daemon ----
+export const Request = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('daemon.ping') }),
+  z.object({ type: z.literal('daemon.shutdown') }),
+  z.object({
+    type: z.literal('container.create'),
+    id,
+    bundle: z.string().min(1),
+    overlay: z.boolean().optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  }),
+  z.object({ type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive() }),
+  z.object({ type: z.literal('container.createFailed'), id, message: z.string() }),
+  z.object({ type: z.literal('container.start'), id }),
+  z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional() }),
+  z.object({ type: z.literal('container.delete'), id, force: z.boolean().optional() }),
+  z.object({ type: z.literal('container.wait'), id }),
+  z.object({ type: z.literal('container.state'), id }),
+  z.object({ type: z.literal('container.list') }),
+  z.object({ type: z.literal('inspect.subscribe') }),
+  z.object({ type: z.literal('inspect.unsubscribe') }),
+]);
+export type Request = z.infer<typeof Request>;
+export type RequestType = Request['type'];
+
+export const OciState = z.object({
+  ociVersion: z.string(),
+  id: z.string(),
+  status: z.enum(['creating', 'created', 'running', 'paused', 'stopped']),
+  pid: z.number().int(),
+  bundle: z.string(),
+  rootfs: z.string(),
+  created: z.string(),
+  owner: z.string(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+export type OciState = z.infer<typeof OciState>;
+
+// ---- frames on the wire (ws over the daemon's unix socket) ----
+export const ErrorBody = z.object({ code: z.string(), message: z.string() });
+export type ErrorBody = z.infer<typeof ErrorBody>;
+
+export const ClientFrame = z.object({ kind: z.literal('request'), cid: z.string().min(1).max(128), body: Request });
+export type ClientFrame = z.infer<typeof ClientFrame>;
+
+export const ServerFrame = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('reply'), cid: z.string(), body: z.unknown() }),
+  z.object({ kind: z.literal('error'), cid: z.string().nullable(), error: ErrorBody }),
+  z.object({ kind: z.literal('event'), topic: z.string(), body: z.unknown() }),
+]);
+export type ServerFrame = z.infer<typeof ServerFrame>;
+
+// ---- nsinit monitor socket (native/PROTOCOL.md), validated on arrival ----
+export const MonitorMessage = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('monitor.hello'), pid: z.number().int().positive(), initPid: z.number().int().positive(), state: z.enum(['created', 'running']) }),
+  z.object({ type: z.literal('process.started') }),
+  z.object({ type: z.literal('process.failed'), message: z.string() }),
+  z.object({ type: z.literal('monitor.signalled'), signal }),
+  z.object({ type: z.literal('process.exited'), exitStatus: z.number().int().min(0).max(255), signal }),
+  z.object({ type: z.literal('monitor.error'), message: z.string() }),
+]);
+export type MonitorMessage = z.infer<typeof MonitorMessage>;
+
+export const ExitRecord = z.object({ exitStatus: z.number().int().min(0).max(255), signal });
+export type ExitRecord = z.infer<typeof ExitRecord>;
+
+/** Short, single-line description of a zod failure naming the offending path. */
+export function describeIssues(err: z.ZodError, prefix = ''): string {
+  return err.issues
+    .slice(0, 3)
+    .map((i) => `${prefix}${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`)
+    .join('; ');
+}

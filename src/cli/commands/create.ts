@@ -1,0 +1,28 @@
+import type { Command } from '../main.js';
+import { exactArgs, parseFlags } from '../flags.js';
+import { createContainer } from '../lifecycle.js';
+
+export const createFlags = {
+  bundle: { kind: 'string', alias: 'b' },
+  'pid-file': { kind: 'string' },
+  'console-socket': { kind: 'string' },
+  'no-pivot': { kind: 'bool', ignored: true },
+  'no-new-keyring': { kind: 'bool', ignored: true },
+  'preserve-fds': { kind: 'string', ignored: true },
+} as const;
+
+const create: Command = {
+  summary: 'create a container',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, createFlags);
+    exactArgs(positionals, 1, 'create');
+    const { child } = await createContainer(ctx, {
+      id: positionals[0],
+      bundle: (values.bundle as string | undefined) ?? process.cwd(),
+      pidFile: values['pid-file'] as string | undefined,
+    });
+    child.unref();
+    return 0;
+  },
+};
+export default create;

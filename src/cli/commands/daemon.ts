@@ -1,0 +1,16 @@
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+
+const daemon: Command = {
+  summary: 'run the daemon for this --root (the CLI starts it on demand)',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { foreground: { kind: 'bool' }, 'idle-timeout': { kind: 'string' } });
+    if (positionals.length) throw usage('"daemon" takes no arguments');
+    const { runDaemon } = await import('../../actors/daemon.js');
+    const idle = values['idle-timeout'] ?? process.env.RUNA_DAEMON_IDLE_MS;
+    // In the foreground (systemd) the daemon stays; started on demand, it leaves when idle.
+    const idleMs = values.foreground && idle === undefined ? null : Number(idle ?? 30_000);
+    return runDaemon({ root: ctx.root, idleMs });
+  },
+};
+export default daemon;

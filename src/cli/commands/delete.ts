@@ -1,0 +1,24 @@
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { RunaError } from '../../errors.js';
+
+const del: Command = {
+  summary: 'delete a container (--force kills it first)',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { force: { kind: 'bool', alias: 'f' } });
+    if (positionals.length < 1) throw usage('"delete" requires at least one container id');
+    const client = await ctx.connect();
+    const force = Boolean(values.force);
+    for (const id of positionals) {
+      try {
+        await client.request({ type: 'container.delete', id, force });
+      } catch (e) {
+        // runc: deleting a missing container with --force is not an error.
+        if (force && e instanceof RunaError && e.code === 'not_exist') continue;
+        throw e;
+      }
+    }
+    return 0;
+  },
+};
+export default del;

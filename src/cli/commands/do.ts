@@ -1,0 +1,70 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { RunaError } from '../../errors.js';
+import { createContainer, forwardSignals, waitChild } from '../lifecycle.js';
+
+/** The spec for `do`: the host's root (or --root) read-only under an in-memory writable layer. */
+export function doSpec(opts: { root: string; cwd: string; args: string[]; network: 'none' | 'host' }) {
+  const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
+  if (opts.network === 'none') namespaces.push({ type: 'network' });
+  return {
+    ociVersion: '1.2.0',
+    root: { path: opts.root, readonly: false },
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: opts.args,
+      env: Object.entries(process.env).filter(([k]) => !k.includes('=')).map(([k, v]) => `${k}=${v ?? ''}`),
+      cwd: opts.cwd,
+    },
+    hostname: os.hostname(),
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    ],
+    linux: { namespaces },
+  };
+}
+
+const doCmd: Command = {
+  summary: 'run a command in a fresh container over the host root (read-only, with a writable in-memory layer)',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, {
+      root: { kind: 'string' }, cwd: { kind: 'string' }, network: { kind: 'string' },
+    }, { stopAtPositional: true });
+    if (!positionals.length) throw usage('"do" requires a command to run: runa do [--root DIR] [--cwd DIR] [--network none|host] -- cmd...');
+    const network = (values.network as string | undefined) ?? 'none';
+    if (network !== 'none' && network !== 'host') throw usage(`invalid network type "${network}": must be none or host`);
+    const root = path.resolve((values.root as string | undefined) ?? '/');
+    const cwd = path.resolve((values.cwd as string | undefined) ?? process.cwd());
+    for (const p of [root, path.join(root, cwd)]) {
+      try { fs.accessSync(p); } catch { throw new RunaError('invalid_argument', `unable to access ${JSON.stringify(p)}`); }
+    }
+    const id = `runa-do-${crypto.randomBytes(4).toString('hex')}`;
+    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-do-'));
+    try {
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network })));
+      const { child } = await createContainer(ctx, { id, bundle, overlay: true });
+      const client = await ctx.connect();
+      const stop = forwardSignals(child);
+      try {
+        await client.request({ type: 'container.start', id });
+        return await waitChild(child);
+      } finally {
+        stop();
+        await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
+      }
+    } finally {
+      fs.rmSync(bundle, { recursive: true, force: true });
+    }
+  },
+};
+export default doCmd;

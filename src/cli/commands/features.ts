@@ -1,0 +1,36 @@
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { SPEC_VERSION } from '../main.js';
+
+/** What this build of runa supports, in the shape of runc's `features` (runtime-spec features.md). */
+export function features() {
+  return {
+    ociVersionMin: '1.0.0',
+    ociVersionMax: SPEC_VERSION,
+    hooks: [],
+    mountOptions: ['async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'mand', 'noatime',
+      'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid', 'nosymfollow',
+      'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared', 'rslave', 'runbindable', 'rw', 'shared',
+      'slave', 'strictatime', 'suid', 'symfollow', 'sync', 'unbindable'],
+    linux: {
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
+      capabilities: [],
+      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      seccomp: { enabled: false },
+      apparmor: { enabled: false },
+      selinux: { enabled: false },
+    },
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false', 'io.github.runa.version': '0.1.0' },
+  };
+}
+
+const cmd: Command = {
+  summary: 'show the enabled features',
+  async run(_ctx, args) {
+    const { positionals } = parseFlags(args, {});
+    if (positionals.length) throw usage('"features" takes no arguments');
+    process.stdout.write(JSON.stringify(features(), null, 4) + '\n');
+    return 0;
+  },
+};
+export default cmd;

@@ -1,0 +1,31 @@
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { containerDir } from '../../paths.js';
+import { listIds, liveStatus, ociState, readState } from '../../state.js';
+
+const list: Command = {
+  summary: 'list containers',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' }, quiet: { kind: 'bool', alias: 'q' } });
+    if (positionals.length) throw usage('"list" takes no arguments');
+    const format = (values.format as string | undefined) ?? 'table';
+    if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
+    const states = listIds(ctx.root).flatMap((id) => {
+      const dir = containerDir(ctx.root, id);
+      const s = readState(dir);
+      return s ? [ociState(s, liveStatus(dir, s).status)] : [];
+    });
+    if (values.quiet) {
+      process.stdout.write(states.map((s) => s.id + '\n').join(''));
+    } else if (format === 'json') {
+      process.stdout.write(JSON.stringify(states) + '\n');
+    } else {
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
+        ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+      const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('') + '\n').join(''));
+    }
+    return 0;
+  },
+};
+export default list;

@@ -1,0 +1,35 @@
+import type { Command } from '../main.js';
+import { exactArgs, parseFlags } from '../flags.js';
+import { createContainer, forwardSignals, waitChild } from '../lifecycle.js';
+import { createFlags } from './create.js';
+
+const run: Command = {
+  summary: 'create and start a container; without --detach, wait for it, delete it and exit with its status',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { ...createFlags, detach: { kind: 'bool', alias: 'd' }, keep: { kind: 'bool' } });
+    exactArgs(positionals, 1, 'run');
+    const id = positionals[0];
+    const { child } = await createContainer(ctx, {
+      id,
+      bundle: (values.bundle as string | undefined) ?? process.cwd(),
+      pidFile: values['pid-file'] as string | undefined,
+    });
+    const client = await ctx.connect();
+    const stopForwarding = values.detach ? () => {} : forwardSignals(child);
+    try {
+      await client.request({ type: 'container.start', id });
+    } catch (e) {
+      if (!values.keep) await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
+      throw e;
+    }
+    if (values.detach) {
+      child.unref();
+      return 0;
+    }
+    const status = await waitChild(child);
+    stopForwarding();
+    if (!values.keep) await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
+    return status;
+  },
+};
+export default run;

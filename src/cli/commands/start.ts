@@ -1,0 +1,14 @@
+import type { Command } from '../main.js';
+import { exactArgs, parseFlags } from '../flags.js';
+
+const start: Command = {
+  summary: 'start a created container',
+  async run(ctx, args) {
+    const { positionals } = parseFlags(args, {});
+    exactArgs(positionals, 1, 'start');
+    const client = await ctx.connect();
+    await client.request({ type: 'container.start', id: positionals[0] });
+    return 0;
+  },
+};
+export default start;

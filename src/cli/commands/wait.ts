@@ -1,0 +1,15 @@
+import type { Command } from '../main.js';
+import { exactArgs, parseFlags } from '../flags.js';
+
+const wait: Command = {
+  summary: 'wait for a container to exit and print {"id","exitStatus"}',
+  async run(ctx, args) {
+    const { positionals } = parseFlags(args, {});
+    exactArgs(positionals, 1, 'wait');
+    const client = await ctx.connect();
+    const r = await client.request<{ id: string; exitStatus: number }>({ type: 'container.wait', id: positionals[0] });
+    process.stdout.write(JSON.stringify({ id: r.id, exitStatus: r.exitStatus }) + '\n');
+    return 0;
+  },
+};
+export default wait;

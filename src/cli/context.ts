@@ -1,0 +1,58 @@
+// What every command gets: the global flags and a way to reach the daemon.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { BusClient } from '../bus/client.js';
+import { cliEntry, socketPath } from '../paths.js';
+import { RunaError } from '../errors.js';
+
+export interface Globals {
+  root: string;
+  log?: string;
+  logFormat: 'text' | 'json';
+  debug: boolean;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export class Context {
+  private client: BusClient | null = null;
+  constructor(readonly globals: Globals) {}
+
+  get root(): string { return this.globals.root; }
+
+  /** Connect to this root's daemon, starting it (detached) if none answers. */
+  async connect(): Promise<BusClient> {
+    if (this.client) return this.client;
+    const sock = socketPath(this.root);
+    const deadline = Date.now() + CONNECT_TIMEOUT_MS;
+    let started = false;
+    let delay = 2;
+    for (;;) {
+      try {
+        this.client = await BusClient.connect(sock);
+        return this.client;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
+        if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
+        if (!started) { this.startDaemon(); started = true; }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 50);
+      }
+    }
+  }
+
+  private startDaemon(): void {
+    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    const log = fs.openSync(path.join(this.root, 'daemon.log'), 'a', 0o600);
+    const child = spawn(process.execPath, [cliEntry, '--root', this.root, 'daemon'], { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    fs.closeSync(log);
+  }
+
+  close(): void {
+    this.client?.close();
+    this.client = null;
+  }
+}

@@ -1,0 +1,102 @@
+// The part of create/run/do that the CLI itself does: it spawns nsinit (so the monitor is
+// the caller's descendant, as OCI callers expect) and reports the outcome to the daemon.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Context } from './context.js';
+import { nsinitPath } from '../paths.js';
+import { RunaError } from '../errors.js';
+
+export interface CreateOptions {
+  id: string;
+  bundle: string;
+  pidFile?: string;
+  overlay?: boolean;
+}
+
+export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
+
+/** Read nsinit's one sync line from fd 3: `created\t<initPid>` or `error\t<errno>\t<message>`. */
+function readSync(child: ChildProcess): Promise<number> {
+  const stream = child.stdio[3] as NodeJS.ReadableStream;
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const done = (fn: () => void) => { stream.removeAllListeners(); (stream as unknown as { destroy(): void }).destroy(); fn(); };
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const [kind, a, ...rest] = buf.slice(0, nl).split('\t');
+      if (kind === 'created') done(() => resolve(Number(a)));
+      else done(() => reject(new RunaError('create_failed', rest.join('\t') || `nsinit failed (errno ${a})`)));
+    });
+    stream.on('end', () => done(() => reject(new RunaError('create_failed', 'nsinit exited before the container was created'))));
+    stream.on('error', (e) => done(() => reject(e)));
+  });
+}
+
+export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
+  const client = await ctx.connect();
+  const { plan } = await client.request<{ plan: string }>({ type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay });
+  let child: ChildProcess;
+  try {
+    child = spawn(nsinitPath, [plan], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+  } catch (e) {
+    await client.request({ type: 'container.createFailed', id: opts.id, message: String(e) }).catch(() => undefined);
+    throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
+  }
+  let initPid: number;
+  try {
+    initPid = await readSync(child);
+  } catch (e) {
+    await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
+    throw e;
+  }
+  const monitorPid = child.pid!;
+  try {
+    await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid });
+  } catch (e) {
+    child.kill('SIGKILL');
+    await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
+    throw e;
+  }
+  // Written last: callers take the pid file as "create is complete".
+  if (opts.pidFile) writePidFile(opts.pidFile, monitorPid);
+  return { child, monitorPid, initPid };
+}
+
+export function writePidFile(file: string, pid: number): void {
+  const abs = path.resolve(file);
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
+  fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
+  fs.renameSync(tmp, abs);
+}
+
+/** The exit status a waiting parent sees: the code, or 128+signal. */
+export function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  const n = signal ? (signalNumber(signal) ?? 0) : 0;
+  return 128 + n;
+}
+
+export function signalNumber(name: string): number | undefined {
+  const s = (constants.signals as Record<string, number>)[name];
+  return s;
+}
+
+/** Forward the signals a foreground `run` receives to the monitor, which passes them on. */
+export function forwardSignals(child: ChildProcess): () => void {
+  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
+  const handler = (sig: NodeJS.Signals) => { try { child.kill(sig); } catch { /* gone */ } };
+  for (const s of sigs) process.on(s, handler);
+  return () => { for (const s of sigs) process.off(s, handler); };
+}
+
+/** Wait for the monitor to exit: its status is the container's. */
+export function waitChild(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(exitStatusOf(child.exitCode, child.signalCode));
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal))));
+}

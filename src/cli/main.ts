@@ -1,0 +1,113 @@
+// runa's command line: runc-compatible global flags, then one command, loaded on demand
+// so a command pays only for what it uses.
+import { Context, type Globals } from './context.js';
+import { parseFlags, usage } from './flags.js';
+import { defaultRoot } from '../paths.js';
+import { RunaError } from '../errors.js';
+
+export interface Command {
+  summary: string;
+  run(ctx: Context, args: string[]): Promise<number>;
+}
+
+const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  create: () => import('./commands/create.js'),
+  start: () => import('./commands/start.js'),
+  run: () => import('./commands/run.js'),
+  state: () => import('./commands/state.js'),
+  list: () => import('./commands/list.js'),
+  kill: () => import('./commands/kill.js'),
+  delete: () => import('./commands/delete.js'),
+  wait: () => import('./commands/wait.js'),
+  spec: () => import('./commands/spec.js'),
+  features: () => import('./commands/features.js'),
+  do: () => import('./commands/do.js'),
+  daemon: () => import('./commands/daemon.js'),
+};
+const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
+
+export const VERSION = '0.1.0';
+export const SPEC_VERSION = '1.2.0';
+
+const GLOBAL_FLAGS = {
+  root: { kind: 'string' },
+  log: { kind: 'string' },
+  'log-format': { kind: 'string' },
+  debug: { kind: 'bool' },
+  'systemd-cgroup': { kind: 'bool', ignored: true },
+  rootless: { kind: 'string', ignored: true },
+  criu: { kind: 'string', ignored: true },
+  version: { kind: 'bool', alias: 'v' },
+  help: { kind: 'bool', alias: 'h' },
+} as const;
+
+function help(): string {
+  return `runa — an OCI container runtime (runc-compatible)
+
+usage: runa [global options] command [command options] [arguments...]
+
+commands: ${Object.keys(COMMANDS).join(', ')}
+
+global options:
+   --root value        root directory for container state (default: "${defaultRoot()}")
+   --log value         log file for errors (default: stderr)
+   --log-format value  text or json (default: "text")
+   --debug             debug output
+   --systemd-cgroup    accepted for compatibility
+   --rootless value    accepted for compatibility
+   --version, -v       print the version
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  // Global flags stop at the first positional: the command name.
+  const { values, positionals } = parseFlags(argv, GLOBAL_FLAGS as never, { stopAtPositional: true });
+  const fmt = (values['log-format'] as string | undefined) ?? 'text';
+  const globals: Globals = {
+    root: (values.root as string | undefined) ?? defaultRoot(),
+    log: values.log as string | undefined,
+    logFormat: fmt === 'json' ? 'json' : 'text',
+    debug: Boolean(values.debug),
+  };
+  ctxForErrors = globals;
+  if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
+  if (values.version) {
+    process.stdout.write(`runa version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+    return 0;
+  }
+  const [name, ...rest] = positionals;
+  if (!name || values.help || name === 'help') {
+    process.stdout.write(help());
+    return name || values.help ? 0 : 1;
+  }
+  const load = COMMANDS[ALIASES[name] ?? name];
+  if (!load) throw usage(`No help topic for '${name}'`);
+  const cmd = (await load()).default;
+  const ctx = new Context(globals);
+  try {
+    return await cmd.run(ctx, rest);
+  } finally {
+    ctx.close();
+  }
+}
+
+let ctxForErrors: Globals | null = null;
+
+/** runc's convention: the error on stderr (logrus text) and, with --log-format json, in --log. */
+async function report(e: unknown): Promise<void> {
+  const msg = e instanceof Error ? e.message : String(e);
+  const g = ctxForErrors;
+  if (g?.debug && e instanceof Error && !(e instanceof RunaError)) process.stderr.write(`${e.stack}\n`);
+  if (g?.log) {
+    try {
+      const { reportToLog } = await import('./log.js');
+      reportToLog(g.log, g.logFormat, msg);
+    } catch { /* the log is best effort; stderr still gets it */ }
+  }
+  process.stderr.write(`${msg}\n`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  async (e) => { await report(e); process.exitCode = 1; },
+);

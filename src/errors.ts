@@ -1,0 +1,22 @@
+// Errors are values with a code and the user-facing wording (runc's where callers match on it).
+export class RunaError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'RunaError';
+  }
+}
+
+export const notExist = () => new RunaError('not_exist', 'container does not exist');
+export const alreadyExists = (id: string) => new RunaError('exists', `container with id ${JSON.stringify(id)} already exists`);
+export const invalidId = (id: string) =>
+  new RunaError('invalid_id', `invalid container id ${JSON.stringify(id)}: it must match ^[A-Za-z0-9_+.-]+$ and not be "." or ".."`);
+
+export function validateId(id: string): void {
+  if (!/^[A-Za-z0-9_+.-]+$/.test(id) || id === '.' || id === '..' || id.length > 1024) throw invalidId(id);
+}
+
+export function errorBody(e: unknown): { code: string; message: string } {
+  if (e instanceof RunaError) return { code: e.code, message: e.message };
+  if (e instanceof Error) return { code: 'internal', message: e.message };
+  return { code: 'internal', message: String(e) };
+}

@@ -1,0 +1,5 @@
+export * from './refusal.js';
+export * from './container.js';
+export * from './sandbox.js';
+export * from './gofer.js';
+export * from './process.js';

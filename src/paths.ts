@@ -1,0 +1,21 @@
+// Where things live. Kept dependency-free: every CLI command imports it.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The package root (this file is dist/src/paths.js once built). */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const nsinitPath = path.join(packageRoot, 'native', 'nsinit');
+export const cliEntry = path.join(packageRoot, 'bin', 'runa.js');
+
+export function defaultRoot(): string {
+  if (process.getuid?.() === 0) return '/run/runa';
+  const xdg = process.env.XDG_RUNTIME_DIR;
+  return xdg ? path.join(xdg, 'runa') : '/run/runa';
+}
+
+export const socketPath = (root: string) => path.join(root, 'runa.sock');
+export const containerDir = (root: string, id: string) => path.join(root, id);
+export const stateFile = (dir: string) => path.join(dir, 'state.json');
+export const exitFile = (dir: string) => path.join(dir, 'exit');
+export const planFile = (dir: string) => path.join(dir, 'plan');
+export const monitorSocket = (dir: string) => path.join(dir, 'monitor.sock');

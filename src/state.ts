@@ -1,0 +1,95 @@
+// state.json: the OCI state plus the persisted machine snapshot, written atomically.
+// Dependency-free so that `runa state` and `runa list` answer from disk without a daemon.
+import fs from 'node:fs';
+import path from 'node:path';
+import { exitFile, stateFile } from './paths.js';
+
+export const SCHEMA_VERSION = 1;
+export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+
+export interface PersistedContainer {
+  schemaVersion: number;
+  ociVersion: string;
+  id: string;
+  bundle: string;
+  rootfs: string;
+  created: string;
+  owner: string;
+  annotations?: Record<string, string>;
+  status: Status;
+  monitorPid: number | null;
+  /** /proc/<pid>/stat start time: tells our monitor from a process that reused its PID */
+  monitorStartTime: string | null;
+  initPid: number | null;
+  exitStatus: number | null;
+  snapshot: unknown;
+}
+
+export function writeState(dir: string, state: PersistedContainer): void {
+  const tmp = path.join(dir, `.state.json.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(state), { mode: 0o600 });
+  fs.renameSync(tmp, stateFile(dir));
+}
+
+export function readState(dir: string): PersistedContainer | null {
+  try {
+    const s = JSON.parse(fs.readFileSync(stateFile(dir), 'utf8')) as PersistedContainer;
+    return s.schemaVersion === SCHEMA_VERSION ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+export function readExit(dir: string): { exitStatus: number; signal: number } | null {
+  try {
+    const r = JSON.parse(fs.readFileSync(exitFile(dir), 'utf8'));
+    return typeof r.exitStatus === 'number' ? { exitStatus: r.exitStatus, signal: Number(r.signal) || 0 } : null;
+  } catch {
+    return null;
+  }
+}
+
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Is this the very monitor we started (not a PID reused by someone else)? */
+export function monitorAlive(s: PersistedContainer): boolean {
+  return s.monitorPid !== null && s.monitorStartTime !== null && processStartTime(s.monitorPid) === s.monitorStartTime;
+}
+
+/** The status as the monitor's truth has it: an exit record or a dead monitor mean stopped. */
+export function liveStatus(dir: string, s: PersistedContainer): { status: Status; exitStatus: number | null } {
+  if (s.status === 'stopped') return { status: 'stopped', exitStatus: s.exitStatus };
+  if (s.status === 'creating') return { status: 'creating', exitStatus: null };
+  const exit = readExit(dir);
+  if (exit) return { status: 'stopped', exitStatus: exit.exitStatus };
+  if (!monitorAlive(s)) return { status: 'stopped', exitStatus: s.exitStatus };
+  return { status: s.status, exitStatus: null };
+}
+
+export function ociState(s: PersistedContainer, status: Status) {
+  return {
+    ociVersion: s.ociVersion,
+    id: s.id,
+    status,
+    pid: status === 'stopped' ? 0 : s.monitorPid ?? 0,
+    bundle: s.bundle,
+    rootfs: s.rootfs,
+    created: s.created,
+    owner: s.owner,
+    ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+  };
+}
+export type OciStateView = ReturnType<typeof ociState>;
+
+export function listIds(root: string): string[] {
+  let names: string[];
+  try { names = fs.readdirSync(root); } catch { return []; }
+  return names.filter((n) => fs.existsSync(stateFile(path.join(root, n)))).sort();
+}

@@ -1,0 +1,428 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createActor, type Actor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import {
+  containerMachine,
+  containerStatus,
+  refusal,
+  goferMachine,
+  processMachine,
+  sandboxMachine,
+  type ContainerEvent,
+  type ContainerStatus,
+  type GoferEvent,
+  type GoferStatus,
+  type ProcessEvent,
+  type ProcessStatus,
+  type SandboxEvent,
+  type SandboxStatus,
+} from '../src/machines/index.js';
+
+const SIGTERM = 15;
+const SIGHUP = 1;
+const SIGKILL = 9;
+const ID = 'c1';
+
+// ---------------------------------------------------------------------------------------
+// Container: every cell of LIFECYCLE.md's table, plus the `deleted` row (all refused).
+
+type Op = 'start' | 'kill' | 'pause' | 'resume' | 'exec' | 'delete' | 'delete --force' | 'init exits';
+
+const opEvents: Record<Op, ContainerEvent> = {
+  start: { type: 'container.start' },
+  kill: { type: 'container.kill', signal: SIGTERM },
+  pause: { type: 'container.pause' },
+  resume: { type: 'container.resume' },
+  exec: { type: 'container.exec' },
+  delete: { type: 'container.delete' },
+  'delete --force': { type: 'container.delete', force: true },
+  'init exits': { type: 'process.exited', exitStatus: 0 },
+};
+
+type Cell = ContainerStatus | { refused: string };
+
+const cannot = (op: string, state: ContainerStatus): Cell => ({
+  refused: `cannot ${op} container "${ID}" in state ${state}`,
+});
+
+const containerTable: Record<ContainerStatus, Record<Op, Cell>> = {
+  creating: {
+    start: cannot('start', 'creating'),
+    kill: cannot('kill', 'creating'),
+    pause: cannot('pause', 'creating'),
+    resume: cannot('resume', 'creating'),
+    exec: cannot('exec', 'creating'),
+    delete: cannot('delete', 'creating'),
+    'delete --force': 'deleted',
+    'init exits': 'stopped',
+  },
+  created: {
+    start: 'running',
+    kill: 'created',
+    pause: 'paused',
+    resume: cannot('resume', 'created'),
+    exec: cannot('exec', 'created'),
+    delete: 'deleted',
+    'delete --force': 'deleted',
+    'init exits': 'stopped',
+  },
+  running: {
+    start: cannot('start', 'running'),
+    kill: 'running',
+    pause: 'paused',
+    resume: cannot('resume', 'running'),
+    exec: 'running',
+    delete: cannot('delete', 'running'),
+    'delete --force': 'deleted',
+    'init exits': 'stopped',
+  },
+  paused: {
+    start: cannot('start', 'paused'),
+    kill: 'paused',
+    pause: cannot('pause', 'paused'),
+    resume: 'running',
+    exec: cannot('exec', 'paused'),
+    delete: cannot('delete', 'paused'),
+    'delete --force': 'deleted',
+    'init exits': 'stopped',
+  },
+  stopped: {
+    start: cannot('start', 'stopped'),
+    kill: { refused: 'container not running' },
+    pause: cannot('pause', 'stopped'),
+    resume: cannot('resume', 'stopped'),
+    exec: cannot('exec', 'stopped'),
+    delete: 'deleted',
+    'delete --force': 'deleted',
+    'init exits': cannot('record the exit of', 'stopped'),
+  },
+  deleted: {
+    start: cannot('start', 'deleted'),
+    kill: cannot('kill', 'deleted'),
+    pause: cannot('pause', 'deleted'),
+    resume: cannot('resume', 'deleted'),
+    exec: cannot('exec', 'deleted'),
+    delete: cannot('delete', 'deleted'),
+    'delete --force': cannot('delete', 'deleted'),
+    'init exits': cannot('record the exit of', 'deleted'),
+  },
+};
+
+/** The shortest allowed way from a fresh container to each state. */
+const containerPaths: Record<ContainerStatus, ContainerEvent[]> = {
+  creating: [],
+  created: [{ type: 'container.created' }],
+  running: [{ type: 'container.created' }, { type: 'container.start' }],
+  paused: [{ type: 'container.created' }, { type: 'container.start' }, { type: 'container.pause' }],
+  stopped: [{ type: 'container.created' }, { type: 'container.start' }, { type: 'process.exited', exitStatus: 0 }],
+  deleted: [{ type: 'container.created' }, { type: 'container.delete' }],
+};
+
+function containerIn(state: ContainerStatus): Actor<typeof containerMachine> {
+  const actor = createActor(containerMachine, { input: { id: ID } }).start();
+  for (const event of containerPaths[state]) actor.send(event);
+  assert.equal(containerStatus(actor.getSnapshot()), state, `setup reached ${state}`);
+  return actor;
+}
+
+function observable<T extends Snapshot<unknown> & { value: unknown; context: unknown }>(snapshot: T) {
+  return { value: snapshot.value, context: snapshot.context, status: snapshot.status };
+}
+
+for (const [from, row] of Object.entries(containerTable) as [ContainerStatus, Record<Op, Cell>][]) {
+  for (const [op, cell] of Object.entries(row) as [Op, Cell][]) {
+    const event = opEvents[op];
+    if (typeof cell === 'string') {
+      test(`container ${from} + ${op} → ${cell}`, () => {
+        const actor = containerIn(from);
+        assert.equal(actor.getSnapshot().can(event), true);
+        assert.equal(refusal(actor.getSnapshot(), event), null);
+        actor.send(event);
+        assert.equal(containerStatus(actor.getSnapshot()), cell);
+      });
+    } else {
+      test(`container ${from} + ${op} is refused: ${cell.refused}`, () => {
+        const actor = containerIn(from);
+        const before = observable(actor.getSnapshot());
+        assert.equal(actor.getSnapshot().can(event), false);
+        const refused = refusal(actor.getSnapshot(), event);
+        assert.ok(refused);
+        assert.equal(refused.message, cell.refused);
+        assert.equal(refused.code, op === 'kill' && from === 'stopped' ? 'not_running' : 'invalid_state');
+        actor.send(event);
+        assert.deepEqual(observable(actor.getSnapshot()), before, 'a refused operation changes nothing');
+      });
+    }
+  }
+}
+
+test('container creating + container.created → created; refused once created', () => {
+  const actor = containerIn('creating');
+  actor.send({ type: 'container.created' });
+  assert.equal(containerStatus(actor.getSnapshot()), 'created');
+  assert.deepEqual(refusal(actor.getSnapshot(), { type: 'container.created' }), {
+    code: 'invalid_state',
+    message: 'cannot create container "c1" in state created',
+  });
+});
+
+test('container kill --all: allowed in stopped (stays stopped), refused in creating', () => {
+  const all: ContainerEvent = { type: 'container.kill', signal: SIGKILL, all: true };
+  const stopped = containerIn('stopped');
+  assert.equal(refusal(stopped.getSnapshot(), all), null);
+  stopped.send(all);
+  assert.equal(containerStatus(stopped.getSnapshot()), 'stopped');
+
+  const creating = containerIn('creating');
+  assert.deepEqual(refusal(creating.getSnapshot(), all), {
+    code: 'invalid_state',
+    message: 'cannot kill container "c1" in state creating',
+  });
+  for (const state of ['created', 'running', 'paused'] as const) {
+    assert.equal(containerIn(state).getSnapshot().can(all), true, state);
+  }
+});
+
+test('container delete of a running container without force uses the one wording', () => {
+  assert.deepEqual(refusal(containerIn('running').getSnapshot(), { type: 'container.delete' }), {
+    code: 'invalid_state',
+    message: 'cannot delete container "c1" in state running',
+  });
+});
+
+test('container paused: kill queues signals except SIGKILL; resume clears the queue', () => {
+  const actor = containerIn('paused');
+  actor.send({ type: 'container.kill', signal: SIGTERM });
+  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM]);
+  actor.send({ type: 'container.kill', signal: SIGHUP, all: true });
+  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM, SIGHUP]);
+  actor.send({ type: 'container.kill', signal: SIGKILL });
+  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM, SIGHUP], 'SIGKILL is not queued');
+  assert.equal(containerStatus(actor.getSnapshot()), 'paused');
+  actor.send({ type: 'container.resume' });
+  assert.equal(containerStatus(actor.getSnapshot()), 'running');
+  assert.deepEqual(actor.getSnapshot().context.pendingSignals, []);
+});
+
+test('container running/created: kill does not queue', () => {
+  for (const state of ['created', 'running'] as const) {
+    const actor = containerIn(state);
+    actor.send({ type: 'container.kill', signal: SIGTERM });
+    assert.deepEqual(actor.getSnapshot().context.pendingSignals, [], state);
+  }
+});
+
+test('container init exit records the exit status and drops undeliverable signals', () => {
+  const actor = containerIn('paused');
+  actor.send({ type: 'container.kill', signal: SIGTERM });
+  actor.send({ type: 'process.exited', exitStatus: 128 + SIGKILL });
+  const snapshot = actor.getSnapshot();
+  assert.equal(containerStatus(snapshot), 'stopped');
+  assert.deepEqual(snapshot.context, { id: ID, exitStatus: 137, pendingSignals: [] });
+});
+
+test('container initial context', () => {
+  assert.deepEqual(containerIn('creating').getSnapshot().context, { id: ID, exitStatus: null, pendingSignals: [] });
+});
+
+test('container deleted is final', () => {
+  const actor = containerIn('deleted');
+  assert.equal(actor.getSnapshot().status, 'done');
+});
+
+test('container persisted snapshot restores to the same state and context', () => {
+  const scenarios: Record<string, ContainerEvent[]> = {
+    creating: [],
+    'paused with a queued signal': [...containerPaths.paused, { type: 'container.kill', signal: SIGTERM }],
+    'stopped with exit status': [...containerPaths.running, { type: 'process.exited', exitStatus: 143 }],
+    deleted: containerPaths.deleted,
+  };
+  for (const [name, events] of Object.entries(scenarios)) {
+    const original = createActor(containerMachine, { input: { id: ID } }).start();
+    for (const event of events) original.send(event);
+    // Through JSON, as it is stored in state.json.
+    const stored: Snapshot<unknown> = JSON.parse(JSON.stringify(original.getPersistedSnapshot()));
+    const restored = createActor(containerMachine, { snapshot: stored, input: { id: ID } }).start();
+    assert.deepEqual(observable(restored.getSnapshot()), observable(original.getSnapshot()), name);
+    // The restored actor keeps answering by the same rules.
+    for (const event of Object.values(opEvents)) {
+      assert.equal(restored.getSnapshot().can(event), original.getSnapshot().can(event), `${name}: ${event.type}`);
+    }
+  }
+
+  const paused = createActor(containerMachine, { input: { id: ID } }).start();
+  for (const event of scenarios['paused with a queued signal']) paused.send(event);
+  const restored = createActor(containerMachine, { snapshot: paused.getPersistedSnapshot(), input: { id: ID } }).start();
+  restored.send({ type: 'container.resume' });
+  assert.equal(containerStatus(restored.getSnapshot()), 'running');
+  assert.deepEqual(restored.getSnapshot().context.pendingSignals, []);
+});
+
+// ---------------------------------------------------------------------------------------
+// Sandbox, Gofer, Process: the same check, driven by a table per machine.
+
+/** Checks one (state, event) cell: the next state if allowed, else can() false and no change. */
+function checkCell(actor: Actor<AnyStateMachine>, event: EventObject, expected: string): void {
+  const before = observable(actor.getSnapshot());
+  if (expected === 'error') {
+    assert.equal(actor.getSnapshot().can(event), false);
+    actor.send(event);
+    assert.deepEqual(observable(actor.getSnapshot()), before, 'a refused event changes nothing');
+  } else {
+    assert.equal(actor.getSnapshot().can(event), true);
+    actor.send(event);
+    assert.equal(actor.getSnapshot().value, expected);
+  }
+}
+
+type SandboxOp = 'start' | 'pause' | 'resume' | 'stop' | 'added' | 'removed';
+const sandboxEvents: Record<SandboxOp, SandboxEvent> = {
+  start: { type: 'sandbox.start' },
+  pause: { type: 'sandbox.pause' },
+  resume: { type: 'sandbox.resume' },
+  stop: { type: 'sandbox.stop' },
+  added: { type: 'sandbox.container.added' },
+  removed: { type: 'sandbox.container.removed' },
+};
+const sandboxPaths: Record<SandboxStatus, SandboxOp[]> = {
+  created: [],
+  running: ['start'],
+  paused: ['start', 'pause'],
+  stopped: ['start', 'stop'],
+  removed: ['start', 'stop', 'removed'],
+};
+// With only the root container (count 1).
+const sandboxTable: Record<SandboxStatus, Record<SandboxOp, SandboxStatus | 'error'>> = {
+  created: { start: 'running', pause: 'error', resume: 'error', stop: 'stopped', added: 'error', removed: 'error' },
+  running: { start: 'error', pause: 'paused', resume: 'error', stop: 'stopped', added: 'running', removed: 'error' },
+  paused: { start: 'error', pause: 'error', resume: 'running', stop: 'stopped', added: 'error', removed: 'error' },
+  stopped: { start: 'error', pause: 'error', resume: 'error', stop: 'error', added: 'error', removed: 'removed' },
+  removed: { start: 'error', pause: 'error', resume: 'error', stop: 'error', added: 'error', removed: 'error' },
+};
+
+function sandboxIn(state: SandboxStatus): Actor<typeof sandboxMachine> {
+  const actor = createActor(sandboxMachine, { input: { id: 's1' } }).start();
+  for (const op of sandboxPaths[state]) actor.send(sandboxEvents[op]);
+  assert.equal(actor.getSnapshot().value, state, `setup reached ${state}`);
+  return actor;
+}
+
+for (const [from, row] of Object.entries(sandboxTable) as [SandboxStatus, Record<SandboxOp, string>][]) {
+  for (const [op, expected] of Object.entries(row) as [SandboxOp, string][]) {
+    test(`sandbox ${from} + ${op} → ${expected}`, () => checkCell(sandboxIn(from), sandboxEvents[op], expected));
+  }
+}
+
+test('sandbox counts containers; subcontainers join only while running; removed after the last one', () => {
+  const actor = sandboxIn('running');
+  assert.equal(actor.getSnapshot().context.containers, 1);
+  actor.send(sandboxEvents.added);
+  actor.send(sandboxEvents.added);
+  assert.equal(actor.getSnapshot().context.containers, 3);
+  actor.send(sandboxEvents.removed);
+  assert.equal(actor.getSnapshot().context.containers, 2);
+
+  actor.send(sandboxEvents.pause);
+  assert.equal(actor.getSnapshot().can(sandboxEvents.added), false, 'no subcontainer joins a paused sandbox');
+  checkCell(actor, sandboxEvents.removed, 'paused');
+  assert.equal(actor.getSnapshot().context.containers, 1);
+  checkCell(actor, sandboxEvents.removed, 'error');
+  actor.send(sandboxEvents.resume);
+  actor.send(sandboxEvents.added);
+
+  actor.send(sandboxEvents.stop);
+  assert.equal(actor.getSnapshot().can(sandboxEvents.added), false, 'no subcontainer joins a stopped sandbox');
+  checkCell(actor, sandboxEvents.removed, 'stopped');
+  assert.equal(actor.getSnapshot().context.containers, 1);
+  checkCell(actor, sandboxEvents.removed, 'removed');
+  assert.equal(actor.getSnapshot().context.containers, 0);
+  assert.equal(actor.getSnapshot().status, 'done');
+});
+
+type GoferOp = 'serve' | 'pause' | 'resume' | 'stop' | 'failed';
+const goferEvents: Record<GoferOp, GoferEvent> = {
+  serve: { type: 'gofer.serve' },
+  pause: { type: 'gofer.pause' },
+  resume: { type: 'gofer.resume' },
+  stop: { type: 'gofer.stop' },
+  failed: { type: 'gofer.failed', error: 'mount destination escapes the rootfs' },
+};
+const goferPaths: Record<GoferStatus, GoferOp[]> = {
+  created: [],
+  running: ['serve'],
+  paused: ['serve', 'pause'],
+  stopped: ['serve', 'stop'],
+};
+const goferTable: Record<GoferStatus, Record<GoferOp, GoferStatus | 'error'>> = {
+  created: { serve: 'running', pause: 'error', resume: 'error', stop: 'stopped', failed: 'stopped' },
+  running: { serve: 'error', pause: 'paused', resume: 'error', stop: 'stopped', failed: 'stopped' },
+  paused: { serve: 'error', pause: 'error', resume: 'running', stop: 'stopped', failed: 'stopped' },
+  stopped: { serve: 'error', pause: 'error', resume: 'error', stop: 'error', failed: 'error' },
+};
+
+function goferIn(state: GoferStatus): Actor<typeof goferMachine> {
+  const actor = createActor(goferMachine, { input: { id: ID } }).start();
+  for (const op of goferPaths[state]) actor.send(goferEvents[op]);
+  assert.equal(actor.getSnapshot().value, state, `setup reached ${state}`);
+  return actor;
+}
+
+for (const [from, row] of Object.entries(goferTable) as [GoferStatus, Record<GoferOp, string>][]) {
+  for (const [op, expected] of Object.entries(row) as [GoferOp, string][]) {
+    test(`gofer ${from} + ${op} → ${expected}`, () => checkCell(goferIn(from), goferEvents[op], expected));
+  }
+}
+
+test('gofer failure during create stops it with the error kept', () => {
+  const actor = goferIn('created');
+  assert.equal(actor.getSnapshot().context.error, null);
+  actor.send({ type: 'gofer.failed', error: 'config.json: no such file' });
+  assert.equal(actor.getSnapshot().value, 'stopped');
+  assert.deepEqual(actor.getSnapshot().context, { id: ID, error: 'config.json: no such file' });
+});
+
+type ProcessOp = 'start' | 'pause' | 'resume' | 'exited';
+const processEvents: Record<ProcessOp, ProcessEvent> = {
+  start: { type: 'process.start' },
+  pause: { type: 'process.pause' },
+  resume: { type: 'process.resume' },
+  exited: { type: 'process.exited', exitStatus: 0 },
+};
+const processPaths: Record<ProcessStatus, ProcessOp[]> = {
+  created: [],
+  running: ['start'],
+  paused: ['start', 'pause'],
+  stopped: ['start', 'exited'],
+};
+const processTable: Record<ProcessStatus, Record<ProcessOp, ProcessStatus | 'error'>> = {
+  created: { start: 'running', pause: 'error', resume: 'error', exited: 'stopped' },
+  running: { start: 'error', pause: 'paused', resume: 'error', exited: 'stopped' },
+  paused: { start: 'error', pause: 'error', resume: 'running', exited: 'stopped' },
+  stopped: { start: 'error', pause: 'error', resume: 'error', exited: 'error' },
+};
+
+function processIn(state: ProcessStatus): Actor<typeof processMachine> {
+  const actor = createActor(processMachine, { input: { role: 'exec' } }).start();
+  for (const op of processPaths[state]) actor.send(processEvents[op]);
+  assert.equal(actor.getSnapshot().value, state, `setup reached ${state}`);
+  return actor;
+}
+
+for (const [from, row] of Object.entries(processTable) as [ProcessStatus, Record<ProcessOp, string>][]) {
+  for (const [op, expected] of Object.entries(row) as [ProcessOp, string][]) {
+    test(`process ${from} + ${op} → ${expected}`, () => checkCell(processIn(from), processEvents[op], expected));
+  }
+}
+
+test('process records its pid, role and exit status', () => {
+  const init = createActor(processMachine, { input: { role: 'init', pid: 4242 } }).start();
+  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: null, role: 'init' });
+  init.send({ type: 'process.start' });
+  init.send({ type: 'process.exited', exitStatus: 128 + SIGTERM });
+  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: 143, role: 'init' });
+
+  const exec = createActor(processMachine, { input: { role: 'exec' } }).start();
+  assert.equal(exec.getSnapshot().context.pid, null);
+  exec.send({ type: 'process.start', pid: 77 });
+  assert.deepEqual(exec.getSnapshot().context, { pid: 77, exitStatus: null, role: 'exec' });
+});
