@@ -1,11 +1,10 @@
 // nsinit: executes a plan computed by runa's TypeScript side (see PROTOCOL.md), then
 // monitors the container process. No policy lives here: every decision is in the plan.
-#define _GNU_SOURCE
-#include <errno.h>
+#include "nsinit.h"
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <net/if.h>
-#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,12 +18,22 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE _IO(0xb7, 0x3)
+#endif
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x80
+#endif
+#ifndef ST_NOSYMFOLLOW
+#define ST_NOSYMFOLLOW 0x2000
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -32,19 +41,15 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
-#define MSG_MAX 2048      // error messages; small enough for one atomic pipe write
 #define LINE_MAX_LEN 4096 // longest request line a client may send
 #define MAX_CLIENTS 32
 #define SOCK_NAME "monitor.sock"
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-// Where a failure is reported depends on which process hit it, and when.
-enum phase { MONITOR, CHILD_SETUP, CHILD_RUN };
-static enum phase phase = MONITOR;
+enum phase phase = MONITOR;
 
 static int sync_fd = -1; // fd 3 to the spawner, if it was open
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
-static int setup_pipe[2] = {-1, -1}; // child -> monitor: "<errno>\t<message>"; errno 0 = at the gate
+int setup_sock[2] = {-1, -1};        // see nsinit.h
 static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
 static int exec_pipe[2] = {-1, -1};  // child -> monitor, CLOEXEC: EOF without data = exec succeeded
 static pid_t child = -1;
@@ -54,7 +59,7 @@ static size_t prog_argc, prog_envc;
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
-static int write_all(int fd, const char *buf, size_t len)
+int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, buf, len);
@@ -84,24 +89,25 @@ static size_t __attribute__((format(printf, 3, 4))) fmt(char *buf, size_t size, 
 	return n;
 }
 
-static void warn_errno(const char *what)
+void warn_errno(const char *what)
 {
 	fprintf(stderr, "nsinit: %s: %s\n", what, strerror(errno));
 }
 
 // Report a failure where the current phase says it belongs, then end this process.
-static void __attribute__((noreturn)) fail(int err, const char *msg)
+void fail(int err, const char *msg)
 {
 	char buf[MSG_MAX + 32];
 
 	if (phase == CHILD_SETUP) {
-		write_all(setup_pipe[1], buf, fmt(buf, sizeof buf, "%d\t%s", err, msg));
+		send(setup_sock[1], buf, fmt(buf, sizeof buf, "%d\t%s", err, msg), MSG_NOSIGNAL);
 		_exit(1);
 	}
 	if (phase == CHILD_RUN) {
 		write_all(exec_pipe[1], msg, strlen(msg));
 		_exit(127);
 	}
+	proxy_restore();
 	// Our signals are blocked, so this waitpid cannot be interrupted.
 	if (child > 0 && kill(child, SIGKILL) == 0)
 		waitpid(child, NULL, 0);
@@ -114,8 +120,7 @@ static void __attribute__((noreturn)) fail(int err, const char *msg)
 	exit(1);
 }
 
-// Fail with "<formatted>: <strerror(err)>".
-static void __attribute__((noreturn, format(printf, 2, 3))) die_err(int err, const char *f, ...)
+void die_err(int err, const char *f, ...)
 {
 	char msg[MSG_MAX];
 	va_list ap;
@@ -127,14 +132,6 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die_err(int err, con
 	fail(err, msg);
 }
 
-#define die(...) die_err(errno, __VA_ARGS__)
-// For calls returning < 0 on failure: die naming the operation and its argument.
-#define TRY(call, ...)                    \
-	do {                              \
-		if ((call) < 0)           \
-			die(__VA_ARGS__); \
-	} while (0)
-
 static void *xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size);
@@ -144,16 +141,18 @@ static void *xcalloc(size_t n, size_t size)
 }
 
 static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
+static unsigned long long num64(const char *s) { return strtoull(s, NULL, 0); }
+static rlim_t limit(const char *s) { return strcmp(s, "unlimited") == 0 ? RLIM_INFINITY : (rlim_t)num64(s); }
 
 static int is_num(const char *s)
 {
 	char *end;
 	errno = 0;
-	strtoul(s, &end, 0);
+	strtoull(s, &end, 0);
 	return *s && !*end && errno == 0;
 }
 
-static void close_fd(int *fd)
+void close_fd(int *fd)
 {
 	if (*fd >= 0)
 		close(*fd);
@@ -242,6 +241,7 @@ static void __attribute__((noreturn)) finish(int st)
 	int status = sig ? 128 + sig : WEXITSTATUS(st);
 	char buf[64];
 
+	proxy_finish(); // all output is relayed before anyone hears of the exit
 	if (state_fd >= 0)
 		write_exit_file(buf, fmt(buf, sizeof buf, "{\"exitStatus\":%d,\"signal\":%d}", status, sig));
 	for (int i = 0; i < MAX_CLIENTS; i++)
@@ -273,6 +273,8 @@ static void on_signal(void)
 		return;
 	if (n != sizeof si)
 		die("read signalfd");
+	if (si.ssi_signo == SIGWINCH && proxy_resize())
+		return; // resizing the pty signals the container's foreground process group
 	if (si.ssi_signo != SIGCHLD) {
 		if (kill(child, (int)si.ssi_signo) < 0 && errno != ESRCH)
 			warn_errno("forward signal");
@@ -400,25 +402,39 @@ static void on_client(struct client *c)
 	}
 }
 
-static void __attribute__((noreturn)) monitor(void)
+// The child either reaches the gate or reports what failed; before that it may hand over a pty.
+static void await_setup(void)
 {
 	char rec[MSG_MAX + 32], *msg;
-	struct pollfd pfd[2 + MAX_CLIENTS];
 	ssize_t n;
+	int fd;
 
-	// The child either reaches the gate or reports what failed.
-	while ((n = read(setup_pipe[0], rec, sizeof rec - 1)) < 0 && errno == EINTR)
-		;
-	TRY(n, "read setup pipe");
-	if (n == 0)
-		fail(ECHILD, "setup: the child exited before reaching the gate");
-	rec[n] = '\0';
+	for (;;) {
+		TRY((n = recv_fd(setup_sock[0], rec, sizeof rec, &fd)), "read setup socket");
+		if (n == 0)
+			fail(ECHILD, "setup: the child exited before reaching the gate");
+		if (fd < 0)
+			break;
+		if (strcmp(rec, "pty") != 0) {
+			close(fd);
+			fail(EPROTO, "setup: garbled report from the child");
+		}
+		proxy_attach(fd);
+	}
 	long err = strtol(rec, &msg, 10);
 	if (*msg != '\t')
 		fail(EPROTO, "setup: garbled report from the child");
 	if (err != 0)
 		fail((int)err, msg + 1);
-	close_fd(&setup_pipe[0]);
+	close_fd(&setup_sock[0]);
+}
+
+static void __attribute__((noreturn)) monitor(void)
+{
+	char rec[64];
+	struct pollfd pfd[4 + MAX_CLIENTS];
+
+	await_setup();
 
 	if (sync_fd >= 0) {
 		int fd = sync_fd;
@@ -432,8 +448,9 @@ static void __attribute__((noreturn)) monitor(void)
 	for (;;) {
 		pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN}; // poll skips -1
+		proxy_pollfds(&pfd[2]);
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			pfd[2 + i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+			pfd[4 + i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
 		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -443,8 +460,9 @@ static void __attribute__((noreturn)) monitor(void)
 			on_signal();
 		if (pfd[1].revents)
 			on_accept();
+		proxy_io(&pfd[2]);
 		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (pfd[2 + i].revents && clients[i].fd >= 0)
+			if (pfd[4 + i].revents && clients[i].fd >= 0)
 				on_client(&clients[i]);
 	}
 }
@@ -498,24 +516,55 @@ static void op_statedir(char **a)
 	TRY(listen(listen_fd, 16), "listen \"%s/" SOCK_NAME "\"", a[0]);
 }
 
-static void op_unshare(char **a)
+// The CLONE_NEW* flag of a namespace type name (len bytes of name), or 0.
+static int ns_flag(const char *name, size_t len)
 {
 	static const struct { const char *name; int flag; } ns[] = {
 		{"mnt", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
-		{"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"user", CLONE_NEWUSER},
+		{"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME},
 	};
-	int flags = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
+		if (strlen(ns[i].name) == len && strncmp(name, ns[i].name, len) == 0)
+			return ns[i].flag;
+	return 0;
+}
+
+static void op_unshare(char **a)
+{
+	int flags = 0, f;
 
 	for (const char *p = a[0]; *p;) {
-		size_t len = strcspn(p, ","), i = 0;
-		while (i < ARRAY_SIZE(ns) && (strlen(ns[i].name) != len || strncmp(p, ns[i].name, len) != 0))
-			i++;
-		if (i == ARRAY_SIZE(ns))
+		size_t len = strcspn(p, ",");
+		if (!(f = ns_flag(p, len)))
 			die_err(EINVAL, "unshare \"%s\"", a[0]);
-		flags |= ns[i].flag;
+		flags |= f;
 		p += len + (p[len] == ',');
 	}
 	TRY(unshare(flags), "unshare \"%s\"", a[0]);
+}
+
+// Joining a mount namespace also moves our root and cwd to that namespace's root.
+static void op_setns(char **a)
+{
+	int flag = ns_flag(a[1], strlen(a[1])), fd, type;
+
+	if (!flag)
+		die_err(EINVAL, "setns \"%s\": unknown namespace type \"%s\"", a[0], a[1]);
+	TRY((fd = open(a[0], O_RDONLY | O_CLOEXEC)), "setns \"%s\"", a[0]);
+	// Checked first for a clear message; a kernel without NS_GET_NSTYPE leaves it to setns.
+	if ((type = ioctl(fd, NS_GET_NSTYPE)) >= 0 && type != flag)
+		die_err(EINVAL, "setns \"%s\": not a %s namespace", a[0], a[1]);
+	TRY(setns(fd, flag), "setns \"%s\"", a[0]);
+	close(fd);
+}
+
+static void op_write(char **a)
+{
+	int fd;
+
+	TRY((fd = open(a[0], O_WRONLY | O_CLOEXEC | O_NOFOLLOW)), "write \"%s\" to \"%s\"", a[1], a[0]);
+	TRY(write_all(fd, a[1], strlen(a[1])), "write \"%s\" to \"%s\"", a[1], a[0]);
+	TRY(close(fd), "write \"%s\" to \"%s\"", a[1], a[0]);
 }
 
 static void op_loopback(char **a)
@@ -534,18 +583,19 @@ static void op_loopback(char **a)
 static void op_fork(char **a)
 {
 	(void)a;
-	TRY(pipe2(setup_pipe, O_CLOEXEC), "fork: pipe2");
+	TRY(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup_sock), "fork: socketpair");
 	TRY(pipe2(gate_pipe, O_CLOEXEC), "fork: pipe2");
 	TRY(pipe2(exec_pipe, O_CLOEXEC), "fork: pipe2");
 	TRY((child = fork()), "fork");
 	if (child > 0) {
-		close_fd(&setup_pipe[1]);
+		close_fd(&setup_sock[1]);
 		close_fd(&gate_pipe[0]);
 		close_fd(&exec_pipe[1]);
+		console_drop_socket();
 		monitor();
 	}
 	phase = CHILD_SETUP;
-	close_fd(&setup_pipe[0]);
+	close_fd(&setup_sock[0]);
 	close_fd(&gate_pipe[1]); // so the gate reads EOF if the monitor dies
 	close_fd(&exec_pipe[0]);
 	// The spawner must see EOF on fd 3 from the monitor alone; the rest is the monitor's too.
@@ -612,6 +662,91 @@ static void op_umask(char **a) { umask((mode_t)num(a[0])); }
 static void op_setgid(char **a) { TRY(setgid((gid_t)num(a[0])), "setgid \"%s\"", a[0]); }
 static void op_setuid(char **a) { TRY(setuid((uid_t)num(a[0])), "setuid \"%s\"", a[0]); }
 static void op_env(char **a) { prog_env[prog_envc++] = a[0]; }
+static void op_setsid(char **a) { (void)a; TRY(setsid(), "setsid"); }
+static void op_keepcaps(char **a) { (void)a; TRY(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "keepcaps"); }
+static void op_nonewprivs(char **a) { (void)a; TRY(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "nonewprivs"); }
+
+// Capabilities the kernel knows: PR_CAPBSET_READ fails (EINVAL) past the last one, as
+// /proc/sys/kernel/cap_last_cap would say, without needing /proc. Mask bits above are ignored.
+static int cap_known(int cap) { return cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; }
+
+static void op_capbset(char **a)
+{
+	unsigned long long keep = num64(a[0]);
+	int in;
+
+	for (int cap = 0; cap < 64 && (in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++)
+		if (in && !(keep >> cap & 1)) // dropping needs CAP_SETPCAP even when already gone
+			TRY(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "capbset \"%s\": drop %d", a[0], cap);
+}
+
+static void op_capset(char **a)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	unsigned long long e = num64(a[0]), p = num64(a[1]), i = num64(a[2]);
+
+	for (int k = 0; k < 2; k++)
+		d[k] = (struct __user_cap_data_struct){(__u32)(e >> 32 * k), (__u32)(p >> 32 * k), (__u32)(i >> 32 * k)};
+	TRY(syscall(SYS_capset, &hdr, d), "capset \"%s\" \"%s\" \"%s\"", a[0], a[1], a[2]);
+}
+
+static void op_ambient(char **a)
+{
+	unsigned long long mask = num64(a[0]);
+
+	TRY(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "ambient \"%s\": clear", a[0]);
+	for (int cap = 0; cap_known(cap); cap++)
+		if (mask >> cap & 1)
+			TRY(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "ambient \"%s\": raise %d", a[0], cap);
+}
+
+static void op_rlimit(char **a)
+{
+	struct rlimit rl = {.rlim_cur = limit(a[1]), .rlim_max = limit(a[2])};
+	TRY(prlimit(0, (int)num(a[0]), &rl, NULL), "rlimit \"%s\" \"%s\" \"%s\"", a[0], a[1], a[2]);
+}
+
+// linux.maskedPaths: a directory gets an empty read-only tmpfs, anything else /dev/null.
+static void op_mask(char **a)
+{
+	struct stat st;
+
+	if (stat(a[0], &st) < 0) {
+		if (errno == ENOENT)
+			return;
+		die("mask \"%s\"", a[0]);
+	}
+	if (S_ISDIR(st.st_mode))
+		TRY(mount("tmpfs", a[0], "tmpfs", MS_RDONLY, NULL), "mask \"%s\": mount tmpfs", a[0]);
+	else
+		TRY(mount("/dev/null", a[0], NULL, MS_BIND, NULL), "mask \"%s\": bind \"/dev/null\"", a[0]);
+}
+
+// linux.readonlyPaths: a read-only bind of PATH onto itself, keeping the mount's other flags
+// (in a user namespace the kernel refuses to clear locked ones).
+static void op_readonly(char **a)
+{
+	static const struct { unsigned long st, ms; } keep[] = {
+		{ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_NOATIME, MS_NOATIME},
+		{ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}, {ST_NOSYMFOLLOW, MS_NOSYMFOLLOW},
+	};
+	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC;
+	struct statvfs sv;
+
+	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0) {
+		if (errno == ENOENT)
+			return;
+		die("readonly \"%s\": bind", a[0]);
+	}
+	TRY(statvfs(a[0], &sv), "readonly \"%s\": statvfs", a[0]);
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
+		if (sv.f_flag & keep[i].st)
+			flags |= keep[i].ms;
+	if (!(sv.f_flag & (ST_NOATIME | ST_RELATIME)))
+		flags |= MS_STRICTATIME; // else the remount would turn strictatime into relatime
+	TRY(mount(NULL, a[0], NULL, flags, NULL), "readonly \"%s\": remount", a[0]);
+}
 static void op_arg(char **a) { prog_argv[prog_argc++] = a[0]; }
 
 static void op_gate(char **a)
@@ -622,9 +757,9 @@ static void op_gate(char **a)
 
 	if (phase != CHILD_SETUP)
 		die_err(EINVAL, "gate: only a child can wait at the gate (no \"fork\" before it)");
-	if (write_all(setup_pipe[1], "0\tready", 7) < 0)
+	if (send(setup_sock[1], "0\tready", 7, MSG_NOSIGNAL) != 7)
 		_exit(1); // the monitor is gone: nobody to report to
-	close_fd(&setup_pipe[1]);
+	close_fd(&setup_sock[1]);
 	phase = CHILD_RUN; // from here on failures are reported as process.failed
 	while ((n = read(gate_pipe[0], &c, 1)) < 0 && errno == EINTR)
 		;
@@ -649,21 +784,32 @@ static void op_exec(char **a)
 
 static const struct op {
 	const char *name;
-	int nargs;
-	unsigned numeric; // bit i set: argument i must be a number
+	const char *args; // one letter per argument: s string, n number, l number or "unlimited"
 	void (*run)(char **args);
 } ops[] = {
-	{"statedir", 1, 0, op_statedir},     {"unshare", 1, 0, op_unshare},
-	{"sethostname", 1, 0, op_sethostname}, {"loopback", 0, 0, op_loopback},
-	{"pdeathsig", 1, 1, op_pdeathsig},   {"fork", 0, 0, op_fork},
-	{"mount", 5, 1 << 3, op_mount},      {"mkdir", 2, 1 << 1, op_mkdir},
-	{"mknod", 4, 0xe, op_mknod},         {"symlink", 2, 0, op_symlink},
-	{"pivot_root", 1, 0, op_pivot_root}, {"chdir", 1, 0, op_chdir},
-	{"umask", 1, 1, op_umask},           {"setgroups", 1, 0, op_setgroups},
-	{"setgid", 1, 1, op_setgid},         {"setuid", 1, 1, op_setuid},
-	{"env", 1, 0, op_env},               {"arg", 1, 0, op_arg},
-	{"gate", 0, 0, op_gate},             {"exec", 0, 0, op_exec},
+	{"statedir", "s", op_statedir},         {"unshare", "s", op_unshare},
+	{"setns", "ss", op_setns},              {"sethostname", "s", op_sethostname},
+	{"loopback", "", op_loopback},          {"pdeathsig", "n", op_pdeathsig},
+	{"fork", "", op_fork},                  {"mount", "sssns", op_mount},
+	{"mkdir", "sn", op_mkdir},              {"mknod", "snnn", op_mknod},
+	{"symlink", "ss", op_symlink},          {"pivot_root", "s", op_pivot_root},
+	{"chdir", "s", op_chdir},               {"umask", "n", op_umask},
+	{"write", "ss", op_write},              {"mask", "s", op_mask},
+	{"readonly", "s", op_readonly},         {"setsid", "", op_setsid},
+	{"console-connect", "s", op_console_connect}, {"console", "", op_console},
+	{"console-proxy", "", op_console_proxy}, {"rlimit", "nll", op_rlimit},
+	{"nonewprivs", "", op_nonewprivs},      {"capbset", "n", op_capbset},
+	{"keepcaps", "", op_keepcaps},          {"setgroups", "s", op_setgroups},
+	{"setgid", "n", op_setgid},             {"setuid", "n", op_setuid},
+	{"capset", "nnn", op_capset},           {"ambient", "n", op_ambient},
+	{"env", "s", op_env},                   {"arg", "s", op_arg},
+	{"gate", "", op_gate},                  {"exec", "", op_exec},
 };
+
+static int valid_arg(char type, const char *s)
+{
+	return type == 's' || is_num(s) || (type == 'l' && strcmp(s, "unlimited") == 0);
+}
 
 static const struct op *find_op(const char *name)
 {
@@ -726,18 +872,18 @@ int main(int argc, char **argv)
 
 	char **tok = read_plan(argv[1], &n);
 	// Validate the whole plan before running any of it.
-	for (i = 0; i < n; i += 1 + (size_t)op->nargs) {
+	for (i = 0; i < n; i += 1 + strlen(op->args)) {
 		if (!(op = find_op(tok[i])))
 			die_err(EINVAL, "plan: unknown op \"%s\"", tok[i]);
-		if (i + 1 + (size_t)op->nargs > n)
+		if (i + 1 + strlen(op->args) > n)
 			die_err(EINVAL, "plan: op \"%s\" truncated", tok[i]);
-		for (int k = 0; k < op->nargs; k++)
-			if ((op->numeric >> k & 1) && !is_num(tok[i + 1 + k]))
+		for (size_t k = 0; op->args[k]; k++)
+			if (!valid_arg(op->args[k], tok[i + 1 + k]))
 				die_err(EINVAL, "%s \"%s\": not a number", tok[i], tok[i + 1 + k]);
 	}
 	prog_argv = xcalloc(n + 1, sizeof *prog_argv);
 	prog_env = xcalloc(n + 1, sizeof *prog_env);
-	for (i = 0; i < n; i += 1 + (size_t)op->nargs) {
+	for (i = 0; i < n; i += 1 + strlen(op->args)) {
 		op = find_op(tok[i]);
 		op->run(&tok[i + 1]);
 	}

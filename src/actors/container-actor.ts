@@ -156,7 +156,11 @@ export class ContainerActor {
     this.monitorPid = hello.pid;
     this.monitorStartTime = processStartTime(hello.pid);
     this.initPid = hello.initPid;
-    link.messages.subscribe((m) => { if (m.type === 'process.exited') this.exited(m.exitStatus); });
+    // Facts from the monitor apply in the order it reports them.
+    link.messages.subscribe((m) => {
+      if (m.type === 'process.started') this.started();
+      if (m.type === 'process.exited') this.exited(m.exitStatus);
+    });
     void link.closed.then(() => {
       if (this.link !== link) return;
       this.link = null;
@@ -165,6 +169,11 @@ export class ContainerActor {
       this.exited(exit ? exit.exitStatus : LOST_MONITOR_STATUS);
     });
     return hello.state;
+  }
+
+  /** The user program runs (the monitor saw exec succeed). */
+  private started(): void {
+    if (!this.deleted && this.container.getSnapshot().can({ type: 'container.start' })) this.send({ type: 'container.start' });
   }
 
   /** A fact, not an operation: applied at once, even while an operation waits for it. */
@@ -184,7 +193,6 @@ export class ContainerActor {
       const r = await reply;
       if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
       if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
-      this.send({ type: 'container.start' });
     });
   }
 

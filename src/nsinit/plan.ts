@@ -1,7 +1,14 @@
 // The plan nsinit executes (native/PROTOCOL.md): ops with fixed arity, NUL-terminated tokens.
+
+/** Namespace type names nsinit knows (unshare, setns). */
+export type NamespaceType = 'mnt' | 'uts' | 'ipc' | 'net' | 'pid' | 'cgroup' | 'user' | 'time';
+/** An rlimit value: RLIM_INFINITY is 'unlimited' (or 2^64-1). */
+export type RlimitValue = number | bigint | 'unlimited';
+
 export type PlanOp =
   | { op: 'statedir'; path: string }
   | { op: 'unshare'; namespaces: string[] }
+  | { op: 'setns'; path: string; nstype: NamespaceType }
   | { op: 'sethostname'; name: string }
   | { op: 'loopback' }
   | { op: 'pdeathsig'; signal: number }
@@ -13,18 +20,36 @@ export type PlanOp =
   | { op: 'pivot_root'; newRoot: string }
   | { op: 'chdir'; path: string }
   | { op: 'umask'; mode: number }
+  | { op: 'write'; path: string; value: string }
+  | { op: 'mask'; path: string }
+  | { op: 'readonly'; path: string }
+  | { op: 'setsid' }
+  | { op: 'console-connect'; socketPath: string }
+  | { op: 'console' }
+  | { op: 'console-proxy' }
+  | { op: 'rlimit'; resource: number; soft: RlimitValue; hard: RlimitValue }
+  | { op: 'nonewprivs' }
+  /** Capability masks: bit n = capability n (see CAP, capMask). */
+  | { op: 'capbset'; mask: bigint }
+  | { op: 'keepcaps' }
   | { op: 'setgroups'; gids: number[] }
   | { op: 'setgid'; gid: number }
   | { op: 'setuid'; uid: number }
+  | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
+  | { op: 'ambient'; mask: bigint }
   | { op: 'env'; entry: string }
   | { op: 'arg'; value: string }
   | { op: 'gate' }
   | { op: 'exec' };
 
+const hex = (mask: bigint): string => '0x' + BigInt.asUintN(64, mask).toString(16);
+const rlim = (v: RlimitValue): string => (v === 'unlimited' ? v : String(v));
+
 function tokens(p: PlanOp): string[] {
   switch (p.op) {
     case 'statedir': return [p.path];
     case 'unshare': return [p.namespaces.join(',')];
+    case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];
     case 'pdeathsig': return [String(p.signal)];
     case 'mount': return [p.source, p.target, p.fstype, String(p.flags), p.data];
@@ -34,12 +59,22 @@ function tokens(p: PlanOp): string[] {
     case 'pivot_root': return [p.newRoot];
     case 'chdir': return [p.path];
     case 'umask': return ['0' + p.mode.toString(8)];
+    case 'write': return [p.path, p.value];
+    case 'mask': return [p.path];
+    case 'readonly': return [p.path];
+    case 'console-connect': return [p.socketPath];
+    case 'rlimit': return [String(p.resource), rlim(p.soft), rlim(p.hard)];
+    case 'capbset': return [hex(p.mask)];
+    case 'capset': return [hex(p.effective), hex(p.permitted), hex(p.inheritable)];
+    case 'ambient': return [hex(p.mask)];
     case 'setgroups': return [p.gids.join(',')];
     case 'setgid': return [String(p.gid)];
     case 'setuid': return [String(p.uid)];
     case 'env': return [p.entry];
     case 'arg': return [p.value];
-    case 'loopback': case 'fork': case 'gate': case 'exec': return [];
+    case 'loopback': case 'fork': case 'gate': case 'exec': case 'setsid': case 'console':
+    case 'console-proxy': case 'nonewprivs': case 'keepcaps':
+      return [];
   }
 }
 
@@ -62,4 +97,28 @@ export const MS = {
   BIND: 0x1000, MOVE: 0x2000, REC: 0x4000, SILENT: 0x8000, UNBINDABLE: 0x20000,
   PRIVATE: 0x40000, SLAVE: 0x80000, SHARED: 0x100000, RELATIME: 0x200000,
   STRICTATIME: 0x1000000, LAZYTIME: 0x2000000,
+} as const;
+
+// Capability numbers (linux/capability.h), for capMask.
+export const CAP = {
+  CHOWN: 0, DAC_OVERRIDE: 1, DAC_READ_SEARCH: 2, FOWNER: 3, FSETID: 4, KILL: 5, SETGID: 6,
+  SETUID: 7, SETPCAP: 8, LINUX_IMMUTABLE: 9, NET_BIND_SERVICE: 10, NET_BROADCAST: 11,
+  NET_ADMIN: 12, NET_RAW: 13, IPC_LOCK: 14, IPC_OWNER: 15, SYS_MODULE: 16, SYS_RAWIO: 17,
+  SYS_CHROOT: 18, SYS_PTRACE: 19, SYS_PACCT: 20, SYS_ADMIN: 21, SYS_BOOT: 22, SYS_NICE: 23,
+  SYS_RESOURCE: 24, SYS_TIME: 25, SYS_TTY_CONFIG: 26, MKNOD: 27, LEASE: 28, AUDIT_WRITE: 29,
+  AUDIT_CONTROL: 30, SETFCAP: 31, MAC_OVERRIDE: 32, MAC_ADMIN: 33, SYSLOG: 34, WAKE_ALARM: 35,
+  BLOCK_SUSPEND: 36, AUDIT_READ: 37, PERFMON: 38, BPF: 39, CHECKPOINT_RESTORE: 40,
+} as const;
+
+/** The mask with bit n set for each capability number n. */
+export function capMask(caps: Iterable<number>): bigint {
+  let m = 0n;
+  for (const c of caps) m |= 1n << BigInt(c);
+  return m;
+}
+
+// Resource numbers (asm-generic/resource.h) for the rlimit op.
+export const RLIMIT = {
+  CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, RSS: 5, NPROC: 6, NOFILE: 7, MEMLOCK: 8, AS: 9,
+  LOCKS: 10, SIGPENDING: 11, MSGQUEUE: 12, NICE: 13, RTPRIO: 14, RTTIME: 15,
 } as const;

@@ -1,0 +1,939 @@
+// `npm run bench`: runa against runc, same machine, same bundle, same run.
+// Markdown on stdout, progress on stderr, JSON in bench/results/latest.json.
+// Everything it makes (containers, daemons, temp dirs) is removed at the end, on error and on SIGINT.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { makeRootfs } from '../test/helpers/rootfs.js';
+import { defaultSpec } from '../src/oci/default-spec.js';
+import { Bus } from '../src/bus/bus.js';
+import { BusClient } from '../src/bus/client.js';
+import { Context } from '../src/cli/context.js';
+import { createContainer, waitChild } from '../src/cli/lifecycle.js';
+import { cliEntry, nsinitPath, packageRoot, socketPath } from '../src/paths.js';
+import { listIds } from '../src/state.js';
+import {
+  alive, describeFailure, descendants, inflight, memAvailable, memOf, pool, processes, runTimed, sleep, stat, sumMem,
+  type CmdResult, type Mem, type Stat,
+} from './util.js';
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  quick: boolean;
+  runs: number;
+  coldRuns: number;
+  throughputSeconds: number;
+  clients: number;
+  density: number[];
+  busSeconds: number;
+  runc: string | null;
+  only: Set<string> | null;
+  out: string;
+  dir: string;
+}
+
+const SECTIONS = ['latency', 'breakdown', 'throughput', 'density', 'bus'];
+
+const USAGE = `usage: node dist/bench/bench.js [options]
+
+  --quick            short run: 10 runs, 5 s throughput, density 1 and 50, 1 s per bus figure
+  --runs N           latency samples per figure (default 50; --quick 10); cold runs: half of it
+  --duration S       seconds per throughput figure (default 30; --quick 5)
+  --clients N        concurrent clients for throughput (default 8)
+  --density LIST     container counts for density (default 1,50,200; --quick 1,50)
+  --bus-seconds S    seconds per bus figure (default 3; --quick 1)
+  --runc PATH        runc binary (default: runc on PATH); --no-runc to skip runc
+  --only LIST        sections to run: ${SECTIONS.join(',')}
+  --out FILE         JSON results (default bench/results/latest.json)
+  --dir DIR          where the temporary bundle and both state roots go (default ${os.tmpdir()})
+`;
+
+function parseOptions(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const o: Options = {
+    quick,
+    runs: quick ? 10 : 50,
+    coldRuns: 0,
+    throughputSeconds: quick ? 5 : 30,
+    clients: 8,
+    density: quick ? [1, 50] : [1, 50, 200],
+    busSeconds: quick ? 1 : 3,
+    runc: findRunc(),
+    only: null,
+    out: path.join(packageRoot, 'bench', 'results', 'latest.json'),
+    dir: os.tmpdir(),
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) fail(`${a} needs a value`);
+      return v;
+    };
+    const num = () => {
+      const n = Number(val());
+      if (!Number.isFinite(n) || n <= 0) fail(`${a} needs a positive number`);
+      return n;
+    };
+    switch (a) {
+      case '--quick': break;
+      case '--runs': o.runs = Math.round(num()); break;
+      case '--duration': o.throughputSeconds = num(); break;
+      case '--clients': o.clients = Math.round(num()); break;
+      case '--density': o.density = val().split(',').map(Number).filter((n) => n > 0); break;
+      case '--bus-seconds': o.busSeconds = num(); break;
+      case '--runc': o.runc = val(); break;
+      case '--no-runc': o.runc = null; break;
+      case '--only': o.only = new Set(val().split(',')); break;
+      case '--out': o.out = path.resolve(val()); break;
+      case '--dir': o.dir = path.resolve(val()); break;
+      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0);
+      default: fail(`unknown option ${a}\n${USAGE}`);
+    }
+  }
+  o.coldRuns = Math.max(3, Math.round(o.runs / 2));
+  if (o.runc && !runcWorks(o.runc)) o.runc = null;
+  return o;
+}
+
+function fail(msg: string): never {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(2);
+}
+
+function findRunc(): string | null {
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
+  for (const d of dirs) {
+    if (!d) continue;
+    const p = path.join(d, 'runc');
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+function runcWorks(bin: string): boolean {
+  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+// ---------------------------------------------------------------- results
+
+/** One side of a row: a number (with its unit), or a text such as "n/a". */
+interface Cell { value?: number; p90?: number; text?: string; detail?: unknown }
+interface Row {
+  section: string;
+  name: string;
+  unit: 'ms' | '/s' | 'MB';
+  higherIsBetter?: boolean;
+  runa: Cell;
+  runc: Cell;
+  note?: string;
+}
+interface Breakdown { name: string; ms?: Stat; text?: string; note?: string }
+
+const rows: Row[] = [];
+const breakdown: Breakdown[] = [];
+const extra: Record<string, unknown> = {};
+
+function latencyCell(s: Stat, failures = 0): Cell {
+  if (!s.n) return { text: failures ? `failed (${failures})` : 'no data' };
+  return { value: s.median, p90: s.p90, detail: { ...s, failures } };
+}
+
+function ratio(r: Row): number | null {
+  const a = r.runa.value;
+  const c = r.runc.value;
+  if (a === undefined || c === undefined || !c) return null;
+  return a / c;
+}
+
+function fmtNum(v: number, unit: Row['unit']): string {
+  if (unit === '/s') return v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 100 ? 0 : 1);
+  if (unit === 'MB') return v.toFixed(v >= 10 ? 1 : 2);
+  return v.toFixed(v >= 100 ? 0 : 1);
+}
+
+function fmtCell(c: Cell, unit: Row['unit']): string {
+  if (c.text !== undefined) return c.text;
+  if (c.value === undefined) return '—';
+  const main = `${fmtNum(c.value, unit)} ${unit === '/s' ? '/s' : unit}`;
+  return c.p90 !== undefined ? `${main} (p90 ${fmtNum(c.p90, unit)})` : main;
+}
+
+function markdown(opts: Options, machine: Record<string, unknown>, seconds: number): string {
+  const lines: string[] = [];
+  lines.push('## runa vs runc', '');
+  lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average at start ${(machine.loadAverage as number[]).join(" ")}, `
+    + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion}; `
+    + `${opts.runs} runs per latency figure (${opts.coldRuns} cold), ${opts.clients} clients × ${opts.throughputSeconds} s per throughput figure; `
+    + `state roots and bundle under ${opts.dir} (${machine.workFs}); bench took ${Math.round(seconds)} s.`, '');
+  lines.push('| Benchmark | runa | runc | runa/runc | Note |', '|---|---:|---:|---:|---|');
+  let section = '';
+  for (const r of rows) {
+    if (r.section !== section) {
+      section = r.section;
+      lines.push(`| **${section}** | | | | |`);
+    }
+    const q = ratio(r);
+    const rs = q === null ? '—' : `${q.toFixed(2)}×`;
+    const note = [r.higherIsBetter ? 'higher is better' : '', r.note ?? ''].filter(Boolean).join('; ');
+    lines.push(`| ${r.name} | ${fmtCell(r.runa, r.unit)} | ${fmtCell(r.runc, r.unit)} | ${rs} | ${note} |`);
+  }
+  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, CLI invoked as `node bin/runa.js` / `runc`.');
+  if (breakdown.length) {
+    lines.push('', '### Where runa\'s time goes (medians)', '', '| Step | ms (p90) | Note |', '|---|---:|---|');
+    for (const b of breakdown) {
+      const v = b.text ?? (b.ms && b.ms.n ? `${b.ms.median.toFixed(1)} (${b.ms.p90.toFixed(1)})` : 'no data');
+      lines.push(`| ${b.name} | ${v} | ${b.note ?? ''} |`);
+    }
+  }
+  const targets = evaluateTargets();
+  if (targets.length) {
+    lines.push('', '### Targets (issue 5)', '');
+    for (const t of targets) lines.push(`- ${t}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function findRow(section: string, prefix: string): Row | undefined {
+  return rows.find((r) => r.section === section && r.name.startsWith(prefix));
+}
+
+function evaluateTargets(): string[] {
+  const out: string[] = [];
+  const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
+  const run = findRow('latency', '`run /bin/true`, daemon warm');
+  if (run) {
+    const q = ratio(run);
+    out.push(`run latency ≤ 3× runc: ${q === null ? 'not measured' : `${q.toFixed(2)}× — ${verdict(q <= 3)}`}`);
+  }
+  const ex = findRow('latency', '`exec /bin/true`');
+  if (ex) {
+    const q = ratio(ex);
+    out.push(`exec latency ≤ 3× runc: ${q === null ? `not measured (${ex.runa.text ?? ex.runc.text ?? 'no data'})` : `${q.toFixed(2)}× — ${verdict(q <= 3)}`}`);
+  }
+  const api = findRow('throughput', 'runa bus API');
+  const cli = findRow('throughput', 'runa CLI `run`');
+  if (api && cli && cli.runc.value !== undefined && api.runa.value !== undefined) {
+    const q = api.runa.value / cli.runc.value;
+    out.push(`throughput via the bus API ≥ 2× runc's CLI: ${q.toFixed(2)}× — ${verdict(q >= 2)}`);
+  }
+  const dens = rows.filter((r) => r.section === 'density' && r.name.startsWith('total per container'));
+  const top = dens[dens.length - 1];
+  if (top?.runa.value !== undefined) {
+    const ov = rows.filter((r) => r.section === 'density' && r.name.startsWith('runtime overhead per container')).pop();
+    out.push(`density ≤ 2 MB per idle container (${top.name.replace(/.*@ ?/, '@ ')}): ${top.runa.value.toFixed(2)} MB total, `
+      + `${ov?.runa.value?.toFixed(2) ?? '?'} MB of it runa's own overhead — ${verdict(top.runa.value <= 2)}`);
+  }
+  const bus = rows.filter((r) => r.section === 'bus' && r.name.startsWith('socket'));
+  if (bus.length) {
+    const best = bus.reduce((a, b) => ((b.runa.value ?? 0) > (a.runa.value ?? 0) ? b : a));
+    const seq = bus.find((r) => r.name.includes('1 in flight'));
+    out.push(`bus ≥ 100k request/reply round trips/s over the socket: best ${fmtNum(best.runa.value ?? 0, '/s')}/s (${best.name}) — `
+      + `${verdict((best.runa.value ?? 0) >= 100_000)}; sequential (1 in flight): ${fmtNum(seq?.runa.value ?? 0, '/s')}/s`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- the sandbox
+
+const opts = parseOptions(process.argv.slice(2));
+process.env.RUNA_DAEMON_IDLE_MS = '600000'; // daemons started by runa CLIs must not leave between phases
+const work = fs.mkdtempSync(path.join(opts.dir, 'runa-bench-'));
+const rootA = path.join(work, 'runa-state');
+const rootBus = path.join(work, 'runa-bus-state');
+const rootC = path.join(work, 'runc-state');
+const rootfs = path.join(work, 'rootfs');
+/** An argument for `sleep` unique to this run: it names this run's container processes. */
+const SLEEP_ARG = `99999.${String(process.pid).padStart(7, '0')}`;
+const SLEEP_CMDLINE = `/bin/sleep ${SLEEP_ARG}`;
+let aborted = false;
+const contexts = new Set<Context>();
+const clients = new Set<BusClient>();
+const monitors = new Set<ChildProcess>();
+let seq = 0;
+const nextId = (p: string) => `${p}${++seq}`;
+
+const runa = (args: string[], o?: { capture?: boolean; timeoutMs?: number }) =>
+  runTimed(process.execPath, [cliEntry, '--root', rootA, ...args], o);
+const runc = (args: string[], o?: { capture?: boolean; timeoutMs?: number }) =>
+  runTimed(opts.runc!, ['--root', rootC, ...args], o);
+
+function log(msg: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+class Failure extends Error {}
+function must(r: CmdResult, what: string): CmdResult {
+  if (r.code !== 0) throw new Failure(`${what}: ${describeFailure(r)}`);
+  return r;
+}
+
+function checkAborted(): void {
+  if (aborted) throw new Failure('interrupted');
+}
+
+async function bundle(name: string, args: string[]): Promise<string> {
+  const dir = path.join(work, name);
+  fs.mkdirSync(dir);
+  const spec = defaultSpec() as any;
+  spec.root.path = rootfs;
+  spec.process.args = args;
+  spec.process.terminal = false;
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+  return dir;
+}
+
+function daemonPid(root: string): number | null {
+  try {
+    const pid = Number(fs.readFileSync(path.join(root, 'daemon.pid'), 'utf8'));
+    return pid > 0 ? pid : null;
+  } catch { return null; }
+}
+
+/** Gone or a zombie: either way it no longer runs. */
+function gone(pid: number): boolean {
+  if (!alive(pid)) return true;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch { return true; }
+}
+
+async function stopDaemon(root: string): Promise<void> {
+  const pid = daemonPid(root);
+  if (!pid || gone(pid)) return;
+  try { process.kill(pid, 'SIGTERM'); } catch { return; }
+  for (let i = 0; i < 500 && !gone(pid); i++) await sleep(5);
+  if (!gone(pid)) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (let i = 0; i < 200 && !gone(pid); i++) await sleep(5);
+  }
+}
+
+async function connect(root: string): Promise<{ ctx: Context; client: BusClient }> {
+  const ctx = new Context({ root, logFormat: 'text', debug: false });
+  contexts.add(ctx);
+  const client = await ctx.connect();
+  return { ctx, client };
+}
+
+function closeContext(ctx: Context): void {
+  ctx.close();
+  contexts.delete(ctx);
+}
+
+// ---------------------------------------------------------------- cleanup
+
+let cleaning: Promise<void> | null = null;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+}
+
+async function deleteAllRuna(root: string): Promise<void> {
+  const ids = listIds(root);
+  if (!ids.length) return;
+  const { ctx, client } = await connect(root);
+  try {
+    await pool(ids, 16, (id) => withTimeout(client.request({ type: 'container.delete', id, force: true }).catch(() => undefined), 15_000));
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+async function deleteAllRunc(): Promise<void> {
+  if (!opts.runc || !fs.existsSync(rootC)) return;
+  const r = await runc(['list', '-q'], { capture: true, timeoutMs: 15_000 });
+  const ids = r.stdout.split('\n').filter(Boolean);
+  await pool(ids, 8, (id) => runc(['delete', '--force', id], { timeoutMs: 15_000 }));
+}
+
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    aborted = true;
+    for (const c of inflight) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
+    for (const c of clients) c.close();
+    clients.clear();
+    for (const ctx of [...contexts]) closeContext(ctx);
+    for (const root of [rootA, rootBus]) {
+      if (!fs.existsSync(root)) continue;
+      await withTimeout(deleteAllRuna(root).catch((e) => log(`cleanup of ${root}: ${(e as Error).message}`)), 30_000);
+      await stopDaemon(root);
+    }
+    await withTimeout(deleteAllRunc().catch((e) => log(`runc cleanup: ${(e as Error).message}`)), 30_000);
+    for (const m of monitors) { try { m.kill('SIGKILL'); } catch { /* gone */ } }
+    // Whatever is left: processes naming our directory (daemons, monitors) or our sleep.
+    for (const p of processes((cmd) => cmd.includes(work) || cmd === SLEEP_CMDLINE)) {
+      log(`cleanup: killing leftover ${p.pid} ${p.cmdline}`);
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m.split(' ')[4]]);
+    await sleep(50);
+    fs.rmSync(work, { recursive: true, force: true });
+  })();
+  return cleaning;
+}
+
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.on(sig, () => {
+    log(`${sig}: cleaning up`);
+    void cleanup().finally(() => process.exit(code));
+  });
+}
+
+// ---------------------------------------------------------------- phases
+
+let bundleTrue = '';
+let bundleSleep = '';
+
+/** Run each sample for runa and runc alternately, so drift hits both alike. */
+async function alternate(n: number, a: () => Promise<number | null>, c: (() => Promise<number | null>) | null) {
+  const ra: number[] = [];
+  const rc: number[] = [];
+  let fa = 0;
+  let fc = 0;
+  const errors: string[] = [];
+  for (let i = 0; i < n; i++) {
+    checkAborted();
+    try { const v = await a(); if (v !== null) ra.push(v); } catch (e) { fa++; if (errors.length < 3) errors.push(`runa: ${(e as Error).message}`); }
+    if (c) {
+      try { const v = await c(); if (v !== null) rc.push(v); } catch (e) { fc++; if (errors.length < 3) errors.push(`runc: ${(e as Error).message}`); }
+    }
+  }
+  for (const e of errors) log(e);
+  return { runa: latencyCell(stat(ra), fa), runc: c ? latencyCell(stat(rc), fc) : { text: 'runc not found' } };
+}
+
+const noRunc: Cell = { text: 'runc not found' };
+
+async function phaseLatency(): Promise<void> {
+  log(`latency: ${opts.runs} runs per figure`);
+  // Warm up: start runa's daemon, fault in both binaries.
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
+  if (opts.runc) must(await runc(['run', '-b', bundleTrue, nextId('warm')]), 'runc run (warm-up)');
+
+  const warm = await alternate(opts.runs,
+    async () => must(await runa(['run', '-b', bundleTrue, nextId('r')]), 'runa run').ms,
+    opts.runc ? async () => must(await runc(['run', '-b', bundleTrue, nextId('c')]), 'runc run').ms : null);
+  rows.push({ section: 'latency', name: '`run /bin/true`, daemon warm', unit: 'ms', ...warm });
+
+  log(`latency: ${opts.coldRuns} cold runs (daemon stopped before each)`);
+  const cold = await alternate(opts.coldRuns, async () => {
+    await stopDaemon(rootA);
+    return must(await runa(['run', '-b', bundleTrue, nextId('r')]), 'runa run (cold)').ms;
+  }, null);
+  rows.push({
+    section: 'latency', name: '`run /bin/true`, daemon cold (first call)', unit: 'ms', runa: cold.runa,
+    runc: opts.runc ? { ...warm.runc } : noRunc, note: 'runc has no daemon: its figure is the warm one',
+  });
+
+  log('latency: create + start + wait + delete');
+  const stepsA: Record<string, number[]> = { create: [], start: [], wait: [], delete: [] };
+  const stepsC: Record<string, number[]> = { create: [], start: [], 'poll state': [], delete: [] };
+  let polls = 0;
+  const cycle = await alternate(opts.runs, async () => {
+    const id = nextId('r');
+    const t = [
+      must(await runa(['create', '-b', bundleTrue, id]), 'runa create').ms,
+      must(await runa(['start', id]), 'runa start').ms,
+      must(await runa(['wait', id]), 'runa wait').ms,
+      must(await runa(['delete', id]), 'runa delete').ms,
+    ];
+    Object.values(stepsA).forEach((xs, i) => xs.push(t[i]));
+    return t.reduce((a, b) => a + b, 0);
+  }, opts.runc ? async () => {
+    const id = nextId('c');
+    const t0 = must(await runc(['create', '-b', bundleTrue, id]), 'runc create').ms;
+    const t1 = must(await runc(['start', id]), 'runc start').ms;
+    let t2 = 0;
+    for (let i = 0; ; i++) {
+      const s = must(await runc(['state', id], { capture: true }), 'runc state');
+      t2 += s.ms;
+      polls++;
+      if (JSON.parse(s.stdout).status === 'stopped') break;
+      if (i > 1000) throw new Failure('runc container did not stop');
+    }
+    const t3 = must(await runc(['delete', id]), 'runc delete').ms;
+    [t0, t1, t2, t3].forEach((v, i) => Object.values(stepsC)[i].push(v));
+    return t0 + t1 + t2 + t3;
+  } : null);
+  const stepText = (steps: Record<string, number[]>) =>
+    Object.entries(steps).map(([k, v]) => `${k} ${stat(v).median.toFixed(0)}`).join(' + ');
+  rows.push({
+    section: 'latency', name: '`create` + `start` + wait + `delete` of /bin/true', unit: 'ms', ...cycle,
+    note: `runa: ${stepText(stepsA)} ms` + (opts.runc ? `; runc: ${stepText(stepsC)} ms (${(polls / Math.max(1, opts.runs)).toFixed(1)} state polls per cycle; runc has no wait)` : ''),
+  });
+  extra.cycleSteps = {
+    runa: Object.fromEntries(Object.entries(stepsA).map(([k, v]) => [k, stat(v)])),
+    runc: Object.fromEntries(Object.entries(stepsC).map(([k, v]) => [k, stat(v)])),
+  };
+
+  // exec and state need a running container on each side.
+  const ida = nextId('exec');
+  const idc = nextId('exec');
+  must(await runa(['run', '-d', '-b', bundleSleep, ida]), 'runa run -d');
+  if (opts.runc) must(await runc(['run', '-d', '-b', bundleSleep, idc]), 'runc run -d');
+  try {
+    log('latency: exec');
+    const probe = await runa(['exec', '--help'], { capture: true });
+    const implemented = !/No help topic/.test(probe.stderr);
+    let execRow: Row;
+    if (!implemented) {
+      execRow = {
+        section: 'latency', name: '`exec /bin/true` into a running container', unit: 'ms',
+        runa: { text: 'n/a (not implemented)' }, runc: opts.runc ? { text: '' } : noRunc,
+      };
+      if (opts.runc) {
+        const r = await alternate(opts.runs, async () => null, async () => must(await runc(['exec', idc, '/bin/true']), 'runc exec').ms);
+        execRow.runc = r.runc;
+      }
+    } else {
+      const first = await runa(['exec', ida, '/bin/true']);
+      if (first.code !== 0) {
+        execRow = {
+          section: 'latency', name: '`exec /bin/true` into a running container', unit: 'ms',
+          runa: { text: `failed (${describeFailure(first).slice(0, 80)})` }, runc: noRunc,
+        };
+        if (opts.runc) execRow.runc = (await alternate(opts.runs, async () => null, async () => must(await runc(['exec', idc, '/bin/true']), 'runc exec').ms)).runc;
+      } else {
+        const r = await alternate(opts.runs,
+          async () => must(await runa(['exec', ida, '/bin/true']), 'runa exec').ms,
+          opts.runc ? async () => must(await runc(['exec', idc, '/bin/true']), 'runc exec').ms : null);
+        execRow = { section: 'latency', name: '`exec /bin/true` into a running container', unit: 'ms', ...r };
+      }
+    }
+    rows.push(execRow);
+
+    log('latency: state (CLI cold start of a read-only command)');
+    const st = await alternate(opts.runs,
+      async () => must(await runa(['state', ida]), 'runa state').ms,
+      opts.runc ? async () => must(await runc(['state', idc]), 'runc state').ms : null);
+    rows.push({ section: 'latency', name: '`state` of a running container (CLI cold start)', unit: 'ms', ...st, note: 'runa answers from disk, no daemon' });
+  } finally {
+    await runa(['delete', '--force', ida]);
+    if (opts.runc) await runc(['delete', '--force', idc]);
+  }
+}
+
+/** Read nsinit's sync line from fd 3 (as src/cli/lifecycle.ts does). */
+function readSyncLine(child: ChildProcess): Promise<number> {
+  const stream = child.stdio[3] as NodeJS.ReadableStream & { destroy(): void };
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      stream.removeAllListeners();
+      stream.destroy();
+      const [kind, a, ...rest] = buf.slice(0, nl).split('\t');
+      if (kind === 'created') resolve(Number(a));
+      else reject(new Failure(rest.join('\t') || `nsinit failed (errno ${a})`));
+    });
+    stream.on('end', () => reject(new Failure('nsinit exited before the container was created')));
+  });
+}
+
+const API_STEPS = ['container.create (daemon: validate bundle, build plan, write state)', 'spawn nsinit', 'nsinit: namespaces, mounts, pivot_root → created',
+  'container.created (daemon: attach to monitor)', 'container.start (daemon → monitor → exec)', '/bin/true runs and exits, monitor exits', 'container.delete'];
+
+/** The create/start/wait/delete flow of `runa run`, in-process over the bus, with a timestamp per step. */
+async function apiRunInstrumented(client: BusClient, id: string): Promise<number[]> {
+  const t = [performance.now()];
+  const mark = () => t.push(performance.now());
+  const { plan } = await client.request<{ plan: string }>({ type: 'container.create', id, bundle: bundleTrue });
+  mark();
+  const child = spawn(nsinitPath, [plan], { stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
+  monitors.add(child);
+  const exited = new Promise<void>((r) => child.once('exit', () => { monitors.delete(child); r(); }));
+  try {
+    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+    mark();
+    const initPid = await readSyncLine(child);
+    mark();
+    await client.request({ type: 'container.created', id, monitorPid: child.pid!, initPid });
+    mark();
+  } catch (e) {
+    child.kill('SIGKILL');
+    await client.request({ type: 'container.createFailed', id, message: (e as Error).message }).catch(() => undefined);
+    throw e;
+  }
+  await client.request({ type: 'container.start', id });
+  mark();
+  await exited;
+  mark();
+  await client.request({ type: 'container.delete', id, force: true });
+  mark();
+  return t.slice(1).map((v, i) => v - t[i]);
+}
+
+/** Run a snippet of ESM in a fresh Node.js process; it prints one JSON object of timings. */
+async function probe(code: string): Promise<Record<string, number>> {
+  const r = must(await runTimed(process.execPath, ['--input-type=module', '-e', code], { capture: true }), 'probe');
+  return JSON.parse(r.stdout) as Record<string, number>;
+}
+
+const fileUrl = (...p: string[]) => JSON.stringify(pathToFileURL(path.join(packageRoot, ...p)).href);
+
+async function phaseBreakdown(): Promise<void> {
+  log('breakdown: node start-up, CLI start-up, connection set-up, in-process bus API');
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
+  const series: Record<string, number[]> = {
+    nodeStart: [], version: [], boot: [], importClient: [], connect: [], firstRequest: [], importDaemon: [],
+  };
+  const clientProbe = `const t0 = performance.now();
+const { BusClient } = await import(${fileUrl('dist', 'src', 'bus', 'client.js')});
+const t1 = performance.now();
+const c = await BusClient.connect(${JSON.stringify(socketPath(rootA))});
+const t2 = performance.now();
+await c.request({ type: 'daemon.ping' });
+const t3 = performance.now();
+c.close();
+process.stdout.write(JSON.stringify({ boot: t0, importClient: t1 - t0, connect: t2 - t1, firstRequest: t3 - t2 }));`;
+  const daemonProbe = `const t0 = performance.now();
+await import(${fileUrl('dist', 'src', 'actors', 'daemon.js')});
+process.stdout.write(JSON.stringify({ importDaemon: performance.now() - t0 }));`;
+  for (let i = 0; i < opts.runs; i++) {
+    checkAborted();
+    series.nodeStart.push(must(await runTimed(process.execPath, ['-e', '0']), 'node -e 0').ms);
+    series.version.push(must(await runa(['--version']), 'runa --version').ms);
+    for (const [k, v] of Object.entries(await probe(clientProbe))) series[k].push(v);
+    if (i < Math.min(opts.runs, 10)) series.importDaemon.push((await probe(daemonProbe)).importDaemon);
+  }
+  const s = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, stat(v)]));
+  const warm = findRow('latency', '`run /bin/true`, daemon warm')?.runa.value;
+  const cold = findRow('latency', '`run /bin/true`, daemon cold')?.runa.value;
+  const diff = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? 'not measured' : (a - b).toFixed(1));
+  breakdown.push({ name: '**CLI (a fresh Node.js process per call)**', text: '' });
+  breakdown.push({ name: '`node -e 0`: bare Node.js process, spawn to exit', ms: s.nodeStart });
+  breakdown.push({ name: '  of which Node.js bootstrap before user code runs', ms: s.boot, note: '`performance.now()` at the first line of a script' });
+  breakdown.push({ name: '`runa --version`: Node.js + the CLI\'s static module graph', ms: s.version, note: 'main.js imports context.js → bus/client.js → ws' });
+  breakdown.push({ name: '  CLI module loading (`runa --version` − `node -e 0`)', text: (s.version.median - s.nodeStart.median).toFixed(1) });
+  breakdown.push({ name: '  of which `import(bus/client.js)` (ws) in a fresh process', ms: s.importClient });
+  breakdown.push({ name: '`runa run` work beyond start-up (`run` − `--version`)', text: diff(warm, s.version.median), note: 'load run.js, connect, 4 requests, spawn nsinit, wait' });
+  breakdown.push({ name: '  connect (WebSocket upgrade on the unix socket) in a fresh process', ms: s.connect });
+  breakdown.push({ name: '  first request round trip in a fresh process', ms: s.firstRequest });
+  breakdown.push({ name: '**daemon cold start**', text: '' });
+  breakdown.push({ name: '`run` daemon cold − daemon warm', text: diff(cold, warm), note: 'the first call spawns `runa daemon` and polls its socket' });
+  breakdown.push({ name: '  daemon module graph import (zod, xstate, rxjs, pino, ws)', ms: s.importDaemon });
+
+  const { ctx, client } = await connect(rootA);
+  try {
+    const steps: number[][] = API_STEPS.map(() => []);
+    const totals: number[] = [];
+    await apiRunInstrumented(client, nextId('api')); // warm-up
+    for (let i = 0; i < opts.runs; i++) {
+      checkAborted();
+      const t = await apiRunInstrumented(client, nextId('api'));
+      t.forEach((v, j) => steps[j].push(v));
+      totals.push(t.reduce((a, b) => a + b, 0));
+    }
+    breakdown.push({ name: '**`run` via the bus API, in-process (no CLI): daemon + nsinit**', ms: stat(totals), note: 'the flow of `runa run`, driven from the bench process over one warm connection' });
+    API_STEPS.forEach((name, j) => breakdown.push({ name: `  ${j + 1}. ${name}`, ms: stat(steps[j]) }));
+    extra.breakdown = { ...s, apiRun: stat(totals), apiSteps: Object.fromEntries(API_STEPS.map((n, j) => [n, stat(steps[j])])) };
+  } finally {
+    closeContext(ctx);
+  }
+}
+
+interface Throughput { perSecond: number; completed: number; failed: number; seconds: number; latency: Stat; firstError?: string }
+
+async function throughput(label: string, one: (client: number) => Promise<void>): Promise<Throughput> {
+  log(`throughput: ${label}, ${opts.clients} clients × ${opts.throughputSeconds} s`);
+  const t0 = performance.now();
+  const end = t0 + opts.throughputSeconds * 1000;
+  let completed = 0;
+  let failed = 0;
+  let firstError: string | undefined;
+  const lat: number[] = [];
+  await Promise.all(Array.from({ length: opts.clients }, async (_, c) => {
+    while (performance.now() < end && !aborted) {
+      const s = performance.now();
+      try {
+        await one(c);
+        completed++;
+        lat.push(performance.now() - s);
+      } catch (e) {
+        failed++;
+        firstError ??= (e as Error).message;
+        if (failed > 50 && completed === 0) return; // broken, not slow
+      }
+    }
+  }));
+  checkAborted();
+  const seconds = (performance.now() - t0) / 1000;
+  if (firstError) log(`throughput ${label}: ${failed} failed, first: ${firstError}`);
+  return { perSecond: completed / seconds, completed, failed, seconds, latency: stat(lat), firstError };
+}
+
+function tputCell(t: Throughput): Cell {
+  if (!t.completed) return { text: `failed (${t.firstError?.slice(0, 60) ?? 'none completed'})` };
+  return { value: t.perSecond, detail: t };
+}
+
+async function phaseThroughput(): Promise<void> {
+  const cli = await throughput('runa CLI run', async () => {
+    must(await runa(['run', '-b', bundleTrue, nextId('t')]), 'runa run');
+  });
+  const cliC = opts.runc ? await throughput('runc CLI run', async () => {
+    must(await runc(['run', '-b', bundleTrue, nextId('t')]), 'runc run');
+  }) : null;
+  rows.push({
+    section: 'throughput', name: `runa CLI \`run\` vs runc CLI \`run\`, /bin/true, ${opts.clients} clients`, unit: '/s', higherIsBetter: true,
+    runa: tputCell(cli), runc: cliC ? tputCell(cliC) : noRunc,
+    note: `containers completed per second; median latency under load: runa ${cli.latency.median.toFixed(0)} ms` + (cliC ? `, runc ${cliC.latency.median.toFixed(0)} ms` : ''),
+  });
+
+  const conns = await Promise.all(Array.from({ length: opts.clients }, () => connect(rootA)));
+  let api: Throughput;
+  try {
+    api = await throughput('runa bus API', async (c) => {
+      const { ctx, client } = conns[c];
+      const id = nextId('b');
+      const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
+      monitors.add(child);
+      try {
+        await client.request({ type: 'container.start', id });
+        await waitChild(child);
+      } finally {
+        monitors.delete(child);
+        await client.request({ type: 'container.delete', id, force: true });
+      }
+    });
+  } finally {
+    for (const { ctx } of conns) closeContext(ctx);
+  }
+  rows.push({
+    section: 'throughput', name: `runa bus API (in-process \`createContainer\`) vs runc CLI \`run\`, ${opts.clients} clients`, unit: '/s', higherIsBetter: true,
+    runa: tputCell(api), runc: cliC ? tputCell(cliC) : noRunc,
+    note: `one bus connection per client; median latency under load: ${api.latency.median.toFixed(0)} ms`,
+  });
+  extra.throughput = { runaCli: cli, runaApi: api, runcCli: cliC };
+}
+
+interface DensitySample {
+  n: number;
+  started: number;
+  daemonBefore?: Mem | null;
+  daemonAfter?: Mem | null;
+  monitors?: Mem & { count: number };
+  containers: Mem & { count: number };
+  memAvailableDropKB: number;
+}
+
+async function densityRuna(n: number, client: BusClient): Promise<DensitySample> {
+  const dpid = daemonPid(rootA);
+  if (!dpid) throw new Failure('runa daemon not running');
+  await sleep(1000);
+  const daemonBefore = memOf(dpid);
+  const availBefore = memAvailable();
+  const ids = Array.from({ length: n }, () => nextId('d'));
+  let started = 0;
+  await pool(ids, 4, async (id) => {
+    checkAborted();
+    if ((await runa(['run', '-d', '-b', bundleSleep, id])).code === 0) started++;
+  });
+  await sleep(1000);
+  const daemonAfter = memOf(dpid);
+  const mons = processes((cmd) => cmd.startsWith(nsinitPath) && cmd.includes(rootA + '/'));
+  const inits = mons.flatMap((m) => descendants(m.pid));
+  const sample: DensitySample = {
+    n, started, daemonBefore, daemonAfter,
+    monitors: sumMem(mons.map((m) => m.pid)),
+    containers: sumMem(inits),
+    memAvailableDropKB: availBefore - memAvailable(),
+  };
+  await pool(ids, 16, (id) => client.request({ type: 'container.delete', id, force: true }).catch(() => undefined));
+  return sample;
+}
+
+async function densityRunc(n: number): Promise<DensitySample> {
+  await sleep(1000);
+  const availBefore = memAvailable();
+  const ids = Array.from({ length: n }, () => nextId('d'));
+  let started = 0;
+  await pool(ids, 4, async (id) => {
+    checkAborted();
+    if ((await runc(['run', '-d', '-b', bundleSleep, id])).code === 0) started++;
+  });
+  await sleep(1000);
+  const list = JSON.parse((await runc(['list', '--format', 'json'], { capture: true })).stdout || '[]') as Array<{ id: string; pid: number }> | null;
+  const pids = (list ?? []).filter((c) => ids.includes(c.id) && c.pid > 0).flatMap((c) => [c.pid, ...descendants(c.pid)]);
+  const sample: DensitySample = { n, started, containers: sumMem(pids), memAvailableDropKB: availBefore - memAvailable() };
+  await pool(ids, 8, (id) => runc(['delete', '--force', id]));
+  return sample;
+}
+
+async function phaseDensity(): Promise<void> {
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
+  const { ctx, client } = await connect(rootA);
+  const samples: Array<{ runa: DensitySample; runc: DensitySample | null }> = [];
+  try {
+    for (const n of opts.density) {
+      checkAborted();
+      log(`density: ${n} idle containers (runa)`);
+      const a = await densityRuna(n, client);
+      log(`density: ${n} idle containers (runc)`);
+      const c = opts.runc ? await densityRunc(n) : null;
+      samples.push({ runa: a, runc: c });
+      const mb = (kb: number) => kb / 1024 / n;
+      const growth = a.daemonAfter && a.daemonBefore ? a.daemonAfter.pss - a.daemonBefore.pss : NaN;
+      const overheadKB = growth + (a.monitors?.pss ?? 0);
+      const started = `${a.started}/${n} runa` + (c ? `, ${c.started}/${n} runc` : '');
+      rows.push({
+        section: 'density', name: `total per container @ ${n}`, unit: 'MB',
+        runa: { value: mb(overheadKB + a.containers.pss) }, runc: c ? { value: mb(c.containers.pss) } : noRunc,
+        note: `Pss; runa: daemon growth + nsinit monitors + container processes; runc: container processes (started: ${started})`,
+      });
+      rows.push({
+        section: 'density', name: `runtime overhead per container @ ${n}`, unit: 'MB',
+        runa: { value: mb(overheadKB) }, runc: c ? { text: '0 (no process left)' } : noRunc,
+        note: `runa daemon Pss ${(a.daemonBefore!.pss / 1024).toFixed(1)} → ${(a.daemonAfter!.pss / 1024).toFixed(1)} MB (RSS ${(a.daemonBefore!.rss / 1024).toFixed(1)} → ${(a.daemonAfter!.rss / 1024).toFixed(1)}); `
+          + `${a.monitors?.count} monitors, ${((a.monitors?.pss ?? 0) / Math.max(1, a.monitors?.count ?? 1)).toFixed(0)} kB Pss / ${((a.monitors?.rss ?? 0) / Math.max(1, a.monitors?.count ?? 1)).toFixed(0)} kB RSS each`,
+      });
+      rows.push({
+        section: 'density', name: `container processes per container @ ${n}`, unit: 'MB',
+        runa: { value: mb(a.containers.pss) }, runc: c ? { value: mb(c.containers.pss) } : noRunc,
+        note: 'the `sleep` itself (Pss)',
+      });
+      if (n >= 50) rows.push({
+        section: 'density', name: `system MemAvailable drop per container @ ${n}`, unit: 'MB',
+        runa: { value: mb(a.memAvailableDropKB) }, runc: c ? { value: mb(c.memAvailableDropKB) } : noRunc,
+        note: 'whole system, kernel included (namespaces, mounts, cgroups, page tables); noisy',
+      });
+    }
+  } finally {
+    closeContext(ctx);
+  }
+  extra.density = samples;
+}
+
+async function measureRate(seconds: number, window: number, one: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  let n = 0;
+  await Promise.all(Array.from({ length: window }, async () => {
+    while (performance.now() < end) { await one(); n++; }
+  }));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function phaseBus(): Promise<void> {
+  const s = opts.busSeconds;
+  log(`bus: in-process, ${s} s per figure`);
+  const bus = new Bus();
+  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: 0 }));
+  await measureRate(0.3, 64, () => bus.request({ type: 'daemon.ping' })); // warm-up (JIT)
+  const note = 'request/reply round trips per second; runc has no bus';
+  for (const w of [1, 256]) {
+    checkAborted();
+    const rate = await measureRate(s, w, () => bus.request({ type: 'daemon.ping' }));
+    rows.push({ section: 'bus', name: `in-process \`Bus.request(daemon.ping)\`, ${w} in flight`, unit: '/s', higherIsBetter: true, runa: { value: rate }, runc: { text: '—' }, note });
+  }
+
+  log(`bus: over the daemon's unix socket, ${s} s per figure`);
+  const { ctx, client } = await connect(rootBus);
+  try {
+    await measureRate(0.5, 64, () => client.request({ type: 'daemon.ping' }));
+    for (const w of [1, 64, 256]) {
+      checkAborted();
+      const rate = await measureRate(s, w, () => client.request({ type: 'daemon.ping' }));
+      rows.push({ section: 'bus', name: `socket \`BusClient.request(daemon.ping)\`, ${w} in flight`, unit: '/s', higherIsBetter: true, runa: { value: rate }, runc: { text: '—' }, note: w === 1 ? note + '; one connection' : 'one connection' });
+    }
+    // Several connections at once: the daemon is one process, the clients share this one.
+    const more = await Promise.all(Array.from({ length: 4 }, () => connect(rootBus)));
+    try {
+      const t0 = performance.now();
+      const rates = await Promise.all(more.map(({ client: c }) => measureRate(s, 64, () => c.request({ type: 'daemon.ping' }))));
+      void t0;
+      rows.push({ section: 'bus', name: 'socket, 4 connections × 64 in flight', unit: '/s', higherIsBetter: true, runa: { value: rates.reduce((a, b) => a + b, 0) }, runc: { text: '—' }, note: 'all clients in the bench process' });
+    } finally {
+      for (const m of more) closeContext(m.ctx);
+    }
+  } finally {
+    closeContext(ctx);
+    await stopDaemon(rootBus);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+function machineInfo(): Record<string, unknown> {
+  let runcVersion: string | null = null;
+  if (opts.runc) {
+    const r = spawnSync(opts.runc, ['--version'], { encoding: 'utf8' });
+    runcVersion = /runc version (\S+)/.exec(r.stdout)?.[1] ?? r.stdout.split('\n')[0];
+  }
+  const git = spawnSync('git', ['-C', packageRoot, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8'));
+  return {
+    nproc: os.availableParallelism?.() ?? os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    memoryGB: Math.round(os.totalmem() / 2 ** 30 * 10) / 10,
+    kernel: os.release(),
+    cgroup: fs.existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1',
+    node: process.version,
+    runc: opts.runc,
+    runcVersion,
+    runaVersion: pkg.version,
+    commit: git.status === 0 ? git.stdout.trim() : null,
+    workFs: spawnSync('stat', ['-f', '-c', '%T', opts.dir], { encoding: 'utf8' }).stdout.trim() || 'unknown',
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    date: new Date().toISOString(),
+  };
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const machine = machineInfo();
+  log(`work dir ${work}; runc: ${opts.runc ?? 'not found'}`);
+  if (!fs.existsSync(nsinitPath)) throw new Failure(`${nsinitPath} is missing: run \`make -C native\` (or npm run build)`);
+  await makeRootfs(rootfs);
+  bundleTrue = await bundle('bundle-true', ['/bin/true']);
+  bundleSleep = await bundle('bundle-sleep', ['/bin/sleep', SLEEP_ARG]);
+
+  const phases: Record<string, () => Promise<void>> = {
+    latency: phaseLatency, breakdown: phaseBreakdown, throughput: phaseThroughput, density: phaseDensity, bus: phaseBus,
+  };
+  const errors: string[] = [];
+  for (const name of SECTIONS) {
+    if (opts.only && !opts.only.has(name)) continue;
+    if (aborted) break;
+    try {
+      await phases[name]();
+    } catch (e) {
+      if (aborted) break;
+      const msg = `${name}: ${(e as Error).message}`;
+      log(`FAILED ${msg}`);
+      errors.push(msg);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const md = markdown(opts, machine, seconds) + (errors.length ? `\nErrors:\n${errors.map((e) => `- ${e}`).join('\n')}\n` : '');
+  process.stdout.write(md);
+  const command = `node dist/bench/bench.js ${process.argv.slice(2).join(' ')}`.trim();
+  const json = {
+    command, machine, options: { ...opts, only: opts.only ? [...opts.only] : null }, seconds,
+    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), breakdown, targets: evaluateTargets(), extra, errors, markdown: md,
+  };
+  if (aborted) {
+    log('interrupted: partial results above; the JSON file is left as it was');
+    return 130;
+  }
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true });
+  fs.writeFileSync(opts.out, JSON.stringify(json, null, 2) + '\n');
+  log(`results written to ${path.relative(process.cwd(), opts.out) || opts.out}`);
+  return errors.length ? 1 : 0;
+}
+
+main().then(
+  async (code) => { await cleanup(); process.exit(code); },
+  async (e) => { log(`error: ${(e as Error).stack ?? e}`); await cleanup(); process.exit(1); },
+);

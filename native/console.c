@@ -1,0 +1,246 @@
+// Consoles: a pty from the container's /dev/ptmx, handed either to a --console-socket
+// receiver (runc's protocol) or to the monitor, which relays it to its own stdio.
+#include "nsinit.h"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <unistd.h>
+
+static int console_sock = -1; // from console-connect, used by console
+
+int send_fd(int sock, const char *data, int fd)
+{
+	char ctl[CMSG_SPACE(sizeof fd)];
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = strlen(data)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	struct cmsghdr *c;
+	ssize_t n;
+
+	memset(ctl, 0, sizeof ctl);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof fd);
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+		;
+	if (n >= 0 && (size_t)n != iov.iov_len) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+// Receive one message into buf (NUL-terminated); *fd is the fd it carried (CLOEXEC) or -1.
+ssize_t recv_fd(int sock, char *buf, size_t size, int *fd)
+{
+	char ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = buf, .iov_len = size - 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	ssize_t n;
+
+	*fd = -1;
+	while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+		;
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
+}
+
+// ---- child side ----
+
+// A new pty from /dev/ptmx as the calling process sees it: the container's, after pivot_root.
+static void open_pty(const char *op, int *master, int *slave, char *name, size_t size)
+{
+	TRY((*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)), "%s: open \"/dev/ptmx\"", op);
+	TRY(grantpt(*master), "%s: grantpt", op);
+	TRY(unlockpt(*master), "%s: unlockpt", op);
+	int err = ptsname_r(*master, name, size);
+	if (err)
+		die_err(err, "%s: ptsname", op);
+	TRY((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)), "%s: open \"%s\"", op, name);
+}
+
+// Make the slave our controlling terminal (in a new session) and our stdio.
+static void become_tty(const char *op, int slave, const char *name)
+{
+	if (getsid(0) != getpid())
+		TRY(setsid(), "%s: setsid", op);
+	TRY(ioctl(slave, TIOCSCTTY, 0), "%s: TIOCSCTTY \"%s\"", op, name);
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fd == slave)
+			TRY(fcntl(fd, F_SETFD, 0), "%s: fcntl \"%s\"", op, name);
+		else
+			TRY(dup2(slave, fd), "%s: dup2 \"%s\" to %d", op, name, fd);
+	}
+	if (slave > 2)
+		close(slave);
+}
+
+void op_console_connect(char **a)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	const char *slash = strrchr(a[0], '/'), *name = a[0];
+	int cwd = -1, r;
+
+	close_fd(&console_sock);
+	TRY((console_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), "console-connect \"%s\": socket", a[0]);
+	if (strlen(a[0]) >= sizeof addr.sun_path && slash && slash != a[0]) {
+		// sun_path is too short for long paths: connect relative to the socket's directory.
+		char *dir = strndup(a[0], (size_t)(slash - a[0]));
+		if (!dir)
+			die("console-connect \"%s\"", a[0]);
+		TRY((cwd = open(".", O_PATH | O_CLOEXEC)), "open \".\"");
+		TRY(chdir(dir), "console-connect \"%s\": chdir \"%s\"", a[0], dir);
+		free(dir);
+		name = slash + 1;
+	}
+	if (strlen(name) >= sizeof addr.sun_path)
+		die_err(ENAMETOOLONG, "console-connect \"%s\"", a[0]);
+	memcpy(addr.sun_path, name, strlen(name));
+	while ((r = connect(console_sock, (struct sockaddr *)&addr, sizeof addr)) < 0 && errno == EINTR)
+		;
+	TRY(r, "console-connect \"%s\"", a[0]);
+	if (cwd >= 0) {
+		TRY(fchdir(cwd), "fchdir back from \"%s\"", a[0]);
+		close(cwd);
+	}
+}
+
+// A console-connect in the monitor is for the child only.
+void console_drop_socket(void) { close_fd(&console_sock); }
+
+void op_console(char **a)
+{
+	char name[64];
+	int master, slave;
+	(void)a;
+
+	if (console_sock < 0)
+		die_err(EINVAL, "console: no \"console-connect\" before it");
+	open_pty("console", &master, &slave, name, sizeof name);
+	TRY(send_fd(console_sock, name, master), "console: send \"%s\" to the console socket", name);
+	close(master);
+	close_fd(&console_sock);
+	become_tty("console", slave, name);
+}
+
+void op_console_proxy(char **a)
+{
+	char name[64];
+	int master, slave;
+	(void)a;
+
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "console-proxy: only a child can hand its console to the monitor (no \"fork\" before it)");
+	open_pty("console-proxy", &master, &slave, name, sizeof name);
+	TRY(send_fd(setup_sock[1], "pty", master), "console-proxy: send \"%s\" to the monitor", name);
+	close(master);
+	become_tty("console-proxy", slave, name);
+}
+
+// ---- the monitor's relay: its stdin -> master, master -> its stdout ----
+
+static int master = -1, master_open, stdin_open = 1, raw;
+static struct termios saved;
+static char in_buf[4096];
+static size_t in_off, in_len;
+
+int proxy_resize(void)
+{
+	struct winsize ws;
+
+	if (master < 0)
+		return 0;
+	if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ioctl(master, TIOCSWINSZ, &ws) < 0)
+		warn_errno("TIOCSWINSZ on the pty master");
+	return 1;
+}
+
+void proxy_attach(int fd)
+{
+	int fl;
+
+	close_fd(&master);
+	master = fd;
+	master_open = 1;
+	TRY((fl = fcntl(master, F_GETFL)), "fcntl pty master");
+	TRY(fcntl(master, F_SETFL, fl | O_NONBLOCK), "fcntl pty master");
+	if (!raw && tcgetattr(0, &saved) == 0) { // stdin is a terminal: pass every key through
+		struct termios t = saved;
+		cfmakeraw(&t);
+		TRY(tcsetattr(0, TCSANOW, &t), "tcsetattr stdin");
+		raw = 1;
+	}
+	proxy_resize();
+}
+
+void proxy_pollfds(struct pollfd p[2])
+{
+	p[0] = (struct pollfd){.fd = master_open && stdin_open && !in_len ? 0 : -1, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = master_open ? master : -1, .events = POLLIN | (in_len ? POLLOUT : 0)};
+}
+
+// Copy one chunk from the master to stdout; > 0 while there was something to copy.
+static ssize_t pump_output(void)
+{
+	char buf[8192];
+	ssize_t n = read(master, buf, sizeof buf);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) { // EIO: nobody has the slave open any more
+		master_open = 0;
+		return 0;
+	}
+	if (write_all(1, buf, (size_t)n) < 0 && errno != EPIPE)
+		warn_errno("write stdout");
+	return n;
+}
+
+void proxy_io(const struct pollfd p[2])
+{
+	if (p[0].revents) {
+		ssize_t n = read(0, in_buf, sizeof in_buf);
+		if (n > 0) {
+			in_off = 0;
+			in_len = (size_t)n;
+		} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+			stdin_open = 0; // a pty has no EOF to pass on; stop reading
+		}
+	}
+	if (p[1].revents & POLLOUT) {
+		ssize_t n = write(master, in_buf + in_off, in_len);
+		if (n > 0) {
+			in_off += (size_t)n;
+			in_len -= (size_t)n;
+		} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			in_len = 0;
+		}
+	}
+	if (p[1].revents & (POLLIN | POLLHUP | POLLERR))
+		pump_output();
+}
+
+void proxy_restore(void)
+{
+	if (raw && tcsetattr(0, TCSANOW, &saved) < 0)
+		warn_errno("tcsetattr stdin");
+	raw = 0;
+}
+
+void proxy_finish(void)
+{
+	if (master >= 0)
+		while (master_open && pump_output() > 0)
+			;
+	proxy_restore();
+}

@@ -1,0 +1,51 @@
+// Shared between nsinit.c (plan, monitor) and console.c (ptys, the console socket, the relay).
+#ifndef NSINIT_H
+#define NSINIT_H
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define MSG_MAX 2048 // error messages; small enough for one atomic pipe write
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+// Where a failure is reported depends on which process hit it, and when.
+enum phase { MONITOR, CHILD_SETUP, CHILD_RUN };
+extern enum phase phase;
+// child -> monitor, SOCK_SEQPACKET: "<errno>\t<message>" (errno 0 = at the gate), or "pty" + SCM_RIGHTS
+extern int setup_sock[2];
+
+void __attribute__((noreturn)) fail(int err, const char *msg);
+// Fail with "<formatted>: <strerror(err)>".
+void __attribute__((noreturn, format(printf, 2, 3))) die_err(int err, const char *f, ...);
+#define die(...) die_err(errno, __VA_ARGS__)
+// For calls returning < 0 on failure: die naming the operation and its argument.
+#define TRY(call, ...)                    \
+	do {                              \
+		if ((call) < 0)           \
+			die(__VA_ARGS__); \
+	} while (0)
+
+int write_all(int fd, const char *buf, size_t len);
+void close_fd(int *fd);
+void warn_errno(const char *what);
+
+// console.c: fd passing (one message carrying data and one fd)
+int send_fd(int sock, const char *data, int fd);
+ssize_t recv_fd(int sock, char *buf, size_t size, int *fd);
+
+// console.c: plan ops
+void op_console_connect(char **a);
+void op_console(char **a);
+void op_console_proxy(char **a);
+void console_drop_socket(void); // the monitor, after fork: a console-connect is for the child
+
+// console.c: the monitor's relay between its stdio and a proxied pty master
+void proxy_attach(int master);
+void proxy_pollfds(struct pollfd p[2]);
+void proxy_io(const struct pollfd p[2]);
+int proxy_resize(void); // on SIGWINCH: 1 if a pty is proxied (then the signal is not forwarded)
+void proxy_finish(void); // drain the master, restore the terminal
+void proxy_restore(void); // restore the terminal only
+#endif

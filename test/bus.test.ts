@@ -1,0 +1,155 @@
+// The buses: typed request/reply in-process and over the daemon's socket; hostile input
+// gets an error reply, never reaches a machine, and the daemon keeps serving.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { Bus } from '../src/bus/bus.js';
+import { BusClient } from '../src/bus/client.js';
+import { RunaError } from '../src/errors.js';
+import { Sandbox, until } from './helpers/runa.js';
+
+const sb = new Sandbox('bus');
+let sock: string;
+const clients: BusClient[] = [];
+const connect = async () => { const c = await BusClient.connect(sock); clients.push(c); return c; };
+
+before(async () => {
+  assert.equal((await sb.run(['delete', '-f', 'warmup'])).code, 0); // starts the daemon
+  sock = path.join(sb.root, 'runa.sock');
+});
+after(async () => {
+  for (const c of clients) c.close();
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+});
+
+async function stillServing() {
+  const c = await connect();
+  const r = await c.request<{ pid: number }>({ type: 'daemon.ping' });
+  assert.equal(r.pid, sb.daemonPid());
+}
+
+test('in-process bus: request/reply by correlation id, thrown errors become typed error replies', async () => {
+  const bus = new Bus();
+  bus.handle('daemon.ping', () => ({ pid: 1 }));
+  bus.handle('container.state', (req) => { throw new RunaError('not_exist', `no ${req.id}`); });
+  const replies = await Promise.all([bus.request({ type: 'daemon.ping' }), bus.request({ type: 'daemon.ping' })]);
+  assert.deepEqual(replies, [{ pid: 1 }, { pid: 1 }]);
+  await assert.rejects(bus.request({ type: 'container.state', id: 'x' }), (e: any) => e.code === 'not_exist' && e.message === 'no x');
+});
+
+test('in-process topics count their listeners so publishers can skip work', () => {
+  const bus = new Bus();
+  assert.equal(bus.hasListeners('inspect'), false);
+  const seen: unknown[] = [];
+  const sub = bus.topic('inspect').subscribe((e) => seen.push(e.body));
+  assert.equal(bus.hasListeners('inspect'), true);
+  bus.publish('inspect', 1);
+  bus.publish('other', 2);
+  sub.unsubscribe();
+  assert.equal(bus.hasListeners('inspect'), false);
+  assert.deepEqual(seen, [1]);
+});
+
+test('a frame that is not JSON gets an error reply; the connection and daemon go on', async () => {
+  const c = await connect();
+  const errors: any[] = [];
+  c.on('error', (e) => errors.push(e));
+  c.sendRaw('{"kind": "request", "cid": ');
+  await until(() => errors.length === 1, 'error reply');
+  assert.equal(errors[0].code, 'invalid_frame');
+  assert.deepEqual(await c.request({ type: 'daemon.ping' }).then(() => 'ok'), 'ok');
+});
+
+test('a message that fails its schema gets an error naming the field, with its correlation id', async () => {
+  const ws = new WebSocket(`ws+unix://${sock}:/`);
+  await new Promise((r) => ws.once('open', r));
+  const reply = new Promise<any>((r) => ws.once('message', (d) => r(JSON.parse(d.toString()))));
+  ws.send(JSON.stringify({ kind: 'request', cid: 'c-1', body: { type: 'container.kill', id: 'x', signal: 'nine' } }));
+  const r = await reply;
+  assert.equal(r.kind, 'error');
+  assert.equal(r.cid, 'c-1');
+  assert.equal(r.error.code, 'invalid_message');
+  assert.match(r.error.message, /body\.signal/);
+  const unknown = new Promise<any>((res) => ws.once('message', (d) => res(JSON.parse(d.toString()))));
+  ws.send(JSON.stringify({ kind: 'request', cid: 'c-2', body: { type: 'container.explode', id: 'x' } }));
+  assert.equal((await unknown).error.code, 'invalid_message');
+  const binary = new Promise<any>((res) => ws.once('message', (d) => res(JSON.parse(d.toString()))));
+  ws.send(Buffer.from([1, 2, 3]));
+  assert.equal((await binary).error.code, 'invalid_frame');
+  ws.close();
+  await stillServing();
+});
+
+test('an oversized frame closes that connection with 1009; others are unaffected', async () => {
+  const other = await connect();
+  const ws = new WebSocket(`ws+unix://${sock}:/`);
+  await new Promise((r) => ws.once('open', r));
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  // Announce a frame one byte over the 1 MiB limit: the daemon refuses it from its header alone.
+  const header = Buffer.alloc(14);
+  header[0] = 0x81;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt((1 << 20) + 1), 2);
+  ((ws as any)._socket as net.Socket).write(header);
+  assert.equal(await closed, 1009);
+  await other.request({ type: 'daemon.ping' });
+  await stillServing();
+});
+
+test('a truncated frame followed by a half-close does not disturb the daemon', async () => {
+  const ws = new WebSocket(`ws+unix://${sock}:/`);
+  await new Promise((r) => ws.once('open', r));
+  const raw = (ws as any)._socket as net.Socket;
+  // A masked text frame header announcing 100 bytes, followed by 10, then FIN on the socket.
+  raw.write(Buffer.concat([Buffer.from([0x81, 0x80 | 100, 1, 2, 3, 4]), Buffer.alloc(10)]));
+  raw.end();
+  await new Promise((r) => ws.once('close', r));
+  await stillServing();
+});
+
+test('plain HTTP on the socket is refused; garbage bytes are dropped', async () => {
+  const res = await new Promise<string>((resolve) => {
+    const s = net.connect(sock, () => s.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    let data = '';
+    s.on('data', (d) => { data += d; s.end(); });
+    s.on('close', () => resolve(data));
+  });
+  assert.match(res, /^HTTP\/1\.1 426/);
+  await new Promise<void>((resolve) => {
+    const s = net.connect(sock, () => { s.write(Buffer.alloc(4096, 0xff)); s.end(); });
+    s.resume(); // read the 400 so that the socket can close
+    s.on('close', () => resolve());
+    s.on('error', () => resolve());
+  });
+  await stillServing();
+});
+
+test('operations on unknown containers and invalid ids are typed errors', async () => {
+  const c = await connect();
+  await assert.rejects(c.request({ type: 'container.start', id: 'ghost' }), (e: any) => e.code === 'not_exist' && e.message === 'container does not exist');
+  await assert.rejects(c.request({ type: 'container.create', id: '../evil', bundle: '/' }), (e: any) => e.code === 'invalid_id');
+});
+
+test('inspection: a subscriber sees a container go created → running → stopped in @xstate frames', async () => {
+  const c = await connect();
+  const frames: any[] = [];
+  c.on('inspect', (f) => frames.push(f));
+  const r = await c.request<{ actors: number }>({ type: 'inspect.subscribe' });
+  assert.equal(typeof r.actors, 'number');
+  const bundle = await sb.bundle(['sh', '-c', 'exit 0']);
+  const run = await sb.run(['run', '--keep', '-b', bundle, 'watched']);
+  assert.equal(run.code, 0, run.stderr);
+  await until(() => frames.some((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && f.snapshot.value === 'stopped'), 'stopped frame');
+  const mine = frames.filter((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && 'pendingSignals' in (f.snapshot.context ?? {}));
+  const values = mine.map((f) => f.snapshot.value).filter((v, i, a) => v !== a[i - 1]);
+  assert.deepEqual(values, ['creating', 'created', 'running', 'stopped']);
+  assert.ok(frames.some((f) => f.type === '@xstate.actor'), 'actor frames');
+  assert.ok(frames.some((f) => f.type === '@xstate.event' && f.event?.type === 'container.start'), 'event frames');
+  for (const f of frames) assert.ok(f.sessionId && f._version !== undefined && f.createdAt, 'stately frame fields');
+  await c.request({ type: 'inspect.unsubscribe' });
+  assert.equal((await sb.run(['delete', 'watched'])).code, 0);
+});

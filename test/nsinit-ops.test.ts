@@ -1,0 +1,532 @@
+// The nsinit ops for the rest of config.json, exec and consoles, each observed from inside
+// the container (/proc/self/status, /proc/self/limits, /proc/self/mountinfo, a tty...).
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CAP, capMask, encodePlan, MS, RLIMIT, type PlanOp } from '../src/nsinit/plan.js';
+import { makeRootfs } from './helpers/rootfs.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NSINIT = path.join(REPO, 'native', 'nsinit');
+const S_IFCHR = 0o020000;
+
+let base = '';
+let rootfs = '';
+let seq = 0;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+before(async () => {
+  assert.ok(existsSync(NSINIT), `${NSINIT} missing: run make -s -C native`);
+  base = await fs.mkdtemp(path.join(os.tmpdir(), 'runa-nsinit-ops-'));
+  rootfs = path.join(base, 'rootfs');
+  await makeRootfs(rootfs, ['stty']);
+  await fs.writeFile(path.join(rootfs, 'etc', 'secret'), 'top secret\n');
+  await fs.mkdir(path.join(rootfs, 'srv', 'private'), { recursive: true });
+  await fs.writeFile(path.join(rootfs, 'srv', 'private', 'key'), 'key\n');
+  await fs.mkdir(path.join(rootfs, 'srv', 'data'), { recursive: true });
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+  const leaked = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(base));
+  assert.deepEqual(leaked, []);
+});
+
+after(async () => {
+  if (base) await fs.rm(base, { recursive: true, force: true });
+});
+
+async function tempDir(name: string): Promise<string> {
+  const dir = path.join(base, `${name}-${++seq}`);
+  await fs.mkdir(dir, { recursive: true });
+  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Processes whose command line mentions the plan file: the monitor and its forked child. */
+function processesRunning(plan: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(plan)) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+type Exit = { code: number | null; signal: NodeJS.Signals | null };
+
+interface Run {
+  proc: ChildProcess;
+  sync: Promise<string>;
+  exited: Promise<Exit>;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** Start `cmd args...` (nsinit itself, or a helper that runs it) with the sync pipe on fd 3. */
+function spawnWithSync(cmd: string, args: string[], plan: string): Run {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const exited = new Promise<Exit>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const syncStream = proc.stdio[3] as net.Socket;
+  const sync = new Promise<string>((resolve, reject) => {
+    let s = '';
+    syncStream.on('data', (b: Buffer) => (s += b.toString()));
+    syncStream.on('end', () => resolve(s));
+    syncStream.on('error', reject);
+  });
+  cleanups.push(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    await exited;
+    for (const pid of processesRunning(plan)) process.kill(pid, 'SIGKILL');
+  });
+  return { proc, sync, exited, stdout: () => out, stderr: () => err };
+}
+
+async function writePlan(plan: PlanOp[], dir: string): Promise<string> {
+  const file = path.join(dir, 'plan');
+  await fs.writeFile(file, encodePlan(plan));
+  return file;
+}
+
+async function runNsinit(plan: PlanOp[], dir: string): Promise<Run> {
+  const file = await writePlan(plan, dir);
+  return spawnWithSync(NSINIT, [file], file);
+}
+
+type Msg = { type: string; [k: string]: unknown };
+
+/** A monitor.sock client: each message in order, 'eof' when the monitor closes. */
+async function connect(socketPath: string): Promise<{ next: () => Promise<Msg>; send: (m: object) => void }> {
+  const sock = net.connect({ path: socketPath });
+  await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  cleanups.push(() => void sock.destroy());
+  const queue: Msg[] = [];
+  const waiters: ((m: Msg) => void)[] = [];
+  const push = (m: Msg): void => {
+    const w = waiters.shift();
+    if (w) w(m);
+    else queue.push(m);
+  };
+  let buf = '';
+  sock.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      push(JSON.parse(buf.slice(0, i)) as Msg);
+      buf = buf.slice(i + 1);
+    }
+  });
+  sock.on('close', () => push({ type: 'eof' }));
+  sock.on('error', () => {});
+  return {
+    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiters.push(resolve))),
+    send: (m) => void sock.write(JSON.stringify(m) + '\n'),
+  };
+}
+
+function createdPid(sync: string): number {
+  const m = /^created\t(\d+)\n$/.exec(sync);
+  assert.ok(m, `unexpected sync line ${JSON.stringify(sync)}`);
+  return Number(m[1]);
+}
+
+/** Wait for `created`, open the gate and check that exec succeeded. */
+async function start(run: Run, stateDir: string): Promise<{ initPid: number; client: Awaited<ReturnType<typeof connect>> }> {
+  const initPid = createdPid(await run.sync);
+  const client = await connect(path.join(stateDir, 'monitor.sock'));
+  assert.equal((await client.next()).type, 'monitor.hello');
+  client.send({ type: 'monitor.start' });
+  assert.deepEqual(await client.next(), { type: 'process.started' });
+  return { initPid, client };
+}
+
+/** Run a plan to the end: its exit status (from the monitor and nsinit's own) and output. */
+async function runToExit(plan: PlanOp[], stateDir: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  const run = await runNsinit(plan, stateDir);
+  const { client } = await start(run, stateDir);
+  const exited = await client.next();
+  assert.equal(exited.type, 'process.exited');
+  assert.deepEqual(await run.exited, { code: exited.exitStatus, signal: null }, run.stderr());
+  return { status: exited.exitStatus as number, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+interface ContainerOpts {
+  /** Child ops right before pivot_root (host paths). */
+  beforePivot?: PlanOp[];
+  /** Child ops right after pivot_root and chdir (container paths). */
+  afterPivot?: PlanOp[];
+  /** Replaces setgroups/setgid/setuid (root). */
+  identity?: PlanOp[];
+  hostname?: string;
+}
+
+function containerPlan(stateDir: string, args: string[], opts: ContainerOpts = {}): PlanOp[] {
+  const r = rootfs;
+  const dev = (name: string, major: number, minor: number): PlanOp =>
+    ({ op: 'mknod', path: `${r}/dev/${name}`, mode: S_IFCHR | 0o666, major, minor });
+  return [
+    { op: 'statedir', path: stateDir },
+    { op: 'unshare', namespaces: ['pid', 'uts', 'ipc', 'net'] },
+    { op: 'sethostname', name: opts.hostname ?? 'runa-ops' },
+    { op: 'loopback' },
+    { op: 'fork' },
+    { op: 'unshare', namespaces: ['mnt'] },
+    { op: 'mount', source: '', target: '/', fstype: '', flags: MS.REC | MS.PRIVATE, data: '' },
+    { op: 'mount', source: r, target: r, fstype: '', flags: MS.BIND | MS.REC, data: '' },
+    { op: 'mount', source: 'proc', target: `${r}/proc`, fstype: 'proc', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: '' },
+    { op: 'mount', source: 'tmpfs', target: `${r}/dev`, fstype: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' },
+    { op: 'mkdir', path: `${r}/dev/pts`, mode: 0o755 },
+    { op: 'mount', source: 'devpts', target: `${r}/dev/pts`, fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620' },
+    { op: 'mkdir', path: `${r}/dev/shm`, mode: 0o1777 },
+    { op: 'mount', source: 'shm', target: `${r}/dev/shm`, fstype: 'tmpfs', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: 'mode=1777,size=65536k' },
+    dev('null', 1, 3), dev('zero', 1, 5), dev('tty', 5, 0),
+    { op: 'symlink', target: '/proc/self/fd', linkpath: `${r}/dev/fd` },
+    { op: 'symlink', target: '/proc/self/fd/0', linkpath: `${r}/dev/stdin` },
+    { op: 'symlink', target: 'pts/ptmx', linkpath: `${r}/dev/ptmx` },
+    ...(opts.beforePivot ?? []),
+    { op: 'pivot_root', newRoot: r },
+    { op: 'chdir', path: '/' },
+    ...(opts.afterPivot ?? []),
+    { op: 'umask', mode: 0o022 },
+    ...(opts.identity ?? [{ op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }] as PlanOp[]),
+    { op: 'env', entry: 'PATH=/bin' },
+    ...args.map((value): PlanOp => ({ op: 'arg', value })),
+    { op: 'pdeathsig', signal: 9 },
+    { op: 'gate' },
+    { op: 'exec' },
+  ];
+}
+
+/** A plan whose setup fails: the sync line nsinit reports. */
+async function setupError(plan: PlanOp[], dir: string): Promise<string> {
+  const run = await runNsinit(plan, dir);
+  const sync = await run.sync;
+  assert.deepEqual(await run.exited, { code: 1, signal: null });
+  return sync;
+}
+
+const status = (text: string, field: string): string => {
+  const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text);
+  assert.ok(m, `no ${field} in ${text}`);
+  return m[1].trim();
+};
+
+test('setns: an exec-style plan joins a running container (pid, uts, ipc, net, cgroup, then mnt)', { timeout: 30000 }, async () => {
+  const stateA = await tempDir('state');
+  const a = await runNsinit(containerPlan(stateA, ['sleep', '1000'], { hostname: 'joined' }), stateA);
+  const { initPid, client: ca } = await start(a, stateA);
+
+  const stateB = await tempDir('exec');
+  const nsPath = (n: string): string => `/proc/${initPid}/ns/${n}`;
+  const script = 'cat /proc/1/cmdline; echo; hostname; ls /srv; pwd; echo $$; for n in mnt pid uts ipc net; do readlink /proc/self/ns/$n; done; exit 5';
+  const exec = await runToExit([
+    { op: 'statedir', path: stateB },
+    ...(['pid', 'uts', 'ipc', 'net', 'cgroup'] as const).map((n): PlanOp => ({ op: 'setns', path: nsPath(n), nstype: n })),
+    { op: 'fork' },
+    { op: 'setns', path: nsPath('mnt'), nstype: 'mnt' },
+    { op: 'chdir', path: '/srv' },
+    { op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 },
+    { op: 'env', entry: 'PATH=/bin' },
+    { op: 'arg', value: 'sh' }, { op: 'arg', value: '-c' }, { op: 'arg', value: script },
+    { op: 'pdeathsig', signal: 9 },
+    { op: 'gate' },
+    { op: 'exec' },
+  ], stateB);
+  assert.equal(exec.status, 5);
+  const [cmdline, hostname, srv1, srv2, cwd, pid, ...nsLinks] = exec.stdout.trimEnd().split('\n');
+  assert.equal(cmdline, 'sleep\u00001000\u0000'); // the container's init, seen through its /proc
+  assert.equal(hostname, 'joined');
+  assert.deepEqual([srv1, srv2], ['data', 'private']); // the container's files: root is the container's
+  assert.equal(cwd, '/srv');
+  assert.notEqual(Number(pid), 1);
+  const want = ['mnt', 'pid', 'uts', 'ipc', 'net'].map((n) => readlinkSync(nsPath(n)));
+  assert.deepEqual(nsLinks, want);
+
+  ca.send({ type: 'monitor.signal', signal: 9 });
+  assert.deepEqual(await ca.next(), { type: 'monitor.signalled', signal: 9 });
+  assert.deepEqual(await ca.next(), { type: 'process.exited', exitStatus: 137, signal: 9 });
+});
+
+test('setns: wrong namespace type, unknown type and non-namespace files are refused clearly', { timeout: 30000 }, async () => {
+  const dir = await tempDir('state');
+  const uts = `/proc/${process.pid}/ns/uts`;
+  const plan = (p: string, nstype: string): PlanOp[] =>
+    [{ op: 'statedir', path: dir }, { op: 'setns', path: p, nstype } as PlanOp, { op: 'fork' }];
+  assert.equal(await setupError(plan(uts, 'net'), dir), `error\t22\tsetns "${uts}": not a net namespace: Invalid argument\n`);
+  assert.equal(await setupError(plan(uts, 'bogus'), dir), `error\t22\tsetns "${uts}": unknown namespace type "bogus": Invalid argument\n`);
+  assert.equal(await setupError(plan('/etc/hostname', 'uts'), dir), 'error\t22\tsetns "/etc/hostname": Invalid argument\n');
+  assert.equal(await setupError(plan(`${dir}/none`, 'uts'), dir), `error\t2\tsetns "${dir}/none": No such file or directory\n`);
+});
+
+test('write: oom_score_adj and a namespaced sysctl; symlinks are not followed', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const r = await runToExit(containerPlan(stateDir, ['cat', '/proc/self/oom_score_adj', '/proc/sys/kernel/domainname'], {
+    afterPivot: [
+      { op: 'write', path: '/proc/self/oom_score_adj', value: '789' },
+      { op: 'write', path: '/proc/sys/kernel/domainname', value: 'runa.test' },
+    ],
+  }), stateDir);
+  assert.deepEqual(r, { status: 0, stdout: '789\nruna.test\n', stderr: '' });
+  assert.notEqual(readFileSync('/proc/sys/kernel/domainname', 'utf8'), 'runa.test\n'); // the uts namespace's own
+
+  const failing = containerPlan(stateDir, ['true'], { afterPivot: [{ op: 'write', path: '/dev/stdin', value: 'x' }] });
+  assert.equal(await setupError(failing, stateDir), 'error\t40\twrite "x" to "/dev/stdin": Too many levels of symbolic links\n');
+});
+
+test('capabilities: a non-root uid keeping only CAP_NET_BIND_SERVICE in every set', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const bind = capMask([CAP.NET_BIND_SERVICE]);
+  const identity = (ambient: bigint): PlanOp[] => [
+    { op: 'capbset', mask: bind },
+    { op: 'keepcaps' },
+    { op: 'setgroups', gids: [1001] },
+    { op: 'setgid', gid: 1000 },
+    { op: 'setuid', uid: 1000 },
+    { op: 'capset', effective: bind, permitted: bind, inheritable: bind },
+    { op: 'ambient', mask: ambient },
+  ];
+  const r = await runToExit(containerPlan(stateDir, ['cat', '/proc/self/status'], { identity: identity(bind) }), stateDir);
+  assert.equal(r.status, 0, r.stderr);
+  for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) {
+    assert.equal(status(r.stdout, set), '0000000000000400', set);
+  }
+  assert.equal(status(r.stdout, 'Uid'), '1000\t1000\t1000\t1000');
+  assert.equal(status(r.stdout, 'Gid'), '1000\t1000\t1000\t1000');
+  assert.equal(status(r.stdout, 'Groups'), '1001');
+  assert.equal(status(r.stdout, 'NoNewPrivs'), '0');
+
+  // Ambient caps must be permitted and inheritable: CAP_CHOWN is neither any more.
+  const bad = containerPlan(stateDir, ['true'], { identity: identity(capMask([CAP.CHOWN])) });
+  assert.equal(await setupError(bad, stateDir), 'error\t1\tambient "0x1": raise 0: Operation not permitted\n');
+});
+
+test('nonewprivs: NoNewPrivs is set for the process', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const r = await runToExit(containerPlan(stateDir, ['cat', '/proc/self/status'], { afterPivot: [{ op: 'nonewprivs' }] }), stateDir);
+  assert.equal(r.status, 0);
+  assert.equal(status(r.stdout, 'NoNewPrivs'), '1');
+});
+
+test('rlimit: soft and hard limits, unlimited either way, bad resources refused', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const r = await runToExit(containerPlan(stateDir, ['cat', '/proc/self/limits'], {
+    afterPivot: [
+      { op: 'rlimit', resource: RLIMIT.NOFILE, soft: 1000, hard: 2000 },
+      { op: 'rlimit', resource: RLIMIT.CORE, soft: 'unlimited', hard: 'unlimited' },
+      { op: 'rlimit', resource: RLIMIT.STACK, soft: 4194304, hard: 18446744073709551615n },
+    ],
+  }), stateDir);
+  assert.equal(r.status, 0);
+  const limit = (name: string): string[] => {
+    const line = r.stdout.split('\n').find((l) => l.startsWith(name));
+    assert.ok(line, `no "${name}" in ${r.stdout}`);
+    return line.slice(name.length).trim().split(/\s+/).slice(0, 2);
+  };
+  assert.deepEqual(limit('Max open files'), ['1000', '2000']);
+  assert.deepEqual(limit('Max core file size'), ['unlimited', 'unlimited']);
+  assert.deepEqual(limit('Max stack size'), ['4194304', 'unlimited']);
+
+  const bad = containerPlan(stateDir, ['true'], { afterPivot: [{ op: 'rlimit', resource: 99, soft: 1, hard: 1 }] });
+  assert.equal(await setupError(bad, stateDir), 'error\t22\trlimit "99" "1" "1": Invalid argument\n');
+  const garbled = containerPlan(stateDir, ['true'], { afterPivot: [{ op: 'rlimit', resource: 7, soft: 'lots' as 'unlimited', hard: 1 }] });
+  assert.equal(await setupError(garbled, stateDir), 'error\t22\trlimit "lots": not a number: Invalid argument\n');
+});
+
+test('mask and readonly: masked file and directory, read-only paths keep their other flags', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const script = [
+    'echo "secret=[$(cat /etc/secret)] private=[$(ls -A /srv/private)]"',
+    'touch /srv/private/x 2>/dev/null || echo private-ro',
+    'touch /srv/data/x 2>/dev/null || echo data-ro',
+    'echo x 2>/dev/null >/proc/sys/kernel/domainname || echo sysctl-ro',
+    'touch /tmp/x && echo tmp-rw',
+    'cat /proc/self/mountinfo',
+  ].join('; ');
+  const r = await runToExit(containerPlan(stateDir, ['sh', '-c', script], {
+    afterPivot: [
+      { op: 'mask', path: '/etc/secret' },
+      { op: 'mask', path: '/srv/private' },
+      { op: 'mask', path: '/no/such/path' },
+      { op: 'readonly', path: '/srv/data' },
+      { op: 'readonly', path: '/proc/sys' },
+      { op: 'readonly', path: '/dev' },
+      { op: 'readonly', path: '/no/such/path' },
+    ],
+  }), stateDir);
+  assert.equal(r.status, 0, r.stderr);
+  const [first, ...rest] = r.stdout.split('\n');
+  assert.equal(first, 'secret=[] private=[]');
+  assert.deepEqual(rest.slice(0, 4), ['private-ro', 'data-ro', 'sysctl-ro', 'tmp-rw']);
+  // mountinfo: "id parent maj:min root mountpoint options ... - fstype source superoptions"
+  const mounts = new Map<string, { options: string; fstype: string }>();
+  for (const line of rest.slice(4)) {
+    const f = line.split(' ');
+    if (f.length < 10) continue;
+    mounts.set(f[4], { options: f[5], fstype: f[f.indexOf('-') + 1] });
+  }
+  assert.equal(mounts.get('/etc/secret')?.fstype, 'tmpfs'); // /dev/null from the container's /dev
+  assert.deepEqual(mounts.get('/srv/private'), { options: 'ro,relatime', fstype: 'tmpfs' });
+  assert.equal(mounts.get('/srv/data')?.options.split(',')[0], 'ro');
+  assert.deepEqual(mounts.get('/proc/sys'), { options: 'ro,nosuid,nodev,noexec,relatime', fstype: 'proc' });
+  assert.deepEqual(mounts.get('/dev'), { options: 'ro,nosuid', fstype: 'tmpfs' }); // still strictatime
+  assert.ok(!mounts.has('/no/such/path'));
+});
+
+test('setsid: the process leads its own session and process group', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  // /proc/PID/stat: pid (comm) state ppid pgrp session ...; ids outside the pid namespace read 0.
+  const ids = async (extra: PlanOp[]): Promise<string[]> => {
+    const r = await runToExit(containerPlan(stateDir, ['sh', '-c', 'cat /proc/$$/stat'], { afterPivot: extra }), stateDir);
+    return r.stdout.slice(r.stdout.lastIndexOf(')') + 2).split(' ').slice(2, 4);
+  };
+  assert.deepEqual(await ids([{ op: 'setsid' }]), ['1', '1']);
+  assert.deepEqual(await ids([]), ['0', '0']);
+});
+
+// ---- consoles ----
+
+const RECEIVER = String.raw`
+import json, os, socket, sys
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1])  # relative to the cwd: sun_path is short
+srv.listen(1)
+print("listening", flush=True)
+conn, _ = srv.accept()
+msg, fds, _, _ = socket.recv_fds(conn, 1024, 1)
+master, out, sent = fds[0], b"", False
+while True:
+    try:
+        data = os.read(master, 4096)
+    except OSError:  # EIO: nobody has the slave open any more
+        break
+    if not data:
+        break
+    out += data
+    if not sent and b"ready" in out:
+        os.write(master, b"hello\n")
+        sent = True
+print(json.dumps({"name": msg.decode(), "fds": len(fds), "output": out.decode()}), flush=True)
+`;
+
+const TTY_SCRIPT = '[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo tty-ok; readlink /proc/self/fd/0; echo ready; read line; echo "got $line"; exit 4';
+
+test('console: the pty master goes to the console socket (runc protocol), the process gets the slave', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  // Longer than sun_path (108 bytes): console-connect connects relative to the directory.
+  const sockDir = await tempDir('console-' + 'x'.repeat(100));
+  const sock = path.join(sockDir, 'console.sock');
+  const receiver = spawn('python3', ['-c', RECEIVER, 'console.sock'], { cwd: sockDir, stdio: ['ignore', 'pipe', 'inherit'] });
+  const receiverExit = new Promise((resolve) => receiver.on('exit', resolve));
+  cleanups.push(async () => {
+    if (receiver.exitCode === null) receiver.kill('SIGKILL');
+    await receiverExit;
+  });
+  let got = '';
+  receiver.stdout!.on('data', (b: Buffer) => (got += b.toString()));
+  while (!got.includes('listening\n')) await new Promise((r) => setTimeout(r, 20));
+
+  const plan = containerPlan(stateDir, ['sh', '-c', TTY_SCRIPT], {
+    beforePivot: [{ op: 'console-connect', socketPath: sock }],
+    afterPivot: [{ op: 'console' }],
+  });
+  const r = await runToExit(plan, stateDir);
+  assert.deepEqual(r, { status: 4, stdout: '', stderr: '' }); // stdio went to the pty
+  await receiverExit;
+  const res = JSON.parse(got.slice(got.indexOf('\n') + 1)) as { name: string; fds: number; output: string };
+  assert.equal(res.name, '/dev/pts/0'); // from the container's own devpts instance
+  assert.equal(res.fds, 1);
+  assert.equal(res.output, 'tty-ok\r\n/dev/pts/0\r\nready\r\nhello\r\ngot hello\r\n');
+});
+
+test('console: errors for a missing socket and a console without console-connect', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const sock = path.join(stateDir, 'none.sock');
+  const missing = containerPlan(stateDir, ['true'], { beforePivot: [{ op: 'console-connect', socketPath: sock }] });
+  assert.equal(await setupError(missing, stateDir), `error\t2\tconsole-connect "${sock}": No such file or directory\n`);
+  const alone = containerPlan(stateDir, ['true'], { afterPivot: [{ op: 'console' }] });
+  assert.equal(await setupError(alone, stateDir), 'error\t22\tconsole: no "console-connect" before it: Invalid argument\n');
+  const inMonitor: PlanOp[] = [{ op: 'statedir', path: stateDir }, { op: 'console-proxy' }, { op: 'fork' }];
+  assert.match(await setupError(inMonitor, stateDir), /^error\t22\tconsole-proxy: only a child can/);
+});
+
+test('console-proxy with plain pipes: the monitor relays the pty to its stdout', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const script = '[ -t 0 ] && [ -t 1 ] && echo tty-ok; readlink /proc/self/fd/1; exit 6';
+  const r = await runToExit(containerPlan(stateDir, ['sh', '-c', script], { afterPivot: [{ op: 'console-proxy' }] }), stateDir);
+  assert.deepEqual(r, { status: 6, stdout: 'tty-ok\r\n/dev/pts/0\r\n', stderr: '' });
+});
+
+// Runs nsinit on a fresh pty as its controlling terminal, like `runa run -t` in a terminal,
+// types into it, resizes it, and reports what it saw.
+const PTY_DRIVER = String.raw`
+import fcntl, json, os, select, struct, sys, termios, time
+nsinit, plan = sys.argv[1], sys.argv[2]
+master, slave = os.openpty()
+fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+before = termios.tcgetattr(slave)
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.execv(nsinit, [nsinit, plan])
+os.close(3)  # the sync pipe: nsinit's to close
+out, step, st, raw = b"", 0, None, None
+deadline = time.time() + 20
+while time.time() < deadline:
+    r, _, _ = select.select([master], [], [], 0.1)
+    if r:
+        out += os.read(master, 4096)
+    if step == 0 and b"ready" in out:
+        lflag = termios.tcgetattr(slave)[3]
+        raw = not (lflag & (termios.ICANON | termios.ECHO))
+        os.write(master, b"hello\n")
+        step = 1
+    if step == 1 and b"waiting" in out:
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        step = 2
+    if st is None:
+        p, s = os.waitpid(pid, os.WNOHANG)
+        if p:
+            st = s
+    elif not r:
+        break
+print(json.dumps({"output": out.decode(), "raw": raw, "restored": termios.tcgetattr(slave) == before,
+                  "status": None if st is None else os.waitstatus_to_exitcode(st)}), flush=True)
+`;
+
+test('console-proxy on a real terminal: raw mode, input, output, window size, exit status', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const script = [
+    '[ -t 0 ] && [ -t 1 ] && echo tty-ok', 'readlink /proc/self/fd/0', 'stty size', 'echo ready',
+    'read line', 'echo "got $line"', 'trap \'echo "winch $(stty size)"; exit 7\' WINCH', 'echo waiting',
+    'while :; do sleep 0.05; done',
+  ].join('\n');
+  const planFile = await writePlan(containerPlan(stateDir, ['sh', '-c', script], { afterPivot: [{ op: 'console-proxy' }] }), stateDir);
+  const run = spawnWithSync('python3', ['-c', PTY_DRIVER, NSINIT, planFile], planFile);
+  const { client } = await start(run, stateDir);
+  assert.deepEqual(await client.next(), { type: 'process.exited', exitStatus: 7, signal: 0 });
+  assert.deepEqual(await run.exited, { code: 0, signal: null }, run.stderr());
+  const res = JSON.parse(run.stdout()) as { output: string; raw: boolean; restored: boolean; status: number };
+  assert.deepEqual(res, {
+    // "hello" is echoed once: by the container's pty, not by the raw outer terminal
+    output: 'tty-ok\r\n/dev/pts/0\r\n33 101\r\nready\r\nhello\r\ngot hello\r\nwaiting\r\nwinch 40 120\r\n',
+    raw: true,
+    restored: true,
+    status: 7,
+  });
+});
