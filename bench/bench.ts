@@ -253,7 +253,6 @@ const SLEEP_ARG = `99999.${String(process.pid).padStart(7, '0')}`;
 const SLEEP_CMDLINE = `/bin/sleep ${SLEEP_ARG}`;
 let aborted = false;
 const contexts = new Set<Context>();
-const clients = new Set<BusClient>();
 const monitors = new Set<ChildProcess>();
 let seq = 0;
 const nextId = (p: string) => `${p}${++seq}`;
@@ -357,8 +356,6 @@ function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     aborted = true;
     for (const c of inflight) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
-    for (const c of clients) c.close();
-    clients.clear();
     for (const ctx of [...contexts]) closeContext(ctx);
     for (const root of [rootA, rootBus]) {
       if (!fs.existsSync(root)) continue;
@@ -643,10 +640,19 @@ process.stdout.write(JSON.stringify({ importDaemon: performance.now() - t0 }));`
   }
 }
 
-interface Throughput { perSecond: number; completed: number; failed: number; seconds: number; latency: Stat; firstError?: string }
+interface Throughput {
+  perSecond: number; completed: number; failed: number; seconds: number; latency: Stat; firstError?: string;
+  /** completions per second in consecutive 5 s windows: shows drift over the run */
+  perWindow: number[];
+  /** runa's daemon memory (kB) before and after */
+  daemon?: { before: Mem | null; after: Mem | null };
+}
 
-async function throughput(label: string, one: (client: number) => Promise<void>): Promise<Throughput> {
+async function throughput(label: string, one: (client: number) => Promise<void>, daemonRoot?: string): Promise<Throughput> {
   log(`throughput: ${label}, ${opts.clients} clients × ${opts.throughputSeconds} s`);
+  const dpid = daemonRoot ? daemonPid(daemonRoot) : null;
+  const before = dpid ? memOf(dpid) : null;
+  const windows: number[] = [];
   const t0 = performance.now();
   const end = t0 + opts.throughputSeconds * 1000;
   let completed = 0;
@@ -659,7 +665,10 @@ async function throughput(label: string, one: (client: number) => Promise<void>)
       try {
         await one(c);
         completed++;
-        lat.push(performance.now() - s);
+        const now = performance.now();
+        lat.push(now - s);
+        const w = Math.floor((now - t0) / 5000);
+        windows[w] = (windows[w] ?? 0) + 1;
       } catch (e) {
         failed++;
         firstError ??= (e as Error).message;
@@ -670,7 +679,9 @@ async function throughput(label: string, one: (client: number) => Promise<void>)
   checkAborted();
   const seconds = (performance.now() - t0) / 1000;
   if (firstError) log(`throughput ${label}: ${failed} failed, first: ${firstError}`);
-  return { perSecond: completed / seconds, completed, failed, seconds, latency: stat(lat), firstError };
+  const perWindow = Array.from({ length: Math.max(1, Math.floor(opts.throughputSeconds / 5)) }, (_, i) => Math.round((windows[i] ?? 0) / Math.min(5, opts.throughputSeconds)));
+  const daemon = dpid ? { before, after: memOf(dpid) } : undefined;
+  return { perSecond: completed / seconds, completed, failed, seconds, latency: stat(lat), firstError, perWindow, daemon };
 }
 
 function tputCell(t: Throughput): Cell {
@@ -678,17 +689,25 @@ function tputCell(t: Throughput): Cell {
   return { value: t.perSecond, detail: t };
 }
 
+function daemonNote(t: Throughput): string {
+  const d = t.daemon;
+  if (!d?.before || !d.after) return '';
+  return `; daemon RSS ${(d.before.rss / 1024).toFixed(0)} → ${(d.after.rss / 1024).toFixed(0)} MB`;
+}
+
 async function phaseThroughput(): Promise<void> {
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
   const cli = await throughput('runa CLI run', async () => {
     must(await runa(['run', '-b', bundleTrue, nextId('t')]), 'runa run');
-  });
+  }, rootA);
   const cliC = opts.runc ? await throughput('runc CLI run', async () => {
     must(await runc(['run', '-b', bundleTrue, nextId('t')]), 'runc run');
   }) : null;
   rows.push({
     section: 'throughput', name: `runa CLI \`run\` vs runc CLI \`run\`, /bin/true, ${opts.clients} clients`, unit: '/s', higherIsBetter: true,
     runa: tputCell(cli), runc: cliC ? tputCell(cliC) : noRunc,
-    note: `containers completed per second; median latency under load: runa ${cli.latency.median.toFixed(0)} ms` + (cliC ? `, runc ${cliC.latency.median.toFixed(0)} ms` : ''),
+    note: `containers completed per second; median latency under load: runa ${cli.latency.median.toFixed(0)} ms` + (cliC ? `, runc ${cliC.latency.median.toFixed(0)} ms` : '')
+      + `; per 5 s: runa ${cli.perWindow.join(' ')}` + (cliC ? `, runc ${cliC.perWindow.join(' ')}` : ''),
   });
 
   const conns = await Promise.all(Array.from({ length: opts.clients }, () => connect(rootA)));
@@ -706,14 +725,14 @@ async function phaseThroughput(): Promise<void> {
         monitors.delete(child);
         await client.request({ type: 'container.delete', id, force: true });
       }
-    });
+    }, rootA);
   } finally {
     for (const { ctx } of conns) closeContext(ctx);
   }
   rows.push({
     section: 'throughput', name: `runa bus API (in-process \`createContainer\`) vs runc CLI \`run\`, ${opts.clients} clients`, unit: '/s', higherIsBetter: true,
     runa: tputCell(api), runc: cliC ? tputCell(cliC) : noRunc,
-    note: `one bus connection per client; median latency under load: ${api.latency.median.toFixed(0)} ms`,
+    note: `one bus connection per client; median latency under load: ${api.latency.median.toFixed(0)} ms; per 5 s: ${api.perWindow.join(' ')}${daemonNote(api)}`,
   });
   extra.throughput = { runaCli: cli, runaApi: api, runcCli: cliC };
 }
@@ -738,7 +757,9 @@ async function densityRuna(n: number, client: BusClient): Promise<DensitySample>
   let started = 0;
   await pool(ids, 4, async (id) => {
     checkAborted();
-    if ((await runa(['run', '-d', '-b', bundleSleep, id])).code === 0) started++;
+    const r = await runa(['run', '-d', '-b', bundleSleep, id]);
+    if (r.code === 0) started++;
+    else log(`density: runa run -d ${id} failed: ${describeFailure(r)}`);
   });
   await sleep(1000);
   const daemonAfter = memOf(dpid);
@@ -761,7 +782,9 @@ async function densityRunc(n: number): Promise<DensitySample> {
   let started = 0;
   await pool(ids, 4, async (id) => {
     checkAborted();
-    if ((await runc(['run', '-d', '-b', bundleSleep, id])).code === 0) started++;
+    const r = await runc(['run', '-d', '-b', bundleSleep, id]);
+    if (r.code === 0) started++;
+    else log(`density: runc run -d ${id} failed: ${describeFailure(r)}`);
   });
   await sleep(1000);
   const list = JSON.parse((await runc(['list', '--format', 'json'], { capture: true })).stdout || '[]') as Array<{ id: string; pid: number }> | null;
@@ -865,6 +888,18 @@ async function phaseBus(): Promise<void> {
 
 // ---------------------------------------------------------------- main
 
+/** The filesystem type of the mount holding `dir` (the longest mount point that prefixes it). */
+function fsType(dir: string): string {
+  let best = { mnt: '', type: 'unknown' };
+  const real = fs.realpathSync(dir);
+  for (const line of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
+    const [, mnt, type] = line.split(' ');
+    if (!mnt) continue;
+    if ((real === mnt || real.startsWith(mnt.endsWith('/') ? mnt : mnt + '/')) && mnt.length >= best.mnt.length) best = { mnt, type };
+  }
+  return best.type;
+}
+
 function machineInfo(): Record<string, unknown> {
   let runcVersion: string | null = null;
   if (opts.runc) {
@@ -884,7 +919,7 @@ function machineInfo(): Record<string, unknown> {
     runcVersion,
     runaVersion: pkg.version,
     commit: git.status === 0 ? git.stdout.trim() : null,
-    workFs: spawnSync('stat', ['-f', '-c', '%T', opts.dir], { encoding: 'utf8' }).stdout.trim() || 'unknown',
+    workFs: fsType(opts.dir),
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
   };

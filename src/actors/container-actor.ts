@@ -2,14 +2,21 @@
 // its monitor link and its mailbox. Operations are serialized by the mailbox; facts from
 // the monitor (the init exited) apply at once.
 import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
 import { processMachine } from '../machines/process.js';
 import { goferMachine } from '../machines/gofer.js';
 import { sandboxMachine } from '../machines/sandbox.js';
 import { MonitorLink } from './monitor-link.js';
+import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
-import { monitorSocket } from '../paths.js';
+import { monitorSocket, planFile } from '../paths.js';
+import { buildExecPlan } from '../oci/plan.js';
+import { execProcess, type Spec } from '../oci/spec.js';
+import { encodePlan } from '../nsinit/plan.js';
+import type { ExecOverrides } from '../bus/messages.js';
 import { ociState, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 
 /** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
@@ -46,6 +53,7 @@ export class ContainerActor {
   private monitorStartTime: string | null = null;
   private initPid: number | null = null;
   private stoppedWaiters: Array<(status: number) => void> = [];
+  private readonly execs = new Map<string, { process: Actor<typeof processMachine>; link: MonitorLink | null; dir: string }>();
   private deleted = false;
 
   constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions = {}) {
@@ -216,13 +224,8 @@ export class ContainerActor {
   /** Every process in the container's pid namespace (the pid namespace is the container). */
   private signalAll(signal: number): void {
     if (this.initPid === null) return;
-    let ns: string;
-    try { ns = fs.readlinkSync(`/proc/${this.initPid}/ns/pid`); } catch { return; }
-    for (const name of fs.readdirSync('/proc')) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        if (fs.readlinkSync(`/proc/${name}/ns/pid`) === ns) process.kill(Number(name), signal);
-      } catch { /* gone meanwhile */ }
+    for (const pid of containerPids(this.initPid)) {
+      try { process.kill(pid, signal); } catch { /* gone meanwhile */ }
     }
   }
 
@@ -248,6 +251,7 @@ export class ContainerActor {
       this.syncCompanions();
     }
     this.deleted = true;
+    for (const id of [...this.execs.keys()]) this.execGone(id);
     fs.rmSync(this.record.stateDir, { recursive: true, force: true });
     for (const a of [this.container, this.init, this.gofer, this.sandbox]) a.stop();
     this.opts.onGone?.(this.id);
@@ -262,12 +266,72 @@ export class ContainerActor {
     return new Promise((resolve) => this.stoppedWaiters.push(resolve));
   }
 
+  /** The config.json this container was created with (kept in its state dir). */
+  spec(): Spec {
+    return JSON.parse(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
+  }
+
+  /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
+  exec(overrides: ExecOverrides, consoleSocket?: string): Promise<{ execId: string; plan: string }> {
+    return this.enqueue(() => {
+      this.refuseUnless({ type: 'container.exec' });
+      if (this.initPid === null) throw new RunaError('not_running', 'container not running');
+      const spec = this.spec();
+      const proc = execProcess(spec.process, overrides);
+      const execId = crypto.randomBytes(8).toString('hex');
+      const dir = path.join(this.record.stateDir, 'exec', execId);
+      const console = proc.terminal ? (consoleSocket ? 'socket' : 'proxy') : null;
+      const plan = buildExecPlan({
+        process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
+        console, consoleSocket,
+      });
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
+      const process = createActor(processMachine, { input: { role: 'exec' }, inspect: this.opts.inspect }).start();
+      this.execs.set(execId, { process, link: null, dir });
+      return { execId, plan: planFile(dir) };
+    });
+  }
+
+  /** The exec'd process's monitor is up: open its gate and follow it until it exits. */
+  execStarted(execId: string, monitorPid: number): Promise<void> {
+    return this.enqueue(async () => {
+      const ex = this.execs.get(execId);
+      if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
+      const { link, hello } = await MonitorLink.connect(monitorSocket(ex.dir));
+      if (hello.pid !== monitorPid) { link.close(); throw new RunaError('monitor_mismatch', `exec monitor has pid ${hello.pid}, expected ${monitorPid}`); }
+      ex.link = link;
+      link.messages.subscribe((m) => {
+        if (m.type === 'process.started') ex.process.send({ type: 'process.start', pid: hello.initPid });
+        if (m.type === 'process.exited') ex.process.send({ type: 'process.exited', exitStatus: m.exitStatus });
+      });
+      void link.closed.then(() => this.execGone(execId));
+      const reply = link.next('process.started', 'process.failed', 'process.exited');
+      link.send({ type: 'monitor.start' });
+      const r = await reply;
+      if (r.type === 'process.failed') throw new RunaError('exec_failed', `exec failed: ${r.message}`);
+    });
+  }
+
+  execFailed(execId: string): void {
+    this.execGone(execId);
+  }
+
+  private execGone(execId: string): void {
+    const ex = this.execs.get(execId);
+    if (!ex) return;
+    this.execs.delete(execId);
+    ex.link?.close();
+    ex.process.stop();
+    fs.rmSync(ex.dir, { recursive: true, force: true });
+  }
+
   private requireLink(): MonitorLink {
     if (!this.link) throw new RunaError('not_running', 'container not running');
     return this.link;
   }
 
   inspectables(): Array<Actor<any>> {
-    return [this.container, this.init, this.gofer, this.sandbox];
+    return [this.container, this.init, this.gofer, this.sandbox, ...[...this.execs.values()].map((e) => e.process)];
   }
 }

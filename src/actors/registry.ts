@@ -13,6 +13,18 @@ import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir, planFile } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
+import type { Request } from '../bus/messages.js';
+
+/** runc's rules for process.terminal and --console-socket. */
+function consoleMode(terminal: boolean, socket: string | undefined, foreground: boolean): 'socket' | 'proxy' | null {
+  if (!terminal) {
+    if (socket) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
+    return null;
+  }
+  if (socket) return 'socket';
+  if (foreground) return 'proxy';
+  throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
+}
 
 /** How long a container may stay `creating` before the daemon settles it on its own. */
 const CREATING_DEADLINE_MS = 30_000;
@@ -49,13 +61,16 @@ export class Registry {
 
   private routes(): void {
     const bus = this.bus;
-    bus.handle('container.create', (req) => this.create(req.id, req.bundle, req.overlay ?? false, req.annotations));
+    bus.handle('container.create', (req) => this.create(req));
     bus.handle('container.created', (req) => this.get(req.id).created(req.monitorPid, req.initPid));
     bus.handle('container.createFailed', (req) => {
       const c = this.get(req.id);
       return c.enqueue(() => { if (c.status === 'creating') c.teardown(); });
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
+    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket));
+    bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
+    bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
     bus.handle('container.delete', (req) => this.get(req.id).delete(req.force));
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
@@ -70,13 +85,19 @@ export class Registry {
   }
 
   /** Validate everything, then lay out the state dir and the plan; the CLI spawns nsinit. */
-  private create(id: string, bundleArg: string, overlay: boolean, annotations?: Record<string, string>) {
+  private create(req: Extract<Request, { type: 'container.create' }>) {
+    const { id, annotations } = req;
+    const overlay = req.overlay ?? false;
     validateId(id);
     const dir = containerDir(this.root, id);
     if (this.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
-    const { bundle, spec, rootfs } = loadBundle(bundleArg);
+    const { bundle, spec, rootfs } = loadBundle(req.bundle);
     checkSpecialDirs(rootfs, spec);
-    const plan = buildPlan({ spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts() });
+    const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
+    const plan = buildPlan({
+      spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts(),
+      console, consoleSocket: req.consoleSocket,
+    });
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
@@ -86,6 +107,7 @@ export class Registry {
     try {
       if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: os.userInfo().username, annotations: { ...spec.annotations, ...annotations },

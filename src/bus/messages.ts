@@ -4,6 +4,21 @@ import { z } from 'zod';
 const id = z.string().min(1).max(1024);
 const signal = z.number().int().min(0).max(64);
 
+/** What `runa exec` may change about the container's process (runc's defaults otherwise). */
+export const ExecOverrides = z.object({
+  args: z.array(z.string()).optional(),
+  env: z.array(z.string()).optional(),
+  cwd: z.string().optional(),
+  user: z.object({ uid: z.number().int().min(0), gid: z.number().int().min(0).optional() }).optional(),
+  additionalGids: z.array(z.number().int().min(0)).optional(),
+  caps: z.array(z.string()).optional(),
+  noNewPrivileges: z.boolean().optional(),
+  terminal: z.boolean().optional(),
+  /** a whole process.json, replacing the container's process */
+  process: z.unknown().optional(),
+});
+export type ExecOverrides = z.infer<typeof ExecOverrides>;
+
 // ---- requests a client (CLI, test, tool) sends to the daemon ----
 export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('daemon.ping') }),
@@ -13,11 +28,17 @@ export const Request = z.discriminatedUnion('type', [
     id,
     bundle: z.string().min(1),
     overlay: z.boolean().optional(),
+    consoleSocket: z.string().optional(),
+    /** the caller stays attached (run without -d): a terminal may be relayed */
+    foreground: z.boolean().optional(),
     annotations: z.record(z.string(), z.string()).optional(),
   }),
   z.object({ type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive() }),
   z.object({ type: z.literal('container.createFailed'), id, message: z.string() }),
   z.object({ type: z.literal('container.start'), id }),
+  z.object({ type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional() }),
+  z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
+  z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
   z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional() }),
   z.object({ type: z.literal('container.delete'), id, force: z.boolean().optional() }),
   z.object({ type: z.literal('container.wait'), id }),

@@ -13,6 +13,8 @@ export interface CreateOptions {
   bundle: string;
   pidFile?: string;
   overlay?: boolean;
+  consoleSocket?: string;
+  foreground?: boolean;
 }
 
 export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
@@ -39,22 +41,18 @@ function readSync(child: ChildProcess): Promise<number> {
 
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
-  const { plan } = await client.request<{ plan: string }>({ type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay });
-  let child: ChildProcess;
+  const { plan } = await client.request<{ plan: string }>({
+    type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay,
+    consoleSocket: opts.consoleSocket && path.resolve(opts.consoleSocket), foreground: opts.foreground,
+  });
+  let spawned: { child: ChildProcess; initPid: number };
   try {
-    child = spawn(nsinitPath, [plan], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
-    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
-  } catch (e) {
-    await client.request({ type: 'container.createFailed', id: opts.id, message: String(e) }).catch(() => undefined);
-    throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
-  }
-  let initPid: number;
-  try {
-    initPid = await readSync(child);
+    spawned = await spawnNsinit(plan);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
+  const { child, initPid } = spawned;
   const monitorPid = child.pid!;
   try {
     await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid });
@@ -66,6 +64,17 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   // Written last: callers take the pid file as "create is complete".
   if (opts.pidFile) writePidFile(opts.pidFile, monitorPid);
   return { child, monitorPid, initPid };
+}
+
+/** Spawn nsinit on a plan with the caller's stdio and wait for its `created` line. */
+export async function spawnNsinit(plan: string): Promise<{ child: ChildProcess; initPid: number }> {
+  const child = spawn(nsinitPath, [plan], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+  try {
+    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+  } catch (e) {
+    throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
+  }
+  return { child, initPid: await readSync(child) };
 }
 
 export function writePidFile(file: string, pid: number): void {

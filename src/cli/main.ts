@@ -13,6 +13,8 @@ export interface Command {
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   create: () => import('./commands/create.js'),
   start: () => import('./commands/start.js'),
+  exec: () => import('./commands/exec.js'),
+  ps: () => import('./commands/ps.js'),
   run: () => import('./commands/run.js'),
   state: () => import('./commands/state.js'),
   list: () => import('./commands/list.js'),

@@ -4,6 +4,7 @@ import { RunaError } from '../errors.js';
 import { MS, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
 import type { HostCgroupMount } from '../actors/gofer.js';
+import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -47,6 +48,9 @@ export interface PlanInput {
   /** a writable in-memory layer over the rootfs (runsc --overlay) */
   overlay?: boolean;
   hostCgroups: HostCgroupMount[];
+  /** process.terminal: a pty sent over --console-socket, or relayed by the monitor */
+  console?: 'socket' | 'proxy' | null;
+  consoleSocket?: string;
 }
 
 const DEFAULT_DEVICES: Array<[string, number, number]> = [
@@ -58,21 +62,27 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const { spec } = input;
   const namespaces = spec.linux?.namespaces ?? [];
   for (const ns of namespaces) {
-    if (ns.path) throw new RunaError('unsupported', `config.json: linux.namespaces: joining a ${ns.type} namespace by path is not supported yet`);
     if (ns.type === 'user' || ns.type === 'time') throw new RunaError('unsupported', `config.json: linux.namespaces: ${ns.type} namespaces are not supported yet`);
   }
-  const types = new Set(namespaces.map((n) => n.type));
+  const joined = new Map<string, string>(namespaces.filter((n) => n.path).map((n) => [n.type, n.path!]));
+  const types = new Set<string>(namespaces.map((n) => n.type));
   if (!types.has('mount')) throw new RunaError('invalid_spec', 'config.json: linux.namespaces: a mount namespace is required');
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }];
-  const monitorNs = [...types].filter((t) => t !== 'mount').map((t) => NS_FLAG[t]);
-  if (monitorNs.length) plan.push({ op: 'unshare', namespaces: monitorNs });
+  // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
+  const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
+  for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' });
+  const fresh = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
+  if (fresh.length) plan.push({ op: 'unshare', namespaces: fresh });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, { op: 'unshare', namespaces: ['mnt'] });
+  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 });
+  if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
+  else plan.push({ op: 'unshare', namespaces: ['mnt'] });
 
   const propagation = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : MS.SLAVE | MS.REC;
   plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: propagation, data: '' });
@@ -116,19 +126,89 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     );
     if (hasPts) plan.push({ op: 'symlink', target: 'pts/ptmx', linkpath: `${dev}/ptmx` });
   }
+  for (const d of spec.linux?.devices ?? []) {
+    const target = resolve(d.path);
+    plan.push(...mkdirs(root, path.dirname(target)));
+    const type = d.type === 'b' ? 0o060000 : d.type === 'p' ? 0o010000 : S_IFCHR;
+    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
+      throw new RunaError('invalid_spec', `config.json: linux.devices: ${d.path}: major and minor are required for type ${d.type}`);
+    }
+    plan.push({ op: 'mknod', path: target, mode: type | ((d.fileMode ?? 0o666) & 0o7777), major: d.major ?? 0, minor: d.minor ?? 0 });
+  }
 
-  plan.push({ op: 'pivot_root', newRoot: root });
+  plan.push({ op: 'pivot_root', newRoot: root }, ...cwdMkdirs(spec.process.cwd));
   if (spec.root.readonly) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY, data: '' });
 
-  const user = spec.process.user;
-  plan.push({ op: 'chdir', path: spec.process.cwd });
-  plan.push({ op: 'setgroups', gids: user.additionalGids ?? [] }, { op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
-  plan.push({ op: 'umask', mode: user.umask ?? 0o022 });
-  const env = spec.process.env ?? [];
-  for (const entry of env) plan.push({ op: 'env', entry });
-  if (!env.some((e) => e.startsWith('HOME='))) plan.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
-  for (const value of spec.process.args) plan.push({ op: 'arg', value });
-  plan.push({ op: 'gate' }, { op: 'exec' });
+  // After pivot_root every path is the container's own.
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    plan.push({ op: 'write', path: `/proc/sys/${key.replace(/\./g, '/')}`, value });
+  }
+  for (const p of spec.linux?.maskedPaths ?? []) plan.push({ op: 'mask', path: p });
+  for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
+  if (input.console === 'socket') plan.push({ op: 'console' });
+  if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
+  plan.push(...processOps(spec.process), { op: 'gate' }, { op: 'exec' });
+  return plan;
+}
+
+export type ProcessSpec = Spec['process'];
+
+/** The working directory is created (as root) if missing, like runc does. */
+function cwdMkdirs(cwd: string): PlanOp[] {
+  const parts = cwd.split('/').filter(Boolean);
+  return parts.map((_, i) => ({ op: 'mkdir', path: '/' + parts.slice(0, i + 1).join('/'), mode: 0o755 }) as PlanOp);
+}
+
+/** Everything about the process itself, shared by a container's init and exec'd processes. */
+export function processOps(proc: ProcessSpec): PlanOp[] {
+  const ops: PlanOp[] = [];
+  if (proc.oomScoreAdj !== undefined) ops.push({ op: 'write', path: '/proc/self/oom_score_adj', value: String(proc.oomScoreAdj) });
+  for (const r of proc.rlimits ?? []) ops.push({ op: 'rlimit', resource: RLIMITS.indexOf(r.type), soft: BigInt(r.soft), hard: BigInt(r.hard) });
+  ops.push(...cwdMkdirs(proc.cwd));
+  const caps = proc.capabilities;
+  if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
+  const user = proc.user;
+  ops.push({ op: 'setgroups', gids: user.additionalGids ?? [] }, { op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
+  if (caps) {
+    ops.push(
+      { op: 'capset', effective: capNamesMask(caps.effective), permitted: capNamesMask(caps.permitted), inheritable: capNamesMask(caps.inheritable) },
+      // The kernel only lets a capability be ambient if it is permitted and inheritable;
+      // runc warns and goes on when asked for more, runa keeps the allowed part.
+      { op: 'ambient', mask: capNamesMask(caps.ambient) & capNamesMask(caps.inheritable) & capNamesMask(caps.permitted) },
+    );
+  }
+  if (proc.noNewPrivileges) ops.push({ op: 'nonewprivs' });
+  ops.push({ op: 'chdir', path: proc.cwd }, { op: 'umask', mode: user.umask ?? 0o022 });
+  const env = proc.env ?? [];
+  for (const entry of env) ops.push({ op: 'env', entry });
+  if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
+  for (const value of proc.args) ops.push({ op: 'arg', value });
+  return ops;
+}
+
+export interface ExecPlanInput {
+  process: ProcessSpec;
+  execDir: string;
+  initPid: number;
+  /** the OCI namespace types the container has */
+  namespaces: string[];
+  console?: 'socket' | 'proxy' | null;
+  consoleSocket?: string;
+}
+
+/** An exec'd process: join the init's namespaces (pid before the fork, mount in the child). */
+export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
+  const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }];
+  for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
+    if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
+  }
+  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 });
+  if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
+  if (input.console === 'socket') plan.push({ op: 'console' });
+  if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
+  plan.push(...processOps(input.process), { op: 'gate' }, { op: 'exec' });
   return plan;
 }
 

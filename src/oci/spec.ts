@@ -4,9 +4,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
 import { describeIssues } from '../bus/messages.js';
+import { CAPABILITIES, RLIMITS } from './linux.js';
 
 const absolute = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 const uint32 = z.number().int().min(0).max(0xffffffff);
+
+const uint64 = z.number().int().min(0);
+const capList = z.array(z.string().refine((c) => (CAPABILITIES as readonly string[]).includes(c), { error: (i) => `unknown capability ${JSON.stringify(i.input)}` }));
+const idMapping = z.looseObject({ containerID: uint32, hostID: uint32, size: uint32.min(1) });
 
 export const NamespaceType = z.enum(['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time']);
 
@@ -18,10 +23,7 @@ export const Mount = z.looseObject({
 });
 export type Mount = z.infer<typeof Mount>;
 
-export const Spec = z.looseObject({
-  ociVersion: z.string().min(1),
-  root: z.looseObject({ path: z.string().min(1), readonly: z.boolean().optional() }),
-  process: z.looseObject({
+export const ProcessSchema = z.looseObject({
     terminal: z.boolean().optional(),
     user: z.looseObject({
       uid: uint32,
@@ -32,13 +34,41 @@ export const Spec = z.looseObject({
     args: z.array(z.string()).min(1, 'must name the program to run'),
     env: z.array(z.string().refine((e) => e.includes('='), 'must be NAME=VALUE')).optional(),
     cwd: absolute,
-  }),
+    capabilities: z.looseObject({
+      bounding: capList.optional(), effective: capList.optional(), permitted: capList.optional(),
+      inheritable: capList.optional(), ambient: capList.optional(),
+    }).optional(),
+    rlimits: z.array(z.looseObject({ type: z.enum(RLIMITS, 'unknown rlimit type'), soft: uint64, hard: uint64 })).optional(),
+    noNewPrivileges: z.boolean().optional(),
+    oomScoreAdj: z.number().int().min(-1000).max(1000).optional(),
+    consoleSize: z.looseObject({ height: uint32, width: uint32 }).optional(),
+  });
+
+export const Spec = z.looseObject({
+  ociVersion: z.string().min(1),
+  root: z.looseObject({ path: z.string().min(1), readonly: z.boolean().optional() }),
+  process: ProcessSchema,
   hostname: z.string().max(64).optional(),
   mounts: z.array(Mount).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   linux: z.looseObject({
     namespaces: z.array(z.looseObject({ type: NamespaceType, path: z.string().optional() })).optional(),
     rootfsPropagation: z.enum(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable']).optional(),
+    uidMappings: z.array(idMapping).optional(),
+    gidMappings: z.array(idMapping).optional(),
+    maskedPaths: z.array(absolute).optional(),
+    readonlyPaths: z.array(absolute).optional(),
+    sysctl: z.record(z.string().regex(/^[a-z0-9_.\/-]+$/, 'invalid sysctl name').refine((k) => !k.includes('..'), 'invalid sysctl name'), z.string()).optional(),
+    devices: z.array(z.looseObject({
+      type: z.enum(['c', 'b', 'u', 'p'], 'device type must be c, b, u or p'),
+      path: absolute,
+      major: z.number().int().min(0).optional(),
+      minor: z.number().int().min(0).optional(),
+      fileMode: uint32.optional(),
+      uid: uint32.optional(),
+      gid: uint32.optional(),
+    })).optional(),
+    seccomp: z.unknown().optional(),
   }).optional(),
 });
 export type Spec = z.infer<typeof Spec>;
@@ -71,5 +101,36 @@ export function parseSpec(raw: unknown): Spec {
     if (seen.has(ns.type)) throw new RunaError('invalid_spec', `config.json: linux.namespaces: duplicate namespace type ${ns.type}`);
     seen.add(ns.type);
   }
+  if (spec.linux?.seccomp !== undefined) throw new RunaError('unsupported', 'config.json: linux.seccomp: seccomp filters are not supported yet');
   return spec;
+}
+
+/** runc's exec defaults: the container's process, changed only where the caller says. */
+export function execProcess(base: Spec['process'], o: import('../bus/messages.js').ExecOverrides): Spec['process'] {
+  if (o.process !== undefined) {
+    const r = ProcessSchema.safeParse(o.process);
+    if (!r.success) throw new RunaError('invalid_spec', `process.json: ${describeIssues(r.error)}`);
+    return r.data;
+  }
+  const caps = base.capabilities;
+  const added = o.caps ?? [];
+  for (const c of added) if (!(CAPABILITIES as readonly string[]).includes(c)) throw new RunaError('invalid_argument', `unknown capability ${JSON.stringify(c)}`);
+  const withCaps = (l?: string[]) => [...new Set([...(l ?? []), ...added])];
+  const proc = {
+    ...base,
+    args: o.args ?? base.args,
+    env: [...(base.env ?? []), ...(o.env ?? [])],
+    cwd: o.cwd ?? base.cwd,
+    terminal: o.terminal ?? false,
+    user: o.user ? { ...base.user, uid: o.user.uid, gid: o.user.gid ?? 0 } : base.user,
+    noNewPrivileges: o.noNewPrivileges || base.noNewPrivileges,
+    capabilities: caps || added.length ? {
+      bounding: withCaps(caps?.bounding), effective: withCaps(caps?.effective), permitted: withCaps(caps?.permitted),
+      inheritable: caps?.inheritable, ambient: caps?.ambient,
+    } : undefined,
+  };
+  if (o.additionalGids) proc.user = { ...proc.user, additionalGids: o.additionalGids };
+  const r = ProcessSchema.safeParse(proc);
+  if (!r.success) throw new RunaError('invalid_argument', `exec: ${describeIssues(r.error)}`);
+  return r.data;
 }

@@ -20,6 +20,7 @@ const create: Command = {
       id: positionals[0],
       bundle: (values.bundle as string | undefined) ?? process.cwd(),
       pidFile: values['pid-file'] as string | undefined,
+      consoleSocket: values['console-socket'] as string | undefined,
     });
     child.unref();
     return 0;

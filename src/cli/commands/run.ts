@@ -13,6 +13,8 @@ const run: Command = {
       id,
       bundle: (values.bundle as string | undefined) ?? process.cwd(),
       pidFile: values['pid-file'] as string | undefined,
+      consoleSocket: values['console-socket'] as string | undefined,
+      foreground: !values.detach,
     });
     const client = await ctx.connect();
     const stopForwarding = values.detach ? () => {} : forwardSignals(child);

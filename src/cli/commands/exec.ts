@@ -1,0 +1,89 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { RunaError } from '../../errors.js';
+import { forwardSignals, spawnNsinit, waitChild, writePidFile } from '../lifecycle.js';
+import type { ExecOverrides } from '../../bus/messages.js';
+
+const execFlags = {
+  cwd: { kind: 'string' },
+  env: { kind: 'strings', alias: 'e' },
+  user: { kind: 'string', alias: 'u' },
+  'additional-gids': { kind: 'strings', alias: 'g' },
+  cap: { kind: 'strings', alias: 'c' },
+  'no-new-privs': { kind: 'bool' },
+  process: { kind: 'string', alias: 'p' },
+  detach: { kind: 'bool', alias: 'd' },
+  'pid-file': { kind: 'string' },
+  tty: { kind: 'bool', alias: 't' },
+  'console-socket': { kind: 'string' },
+  'preserve-fds': { kind: 'string', ignored: true },
+  'process-label': { kind: 'string', ignored: true },
+  'apparmor': { kind: 'string', ignored: true },
+  'ignore-paused': { kind: 'bool', ignored: true },
+  cgroup: { kind: 'strings', ignored: true },
+} as const;
+
+function parseId(s: string, what: string): number {
+  if (!/^\d+$/.test(s)) throw new RunaError('invalid_argument', `parsing ${what} ${JSON.stringify(s)}: not a number`);
+  return Number(s);
+}
+
+const exec: Command = {
+  summary: 'run a new process inside a running container',
+  async run(ctx, args) {
+    // Flags come before the container id; everything after the id is the command.
+    const { values, positionals } = parseFlags(args, execFlags, { stopAtPositional: true });
+    const [id, ...cmd] = positionals;
+    if (!id) throw usage('exec: a container-id is required');
+    const o: ExecOverrides = {};
+    if (values.process) {
+      const file = values.process as string;
+      try { o.process = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new RunaError('invalid_argument', `parsing process file ${file}: ${(e as Error).message}`); }
+    } else if (!cmd.length) {
+      throw usage('exec: both a container-id and command are required');
+    }
+    if (cmd.length) o.args = cmd;
+    for (const e of (values.env as string[] | undefined) ?? []) if (!e.includes('=')) throw new RunaError('invalid_argument', `invalid variable: ${JSON.stringify(e)}`);
+    if (values.env) o.env = values.env as string[];
+    if (values.cwd) o.cwd = values.cwd as string;
+    if (values.user) {
+      const [u, g] = (values.user as string).split(':');
+      o.user = { uid: parseId(u, 'UID'), ...(g !== undefined ? { gid: parseId(g, 'GID') } : {}) };
+    }
+    if (values['additional-gids']) o.additionalGids = (values['additional-gids'] as string[]).map((g) => parseId(g, 'GID'));
+    if (values.cap) o.caps = values.cap as string[];
+    if (values['no-new-privs']) o.noNewPrivileges = true;
+    if (values.tty) o.terminal = true;
+    const consoleSocket = values['console-socket'] as string | undefined;
+    if (values.tty && values.detach && !consoleSocket) throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
+    if (consoleSocket && !values.tty) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
+
+    const client = await ctx.connect();
+    const { execId, plan } = await client.request<{ execId: string; plan: string }>({
+      type: 'container.exec', id, process: o, consoleSocket: consoleSocket && path.resolve(consoleSocket),
+    });
+    let spawned;
+    try {
+      spawned = await spawnNsinit(plan);
+      await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.child.pid! });
+    } catch (e) {
+      spawned?.child.kill('SIGKILL');
+      await client.request({ type: 'exec.failed', id, execId, message: (e as Error).message }).catch(() => undefined);
+      throw e;
+    }
+    const { child } = spawned;
+    if (values['pid-file']) writePidFile(values['pid-file'] as string, child.pid!);
+    if (values.detach) {
+      child.unref();
+      return 0;
+    }
+    ctx.close();
+    const stop = forwardSignals(child);
+    const status = await waitChild(child);
+    stop();
+    return status;
+  },
+};
+export default exec;

@@ -1,0 +1,37 @@
+import { spawnSync } from 'node:child_process';
+import type { Command } from '../main.js';
+import { parseFlags, usage } from '../flags.js';
+import { RunaError, notExist } from '../../errors.js';
+import { containerDir } from '../../paths.js';
+import { liveStatus, readState } from '../../state.js';
+import { containerPids } from '../../proc.js';
+
+const ps: Command = {
+  summary: 'list the processes running inside a container (ps -ef, or --format json for host PIDs)',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' } }, { stopAtPositional: true });
+    const [id, ...psArgs] = positionals;
+    if (!id) throw usage('ps: a container-id is required');
+    const format = (values.format as string | undefined) ?? 'table';
+    if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
+    const dir = containerDir(ctx.root, id);
+    const saved = /^[A-Za-z0-9_+.-]+$/.test(id) ? readState(dir) : null;
+    if (!saved) throw notExist();
+    const { status } = liveStatus(dir, saved);
+    if (status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container not running');
+    const pids = saved.initPid ? containerPids(saved.initPid) : [];
+    if (format === 'json') {
+      process.stdout.write(JSON.stringify(pids) + '\n');
+      return 0;
+    }
+    const out = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
+    if (out.status !== 0) throw new RunaError('ps_failed', `ps: ${out.stderr.trim() || `exit status ${out.status}`}`);
+    const lines = out.stdout.split('\n');
+    const pidCol = lines[0].trim().split(/\s+/).indexOf('PID');
+    if (pidCol < 0) throw new RunaError('ps_failed', "couldn't find PID field in ps output");
+    const wanted = new Set(pids.map(String));
+    process.stdout.write([lines[0], ...lines.slice(1).filter((l) => wanted.has(l.trim().split(/\s+/)[pidCol]))].join('\n') + '\n');
+    return 0;
+  },
+};
+export default ps;
