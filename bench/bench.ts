@@ -167,7 +167,7 @@ function fmtCell(c: Cell, unit: Row['unit']): string {
 function markdown(opts: Options, machine: Record<string, unknown>, seconds: number): string {
   const lines: string[] = [];
   lines.push('## runa vs runc', '');
-  lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average at start ${(machine.loadAverage as number[]).join(" ")}, `
+  lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average ${(machine.loadAverage as number[]).join(' ')} at start, ${(machine.loadAverageEnd as number[] | undefined)?.join(' ') ?? '?'} at end, `
     + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion}; `
     + `${opts.runs} runs per latency figure (${opts.coldRuns} cold), ${opts.clients} clients × ${opts.throughputSeconds} s per throughput figure; `
     + `state roots and bundle under ${opts.dir} (${machine.workFs}); bench took ${Math.round(seconds)} s.`, '');
@@ -951,6 +951,7 @@ async function main(): Promise<number> {
     }
   }
   const seconds = (performance.now() - started) / 1000;
+  machine.loadAverageEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const md = markdown(opts, machine, seconds) + (errors.length ? `\nErrors:\n${errors.map((e) => `- ${e}`).join('\n')}\n` : '');
   process.stdout.write(md);
   const command = `node dist/bench/bench.js ${process.argv.slice(2).join(' ')}`.trim();

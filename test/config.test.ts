@@ -1,0 +1,183 @@
+// config.json's process, rootfs, mounts and namespaces, each observed from inside the container.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Sandbox, initPidOf } from './helpers/runa.js';
+
+const sb = new Sandbox('config');
+after(async () => {
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+});
+
+let n = 0;
+/** Run `script` in a container built from the default spec edited by `edit`; returns stdout. */
+async function inside(script: string, edit?: (s: any) => void): Promise<string> {
+  const bundle = await sb.bundle(['sh', '-c', script], edit);
+  const r = await sb.run(['run', '-b', bundle, `cfg${++n}`]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+async function refused(edit: (s: any) => void, message: RegExp) {
+  const bundle = await sb.bundle(['true'], edit);
+  const id = `bad${++n}`;
+  const r = await sb.run(['create', '-b', bundle, id]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, message);
+  assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'nothing left behind');
+}
+
+const status = (out: string, key: string) => new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(out)?.[1];
+
+test('user: uid, gid, additional gids and umask', async () => {
+  const out = await inside('id -u; id -g; id -G; umask', (s) => {
+    s.process.user = { uid: 1000, gid: 1001, additionalGids: [2000, 2001], umask: 0o077 };
+    s.process.cwd = '/tmp';
+  });
+  assert.deepEqual(out.trim().split('\n'), ['1000', '1001', '1001 2000 2001', '0077']);
+});
+
+test('capabilities: all five sets as asked', async () => {
+  const out = await inside('grep Cap /proc/self/status', (s) => {
+    s.process.user = { uid: 1000, gid: 1000 };
+    s.process.capabilities = {
+      bounding: ['CAP_NET_BIND_SERVICE', 'CAP_KILL', 'CAP_CHOWN'],
+      effective: ['CAP_NET_BIND_SERVICE'],
+      permitted: ['CAP_NET_BIND_SERVICE', 'CAP_KILL'],
+      inheritable: ['CAP_NET_BIND_SERVICE'],
+      ambient: ['CAP_NET_BIND_SERVICE'],
+    };
+  });
+  // CAP_CHOWN=0, CAP_KILL=5, CAP_NET_BIND_SERVICE=10
+  assert.equal(status(out, 'CapBnd'), '0000000000000421');
+  // A non-root process after exec keeps what is ambient: permitted/effective become the ambient set.
+  assert.equal(status(out, 'CapAmb'), '0000000000000400');
+  assert.equal(status(out, 'CapInh'), '0000000000000400');
+  assert.equal(status(out, 'CapEff'), '0000000000000400');
+});
+
+test('root keeps exactly the capabilities asked for', async () => {
+  const out = await inside('grep Cap /proc/self/status', (s) => {
+    s.process.capabilities = { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] };
+  });
+  assert.equal(status(out, 'CapBnd'), '0000000000000020');
+  assert.equal(status(out, 'CapEff'), '0000000000000020');
+  assert.equal(status(out, 'CapPrm'), '0000000000000020');
+});
+
+test('unknown capabilities and rlimit types are refused, naming the field', async () => {
+  await refused((s) => { s.process.capabilities.bounding.push('CAP_FLY'); }, /process\.capabilities\.bounding\.3: unknown capability "CAP_FLY"/);
+  await refused((s) => { s.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]; }, /process\.rlimits\.0\.type: unknown rlimit type/);
+  await refused((s) => { s.linux.devices = [{ type: 'x', path: '/dev/x' }]; }, /linux\.devices\.0\.type/);
+  await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }; }, /linux\.seccomp: seccomp filters are not supported yet/);
+});
+
+test('rlimits, noNewPrivileges and oomScoreAdj', async () => {
+  const out = await inside('grep "open files" /proc/self/limits; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj', (s) => {
+    s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];
+    s.process.noNewPrivileges = true;
+    s.process.oomScoreAdj = 500;
+  });
+  assert.match(out, /Max open files\s+100\s+200\s+files/);
+  assert.match(out, /NoNewPrivs:\s+1/);
+  assert.match(out, /^500$/m);
+});
+
+test('sysctl, masked paths and read-only paths', async () => {
+  const out = await inside('cat /proc/sys/net/ipv4/ip_forward; stat -c %t,%T /proc/keys /proc/timer_list; echo 0 > /proc/sys/net/ipv4/ip_forward 2>/dev/null && echo writable || echo ro', (s) => {
+    s.linux.sysctl = { 'net.ipv4.ip_forward': '1' };
+  });
+  assert.deepEqual(out.trim().split('\n'), ['1', '1,3', '1,3', 'ro']);
+});
+
+test('hostname needs a UTS namespace', async () => {
+  await refused((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts'); }, /unable to set hostname without a private UTS namespace/);
+});
+
+test('mounts: bind (read-only), tmpfs with options, and propagation', async () => {
+  const host = path.join(sb.dir, 'shared-data');
+  fs.mkdirSync(host);
+  fs.writeFileSync(path.join(host, 'file'), 'from host');
+  const out = await inside('cat /data/file; echo; touch /data/x 2>/dev/null && echo rw || echo ro; grep -E " /(data|scratch) " /proc/self/mountinfo', (s) => {
+    s.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro', 'nosuid', 'rprivate'] });
+    s.mounts.push({ destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['size=1m', 'mode=700', 'noexec'] });
+  });
+  const lines = out.trim().split('\n');
+  assert.equal(lines[0], 'from host');
+  assert.equal(lines[1], 'ro');
+  const data = lines.find((l) => l.includes(' /data '))!;
+  assert.match(data, / \/data ro,nosuid/);
+  const scratch = lines.find((l) => l.includes(' /scratch '))!;
+  assert.match(scratch, /noexec/);
+  assert.match(scratch, /size=1024k/);
+  assert.match(scratch, /mode=700/);
+  assert.equal(fs.existsSync(path.join(host, 'x')), false);
+});
+
+test('a symlink in the rootfs can never make a mount land outside it', async () => {
+  const victim = path.join(sb.dir, 'victim');
+  fs.mkdirSync(victim);
+  const rootfs = await sb.rootfs();
+  fs.symlinkSync(victim, path.join(rootfs, 'escape'));
+  fs.symlinkSync('../../../..' + victim, path.join(rootfs, 'escape-rel'));
+  try {
+    const out = await inside(`grep -c " ${victim}/owned" /proc/self/mountinfo`, (s) => {
+      s.mounts.push({ destination: '/escape/owned', type: 'tmpfs', source: 'tmpfs' });
+      s.mounts.push({ destination: '/escape-rel/owned2', type: 'tmpfs', source: 'tmpfs' });
+    });
+    assert.equal(out.trim(), '2', 'both mounts landed inside the rootfs, where the symlinks resolve as if it were /');
+    assert.deepEqual(fs.readdirSync(victim), [], 'nothing was created or mounted in the host directory');
+    assert.ok(!fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(victim));
+  } finally {
+    fs.unlinkSync(path.join(rootfs, 'escape'));
+    fs.unlinkSync(path.join(rootfs, 'escape-rel'));
+  }
+});
+
+test('a rootfs whose /proc is a symlink is refused', async () => {
+  const rootfs = path.join(sb.dir, 'evil-rootfs');
+  fs.mkdirSync(rootfs);
+  fs.symlinkSync('/', path.join(rootfs, 'proc'));
+  await refused((s) => { s.root.path = rootfs; }, /proc mount destination \/proc is a symlink in the rootfs: refused/);
+});
+
+test('the working directory is created if missing', async () => {
+  const out = await inside('pwd', (s) => { s.process.cwd = '/srv/app/work'; s.root.readonly = false; });
+  assert.equal(out, '/srv/app/work\n');
+});
+
+test('no file descriptor leaks into the container beyond stdio', async () => {
+  const out = await inside('ls /proc/self/fd');
+  // ls itself opens one directory fd while listing.
+  const fds = out.trim().split('\n').map(Number).filter((f) => f > 2);
+  assert.ok(fds.length <= 1, `unexpected fds: ${out}`);
+});
+
+test('linux.devices creates the device nodes asked for', async () => {
+  const out = await inside('stat -c "%F %t %T %a" /dev/fuse /dev/sub/null2', (s) => {
+    s.linux.devices = [
+      { type: 'c', path: '/dev/fuse', major: 10, minor: 229, fileMode: 0o600 },
+      { type: 'c', path: '/dev/sub/null2', major: 1, minor: 3, fileMode: 0o666 },
+    ];
+  });
+  assert.deepEqual(out.trim().split('\n'), ['character special file a e5 600', 'character special file 1 3 666']);
+});
+
+test('joining another container\'s network namespace by path; a wrong type fails clearly', async () => {
+  const host = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', host, 'netowner'])).code, 0);
+  const monitor = JSON.parse((await sb.run(['state', 'netowner'])).stdout).pid;
+  const init = initPidOf(monitor);
+  const netns = fs.readlinkSync(`/proc/${init}/ns/net`);
+  const out = await inside('readlink /proc/self/ns/net', (s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${init}/ns/net` } : n));
+  });
+  assert.equal(out.trim(), netns);
+  await refused((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${init}/ns/uts` } : n));
+  }, /setns ".*\/ns\/uts": not a net namespace/);
+  assert.equal((await sb.run(['delete', '-f', 'netowner'])).code, 0);
+});

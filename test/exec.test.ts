@@ -1,0 +1,102 @@
+// exec and ps: new processes in a running container, with runc's defaults.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Sandbox, alive, initPidOf, until } from './helpers/runa.js';
+
+const sb = new Sandbox('exec');
+let monitor = 0;
+before(async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    s.process.env.push('FROM_CONFIG=yes');
+    s.process.cwd = '/tmp';
+    s.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs' });
+  });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'box'])).code, 0);
+  monitor = JSON.parse((await sb.run(['state', 'box'])).stdout).pid;
+});
+after(async () => {
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+});
+
+test('exec runs in all the container\'s namespaces with its env and cwd, and propagates the status', async () => {
+  const init = initPidOf(monitor);
+  const r = await sb.run(['exec', 'box', 'sh', '-c', 'echo $FROM_CONFIG; pwd; readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc; cat /proc/1/comm; exit 5']);
+  assert.equal(r.code, 5, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines[0], 'yes');
+  assert.equal(lines[1], '/tmp');
+  const ns = ['pid', 'mnt', 'net', 'uts', 'ipc'].map((n) => fs.readlinkSync(`/proc/${init}/ns/${n}`));
+  assert.deepEqual(lines.slice(2, 7), ns);
+  assert.equal(lines[7], 'sleep', 'PID 1 is the container\'s init');
+});
+
+test('exec flags: --env, --cwd, --user, --additional-gids, --cap, --no-new-privs', async () => {
+  const r = await sb.run(['exec', '--env', 'A=1', '-e', 'B=2', '--cwd', '/', '--user', '1000:1000', '--additional-gids', '7',
+    '--cap', 'CAP_KILL', '--no-new-privs', 'box', 'sh', '-c', 'echo $A$B; pwd; id -u; id -G; grep -E "CapBnd|NoNewPrivs" /proc/self/status']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.deepEqual(lines.slice(0, 4), ['12', '/', '1000', '1000 7']);
+  assert.match(r.stdout, /CapBnd:\s+00000000200004[0-9a-f]{2}/);
+  assert.match(r.stdout, /NoNewPrivs:\s+1/);
+});
+
+test('exec --process takes a whole process.json', async () => {
+  const file = path.join(sb.dir, 'process.json');
+  fs.writeFileSync(file, JSON.stringify({ args: ['sh', '-c', 'echo $ONLY; id -u'], env: ['ONLY=this'], cwd: '/', user: { uid: 42, gid: 42 } }));
+  const r = await sb.run(['exec', '--process', file, 'box']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'this\n42\n');
+  fs.writeFileSync(file, JSON.stringify({ args: [], cwd: 'rel', user: { uid: 0, gid: 0 } }));
+  const bad = await sb.run(['exec', '-p', file, 'box']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /process\.json: args: must name the program to run; cwd: must be an absolute path/);
+});
+
+test('exec exits 128+signal, and an exec\'d process exiting leaves the container running', async () => {
+  const r = await sb.run(['exec', 'box', 'sh', '-c', 'kill -TERM $$']);
+  assert.equal(r.code, 143, r.stderr);
+  assert.equal(JSON.parse((await sb.run(['state', 'box'])).stdout).status, 'running');
+});
+
+test('exec of a missing program fails with runc-like wording', async () => {
+  const r = await sb.run(['exec', 'box', '/bin/nope']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /exec failed: exec "\/bin\/nope": No such file or directory/);
+});
+
+test('exec -d with --pid-file, then ps lists it (table and JSON)', async () => {
+  const pidFile = path.join(sb.dir, 'exec.pid');
+  const r = await sb.run(['exec', '-d', '--pid-file', pidFile, 'box', 'sleep', '777']);
+  assert.equal(r.code, 0, r.stderr);
+  const execMonitor = Number(fs.readFileSync(pidFile, 'utf8'));
+  assert.ok(alive(execMonitor));
+  const json = JSON.parse((await sb.run(['ps', '--format', 'json', 'box'])).stdout) as number[];
+  const init = initPidOf(monitor);
+  const execPid = initPidOf(execMonitor);
+  assert.ok(json.includes(init) && json.includes(execPid), `${json} has ${init} and ${execPid}`);
+  const table = await sb.run(['ps', 'box']);
+  assert.match(table.stdout, /^UID\s+PID\s+PPID/);
+  assert.match(table.stdout, /sleep 777/);
+  assert.match(table.stdout, /sleep 1000/);
+  process.kill(execPid, 'SIGKILL');
+  await until(() => !alive(execMonitor), 'exec monitor exits');
+});
+
+test('exec into a created or stopped container is refused, as is ps', async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'exit 0']);
+  assert.equal((await sb.run(['create', '-b', bundle, 'idle'])).code, 0);
+  const r = await sb.run(['exec', 'idle', 'true']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot exec container "idle" in state created/);
+  assert.match((await sb.run(['ps', 'idle'])).stderr, /container not running/);
+  assert.equal((await sb.run(['start', 'idle'])).code, 0);
+  await until(async () => JSON.parse((await sb.run(['state', 'idle'])).stdout).status === 'stopped', 'stopped');
+  assert.match((await sb.run(['exec', 'idle', 'true'])).stderr, /cannot exec container "idle" in state stopped/);
+  assert.equal((await sb.run(['delete', 'idle'])).code, 0);
+  assert.match((await sb.run(['exec', 'ghost', 'true'])).stderr, /container does not exist/);
+  assert.match((await sb.run(['exec', 'box'])).stderr, /both a container-id and command are required/);
+});
