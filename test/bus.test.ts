@@ -153,3 +153,38 @@ test('inspection: a subscriber sees a container go created → running → stopp
   await c.request({ type: 'inspect.unsubscribe' });
   assert.equal((await sb.run(['delete', 'watched'])).code, 0);
 });
+
+test('a peer that stops reading is not read from until it drains, loses nothing, and others are served meanwhile', async () => {
+  const flooder = new WebSocket(`ws+unix://${sock}:/`);
+  await new Promise((r) => flooder.once('open', r));
+  const raw = (flooder as any)._socket as net.Socket;
+  const N = 60_000;
+  const seen: string[] = [];
+  flooder.on('message', (d) => seen.push(JSON.parse(d.toString()).cid));
+  raw.pause(); // read nothing: replies pile up on the daemon's side
+  for (let i = 0; i < N; i++) flooder.send(JSON.stringify({ kind: 'request', cid: `f${i}`, body: { type: 'daemon.ping' } }));
+  // While the flooder lags, another client is served normally.
+  const other = await connect();
+  await until(async () => (await other.request<{ pausedPeers: number }>({ type: 'daemon.ping' })).pausedPeers === 1, 'the daemon stops reading the flooder', 20_000);
+  raw.resume();
+  await until(() => seen.length === N, `all ${N} replies`, 60_000);
+  assert.equal(seen[0], 'f0');
+  assert.equal(seen[N - 1], `f${N - 1}`, 'in order, none lost');
+  flooder.close();
+});
+
+test('a peer that stops answering heartbeats is dropped', async () => {
+  const hb = new Sandbox('heartbeat');
+  try {
+    assert.equal((await hb.run(['delete', '-f', 'x'], { env: { RUNA_HEARTBEAT_MS: '100' } })).code, 0);
+    const ws = new WebSocket(`ws+unix://${path.join(hb.root, 'runa.sock')}:/`, { autoPong: false });
+    await new Promise((r) => ws.once('open', r));
+    const pings: number[] = [];
+    ws.on('ping', () => pings.push(Date.now()));
+    await new Promise((r) => ws.once('close', r));
+    assert.ok(pings.length >= 1, 'it was pinged before being dropped');
+  } finally {
+    const { leftovers } = await hb.cleanup();
+    assert.deepEqual(leftovers, []);
+  }
+});

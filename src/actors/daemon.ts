@@ -57,11 +57,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
 
   const registry = new Registry(root, bus, onChange);
-  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size }));
+  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, pausedPeers: server?.paused() ?? 0 }));
   bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
 
   await registry.adopt();
-  server = await serveSocket(bus, socketPath(root), { onClients: onChange });
+  const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
+  server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
   fs.writeFileSync(path.join(root, 'daemon.pid'), String(process.pid));
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown());
   process.on('SIGPIPE', () => {});

@@ -17,6 +17,8 @@ export interface SocketServerOptions {
 
 export interface SocketServer {
   clients(): number;
+  /** connections not being read from because they do not read their replies */
+  paused(): number;
   close(): Promise<void>;
 }
 
@@ -36,12 +38,14 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
   fs.chmodSync(path, 0o600);
 
   const alive = new WeakMap<WebSocket, boolean>();
+  const connections = new Set<Connection>();
   wss.on('connection', (ws) => {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
     const conn = new Connection(ws, bus);
+    connections.add(conn);
     opts.onClients?.(wss.clients.size);
-    ws.on('close', () => { conn.dispose(); opts.onClients?.(wss.clients.size); });
+    ws.on('close', () => { conn.dispose(); connections.delete(conn); opts.onClients?.(wss.clients.size); });
     ws.on('error', () => ws.terminate());
   });
   const heartbeat = setInterval(() => {
@@ -55,6 +59,7 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
 
   return {
     clients: () => wss.clients.size,
+    paused: () => [...connections].filter((c) => c.isPaused).length,
     close: async () => {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
@@ -69,6 +74,7 @@ class Connection implements Session {
   private readonly subs = new Map<string, Subscription>();
   private dropped = 0;
   private paused = false;
+  get isPaused(): boolean { return this.paused; }
 
   constructor(private readonly ws: WebSocket, private readonly bus: Bus) {
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));

@@ -1,0 +1,306 @@
+// cgroup v2: one unified directory. Semantics, conversions and write orders follow runc's
+// libcontainer/cgroups/fs2 (opencontainers/cgroups fs2/*.go).
+import path from 'node:path';
+import {
+  CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
+  readKeyValues, readText, readUint, tryWrite, writeKnob,
+} from './common.js';
+import { checkUsage, rdmaLine, safeReaddir } from './v1.js';
+import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxResources } from './types.js';
+
+const R = 'linux.resources';
+
+export interface V2Options {
+  /**
+   * cgroup v2 has no devices files: device rules need a BPF_PROG_TYPE_CGROUP_DEVICE program,
+   * which runa cannot load without native code. 'error' (default) refuses linux.resources.devices
+   * on v2 (as runc does when built without its eBPF support); 'ignore' skips it with a warning.
+   */
+  devices?: 'error' | 'ignore';
+}
+
+/** The v2 controllers a resources object needs enabled in the parents' cgroup.subtree_control. */
+export function neededControllers(r: LinuxResources): string[] {
+  const need = new Set<string>();
+  const m = r.memory;
+  if (m && (m.limit || m.swap || m.reservation)) need.add('memory');
+  const c = r.cpu;
+  if (c && (c.shares || c.quota || c.period || c.burst !== undefined || c.idle !== undefined)) need.add('cpu');
+  if (c && (c.cpus || c.mems)) need.add('cpuset');
+  if (r.pids?.limit !== undefined) need.add('pids');
+  const b = r.blockIO;
+  if (b && (b.weight || b.weightDevice?.length || b.throttleReadBpsDevice?.length || b.throttleWriteBpsDevice?.length
+    || b.throttleReadIOPSDevice?.length || b.throttleWriteIOPSDevice?.length)) need.add('io');
+  if (r.hugepageLimits?.length) need.add('hugetlb');
+  if (r.rdma && Object.keys(r.rdma).length) need.add('rdma');
+  for (const k of Object.keys(r.unified ?? {})) {
+    const ctrl = k.split('.')[0];
+    if (ctrl && ctrl !== 'cgroup' && k.includes('.')) need.add(ctrl);
+  }
+  return [...need];
+}
+
+/** Why a knob of `controller` is missing from `dir`, for the error message. */
+export function missingHint(dir: string, controller: string): string {
+  const avail = readText(path.join(dir, 'cgroup.controllers'));
+  if (avail === null) return `controller "${controller}" not available`;
+  if (!avail.split(/\s+/).includes(controller)) return `controller "${controller}" is not enabled for this cgroup: not in ${path.join(dir, 'cgroup.controllers')}`;
+  return `controller "${controller}" is enabled but the kernel has no such file`;
+}
+
+/** runc's numToStr: 0 = leave alone (""), -1 = "max". */
+function numToStr(n: number): string {
+  if (n === 0) return '';
+  if (n === -1) return 'max';
+  return String(n);
+}
+
+export function applyV2(dir: string, r: LinuxResources, warnings: string[], opts: V2Options = {}): void {
+  const knob = (file: string, value: string, field: string, controller: string, hint?: string) =>
+    writeKnob(dir, file, value, field, exists(path.join(dir, file)) ? undefined : hint ?? missingHint(dir, controller));
+
+  // pids
+  if (r.pids?.limit !== undefined) knob('pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max', `${R}.pids.limit`, 'pids');
+
+  // memory
+  const m = r.memory;
+  if (m) {
+    const F = `${R}.memory`;
+    if (m.kernel) warnings.push(`${F}.kernel: ignored (no kernel memory limit on cgroup v2; runc ignores it too)`);
+    if (m.kernelTCP) warnings.push(`${F}.kernelTCP: ignored (no kernel TCP memory limit on cgroup v2; runc ignores it too)`);
+    if (m.swappiness !== undefined && m.swappiness !== -1) warnings.push(`${F}.swappiness: ignored (cgroup v2 has no per-cgroup swappiness; runc ignores it too)`);
+    if (m.disableOOMKiller) warnings.push(`${F}.disableOOMKiller: ignored (cgroup v2 cannot disable the OOM killer; runc ignores it too)`);
+    const limit = m.limit ?? 0;
+    const swapIn = m.swap ?? 0;
+    if (limit || swapIn || m.reservation) {
+      if (m.checkBeforeUpdate) checkUsage(F, readUint(path.join(dir, 'memory.current')), limit, swapIn);
+      let swap: number;
+      try {
+        swap = memorySwapToV2(swapIn, limit);
+      } catch (e) {
+        throw cannotApply(`${F}.swap`, (e as Error).message);
+      }
+      let swapStr = numToStr(swap);
+      if (swapStr === '' && swap === 0 && swapIn > 0) swapStr = '0'; // memory == memory+swap: no swap at all
+      if (swapStr !== '') {
+        // without swap accounting, "max" and "0" are what the host does anyway (runc ignores them)
+        if (exists(path.join(dir, 'memory.swap.max')) || (swapStr !== 'max' && swapStr !== '0')) {
+          knob('memory.swap.max', swapStr, `${F}.swap`, 'memory', 'swap accounting disabled?');
+        }
+      }
+      const max = numToStr(limit);
+      if (max) knob('memory.max', max, `${F}.limit`, 'memory');
+      const low = numToStr(m.reservation ?? 0);
+      if (low) knob('memory.low', low, `${F}.reservation`, 'memory');
+    }
+  }
+
+  // io
+  const b = r.blockIO;
+  if (b) {
+    const F = `${R}.blockIO`;
+    // BFQ takes blkio-range weights as they are; otherwise io.weight with runc's conversion
+    const bfq = exists(path.join(dir, 'io.bfq.weight'));
+    if (b.weight) {
+      if (bfq) knob('io.bfq.weight', String(b.weight), `${F}.weight`, 'io');
+      else knob('io.weight', String(blkioWeightToIoWeight(b.weight)), `${F}.weight`, 'io');
+    }
+    if (b.leafWeight) warnings.push(`${F}.leafWeight: ignored (no leaf weights on cgroup v2; runc ignores it too)`);
+    for (const [i, wd] of (b.weightDevice ?? []).entries()) {
+      if (wd.leafWeight) warnings.push(`${F}.weightDevice[${i}].leafWeight: ignored (no leaf weights on cgroup v2)`);
+      if (!wd.weight) continue;
+      if (bfq) knob('io.bfq.weight', `${wd.major}:${wd.minor} ${wd.weight}`, `${F}.weightDevice[${i}]`, 'io');
+      else warnings.push(`${F}.weightDevice[${i}]: ignored (per-device weights need the BFQ scheduler: no ${path.join(dir, 'io.bfq.weight')}; runc ignores it too)`);
+    }
+    const throttles: [keyof typeof b, string][] = [
+      ['throttleReadBpsDevice', 'rbps'], ['throttleWriteBpsDevice', 'wbps'],
+      ['throttleReadIOPSDevice', 'riops'], ['throttleWriteIOPSDevice', 'wiops'],
+    ];
+    for (const [key, name] of throttles) {
+      const list = (b[key] ?? []) as { major: number; minor: number; rate: number }[];
+      for (const [i, t] of list.entries()) knob('io.max', `${t.major}:${t.minor} ${name}=${t.rate}`, `${F}.${key}[${i}]`, 'io');
+    }
+  }
+
+  // cpu
+  const c = r.cpu;
+  if (c) {
+    const F = `${R}.cpu`;
+    if (c.realtimePeriod || c.realtimeRuntime) {
+      throw cannotApply(c.realtimeRuntime ? `${F}.realtimeRuntime` : `${F}.realtimePeriod`,
+        `${path.join(dir, 'cpu.rt_runtime_us')} does not exist (cgroup v2 has no realtime group scheduling)`);
+    }
+    if (c.shares) knob('cpu.weight', String(cpuSharesToWeight(c.shares)), `${F}.shares`, 'cpu');
+    if (c.idle !== undefined) knob('cpu.idle', String(c.idle), `${F}.idle`, 'cpu');
+    let burst = '';
+    if (c.burst !== undefined) {
+      burst = String(c.burst);
+      const file = path.join(dir, 'cpu.max.burst');
+      if (!exists(file)) throw cannotApply(`${F}.burst`, `${file} does not exist (${missingHint(dir, 'cpu')})`);
+      const err = tryWrite(file, burst);
+      if (!err) burst = '';
+      else if (err.code !== 'EINVAL' || !c.quota) throw cannotApply(`${F}.burst`, `writing "${burst}" to ${file}: ${errnoText(err)}`);
+    }
+    if (c.quota || c.period) {
+      let quota = c.quota && c.quota > 0 ? String(c.quota) : 'max';
+      if (!c.quota) {
+        // only the period changes: keep the current quota (runc would reset it to "max")
+        const cur = readText(path.join(dir, 'cpu.max'))?.trim().split(/\s+/)[0];
+        if (cur && /^(\d+|max)$/.test(cur)) quota = cur;
+      }
+      knob('cpu.max', c.period ? `${quota} ${c.period}` : quota, c.quota ? `${F}.quota` : `${F}.period`, 'cpu');
+      if (burst) knob('cpu.max.burst', burst, `${F}.burst`, 'cpu');
+    }
+    if (c.cpus) knob('cpuset.cpus', c.cpus, `${F}.cpus`, 'cpuset');
+    if (c.mems) knob('cpuset.mems', c.mems, `${F}.mems`, 'cpuset');
+  }
+
+  // devices
+  if (r.devices !== undefined && r.devices.length > 0) {
+    const msg = 'cgroup v2 device rules need an eBPF (BPF_CGROUP_DEVICE) program, which runa cannot load';
+    if (opts.devices === 'ignore') warnings.push(`${R}.devices: ignored (${msg})`);
+    else throw cannotApply(`${R}.devices`, msg);
+  }
+
+  // hugetlb
+  for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
+    const field = `${R}.hugepageLimits[${i}]`;
+    const file = `hugetlb.${h.pageSize}.max`;
+    const enabled = (readText(path.join(dir, 'cgroup.controllers')) ?? '').split(/\s+/).includes('hugetlb');
+    knob(file, String(h.limit), field, 'hugetlb', enabled ? `no ${h.pageSize} huge pages on this host?` : undefined);
+    const rsvd = `hugetlb.${h.pageSize}.rsvd.max`;
+    if (exists(path.join(dir, rsvd))) knob(rsvd, String(h.limit), field, 'hugetlb');
+  }
+
+  // rdma
+  for (const [dev, l] of Object.entries(r.rdma ?? {})) knob('rdma.max', rdmaLine(dev, l), `${R}.rdma[${JSON.stringify(dev)}]`, 'rdma');
+
+  // network: net_cls/net_prio do not exist on v2 (runc's fs2 ignores them)
+  if (r.network?.classID !== undefined) warnings.push(`${R}.network.classID: ignored (no net_cls controller on cgroup v2)`);
+  if (r.network?.priorities?.length) warnings.push(`${R}.network.priorities: ignored (no net_prio controller on cgroup v2)`);
+
+  // unified: last, so it overrides the above (runc's order)
+  for (const [k, v] of Object.entries(r.unified ?? {})) {
+    const field = `${R}.unified[${JSON.stringify(k)}]`;
+    if (k.includes('/') || k === '.' || k === '..' || k === '') throw cannotApply(field, 'must be a file name (no slashes)');
+    const dot = k.indexOf('.');
+    if (dot <= 0) throw cannotApply(field, 'must be in the form CONTROLLER.PARAMETER');
+    const ctrl = k.slice(0, dot);
+    if (!exists(path.join(dir, k))) {
+      const hint = ctrl === 'cgroup' ? 'no such cgroup core file' : missingHint(dir, ctrl);
+      throw cannotApply(field, `${path.join(dir, k)} does not exist (${hint})`);
+    }
+    // runc's WriteFileByLine: a multi-line value is several writes
+    for (const line of v.split('\n')) if (line !== '') knob(k, line, field, ctrl);
+  }
+}
+
+// --- freezer ---
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function frozenEvent(dir: string): string | null {
+  const t = readText(path.join(dir, 'cgroup.events'));
+  const m = t === null ? null : /^frozen (\d)/m.exec(t);
+  return m ? m[1] : null;
+}
+
+/** Write 1 to cgroup.freeze, then poll cgroup.events until "frozen 1" (runc: 1000 tries); thaw again on failure. */
+export async function freezeV2(dir: string): Promise<void> {
+  const file = path.join(dir, 'cgroup.freeze');
+  if (!exists(file)) throw new CgroupError(`cgroups: cannot freeze: ${file} does not exist (freezer not supported: kernel older than 5.2?)`);
+  const err = tryWrite(file, '1');
+  if (err) throw new CgroupError(`cgroups: cannot freeze: writing "1" to ${file}: ${errnoText(err)}`);
+  for (let i = 0; i < 1100; i++) {
+    const ev = frozenEvent(dir);
+    if (ev === '1') return;
+    if (ev === null) {
+      tryWrite(file, '0');
+      throw new CgroupError(`cgroups: cannot freeze: no "frozen" line in ${path.join(dir, 'cgroup.events')}`);
+    }
+    await (i < 100 ? tick() : pause(10));
+  }
+  tryWrite(file, '0');
+  throw new CgroupError(`cgroups: timed out waiting for ${dir} to freeze (thawed it again)`);
+}
+
+export async function thawV2(dir: string): Promise<void> {
+  const file = path.join(dir, 'cgroup.freeze');
+  if (!exists(file)) return; // runc: nothing to thaw without a freezer
+  const err = tryWrite(file, '0');
+  if (err) throw new CgroupError(`cgroups: cannot thaw: writing "0" to ${file}: ${errnoText(err)}`);
+  const back = readText(file)?.trim();
+  if (back !== '0') throw new CgroupError(`cgroups: expected ${file} to read 0 after thawing, got ${JSON.stringify(back)}`);
+  await tick();
+}
+
+export function freezerStateV2(dir: string | null): 'FROZEN' | 'THAWED' | 'FREEZING' | null {
+  if (dir === null) return null;
+  const want = readText(path.join(dir, 'cgroup.freeze'))?.trim();
+  if (want === undefined) return null;
+  if (want === '0') return 'THAWED';
+  return frozenEvent(dir) === '1' ? 'FROZEN' : 'FREEZING';
+}
+
+// --- stats (runc fs2 Stats) ---
+
+export function statsV2(dir: string): CgroupStats {
+  const st = emptyStats();
+  const cpu = readKeyValues(path.join(dir, 'cpu.stat'));
+  st.cpu.usage.total = (cpu.usage_usec ?? 0) * 1000;
+  st.cpu.usage.user = (cpu.user_usec ?? 0) * 1000;
+  st.cpu.usage.kernel = (cpu.system_usec ?? 0) * 1000;
+  st.cpu.throttling = { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: (cpu.throttled_usec ?? 0) * 1000 };
+
+  st.memory.raw = readKeyValues(path.join(dir, 'memory.stat'));
+  st.memory.cache = st.memory.raw.file ?? 0;
+  const usage = readUint(path.join(dir, 'memory.current'));
+  if (usage !== null) {
+    const limit = readUint(path.join(dir, 'memory.max')) ?? 0;
+    st.memory.usage = { usage, limit, max: readUint(path.join(dir, 'memory.peak')) ?? 0, failcnt: 0 };
+    // v1 compatibility (runc): "swap" is memory+swap
+    const swapUsage = readUint(path.join(dir, 'memory.swap.current'));
+    const swapLimit = readUint(path.join(dir, 'memory.swap.max'));
+    st.memory.swap = {
+      usage: (swapUsage ?? 0) + usage,
+      limit: swapLimit === null ? 0 : swapLimit === MAX_U64 ? MAX_U64 : swapLimit + limit,
+      max: 0,
+      failcnt: 0,
+    };
+  }
+
+  const pidsCur = readUint(path.join(dir, 'pids.current'));
+  if (pidsCur !== null) st.pids = { current: pidsCur, limit: readUint(path.join(dir, 'pids.max')) ?? 0 };
+
+  const io = readText(path.join(dir, 'io.stat')) ?? '';
+  const ops: Record<string, [BlkioEntry[], string]> = {
+    rbytes: [st.blkio.ioServiceBytesRecursive, 'Read'], wbytes: [st.blkio.ioServiceBytesRecursive, 'Write'],
+    rios: [st.blkio.ioServicedRecursive, 'Read'], wios: [st.blkio.ioServicedRecursive, 'Write'],
+  };
+  for (const line of io.split('\n')) {
+    const [dev, ...kvs] = line.trim().split(/\s+/);
+    if (!dev || !/^\d+:\d+$/.test(dev)) continue;
+    const [major, minor] = dev.split(':').map(Number);
+    for (const kv of kvs) {
+      const [k, v] = kv.split('=');
+      const target = ops[k];
+      if (target && /^\d+$/.test(v ?? '')) target[0].push({ major, minor, op: target[1], value: Number(v) });
+    }
+  }
+
+  for (const f of safeReaddir(dir)) {
+    const m = /^hugetlb\.([0-9]+[KMGTP]?B)\.current$/.exec(f);
+    if (!m) continue;
+    st.hugetlb[m[1]] = {
+      usage: readUint(path.join(dir, f)) ?? 0,
+      max: 0,
+      failcnt: readKeyValues(path.join(dir, `hugetlb.${m[1]}.events`)).max ?? 0,
+    };
+  }
+  return st;
+}
+
+export function oomCountV2(dir: string): number {
+  return readKeyValues(path.join(dir, 'memory.events')).oom_kill ?? 0;
+}
