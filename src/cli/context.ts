@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BusClient } from '../bus/client.js';
+import type { BusClient } from '../bus/client.js';
 import { cliEntry, socketPath } from '../paths.js';
 import { RunaError } from '../errors.js';
 
@@ -24,6 +24,7 @@ export class Context {
   /** Connect to this root's daemon, starting it (detached) if none answers. */
   async connect(): Promise<BusClient> {
     if (this.client) return this.client;
+    const { BusClient } = await import('../bus/client.js'); // ws is loaded only by commands that talk to the daemon
     const sock = socketPath(this.root);
     const deadline = Date.now() + CONNECT_TIMEOUT_MS;
     let started = false;
