@@ -17,6 +17,9 @@ export interface CgroupLayout {
   mountRoots?: Record<string, string>;
 }
 
+/** cgroup v1 super options that are not controller names (kernel/cgroup/cgroup-v1.c). */
+const V1_MOUNT_OPTIONS = new Set(['rw', 'ro', 'all', 'none', 'noprefix', 'clone_children', 'cpuset_v2_mode', 'xattr', 'favordynmods', 'nofavordynmods']);
+
 /** Parse mountinfo (default: this process's) for cgroup and cgroup2 mounts; the first mount of a hierarchy wins. */
 export function detectCgroups(opts: { mountinfo?: string } = {}): CgroupLayout {
   const text = opts.mountinfo ?? fs.readFileSync('/proc/self/mountinfo', 'utf8');
@@ -38,7 +41,7 @@ export function detectCgroups(opts: { mountinfo?: string } = {}): CgroupLayout {
         mountRoots[mountpoint] = root;
       }
     } else if (fstype === 'cgroup') {
-      const names = superOpts.split(',').filter((o) => !['rw', 'ro'].includes(o) && !o.startsWith('release_agent=') && o !== 'clone_children' && o !== 'noprefix' && o !== 'xattr' && o !== 'cpuset_v2_mode');
+      const names = superOpts.split(',').filter((o) => o && !V1_MOUNT_OPTIONS.has(o) && !o.startsWith('release_agent='));
       let took = false;
       for (const n of names) {
         if (v1[n] === undefined) {

@@ -1,0 +1,298 @@
+// One container's cgroup across every hierarchy of the host: create, apply/update resources,
+// join, freeze/thaw, inspect, destroy. Driver-agnostic; v1.ts and v2.ts hold the knobs.
+import fs from 'node:fs';
+import path from 'node:path';
+import { CgroupError, errnoText, exists, parsePids, readText, subtreeDeepestFirst, tryWrite } from './common.js';
+import { hierarchyDir, parseProcCgroup, resolvePath, type CgroupLayout, type CgroupMode } from './detect.js';
+import type { ApplyResult, CgroupStats, LinuxResources } from './types.js';
+import * as v1 from './v1.js';
+import * as v2 from './v2.js';
+
+export interface CgroupOptions {
+  /** Prefix for every mount point: tests point it at a temp dir laid out like cgroupfs. */
+  root?: string;
+  /** /proc/self/cgroup text used to anchor relative paths (default: read it). */
+  selfCgroup?: string;
+  /** Directories runa created for this cgroup earlier (persist `createdDirs` to destroy after a restart). */
+  createdDirs?: string[];
+  /** linux.resources.devices on cgroup v2: see V2Options.devices. */
+  v2Devices?: 'error' | 'ignore';
+}
+
+interface Hierarchy {
+  kind: 'v1' | 'v2';
+  /** mount point (with the root prefix) */
+  mount: string;
+  /** controllers of a v1 hierarchy ("name=systemd" for named ones); [] for v2 */
+  controllers: string[];
+  /** this cgroup's directory in it */
+  dir: string;
+}
+
+export type FreezerState = 'FROZEN' | 'THAWED' | 'FREEZING';
+
+const DESTROY_WAIT_MS = 2000;
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class Cgroup {
+  private readonly created: Set<string>;
+
+  private constructor(
+    readonly layout: CgroupLayout,
+    /** the normalized cgroup path (absolute, or relative to the runtime's own cgroup) */
+    readonly path: string,
+    private readonly hierarchies: Hierarchy[],
+    private readonly opts: CgroupOptions,
+  ) {
+    this.created = new Set(opts.createdDirs ?? []);
+  }
+
+  /** Locate (not create) `cgroupPath` in every hierarchy of `layout`. */
+  static open(layout: CgroupLayout, cgroupPath: string, opts: CgroupOptions = {}): Cgroup {
+    const cgPath = resolvePath(cgroupPath, '');
+    let own: Record<string, string> = {};
+    if (!cgPath.startsWith('/')) own = parseProcCgroup(opts.selfCgroup ?? fs.readFileSync('/proc/self/cgroup', 'utf8'));
+    const root = opts.root ?? '';
+    const hierarchies: Hierarchy[] = [];
+    if (layout.mode !== 'v2') {
+      const byMount = new Map<string, string[]>();
+      for (const [ctrl, mount] of Object.entries(layout.v1)) {
+        const l = byMount.get(mount) ?? [];
+        l.push(ctrl);
+        byMount.set(mount, l);
+      }
+      for (const [mount, controllers] of byMount) {
+        const ownPath = controllers.map((c) => own[c]).find((p) => p !== undefined);
+        hierarchies.push({
+          kind: 'v1', mount: path.join(root || '/', mount), controllers,
+          dir: hierarchyDir(mount, layout.mountRoots?.[mount] ?? '/', cgPath, ownPath, root),
+        });
+      }
+    }
+    if (layout.v2 !== null && layout.mode !== 'v1') {
+      hierarchies.push({
+        kind: 'v2', mount: path.join(root || '/', layout.v2), controllers: [],
+        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, own[''], root),
+      });
+    }
+    if (hierarchies.length === 0) throw new CgroupError('cgroups: no cgroup hierarchy to use');
+    return new Cgroup(layout, cgPath, hierarchies, opts);
+  }
+
+  get mode(): CgroupMode { return this.layout.mode; }
+
+  /** This cgroup's directory per v1 controller, and the unified one. */
+  get dirs(): { v1: Record<string, string>; v2: string | null } {
+    const out: Record<string, string> = {};
+    for (const h of this.hierarchies) if (h.kind === 'v1') for (const c of h.controllers) out[c] = h.dir;
+    return { v1: out, v2: this.hierarchies.find((h) => h.kind === 'v2')?.dir ?? null };
+  }
+
+  /** Every directory runa made (leaves and parents), to persist for a later destroy. */
+  get createdDirs(): string[] { return [...this.created]; }
+
+  /** Whether runa created this cgroup (a pre-existing one is joined and left in place). */
+  get owned(): boolean { return this.hierarchies.some((h) => this.created.has(h.dir)); }
+
+  private get unified(): string | null {
+    return this.layout.mode === 'v2' ? this.hierarchies.find((h) => h.kind === 'v2')!.dir : null;
+  }
+
+  private dirOf = (controller: string): string | undefined =>
+    this.hierarchies.find((h) => h.kind === 'v1' && h.controllers.includes(controller))?.dir;
+
+  exists(): boolean {
+    return this.hierarchies.every((h) => exists(h.dir));
+  }
+
+  /**
+   * mkdir -p in every hierarchy. `created` is whether runa made the cgroup (in any hierarchy);
+   * else it pre-existed and is only joined. On v2 (pure), `resources` lets it enable the
+   * controllers they need in the parents' cgroup.subtree_control now (apply does it anyway).
+   */
+  create(resources?: LinuxResources): { created: boolean } {
+    const madeNow: string[] = [];
+    try {
+      for (const h of this.hierarchies) {
+        if (!exists(h.mount)) throw new CgroupError(`cgroups: cannot create ${h.dir}: ${h.mount} is not mounted`);
+        this.mkdirChain(h.mount, h.dir, madeNow);
+        if (h.kind === 'v1' && h.controllers.includes('cpuset')) v1.initCpuset(h.mount, h.dir);
+      }
+      if (resources && this.unified) this.enableControllers(v2.neededControllers(resources));
+    } catch (e) {
+      for (const d of madeNow.reverse()) {
+        try { fs.rmdirSync(d); } catch { /* leave it */ }
+        this.created.delete(d);
+      }
+      throw e;
+    }
+    return { created: this.owned };
+  }
+
+  /** mkdir every level from `mount` to `dir`, remembering what runa made; a parent removed meanwhile by a concurrent destroy is made again. */
+  private mkdirChain(mount: string, dir: string, madeNow: string[]): void {
+    const segs = path.relative(mount, dir).split('/').filter(Boolean);
+    for (let attempt = 0; ; attempt++) {
+      let cur = mount;
+      try {
+        for (const seg of segs) {
+          cur = path.join(cur, seg);
+          try {
+            fs.mkdirSync(cur, { mode: 0o755 });
+            madeNow.push(cur);
+            this.created.add(cur);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          }
+        }
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5) continue;
+        throw new CgroupError(`cgroups: cannot create ${cur}: ${errnoText(e)}`);
+      }
+    }
+  }
+
+  /**
+   * v2: make `controllers` available in this cgroup by enabling them in cgroup.subtree_control
+   * of every ancestor below the mount point, where the ancestor has them (runc enables all it
+   * can and ignores refusals; a knob still missing afterwards is reported by apply).
+   */
+  private enableControllers(controllers: string[]): void {
+    const h = this.hierarchies.find((x) => x.kind === 'v2');
+    if (!h || controllers.length === 0) return;
+    const segs = path.relative(h.mount, h.dir).split('/').filter(Boolean);
+    let cur = h.mount;
+    for (const seg of segs) {
+      const avail = (readText(path.join(cur, 'cgroup.controllers')) ?? '').split(/\s+/);
+      const enabled = (readText(path.join(cur, 'cgroup.subtree_control')) ?? '').split(/\s+/);
+      const missing = controllers.filter((c) => avail.includes(c) && !enabled.includes(c));
+      const file = path.join(cur, 'cgroup.subtree_control');
+      if (missing.length > 0 && tryWrite(file, missing.map((c) => `+${c}`).join(' '))) {
+        for (const c of missing) tryWrite(file, `+${c}`);
+      }
+      cur = path.join(cur, seg);
+    }
+  }
+
+  /** Apply `linux.resources`. Throws on the first setting the host cannot apply; returns what was ignored. */
+  apply(resources: LinuxResources): ApplyResult {
+    const warnings: string[] = [];
+    const u = this.unified;
+    if (u) {
+      this.enableControllers(v2.neededControllers(resources));
+      v2.applyV2(u, resources, warnings, { devices: this.opts.v2Devices });
+    } else {
+      v1.applyV1(this.dirOf, resources, warnings);
+    }
+    return { warnings };
+  }
+
+  /** `runc update`: the same writes on a live cgroup (see devicesV1 for the v1 device-rule caveat). */
+  update(resources: LinuxResources): ApplyResult {
+    return this.apply(resources);
+  }
+
+  /** Move `pid` (the whole process) into this cgroup in every hierarchy. */
+  join(pid: number): void {
+    for (const h of this.hierarchies) {
+      const file = path.join(h.dir, 'cgroup.procs');
+      const err = tryWrite(file, String(pid));
+      if (err) throw new CgroupError(`cgroups: cannot add pid ${pid} to ${file}: ${errnoText(err)}`);
+    }
+  }
+
+  async freeze(): Promise<void> {
+    const u = this.unified;
+    if (u) return v2.freezeV2(u);
+    const dir = this.dirOf('freezer');
+    if (!dir) throw new CgroupError('cgroups: cannot freeze: the freezer cgroup controller is not mounted');
+    return v1.freezeV1(dir);
+  }
+
+  async thaw(): Promise<void> {
+    const u = this.unified;
+    if (u) return v2.thawV2(u);
+    const dir = this.dirOf('freezer');
+    if (dir) await v1.thawV1(dir);
+  }
+
+  /** FROZEN/THAWED/FREEZING, or null when there is no freezer. */
+  freezerState(): FreezerState | null {
+    const u = this.unified;
+    return u ? v2.freezerStateV2(u) : v1.freezerStateV1(this.dirOf('freezer'));
+  }
+
+  /** Every process in the cgroup or a descendant, in any hierarchy, ascending. */
+  pids(): number[] {
+    const set = new Set<number>();
+    const hs = this.unified ? this.hierarchies.filter((h) => h.kind === 'v2') : this.hierarchies;
+    for (const h of hs) {
+      for (const d of subtreeDeepestFirst(h.dir)) for (const p of parsePids(readText(path.join(d, 'cgroup.procs')))) set.add(p);
+    }
+    return [...set].sort((a, b) => a - b);
+  }
+
+  /** runc `events --stats` data (types.Stats) from whatever files exist. */
+  stats(): CgroupStats {
+    const u = this.unified;
+    return u ? v2.statsV2(u) : v1.statsV1(this.dirOf);
+  }
+
+  /** OOM kills so far (v1 memory.oom_control oom_kill, v2 memory.events oom_kill); 0 when unknown. */
+  oomCount(): number {
+    const u = this.unified;
+    return u ? v2.oomCountV2(u) : v1.oomCountV1(this.dirOf);
+  }
+
+  /**
+   * If runa created the cgroup: wait for it to empty (kills nothing: the caller has killed the
+   * processes), rmdir it and any child cgroups (deepest first) in every hierarchy, retrying EBUSY
+   * for up to 2s in all, then the parents runa created if they are empty. A pre-existing cgroup is left.
+   */
+  async destroy(): Promise<void> {
+    const failures: string[] = [];
+    const deadline = Date.now() + DESTROY_WAIT_MS; // for the whole cgroup, not per hierarchy
+    for (const h of this.hierarchies) {
+      if (!this.created.has(h.dir)) continue;
+      for (const d of subtreeDeepestFirst(h.dir)) {
+        const err = await rmdirRetry(d, deadline);
+        if (err) {
+          const left = parsePids(readText(path.join(d, 'cgroup.procs')));
+          failures.push(`${d}: ${errnoText(err)}${left.length ? ` (still has processes ${left.join(' ')})` : ''}`);
+        } else {
+          this.created.delete(d);
+        }
+      }
+    }
+    // parents runa made (e.g. /runa): only when empty; a sibling container may live there
+    for (const d of [...this.created].sort((a, b) => b.length - a.length)) {
+      if (this.hierarchies.some((h) => h.dir === d)) continue;
+      try {
+        fs.rmdirSync(d);
+        this.created.delete(d);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') this.created.delete(d);
+        else if (code === 'EBUSY' || code === 'ENOTEMPTY') this.created.delete(d); // in use by someone else now
+      }
+    }
+    if (failures.length) throw new CgroupError(`cgroups: cannot remove ${failures.join('; ')}`);
+  }
+}
+
+/** rmdir, retrying EBUSY (processes still leaving) until `deadline` (ms since epoch). */
+async function rmdirRetry(dir: string, deadline: number): Promise<NodeJS.ErrnoException | null> {
+  for (let i = 0; ; i++) {
+    try {
+      fs.rmdirSync(dir);
+      return null;
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'ENOENT') return null;
+      if (err.code !== 'EBUSY' || Date.now() >= deadline) return err;
+      await (i < 50 ? tick() : pause(10));
+    }
+  }
+}
