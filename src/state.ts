@@ -22,6 +22,8 @@ export interface PersistedContainer {
   monitorStartTime: string | null;
   initPid: number | null;
   exitStatus: number | null;
+  /** the container's cgroup: its path and the directories runa created (removed on delete) */
+  cgroup?: { path: string; createdDirs: string[] };
   snapshot: unknown;
 }
 

@@ -47,6 +47,7 @@ test('--console-socket receives the pty master over SCM_RIGHTS, and the containe
   const script = path.join(sb.dir, 'receiver.py');
   fs.writeFileSync(script, RECEIVER);
   const receiver = spawn('python3', [script, sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise((res) => receiver.on('exit', res));
   let out = '';
   receiver.stdout.on('data', (d) => (out += d));
   await until(() => out.includes('ready'), 'receiver ready');
@@ -54,7 +55,6 @@ test('--console-socket receives the pty master over SCM_RIGHTS, and the containe
   const r = await sb.run(['create', '-b', bundle, '--console-socket', sockPath, 'tty1']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await sb.run(['start', 'tty1'])).code, 0);
-  const exited = new Promise((res) => receiver.on('exit', res));
   await exited;
   const got = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!);
   assert.match(got.name, /^\/dev\/pts\/\d+$/);

@@ -13,15 +13,25 @@ import { MonitorLink } from './monitor-link.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
-import { buildExecPlan } from '../oci/plan.js';
+import { buildExecPlan, type CgroupDirs } from '../oci/plan.js';
 import { execProcess, type Spec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { ExecOverrides } from '../bus/messages.js';
+import { Cgroup, detectCgroups, type LinuxResources } from '../cgroups/index.js';
+import { runHooks, runHooksBestEffort } from '../hooks/index.js';
 import { ociState, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 
 /** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
 export const LOST_MONITOR_STATUS = 137;
 const DELETE_KILL_TIMEOUT_MS = 10_000;
+
+/** Every hierarchy's directory of a cgroup, split by who joins it (see CgroupDirs). */
+export function cgroupDirs(cg: Cgroup): CgroupDirs {
+  const dirs: CgroupDirs = { monitor: [], child: [] };
+  for (const [controller, dir] of Object.entries(cg.dirs.v1)) (controller === 'freezer' ? dirs.child : dirs.monitor).push(dir);
+  if (cg.dirs.v2) dirs.child.push(cg.dirs.v2);
+  return dirs;
+}
 
 export interface ContainerRecord {
   id: string;
@@ -32,6 +42,7 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
+  cgroup?: { path: string; createdDirs: string[] };
 }
 
 export interface ContainerActorOptions {
@@ -122,6 +133,7 @@ export class ContainerActor {
       monitorStartTime: this.monitorStartTime,
       initPid: this.initPid,
       exitStatus: this.exitStatus,
+      cgroup: this.record.cgroup,
       snapshot: this.container.getPersistedSnapshot(),
     };
     writeState(this.record.stateDir, state);
@@ -196,20 +208,38 @@ export class ContainerActor {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.start' });
       const link = this.requireLink();
+      const hooks = this.spec().hooks;
+      try {
+        await runHooks('startContainer', hooks?.startContainer, this.state(), { nsPid: this.initPid ?? undefined });
+      } catch (e) {
+        await this.signalInit(9).catch(() => undefined);
+        throw e;
+      }
       const reply = link.next('process.started', 'process.failed', 'process.exited');
       link.send({ type: 'monitor.start' });
       const r = await reply;
       if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
       if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
+      try {
+        await runHooks('poststart', hooks?.poststart, this.state());
+      } catch (e) {
+        // runtime-spec 1.3 / runc: a failing poststart hook kills the container and fails start.
+        await this.signalInit(9).catch(() => undefined);
+        throw e;
+      }
     });
   }
 
   kill(signal: number, all = false): Promise<void> {
     return this.enqueue(async () => {
-      this.refuseUnless({ type: 'container.kill', signal, all });
+      const event = { type: 'container.kill', signal, all } as const;
+      this.refuseUnless(event);
       if (this.status === 'stopped') return; // --all on a stopped container: nothing left to signal
-      if (all) return this.signalAll(signal);
-      await this.signalInit(signal);
+      if (this.status === 'paused' && signal !== 9) return this.send(event); // the machine queues it until resume
+      if (all) this.signalAll(signal);
+      else await this.signalInit(signal);
+      // A SIGKILL to a frozen container takes effect once it is thawed.
+      if (this.status === 'paused') await this.cgroup()?.thaw();
     });
   }
 
@@ -235,14 +265,20 @@ export class ContainerActor {
       if (this.status !== 'stopped' && this.status !== 'creating' && this.link) {
         const stopped = this.waitStopped();
         await this.signalInit(9).catch(() => undefined);
+        if (this.status === 'paused') await this.cgroup()?.thaw();
         await Promise.race([stopped, new Promise((r) => setTimeout(r, DELETE_KILL_TIMEOUT_MS).unref())]);
       }
-      this.teardown();
+      const hooks = this.spec().hooks;
+      const state = { ...this.state(), status: 'stopped' };
+      await this.teardown();
+      // poststop: after everything is gone; failures are warnings, delete succeeds.
+      const warnings = await runHooksBestEffort('poststop', hooks?.poststop, state);
+      for (const w of warnings) process.stderr.write(`runa: warning: ${w}\n`);
     });
   }
 
   /** Remove everything the container had on disk, as a last step of delete or a failed create. */
-  teardown(): void {
+  async teardown(): Promise<void> {
     this.link?.close();
     this.link = null;
     const snap = this.container.getSnapshot();
@@ -254,6 +290,12 @@ export class ContainerActor {
     for (const id of [...this.execs.keys()]) this.execGone(id);
     fs.rmSync(this.record.stateDir, { recursive: true, force: true });
     for (const a of [this.container, this.init, this.gofer, this.sandbox]) a.stop();
+    const cg = this.cgroup();
+    if (cg) {
+      // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
+      for (const pid of cg.pids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
+    }
     this.opts.onGone?.(this.id);
   }
 
@@ -264,6 +306,73 @@ export class ContainerActor {
 
   private waitStopped(): Promise<number> {
     return new Promise((resolve) => this.stoppedWaiters.push(resolve));
+  }
+
+  private cg: Cgroup | null = null;
+  /** The container's cgroup (opened lazily; null for containers without one). */
+  cgroup(): Cgroup | null {
+    if (!this.cg && this.record.cgroup) {
+      this.cg = Cgroup.open(detectCgroups(), this.record.cgroup.path, { createdDirs: this.record.cgroup.createdDirs, v2Devices: 'ignore' });
+    }
+    return this.cg;
+  }
+
+  private requireCgroup(): Cgroup {
+    const cg = this.cgroup();
+    if (!cg) throw new RunaError('no_cgroup', `container ${JSON.stringify(this.id)} has no cgroup`);
+    return cg;
+  }
+
+  pause(): Promise<void> {
+    return this.enqueue(async () => {
+      this.refuseUnless({ type: 'container.pause' });
+      await this.requireCgroup().freeze();
+      this.send({ type: 'container.pause' });
+      this.init.send({ type: 'process.pause' });
+      this.gofer.send({ type: 'gofer.pause' });
+      this.sandbox.send({ type: 'sandbox.pause' });
+      for (const e of this.execs.values()) e.process.send({ type: 'process.pause' });
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.enqueue(async () => {
+      this.refuseUnless({ type: 'container.resume' });
+      const queued = [...this.container.getSnapshot().context.pendingSignals];
+      await this.requireCgroup().thaw();
+      this.send({ type: 'container.resume' });
+      this.init.send({ type: 'process.resume' });
+      this.gofer.send({ type: 'gofer.resume' });
+      this.sandbox.send({ type: 'sandbox.resume' });
+      for (const e of this.execs.values()) e.process.send({ type: 'process.resume' });
+      // Signals sent while paused are delivered now, in order.
+      for (const sig of queued) await this.signalInit(sig).catch(() => undefined);
+    });
+  }
+
+  stats() {
+    const status = this.status;
+    if (status !== 'created' && status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container not running');
+    return this.requireCgroup().stats();
+  }
+
+  oomCount(): number {
+    return this.cgroup()?.oomCount() ?? 0;
+  }
+
+  update(resources: LinuxResources): Promise<void> {
+    return this.enqueue(() => {
+      const status = this.status;
+      if (status !== 'created' && status !== 'running' && status !== 'paused') {
+        throw new RunaError('invalid_state', `cannot update container ${JSON.stringify(this.id)} in state ${status}`);
+      }
+      this.requireCgroup().update(resources);
+      // The stored config follows, so exec and a restarted daemon see the new limits.
+      const spec = this.spec();
+      const linux = (spec.linux ??= {});
+      linux.resources = { ...linux.resources, ...resources };
+      fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+    });
   }
 
   /** The config.json this container was created with (kept in its state dir). */
@@ -283,7 +392,7 @@ export class ContainerActor {
       const console = proc.terminal ? (consoleSocket ? 'socket' : 'proxy') : null;
       const plan = buildExecPlan({
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
-        console, consoleSocket,
+        console, consoleSocket, cgroupDirs: this.cgroup() ? cgroupDirs(this.cgroup()!) : undefined,
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
-import { ContainerActor, type ContainerRecord } from './container-actor.js';
+import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
 import { checkSpecialDirs, hostCgroupMounts, loadBundle, secureJoin } from './gofer.js';
 import { buildPlan } from '../oci/plan.js';
 import { encodePlan } from '../nsinit/plan.js';
@@ -14,6 +14,8 @@ import { containerDir, planFile } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
 import type { Request } from '../bus/messages.js';
+import { Cgroup, detectCgroups, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
+import { describeIssues } from '../bus/messages.js';
 
 /** runc's rules for process.terminal and --console-socket. */
 function consoleMode(terminal: boolean, socket: string | undefined, foreground: boolean): 'socket' | 'proxy' | null {
@@ -65,7 +67,7 @@ export class Registry {
     bus.handle('container.created', (req) => this.get(req.id).created(req.monitorPid, req.initPid));
     bus.handle('container.createFailed', (req) => {
       const c = this.get(req.id);
-      return c.enqueue(() => { if (c.status === 'creating') c.teardown(); });
+      return c.enqueue(async () => { if (c.status === 'creating') await c.teardown(); });
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
     bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket));
@@ -73,6 +75,21 @@ export class Registry {
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
     bus.handle('container.delete', (req) => this.get(req.id).delete(req.force));
+    bus.handle('container.pause', (req) => this.get(req.id).pause());
+    bus.handle('container.resume', (req) => this.get(req.id).resume());
+    bus.handle('container.update', (req) => {
+      const r = LinuxResourcesSchema.safeParse(req.resources);
+      if (!r.success) throw new RunaError('invalid_argument', `resources: ${describeIssues(r.error)}`);
+      return this.get(req.id).update(r.data);
+    });
+    bus.handle('container.stats', (req) => ({ type: 'stats', id: req.id, data: this.get(req.id).stats() }));
+    bus.handle('container.events', (req, env) => {
+      if (!env.session) throw new RunaError('unsupported', 'events need a socket session');
+      this.get(req.id);
+      env.session.subscribe(`events:${req.id}`);
+      this.watchEvents(req.id, req.interval);
+      return {};
+    });
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
     bus.handle('container.state', (req) => this.get(req.id).state());
     bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
@@ -94,23 +111,26 @@ export class Registry {
     const { bundle, spec, rootfs } = loadBundle(req.bundle);
     checkSpecialDirs(rootfs, spec);
     const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
-    const plan = buildPlan({
-      spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts(),
-      console, consoleSocket: req.consoleSocket,
-    });
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
       throw e;
     }
+    let cgroup: Cgroup | null = null;
     try {
+      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath, spec.linux?.resources);
+      const plan = buildPlan({
+        spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts(),
+        console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup),
+      });
       if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
       fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: os.userInfo().username, annotations: { ...spec.annotations, ...annotations },
+        cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs },
       };
       const actor = this.add(record);
       actor.persist();
@@ -120,8 +140,40 @@ export class Registry {
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       this.containers.delete(id);
-      throw e;
+      return cgroup ? cgroup.destroy().then(() => { throw e; }, () => { throw e; }) : Promise.reject(e);
     }
+  }
+
+  private readonly watchers = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * `events`: stats every interval and an `oom` event as soon as the OOM killer strikes
+   * (polled: cgroup v1's eventfd notification needs native code), while anyone listens.
+   */
+  private watchEvents(id: string, intervalMs: number): void {
+    if (this.watchers.has(id)) return;
+    const topic = `events:${id}`;
+    let ooms = this.containers.get(id)?.oomCount() ?? 0;
+    let last = 0;
+    const tick = () => {
+      const c = this.containers.get(id);
+      if (!c || !this.bus.hasListeners(topic)) {
+        if (!c) this.bus.publish(topic, { type: 'end', id });
+        clearInterval(timer);
+        this.watchers.delete(id);
+        return;
+      }
+      const now = c.oomCount();
+      if (now > ooms) this.bus.publish(topic, { type: 'oom', id });
+      ooms = now;
+      if (Date.now() - last >= intervalMs) {
+        last = Date.now();
+        try { this.bus.publish(topic, { type: 'stats', id, data: c.stats() }); } catch { /* not running: no stats */ }
+      }
+    };
+    const timer = setInterval(tick, Math.min(250, intervalMs));
+    this.watchers.set(id, timer);
+    setImmediate(tick);
   }
 
   /** A create whose CLI vanished: keep it if its monitor is there and waiting, else roll back. */
@@ -134,7 +186,7 @@ export class Registry {
         if (state === 'running') actor.container.send({ type: 'container.start' });
         actor.persist();
       } catch {
-        actor.teardown();
+        await actor.teardown();
       }
     });
   }
@@ -147,7 +199,7 @@ export class Registry {
       if (!saved || this.containers.has(id)) continue;
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
-        created: saved.created, owner: saved.owner, annotations: saved.annotations,
+        created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
       };
       const actor = this.add(record, {
         snapshot: saved.snapshot,
@@ -167,4 +219,18 @@ export class Registry {
       }
     }
   }
+}
+
+/** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
+function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined): Cgroup {
+  const cg = Cgroup.open(detectCgroups(), resolvePath(cgroupsPath, id), { v2Devices: 'ignore' });
+  const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };
+  cg.create(r);
+  try {
+    cg.apply(r);
+  } catch (e) {
+    void cg.destroy();
+    throw e;
+  }
+  return cg;
 }

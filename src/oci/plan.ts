@@ -48,6 +48,8 @@ export interface PlanInput {
   /** a writable in-memory layer over the rootfs (runsc --overlay) */
   overlay?: boolean;
   hostCgroups: HostCgroupMount[];
+  /** the container's cgroup directories (see CgroupDirs) */
+  cgroupDirs?: CgroupDirs;
   /** process.terminal: a pty sent over --console-socket, or relayed by the monitor */
   console?: 'socket' | 'proxy' | null;
   consoleSocket?: string;
@@ -71,7 +73,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
 
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' });
@@ -79,7 +81,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (fresh.length) plan.push({ op: 'unshare', namespaces: fresh });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 });
+  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
   if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
@@ -194,16 +196,30 @@ export interface ExecPlanInput {
   namespaces: string[];
   console?: 'socket' | 'proxy' | null;
   consoleSocket?: string;
+  cgroupDirs?: CgroupDirs;
+}
+
+/**
+ * Where each process of a container goes. The monitor joins every hierarchy that cannot
+ * freeze it (`monitor`), before it creates the cgroup namespace; the container's own
+ * processes also join the freezing ones (`child`: the v1 freezer, the v2 unified cgroup) right
+ * after the fork, before the user program runs. A frozen monitor could not serve `kill -9`
+ * of a paused container.
+ */
+export interface CgroupDirs { monitor: string[]; child: string[] }
+
+function joinCgroup(dirs: string[] = []): PlanOp[] {
+  return dirs.map((d) => ({ op: 'write', path: `${d}/cgroup.procs`, value: '0' }) as PlanOp);
 }
 
 /** An exec'd process: join the init's namespaces (pid before the fork, mount in the child). */
 export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
   for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
     if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
   }
-  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 });
+  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
   if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });

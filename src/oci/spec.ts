@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { RunaError } from '../errors.js';
 import { describeIssues } from '../bus/messages.js';
 import { CAPABILITIES, RLIMITS } from './linux.js';
+import { LinuxResourcesSchema } from '../cgroups/index.js';
+import { HooksSchema } from '../hooks/index.js';
 
 const absolute = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 const uint32 = z.number().int().min(0).max(0xffffffff);
@@ -51,6 +53,7 @@ export const Spec = z.looseObject({
   hostname: z.string().max(64).optional(),
   mounts: z.array(Mount).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
+  hooks: HooksSchema.optional(),
   linux: z.looseObject({
     namespaces: z.array(z.looseObject({ type: NamespaceType, path: z.string().optional() })).optional(),
     rootfsPropagation: z.enum(['private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable']).optional(),
@@ -69,6 +72,8 @@ export const Spec = z.looseObject({
       gid: uint32.optional(),
     })).optional(),
     seccomp: z.unknown().optional(),
+    resources: LinuxResourcesSchema.optional(),
+    cgroupsPath: z.string().optional(),
   }).optional(),
 });
 export type Spec = z.infer<typeof Spec>;

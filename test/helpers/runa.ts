@@ -62,7 +62,7 @@ export class Sandbox {
   rootfs(): Promise<string> {
     this.rootfsReady ??= (async () => {
       const dir = path.join(this.dir, 'rootfs');
-      await makeRootfs(dir);
+      await makeRootfs(dir, ['dd']);
       return dir;
     })();
     return this.rootfsReady;

@@ -1,0 +1,46 @@
+import type { Command } from '../main.js';
+import { exactArgs, parseFlags, usage } from '../flags.js';
+
+/** Go-style durations as runc takes them: 5s, 100ms, 1m, 1h30m. */
+export function parseDuration(s: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  let rest = s;
+  const re = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/;
+  if (!rest) throw usage(`invalid duration "${s}"`);
+  while (rest) {
+    const m = re.exec(rest);
+    if (!m) throw usage(`invalid duration "${s}"`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  if (total <= 0) throw usage('duration interval must be greater than 0');
+  return total;
+}
+
+const events: Command = {
+  summary: 'display container events: stats every --interval and OOM notifications, one JSON object per line',
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, { interval: { kind: 'string' }, stats: { kind: 'bool' } });
+    exactArgs(positionals, 1, 'events');
+    const id = positionals[0];
+    const client = await ctx.connect();
+    if (values.stats) {
+      const ev = await client.request({ type: 'container.stats', id });
+      process.stdout.write(JSON.stringify(ev) + '\n');
+      return 0;
+    }
+    const interval = parseDuration((values.interval as string | undefined) ?? '5s');
+    const done = new Promise<void>((resolve) => {
+      client.on(`events:${id}`, (ev) => {
+        if ((ev as { type: string }).type === 'end') return resolve();
+        process.stdout.write(JSON.stringify(ev) + '\n');
+      });
+      void client.closed.then(resolve);
+    });
+    await client.request({ type: 'container.events', id, interval: Math.max(10, Math.round(interval)) });
+    await done;
+    return 0;
+  },
+};
+export default events;

@@ -1,0 +1,180 @@
+// linux.resources through a real cgroup (v1 here), pause/resume through the freezer,
+// events and update.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { Sandbox, alive, initPidOf, until } from './helpers/runa.js';
+
+const sb = new Sandbox('resources');
+const prefix = `runa-test-${crypto.randomBytes(3).toString('hex')}`;
+const V1 = '/sys/fs/cgroup';
+const controllers = ['memory', 'pids', 'cpu', 'freezer', 'devices'];
+after(async () => {
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+  for (const c of controllers) {
+    const dir = path.join(V1, c, prefix);
+    if (fs.existsSync(dir)) fs.rmdirSync(dir);
+  }
+});
+
+const cgPath = (id: string) => `/${prefix}/${id}`;
+const file = (controller: string, id: string, name: string) => fs.readFileSync(path.join(V1, controller, prefix, id, name), 'utf8').trim();
+const exists = (controller: string, id: string) => fs.existsSync(path.join(V1, controller, prefix, id));
+const state = async (id: string) => JSON.parse((await sb.run(['state', id])).stdout);
+
+test('the container, its monitor and exec\'d processes are in its cgroup; limits are applied; delete removes it', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    s.linux.cgroupsPath = cgPath('c1');
+    s.linux.resources = { ...s.linux.resources, memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 } };
+  });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'c1'])).code, 0);
+  assert.equal(file('memory', 'c1', 'memory.limit_in_bytes'), String(64 * 1024 * 1024));
+  assert.equal(file('pids', 'c1', 'pids.max'), '50');
+  assert.equal(file('cpu', 'c1', 'cpu.shares'), '512');
+  assert.equal(file('cpu', 'c1', 'cpu.cfs_quota_us'), '50000');
+  const monitor = (await state('c1')).pid;
+  const init = initPidOf(monitor);
+  const procs = file('memory', 'c1', 'cgroup.procs').split('\n').map(Number);
+  assert.ok(procs.includes(monitor) && procs.includes(init), 'monitor and init are in the cgroup');
+  const e = await sb.run(['exec', 'c1', 'sh', '-c', 'cat /proc/self/cgroup | grep memory']);
+  assert.equal(e.stdout.trim(), '4:memory:/', 'the exec\'d process is in it too, seen through the cgroup namespace');
+  assert.equal((await sb.run(['delete', '-f', 'c1'])).code, 0);
+  for (const c of controllers) assert.equal(exists(c, 'c1'), false, `${c} cgroup removed`);
+});
+
+test('without cgroupsPath the cgroup is /runa/<id>', async () => {
+  const bundle = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'dflt'])).code, 0);
+  const monitor = (await state('dflt')).pid;
+  assert.match(fs.readFileSync(`/proc/${monitor}/cgroup`, 'utf8'), /memory:\/runa\/dflt$/m);
+  assert.equal((await sb.run(['delete', '-f', 'dflt'])).code, 0);
+  assert.equal(fs.existsSync('/sys/fs/cgroup/memory/runa/dflt'), false);
+});
+
+test('a pre-existing cgroup is joined and left in place on delete', async () => {
+  for (const c of controllers) fs.mkdirSync(path.join(V1, c, prefix, 'pre'), { recursive: true });
+  try {
+    const bundle = await sb.bundle(['true'], (s) => { s.linux.cgroupsPath = cgPath('pre'); });
+    const r = await sb.run(['run', '-b', bundle, 'pre']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const c of controllers) assert.ok(exists(c, 'pre'), `${c} left in place`);
+  } finally {
+    for (const c of controllers) fs.rmdirSync(path.join(V1, c, prefix, 'pre'));
+  }
+});
+
+test('pids.limit stops a fork bomb', async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; echo all-forked'], (s) => {
+    s.linux.cgroupsPath = cgPath('forks');
+    s.linux.resources = { ...s.linux.resources, pids: { limit: 5 } };
+  });
+  const r = await sb.run(['run', '-b', bundle, 'forks']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Cannot fork/);
+  assert.equal(r.stdout, '', 'the loop never completed');
+});
+
+test('a memory limit triggers an OOM kill, reported by events as {"type":"oom"}', async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'sleep 0.5; dd if=/dev/zero of=/dev/null bs=64M count=1 2>/dev/null; echo survived'], (s) => {
+    s.linux.cgroupsPath = cgPath('oom');
+    s.linux.resources = { ...s.linux.resources, memory: { limit: 16 * 1024 * 1024, swap: 16 * 1024 * 1024 } };
+  });
+  assert.equal((await sb.run(['create', '-b', bundle, 'oom'])).code, 0);
+  const events = sb.spawn(['events', '--interval', '100ms', 'oom']);
+  let out = '';
+  events.stdout!.on('data', (d) => (out += d));
+  await until(() => out.includes('"type":"stats"'), 'the stream started');
+  assert.equal((await sb.run(['start', 'oom'])).code, 0);
+  await until(() => out.includes('"type":"oom"'), 'oom event', 20_000);
+  const oom = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'oom');
+  assert.deepEqual(oom, { type: 'oom', id: 'oom' });
+  assert.equal((await sb.run(['delete', '-f', 'oom'])).code, 0);
+  await new Promise((r) => events.once('exit', r));
+});
+
+test('events --stats prints one runc-format stats object', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('st'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'st'])).code, 0);
+  const r = await sb.run(['events', '--stats', 'st']);
+  assert.equal(r.code, 0, r.stderr);
+  const ev = JSON.parse(r.stdout);
+  assert.equal(ev.type, 'stats');
+  assert.equal(ev.id, 'st');
+  for (const k of ['cpu', 'memory', 'pids', 'blkio']) assert.ok(k in ev.data, k);
+  assert.ok(ev.data.pids.current >= 2);
+  assert.ok(ev.data.memory.usage.usage > 0);
+  assert.equal((await sb.run(['delete', '-f', 'st'])).code, 0);
+});
+
+test('update changes the limits of a running container', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('up'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'up'])).code, 0);
+  assert.equal((await sb.run(['update', '--memory', '32m', '--pids-limit', '20', '--cpu-quota', '20000', 'up'])).code, 0);
+  assert.equal(file('memory', 'up', 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
+  assert.equal(file('pids', 'up', 'pids.max'), '20');
+  assert.equal(file('cpu', 'up', 'cpu.cfs_quota_us'), '20000');
+  const r = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ pids: { limit: 33 } }) });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(file('pids', 'up', 'pids.max'), '33');
+  const bad = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ pids: { limit: 'lots' } }) });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /resources: pids\.limit/);
+  assert.equal(file('pids', 'up', 'pids.max'), '33', 'a refused update changes nothing');
+  assert.equal((await sb.run(['delete', '-f', 'up'])).code, 0);
+});
+
+test('a resource the host cannot apply fails create clearly and leaves no cgroup', async () => {
+  const bundle = await sb.bundle(['true'], (s) => {
+    s.linux.cgroupsPath = cgPath('bad');
+    s.linux.resources = { ...s.linux.resources, hugepageLimits: [{ pageSize: '2MB', limit: 1 << 21 }] };
+  });
+  const r = await sb.run(['create', '-b', bundle, 'bad']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /linux\.resources\.hugepageLimits\[0\]: cannot apply/);
+  for (const c of controllers) assert.equal(exists(c, 'bad'), false);
+  assert.equal(fs.existsSync(path.join(sb.root, 'bad')), false);
+});
+
+test('pause freezes every process, exec is refused while paused, resume delivers queued signals', async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done'], (s) => { s.linux.cgroupsPath = cgPath('pz'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'pz'])).code, 0);
+  assert.equal((await sb.run(['exec', '-d', 'pz', 'sleep', '1000'])).code, 0);
+  assert.equal((await sb.run(['pause', 'pz'])).code, 0);
+  assert.equal((await state('pz')).status, 'paused');
+  assert.equal(file('freezer', 'pz', 'freezer.state'), 'FROZEN');
+  assert.match((await sb.run(['pause', 'pz'])).stderr, /cannot pause container "pz" in state paused/);
+  assert.match((await sb.run(['exec', 'pz', 'true'])).stderr, /cannot exec container "pz" in state paused/);
+  assert.equal((await sb.run(['kill', 'pz', 'TERM'])).code, 0, 'a signal to a paused container is queued');
+  assert.equal((await state('pz')).status, 'paused');
+  const waiter = sb.run(['wait', 'pz']);
+  assert.equal((await sb.run(['resume', 'pz'])).code, 0);
+  assert.deepEqual(JSON.parse((await waiter).stdout), { id: 'pz', exitStatus: 7 });
+  assert.match((await sb.run(['resume', 'pz'])).stderr, /cannot resume container "pz" in state stopped/);
+  assert.equal((await sb.run(['delete', 'pz'])).code, 0);
+});
+
+test('kill -9 of a paused container still ends it', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('pk'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'pk'])).code, 0);
+  const monitor = (await state('pk')).pid;
+  assert.equal((await sb.run(['pause', 'pk'])).code, 0);
+  const waiter = sb.run(['wait', 'pk']);
+  assert.equal((await sb.run(['kill', 'pk', 'KILL'])).code, 0);
+  assert.equal(JSON.parse((await waiter).stdout).exitStatus, 137);
+  await until(() => !alive(monitor), 'monitor gone');
+  assert.equal((await sb.run(['delete', 'pk'])).code, 0);
+  for (const c of controllers) assert.equal(exists(c, 'pk'), false);
+});
+
+test('delete --force of a paused container thaws, kills and removes it', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('pf'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'pf'])).code, 0);
+  assert.equal((await sb.run(['pause', 'pf'])).code, 0);
+  assert.match((await sb.run(['delete', 'pf'])).stderr, /cannot delete container "pf" in state paused/);
+  assert.equal((await sb.run(['delete', '--force', 'pf'])).code, 0);
+  for (const c of controllers) assert.equal(exists(c, 'pf'), false);
+});
