@@ -558,6 +558,124 @@ static void op_setns(char **a)
 	close(fd);
 }
 
+// ---- user namespaces ----
+
+// Close every fd >= 3 but keep[0] < keep[1] (hygiene only: errors are ignored).
+static void close_all_but(const int keep[2])
+{
+	unsigned lo = 3;
+	for (int k = 0; k < 2; k++) {
+		if ((unsigned)keep[k] < lo)
+			continue;
+		if ((unsigned)keep[k] > lo)
+			syscall(SYS_close_range, lo, (unsigned)keep[k] - 1, 0U);
+		lo = (unsigned)keep[k] + 1;
+	}
+	syscall(SYS_close_range, lo, ~0U, 0U);
+}
+
+// The map writer: a child left in the initial user namespace with our capabilities. It waits
+// for one byte on `go` (EOF: the monitor gave up), writes the monitor's uid_map then gid_map,
+// and exits 0, or 1 after sending "<errno>\t<message>" on `res`. Never calls fail(): that
+// would act for the monitor (unlink its socket, write the sync pipe).
+static void __attribute__((noreturn)) map_writer(pid_t monitor, char **maps, int go, int res)
+{
+	static const char *const file[] = {"uid_map", "gid_map"};
+	char path[64], msg[MSG_MAX + 32], c;
+	ssize_t n;
+	int err = 0, fd = -1;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	while ((n = read(go, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(0);
+	for (int k = 0; k < 2 && !err; k++) {
+		size_t len = strlen(maps[k]);
+		fmt(path, sizeof path, "/proc/%d/%s", (int)monitor, file[k]);
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			err = errno;
+		else if (getppid() != monitor) // it died before we opened: that pid may be another process
+			err = ESRCH;
+		else if ((n = write(fd, maps[k], len)) < 0) // a map is taken whole, in one write, or not at all
+			err = errno;
+		else if ((size_t)n != len)
+			err = EIO;
+		if (fd >= 0 && close(fd) < 0 && !err)
+			err = errno;
+	}
+	if (!err)
+		_exit(0);
+	write_all(res, msg, fmt(msg, sizeof msg, "%d\tuserns: write \"%s\": %s", err, path, strerror(err)));
+	_exit(1);
+}
+
+// Run by the monitor: unshare(CLONE_NEWUSER) and have the map writer set its uid/gid maps.
+// The monitor keeps its kuid 0 (unmapped inside: it shows as the overflow id) so it can still
+// write the exit file in the host-owned state dir; what runs inside sets its ids with setuid.
+static void op_userns(char **a)
+{
+	int go[2], res[2], st, err, keep[2];
+	pid_t self = getpid(), w;
+	char msg[MSG_MAX + 32], *text;
+	size_t len = 0;
+	ssize_t n;
+
+	TRY(pipe2(go, O_CLOEXEC), "userns: pipe2");
+	TRY(pipe2(res, O_CLOEXEC), "userns: pipe2");
+	TRY((w = fork()), "userns: fork");
+	if (w == 0) {
+		close(go[1]);
+		close(res[0]);
+		keep[0] = go[0] < res[1] ? go[0] : res[1];
+		keep[1] = go[0] < res[1] ? res[1] : go[0];
+		close_all_but(keep); // the sync pipe above all: its EOF must come from the monitor
+		map_writer(self, a, go[0], res[1]);
+	}
+	close(go[0]);
+	close(res[1]);
+	err = unshare(CLONE_NEWUSER) < 0 ? errno : 0;
+	if (!err && write_all(go[1], "1", 1) < 0)
+		err = -1; // the writer is gone; its status says why
+	close(go[1]); // on failure the writer reads EOF and exits quietly
+	for (;;) {
+		n = read(res[0], msg + len, sizeof msg - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == sizeof msg - 1)
+			break;
+	}
+	close(res[0]);
+	msg[len] = '\0';
+	// Our signals are blocked (signalfd), so this cannot be interrupted; the SIGCHLD it leaves
+	// pending only wakes the monitor loop once, for a waitpid that finds nothing.
+	while (waitpid(w, &st, 0) < 0)
+		if (errno != EINTR)
+			die("userns: waitpid %d", (int)w);
+	if (err > 0)
+		die_err(err, "userns: unshare \"user\"");
+	if (len > 0) {
+		long e = strtol(msg, &text, 10);
+		if (*text != '\t' || e <= 0)
+			fail(EPROTO, "userns: garbled report from the map writer");
+		fail((int)e, text + 1);
+	}
+	if (err || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail(ECHILD, "userns: the map writer died without a report");
+}
+
+// An empty regular file, e.g. a bind-mount target for a device node where mknod is refused.
+static void op_mkfile(char **a)
+{
+	int fd = open(a[0], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, (mode_t)num(a[1]));
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return;
+		die("mkfile \"%s\"", a[0]);
+	}
+	close(fd);
+}
+
 static void op_write(char **a)
 {
 	int fd;
@@ -804,6 +922,7 @@ static const struct op {
 	{"capset", "nnn", op_capset},           {"ambient", "n", op_ambient},
 	{"env", "s", op_env},                   {"arg", "s", op_arg},
 	{"gate", "", op_gate},                  {"exec", "", op_exec},
+	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
 };
 
 static int valid_arg(char type, const char *s)

@@ -7,6 +7,11 @@ export type RlimitValue = number | bigint | 'unlimited';
 
 export type PlanOp =
   | { op: 'statedir'; path: string }
+  /**
+   * Monitor only, before `fork` and before any other `unshare`: unshare a user namespace and
+   * have a helper left outside write these exact uid_map/gid_map texts (see idMap).
+   */
+  | { op: 'userns'; uidMap: string; gidMap: string }
   | { op: 'unshare'; namespaces: string[] }
   | { op: 'setns'; path: string; nstype: NamespaceType }
   | { op: 'sethostname'; name: string }
@@ -16,6 +21,8 @@ export type PlanOp =
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number }
+  /** An empty regular file (a bind-mount target, e.g. for a device node); an existing path is fine. */
+  | { op: 'mkfile'; path: string; mode: number }
   | { op: 'symlink'; target: string; linkpath: string }
   | { op: 'pivot_root'; newRoot: string }
   | { op: 'chdir'; path: string }
@@ -48,6 +55,7 @@ const rlim = (v: RlimitValue): string => (v === 'unlimited' ? v : String(v));
 function tokens(p: PlanOp): string[] {
   switch (p.op) {
     case 'statedir': return [p.path];
+    case 'userns': return [p.uidMap, p.gidMap];
     case 'unshare': return [p.namespaces.join(',')];
     case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];
@@ -55,6 +63,7 @@ function tokens(p: PlanOp): string[] {
     case 'mount': return [p.source, p.target, p.fstype, String(p.flags), p.data];
     case 'mkdir': return [p.path, '0' + p.mode.toString(8)];
     case 'mknod': return [p.path, '0' + p.mode.toString(8), String(p.major), String(p.minor)];
+    case 'mkfile': return [p.path, '0' + p.mode.toString(8)];
     case 'symlink': return [p.target, p.linkpath];
     case 'pivot_root': return [p.newRoot];
     case 'chdir': return [p.path];
@@ -88,6 +97,14 @@ export function encodePlan(plan: PlanOp[]): Buffer {
     }
   }
   return Buffer.from(parts.join(''), 'utf8');
+}
+
+/** One line of a uid/gid map (the OCI LinuxIDMapping shape). */
+export interface IdMapping { containerID: number; hostID: number; size: number }
+
+/** The text the kernel expects in /proc/<pid>/uid_map or gid_map: `containerID hostID size` lines. */
+export function idMap(mappings: readonly IdMapping[]): string {
+  return mappings.map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join('');
 }
 
 // Mount flags (linux/mount.h) used when building plans.
