@@ -168,7 +168,7 @@ function markdown(opts: Options, machine: Record<string, unknown>, seconds: numb
   const lines: string[] = [];
   lines.push('## runa vs runc', '');
   lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average ${(machine.loadAverage as number[]).join(' ')} at start, ${(machine.loadAverageEnd as number[] | undefined)?.join(' ') ?? '?'} at end, `
-    + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion}; `
+    + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion} (${machine.commit ?? '?'}${machine.dirty ? ' + uncommitted changes' : ''}); `
     + `${opts.runs} runs per latency figure (${opts.coldRuns} cold), ${opts.clients} clients × ${opts.throughputSeconds} s per throughput figure; `
     + `state roots and bundle under ${opts.dir} (${machine.workFs}); bench took ${Math.round(seconds)} s.`, '');
   lines.push('| Benchmark | runa | runc | runa/runc | Note |', '|---|---:|---:|---:|---|');
@@ -195,6 +195,10 @@ function markdown(opts: Options, machine: Record<string, unknown>, seconds: numb
   if (targets.length) {
     lines.push('', '### Targets (issue 5)', '');
     for (const t of targets) lines.push(`- ${t}`);
+  }
+  if (leaks.length) {
+    lines.push('', '### Left behind', '');
+    for (const l of leaks) lines.push(`- ${l}`);
   }
   return lines.join('\n') + '\n';
 }
@@ -255,7 +259,10 @@ let aborted = false;
 const contexts = new Set<Context>();
 const monitors = new Set<ChildProcess>();
 let seq = 0;
-const nextId = (p: string) => `${p}${++seq}`;
+/** Container ids carry this run's tag, so that anything left behind (a cgroup) is known to be ours. */
+const TAG = `rb${process.pid.toString(36)}`;
+const nextId = (p: string) => `${TAG}a-${p}${++seq}`;
+const nextIdC = (p: string) => `${TAG}c-${p}${++seq}`;
 
 const runa = (args: string[], o?: { capture?: boolean; timeoutMs?: number }) =>
   runTimed(process.execPath, [cliEntry, '--root', rootA, ...args], o);
@@ -329,6 +336,45 @@ function closeContext(ctx: Context): void {
 // ---------------------------------------------------------------- cleanup
 
 let cleaning: Promise<void> | null = null;
+const leaks: string[] = [];
+
+/**
+ * Remove the (empty) cgroups named after this run's containers that a runtime left behind,
+ * counting them per runtime: a delete should have removed them.
+ */
+function removeOurCgroups(): { runa: number; runc: number } {
+  const found: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const p = path.join(dir, e.name);
+      if (e.name.startsWith(TAG)) found.push(p);
+      else if (depth < 4) walk(p, depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
+  const count = { runa: 0, runc: 0 };
+  const ids = new Set<string>();
+  for (const p of found.sort((a, b) => b.length - a.length)) {
+    const id = path.basename(p);
+    try { fs.rmdirSync(p); } catch { /* busy or already gone */ }
+    if (ids.has(id)) continue;
+    ids.add(id);
+    if (id.startsWith(`${TAG}a-`)) count.runa++;
+    else count.runc++;
+  }
+  return count;
+}
+
+function noteLeftCgroups(): void {
+  const left = removeOurCgroups();
+  if (!left.runa && !left.runc) return;
+  const msg = `containers whose cgroup was left behind after a successful delete (the bench removed them): runa ${left.runa}, runc ${left.runc}`;
+  log(msg);
+  leaks.push(msg);
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
@@ -369,6 +415,7 @@ function cleanup(): Promise<void> {
       log(`cleanup: killing leftover ${p.pid} ${p.cmdline}`);
       try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
     }
+    noteLeftCgroups();
     const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(work));
     for (const m of mounts.reverse()) spawnSync('umount', ['-l', m.split(' ')[4]]);
     await sleep(50);
@@ -413,11 +460,11 @@ async function phaseLatency(): Promise<void> {
   log(`latency: ${opts.runs} runs per figure`);
   // Warm up: start runa's daemon, fault in both binaries.
   must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
-  if (opts.runc) must(await runc(['run', '-b', bundleTrue, nextId('warm')]), 'runc run (warm-up)');
+  if (opts.runc) must(await runc(['run', '-b', bundleTrue, nextIdC('warm')]), 'runc run (warm-up)');
 
   const warm = await alternate(opts.runs,
     async () => must(await runa(['run', '-b', bundleTrue, nextId('r')]), 'runa run').ms,
-    opts.runc ? async () => must(await runc(['run', '-b', bundleTrue, nextId('c')]), 'runc run').ms : null);
+    opts.runc ? async () => must(await runc(['run', '-b', bundleTrue, nextIdC('c')]), 'runc run').ms : null);
   rows.push({ section: 'latency', name: '`run /bin/true`, daemon warm', unit: 'ms', ...warm });
 
   log(`latency: ${opts.coldRuns} cold runs (daemon stopped before each)`);
@@ -445,7 +492,7 @@ async function phaseLatency(): Promise<void> {
     Object.values(stepsA).forEach((xs, i) => xs.push(t[i]));
     return t.reduce((a, b) => a + b, 0);
   }, opts.runc ? async () => {
-    const id = nextId('c');
+    const id = nextIdC('c');
     const t0 = must(await runc(['create', '-b', bundleTrue, id]), 'runc create').ms;
     const t1 = must(await runc(['start', id]), 'runc start').ms;
     let t2 = 0;
@@ -473,7 +520,7 @@ async function phaseLatency(): Promise<void> {
 
   // exec and state need a running container on each side.
   const ida = nextId('exec');
-  const idc = nextId('exec');
+  const idc = nextIdC('exec');
   must(await runa(['run', '-d', '-b', bundleSleep, ida]), 'runa run -d');
   if (opts.runc) must(await runc(['run', '-d', '-b', bundleSleep, idc]), 'runc run -d');
   try {
@@ -611,10 +658,10 @@ process.stdout.write(JSON.stringify({ importDaemon: performance.now() - t0 }));`
   breakdown.push({ name: '**CLI (a fresh Node.js process per call)**', text: '' });
   breakdown.push({ name: '`node -e 0`: bare Node.js process, spawn to exit', ms: s.nodeStart });
   breakdown.push({ name: '  of which Node.js bootstrap before user code runs', ms: s.boot, note: '`performance.now()` at the first line of a script' });
-  breakdown.push({ name: '`runa --version`: Node.js + the CLI\'s static module graph', ms: s.version, note: 'main.js imports context.js → bus/client.js → ws' });
+  breakdown.push({ name: '`runa --version`: Node.js + the CLI entry\'s static imports', ms: s.version });
   breakdown.push({ name: '  CLI module loading (`runa --version` − `node -e 0`)', text: (s.version.median - s.nodeStart.median).toFixed(1) });
-  breakdown.push({ name: '  of which `import(bus/client.js)` (ws) in a fresh process', ms: s.importClient });
-  breakdown.push({ name: '`runa run` work beyond start-up (`run` − `--version`)', text: diff(warm, s.version.median), note: 'load run.js, connect, 4 requests, spawn nsinit, wait' });
+  breakdown.push({ name: '`runa run` beyond `--version` (`run` − `--version`)', text: diff(warm, s.version.median), note: 'load the command and the bus client, connect, requests, spawn nsinit, wait' });
+  breakdown.push({ name: '  `import(bus/client.js)` (ws) in a fresh process', ms: s.importClient, note: 'paid by every command that talks to the daemon' });
   breakdown.push({ name: '  connect (WebSocket upgrade on the unix socket) in a fresh process', ms: s.connect });
   breakdown.push({ name: '  first request round trip in a fresh process', ms: s.firstRequest });
   breakdown.push({ name: '**daemon cold start**', text: '' });
@@ -701,7 +748,7 @@ async function phaseThroughput(): Promise<void> {
     must(await runa(['run', '-b', bundleTrue, nextId('t')]), 'runa run');
   }, rootA);
   const cliC = opts.runc ? await throughput('runc CLI run', async () => {
-    must(await runc(['run', '-b', bundleTrue, nextId('t')]), 'runc run');
+    must(await runc(['run', '-b', bundleTrue, nextIdC('t')]), 'runc run');
   }) : null;
   rows.push({
     section: 'throughput', name: `runa CLI \`run\` vs runc CLI \`run\`, /bin/true, ${opts.clients} clients`, unit: '/s', higherIsBetter: true,
@@ -747,9 +794,13 @@ interface DensitySample {
   memAvailableDropKB: number;
 }
 
-async function densityRuna(n: number, client: BusClient): Promise<DensitySample> {
+async function densityRuna(n: number): Promise<DensitySample> {
+  // A fresh daemon for each count: the baseline must not include garbage from earlier phases.
+  await stopDaemon(rootA);
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
   const dpid = daemonPid(rootA);
   if (!dpid) throw new Failure('runa daemon not running');
+  const { ctx, client } = await connect(rootA);
   await sleep(1000);
   const daemonBefore = memOf(dpid);
   const availBefore = memAvailable();
@@ -772,13 +823,14 @@ async function densityRuna(n: number, client: BusClient): Promise<DensitySample>
     memAvailableDropKB: availBefore - memAvailable(),
   };
   await pool(ids, 16, (id) => client.request({ type: 'container.delete', id, force: true }).catch(() => undefined));
+  closeContext(ctx);
   return sample;
 }
 
 async function densityRunc(n: number): Promise<DensitySample> {
   await sleep(1000);
   const availBefore = memAvailable();
-  const ids = Array.from({ length: n }, () => nextId('d'));
+  const ids = Array.from({ length: n }, () => nextIdC('d'));
   let started = 0;
   await pool(ids, 4, async (id) => {
     checkAborted();
@@ -795,30 +847,30 @@ async function densityRunc(n: number): Promise<DensitySample> {
 }
 
 async function phaseDensity(): Promise<void> {
-  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
-  const { ctx, client } = await connect(rootA);
   const samples: Array<{ runa: DensitySample; runc: DensitySample | null }> = [];
-  try {
+  {
     for (const n of opts.density) {
       checkAborted();
       log(`density: ${n} idle containers (runa)`);
-      const a = await densityRuna(n, client);
+      const a = await densityRuna(n);
       log(`density: ${n} idle containers (runc)`);
       const c = opts.runc ? await densityRunc(n) : null;
       samples.push({ runa: a, runc: c });
       const mb = (kb: number) => kb / 1024 / n;
-      const growth = a.daemonAfter && a.daemonBefore ? a.daemonAfter.pss - a.daemonBefore.pss : NaN;
+      // The daemon shares node's text pages with every other node process on the machine, so its
+      // Pss moves with them: its growth is counted in private memory (USS).
+      const growth = a.daemonAfter && a.daemonBefore ? a.daemonAfter.uss - a.daemonBefore.uss : NaN;
       const overheadKB = growth + (a.monitors?.pss ?? 0);
       const started = `${a.started}/${n} runa` + (c ? `, ${c.started}/${n} runc` : '');
       rows.push({
         section: 'density', name: `total per container @ ${n}`, unit: 'MB',
         runa: { value: mb(overheadKB + a.containers.pss) }, runc: c ? { value: mb(c.containers.pss) } : noRunc,
-        note: `Pss; runa: daemon growth + nsinit monitors + container processes; runc: container processes (started: ${started})`,
+        note: `runa: daemon growth (USS) + nsinit monitors (Pss) + container processes (Pss); runc: container processes (Pss) (started: ${started})`,
       });
       rows.push({
         section: 'density', name: `runtime overhead per container @ ${n}`, unit: 'MB',
         runa: { value: mb(overheadKB) }, runc: c ? { text: '0 (no process left)' } : noRunc,
-        note: `runa daemon Pss ${(a.daemonBefore!.pss / 1024).toFixed(1)} → ${(a.daemonAfter!.pss / 1024).toFixed(1)} MB (RSS ${(a.daemonBefore!.rss / 1024).toFixed(1)} → ${(a.daemonAfter!.rss / 1024).toFixed(1)}); `
+        note: `fresh runa daemon, USS ${(a.daemonBefore!.uss / 1024).toFixed(1)} → ${(a.daemonAfter!.uss / 1024).toFixed(1)} MB (RSS ${(a.daemonBefore!.rss / 1024).toFixed(1)} → ${(a.daemonAfter!.rss / 1024).toFixed(1)}); `
           + `${a.monitors?.count} monitors, ${((a.monitors?.pss ?? 0) / Math.max(1, a.monitors?.count ?? 1)).toFixed(0)} kB Pss / ${((a.monitors?.rss ?? 0) / Math.max(1, a.monitors?.count ?? 1)).toFixed(0)} kB RSS each`,
       });
       rows.push({
@@ -832,8 +884,6 @@ async function phaseDensity(): Promise<void> {
         note: 'whole system, kernel included (namespaces, mounts, cgroups, page tables); noisy',
       });
     }
-  } finally {
-    closeContext(ctx);
   }
   extra.density = samples;
 }
@@ -919,6 +969,8 @@ function machineInfo(): Record<string, unknown> {
     runcVersion,
     runaVersion: pkg.version,
     commit: git.status === 0 ? git.stdout.trim() : null,
+    /** uncommitted changes outside bench/: the figures are for the working tree, not the commit */
+    dirty: spawnSync('git', ['-C', packageRoot, 'status', '--porcelain', '--', '.', ':!bench'], { encoding: 'utf8' }).stdout.trim() !== '',
     workFs: fsType(opts.dir),
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
@@ -950,6 +1002,11 @@ async function main(): Promise<number> {
       errors.push(msg);
     }
   }
+  // Every phase deleted its containers: whatever of theirs is still on the host leaked.
+  if (!aborted) {
+    await sleep(500);
+    noteLeftCgroups();
+  }
   const seconds = (performance.now() - started) / 1000;
   machine.loadAverageEnd = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const md = markdown(opts, machine, seconds) + (errors.length ? `\nErrors:\n${errors.map((e) => `- ${e}`).join('\n')}\n` : '');
@@ -957,7 +1014,7 @@ async function main(): Promise<number> {
   const command = `node dist/bench/bench.js ${process.argv.slice(2).join(' ')}`.trim();
   const json = {
     command, machine, options: { ...opts, only: opts.only ? [...opts.only] : null }, seconds,
-    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), breakdown, targets: evaluateTargets(), extra, errors, markdown: md,
+    rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), breakdown, targets: evaluateTargets(), leaks, extra, errors, markdown: md,
   };
   if (aborted) {
     log('interrupted: partial results above; the JSON file is left as it was');

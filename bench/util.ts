@@ -96,16 +96,23 @@ export function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
-/** Process memory in kB: proportional set size (shared pages split among sharers) and RSS. */
-export interface Mem { pss: number; rss: number }
+/**
+ * Process memory in kB: proportional set size (shared pages split among sharers), RSS, and
+ * USS (private pages only: what the process alone costs; stable when other processes that
+ * share its pages, such as other node processes, come and go).
+ */
+export interface Mem { pss: number; rss: number; uss: number }
 
 export function memOf(pid: number): Mem | null {
   let pss = NaN;
   let rss = NaN;
+  let uss = NaN;
   try {
     const roll = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-    pss = Number(/^Pss:\s+(\d+) kB/m.exec(roll)?.[1] ?? NaN);
-    rss = Number(/^Rss:\s+(\d+) kB/m.exec(roll)?.[1] ?? NaN);
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(roll)?.[1] ?? NaN);
+    pss = field('Pss');
+    rss = field('Rss');
+    uss = field('Private_Clean') + field('Private_Dirty');
   } catch { /* no smaps_rollup: fall back to status */ }
   if (Number.isNaN(rss)) {
     try {
@@ -114,21 +121,23 @@ export function memOf(pid: number): Mem | null {
     } catch { return null; }
   }
   if (Number.isNaN(rss)) return null;
-  return { pss: Number.isNaN(pss) ? rss : pss, rss };
+  return { pss: Number.isNaN(pss) ? rss : pss, rss, uss: Number.isNaN(uss) ? rss : uss };
 }
 
 export function sumMem(pids: number[]): Mem & { count: number } {
   let pss = 0;
   let rss = 0;
+  let uss = 0;
   let count = 0;
   for (const p of pids) {
     const m = memOf(p);
     if (!m) continue;
     pss += m.pss;
     rss += m.rss;
+    uss += m.uss;
     count++;
   }
-  return { pss, rss, count };
+  return { pss, rss, uss, count };
 }
 
 /** A process and all its descendants (via /proc/<pid>/task/<tid>/children). */
