@@ -402,7 +402,71 @@ static void on_client(struct client *c)
 	}
 }
 
-// The child either reaches the gate or reports what failed; before that it may hand over a pty.
+// The spawner is gone (EOF or an error on fd 3): nobody will answer. End create, on stderr.
+static void __attribute__((noreturn)) spawner_gone(const char *name, int err)
+{
+	char msg[MSG_MAX];
+
+	close_fd(&sync_fd);
+	if (err)
+		fmt(msg, sizeof msg, "hook %s: fd 3: %s", name, strerror(err));
+	else
+		fmt(msg, sizeof msg, "hook %s: the spawner closed fd 3 before answering", name);
+	fail(err ? err : EPIPE, msg);
+}
+
+// Hookpoint NAME reached by process pid: write "hook\t<NAME>\t<pid>\n" on fd 3 and read the
+// spawner's answer, one line: "ok" returns; "fail\t<message>" ends create with ECANCELED.
+// Meanwhile the monitor socket is not served (clients wait in the backlog until created).
+static void run_hook(const char *name, pid_t pid)
+{
+	char line[MSG_MAX + 1], msg[MSG_MAX + 128];
+	struct pollfd p[2];
+	size_t len = 0;
+	ssize_t n;
+
+	if (write_all(sync_fd, line, fmt(line, sizeof line, "hook\t%s\t%d\n", name, (int)pid)) < 0)
+		spawner_gone(name, errno);
+	for (;;) {
+		p[0] = (struct pollfd){.fd = sync_fd, .events = POLLIN};
+		p[1] = (struct pollfd){.fd = setup_sock[0], .events = POLLIN}; // -1 before fork: skipped
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("hook %s: poll", name);
+		}
+		if (p[1].revents) { // the child waits for our answer: anything from it means it died
+			fmt(msg, sizeof msg, "hook %s: the child exited while the hook ran", name);
+			fail(ECHILD, msg);
+		}
+		if (!p[0].revents)
+			continue;
+		// One byte at a time: nothing past the answer's newline is ours to consume.
+		n = read(sync_fd, line + len, 1);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			spawner_gone(name, n < 0 ? errno : 0);
+		if (line[len] == '\n')
+			break;
+		if (++len == MSG_MAX) {
+			fmt(msg, sizeof msg, "hook %s: answer from the spawner longer than %d bytes", name, MSG_MAX - 1);
+			fail(EPROTO, msg);
+		}
+	}
+	line[len] = '\0';
+	if (strcmp(line, "ok") == 0)
+		return;
+	if (strncmp(line, "fail\t", 5) == 0) {
+		fmt(msg, sizeof msg, "hook %s: %s", name, line + 5);
+		fail(ECANCELED, msg);
+	}
+	fmt(msg, sizeof msg, "hook %s: garbled answer from the spawner \"%.64s\"", name, line);
+	fail(EPROTO, msg);
+}
+
+// The child either reaches the gate or reports what failed; before that it may hand over a pty
+// and stop at hookpoints (each answered "ok" once the spawner ran its hooks).
 static void await_setup(void)
 {
 	char rec[MSG_MAX + 32], *msg;
@@ -413,6 +477,12 @@ static void await_setup(void)
 		TRY((n = recv_fd(setup_sock[0], rec, sizeof rec, &fd)), "read setup socket");
 		if (n == 0)
 			fail(ECHILD, "setup: the child exited before reaching the gate");
+		if (fd < 0 && strncmp(rec, "hook\t", 5) == 0) {
+			run_hook(rec + 5, child);
+			// A child gone meanwhile shows as EOF on the next recv.
+			send(setup_sock[0], "ok", 2, MSG_NOSIGNAL);
+			continue;
+		}
 		if (fd < 0)
 			break;
 		if (strcmp(rec, "pty") != 0) {
@@ -886,6 +956,28 @@ static void op_gate(char **a)
 	close_fd(&gate_pipe[0]);
 }
 
+// Stop so the spawner can run hooks here (see PROTOCOL.md). In the child the monitor relays;
+// before fork the monitor itself is the process at the hookpoint.
+static void op_hookpoint(char **a)
+{
+	char rec[128], ok[8];
+	ssize_t n;
+
+	if (phase == MONITOR) {
+		run_hook(a[0], getpid());
+		return;
+	}
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "hookpoint \"%s\": only before the gate", a[0]);
+	size_t len = fmt(rec, sizeof rec, "hook\t%s", a[0]);
+	if (send(setup_sock[1], rec, len, MSG_NOSIGNAL) != (ssize_t)len)
+		_exit(1); // the monitor is gone: nobody to report to
+	while ((n = recv(setup_sock[1], ok, sizeof ok, 0)) < 0 && errno == EINTR)
+		;
+	if (n != 2 || memcmp(ok, "ok", 2) != 0)
+		_exit(1); // EOF: the monitor is gone (a failed hook kills us first anyway)
+}
+
 static void op_exec(char **a)
 {
 	(void)a;
@@ -902,7 +994,8 @@ static void op_exec(char **a)
 
 static const struct op {
 	const char *name;
-	const char *args; // one letter per argument: s string, n number, l number or "unlimited"
+	// One letter per argument: s string, n number, l number or "unlimited", w word (see is_word).
+	const char *args;
 	void (*run)(char **args);
 } ops[] = {
 	{"statedir", "s", op_statedir},         {"unshare", "s", op_unshare},
@@ -923,11 +1016,37 @@ static const struct op {
 	{"env", "s", op_env},                   {"arg", "s", op_arg},
 	{"gate", "", op_gate},                  {"exec", "", op_exec},
 	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
+	{"hookpoint", "w", op_hookpoint},
 };
+
+#define WORD_MAX 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+// A hookpoint name: 1 to WORD_MAX bytes of [A-Za-z0-9_.-], so it fits a tab-separated line.
+static int is_word(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
+	return n > 0 && n <= WORD_MAX && !s[n];
+}
 
 static int valid_arg(char type, const char *s)
 {
+	if (type == 'w')
+		return is_word(s);
 	return type == 's' || is_num(s) || (type == 'l' && strcmp(s, "unlimited") == 0);
+}
+
+// A hookpoint needs a spawner that answers on fd 3: a socket (a pipe is one-way).
+static void check_sync_socket(const char *name)
+{
+	struct stat st;
+
+	if (sync_fd < 0)
+		die_err(EBADF, "hookpoint \"%s\": fd 3 is not open, nobody could answer", name);
+	TRY(fstat(sync_fd, &st), "hookpoint \"%s\": fstat fd 3", name);
+	if (!S_ISSOCK(st.st_mode))
+		die_err(ENOTSOCK, "hookpoint \"%s\": fd 3 is not a socket, nobody could answer", name);
 }
 
 static const struct op *find_op(const char *name)
@@ -998,7 +1117,10 @@ int main(int argc, char **argv)
 			die_err(EINVAL, "plan: op \"%s\" truncated", tok[i]);
 		for (size_t k = 0; op->args[k]; k++)
 			if (!valid_arg(op->args[k], tok[i + 1 + k]))
-				die_err(EINVAL, "%s \"%s\": not a number", tok[i], tok[i + 1 + k]);
+				die_err(EINVAL, "%s \"%s\": %s", tok[i], tok[i + 1 + k], op->args[k] == 'w'
+					? "not a word of 1 to " STR(WORD_MAX) " letters, digits, '_', '.', '-'" : "not a number");
+		if (op->run == op_hookpoint)
+			check_sync_socket(tok[i + 1]);
 	}
 	prog_argv = xcalloc(n + 1, sizeof *prog_argv);
 	prog_env = xcalloc(n + 1, sizeof *prog_env);

@@ -155,6 +155,20 @@ export class ContainerActor {
 
   // ---- operations ----
 
+  /**
+   * The create-time hooks, at nsinit's hook points: prestart and createRuntime in the
+   * runtime's namespaces, createContainer in the container's (its mount namespace before
+   * pivot_root). The state they get says `creating`, with the monitor's pid.
+   */
+  createHooks(kind: 'prestart' | 'createRuntime' | 'createContainer', monitorPid: number, childPid: number): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.status !== 'creating') throw new RunaError('invalid_state', `cannot run ${kind} hooks of container ${JSON.stringify(this.id)} in state ${this.status}`);
+      const hooks = this.spec().hooks?.[kind];
+      const state = { ...this.state(), status: 'creating', pid: monitorPid };
+      await runHooks(kind, hooks, state, kind === 'createContainer' ? { nsPid: childPid } : {});
+    });
+  }
+
   /** nsinit reported `created`: attach to its monitor. */
   created(monitorPid: number, initPid: number): Promise<void> {
     return this.enqueue(async () => {

@@ -35,6 +35,10 @@ export const Request = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive() }),
   z.object({ type: z.literal('container.createFailed'), id, message: z.string() }),
+  z.object({
+    type: z.literal('container.hooks'), id, kind: z.enum(['prestart', 'createRuntime', 'createContainer']),
+    childPid: z.number().int().positive(), monitorPid: z.number().int().positive(),
+  }),
   z.object({ type: z.literal('container.start'), id }),
   z.object({ type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional() }),
   z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),

@@ -19,20 +19,39 @@ export interface CreateOptions {
 
 export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
 
-/** Read nsinit's one sync line from fd 3: `created\t<initPid>` or `error\t<errno>\t<message>`. */
-function readSync(child: ChildProcess): Promise<number> {
-  const stream = child.stdio[3] as NodeJS.ReadableStream;
+/** Runs the hooks of one create-time hook point; a rejection fails the create. */
+export type HookRunner = (name: string, childPid: number, monitorPid: number) => Promise<void>;
+
+/**
+ * Follow nsinit's sync channel (fd 3): hook points (`hook\t<name>\t<pid>`, answered `ok` or
+ * `fail\t<message>`), then `created\t<initPid>` or `error\t<errno>\t<message>`.
+ */
+function readSync(child: ChildProcess, onHook?: HookRunner): Promise<number> {
+  const stream = child.stdio[3] as import('node:net').Socket;
   return new Promise((resolve, reject) => {
     let buf = '';
-    const done = (fn: () => void) => { stream.removeAllListeners(); (stream as unknown as { destroy(): void }).destroy(); fn(); };
+    let settled = false;
+    const done = (fn: () => void) => { if (settled) return; settled = true; stream.removeAllListeners(); stream.destroy(); fn(); };
+    const line = (text: string) => {
+      const [kind, a, ...rest] = text.split('\t');
+      if (kind === 'hook') {
+        const answer = onHook ? onHook(a, Number(rest[0]), child.pid!) : Promise.reject(new Error('no hook runner'));
+        answer.then(
+          () => stream.write('ok\n'),
+          (e: Error) => stream.write(`fail\t${e.message.replace(/[\t\n]+/g, ' ')}\n`),
+        );
+      } else if (kind === 'created') done(() => resolve(Number(a)));
+      else done(() => reject(new RunaError('create_failed', rest.join('\t') || `nsinit failed (errno ${a})`)));
+    };
     stream.setEncoding('utf8');
     stream.on('data', (chunk: string) => {
       buf += chunk;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const [kind, a, ...rest] = buf.slice(0, nl).split('\t');
-      if (kind === 'created') done(() => resolve(Number(a)));
-      else done(() => reject(new RunaError('create_failed', rest.join('\t') || `nsinit failed (errno ${a})`)));
+      let nl: number;
+      while (!settled && (nl = buf.indexOf('\n')) >= 0) {
+        const text = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        line(text);
+      }
     });
     stream.on('end', () => done(() => reject(new RunaError('create_failed', 'nsinit exited before the container was created'))));
     stream.on('error', (e) => done(() => reject(e)));
@@ -47,7 +66,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   });
   let spawned: { child: ChildProcess; initPid: number };
   try {
-    spawned = await spawnNsinit(plan);
+    spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>
+      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined));
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
@@ -67,14 +87,14 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
 }
 
 /** Spawn nsinit on a plan with the caller's stdio and wait for its `created` line. */
-export async function spawnNsinit(plan: string): Promise<{ child: ChildProcess; initPid: number }> {
+export async function spawnNsinit(plan: string, onHook?: HookRunner): Promise<{ child: ChildProcess; initPid: number }> {
   const child = spawn(nsinitPath, [plan], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
   try {
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
   } catch (e) {
     throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
   }
-  return { child, initPid: await readSync(child) };
+  return { child, initPid: await readSync(child, onHook) };
 }
 
 export function writePidFile(file: string, pid: number): void {

@@ -47,7 +47,16 @@ export type PlanOp =
   | { op: 'env'; entry: string }
   | { op: 'arg'; value: string }
   | { op: 'gate' }
+  /**
+   * Pause for OCI hooks: nsinit writes `hook\t<name>\t<pid>\n` on fd 3 and waits for `ok\n`
+   * or `fail\t<message>\n` from the spawner (see SyncLine). `name` is 1-64 bytes of
+   * [A-Za-z0-9_.-]; fd 3 must be a socket (Node's 'pipe' stdio is one).
+   */
+  | { op: 'hookpoint'; name: string }
   | { op: 'exec' };
+
+/** What nsinit accepts as a hookpoint name. */
+export const HOOKPOINT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const hex = (mask: bigint): string => '0x' + BigInt.asUintN(64, mask).toString(16);
 const rlim = (v: RlimitValue): string => (v === 'unlimited' ? v : String(v));
@@ -81,6 +90,9 @@ function tokens(p: PlanOp): string[] {
     case 'setuid': return [String(p.uid)];
     case 'env': return [p.entry];
     case 'arg': return [p.value];
+    case 'hookpoint':
+      if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
+      return [p.name];
     case 'loopback': case 'fork': case 'gate': case 'exec': case 'setsid': case 'console':
     case 'console-proxy': case 'nonewprivs': case 'keepcaps':
       return [];
@@ -139,3 +151,28 @@ export const RLIMIT = {
   CPU: 0, FSIZE: 1, DATA: 2, STACK: 3, CORE: 4, RSS: 5, NPROC: 6, NOFILE: 7, MEMLOCK: 8, AS: 9,
   LOCKS: 10, SIGPENDING: 11, MSGQUEUE: 12, NICE: 13, RTPRIO: 14, RTTIME: 15,
 } as const;
+
+/**
+ * A line nsinit writes on fd 3 (the sync channel), without its newline:
+ * `hook\t<name>\t<pid>` (answer `ok\n` or `fail\t<message>\n`), then exactly one of
+ * `created\t<initPid>` or `error\t<errno>\t<message>`.
+ */
+export type SyncLine =
+  | { type: 'hook'; name: string; pid: number }
+  | { type: 'created'; pid: number }
+  | { type: 'error'; errno: number; message: string };
+
+/** Parse one sync line (with or without its trailing newline); null if it is garbled. */
+export function parseSyncLine(line: string): SyncLine | null {
+  const l = line.endsWith('\n') ? line.slice(0, -1) : line;
+  let m: RegExpExecArray | null;
+  if ((m = /^hook\t([A-Za-z0-9_.-]{1,64})\t(\d+)$/.exec(l))) return { type: 'hook', name: m[1], pid: Number(m[2]) };
+  if ((m = /^created\t(\d+)$/.exec(l))) return { type: 'created', pid: Number(m[1]) };
+  if ((m = /^error\t(\d+)\t([^\n]*)$/.exec(l))) return { type: 'error', errno: Number(m[1]), message: m[2] };
+  return null;
+}
+
+/** The answer to a `hook` line: `ok\n`, or `fail\t<message>\n` (newlines in it become spaces). */
+export function hookAnswer(error?: string): string {
+  return error === undefined ? 'ok\n' : `fail\t${error.replace(/[\r\n]+/g, ' ')}\n`;
+}
