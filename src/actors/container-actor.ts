@@ -140,9 +140,20 @@ export class ContainerActor {
   }
 
   private send(event: ContainerEvent): void {
+    const before = this.container.getSnapshot();
     this.container.send(event);
+    const after = this.container.getSnapshot();
+    if (after === before) return;
+    if (before.value === 'creating' && after.value !== 'creating') for (const fn of this.leaveCreating.splice(0)) fn();
     this.syncCompanions();
-    this.persist();
+    // Only a change of state or context is worth a write (kill in running changes neither).
+    if (after.value !== before.value || after.context !== before.context) this.persist();
+  }
+
+  private leaveCreating: Array<() => void> = [];
+  onLeaveCreating(fn: () => void): void {
+    if (this.status === 'creating') this.leaveCreating.push(fn);
+    else fn();
   }
 
   state() {
@@ -301,6 +312,7 @@ export class ContainerActor {
       this.syncCompanions();
     }
     this.deleted = true;
+    for (const fn of this.leaveCreating.splice(0)) fn();
     for (const id of [...this.execs.keys()]) this.execGone(id);
     fs.rmSync(this.record.stateDir, { recursive: true, force: true });
     for (const a of [this.container, this.init, this.gofer, this.sandbox]) a.stop();

@@ -64,7 +64,11 @@ export class Registry {
   private routes(): void {
     const bus = this.bus;
     bus.handle('container.create', (req) => this.create(req));
-    bus.handle('container.created', (req) => this.get(req.id).created(req.monitorPid, req.initPid));
+    bus.handle('container.created', async (req) => {
+      const c = this.get(req.id);
+      await c.created(req.monitorPid, req.initPid);
+      if (req.start) await c.start(); // run: created and start in one round trip
+    });
     bus.handle('container.createFailed', (req) => {
       const c = this.get(req.id);
       return c.enqueue(async () => { if (c.status === 'creating') await c.teardown(); });
@@ -135,8 +139,10 @@ export class Registry {
       };
       const actor = this.add(record);
       actor.persist();
+      // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
       const deadline = setTimeout(() => void this.settleCreating(actor), CREATING_DEADLINE_MS);
       deadline.unref();
+      actor.onLeaveCreating(() => clearTimeout(deadline));
       return { id, stateDir: dir, plan: planFile(dir) };
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });

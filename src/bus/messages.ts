@@ -33,7 +33,11 @@ export const Request = z.discriminatedUnion('type', [
     foreground: z.boolean().optional(),
     annotations: z.record(z.string(), z.string()).optional(),
   }),
-  z.object({ type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive() }),
+  z.object({
+    type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),
+    /** start it right away (run, do): one round trip instead of two */
+    start: z.boolean().optional(),
+  }),
   z.object({ type: z.literal('container.createFailed'), id, message: z.string() }),
   z.object({
     type: z.literal('container.hooks'), id, kind: z.enum(['prestart', 'createRuntime', 'createContainer']),

@@ -15,6 +15,8 @@ export interface CreateOptions {
   overlay?: boolean;
   consoleSocket?: string;
   foreground?: boolean;
+  /** start the container in the same round trip (run, do) */
+  start?: boolean;
 }
 
 export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
@@ -75,7 +77,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   const { child, initPid } = spawned;
   const monitorPid = child.pid!;
   try {
-    await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid });
+    await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid, start: opts.start });
   } catch (e) {
     child.kill('SIGKILL');
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);

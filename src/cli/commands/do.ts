@@ -52,14 +52,14 @@ const doCmd: Command = {
     const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-do-'));
     try {
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network })));
-      const { child } = await createContainer(ctx, { id, bundle, overlay: true });
       const client = await ctx.connect();
-      const stop = forwardSignals(child);
       try {
-        await client.request({ type: 'container.start', id });
-        return await waitChild(child);
-      } finally {
+        const { child } = await createContainer(ctx, { id, bundle, overlay: true, start: true });
+        const stop = forwardSignals(child);
+        const status = await waitChild(child);
         stop();
+        return status;
+      } finally {
         await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
       }
     } finally {

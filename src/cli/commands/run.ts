@@ -9,21 +9,25 @@ const run: Command = {
     const { values, positionals } = parseFlags(args, { ...createFlags, detach: { kind: 'bool', alias: 'd' }, keep: { kind: 'bool' } });
     exactArgs(positionals, 1, 'run');
     const id = positionals[0];
-    const { child } = await createContainer(ctx, {
-      id,
-      bundle: (values.bundle as string | undefined) ?? process.cwd(),
-      pidFile: values['pid-file'] as string | undefined,
-      consoleSocket: values['console-socket'] as string | undefined,
-      foreground: !values.detach,
-    });
     const client = await ctx.connect();
-    const stopForwarding = values.detach ? () => {} : forwardSignals(child);
+    let child;
     try {
-      await client.request({ type: 'container.start', id });
+      ({ child } = await createContainer(ctx, {
+        id,
+        bundle: (values.bundle as string | undefined) ?? process.cwd(),
+        pidFile: values['pid-file'] as string | undefined,
+        consoleSocket: values['console-socket'] as string | undefined,
+        foreground: !values.detach,
+        start: true,
+      }));
     } catch (e) {
-      if (!values.keep) await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
+      // A failed start leaves a created container behind: run removes it, like runc.
+      if (!values.keep && (e as { code?: string }).code !== 'exists') {
+        await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
+      }
       throw e;
     }
+    const stopForwarding = values.detach ? () => {} : forwardSignals(child);
     if (values.detach) {
       child.unref();
       return 0;
