@@ -284,7 +284,7 @@ export class ContainerActor {
     }
   }
 
-  delete(force = false): Promise<void> {
+  delete(force = false): Promise<{ warnings: string[] }> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.delete', force });
       if (this.status !== 'stopped' && this.status !== 'creating' && this.link) {
@@ -297,8 +297,7 @@ export class ContainerActor {
       const state = { ...this.state(), status: 'stopped' };
       await this.teardown();
       // poststop: after everything is gone; failures are warnings, delete succeeds.
-      const warnings = await runHooksBestEffort('poststop', hooks?.poststop, state);
-      for (const w of warnings) process.stderr.write(`runa: warning: ${w}\n`);
+      return { warnings: await runHooksBestEffort('poststop', hooks?.poststop, state) };
     });
   }
 

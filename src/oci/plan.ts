@@ -1,7 +1,8 @@
 // From a validated spec to the plan nsinit executes. All policy lives here, none in C.
+import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
-import { MS, type PlanOp } from '../nsinit/plan.js';
+import { idMap, MS, type IdMapping, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
 import type { HostCgroupMount } from '../actors/gofer.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
@@ -64,7 +65,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const { spec } = input;
   const namespaces = spec.linux?.namespaces ?? [];
   for (const ns of namespaces) {
-    if (ns.type === 'user' || ns.type === 'time') throw new RunaError('unsupported', `config.json: linux.namespaces: ${ns.type} namespaces are not supported yet`);
+    if (ns.type === 'time') throw new RunaError('unsupported', `config.json: linux.namespaces: ${ns.type} namespaces are not supported yet`);
   }
   const joined = new Map<string, string>(namespaces.filter((n) => n.path).map((n) => [n.type, n.path!]));
   const types = new Set<string>(namespaces.map((n) => n.type));
@@ -72,17 +73,39 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
+  const userns = userNamespace(spec, joined.get('user'));
+  if (userns) checkReachable(userns, input.rootfs, 'root.path', true);
+  /** A namespace created for the container (so, in a user namespace, owned by it). */
+  const fresh = (t: string) => types.has(t) && !joined.has(t);
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
+  // Every namespace joined by path before the user namespace: a host-owned one cannot be
+  // joined once the monitor's capabilities only count inside it.
   for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' });
-  const fresh = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
-  if (fresh.length) plan.push({ op: 'unshare', namespaces: fresh });
+  if (userns) {
+    // What needs host privileges (or host paths) happens while the monitor still has them:
+    // the child inherits the limits, the oom score and the console socket.
+    plan.push(...hostProcessOps(spec.process));
+    if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+    if (userns.joined) plan.push({ op: 'setns', path: userns.joined, nstype: 'user' });
+    else plan.push({ op: 'userns', uidMap: idMap(userns.uid!), gidMap: idMap(userns.gid!) });
+  }
+  const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
+  if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
-  if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  plan.push({ op: 'fork' });
+  if (userns) {
+    // The cgroup files are host root's: join while still host uid 0. Then become the
+    // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
+    // in here are refused), and set pdeathsig after that credential change.
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), { op: 'pdeathsig', signal: 9 });
+  } else {
+    plan.push({ op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
+    if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  }
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
 
@@ -109,17 +132,22 @@ export function buildPlan(input: PlanInput): PlanOp[] {
 
   let devIsTmpfs = false;
   let hasPts = false;
-  for (const m of spec.mounts ?? []) {
+  (spec.mounts ?? []).forEach((original, i) => {
+    const m = userns ? usernsMount(original, i, userns, fresh, types) : original;
     const target = resolve(m.destination);
     plan.push(...mkdirs(root, target));
-    if (m.type === 'cgroup') { plan.push(...cgroupMounts(target, m, input.hostCgroups)); continue; }
-    plan.push(...mountOps(m, target));
+    if (m.type === 'cgroup') { plan.push(...cgroupMounts(target, m, input.hostCgroups)); return; }
+    plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
     if (m.destination === '/dev' && m.type === 'tmpfs') devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
-  }
+  });
   if (devIsTmpfs) {
     const dev = resolve('/dev');
-    for (const [name, major, minor] of DEFAULT_DEVICES) plan.push({ op: 'mknod', path: `${dev}/${name}`, mode: S_IFCHR | 0o666, major, minor });
+    for (const [name, major, minor] of DEFAULT_DEVICES) {
+      // mknod is refused in a user namespace: bind the host's node onto an empty file.
+      if (userns) plan.push(...bindDevice(`/dev/${name}`, `${dev}/${name}`, 0o666));
+      else plan.push({ op: 'mknod', path: `${dev}/${name}`, mode: S_IFCHR | 0o666, major, minor });
+    }
     plan.push(
       { op: 'symlink', target: '/proc/self/fd', linkpath: `${dev}/fd` },
       { op: 'symlink', target: '/proc/self/fd/0', linkpath: `${dev}/stdin` },
@@ -135,11 +163,22 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
       throw new RunaError('invalid_spec', `config.json: linux.devices: ${d.path}: major and minor are required for type ${d.type}`);
     }
-    plan.push({ op: 'mknod', path: target, mode: type | ((d.fileMode ?? 0o666) & 0o7777), major: d.major ?? 0, minor: d.minor ?? 0 });
+    const mode = (d.fileMode ?? 0o666) & 0o7777;
+    if (userns && d.type !== 'p') plan.push(...bindDevice(hostDevice(d.path, d.type === 'b', d.major!, d.minor!), target, mode));
+    else plan.push({ op: 'mknod', path: target, mode: type | mode, major: d.major ?? 0, minor: d.minor ?? 0 });
   }
 
+  // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
+  // point costs a round trip to the spawner, so there is one only where hooks are configured.
+  for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
+    if (spec.hooks?.[kind]?.length) plan.push({ op: 'hookpoint', name: kind });
+  }
   plan.push({ op: 'pivot_root', newRoot: root }, ...cwdMkdirs(spec.process.cwd));
-  if (spec.root.readonly) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY, data: '' });
+  if (spec.root.readonly) {
+    // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
+    const locked = userns && !input.overlay ? lockedFlags(input.rootfs) : 0;
+    plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | locked, data: '' });
+  }
 
   // After pivot_root every path is the container's own.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
@@ -149,8 +188,202 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process), { op: 'gate' }, { op: 'exec' });
+  // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
+  plan.push(...processOps(spec.process, !userns), { op: 'pdeathsig', signal: 9 }, { op: 'gate' }, { op: 'exec' });
   return plan;
+}
+
+// ---- user namespaces (native/PROTOCOL.md, "User namespaces") ----
+
+/** The container's user namespace: its maps (null when joined by a path whose maps are unknown). */
+interface UserNs { joined?: string; uid: IdMapping[] | null; gid: IdMapping[] | null }
+
+const inMap = (maps: readonly IdMapping[], id: number) => maps.some((m) => id >= m.containerID && id - m.containerID < m.size);
+function toHost(maps: readonly IdMapping[], id: number): number | undefined {
+  const m = maps.find((x) => id >= x.containerID && id - x.containerID < x.size);
+  return m ? m.hostID + (id - m.containerID) : undefined;
+}
+
+/** /proc/<pid>/uid_map text back to mappings; null if unreadable. */
+function readIdMap(file: string): IdMapping[] | null {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
+      const [containerID, hostID, size] = l.trim().split(/\s+/).map(Number);
+      return { containerID, hostID, size };
+    });
+  } catch {
+    return null;
+  }
+}
+
+/** Validate linux.uidMappings/gidMappings against the user namespace, and the process's ids against them. */
+function userNamespace(spec: Spec, joinedPath: string | undefined): UserNs | null {
+  const types = new Set((spec.linux?.namespaces ?? []).map((n) => n.type));
+  const uidMappings = spec.linux?.uidMappings ?? [];
+  const gidMappings = spec.linux?.gidMappings ?? [];
+  const field = uidMappings.length ? 'linux.uidMappings' : 'linux.gidMappings';
+  if (!types.has('user')) {
+    if (uidMappings.length || gidMappings.length) throw new RunaError('invalid_spec', `config.json: ${field}: set without a user namespace in linux.namespaces`);
+    return null;
+  }
+  let ns: UserNs;
+  if (joinedPath !== undefined) {
+    if (uidMappings.length || gidMappings.length) {
+      throw new RunaError('invalid_spec', `config.json: ${field}: not allowed with a user namespace joined by path (${joinedPath} has its own)`);
+    }
+    // The maps of /proc/<pid>/ns/user are that process's; of any other path, unknown.
+    const proc = /^\/proc\/(\d+)\/ns\/user$/.exec(joinedPath);
+    ns = { joined: joinedPath, uid: proc ? readIdMap(`/proc/${proc[1]}/uid_map`) : null, gid: proc ? readIdMap(`/proc/${proc[1]}/gid_map`) : null };
+  } else {
+    if (!uidMappings.length) throw new RunaError('invalid_spec', 'config.json: linux.uidMappings: required with a user namespace');
+    if (!gidMappings.length) throw new RunaError('invalid_spec', 'config.json: linux.gidMappings: required with a user namespace');
+    ns = { uid: uidMappings, gid: gidMappings };
+  }
+  const where = ns.joined ? `the user namespace ${ns.joined}` : null;
+  const notMapped = (f: string, id: number, maps: string) =>
+    new RunaError('invalid_spec', `config.json: ${f}: ${id} is not mapped by ${where ?? maps}`);
+  // Setup runs as the namespace's root (setuid 0 right after fork): it must exist.
+  if (ns.uid && !inMap(ns.uid, 0)) throw notMapped('linux.uidMappings', 0, 'linux.uidMappings (the container\'s root must be mapped)');
+  if (ns.gid && !inMap(ns.gid, 0)) throw notMapped('linux.gidMappings', 0, 'linux.gidMappings (the container\'s root group must be mapped)');
+  checkUserMapped(spec.process.user, ns.uid, ns.gid, (f, id, maps) => notMapped(`process.user.${f}`, id, maps));
+  return ns;
+}
+
+function checkUserMapped(
+  user: ProcessSpec['user'], uid: IdMapping[] | null, gid: IdMapping[] | null,
+  error: (field: string, id: number, maps: string) => Error,
+): void {
+  if (uid && !inMap(uid, user.uid)) throw error('uid', user.uid, 'linux.uidMappings');
+  if (gid && !inMap(gid, user.gid)) throw error('gid', user.gid, 'linux.gidMappings');
+  (user.additionalGids ?? []).forEach((g, i) => { if (gid && !inMap(gid, g)) throw error(`additionalGids.${i}`, g, 'linux.gidMappings'); });
+}
+
+/**
+ * The container's root is nobody special to host files: it must be able to search every
+ * directory down to `target` (and `target` itself when `self`), else pivot_root or a bind
+ * fails with a bare EACCES. Checked with the kernel's owner, group, other rule.
+ */
+function checkReachable(ns: UserNs, target: string, field: string, self: boolean): void {
+  if (!ns.uid || !ns.gid) return;
+  const uid = toHost(ns.uid, 0);
+  const gid = toHost(ns.gid, 0);
+  if (uid === undefined || gid === undefined) return;
+  let real: string;
+  try { real = fs.realpathSync(target); } catch { return; }
+  const dirs: string[] = [];
+  for (let d = self ? real : path.dirname(real); ; d = path.dirname(d)) {
+    dirs.unshift(d);
+    if (d === '/') break;
+  }
+  for (const d of dirs) {
+    let st: fs.Stats;
+    try { st = fs.statSync(d); } catch { return; }
+    if (!st.isDirectory()) continue;
+    const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
+    if (!(st.mode & bit)) {
+      const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+      throw new RunaError('invalid_spec',
+        `config.json: ${field}: ${d} (mode ${mode}, owner ${st.uid}:${st.gid}) is not searchable by the container's root (host uid ${uid}, gid ${gid} in its user namespace), so ${real} cannot be reached: make it searchable (e.g. chmod o+x ${d})`);
+    }
+  }
+}
+
+/** `setgroups`, `setgid 0`, `setuid 0`: the user namespace's root. */
+function becomeRoot(): PlanOp[] {
+  return [{ op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }];
+}
+
+/**
+ * A config.json mount as it can be made inside a user namespace: proc, sysfs, mqueue and
+ * cgroup file systems need a namespace owned by it (else the host's are bound instead), and
+ * devpts cannot be given an unmapped gid.
+ */
+function usernsMount(m: Mount, i: number, ns: UserNs, fresh: (t: string) => boolean, types: Set<string>): Mount {
+  const bindHost = (source: string, rec: boolean, why: string): Mount => {
+    if (!fs.existsSync(source)) {
+      throw new RunaError('invalid_spec', `config.json: mounts.${i}: ${m.type} on ${m.destination} needs ${why} in a user namespace, and the host's ${source} to bind instead does not exist`);
+    }
+    // Only the flags a bind can carry; atime options would have to match the host mount's.
+    const keep = ['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec'];
+    return { ...m, type: 'bind', source, options: [rec ? 'rbind' : 'bind', ...(m.options ?? []).filter((o) => keep.includes(o) || o in PROPAGATION)] };
+  };
+  switch (m.type) {
+    case 'sysfs': return fresh('network') ? m : bindHost('/sys', true, 'a network namespace of its own');
+    case 'mqueue': return fresh('ipc') ? m : bindHost('/dev/mqueue', false, 'an ipc namespace of its own');
+    case 'cgroup': return fresh('cgroup') ? m : bindHost('/sys/fs/cgroup', true, 'a cgroup namespace of its own');
+    case 'proc': return types.has('pid') ? m : bindHost('/proc', true, 'a pid namespace of its own');
+    case 'devpts': {
+      if (!ns.gid) return m;
+      const options = (m.options ?? []).filter((o) => {
+        const g = /^gid=(\d+)$/.exec(o);
+        return !g || inMap(ns.gid!, Number(g[1]));
+      });
+      return { ...m, options };
+    }
+  }
+  const o = parseMountOptions(m.options);
+  if (((o.flags & MS.BIND) !== 0 || m.type === 'bind') && m.source?.startsWith('/')) checkReachable(ns, m.source, `mounts.${i}.source`, false);
+  return m;
+}
+
+/** The host device node to bind for a linux.devices entry: its own path if it matches, else one found under /dev. */
+function hostDevice(devPath: string, block: boolean, major: number, minor: number): string {
+  const matches = (p: string) => {
+    try {
+      const st = fs.statSync(p);
+      return (block ? st.isBlockDevice() : st.isCharacterDevice()) && devMajor(st.rdev) === major && devMinor(st.rdev) === minor;
+    } catch {
+      return false;
+    }
+  };
+  if (matches(devPath)) return devPath;
+  const queue = ['/dev'];
+  while (queue.length) {
+    const dir = queue.shift()!;
+    let entries: fs.Dirent[];
+    try { entries = fs.readdirSync(dir, { withFileTypes: true }); } catch { continue; }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory() && p !== '/dev/pts' && p !== '/dev/shm') queue.push(p);
+      else if ((block ? e.isBlockDevice() : e.isCharacterDevice()) && matches(p)) return p;
+    }
+  }
+  throw new RunaError('invalid_spec',
+    `config.json: linux.devices: ${devPath}: no ${block ? 'block' : 'character'} device ${major}:${minor} on the host to bind (device nodes cannot be created in a user namespace)`);
+}
+const devMajor = (rdev: number) => Number((BigInt(rdev) >> 8n) & 0xfffn | ((BigInt(rdev) >> 32n) & ~0xfffn));
+const devMinor = (rdev: number) => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
+
+/** mkfile + bind of a host device node (mknod is refused in a user namespace). */
+function bindDevice(source: string, target: string, mode: number): PlanOp[] {
+  return [
+    { op: 'mkfile', path: target, mode },
+    { op: 'mount', source, target, fstype: '', flags: MS.BIND, data: '' },
+  ];
+}
+
+/**
+ * The flags of the host mount holding `p` that a user namespace locks on its copies
+ * (ro, nosuid, nodev, noexec): a remount of a bind must restate them or fails with EPERM.
+ * Atime flags are kept by the kernel when a remount names none.
+ */
+function lockedFlags(p: string): number {
+  let real = p;
+  try { real = fs.realpathSync(p); } catch { /* as given */ }
+  let best: { point: string; opts: string } | null = null;
+  let text: string;
+  try { text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return 0; }
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    if (f.length < 6) continue;
+    const point = f[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    const inside = point === '/' || real === point || real.startsWith(point + '/');
+    // Later lines are mounted over earlier ones at the same point.
+    if (inside && (!best || point.length >= best.point.length)) best = { point, opts: f[5] };
+  }
+  if (!best) return 0;
+  const LOCKED: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC };
+  return best.opts.split(',').reduce((acc, o) => acc | (LOCKED[o] ?? 0), 0);
 }
 
 export type ProcessSpec = Spec['process'];
@@ -161,11 +394,23 @@ function cwdMkdirs(cwd: string): PlanOp[] {
   return parts.map((_, i) => ({ op: 'mkdir', path: '/' + parts.slice(0, i + 1).join('/'), mode: 0o755 }) as PlanOp);
 }
 
-/** Everything about the process itself, shared by a container's init and exec'd processes. */
-export function processOps(proc: ProcessSpec): PlanOp[] {
+/**
+ * The oom score and rlimits: raising either needs host capabilities, so with a user
+ * namespace the monitor applies them before it enters it (the child inherits them).
+ */
+export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
   const ops: PlanOp[] = [];
   if (proc.oomScoreAdj !== undefined) ops.push({ op: 'write', path: '/proc/self/oom_score_adj', value: String(proc.oomScoreAdj) });
   for (const r of proc.rlimits ?? []) ops.push({ op: 'rlimit', resource: RLIMITS.indexOf(r.type), soft: BigInt(r.soft), hard: BigInt(r.hard) });
+  return ops;
+}
+
+/**
+ * Everything about the process itself, shared by a container's init and exec'd processes
+ * (without the hostProcessOps part when `withHostOps` is false: see there).
+ */
+export function processOps(proc: ProcessSpec, withHostOps = true): PlanOp[] {
+  const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   ops.push(...cwdMkdirs(proc.cwd));
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
@@ -212,19 +457,38 @@ function joinCgroup(dirs: string[] = []): PlanOp[] {
   return dirs.map((d) => ({ op: 'write', path: `${d}/cgroup.procs`, value: '0' }) as PlanOp);
 }
 
-/** An exec'd process: join the init's namespaces (pid before the fork, mount in the child). */
+/**
+ * An exec'd process: join the init's namespaces (pid before the fork, mount in the child).
+ * With a user namespace the monitor joins it last (after it, joining a host-owned namespace
+ * is refused), and the child becomes its root right after the fork, like the init did.
+ */
 export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
+  const userns = input.namespaces.includes('user');
+  if (userns) {
+    const uid = readIdMap(`/proc/${input.initPid}/uid_map`);
+    const gid = readIdMap(`/proc/${input.initPid}/gid_map`);
+    checkUserMapped(input.process.user, uid, gid, (f, id) =>
+      new RunaError('invalid_argument', `exec: process.user.${f}: ${id} is not mapped in the container's user namespace`));
+  }
   const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
   for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
     if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
   }
-  plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
-  if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  if (userns) {
+    plan.push(...hostProcessOps(input.process));
+    if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+    plan.push({ op: 'setns', path: ns('user'), nstype: 'user' }, { op: 'fork' });
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), { op: 'pdeathsig', signal: 9 });
+  } else {
+    plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
+    if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+  }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(input.process), { op: 'gate' }, { op: 'exec' });
+  // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
+  plan.push(...processOps(input.process, !userns), { op: 'pdeathsig', signal: 9 }, { op: 'gate' }, { op: 'exec' });
   return plan;
 }
 
@@ -241,7 +505,8 @@ function mkdirs(root: string, target: string): PlanOp[] {
   return ops;
 }
 
-function mountOps(m: Mount, target: string): PlanOp[] {
+/** `locked`: in a user namespace, the flags a bind keeps from its source mount (lockedFlags). */
+function mountOps(m: Mount, target: string, locked?: (source: string) => number): PlanOp[] {
   const o = parseMountOptions(m.options);
   const ops: PlanOp[] = [];
   const isBind = (o.flags & MS.BIND) !== 0 || m.type === 'bind';
@@ -249,7 +514,7 @@ function mountOps(m: Mount, target: string): PlanOp[] {
     const source = m.source ?? '';
     ops.push({ op: 'mount', source, target, fstype: '', flags: MS.BIND | (o.flags & MS.REC), data: '' });
     const rest = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
-    if (rest) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | rest, data: '' });
+    if (rest) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | rest | (locked?.(source) ?? 0), data: '' });
   } else {
     ops.push({ op: 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: o.data });
   }

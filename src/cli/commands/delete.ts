@@ -11,7 +11,8 @@ const del: Command = {
     const force = Boolean(values.force);
     for (const id of positionals) {
       try {
-        await client.request({ type: 'container.delete', id, force });
+        const { warnings } = await client.request<{ warnings?: string[] }>({ type: 'container.delete', id, force });
+        for (const w of warnings ?? []) process.stderr.write(`warning: ${w}\n`);
       } catch (e) {
         // runc: deleting a missing container with --force is not an error.
         if (force && e instanceof RunaError && e.code === 'not_exist') continue;

@@ -7,15 +7,15 @@ export function features() {
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: SPEC_VERSION,
-    hooks: [],
+    hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
     mountOptions: ['async', 'atime', 'bind', 'defaults', 'dev', 'diratime', 'dirsync', 'exec', 'lazytime', 'mand', 'noatime',
       'nodev', 'nodiratime', 'noexec', 'nolazytime', 'nomand', 'norelatime', 'nostrictatime', 'nosuid', 'nosymfollow',
       'private', 'rbind', 'relatime', 'remount', 'ro', 'rprivate', 'rshared', 'rslave', 'runbindable', 'rw', 'shared',
       'slave', 'strictatime', 'suid', 'symfollow', 'sync', 'unbindable'],
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'uts'],
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: [],
-      cgroup: { v1: false, v2: false, systemd: false, systemdUser: false },
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
       seccomp: { enabled: false },
       apparmor: { enabled: false },
       selinux: { enabled: false },
