@@ -201,6 +201,7 @@ export class ContainerActor {
     this.monitorPid = hello.pid;
     this.monitorStartTime = processStartTime(hello.pid);
     this.initPid = hello.initPid;
+    if (hello.state === 'running') this.programStarted = true;
     // Facts from the monitor apply in the order it reports them.
     link.messages.subscribe((m) => {
       if (m.type === 'process.started') this.started();
@@ -217,7 +218,9 @@ export class ContainerActor {
   }
 
   /** The user program runs (the monitor saw exec succeed). */
+  private programStarted = false;
   private started(): void {
+    this.programStarted = true;
     if (!this.deleted && this.container.getSnapshot().can({ type: 'container.start' })) this.send({ type: 'container.start' });
   }
 
@@ -232,6 +235,13 @@ export class ContainerActor {
   start(): Promise<void> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.start' });
+      await this.runProgram();
+    });
+  }
+
+  /** Open the gate: startContainer hooks, the user program, poststart hooks. */
+  private async runProgram(): Promise<void> {
+    {
       const link = this.requireLink();
       const hooks = this.spec().hooks;
       try {
@@ -252,7 +262,7 @@ export class ContainerActor {
         await this.signalInit(9).catch(() => undefined);
         throw e;
       }
-    });
+    }
   }
 
   kill(signal: number, all = false): Promise<void> {
@@ -370,6 +380,9 @@ export class ContainerActor {
       this.gofer.send({ type: 'gofer.resume' });
       this.sandbox.send({ type: 'sandbox.resume' });
       for (const e of this.execs.values()) e.process.send({ type: 'process.resume' });
+      // Paused before it ever started (LIFECYCLE: created → paused → running): running must
+      // be true, so the user program starts now.
+      if (!this.programStarted) await this.runProgram();
       // Signals sent while paused are delivered now, in order.
       for (const sig of queued) await this.signalInit(sig).catch(() => undefined);
     });

@@ -1,0 +1,96 @@
+// Model-based testing against the real runtime: every simple path through the container
+// machine (xstate/graph) is replayed with the CLI on a real container, and after every step
+// the runtime's state must be the machine's. At the end of each path, every operation the
+// machine refuses is tried for real: it must be refused with the machine's words and
+// change nothing.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createActor } from 'xstate';
+import { getSimplePaths } from 'xstate/graph';
+import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../src/machines/index.js';
+import { Sandbox, until } from './helpers/runa.js';
+
+const sb = new Sandbox('model');
+after(async () => {
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+});
+
+const EVENTS: ContainerEvent[] = [
+  { type: 'container.created' }, { type: 'container.start' }, { type: 'container.pause' }, { type: 'container.resume' },
+  { type: 'container.delete' }, { type: 'container.delete', force: true }, { type: 'process.exited', exitStatus: 137 },
+];
+
+/** The CLI call that performs a machine event on the real container. */
+function cli(event: ContainerEvent, id: string, bundle: string): string[] {
+  switch (event.type) {
+    case 'container.created': return ['create', '-b', bundle, id];
+    case 'container.start': return ['start', id];
+    case 'container.pause': return ['pause', id];
+    case 'container.resume': return ['resume', id];
+    case 'container.delete': return event.force ? ['delete', '--force', id] : ['delete', id];
+    case 'container.exec': return ['exec', id, 'true'];
+    case 'container.kill': return ['kill', id, String(event.signal)];
+    case 'process.exited': return ['kill', id, 'KILL']; // the init exits: make it so
+  }
+}
+
+async function realStatus(id: string): Promise<string> {
+  const r = await sb.run(['state', id]);
+  if (r.code !== 0) {
+    assert.match(r.stderr, /container does not exist/);
+    return 'deleted';
+  }
+  return JSON.parse(r.stdout).status;
+}
+
+// The runtime is never observably `creating` (create is one command): paths start with it.
+const paths = getSimplePaths(containerMachine, { input: { id: 'model' }, events: EVENTS, serializeState: (s) => JSON.stringify(s.value) })
+  .filter((p) => p.steps[1]?.event.type === 'container.created');
+
+test('the model yields paths through every state the runtime can be in', () => {
+  assert.ok(paths.length >= 20, `${paths.length} paths`);
+  const reached = new Set(paths.map((p) => containerStatus(p.state)));
+  for (const s of ['created', 'running', 'paused', 'stopped', 'deleted']) assert.ok(reached.has(s as never), s);
+});
+
+test('every simple path of the container machine replays on the real runtime', async () => {
+  const bundle = await sb.bundle(['sleep', '1000']);
+  let n = 0;
+  for (const path of paths) {
+    const id = `m${++n}`;
+    const actor = createActor(containerMachine, { input: { id } }).start();
+    const trail: string[] = [];
+    for (const step of path.steps) {
+      const event = step.event as ContainerEvent;
+      if ((event.type as string) === 'xstate.init') continue;
+      trail.push(event.type.replace('container.', '') + ('force' in event && event.force ? ' --force' : ''));
+      const r = await sb.run(cli(event, id, bundle));
+      assert.equal(r.code, 0, `${id} ${trail.join(' → ')}: ${r.stderr}`);
+      actor.send(event);
+      const expected = containerStatus(actor.getSnapshot());
+      if (event.type === 'process.exited') await until(async () => (await realStatus(id)) === 'stopped', `${id} stopped`);
+      assert.equal(await realStatus(id), expected, `${id} ${trail.join(' → ')}`);
+      // exec is a self-loop (never on a simple path): wherever it is allowed, it must work.
+      if (actor.getSnapshot().can({ type: 'container.exec' })) {
+        const e = await sb.run(cli({ type: 'container.exec' }, id, bundle));
+        assert.equal(e.code, 0, `${id} exec in ${expected}: ${e.stderr}`);
+      }
+    }
+    const snap = actor.getSnapshot();
+    const final = containerStatus(snap);
+    if (final !== 'deleted') {
+      for (const probe of [...EVENTS.filter((e) => e.type !== 'process.exited' && e.type !== 'container.created'),
+        { type: 'container.exec' } as const, { type: 'container.kill', signal: 15 } as const]) {
+        const why = refusal(snap, probe);
+        if (!why) continue;
+        const r = await sb.run(cli(probe, id, bundle));
+        assert.equal(r.code, 1, `${id} ${trail.join(' → ')}: ${probe.type} must be refused`);
+        assert.equal(r.stderr.trim(), why.message, `${id} ${trail.join(' → ')}: ${probe.type}`);
+        assert.equal(await realStatus(id), final, `${id}: a refused ${probe.type} changes nothing`);
+      }
+      assert.equal((await sb.run(['delete', '--force', id])).code, 0);
+    }
+  }
+});
