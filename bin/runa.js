@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/src/cli/main.js';
+// The bundled CLI (see scripts/bundle.mjs); dist/src holds the same code as modules.
+import '../dist/bundle/main.js';

@@ -1,222 +1,27 @@
 // The nsinit ops for the rest of config.json, exec and consoles, each observed from inside
 // the container (/proc/self/status, /proc/self/limits, /proc/self/mountinfo, a tty...).
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { promises as fs, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { CAP, capMask, encodePlan, MS, RLIMIT, type PlanOp } from '../src/nsinit/plan.js';
-import { makeRootfs } from './helpers/rootfs.js';
+import { CAP, capMask, RLIMIT, type PlanOp } from '../src/nsinit/plan.js';
+import { containerPlan as plan, type ContainerOpts, NSINIT, useNsinit } from './helpers/nsinit.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NSINIT = path.join(REPO, 'native', 'nsinit');
-const S_IFCHR = 0o020000;
-
-let base = '';
-let rootfs = '';
-let seq = 0;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  assert.ok(existsSync(NSINIT), `${NSINIT} missing: run make -s -C native`);
-  base = await fs.mkdtemp(path.join(os.tmpdir(), 'runa-nsinit-ops-'));
-  rootfs = path.join(base, 'rootfs');
-  await makeRootfs(rootfs, ['stty']);
-  await fs.writeFile(path.join(rootfs, 'etc', 'secret'), 'top secret\n');
-  await fs.mkdir(path.join(rootfs, 'srv', 'private'), { recursive: true });
-  await fs.writeFile(path.join(rootfs, 'srv', 'private', 'key'), 'key\n');
-  await fs.mkdir(path.join(rootfs, 'srv', 'data'), { recursive: true });
+const h = useNsinit({
+  prefix: 'runa-nsinit-ops-',
+  binaries: ['stty'],
+  prepare: async (rootfs) => {
+    await fs.writeFile(path.join(rootfs, 'etc', 'secret'), 'top secret\n');
+    await fs.mkdir(path.join(rootfs, 'srv', 'private'), { recursive: true });
+    await fs.writeFile(path.join(rootfs, 'srv', 'private', 'key'), 'key\n');
+    await fs.mkdir(path.join(rootfs, 'srv', 'data'), { recursive: true });
+  },
 });
+const { defer, tempDir, writePlan, spawnWithSync, runNsinit, start, runToExit, setupError } = h;
 
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  const leaked = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(base));
-  assert.deepEqual(leaked, []);
-});
-
-after(async () => {
-  if (base) await fs.rm(base, { recursive: true, force: true });
-});
-
-async function tempDir(name: string): Promise<string> {
-  const dir = path.join(base, `${name}-${++seq}`);
-  await fs.mkdir(dir, { recursive: true });
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Processes whose command line mentions the plan file: the monitor and its forked child. */
-function processesRunning(plan: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(plan)) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-interface Run {
-  proc: ChildProcess;
-  sync: Promise<string>;
-  exited: Promise<Exit>;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-/** Start `cmd args...` (nsinit itself, or a helper that runs it) with the sync pipe on fd 3. */
-function spawnWithSync(cmd: string, args: string[], plan: string): Run {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<Exit>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const syncStream = proc.stdio[3] as net.Socket;
-  const sync = new Promise<string>((resolve, reject) => {
-    let s = '';
-    syncStream.on('data', (b: Buffer) => (s += b.toString()));
-    syncStream.on('end', () => resolve(s));
-    syncStream.on('error', reject);
-  });
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    await exited;
-    for (const pid of processesRunning(plan)) process.kill(pid, 'SIGKILL');
-  });
-  return { proc, sync, exited, stdout: () => out, stderr: () => err };
-}
-
-async function writePlan(plan: PlanOp[], dir: string): Promise<string> {
-  const file = path.join(dir, 'plan');
-  await fs.writeFile(file, encodePlan(plan));
-  return file;
-}
-
-async function runNsinit(plan: PlanOp[], dir: string): Promise<Run> {
-  const file = await writePlan(plan, dir);
-  return spawnWithSync(NSINIT, [file], file);
-}
-
-type Msg = { type: string; [k: string]: unknown };
-
-/** A monitor.sock client: each message in order, 'eof' when the monitor closes. */
-async function connect(socketPath: string): Promise<{ next: () => Promise<Msg>; send: (m: object) => void }> {
-  const sock = net.connect({ path: socketPath });
-  await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
-  cleanups.push(() => void sock.destroy());
-  const queue: Msg[] = [];
-  const waiters: ((m: Msg) => void)[] = [];
-  const push = (m: Msg): void => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else queue.push(m);
-  };
-  let buf = '';
-  sock.on('data', (b: Buffer) => {
-    buf += b.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      push(JSON.parse(buf.slice(0, i)) as Msg);
-      buf = buf.slice(i + 1);
-    }
-  });
-  sock.on('close', () => push({ type: 'eof' }));
-  sock.on('error', () => {});
-  return {
-    next: () => (queue.length ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiters.push(resolve))),
-    send: (m) => void sock.write(JSON.stringify(m) + '\n'),
-  };
-}
-
-function createdPid(sync: string): number {
-  const m = /^created\t(\d+)\n$/.exec(sync);
-  assert.ok(m, `unexpected sync line ${JSON.stringify(sync)}`);
-  return Number(m[1]);
-}
-
-/** Wait for `created`, open the gate and check that exec succeeded. */
-async function start(run: Run, stateDir: string): Promise<{ initPid: number; client: Awaited<ReturnType<typeof connect>> }> {
-  const initPid = createdPid(await run.sync);
-  const client = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.equal((await client.next()).type, 'monitor.hello');
-  client.send({ type: 'monitor.start' });
-  assert.deepEqual(await client.next(), { type: 'process.started' });
-  return { initPid, client };
-}
-
-/** Run a plan to the end: its exit status (from the monitor and nsinit's own) and output. */
-async function runToExit(plan: PlanOp[], stateDir: string): Promise<{ status: number; stdout: string; stderr: string }> {
-  const run = await runNsinit(plan, stateDir);
-  const { client } = await start(run, stateDir);
-  const exited = await client.next();
-  assert.equal(exited.type, 'process.exited');
-  assert.deepEqual(await run.exited, { code: exited.exitStatus, signal: null }, run.stderr());
-  return { status: exited.exitStatus as number, stdout: run.stdout(), stderr: run.stderr() };
-}
-
-interface ContainerOpts {
-  /** Child ops right before pivot_root (host paths). */
-  beforePivot?: PlanOp[];
-  /** Child ops right after pivot_root and chdir (container paths). */
-  afterPivot?: PlanOp[];
-  /** Replaces setgroups/setgid/setuid (root). */
-  identity?: PlanOp[];
-  hostname?: string;
-}
-
-function containerPlan(stateDir: string, args: string[], opts: ContainerOpts = {}): PlanOp[] {
-  const r = rootfs;
-  const dev = (name: string, major: number, minor: number): PlanOp =>
-    ({ op: 'mknod', path: `${r}/dev/${name}`, mode: S_IFCHR | 0o666, major, minor });
-  return [
-    { op: 'statedir', path: stateDir },
-    { op: 'unshare', namespaces: ['pid', 'uts', 'ipc', 'net'] },
-    { op: 'sethostname', name: opts.hostname ?? 'runa-ops' },
-    { op: 'loopback' },
-    { op: 'fork' },
-    { op: 'unshare', namespaces: ['mnt'] },
-    { op: 'mount', source: '', target: '/', fstype: '', flags: MS.REC | MS.PRIVATE, data: '' },
-    { op: 'mount', source: r, target: r, fstype: '', flags: MS.BIND | MS.REC, data: '' },
-    { op: 'mount', source: 'proc', target: `${r}/proc`, fstype: 'proc', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: '' },
-    { op: 'mount', source: 'tmpfs', target: `${r}/dev`, fstype: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' },
-    { op: 'mkdir', path: `${r}/dev/pts`, mode: 0o755 },
-    { op: 'mount', source: 'devpts', target: `${r}/dev/pts`, fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620' },
-    { op: 'mkdir', path: `${r}/dev/shm`, mode: 0o1777 },
-    { op: 'mount', source: 'shm', target: `${r}/dev/shm`, fstype: 'tmpfs', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: 'mode=1777,size=65536k' },
-    dev('null', 1, 3), dev('zero', 1, 5), dev('tty', 5, 0),
-    { op: 'symlink', target: '/proc/self/fd', linkpath: `${r}/dev/fd` },
-    { op: 'symlink', target: '/proc/self/fd/0', linkpath: `${r}/dev/stdin` },
-    { op: 'symlink', target: 'pts/ptmx', linkpath: `${r}/dev/ptmx` },
-    ...(opts.beforePivot ?? []),
-    { op: 'pivot_root', newRoot: r },
-    { op: 'chdir', path: '/' },
-    ...(opts.afterPivot ?? []),
-    { op: 'umask', mode: 0o022 },
-    ...(opts.identity ?? [{ op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }] as PlanOp[]),
-    { op: 'env', entry: 'PATH=/bin' },
-    ...args.map((value): PlanOp => ({ op: 'arg', value })),
-    { op: 'pdeathsig', signal: 9 },
-    { op: 'gate' },
-    { op: 'exec' },
-  ];
-}
-
-/** A plan whose setup fails: the sync line nsinit reports. */
-async function setupError(plan: PlanOp[], dir: string): Promise<string> {
-  const run = await runNsinit(plan, dir);
-  const sync = await run.sync;
-  assert.deepEqual(await run.exited, { code: 1, signal: null });
-  return sync;
-}
+const containerPlan = (stateDir: string, args: string[], opts: ContainerOpts = {}): PlanOp[] =>
+  plan(h.rootfs, stateDir, args, { hostname: 'runa-ops', env: ['PATH=/bin'], ...opts });
 
 const status = (text: string, field: string): string => {
   const m = new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(text);
@@ -430,7 +235,7 @@ test('console: the pty master goes to the console socket (runc protocol), the pr
   const sock = path.join(sockDir, 'console.sock');
   const receiver = spawn('python3', ['-c', RECEIVER, 'console.sock'], { cwd: sockDir, stdio: ['ignore', 'pipe', 'inherit'] });
   const receiverExit = new Promise((resolve) => receiver.on('exit', resolve));
-  cleanups.push(async () => {
+  defer(async () => {
     if (receiver.exitCode === null) receiver.kill('SIGKILL');
     await receiverExit;
   });

@@ -1,169 +1,17 @@
 // nsinit's user namespace ops (userns, mkfile), driven directly with plans from encodePlan:
 // a container whose root is mapped to host uid 100000, its devices bound from the host's /dev.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { encodePlan, idMap, MS, type PlanOp } from '../src/nsinit/plan.js';
-import { makeRootfs } from './helpers/rootfs.js';
+import { alive, ns, processesRunning, useNsinit } from './helpers/nsinit.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NSINIT = path.join(REPO, 'native', 'nsinit');
 const MAP = '0 100000 65536\n';
 
-let base = '';
-let rootfs = '';
-let seq = 0;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  assert.ok(existsSync(NSINIT), `${NSINIT} missing: run make -s -C native`);
-  base = await fs.mkdtemp(path.join(os.tmpdir(), 'runa-nsinit-userns-'));
-  // Traversable by the container's root, which is nobody to the host's files.
-  await fs.chmod(base, 0o755);
-  rootfs = path.join(base, 'rootfs');
-  await makeRootfs(rootfs);
-});
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  const leaked = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(base));
-  assert.deepEqual(leaked, []);
-});
-
-after(async () => {
-  if (base) await fs.rm(base, { recursive: true, force: true });
-});
-
-async function tempDir(name: string): Promise<string> {
-  const dir = path.join(base, `${name}-${++seq}`);
-  await fs.mkdir(dir, { recursive: true });
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Processes whose command line mentions the plan file: the monitor, the map writer, the child. */
-function processesRunning(plan: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(plan)) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-type Exit = { code: number | null; signal: NodeJS.Signals | null };
-
-interface Run {
-  proc: ChildProcess;
-  plan: string;
-  sync: Promise<string>;
-  exited: Promise<Exit>;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-async function runNsinit(plan: PlanOp[], dir: string): Promise<Run> {
-  const planFile = path.join(dir, 'plan');
-  await fs.writeFile(planFile, encodePlan(plan));
-  const proc = spawn(NSINIT, [planFile], { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<Exit>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const syncStream = proc.stdio[3] as net.Socket;
-  const sync = new Promise<string>((resolve, reject) => {
-    let s = '';
-    syncStream.on('data', (b: Buffer) => (s += b.toString()));
-    syncStream.on('end', () => resolve(s));
-    syncStream.on('error', reject);
-  });
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    await exited;
-    for (const pid of processesRunning(planFile)) process.kill(pid, 'SIGKILL');
-  });
-  return { proc, plan: planFile, sync, exited, stdout: () => out, stderr: () => err };
-}
-
-type Msg = { type: string; [k: string]: unknown };
-
-/** A monitor.sock client: JSON lines in, one message at a time out. */
-async function connect(socketPath: string): Promise<{ next: () => Promise<Msg>; send: (m: object) => void }> {
-  const sock = net.connect({ path: socketPath });
-  await new Promise<void>((resolve, reject) => {
-    sock.once('connect', resolve);
-    sock.once('error', reject);
-  });
-  cleanups.push(() => void sock.destroy());
-  let buf = '';
-  const queue: Msg[] = [];
-  const waiters: ((m: Msg) => void)[] = [];
-  const push = (m: Msg): void => {
-    const w = waiters.shift();
-    if (w) w(m);
-    else queue.push(m);
-  };
-  sock.on('data', (b: Buffer) => {
-    buf += b.toString();
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      push(JSON.parse(buf.slice(0, i)) as Msg);
-      buf = buf.slice(i + 1);
-    }
-  });
-  sock.on('close', () => push({ type: 'eof' }));
-  sock.on('error', () => {});
-  return {
-    next: () => {
-      const m = queue.shift();
-      if (m) return Promise.resolve(m);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('timed out waiting for a monitor message')), 10000);
-        waiters.push((msg) => {
-          clearTimeout(t);
-          resolve(msg);
-        });
-      });
-    },
-    send: (m: object) => void sock.write(JSON.stringify(m) + '\n'),
-  };
-}
-
-function createdPid(sync: string): number {
-  const m = /^created\t(\d+)\n$/.exec(sync);
-  assert.ok(m, `unexpected sync line ${JSON.stringify(sync)}`);
-  const pid = Number(m[1]);
-  // Once it has exec'd, the container no longer names the plan: kill it by pid if a test fails.
-  cleanups.push(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  });
-  return pid;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const ns = (pid: number | 'self', name: string): string => readlinkSync(`/proc/${pid}/ns/${name}`);
+// The base directory is traversable by the container's root, which is nobody to the host's files.
+const h = useNsinit({ prefix: 'runa-nsinit-userns-', baseMode: 0o755 });
+const { tempDir, runNsinit, createdPid, openGate, start } = h;
 
 /** The host's view of a process's ids: the first (real) value of the Uid: and Gid: lines. */
 function hostIds(pid: number): { uid: number; gid: number } {
@@ -176,7 +24,7 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
 /** What the TypeScript side would emit for a container in a user namespace. */
 function usernsPlan(stateDir: string, args: string[], uidMap = MAP, gidMap = MAP): PlanOp[] {
-  const r = rootfs;
+  const r = h.rootfs;
   return [
     { op: 'statedir', path: stateDir },
     { op: 'userns', uidMap, gidMap },
@@ -253,10 +101,7 @@ test('a container in a user namespace: mapped root, host devices, exit status an
   // The map writer is gone: only the monitor and the child remain.
   assert.deepEqual(processesRunning(run.plan).sort(), [monitor, initPid].sort());
 
-  const c = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.deepEqual(await c.next(), { type: 'monitor.hello', pid: monitor, initPid, state: 'created' });
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const c = await openGate(path.join(stateDir, 'monitor.sock'), { type: 'monitor.hello', pid: monitor, initPid, state: 'created' });
   assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 7, signal: 0 });
   assert.deepEqual(await run.exited, { code: 7, signal: null });
 
@@ -316,11 +161,7 @@ test('mkfile: an empty file with its mode; an existing path is left alone', { ti
 test('exec into a running user-namespaced container: join user last in the monitor, mnt in the child', { timeout: 30000 }, async () => {
   const stateDir = await tempDir('state');
   const run = await runNsinit(usernsPlan(stateDir, ['sleep', '1000']), stateDir);
-  const initPid = createdPid(await run.sync);
-  const c = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.equal((await c.next()).type, 'monitor.hello');
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const { initPid, client: c } = await start(run, stateDir);
 
   // Namespaces owned by the host's user namespace (cgroup here) must be joined before user;
   // after it, /proc/<initPid>/ns/* still open because the running init is dumpable and we
@@ -343,10 +184,7 @@ test('exec into a running user-namespaced container: join user last in the monit
   const execPid = createdPid(await exec.sync);
   assert.equal(ns(exec.proc.pid!, 'user'), ns(initPid, 'user'));
   assert.deepEqual(hostIds(exec.proc.pid!), { uid: 0, gid: 0 });
-  const e = await connect(path.join(execState, 'monitor.sock'));
-  assert.equal((await e.next()).type, 'monitor.hello');
-  e.send({ type: 'monitor.start' });
-  assert.deepEqual(await e.next(), { type: 'process.started' });
+  const e = await openGate(path.join(execState, 'monitor.sock'));
   assert.deepEqual(await e.next(), { type: 'process.exited', exitStatus: 0, signal: 0 });
   assert.deepEqual(await exec.exited, { code: 0, signal: null });
   assert.equal(exec.stdout(), `0\n${ns(initPid, 'user')}\nruna-userns\n/bin/sleep\n`, exec.stderr());

@@ -1,235 +1,23 @@
 // Drives native/nsinit directly with plans from encodePlan: setup, sync pipe, monitor socket, exit.
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { encodePlan, MS, type PlanOp } from '../src/nsinit/plan.js';
-import { makeRootfs } from './helpers/rootfs.js';
+import { type PlanOp } from '../src/nsinit/plan.js';
+import { alive, containerPlan as plan, type ContainerOpts, ns, NSINIT, processesRunning, useNsinit } from './helpers/nsinit.js';
 
-// dist/test/nsinit.test.js -> repo root
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const NSINIT = path.join(REPO, 'native', 'nsinit');
-const S_IFCHR = 0o020000;
+const h = useNsinit({ prefix: 'runa-nsinit-' });
+const { defer, tempDir, runNsinit, connect, createdPid, openGate, start } = h;
 
-let base = '';
-let rootfs = '';
-let seq = 0;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-before(async () => {
-  assert.ok(existsSync(NSINIT), `${NSINIT} missing: run make -s -C native`);
-  base = await fs.mkdtemp(path.join(os.tmpdir(), 'runa-nsinit-'));
-  rootfs = path.join(base, 'rootfs');
-  await makeRootfs(rootfs);
-});
-
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-  // Every mount happened in a private mount namespace that died with its process.
-  const leaked = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(base));
-  assert.deepEqual(leaked, []);
-});
-
-after(async () => {
-  if (base) await fs.rm(base, { recursive: true, force: true });
-});
-
-interface Run {
-  proc: ChildProcess;
-  plan: string;
-  sync: Promise<string>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Processes whose command line mentions the plan file: the monitor and its forked child. */
-function processesRunning(plan: string): number[] {
-  const pids: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(plan)) pids.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
-}
-
-async function tempDir(name: string): Promise<string> {
-  const dir = path.join(base, `${name}-${++seq}`);
-  await fs.mkdir(dir, { recursive: true });
-  cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function runNsinit(plan: PlanOp[] | Buffer, dir: string, extraFds = 0): Promise<Run> {
-  const planFile = path.join(dir, 'plan');
-  await fs.writeFile(planFile, Buffer.isBuffer(plan) ? plan : encodePlan(plan));
-  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', 'pipe'];
-  for (let i = 0; i < extraFds; i++) stdio.push('pipe');
-  const proc = spawn(NSINIT, [planFile], { stdio });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const syncStream = proc.stdio[3] as net.Socket;
-  const sync = new Promise<string>((resolve, reject) => {
-    let s = '';
-    syncStream.on('data', (b: Buffer) => (s += b.toString()));
-    syncStream.on('end', () => resolve(s));
-    syncStream.on('error', reject);
-  });
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    await exited;
-    for (const pid of processesRunning(planFile)) process.kill(pid, 'SIGKILL');
-  });
-  return { proc, plan: planFile, sync, exited, stdout: () => out, stderr: () => err };
-}
-
-type Msg = { type: string; [k: string]: unknown };
-
-class MonitorClient {
-  private buf = '';
-  private queue: Msg[] = [];
-  private waiters: ((m: Msg) => void)[] = [];
-
-  private constructor(readonly sock: net.Socket) {
-    sock.on('data', (b: Buffer) => {
-      this.buf += b.toString();
-      let i: number;
-      while ((i = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, i);
-        this.buf = this.buf.slice(i + 1);
-        this.push(JSON.parse(line) as Msg);
-      }
-    });
-    sock.on('close', () => this.push({ type: 'eof' }));
-    sock.on('error', () => {});
-  }
-
-  static connect(socketPath: string): Promise<MonitorClient> {
-    return new Promise((resolve, reject) => {
-      const sock = net.connect({ path: socketPath });
-      sock.once('connect', () => resolve(new MonitorClient(sock)));
-      sock.once('error', reject);
-    });
-  }
-
-  private push(m: Msg): void {
-    const w = this.waiters.shift();
-    if (w) w(m);
-    else this.queue.push(m);
-  }
-
-  next(timeoutMs = 10000): Promise<Msg> {
-    const m = this.queue.shift();
-    if (m) return Promise.resolve(m);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('timed out waiting for a monitor message')), timeoutMs);
-      this.waiters.push((msg) => {
-        clearTimeout(t);
-        resolve(msg);
-      });
-    });
-  }
-
-  send(line: string | object): void {
-    this.sock.write((typeof line === 'string' ? line : JSON.stringify(line)) + '\n');
-  }
-
-  close(): void {
-    this.sock.destroy();
-  }
-}
-
-async function connect(socketPath: string): Promise<MonitorClient> {
-  const c = await MonitorClient.connect(socketPath);
-  cleanups.push(() => c.close());
-  return c;
-}
-
-interface ContainerOpts {
-  hostname?: string;
-  env?: string[];
-  /** Ops run in the child right before pivot_root (host paths). */
-  beforePivot?: PlanOp[];
-}
-
-/** The plan the TypeScript side typically emits for a container. */
-function containerPlan(stateDir: string, args: string[], opts: ContainerOpts = {}): PlanOp[] {
-  const r = rootfs;
-  const dev = (name: string, major: number, minor: number): PlanOp =>
-    ({ op: 'mknod', path: `${r}/dev/${name}`, mode: S_IFCHR | 0o666, major, minor });
-  return [
-    { op: 'statedir', path: stateDir },
-    { op: 'unshare', namespaces: ['pid', 'uts', 'ipc', 'net'] },
-    { op: 'sethostname', name: opts.hostname ?? 'runa-test' },
-    { op: 'loopback' },
-    { op: 'fork' },
-    { op: 'unshare', namespaces: ['mnt'] },
-    { op: 'mount', source: '', target: '/', fstype: '', flags: MS.REC | MS.PRIVATE, data: '' },
-    { op: 'mount', source: r, target: r, fstype: '', flags: MS.BIND | MS.REC, data: '' },
-    { op: 'mount', source: 'proc', target: `${r}/proc`, fstype: 'proc', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: '' },
-    { op: 'mount', source: 'tmpfs', target: `${r}/dev`, fstype: 'tmpfs', flags: MS.NOSUID | MS.STRICTATIME, data: 'mode=755,size=65536k' },
-    { op: 'mkdir', path: `${r}/dev/pts`, mode: 0o755 },
-    { op: 'mount', source: 'devpts', target: `${r}/dev/pts`, fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620' },
-    { op: 'mkdir', path: `${r}/dev/shm`, mode: 0o1777 },
-    { op: 'mount', source: 'shm', target: `${r}/dev/shm`, fstype: 'tmpfs', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV, data: 'mode=1777,size=65536k' },
-    dev('null', 1, 3), dev('zero', 1, 5), dev('full', 1, 7), dev('random', 1, 8), dev('urandom', 1, 9), dev('tty', 5, 0),
-    { op: 'symlink', target: '/proc/self/fd', linkpath: `${r}/dev/fd` },
-    { op: 'symlink', target: '/proc/self/fd/0', linkpath: `${r}/dev/stdin` },
-    { op: 'symlink', target: '/proc/self/fd/1', linkpath: `${r}/dev/stdout` },
-    { op: 'symlink', target: '/proc/self/fd/2', linkpath: `${r}/dev/stderr` },
-    { op: 'symlink', target: 'pts/ptmx', linkpath: `${r}/dev/ptmx` },
-    { op: 'mount', source: 'sysfs', target: `${r}/sys`, fstype: 'sysfs', flags: MS.NOSUID | MS.NOEXEC | MS.NODEV | MS.RDONLY, data: '' },
-    ...(opts.beforePivot ?? []),
-    { op: 'pivot_root', newRoot: r },
-    { op: 'chdir', path: '/' },
-    { op: 'umask', mode: 0o022 },
-    { op: 'setgroups', gids: [] },
-    { op: 'setgid', gid: 0 },
-    { op: 'setuid', uid: 0 },
-    ...(opts.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/root']).map((entry): PlanOp => ({ op: 'env', entry })),
-    ...args.map((value): PlanOp => ({ op: 'arg', value })),
-    { op: 'pdeathsig', signal: 9 },
-    { op: 'gate' },
-    { op: 'exec' },
-  ];
-}
-
-function createdPid(sync: string): number {
-  const m = /^created\t(\d+)\n$/.exec(sync);
-  assert.ok(m, `unexpected sync line ${JSON.stringify(sync)}`);
-  return Number(m[1]);
-}
-
-const ns = (pid: number | 'self', name: string): string => readlinkSync(`/proc/${pid}/ns/${name}`);
+const containerPlan = (stateDir: string, args: string[], opts: ContainerOpts = {}): PlanOp[] => plan(h.rootfs, stateDir, args, opts);
 
 test('full container: created, namespaces, start, output, exit status, exit file', { timeout: 30000 }, async () => {
   // Longer than sun_path (108 bytes): nsinit binds relative to the state dir.
   const stateDir = await tempDir('state-' + 'x'.repeat(60) + '/' + 'y'.repeat(60));
-  const link = path.join(base, `short-${seq}`);
+  const link = h.unique('short');
   await fs.symlink(stateDir, link);
-  cleanups.push(() => fs.rm(link, { force: true }));
+  defer(() => fs.rm(link, { force: true }));
 
   const run = await runNsinit(
     containerPlan(stateDir, ['sh', '-c', 'echo "hello from $(hostname) pid=$$ root=$(ls /root | wc -l)"; cat /proc/self/mounts >/dev/null; exit 3']),
@@ -248,10 +36,7 @@ test('full container: created, namespaces, start, output, exit status, exit file
   for (const n of ['uts', 'ipc', 'net']) assert.equal(ns(monitor, n), ns(initPid, n));
   for (const n of ['mnt', 'pid']) assert.equal(ns(monitor, n), ns('self', n));
 
-  const c = await connect(path.join(link, 'monitor.sock'));
-  assert.deepEqual(await c.next(), { type: 'monitor.hello', pid: monitor, initPid, state: 'created' });
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const c = await openGate(path.join(link, 'monitor.sock'), { type: 'monitor.hello', pid: monitor, initPid, state: 'created' });
   assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 3, signal: 0 });
   assert.deepEqual(await run.exited, { code: 3, signal: null });
   assert.equal(run.stdout(), 'hello from runa-test pid=1 root=0\n');
@@ -263,11 +48,7 @@ test('full container: created, namespaces, start, output, exit status, exit file
 test('monitor.signal SIGKILL: exit status 137 and nsinit dies of SIGKILL too', { timeout: 30000 }, async () => {
   const stateDir = await tempDir('state');
   const run = await runNsinit(containerPlan(stateDir, ['sleep', '1000']), stateDir);
-  const initPid = createdPid(await run.sync);
-  const c = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.equal((await c.next()).type, 'monitor.hello');
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const { initPid, client: c } = await start(run, stateDir);
   const ps = await connect(path.join(stateDir, 'monitor.sock'));
   assert.deepEqual(await ps.next(), { type: 'monitor.hello', pid: run.proc.pid, initPid, state: 'running' });
   c.send({ type: 'monitor.signal', signal: 9 });
@@ -295,11 +76,7 @@ test('SIGTERM to nsinit is forwarded to the process', { timeout: 30000 }, async 
   const stateDir = await tempDir('state');
   // PID 1 of a pid namespace only receives signals it handles, hence the trap.
   const run = await runNsinit(containerPlan(stateDir, ['sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while :; do sleep 0.05; done']), stateDir);
-  createdPid(await run.sync);
-  const c = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.equal((await c.next()).type, 'monitor.hello');
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const { client: c } = await start(run, stateDir);
   while (!run.stdout().includes('ready')) await new Promise((r) => setTimeout(r, 20));
   run.proc.kill('SIGTERM');
   assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 42, signal: 0 });
@@ -309,7 +86,7 @@ test('SIGTERM to nsinit is forwarded to the process', { timeout: 30000 }, async 
 
 test('a failing op reports errno and message, nsinit exits 1 and leaves nothing behind', { timeout: 30000 }, async () => {
   const stateDir = await tempDir('state');
-  const missing = `${rootfs}/no-such-dir`;
+  const missing = `${h.rootfs}/no-such-dir`;
   const plan = containerPlan(stateDir, ['true'], {
     beforePivot: [{ op: 'mount', source: 'proc', target: missing, fstype: 'proc', flags: 0, data: '' }],
   });
@@ -413,11 +190,7 @@ test('only stdio reaches the container: /proc/self/fd lists 0, 1, 2 and the fd l
   const stateDir = await tempDir('state');
   // An extra inherited fd (4) must not leak either.
   const run = await runNsinit(containerPlan(stateDir, ['ls', '/proc/self/fd']), stateDir, 1);
-  createdPid(await run.sync);
-  const c = await connect(path.join(stateDir, 'monitor.sock'));
-  assert.equal((await c.next()).type, 'monitor.hello');
-  c.send({ type: 'monitor.start' });
-  assert.deepEqual(await c.next(), { type: 'process.started' });
+  const { client: c } = await start(run, stateDir);
   assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 0, signal: 0 });
   assert.deepEqual(await run.exited, { code: 0, signal: null });
   assert.deepEqual(run.stdout().trim().split('\n'), ['0', '1', '2', '3']);
