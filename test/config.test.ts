@@ -149,6 +149,14 @@ test('the working directory is created if missing', async () => {
   assert.equal(out, '/srv/app/work\n');
 });
 
+test('the working directory can never resolve outside the container', async () => {
+  // Resolved inside the pivoted root: ".." stops at the container's "/".
+  const out = await inside('pwd; readlink /proc/self/cwd; [ -e /proc/1/root/work ] && echo host-visible || echo contained', (s) => {
+    s.process.cwd = '/../../../../bin';
+  });
+  assert.equal(out, '/bin\n/bin\ncontained\n');
+});
+
 test('no file descriptor leaks into the container beyond stdio', async () => {
   const out = await inside('ls /proc/self/fd');
   // ls itself opens one directory fd while listing.

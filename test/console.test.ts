@@ -2,10 +2,9 @@
 // terminal for a foreground run, tested under a real pty.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { Sandbox, cli, until } from './helpers/runa.js';
+import { spawnSync } from 'node:child_process';
+import { Sandbox, cli } from './helpers/runa.js';
+import { consoleReceiver, havePython } from './helpers/console.js';
 
 const sb = new Sandbox('console');
 after(async () => {
@@ -14,49 +13,13 @@ after(async () => {
   assert.deepEqual(mounts, []);
 });
 
-// A console-socket receiver: accepts one connection, receives the pty name and master fd
-// (SCM_RIGHTS), reads what the container writes, and reports both as JSON.
-const RECEIVER = `
-import socket, sys, os, json, select
-path = sys.argv[1]
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(path); srv.listen(1)
-print("ready", flush=True)
-conn, _ = srv.accept()
-msg, fds, flags, addr = socket.recv_fds(conn, 4096, 1)
-master = fds[0]
-out = b""
-while True:
-    r, _, _ = select.select([master], [], [], 10)
-    if not r: break
-    try:
-        chunk = os.read(master, 4096)
-    except OSError:
-        break
-    if not chunk: break
-    out += chunk
-print(json.dumps({"name": msg.decode(), "isatty": os.isatty(master), "output": out.decode(errors="replace")}), flush=True)
-`;
-
-function python(): boolean {
-  return spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' }).status === 0;
-}
-
-test('--console-socket receives the pty master over SCM_RIGHTS, and the container has a terminal', { skip: !python() && 'python3 is needed for the receiver' }, async () => {
-  const sockPath = path.join(sb.dir, 'console.sock');
-  const script = path.join(sb.dir, 'receiver.py');
-  fs.writeFileSync(script, RECEIVER);
-  const receiver = spawn('python3', [script, sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((res) => receiver.on('exit', res));
-  let out = '';
-  receiver.stdout.on('data', (d) => (out += d));
-  await until(() => out.includes('ready'), 'receiver ready');
+test('--console-socket receives the pty master over SCM_RIGHTS, and the container has a terminal', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const { socket, received } = await consoleReceiver(sb.dir, 'console.sock');
   const bundle = await sb.bundle(['sh', '-c', 'readlink /proc/self/fd/0; [ -t 0 ] && [ -t 1 ] && echo stdio-is-tty'], (s) => { s.process.terminal = true; });
-  const r = await sb.run(['create', '-b', bundle, '--console-socket', sockPath, 'tty1']);
+  const r = await sb.run(['create', '-b', bundle, '--console-socket', socket, 'tty1']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await sb.run(['start', 'tty1'])).code, 0);
-  await exited;
-  const got = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!);
+  const got = await received;
   assert.match(got.name, /^\/dev\/pts\/\d+$/);
   assert.equal(got.isatty, true);
   assert.match(got.output, /\/dev\/pts\/0/);
@@ -64,7 +27,7 @@ test('--console-socket receives the pty master over SCM_RIGHTS, and the containe
   assert.equal((await sb.run(['delete', '-f', 'tty1'])).code, 0);
 });
 
-test('terminal without a console socket: create refuses (it would detach), run relays the caller\'s terminal', { skip: !python() && 'python3 is needed for a pty' }, async () => {
+test('terminal without a console socket: create refuses (it would detach), run relays the caller\'s terminal', { skip: !havePython() && 'python3 is needed for a pty' }, async () => {
   const bundle = await sb.bundle(['sh', '-c', 'readlink /proc/self/fd/0; read line; echo got:$line; exit 3'], (s) => { s.process.terminal = true; });
   const c = await sb.run(['create', '-b', bundle, 'tty2']);
   assert.equal(c.code, 1);
@@ -96,4 +59,18 @@ print("exit", os.waitstatus_to_exitcode(status))
   assert.match(r.stdout, /\/dev\/pts\/0/);
   assert.match(r.stdout, /got:hello/);
   assert.match(r.stdout, /exit 3/);
+});
+
+test('exec --tty --console-socket gives the exec\'d process a terminal', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const bundle = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'tty3'])).code, 0);
+  const { socket, received } = await consoleReceiver(sb.dir, 'exec-console.sock');
+  const r = await sb.run(['exec', '-t', '-d', '--console-socket', socket, 'tty3', 'sh', '-c', 'readlink /proc/self/fd/1; [ -t 1 ] && echo exec-tty']);
+  assert.equal(r.code, 0, r.stderr);
+  const got = await received;
+  assert.match(got.output, /\/dev\/pts\/\d+/);
+  assert.match(got.output, /exec-tty/);
+  const bad = await sb.run(['exec', '-t', '-d', 'tty3', 'true']);
+  assert.match(bad.stderr, /cannot allocate tty if runa will detach without setting console socket/);
+  assert.equal((await sb.run(['delete', '-f', 'tty3'])).code, 0);
 });

@@ -2,9 +2,9 @@
 // the CLI: mapped root, host devices bound in, exec, kill/delete, and the refusals.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { consoleReceiver, havePython } from './helpers/console.js';
 import { Sandbox, initPidOf, until, alive } from './helpers/runa.js';
 
 const sb = new Sandbox('userns');
@@ -195,42 +195,13 @@ test('a rootfs the mapped root cannot reach is refused, naming the directory', a
 
 // A console-socket receiver: one connection, the pty name and master (SCM_RIGHTS), then what
 // the container writes to it, as JSON.
-const RECEIVER = `
-import socket, sys, os, json, select
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(sys.argv[1]); srv.listen(1)
-print("ready", flush=True)
-conn, _ = srv.accept()
-msg, fds, flags, addr = socket.recv_fds(conn, 4096, 1)
-out = b""
-while True:
-    r, _, _ = select.select([fds[0]], [], [], 10)
-    if not r: break
-    try:
-        chunk = os.read(fds[0], 4096)
-    except OSError:
-        break
-    if not chunk: break
-    out += chunk
-print(json.dumps({"name": msg.decode(), "output": out.decode(errors="replace")}), flush=True)
-`;
-const python = () => spawnSync('python3', ['-c', 'import socket; socket.recv_fds'], { stdio: 'ignore' }).status === 0;
-
-test('--console-socket with a user namespace: the monitor connects before entering it', { skip: !python() && 'python3 is needed for the receiver' }, async () => {
-  const sockPath = path.join(sb.dir, 'console.sock');
-  const script = path.join(sb.dir, 'receiver.py');
-  fs.writeFileSync(script, RECEIVER);
-  const receiver = spawn('python3', [script, sockPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((res) => receiver.on('exit', res));
-  let out = '';
-  receiver.stdout.on('data', (d) => (out += d));
-  await until(() => out.includes('ready'), 'receiver ready');
+test('--console-socket with a user namespace: the monitor connects before entering it', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const { socket, received } = await consoleReceiver(sb.dir, 'console.sock');
   const bundle = await sb.bundle(['sh', '-c', 'id -u; readlink /proc/self/fd/0; [ -t 0 ] && echo stdio-is-tty'], (s) => { userns(s); s.process.terminal = true; });
-  const r = await sb.run(['create', '-b', bundle, '--console-socket', sockPath, 'utty']);
+  const r = await sb.run(['create', '-b', bundle, '--console-socket', socket, 'utty']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal((await sb.run(['start', 'utty'])).code, 0);
-  await exited;
-  const got = JSON.parse(out.split('\n').find((l) => l.startsWith('{'))!);
+  const got = await received;
   assert.match(got.name, /^\/dev\/pts\/\d+$/);
   assert.match(got.output, /^0\r?\n\/dev\/pts\/0\r?\nstdio-is-tty/);
   assert.equal((await sb.run(['delete', '-f', 'utty'])).code, 0);
