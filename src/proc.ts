@@ -1,13 +1,56 @@
-// Reading /proc: the processes of a container are those in its init's pid namespace.
+// Reading /proc: which processes belong to a container.
 import fs from 'node:fs';
+import path from 'node:path';
 
+/**
+ * Host PIDs of every process of a container. With its own pid namespace, that namespace is
+ * the container. Sharing the runtime's pid namespace, it is the container's freezer (or
+ * unified) cgroup, which only the container's processes join (never the monitor) — and
+ * without one, just the init: never "every process in the host's pid namespace".
+ */
 export function containerPids(initPid: number): number[] {
   let ns: string;
   try { ns = fs.readlinkSync(`/proc/${initPid}/ns/pid`); } catch { return []; }
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try { if (fs.readlinkSync(`/proc/${name}/ns/pid`) === ns) pids.push(Number(name)); } catch { /* gone */ }
+  if (ns !== fs.readlinkSync('/proc/self/ns/pid')) {
+    const pids: number[] = [];
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try { if (fs.readlinkSync(`/proc/${name}/ns/pid`) === ns) pids.push(Number(name)); } catch { /* gone */ }
+    }
+    return pids.sort((a, b) => a - b);
   }
-  return pids.sort((a, b) => a - b);
+  const procs = cgroupProcsFile(initPid);
+  if (!procs) return [initPid];
+  try {
+    return fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number).sort((a, b) => a - b);
+  } catch {
+    return [initPid];
+  }
+}
+
+/** cgroup.procs of the process's freezer (v1) or unified (v2) cgroup, as mounted here. */
+function cgroupProcsFile(pid: number): string | null {
+  let lines: string[];
+  try { lines = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n'); } catch { return null; }
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  const mountOf = (match: (fstype: string, opts: string) => boolean) => {
+    for (const m of mounts) {
+      const sep = m.indexOf(' - ');
+      if (sep < 0) continue;
+      const [fstype, , opts] = m.slice(sep + 3).split(' ');
+      if (match(fstype, opts ?? '')) return m.slice(0, sep).split(' ')[4];
+    }
+    return null;
+  };
+  for (const l of lines) {
+    const [, controllers, cgPath] = l.split(':');
+    if (cgPath === undefined) continue;
+    const dir = controllers.split(',').includes('freezer')
+      ? mountOf((t, o) => t === 'cgroup' && o.split(',').includes('freezer'))
+      : null;
+    if (dir) return path.join(dir, cgPath, 'cgroup.procs');
+  }
+  const unified = lines.find((l) => l.startsWith('0::'));
+  const dir2 = unified ? mountOf((t) => t === 'cgroup2') : null;
+  return unified && dir2 && unified.slice(3) !== '/' ? path.join(dir2, unified.slice(3), 'cgroup.procs') : null;
 }

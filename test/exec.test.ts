@@ -100,3 +100,18 @@ test('exec into a created or stopped container is refused, as is ps', async () =
   assert.match((await sb.run(['exec', 'ghost', 'true'])).stderr, /container does not exist/);
   assert.match((await sb.run(['exec', 'box'])).stderr, /both a container-id and command are required/);
 });
+
+test('a container sharing the host\'s pid namespace: ps and kill --all reach only its own processes', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'pid'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'hostpid'])).code, 0);
+  const monitor = JSON.parse((await sb.run(['state', 'hostpid'])).stdout).pid;
+  const init = initPidOf(monitor);
+  const pids = JSON.parse((await sb.run(['ps', '--format', 'json', 'hostpid'])).stdout) as number[];
+  assert.deepEqual(pids, [init], 'only the container\'s own process, not the host\'s');
+  assert.ok(!pids.includes(process.pid));
+  const waiter = sb.run(['wait', 'hostpid']);
+  assert.equal((await sb.run(['kill', '--all', 'hostpid', 'KILL'])).code, 0);
+  assert.equal(JSON.parse((await waiter).stdout).exitStatus, 137);
+  assert.ok(alive(process.pid), 'the test runner (same pid namespace) is untouched');
+  assert.equal((await sb.run(['delete', 'hostpid'])).code, 0);
+});
