@@ -85,6 +85,7 @@ test('a memory limit triggers an OOM kill, reported by events as {"type":"oom"}'
   });
   assert.equal((await sb.run(['create', '-b', bundle, 'oom'])).code, 0);
   const events = sb.spawn(['events', '--interval', '100ms', 'oom']);
+  const ended = new Promise((r) => events.once('exit', r)); // it ends by itself once the container is deleted
   let out = '';
   events.stdout!.on('data', (d) => (out += d));
   await until(() => out.includes('"type":"stats"'), 'the stream started');
@@ -93,7 +94,7 @@ test('a memory limit triggers an OOM kill, reported by events as {"type":"oom"}'
   const oom = out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.type === 'oom');
   assert.deepEqual(oom, { type: 'oom', id: 'oom' });
   assert.equal((await sb.run(['delete', '-f', 'oom'])).code, 0);
-  await new Promise((r) => events.once('exit', r));
+  await ended;
 });
 
 test('events --stats prints one runc-format stats object', async () => {
