@@ -192,7 +192,11 @@ export class ContainerActor {
 
   /** Connect to the monitor, check it is the one we expect, and follow its exit. */
   async attach(expectedPid: number | null): Promise<'created' | 'running'> {
-    const { link, hello } = await MonitorLink.connect(monitorSocket(this.record.stateDir));
+    const { link, hello } = await MonitorLink.connect(monitorSocket(this.record.stateDir), (m) => {
+      // Facts from the monitor apply in the order it reports them.
+      if (m.type === 'process.started') this.started();
+      if (m.type === 'process.exited') this.exited(m.exitStatus);
+    });
     if (expectedPid !== null && hello.pid !== expectedPid) {
       link.close();
       throw new RunaError('monitor_mismatch', `monitor at ${monitorSocket(this.record.stateDir)} has pid ${hello.pid}, expected ${expectedPid}`);
@@ -202,11 +206,6 @@ export class ContainerActor {
     this.monitorStartTime = processStartTime(hello.pid);
     this.initPid = hello.initPid;
     if (hello.state === 'running') this.programStarted = true;
-    // Facts from the monitor apply in the order it reports them.
-    link.messages.subscribe((m) => {
-      if (m.type === 'process.started') this.started();
-      if (m.type === 'process.exited') this.exited(m.exitStatus);
-    });
     void link.closed.then(() => {
       if (this.link !== link) return;
       this.link = null;
@@ -445,13 +444,14 @@ export class ContainerActor {
     return this.enqueue(async () => {
       const ex = this.execs.get(execId);
       if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
-      const { link, hello } = await MonitorLink.connect(monitorSocket(ex.dir));
-      if (hello.pid !== monitorPid) { link.close(); throw new RunaError('monitor_mismatch', `exec monitor has pid ${hello.pid}, expected ${monitorPid}`); }
-      ex.link = link;
-      link.messages.subscribe((m) => {
-        if (m.type === 'process.started') ex.process.send({ type: 'process.start', pid: hello.initPid });
+      let execPid: number | undefined;
+      const { link, hello } = await MonitorLink.connect(monitorSocket(ex.dir), (m) => {
+        if (m.type === 'monitor.hello') execPid = m.initPid;
+        if (m.type === 'process.started') ex.process.send({ type: 'process.start', pid: execPid });
         if (m.type === 'process.exited') ex.process.send({ type: 'process.exited', exitStatus: m.exitStatus });
       });
+      if (hello.pid !== monitorPid) { link.close(); throw new RunaError('monitor_mismatch', `exec monitor has pid ${hello.pid}, expected ${monitorPid}`); }
+      ex.link = link;
       void link.closed.then(() => this.execGone(execId));
       const reply = link.next('process.started', 'process.failed', 'process.exited');
       link.send({ type: 'monitor.start' });

@@ -12,7 +12,10 @@ export class MonitorLink {
   private buffer = '';
   readonly closed: Promise<void>;
 
-  private constructor(private readonly socket: net.Socket) {
+  private constructor(private readonly socket: net.Socket, onMessage?: (m: MonitorMessage) => void) {
+    // The follower subscribes before any byte is read: a fact that arrives in the same
+    // chunk as the hello (the process exiting just then) is never missed.
+    if (onMessage) this.messages$.subscribe(onMessage);
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => this.receive(chunk));
     this.closed = new Promise((resolve) => socket.on('close', () => { this.messages$.complete(); resolve(); }));
@@ -20,13 +23,13 @@ export class MonitorLink {
   }
 
   /** Connect and read the monitor's hello. Rejects if no monitor listens there. */
-  static async connect(path: string): Promise<{ link: MonitorLink; hello: Extract<MonitorMessage, { type: 'monitor.hello' }> }> {
+  static async connect(path: string, onMessage?: (m: MonitorMessage) => void): Promise<{ link: MonitorLink; hello: Extract<MonitorMessage, { type: 'monitor.hello' }> }> {
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect(path);
       s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
       s.once('error', reject);
     });
-    const link = new MonitorLink(socket);
+    const link = new MonitorLink(socket, onMessage);
     const hello = await link.next('monitor.hello');
     return { link, hello };
   }
