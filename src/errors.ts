@@ -11,8 +11,10 @@ export const alreadyExists = (id: string) => new RunaError('exists', `container 
 export const invalidId = (id: string) =>
   new RunaError('invalid_id', `invalid container id ${JSON.stringify(id)}: it must match ^[A-Za-z0-9_+.-]+$ and not be "." or ".."`);
 
+export const isValidId = (id: string): boolean => /^[A-Za-z0-9_+.-]+$/.test(id) && id !== '.' && id !== '..' && id.length <= 1024;
+
 export function validateId(id: string): void {
-  if (!/^[A-Za-z0-9_+.-]+$/.test(id) || id === '.' || id === '..' || id.length > 1024) throw invalidId(id);
+  if (!isValidId(id)) throw invalidId(id);
 }
 
 export function errorBody(e: unknown): { code: string; message: string } {

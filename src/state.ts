@@ -2,7 +2,8 @@
 // Dependency-free so that `runa state` and `runa list` answer from disk without a daemon.
 import fs from 'node:fs';
 import path from 'node:path';
-import { exitFile, stateFile } from './paths.js';
+import { containerDir, exitFile, stateFile } from './paths.js';
+import { isValidId, notExist } from './errors.js';
 
 export const SCHEMA_VERSION = 1;
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';
@@ -75,7 +76,10 @@ export function liveStatus(dir: string, s: PersistedContainer): { status: Status
   return { status: s.status, exitStatus: null };
 }
 
-export function ociState(s: PersistedContainer, status: Status) {
+/** What the OCI state is made of. */
+export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'monitorPid'>;
+
+export function ociState(s: StateFields, status: Status) {
   return {
     ociVersion: s.ociVersion,
     id: s.id,
@@ -89,6 +93,15 @@ export function ociState(s: PersistedContainer, status: Status) {
   };
 }
 export type OciStateView = ReturnType<typeof ociState>;
+
+/** A container as the disk and its monitor tell it (no daemon needed); `container does not exist` otherwise. */
+export function loadContainer(root: string, id: string): { saved: PersistedContainer; status: Status; state: OciStateView } {
+  const dir = containerDir(root, id);
+  const saved = isValidId(id) ? readState(dir) : null;
+  if (!saved) throw notExist();
+  const { status } = liveStatus(dir, saved);
+  return { saved, status, state: ociState(saved, status) };
+}
 
 export function listIds(root: string): string[] {
   let names: string[];

@@ -17,7 +17,8 @@ import { buildExecPlan, type CgroupDirs } from '../oci/plan.js';
 import { execProcess, type Spec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { ExecOverrides } from '../bus/messages.js';
-import { Cgroup, detectCgroups, type LinuxResources } from '../cgroups/index.js';
+import { Cgroup, type LinuxResources } from '../cgroups/index.js';
+import { hostCgroups } from './gofer.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
 import { ociState, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 
@@ -102,17 +103,37 @@ export class ContainerActor {
     if (r) throw new RunaError(r.code, r.message);
   }
 
-  /** The companions (init process, gofer, sandbox) follow the container's state. */
+  /**
+   * The companions (init and exec'd processes, gofer, sandbox) follow the container's state;
+   * each takes only the events its own machine allows from where it is.
+   */
   private syncCompanions(): void {
     const s = this.status;
-    const p = this.init.getSnapshot();
-    if (s === 'running' && p.value === 'created') this.init.send({ type: 'process.start', pid: this.initPid ?? undefined });
-    if ((s === 'stopped' || s === 'deleted') && p.value !== 'stopped') this.init.send({ type: 'process.exited', exitStatus: this.exitStatus ?? 0 });
-    if ((s === 'created' || s === 'running' || s === 'paused') && this.gofer.getSnapshot().value === 'created') this.gofer.send({ type: 'gofer.serve' });
-    if (s === 'deleted') this.gofer.send({ type: 'gofer.stop' });
-    if (s === 'running' && this.sandbox.getSnapshot().value === 'created') this.sandbox.send({ type: 'sandbox.start' });
-    if ((s === 'stopped' || s === 'deleted') && this.sandbox.getSnapshot().value !== 'stopped') this.sandbox.send({ type: 'sandbox.stop' });
-    if (s === 'deleted') this.sandbox.send({ type: 'sandbox.container.removed' });
+    const follow = <E extends { type: string }>(actor: { getSnapshot(): { can(e: E): boolean }; send(e: E): void }, event: E) => {
+      if (actor.getSnapshot().can(event)) actor.send(event);
+    };
+    const processes = [this.init, ...[...this.execs.values()].map((e) => e.process)];
+    if (s === 'created' || s === 'running' || s === 'paused') follow(this.gofer, { type: 'gofer.serve' });
+    if (s === 'running') {
+      if (this.init.getSnapshot().value === 'created') this.init.send({ type: 'process.start', pid: this.initPid ?? undefined });
+      for (const p of processes) follow(p, { type: 'process.resume' });
+      follow(this.gofer, { type: 'gofer.resume' });
+      follow(this.sandbox, { type: 'sandbox.start' });
+      follow(this.sandbox, { type: 'sandbox.resume' });
+    }
+    if (s === 'paused') {
+      for (const p of processes) follow(p, { type: 'process.pause' });
+      follow(this.gofer, { type: 'gofer.pause' });
+      follow(this.sandbox, { type: 'sandbox.pause' });
+    }
+    if (s === 'stopped' || s === 'deleted') {
+      follow(this.init, { type: 'process.exited', exitStatus: this.exitStatus ?? 0 });
+      follow(this.sandbox, { type: 'sandbox.stop' });
+    }
+    if (s === 'deleted') {
+      follow(this.gofer, { type: 'gofer.stop' });
+      follow(this.sandbox, { type: 'sandbox.container.removed' });
+    }
   }
 
   persist(): void {
@@ -158,10 +179,7 @@ export class ContainerActor {
 
   state() {
     const status = this.status;
-    return ociState(
-      { ...this.record, schemaVersion: SCHEMA_VERSION, status: status as Status, monitorPid: this.monitorPid, monitorStartTime: null, initPid: this.initPid, exitStatus: this.exitStatus, snapshot: null },
-      status === 'deleted' ? 'stopped' : (status as Status),
-    );
+    return ociState({ ...this.record, monitorPid: this.monitorPid }, status === 'deleted' ? 'stopped' : (status as Status));
   }
 
   // ---- operations ----
@@ -240,27 +258,25 @@ export class ContainerActor {
 
   /** Open the gate: startContainer hooks, the user program, poststart hooks. */
   private async runProgram(): Promise<void> {
-    {
-      const link = this.requireLink();
-      const hooks = this.spec().hooks;
-      try {
-        await runHooks('startContainer', hooks?.startContainer, this.state(), { nsPid: this.initPid ?? undefined });
-      } catch (e) {
-        await this.signalInit(9).catch(() => undefined);
-        throw e;
-      }
-      const reply = link.next('process.started', 'process.failed', 'process.exited');
-      link.send({ type: 'monitor.start' });
-      const r = await reply;
-      if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
-      if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
-      try {
-        await runHooks('poststart', hooks?.poststart, this.state());
-      } catch (e) {
-        // runtime-spec 1.3 / runc: a failing poststart hook kills the container and fails start.
-        await this.signalInit(9).catch(() => undefined);
-        throw e;
-      }
+    const link = this.requireLink();
+    const hooks = this.spec().hooks;
+    try {
+      await runHooks('startContainer', hooks?.startContainer, this.state(), { nsPid: this.initPid ?? undefined });
+    } catch (e) {
+      await this.signalInit(9).catch(() => undefined);
+      throw e;
+    }
+    const reply = link.next('process.started', 'process.failed', 'process.exited');
+    link.send({ type: 'monitor.start' });
+    const r = await reply;
+    if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
+    if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
+    try {
+      await runHooks('poststart', hooks?.poststart, this.state());
+    } catch (e) {
+      // runtime-spec 1.3 / runc: a failing poststart hook kills the container and fails start.
+      await this.signalInit(9).catch(() => undefined);
+      throw e;
     }
   }
 
@@ -346,7 +362,7 @@ export class ContainerActor {
   /** The container's cgroup (opened lazily; null for containers without one). */
   cgroup(): Cgroup | null {
     if (!this.cg && this.record.cgroup) {
-      this.cg = Cgroup.open(detectCgroups(), this.record.cgroup.path, { createdDirs: this.record.cgroup.createdDirs, v2Devices: 'ignore' });
+      this.cg = Cgroup.open(hostCgroups().layout, this.record.cgroup.path, { createdDirs: this.record.cgroup.createdDirs, v2Devices: 'ignore' });
     }
     return this.cg;
   }
@@ -362,10 +378,6 @@ export class ContainerActor {
       this.refuseUnless({ type: 'container.pause' });
       await this.requireCgroup().freeze();
       this.send({ type: 'container.pause' });
-      this.init.send({ type: 'process.pause' });
-      this.gofer.send({ type: 'gofer.pause' });
-      this.sandbox.send({ type: 'sandbox.pause' });
-      for (const e of this.execs.values()) e.process.send({ type: 'process.pause' });
     });
   }
 
@@ -375,10 +387,6 @@ export class ContainerActor {
       const queued = [...this.container.getSnapshot().context.pendingSignals];
       await this.requireCgroup().thaw();
       this.send({ type: 'container.resume' });
-      this.init.send({ type: 'process.resume' });
-      this.gofer.send({ type: 'gofer.resume' });
-      this.sandbox.send({ type: 'sandbox.resume' });
-      for (const e of this.execs.values()) e.process.send({ type: 'process.resume' });
       // Paused before it ever started (LIFECYCLE: created → paused → running): running must
       // be true, so the user program starts now.
       if (!this.programStarted) await this.runProgram();
@@ -409,13 +417,16 @@ export class ContainerActor {
       const linux = (spec.linux ??= {});
       linux.resources = { ...linux.resources, ...resources };
       fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+      this.specCache = spec;
     });
   }
 
   /** The config.json this container was created with (kept in its state dir). */
   spec(): Spec {
-    return JSON.parse(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
+    this.specCache ??= JSON.parse(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
+    return this.specCache;
   }
+  private specCache: Spec | null = null;
 
   /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
   exec(overrides: ExecOverrides, consoleSocket?: string): Promise<{ execId: string; plan: string }> {

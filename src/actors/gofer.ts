@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
 import { readSpec, type Spec } from '../oci/spec.js';
+import { detectCgroups, type CgroupLayout } from '../cgroups/index.js';
 
 const MAX_SYMLINKS = 255;
 
@@ -65,6 +66,16 @@ export function checkSpecialDirs(rootfs: string, spec: Spec): void {
     try { st = fs.lstatSync(p); } catch { continue; }
     if (st.isSymbolicLink()) throw new RunaError('invalid_rootfs', `${m.type} mount destination ${m.destination} is a symlink in the rootfs: refused`);
   }
+}
+
+/**
+ * The host's cgroup layout (for runa's own cgroups) and hierarchies (for `cgroup` mounts),
+ * read once per daemon: they do not change while it runs, and every create needs them.
+ */
+let hostCgroupsCache: { layout: CgroupLayout; mounts: HostCgroupMount[] } | null = null;
+export function hostCgroups(): { layout: CgroupLayout; mounts: HostCgroupMount[] } {
+  hostCgroupsCache ??= { layout: detectCgroups(), mounts: hostCgroupMounts() };
+  return hostCgroupsCache;
 }
 
 /** The host's cgroup hierarchies, from mountinfo: what a `cgroup` mount re-creates inside. */

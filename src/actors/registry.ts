@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
-import { checkSpecialDirs, hostCgroupMounts, loadBundle, secureJoin } from './gofer.js';
+import { checkSpecialDirs, hostCgroups, loadBundle, secureJoin } from './gofer.js';
 import { buildPlan } from '../oci/plan.js';
 import { encodePlan } from '../nsinit/plan.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
@@ -14,7 +14,7 @@ import { containerDir, planFile } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
 import type { Request } from '../bus/messages.js';
-import { Cgroup, detectCgroups, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
+import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
 
 /** runc's rules for process.terminal and --console-socket. */
@@ -126,7 +126,7 @@ export class Registry {
     try {
       cgroup = setUpCgroup(id, spec.linux?.cgroupsPath, spec.linux?.resources);
       const plan = buildPlan({
-        spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroupMounts(),
+        spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroups().mounts,
         console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup),
       });
       if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
@@ -230,7 +230,7 @@ export class Registry {
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
 function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined): Cgroup {
-  const cg = Cgroup.open(detectCgroups(), resolvePath(cgroupsPath, id), { v2Devices: 'ignore' });
+  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { v2Devices: 'ignore' });
   const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };
   cg.create(r);
   try {

@@ -32,8 +32,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
 };
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
-export const VERSION = '0.1.0';
-export const SPEC_VERSION = '1.2.0';
+import { SPEC_VERSION, VERSION } from '../version.js';
 
 const GLOBAL_FLAGS = {
   root: { kind: 'string' },

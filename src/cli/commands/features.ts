@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
-import { SPEC_VERSION } from '../main.js';
+import { SPEC_VERSION, VERSION } from '../../version.js';
 
 /** What this build of runa supports, in the shape of runc's `features` (runtime-spec features.md). */
 export function features() {
@@ -20,7 +20,7 @@ export function features() {
       apparmor: { enabled: false },
       selinux: { enabled: false },
     },
-    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false', 'io.github.runa.version': '0.1.0' },
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false', 'io.github.runa.version': VERSION },
   };
 }
 

@@ -1,7 +1,6 @@
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
-import { containerDir } from '../../paths.js';
-import { listIds, liveStatus, ociState, readState } from '../../state.js';
+import { listIds, loadContainer } from '../../state.js';
 
 const list: Command = {
   summary: 'list containers',
@@ -11,9 +10,7 @@ const list: Command = {
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
     const states = listIds(ctx.root).flatMap((id) => {
-      const dir = containerDir(ctx.root, id);
-      const s = readState(dir);
-      return s ? [ociState(s, liveStatus(dir, s).status)] : [];
+      try { return [loadContainer(ctx.root, id).state]; } catch { return []; } // removed meanwhile
     });
     if (values.quiet) {
       process.stdout.write(states.map((s) => s.id + '\n').join(''));

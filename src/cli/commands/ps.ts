@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
-import { RunaError, notExist } from '../../errors.js';
-import { containerDir } from '../../paths.js';
-import { liveStatus, readState } from '../../state.js';
+import { RunaError } from '../../errors.js';
+import { loadContainer } from '../../state.js';
 import { containerPids } from '../../proc.js';
 
 const ps: Command = {
@@ -14,10 +13,7 @@ const ps: Command = {
     if (!id) throw usage('ps: a container-id is required');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
-    const dir = containerDir(ctx.root, id);
-    const saved = /^[A-Za-z0-9_+.-]+$/.test(id) ? readState(dir) : null;
-    if (!saved) throw notExist();
-    const { status } = liveStatus(dir, saved);
+    const { saved, status } = loadContainer(ctx.root, id);
     if (status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container not running');
     const pids = saved.initPid ? containerPids(saved.initPid) : [];
     if (format === 'json') {
