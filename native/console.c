@@ -85,34 +85,41 @@ static void become_tty(const char *op, int slave, const char *name)
 		close(slave);
 }
 
-void op_console_connect(char **a)
+// Connect to the AF_UNIX stream socket at path (op names the caller in errors). sun_path is
+// too short for long paths: those are connected relative to the socket's directory.
+int unix_connect(const char *op, const char *path)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	const char *slash = strrchr(a[0], '/'), *name = a[0];
-	int cwd = -1, r;
+	const char *slash = strrchr(path, '/'), *name = path;
+	int cwd = -1, r, sock;
 
-	close_fd(&console_sock);
-	TRY((console_sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), "console-connect \"%s\": socket", a[0]);
-	if (strlen(a[0]) >= sizeof addr.sun_path && slash && slash != a[0]) {
-		// sun_path is too short for long paths: connect relative to the socket's directory.
-		char *dir = strndup(a[0], (size_t)(slash - a[0]));
+	TRY((sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)), "%s \"%s\": socket", op, path);
+	if (strlen(path) >= sizeof addr.sun_path && slash && slash != path) {
+		char *dir = strndup(path, (size_t)(slash - path));
 		if (!dir)
-			die("console-connect \"%s\"", a[0]);
+			die("%s \"%s\"", op, path);
 		TRY((cwd = open(".", O_PATH | O_CLOEXEC)), "open \".\"");
-		TRY(chdir(dir), "console-connect \"%s\": chdir \"%s\"", a[0], dir);
+		TRY(chdir(dir), "%s \"%s\": chdir \"%s\"", op, path, dir);
 		free(dir);
 		name = slash + 1;
 	}
 	if (strlen(name) >= sizeof addr.sun_path)
-		die_err(ENAMETOOLONG, "console-connect \"%s\"", a[0]);
+		die_err(ENAMETOOLONG, "%s \"%s\"", op, path);
 	memcpy(addr.sun_path, name, strlen(name));
-	while ((r = connect(console_sock, (struct sockaddr *)&addr, sizeof addr)) < 0 && errno == EINTR)
+	while ((r = connect(sock, (struct sockaddr *)&addr, sizeof addr)) < 0 && errno == EINTR)
 		;
-	TRY(r, "console-connect \"%s\"", a[0]);
+	TRY(r, "%s \"%s\"", op, path);
 	if (cwd >= 0) {
-		TRY(fchdir(cwd), "fchdir back from \"%s\"", a[0]);
+		TRY(fchdir(cwd), "fchdir back from \"%s\"", path);
 		close(cwd);
 	}
+	return sock;
+}
+
+void op_console_connect(char **a)
+{
+	close_fd(&console_sock);
+	console_sock = unix_connect("console-connect", a[0]);
 }
 
 // A console-connect in the monitor is for the child only.

@@ -466,7 +466,7 @@ static void run_hook(const char *name, pid_t pid)
 }
 
 // The child either reaches the gate or reports what failed; before that it may hand over a pty
-// and stop at hookpoints (each answered "ok" once the spawner ran its hooks).
+// or a seccomp listener, and stop at hookpoints (each answered "ok" once the spawner ran its hooks).
 static void await_setup(void)
 {
 	char rec[MSG_MAX + 32], *msg;
@@ -485,6 +485,10 @@ static void await_setup(void)
 		}
 		if (fd < 0)
 			break;
+		if (strcmp(rec, "seccomp") == 0) {
+			seccomp_handover(fd, child);
+			continue;
+		}
 		if (strcmp(rec, "pty") != 0) {
 			close(fd);
 			fail(EPROTO, "setup: garbled report from the child");
@@ -1016,7 +1020,8 @@ static const struct op {
 	{"env", "s", op_env},                   {"arg", "s", op_arg},
 	{"gate", "", op_gate},                  {"exec", "", op_exec},
 	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
-	{"hookpoint", "w", op_hookpoint},
+	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
+	{"seccomp-listener", "ss", op_seccomp_listener},
 };
 
 #define WORD_MAX 64
@@ -1096,8 +1101,10 @@ int main(int argc, char **argv)
 		sync_fd = 3;
 		TRY(fcntl(sync_fd, F_SETFD, FD_CLOEXEC), "fcntl sync pipe");
 	}
+	if (argc == 2 && strcmp(argv[1], "--probe-seccomp") == 0)
+		return seccomp_probe();
 	if (argc != 2)
-		die_err(EINVAL, "usage: nsinit PLANFILE");
+		die_err(EINVAL, "usage: nsinit PLANFILE | --probe-seccomp");
 	// The monitor takes these through signalfd; blocked before fork so none is lost.
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

@@ -35,6 +35,9 @@ void warn_errno(const char *what);
 int send_fd(int sock, const char *data, int fd);
 ssize_t recv_fd(int sock, char *buf, size_t size, int *fd);
 
+// console.c: connect to an AF_UNIX stream socket by path (any length); dies on failure
+int unix_connect(const char *op, const char *path);
+
 // console.c: plan ops
 void op_console_connect(char **a);
 void op_console(char **a);
@@ -48,4 +51,9 @@ void proxy_io(const struct pollfd p[2]);
 int proxy_resize(void); // on SIGWINCH: 1 if a pty is proxied (then the signal is not forwarded)
 void proxy_finish(void); // drain the master, restore the terminal
 void proxy_restore(void); // restore the terminal only
+// seccomp.c: plan ops, the listener handover (monitor) and the kernel probe
+void op_seccomp(char **a);
+void op_seccomp_listener(char **a);
+void seccomp_handover(int listener, pid_t pid);
+int seccomp_probe(void);
 #endif
