@@ -72,7 +72,7 @@ test('unknown capabilities and rlimit types are refused, naming the field', asyn
   await refused((s) => { s.process.capabilities.bounding.push('CAP_FLY'); }, /process\.capabilities\.bounding\.3: unknown capability "CAP_FLY"/);
   await refused((s) => { s.process.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }]; }, /process\.rlimits\.0\.type: unknown rlimit type/);
   await refused((s) => { s.linux.devices = [{ type: 'x', path: '/dev/x' }]; }, /linux\.devices\.0\.type/);
-  await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW' }; }, /linux\.seccomp: seccomp filters are not supported yet/);
+  await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_FLY' }] }; }, /linux\.seccomp\.syscalls\.0\.action: unknown action "SCMP_ACT_FLY"/);
 });
 
 test('rlimits, noNewPrivileges and oomScoreAdj', async () => {

@@ -1,5 +1,6 @@
 // Test helper: make raw syscalls and print what each returned, optionally under a seccomp
-// filter first. `sysprobe [--filter FILE] CALL...`, CALL = [i386:|x32:]NR[,ARG...] (numbers as
+// filter first. `sysprobe [--trap] [--filter FILE] CALL...` (--trap: print "sigsys <nr>" for each
+// SIGSYS, which SECCOMP_RET_TRAP sends), CALL = [i386:|x32:]NR[,ARG...] (numbers as
 // strtoull reads them). i386 calls go through `int $0x80` (the 32-bit ABI), x32 ones set the
 // x32 bit. One line per call: "<ret> <errno>" (errno 0 on success).
 #define _GNU_SOURCE
@@ -7,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,13 +50,28 @@ static void load(const char *file)
 	}
 }
 
+static void on_sigsys(int sig, siginfo_t *si, void *ctx)
+{
+	char line[32];
+	(void)sig, (void)ctx;
+	int n = snprintf(line, sizeof line, "sigsys %d\n", si->si_syscall);
+	if (write(1, line, (size_t)n) != n)
+		_exit(3);
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1;
 
-	if (argc > 2 && strcmp(argv[1], "--filter") == 0) {
-		load(argv[2]);
-		i = 3;
+	if (argc > 1 && strcmp(argv[1], "--trap") == 0) {
+		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+		sigaction(SIGSYS, &sa, NULL);
+		i = 2;
+	}
+
+	if (argc > i + 1 && strcmp(argv[i], "--filter") == 0) {
+		load(argv[i + 1]);
+		i += 2;
 	}
 	for (; i < argc; i++) {
 		unsigned long a[6] = {0}, nr;

@@ -14,7 +14,7 @@ import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
 import { buildExecPlan, type CgroupDirs } from '../oci/plan.js';
-import { execProcess, type Spec } from '../oci/spec.js';
+import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { ExecOverrides } from '../bus/messages.js';
 import { Cgroup, type LinuxResources } from '../cgroups/index.js';
@@ -416,14 +416,14 @@ export class ContainerActor {
       const spec = this.spec();
       const linux = (spec.linux ??= {});
       linux.resources = { ...linux.resources, ...resources };
-      fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+      fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), stringifySpec(spec), { mode: 0o600 });
       this.specCache = spec;
     });
   }
 
   /** The config.json this container was created with (kept in its state dir). */
   spec(): Spec {
-    this.specCache ??= JSON.parse(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
+    this.specCache ??= parseSpecText(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
     return this.specCache;
   }
   private specCache: Spec | null = null;
@@ -441,6 +441,7 @@ export class ContainerActor {
       const plan = buildExecPlan({
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
         console, consoleSocket, cgroupDirs: this.cgroup() ? cgroupDirs(this.cgroup()!) : undefined,
+        seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

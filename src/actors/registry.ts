@@ -8,6 +8,7 @@ import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
 import { checkSpecialDirs, hostCgroups, loadBundle, secureJoin } from './gofer.js';
 import { buildPlan } from '../oci/plan.js';
+import { seccompLoad, stringifySpec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir, planFile } from '../paths.js';
@@ -125,16 +126,19 @@ export class Registry {
     let cgroup: Cgroup | null = null;
     try {
       cgroup = setUpCgroup(id, spec.linux?.cgroupsPath, spec.linux?.resources);
+      const allAnnotations = { ...spec.annotations, ...annotations };
+      const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = buildPlan({
         spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroups().mounts,
         console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup),
+        seccomp,
       });
       if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
-      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec), { mode: 0o600 });
+      fs.writeFileSync(path.join(dir, 'config.json'), stringifySpec(spec), { mode: 0o600 });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
-        owner: os.userInfo().username, annotations: { ...spec.annotations, ...annotations },
+        owner: os.userInfo().username, annotations: allAnnotations,
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs },
       };
       const actor = this.add(record);
@@ -143,7 +147,9 @@ export class Registry {
       const deadline = setTimeout(() => void this.settleCreating(actor), CREATING_DEADLINE_MS);
       deadline.unref();
       actor.onLeaveCreating(() => clearTimeout(deadline));
-      return { id, stateDir: dir, plan: planFile(dir) };
+      // runc and crun skip syscall names libseccomp does not know, saying so at debug level.
+      const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
+      return { id, stateDir: dir, plan: planFile(dir), warnings };
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       this.containers.delete(id);

@@ -62,10 +62,11 @@ function readSync(child: ChildProcess, onHook?: HookRunner): Promise<number> {
 
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
-  const { plan } = await client.request<{ plan: string }>({
+  const { plan, warnings } = await client.request<{ plan: string; warnings?: string[] }>({
     type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay,
     consoleSocket: opts.consoleSocket && path.resolve(opts.consoleSocket), foreground: opts.foreground,
   });
+  if (ctx.globals.debug) for (const w of warnings ?? []) process.stderr.write(`time="${new Date().toISOString()}" level=debug msg=${JSON.stringify(w)}\n`);
   let spawned: { child: ChildProcess; initPid: number };
   try {
     spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>

@@ -53,6 +53,10 @@ export type PlanOp =
    * [A-Za-z0-9_.-]; fd 3 must be a socket (Node's 'pipe' stdio is one).
    */
   | { op: 'hookpoint'; name: string }
+  /** Load a seccomp filter (a sock_filter array) with seccomp(2) FLAGS; a listener fd goes to the monitor. */
+  | { op: 'seccomp'; flags: number; program: Buffer }
+  /** Monitor, before `fork`: send a listener fd from `seccomp` to PATH with STATE (`@PID@` = the child's pid). */
+  | { op: 'seccomp-listener'; path: string; state: string }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -90,6 +94,8 @@ function tokens(p: PlanOp): string[] {
     case 'setuid': return [String(p.uid)];
     case 'env': return [p.entry];
     case 'arg': return [p.value];
+    case 'seccomp': return [String(p.flags), p.program.toString('hex')];
+    case 'seccomp-listener': return [p.path, p.state];
     case 'hookpoint':
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];

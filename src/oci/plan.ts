@@ -6,6 +6,7 @@ import { idMap, MS, type IdMapping, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
 import type { HostCgroupMount } from '../actors/gofer.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
+import type { CompiledFilter } from '../seccomp/index.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -54,7 +55,12 @@ export interface PlanInput {
   /** process.terminal: a pty sent over --console-socket, or relayed by the monitor */
   console?: 'socket' | 'proxy' | null;
   consoleSocket?: string;
+  /** linux.seccomp, compiled */
+  seccomp?: SeccompLoad;
 }
+
+/** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
+export interface SeccompLoad { filter: CompiledFilter; listenerState?: string }
 
 const DEFAULT_DEVICES: Array<[string, number, number]> = [
   ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],
@@ -78,7 +84,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   /** A namespace created for the container (so, in a user namespace, owned by it). */
   const fresh = (t: string) => types.has(t) && !joined.has(t);
 
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -188,8 +194,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
-  plan.push(...processOps(spec.process, !userns), { op: 'pdeathsig', signal: 9 }, { op: 'gate' }, { op: 'exec' });
+  plan.push(...processOps(spec.process, !userns, input.seccomp));
   return plan;
 }
 
@@ -407,11 +412,16 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
 
 /**
  * Everything about the process itself, shared by a container's init and exec'd processes
- * (without the hostProcessOps part when `withHostOps` is false: see there).
+ * (without the hostProcessOps part when `withHostOps` is false: see there), up to its exec.
+ * The seccomp filter goes where runc puts it: with noNewPrivileges as late as possible (the
+ * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
+ * before the capabilities and ids change.
  */
-export function processOps(proc: ProcessSpec, withHostOps = true): PlanOp[] {
+export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad): PlanOp[] {
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
+  const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
   ops.push(...cwdMkdirs(proc.cwd));
+  if (!proc.noNewPrivileges) ops.push(...filter);
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
   const user = proc.user;
@@ -430,7 +440,18 @@ export function processOps(proc: ProcessSpec, withHostOps = true): PlanOp[] {
   for (const entry of env) ops.push({ op: 'env', entry });
   if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
   for (const value of proc.args) ops.push({ op: 'arg', value });
+  // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
+  ops.push({ op: 'pdeathsig', signal: 9 });
+  if (proc.noNewPrivileges) ops.push(...filter);
+  ops.push({ op: 'gate' }, { op: 'exec' });
   return ops;
+}
+
+/** The monitor hands a seccomp listener fd to the runtime's listener socket. */
+function listenerOps(seccomp?: SeccompLoad): PlanOp[] {
+  const path = seccomp?.filter.listenerPath;
+  if (!seccomp?.filter.notify || !path || seccomp.listenerState === undefined) return [];
+  return [{ op: 'seccomp-listener', path, state: seccomp.listenerState }];
 }
 
 export interface ExecPlanInput {
@@ -442,6 +463,7 @@ export interface ExecPlanInput {
   console?: 'socket' | 'proxy' | null;
   consoleSocket?: string;
   cgroupDirs?: CgroupDirs;
+  seccomp?: SeccompLoad;
 }
 
 /**
@@ -471,7 +493,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     checkUserMapped(input.process.user, uid, gid, (f, id) =>
       new RunaError('invalid_argument', `exec: process.user.${f}: ${id} is not mapped in the container's user namespace`));
   }
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
     if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
   }
@@ -487,8 +509,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
-  plan.push(...processOps(input.process, !userns), { op: 'pdeathsig', signal: 9 }, { op: 'gate' }, { op: 'exec' });
+  plan.push(...processOps(input.process, !userns, input.seccomp));
   return plan;
 }
 

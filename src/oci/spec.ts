@@ -1,12 +1,16 @@
 // config.json as runa accepts it: validated with zod, every failure naming the field.
 import fs from 'node:fs';
 import path from 'node:path';
+import { isSafeNumber, parse as losslessParse, stringify as losslessStringify } from 'lossless-json';
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
 import { describeIssues } from '../bus/messages.js';
 import { CAPABILITIES, RLIMITS } from './linux.js';
 import { LinuxResourcesSchema } from '../cgroups/index.js';
 import { HooksSchema } from '../hooks/index.js';
+import { compileSeccomp, listenerState, SeccompError, type CompiledFilter } from '../seccomp/index.js';
+import type { SeccompLoad } from './plan.js';
+import { supportedFlagBits } from '../seccomp/probe.js';
 
 const absolute = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');
 const uint32 = z.number().int().min(0).max(0xffffffff);
@@ -78,6 +82,8 @@ export const Spec = z.looseObject({
 });
 export type Spec = z.infer<typeof Spec>;
 
+const exactNumber = (v: string): number | bigint => (!isSafeNumber(v) && /^\d+$/.test(v) ? BigInt(v) : Number(v));
+
 /** Read and validate `<bundle>/config.json`. */
 export function readSpec(bundle: string): Spec {
   const file = path.join(bundle, 'config.json');
@@ -90,12 +96,27 @@ export function readSpec(bundle: string): Spec {
   }
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = parseSpecText(text);
   } catch (e) {
     throw new RunaError('invalid_spec', `config.json: invalid JSON: ${(e as Error).message}`);
   }
   return parseSpec(raw);
 }
+
+/**
+ * JSON.parse, except that seccomp argument values are full uint64s, which a JSON number loses
+ * past 2^53: that section is read again keeping such integers exact (as bigints).
+ */
+export function parseSpecText(text: string): any {
+  const raw = JSON.parse(text);
+  if (raw?.linux?.seccomp !== undefined && /\d{16}/.test(text)) {
+    raw.linux.seccomp = (losslessParse(text, null, exactNumber) as any).linux.seccomp;
+  }
+  return raw;
+}
+
+/** JSON.stringify that writes bigints as the integers they are (see parseSpecText). */
+export const stringifySpec = (spec: Spec): string => losslessStringify(spec)!;
 
 export function parseSpec(raw: unknown): Spec {
   const r = Spec.safeParse(raw);
@@ -106,8 +127,26 @@ export function parseSpec(raw: unknown): Spec {
     if (seen.has(ns.type)) throw new RunaError('invalid_spec', `config.json: linux.namespaces: duplicate namespace type ${ns.type}`);
     seen.add(ns.type);
   }
-  if (spec.linux?.seccomp !== undefined) throw new RunaError('unsupported', 'config.json: linux.seccomp: seccomp filters are not supported yet');
+  if (spec.linux?.seccomp !== undefined) specSeccomp(spec);
   return spec;
+}
+
+/** linux.seccomp compiled for this kernel (cached per profile); a bad profile fails naming the field. */
+export function specSeccomp(spec: Spec): CompiledFilter | undefined {
+  if (spec.linux?.seccomp === undefined) return undefined;
+  try {
+    return compileSeccomp(spec.linux.seccomp, { flagsSupported: supportedFlagBits() });
+  } catch (e) {
+    if (e instanceof SeccompError) throw new RunaError('invalid_spec', `config.json: ${e.message}`);
+    throw e;
+  }
+}
+
+/** The filter and, with SCMP_ACT_NOTIFY, the state its listener gets, for one process of the container. */
+export function seccompLoad(spec: Spec, c: { id: string; status: string; bundle: string; annotations?: Record<string, string> }): SeccompLoad | undefined {
+  const filter = specSeccomp(spec);
+  if (!filter) return undefined;
+  return { filter, listenerState: filter.notify ? listenerState({ ...c, ociVersion: spec.ociVersion, metadata: filter.listenerMetadata }) : undefined };
 }
 
 /** runc's exec defaults: the container's process, changed only where the caller says. */

@@ -50,3 +50,15 @@ export function compileSeccomp(raw: unknown, opts: CompileOptions = {}): Compile
   cache.set(key, filter);
   return filter;
 }
+
+/**
+ * The state that goes with a listener fd (runc's ContainerProcessState): `@PID@` stands for the
+ * process's pid, which only the monitor learns; every other `@` is escaped so it cannot clash.
+ */
+export function listenerState(s: { ociVersion: string; id: string; status: string; bundle: string; annotations?: Record<string, string>; metadata?: string }): string {
+  const q = (v: unknown) => JSON.stringify(v).replace(/@/g, '\\u0040');
+  const meta = s.metadata !== undefined && s.metadata !== '' ? `,"metadata":${q(s.metadata)}` : '';
+  const annotations = s.annotations && Object.keys(s.annotations).length ? `,"annotations":${q(s.annotations)}` : '';
+  return `{"ociVersion":${q(s.ociVersion)},"fds":["seccompFd"],"pid":@PID@${meta},"state":{"ociVersion":${q(s.ociVersion)},` +
+    `"id":${q(s.id)},"status":${q(s.status)},"pid":@PID@,"bundle":${q(s.bundle)}${annotations}}}`;
+}

@@ -1,6 +1,8 @@
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
 import { SPEC_VERSION, VERSION } from '../../version.js';
+import { ACTIONS, FLAGS, OCI_ARCHES, OPERATORS } from '../../seccomp/index.js';
+import { supportedFlagNames } from '../../seccomp/probe.js';
 
 /** What this build of runa supports, in the shape of runc's `features` (runtime-spec features.md). */
 export function features() {
@@ -16,7 +18,14 @@ export function features() {
       namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
       capabilities: [],
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
-      seccomp: { enabled: false },
+      seccomp: {
+        enabled: true,
+        actions: [...ACTIONS].sort(),
+        operators: [...OPERATORS].sort(),
+        archs: Object.keys(OCI_ARCHES).sort(),
+        knownFlags: Object.keys(FLAGS),
+        supportedFlags: supportedFlagNames(),
+      },
       apparmor: { enabled: false },
       selinux: { enabled: false },
     },
