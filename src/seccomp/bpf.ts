@@ -88,23 +88,30 @@ export class Builder {
         if (to <= from) throw new Error(`bpf: label ${l.name} jumps backwards`);
         return to - from - 1;
       };
-      let far = -1;
-      for (let i = 0; i < nodes.length && far < 0; i++) {
-        const n = nodes[i];
-        if (n.code === OP.JA) distance(i, n.jt!);
-        else if (n.jt && (distance(i, n.jt) > 255 || distance(i, n.jf!) > 255)) far = i;
+      // Every branch too far for 8 bits gets a `ja` right after its jump, all in one pass;
+      // the insertions may push others out of reach, so passes repeat until none is needed.
+      const out: Node[] = [];
+      let inserted = false;
+      nodes.forEach((n, i) => {
+        out.push(n);
+        if (n.code === OP.JA) { distance(i, n.jt!); return; }
+        if (!n.jt) return;
+        for (const side of ['jt', 'jf'] as const) {
+          if (distance(i, n[side]!) <= 255 - 2) continue; // leave room for this pass's trampolines
+          const trampoline = new Label('trampoline');
+          trampoline.at = { code: OP.JA, k: 0, jt: n[side], jf: null };
+          n[side] = trampoline;
+          out.push(trampoline.at);
+          inserted = true;
+        }
+      });
+      if (inserted) {
+        nodes.splice(0, nodes.length, ...out);
+        continue;
       }
-      if (far < 0) {
-        return nodes.map((n, i) => n.code === OP.JA
-          ? { code: n.code, jt: 0, jf: 0, k: distance(i, n.jt!) }
-          : { code: n.code, jt: n.jt ? distance(i, n.jt) : 0, jf: n.jf ? distance(i, n.jf) : 0, k: n.k });
-      }
-      const n = nodes[far];
-      const side = distance(far, n.jt!) > 255 ? 'jt' : 'jf';
-      const trampoline = new Label('trampoline');
-      trampoline.at = { code: OP.JA, k: 0, jt: n[side], jf: null };
-      n[side] = trampoline;
-      nodes.splice(far + 1, 0, trampoline.at);
+      return nodes.map((n, i) => n.code === OP.JA
+        ? { code: n.code, jt: 0, jf: 0, k: distance(i, n.jt!) }
+        : { code: n.code, jt: n.jt ? distance(i, n.jt) : 0, jf: n.jf ? distance(i, n.jf) : 0, k: n.k });
     }
   }
 }

@@ -82,6 +82,14 @@ export interface Rules {
 
 export class SeccompError extends Error {}
 
+const tables = new Map<SyscallArch, Map<string, number>>();
+/** name → number for one arch, as a Map (lookups in the big table literals are slow). */
+function table(a: SyscallArch): Map<string, number> {
+  let t = tables.get(a);
+  if (!t) tables.set(a, (t = new Map(Object.entries(SYSCALLS[a]))));
+  return t;
+}
+
 const fail = (field: string, message: string): never => { throw new SeccompError(`linux.seccomp.${field}: ${message}`); };
 
 /** The kernel's value for an action (errnoRet only for ERRNO and TRACE, EPERM when absent). */
@@ -170,8 +178,8 @@ export function profileRules(p: SeccompProfile, opts: { native?: SyscallArch; fl
     s.names.forEach((name, k) => {
       if (name === '') fail(`syscalls.${i}.names.${k}`, 'empty syscall name');
       for (const a of arches) {
-        if (!Object.hasOwn(SYSCALLS[a], name)) continue;
-        const nr = SYSCALLS[a][name];
+        const nr = table(a).get(name);
+        if (nr === undefined) continue;
         known.add(name);
         highest[a] = Math.max(highest[a] ?? -1, nr);
         if (act === defaultAction) continue; // what the default does anyway (runc skips it too)
