@@ -1,6 +1,7 @@
 // config.json's process, rootfs, mounts and namespaces, each observed from inside the container.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Sandbox, initPidOf } from './helpers/runa.js';
@@ -115,6 +116,55 @@ test('mounts: bind (read-only), tmpfs with options, and propagation', async () =
   assert.match(scratch, /size=1024k/);
   assert.match(scratch, /mode=700/);
   assert.equal(fs.existsSync(path.join(host, 'x')), false);
+});
+
+test('a file bound onto a path the rootfs lacks gets a file there (podman\'s /etc/hosts, /run/.containerenv)', async () => {
+  const host = path.join(sb.dir, 'hosts-file');
+  fs.writeFileSync(host, '127.0.0.1 runa-test\n');
+  const out = await inside('cat /etc/hosts.runa; test -f /run/x/.containerenv && echo file', (s) => {
+    s.mounts.push({ destination: '/etc/hosts.runa', type: 'bind', source: host, options: ['rbind', 'ro'] });
+    s.mounts.push({ destination: '/run/x/.containerenv', type: 'bind', source: host, options: ['bind'] });
+  });
+  assert.deepEqual(out.trim().split('\n'), ['127.0.0.1 runa-test', 'file']);
+  const rootfs = await sb.rootfs();
+  assert.equal(fs.statSync(path.join(rootfs, 'etc/hosts.runa')).isFile(), true);
+  fs.rmSync(path.join(rootfs, 'etc/hosts.runa'));
+  fs.rmSync(path.join(rootfs, 'run/x'), { recursive: true });
+});
+
+test('linux.rootfsPropagation: every value, as the root mount shows it inside (rootfs on a shared host mount)', async () => {
+  // A shared mount under the rootfs, as on a systemd host, so that slave has a master to show.
+  const rootfs = await sb.rootfs();
+  const busybox = fs.existsSync('/bin/busybox');
+  if (busybox) fs.copyFileSync('/bin/busybox', path.join(rootfs, 'bin/busybox'));
+  assert.equal(spawnSync('mount', ['--bind', rootfs, rootfs]).status, 0);
+  try {
+    assert.equal(spawnSync('mount', ['--make-shared', rootfs]).status, 0);
+    const want: Record<string, RegExp> = {
+      shared: /shared:\d+/, rshared: /shared:\d+/, slave: /master:\d+/, rslave: /master:\d+/,
+      private: /^(?!.*(shared|master):)/, rprivate: /^(?!.*(shared|master):)/, unbindable: /unbindable/, runbindable: /unbindable/,
+    };
+    for (const [value, re] of Object.entries(want)) {
+      const mount = busybox ? 'mkdir -p /tmp/m && /bin/busybox mount -t tmpfs none /tmp/m && echo mounted' : 'echo mounted';
+      const out = await inside(`grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo; ${mount}`, (s) => {
+        s.linux.rootfsPropagation = value;
+        s.root.readonly = false;
+        s.process.capabilities.bounding.push('CAP_SYS_ADMIN');
+        s.process.capabilities.effective.push('CAP_SYS_ADMIN');
+        s.process.capabilities.permitted.push('CAP_SYS_ADMIN');
+      });
+      const [line, mounted] = out.trim().split('\n');
+      // mountinfo: the fields after the mount options, up to " - ", are the propagation ones.
+      const optional = line.split(' - ')[0].split(' ').slice(6).join(' ');
+      assert.match(optional, re, `${value}: ${line}`);
+      assert.equal(mounted, 'mounted');
+      // Whatever the container mounts never reaches the host (its rootfs bind is private).
+      assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path.join(rootfs, 'tmp/m')), false, value);
+    }
+  } finally {
+    spawnSync('umount', ['-l', rootfs]);
+    fs.rmSync(path.join(rootfs, 'bin/busybox'), { force: true });
+  }
 });
 
 test('a symlink in the rootfs can never make a mount land outside it', async () => {

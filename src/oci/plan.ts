@@ -115,8 +115,20 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
 
-  const propagation = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : MS.SLAVE | MS.REC;
+  const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
+  // An unbindable rootfs could not be bound below: private until after pivot_root.
+  const propagation = requested === undefined ? MS.SLAVE | MS.REC : requested & MS.UNBINDABLE ? (requested & MS.REC) | MS.PRIVATE : requested;
   plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: propagation, data: '' });
+  // pivot_root refuses a new root that is shared or sits on a shared mount. Like runc, the
+  // rootfs's parent mount stops being shared (private, or slave when a slave was asked for, so
+  // host mounts still reach it), so the rootfs bind below is not shared either and nothing the
+  // container mounts propagates to the host. The asked propagation is given to / again after
+  // pivot_root.
+  const parent = input.overlay ? null : mountOf(input.rootfs);
+  // Shared after the change above: what it made of /, or of everything when recursive; else as on the host.
+  if (parent && ((propagation & MS.REC) || parent.point === '/' ? (propagation & MS.SHARED) !== 0 : parent.shared)) {
+    plan.push({ op: 'mount', source: '', target: parent.point, fstype: '', flags: propagation & MS.SLAVE ? MS.SLAVE : MS.PRIVATE, data: '' });
+  }
 
   let root = input.rootfs;
   let resolve = input.resolve;
@@ -125,6 +137,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     if (/[,:]/.test(input.rootfs)) throw new RunaError('invalid_spec', `overlay: the root ${input.rootfs} contains ',' or ':'`);
     plan.push(
       { op: 'mount', source: 'tmpfs', target: ovl, fstype: 'tmpfs', flags: 0, data: 'mode=0755' },
+      // The new root's parent: never shared (see pivot_root above).
+      { op: 'mount', source: '', target: ovl, fstype: '', flags: MS.PRIVATE, data: '' },
       { op: 'mkdir', path: `${ovl}/upper`, mode: 0o755 }, { op: 'mkdir', path: `${ovl}/work`, mode: 0o755 },
       { op: 'mkdir', path: `${ovl}/merged`, mode: 0o755 },
       { op: 'mount', source: 'overlay', target: `${ovl}/merged`, fstype: 'overlay', flags: 0, data: `lowerdir=${input.rootfs},upperdir=${ovl}/upper,workdir=${ovl}/work` },
@@ -141,7 +155,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   (spec.mounts ?? []).forEach((original, i) => {
     const m = userns ? usernsMount(original, i, userns, fresh, types) : original;
     const target = resolve(m.destination);
-    plan.push(...mkdirs(root, target));
+    // A file bound onto a path that does not exist yet gets a file there, not a directory.
+    if (isFileBind(m)) plan.push(...mkdirs(root, path.dirname(target)), { op: 'mkfile', path: target, mode: 0o644 });
+    else plan.push(...mkdirs(root, target));
     if (m.type === 'cgroup') { plan.push(...cgroupMounts(target, m, input.hostCgroups)); return; }
     plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
     if (m.destination === '/dev' && m.type === 'tmpfs') devIsTmpfs = true;
@@ -179,7 +195,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
     if (spec.hooks?.[kind]?.length) plan.push({ op: 'hookpoint', name: kind });
   }
-  plan.push({ op: 'pivot_root', newRoot: root }, ...cwdMkdirs(spec.process.cwd));
+  plan.push({ op: 'pivot_root', newRoot: root });
+  plan.push(...cwdMkdirs(spec.process.cwd));
   if (spec.root.readonly) {
     // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
     const locked = userns && !input.overlay ? lockedFlags(input.rootfs) : 0;
@@ -192,6 +209,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   }
   for (const p of spec.linux?.maskedPaths ?? []) plan.push({ op: 'mask', path: p });
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
+  // The asked propagation, once every bind inside is made (an unbindable /dev/null could not be bound over masked paths).
+  if (requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   plan.push(...processOps(spec.process, !userns, input.seccomp));
@@ -373,22 +392,30 @@ function bindDevice(source: string, target: string, mode: number): PlanOp[] {
  * Atime flags are kept by the kernel when a remount names none.
  */
 function lockedFlags(p: string): number {
+  const m = mountOf(p);
+  if (!m) return 0;
+  const LOCKED: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC };
+  return m.opts.split(',').reduce((acc, o) => acc | (LOCKED[o] ?? 0), 0);
+}
+
+/** The mount (as this process sees it) that holds path p: its mount point, options, and whether it is shared. */
+function mountOf(p: string): { point: string; opts: string; shared: boolean } | null {
   let real = p;
   try { real = fs.realpathSync(p); } catch { /* as given */ }
-  let best: { point: string; opts: string } | null = null;
+  let best: { point: string; opts: string; shared: boolean } | null = null;
   let text: string;
-  try { text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return 0; }
+  try { text = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return null; }
   for (const line of text.split('\n')) {
     const f = line.split(' ');
     if (f.length < 6) continue;
     const point = f[4].replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
     const inside = point === '/' || real === point || real.startsWith(point + '/');
     // Later lines are mounted over earlier ones at the same point.
-    if (inside && (!best || point.length >= best.point.length)) best = { point, opts: f[5] };
+    if (inside && (!best || point.length >= best.point.length)) {
+      best = { point, opts: f[5], shared: f.slice(6, f.indexOf('-')).some((o) => o.startsWith('shared:')) };
+    }
   }
-  if (!best) return 0;
-  const LOCKED: Record<string, number> = { ro: MS.RDONLY, nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC };
-  return best.opts.split(',').reduce((acc, o) => acc | (LOCKED[o] ?? 0), 0);
+  return best;
 }
 
 export type ProcessSpec = Spec['process'];
@@ -524,6 +551,13 @@ function mkdirs(root: string, target: string): PlanOp[] {
     ops.push({ op: 'mkdir', path: cur, mode: 0o755 });
   }
   return ops;
+}
+
+/** A bind mount whose source is anything but a directory (a file, a device, a socket). */
+function isFileBind(m: Mount): boolean {
+  const o = parseMountOptions(m.options);
+  if (!((o.flags & MS.BIND) !== 0 || m.type === 'bind') || !m.source) return false;
+  try { return !fs.statSync(m.source).isDirectory(); } catch { return false; }
 }
 
 /** `locked`: in a user namespace, the flags a bind keeps from its source mount (lockedFlags). */
