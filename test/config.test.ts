@@ -167,6 +167,21 @@ test('linux.rootfsPropagation: every value, as the root mount shows it inside (r
   }
 });
 
+test('no mount namespace: the process keeps the host\'s filesystem, as with runc', async () => {
+  const noMnt = (s: any) => {
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount');
+    delete s.linux.maskedPaths;
+    delete s.linux.readonlyPaths;
+  };
+  const out = await inside('readlink /proc/self/ns/mnt; cat ' + path.join(sb.dir, 'host-only'), (s) => {
+    noMnt(s);
+    fs.writeFileSync(path.join(sb.dir, 'host-only'), 'seen from the host fs');
+  });
+  assert.deepEqual(out.trim().split('\n'), [fs.readlinkSync('/proc/self/ns/mnt'), 'seen from the host fs']);
+  await refused((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'mount'); },
+    /unable to restrict sys entries without a private MNT namespace/);
+});
+
 test('a symlink in the rootfs can never make a mount land outside it', async () => {
   const victim = path.join(sb.dir, 'victim');
   fs.mkdirSync(victim);

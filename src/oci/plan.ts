@@ -75,7 +75,12 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   }
   const joined = new Map<string, string>(namespaces.filter((n) => n.path).map((n) => [n.type, n.path!]));
   const types = new Set<string>(namespaces.map((n) => n.type));
-  if (!types.has('mount')) throw new RunaError('invalid_spec', 'config.json: linux.namespaces: a mount namespace is required');
+  // Without a mount namespace the process keeps the host's filesystem: runc sets a rootfs up
+  // only in a new mount namespace, and refuses what would need one.
+  const mnt = types.has('mount');
+  if (!mnt && (spec.linux?.maskedPaths?.length || spec.linux?.readonlyPaths?.length)) {
+    throw new RunaError('invalid_spec', 'config.json: unable to restrict sys entries without a private MNT namespace');
+  }
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
@@ -112,10 +117,48 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     plan.push({ op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
+  const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
+  if (mnt) plan.push(...rootfsOps(input, { joined, userns, fresh, types, requested }));
+
+  // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
+  // point costs a round trip to the spawner, so there is one only where hooks are configured.
+  for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
+    if (spec.hooks?.[kind]?.length) plan.push({ op: 'hookpoint', name: kind });
+  }
+  if (mnt) {
+    plan.push({ op: 'pivot_root', newRoot: input.overlay ? overlayRoot(input.stateDir) : input.rootfs });
+    plan.push(...cwdMkdirs(spec.process.cwd));
+    if (spec.root.readonly) {
+      // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
+      const locked = userns && !input.overlay ? lockedFlags(input.rootfs) : 0;
+      plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | locked, data: '' });
+    }
+  }
+
+  // After pivot_root every path is the container's own.
+  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
+    plan.push({ op: 'write', path: `/proc/sys/${key.replace(/\./g, '/')}`, value });
+  }
+  for (const p of spec.linux?.maskedPaths ?? []) plan.push({ op: 'mask', path: p });
+  for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
+  // The asked propagation, once every bind inside is made (an unbindable /dev/null could not be bound over masked paths).
+  if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
+  if (input.console === 'socket') plan.push({ op: 'console' });
+  if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
+  plan.push(...processOps(spec.process, !userns, input.seccomp));
+  return plan;
+}
+
+const overlayRoot = (stateDir: string) => path.join(stateDir, 'overlay', 'merged');
+
+/** What a new mount namespace gets before the create-time hooks: its propagation, the rootfs (or the overlay) bound, the mounts and devices. */
+function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: UserNs | null; fresh: (t: string) => boolean; types: Set<string>; requested?: number }): PlanOp[] {
+  const { spec } = input;
+  const { joined, userns, fresh, types, requested } = c;
+  const plan: PlanOp[] = [];
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
 
-  const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
   // An unbindable rootfs could not be bound below: private until after pivot_root.
   const propagation = requested === undefined ? MS.SLAVE | MS.REC : requested & MS.UNBINDABLE ? (requested & MS.REC) | MS.PRIVATE : requested;
   plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: propagation, data: '' });
@@ -133,7 +176,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   let root = input.rootfs;
   let resolve = input.resolve;
   if (input.overlay) {
-    const ovl = path.join(input.stateDir, 'overlay');
+    const ovl = path.dirname(overlayRoot(input.stateDir));
     if (/[,:]/.test(input.rootfs)) throw new RunaError('invalid_spec', `overlay: the root ${input.rootfs} contains ',' or ':'`);
     plan.push(
       { op: 'mount', source: 'tmpfs', target: ovl, fstype: 'tmpfs', flags: 0, data: 'mode=0755' },
@@ -143,7 +186,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
       { op: 'mkdir', path: `${ovl}/merged`, mode: 0o755 },
       { op: 'mount', source: 'overlay', target: `${ovl}/merged`, fstype: 'overlay', flags: 0, data: `lowerdir=${input.rootfs},upperdir=${ovl}/upper,workdir=${ovl}/work` },
     );
-    root = `${ovl}/merged`;
+    root = overlayRoot(input.stateDir);
     // Paths were resolved against the lower layer; the merged view has the same tree.
     resolve = (p) => path.join(root, path.relative(input.rootfs, input.resolve(p)));
   } else {
@@ -189,31 +232,6 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     if (userns && d.type !== 'p') plan.push(...bindDevice(hostDevice(d.path, d.type === 'b', d.major!, d.minor!), target, mode));
     else plan.push({ op: 'mknod', path: target, mode: type | mode, major: d.major ?? 0, minor: d.minor ?? 0 });
   }
-
-  // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
-  // point costs a round trip to the spawner, so there is one only where hooks are configured.
-  for (const kind of ['prestart', 'createRuntime', 'createContainer'] as const) {
-    if (spec.hooks?.[kind]?.length) plan.push({ op: 'hookpoint', name: kind });
-  }
-  plan.push({ op: 'pivot_root', newRoot: root });
-  plan.push(...cwdMkdirs(spec.process.cwd));
-  if (spec.root.readonly) {
-    // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
-    const locked = userns && !input.overlay ? lockedFlags(input.rootfs) : 0;
-    plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | locked, data: '' });
-  }
-
-  // After pivot_root every path is the container's own.
-  for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    plan.push({ op: 'write', path: `/proc/sys/${key.replace(/\./g, '/')}`, value });
-  }
-  for (const p of spec.linux?.maskedPaths ?? []) plan.push({ op: 'mask', path: p });
-  for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
-  // The asked propagation, once every bind inside is made (an unbindable /dev/null could not be bound over masked paths).
-  if (requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
-  if (input.console === 'socket') plan.push({ op: 'console' });
-  if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process, !userns, input.seccomp));
   return plan;
 }
 
