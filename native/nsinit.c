@@ -941,6 +941,18 @@ static void op_readonly(char **a)
 }
 static void op_arg(char **a) { prog_argv[prog_argc++] = a[0]; }
 
+// Let go of the spawner's stdio (the caller reads it to EOF): /dev/null on 0, 1 and 2.
+static void op_stdio_null(char **a)
+{
+	int fd;
+	(void)a;
+
+	TRY((fd = open("/dev/null", O_RDWR | O_CLOEXEC)), "stdio-null: open \"/dev/null\"");
+	for (int i = 0; i <= 2; i++)
+		TRY(dup2(fd, i), "stdio-null: dup2 to %d", i);
+	close(fd);
+}
+
 static void op_gate(char **a)
 {
 	char c;
@@ -1021,7 +1033,7 @@ static const struct op {
 	{"gate", "", op_gate},                  {"exec", "", op_exec},
 	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
 	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
-	{"seccomp-listener", "ss", op_seccomp_listener},
+	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
 };
 
 #define WORD_MAX 64

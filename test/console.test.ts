@@ -74,3 +74,24 @@ test('exec --tty --console-socket gives the exec\'d process a terminal', { skip:
   assert.match(bad.stderr, /cannot allocate tty if runa will detach without setting console socket/);
   assert.equal((await sb.run(['delete', '-f', 'tty3'])).code, 0);
 });
+
+test('with a console socket the runtime\'s own stdout and stderr reach EOF when run -d, create and exec -d return', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const { spawn } = await import('node:child_process');
+  /** Run the CLI with piped stdout/stderr: 'close' comes once it exited and both pipes reached EOF. */
+  const toEof = (args: string[]) => new Promise<{ code: number | null }>((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, '--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: stdout/stderr still open after 15 s`)), 15_000);
+    child.stdout.resume();
+    child.stderr.resume();
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code }); });
+  });
+  const r1 = await consoleReceiver(sb.dir, 'eof1.sock');
+  const b1 = await sb.bundle(['sleep', '1000'], (s) => { s.process.terminal = true; });
+  assert.equal((await toEof(['run', '-d', '--console-socket', r1.socket, '-b', b1, 'eof1'])).code, 0);
+  const r2 = await consoleReceiver(sb.dir, 'eof2.sock');
+  assert.equal((await toEof(['create', '--console-socket', r2.socket, '-b', b1, 'eof2'])).code, 0);
+  const r3 = await consoleReceiver(sb.dir, 'eof3.sock');
+  assert.equal((await toEof(['exec', '-t', '-d', '--console-socket', r3.socket, 'eof1', 'sleep', '1000'])).code, 0);
+  for (const id of ['eof1', 'eof2']) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  await Promise.all([r1.received, r2.received, r3.received]);
+});

@@ -57,6 +57,8 @@ export type PlanOp =
   | { op: 'seccomp'; flags: number; program: Buffer }
   /** Monitor, before `fork`: send a listener fd from `seccomp` to PATH with STATE (`@PID@` = the child's pid). */
   | { op: 'seccomp-listener'; path: string; state: string }
+  /** Put /dev/null on fds 0-2 (the monitor, when a console takes the process's stdio). */
+  | { op: 'stdio-null' }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -100,7 +102,7 @@ function tokens(p: PlanOp): string[] {
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];
     case 'loopback': case 'fork': case 'gate': case 'exec': case 'setsid': case 'console':
-    case 'console-proxy': case 'nonewprivs': case 'keepcaps':
+    case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null':
       return [];
   }
 }

@@ -89,7 +89,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   /** A namespace created for the container (so, in a user namespace, owned by it). */
   const fresh = (t: string) => types.has(t) && !joined.has(t);
 
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -492,6 +492,15 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
   return ops;
 }
 
+/**
+ * With a console socket the process's stdio is the pty: the monitor (and the process until its
+ * console op) let go of the caller's stdio, so that a caller reading the runtime's output to
+ * EOF is not held until the container exits (runc's pipes close when runc exits).
+ */
+function stdioOps(console: PlanInput['console']): PlanOp[] {
+  return console === 'socket' ? [{ op: 'stdio-null' }] : [];
+}
+
 /** The monitor hands a seccomp listener fd to the runtime's listener socket. */
 function listenerOps(seccomp?: SeccompLoad): PlanOp[] {
   const path = seccomp?.filter.listenerPath;
@@ -538,7 +547,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     checkUserMapped(input.process.user, uid, gid, (f, id) =>
       new RunaError('invalid_argument', `exec: process.user.${f}: ${id} is not mapped in the container's user namespace`));
   }
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
     if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
   }
