@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { makeRootfs } from '../test/helpers/rootfs.js';
 import { defaultProfile } from '../test/helpers/seccomp.js';
-import { compileTimes, dumpFilter, HOT, initOf, steps } from './seccomp.js';
+import { compileTimes, dumpFilter, HOT, steps } from './seccomp.js';
 import type { Insn } from '../src/seccomp/bpf.js';
 import { defaultSpec } from '../src/oci/default-spec.js';
 import { Bus } from '../src/bus/bus.js';
@@ -1013,7 +1013,7 @@ async function phaseSeccomp(): Promise<void> {
     const ida = nextId('sc');
     must(await runa(['run', '-d', '-b', dir, ida]), 'runa run -d (seccomp)');
     const st = JSON.parse(must(await runa(['state', ida], { capture: true }), 'runa state').stdout);
-    const ours = dumpFilter(initOf(st.pid)) ?? t.program;
+    const ours = dumpFilter(st.pid) ?? t.program;
     must(await runa(['delete', '-f', ida]), 'runa delete');
     let theirs: Insn[] | null = null;
     if (opts.runc) {

@@ -44,8 +44,3 @@ export function dumpFilter(pid: number): Insn[] | null {
   const r = spawnSync(DUMP, [String(pid)]);
   return r.status === 0 && r.stdout.length ? decode(r.stdout) : null;
 }
-
-/** The container's init: the only child of runa's monitor. */
-export function initOf(monitorPid: number): number {
-  return Number(fs.readFileSync(`/proc/${monitorPid}/task/${monitorPid}/children`, 'utf8').trim().split(/\s+/)[0]);
-}

@@ -34,6 +34,9 @@
 #ifndef ST_NOSYMFOLLOW
 #define ST_NOSYMFOLLOW 0x2000
 #endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -49,6 +52,7 @@ enum phase phase = MONITOR;
 
 static int sync_fd = -1; // fd 3 to the spawner, if it was open
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
+static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
 int setup_sock[2] = {-1, -1};        // see nsinit.h
 static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
 static int exec_pipe[2] = {-1, -1};  // child -> monitor, CLOEXEC: EOF without data = exec succeeded
@@ -260,6 +264,19 @@ static void __attribute__((noreturn)) finish(int st)
 		raise(sig);
 	}
 	exit(status); // also reached for signals whose default action is not to terminate
+}
+
+// A sibling child exited: its status goes to the parent we share, not to us (-1: unknown).
+static void __attribute__((noreturn)) finish_sibling(void)
+{
+	char buf[64];
+
+	if (state_fd >= 0)
+		write_exit_file(buf, fmt(buf, sizeof buf, "{\"exitStatus\":-1,\"signal\":0}"));
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0)
+			reply(&clients[i], "{\"type\":\"process.exited\",\"exitStatus\":-1,\"signal\":0}");
+	exit(0);
 }
 
 static void on_signal(void)
@@ -506,7 +523,7 @@ static void await_setup(void)
 static void __attribute__((noreturn)) monitor(void)
 {
 	char rec[64];
-	struct pollfd pfd[4 + MAX_CLIENTS];
+	struct pollfd pfd[5 + MAX_CLIENTS];
 
 	await_setup();
 
@@ -525,6 +542,7 @@ static void __attribute__((noreturn)) monitor(void)
 		proxy_pollfds(&pfd[2]);
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			pfd[4 + i] = (struct pollfd){.fd = clients[i].fd, .events = POLLIN};
+		pfd[4 + MAX_CLIENTS] = (struct pollfd){.fd = child_pidfd, .events = POLLIN};
 		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -538,6 +556,8 @@ static void __attribute__((noreturn)) monitor(void)
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (pfd[4 + i].revents && clients[i].fd >= 0)
 				on_client(&clients[i]);
+		if (pfd[4 + MAX_CLIENTS].revents)
+			finish_sibling();
 	}
 }
 
@@ -772,14 +792,21 @@ static void op_loopback(char **a)
 	close(fd);
 }
 
-static void op_fork(char **a)
+// fork (the monitor is the child's parent) or fork-sibling: clone(CLONE_PARENT), so the child is
+// the spawner's child and, once the spawner exits, its subreaper's, which then reaps it and owns
+// its exit status (OCI callers with --pid-file). The monitor watches a sibling through a pidfd.
+static void spawn_child(int sibling)
 {
-	(void)a;
 	TRY(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup_sock), "fork: socketpair");
 	TRY(pipe2(gate_pipe, O_CLOEXEC), "fork: pipe2");
 	TRY(pipe2(exec_pipe, O_CLOEXEC), "fork: pipe2");
-	TRY((child = fork()), "fork");
+	if (sibling)
+		TRY((child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0)), "fork-sibling: clone");
+	else
+		TRY((child = fork()), "fork");
 	if (child > 0) {
+		if (sibling)
+			TRY((child_pidfd = (int)syscall(SYS_pidfd_open, child, 0)), "fork-sibling: pidfd_open %d", (int)child);
 		close_fd(&setup_sock[1]);
 		close_fd(&gate_pipe[0]);
 		close_fd(&exec_pipe[1]);
@@ -797,6 +824,18 @@ static void op_fork(char **a)
 	close_fd(&state_fd);
 	sock_bound = 0;
 	reset_signals();
+}
+
+static void op_fork(char **a)
+{
+	(void)a;
+	spawn_child(0);
+}
+
+static void op_fork_sibling(char **a)
+{
+	(void)a;
+	spawn_child(1);
 }
 
 static void op_mount(char **a)
@@ -1034,6 +1073,7 @@ static const struct op {
 	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
 	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
 	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
+	{"fork-sibling", "", op_fork_sibling},
 };
 
 #define WORD_MAX 64

@@ -22,6 +22,10 @@ export interface PersistedContainer {
   /** /proc/<pid>/stat start time: tells our monitor from a process that reused its PID */
   monitorStartTime: string | null;
   initPid: number | null;
+  /** the caller supervises the init (--pid-file): it is the caller's child, and its liveness is the container's */
+  supervised?: boolean;
+  initStartTime?: string | null;
+  /** -1: unknown, the status went to the caller that reaped the process */
   exitStatus: number | null;
   /** the container's cgroup: its path and the directories runa created (removed on delete) */
   cgroup?: { path: string; createdDirs: string[] };
@@ -66,25 +70,39 @@ export function monitorAlive(s: PersistedContainer): boolean {
   return s.monitorPid !== null && s.monitorStartTime !== null && processStartTime(s.monitorPid) === s.monitorStartTime;
 }
 
+/** Is the process with this pid and start time still running (not gone, not a zombie)? */
+export function processAlive(pid: number | null, startTime: string | null | undefined): boolean {
+  if (pid === null || !startTime) return false;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return f[19] === startTime && f[0] !== 'Z' && f[0] !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 /** The status as the monitor's truth has it: an exit record or a dead monitor mean stopped. */
 export function liveStatus(dir: string, s: PersistedContainer): { status: Status; exitStatus: number | null } {
   if (s.status === 'stopped') return { status: 'stopped', exitStatus: s.exitStatus };
   if (s.status === 'creating') return { status: 'creating', exitStatus: null };
   const exit = readExit(dir);
   if (exit) return { status: 'stopped', exitStatus: exit.exitStatus };
-  if (!monitorAlive(s)) return { status: 'stopped', exitStatus: s.exitStatus };
+  // A supervised init outlives a lost monitor: its own liveness is the container's.
+  if (s.supervised ? !processAlive(s.initPid, s.initStartTime) : !monitorAlive(s)) return { status: 'stopped', exitStatus: s.exitStatus };
   return { status: s.status, exitStatus: null };
 }
 
 /** What the OCI state is made of. */
-export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'monitorPid'>;
+export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'initPid'>;
 
 export function ociState(s: StateFields, status: Status) {
   return {
     ociVersion: s.ociVersion,
     id: s.id,
     status,
-    pid: status === 'stopped' ? 0 : s.monitorPid ?? 0,
+    // The container's init, in every namespace of the container (never runa's monitor).
+    pid: status === 'stopped' ? 0 : s.initPid ?? 0,
     bundle: s.bundle,
     rootfs: s.rootfs,
     created: s.created,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, initPidOf } from './helpers/runa.js';
+import { Sandbox } from './helpers/runa.js';
 
 const sb = new Sandbox('config');
 after(async () => {
@@ -242,8 +242,7 @@ test('linux.devices creates the device nodes asked for', async () => {
 test('joining another container\'s network namespace by path; a wrong type fails clearly', async () => {
   const host = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['run', '-d', '-b', host, 'netowner'])).code, 0);
-  const monitor = JSON.parse((await sb.run(['state', 'netowner'])).stdout).pid;
-  const init = initPidOf(monitor);
+  const init = JSON.parse((await sb.run(['state', 'netowner'])).stdout).pid;
   const netns = fs.readlinkSync(`/proc/${init}/ns/net`);
   const out = await inside('readlink /proc/self/ns/net', (s) => {
     s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${init}/ns/net` } : n));

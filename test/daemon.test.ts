@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, alive, initPidOf, until } from './helpers/runa.js';
+import { Sandbox, alive, monitorOf, until } from './helpers/runa.js';
 
 const sandboxes: Sandbox[] = [];
 const make = (name: string) => { const s = new Sandbox(name); sandboxes.push(s); return s; };
@@ -71,14 +71,15 @@ test('kill -9 of the daemon loses nothing: containers in every state are re-adop
   assert.equal((await sb.run(['run', '-d', '-b', five, 'c-stopped'])).code, 0);
   await until(async () => (await state('c-stopped')).status === 'stopped', 'c stopped');
   assert.equal((await sb.run(['run', '-d', '-b', later, 'd-exits-later'])).code, 0);
-  const dMonitor = (await state('d-exits-later')).pid;
+  const dInit = (await state('d-exits-later')).pid;
+  const dMonitor = monitorOf(dInit);
 
   const oldDaemon = sb.daemonPid()!;
   process.kill(oldDaemon, 'SIGKILL');
   await until(() => !alive(oldDaemon), 'daemon dead');
 
   // With no daemon, d's process exits: its monitor records the status on disk.
-  fs.writeFileSync(`/proc/${initPidOf(dMonitor)}/root/tmp/go`, '');
+  fs.writeFileSync(`/proc/${dInit}/root/tmp/go`, '');
   await until(() => !alive(dMonitor), 'd exited');
 
   // state/list answer from disk and the monitors' truth, with no daemon running.
@@ -108,8 +109,8 @@ test('a daemon killed while a container is running and a monitor killed -9 are b
   const sb = make('lost');
   const bundle = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'm'])).code, 0);
-  const monitor = JSON.parse((await sb.run(['state', 'm'])).stdout).pid;
-  const init = initPidOf(monitor);
+  const init = JSON.parse((await sb.run(['state', 'm'])).stdout).pid;
+  const monitor = monitorOf(init);
   process.kill(monitor, 'SIGKILL');
   await until(() => !alive(init), 'the init dies with its monitor');
   const w = await sb.run(['wait', 'm']);

@@ -3,10 +3,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, alive, initPidOf, until } from './helpers/runa.js';
+import { Sandbox, alive, until } from './helpers/runa.js';
 
 const sb = new Sandbox('exec');
-let monitor = 0;
+let boxInit = 0;
 before(async () => {
   const bundle = await sb.bundle(['sleep', '1000'], (s) => {
     s.process.env.push('FROM_CONFIG=yes');
@@ -14,7 +14,7 @@ before(async () => {
     s.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs' });
   });
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'box'])).code, 0);
-  monitor = JSON.parse((await sb.run(['state', 'box'])).stdout).pid;
+  boxInit = JSON.parse((await sb.run(['state', 'box'])).stdout).pid;
 });
 after(async () => {
   const { leftovers, mounts } = await sb.cleanup();
@@ -23,7 +23,7 @@ after(async () => {
 });
 
 test('exec runs in all the container\'s namespaces with its env and cwd, and propagates the status', async () => {
-  const init = initPidOf(monitor);
+  const init = boxInit;
   const r = await sb.run(['exec', 'box', 'sh', '-c', 'echo $FROM_CONFIG; pwd; readlink /proc/self/ns/pid /proc/self/ns/mnt /proc/self/ns/net /proc/self/ns/uts /proc/self/ns/ipc; cat /proc/1/comm; exit 5']);
   assert.equal(r.code, 5, r.stderr);
   const lines = r.stdout.trim().split('\n');
@@ -72,18 +72,19 @@ test('exec -d with --pid-file, then ps lists it (table and JSON)', async () => {
   const pidFile = path.join(sb.dir, 'exec.pid');
   const r = await sb.run(['exec', '-d', '--pid-file', pidFile, 'box', 'sleep', '777']);
   assert.equal(r.code, 0, r.stderr);
-  const execMonitor = Number(fs.readFileSync(pidFile, 'utf8'));
-  assert.ok(alive(execMonitor));
+  // The pid file names the exec'd process itself (supervised: the caller's to reap).
+  const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
+  assert.ok(alive(execPid));
+  assert.equal(fs.readFileSync(`/proc/${execPid}/comm`, 'utf8').trim(), 'sleep');
   const json = JSON.parse((await sb.run(['ps', '--format', 'json', 'box'])).stdout) as number[];
-  const init = initPidOf(monitor);
-  const execPid = initPidOf(execMonitor);
+  const init = boxInit;
   assert.ok(json.includes(init) && json.includes(execPid), `${json} has ${init} and ${execPid}`);
   const table = await sb.run(['ps', 'box']);
   assert.match(table.stdout, /^UID\s+PID\s+PPID/);
   assert.match(table.stdout, /sleep 777/);
   assert.match(table.stdout, /sleep 1000/);
   process.kill(execPid, 'SIGKILL');
-  await until(() => !alive(execMonitor), 'exec monitor exits');
+  await until(() => !alive(execPid), 'the exec\'d process is gone');
 });
 
 test('exec into a created or stopped container is refused, as is ps', async () => {
@@ -104,8 +105,7 @@ test('exec into a created or stopped container is refused, as is ps', async () =
 test('a container sharing the host\'s pid namespace: ps and kill --all reach only its own processes', async () => {
   const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'pid'); });
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'hostpid'])).code, 0);
-  const monitor = JSON.parse((await sb.run(['state', 'hostpid'])).stdout).pid;
-  const init = initPidOf(monitor);
+  const init = JSON.parse((await sb.run(['state', 'hostpid'])).stdout).pid;
   const pids = JSON.parse((await sb.run(['ps', '--format', 'json', 'hostpid'])).stdout) as number[];
   assert.deepEqual(pids, [init], 'only the container\'s own process, not the host\'s');
   assert.ok(!pids.includes(process.pid));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { Sandbox, alive, initPidOf, until } from './helpers/runa.js';
+import { Sandbox, alive, monitorOf, until } from './helpers/runa.js';
 
 const sb = new Sandbox('resources');
 const prefix = `runa-test-${crypto.randomBytes(3).toString('hex')}`;
@@ -36,8 +36,8 @@ test('the container, its monitor and exec\'d processes are in its cgroup; limits
   assert.equal(file('pids', 'c1', 'pids.max'), '50');
   assert.equal(file('cpu', 'c1', 'cpu.shares'), '512');
   assert.equal(file('cpu', 'c1', 'cpu.cfs_quota_us'), '50000');
-  const monitor = (await state('c1')).pid;
-  const init = initPidOf(monitor);
+  const init = (await state('c1')).pid;
+  const monitor = monitorOf(init);
   const procs = file('memory', 'c1', 'cgroup.procs').split('\n').map(Number);
   assert.ok(procs.includes(monitor) && procs.includes(init), 'monitor and init are in the cgroup');
   const e = await sb.run(['exec', 'c1', 'sh', '-c', 'cat /proc/self/cgroup | grep memory']);

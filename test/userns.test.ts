@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { consoleReceiver, havePython } from './helpers/console.js';
-import { Sandbox, initPidOf, until, alive } from './helpers/runa.js';
+import { Sandbox, monitorOf, until, alive } from './helpers/runa.js';
 
 const sb = new Sandbox('userns');
 const MAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
@@ -71,8 +71,7 @@ test('run in a user namespace: mapped root, its own user namespace, host devices
 test('a detached container in a user namespace: host uid 100000, exec as its root, kill and delete', async () => {
   const bundle = await sb.bundle(['sleep', '1000'], userns);
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'u2'])).code, 0);
-  const monitor = JSON.parse((await sb.run(['state', 'u2'])).stdout).pid as number;
-  const init = initPidOf(monitor);
+  const init = JSON.parse((await sb.run(['state', 'u2'])).stdout).pid as number;
   assert.deepEqual(hostIds(init), { uid: 100000, gid: 100000 });
   assert.notEqual(fs.readlinkSync(`/proc/${init}/ns/user`), fs.readlinkSync('/proc/self/ns/user'));
   assert.equal(fs.readFileSync(`/proc/${init}/uid_map`, 'utf8').trim().split(/\s+/).join(' '), '0 100000 65536');
@@ -85,8 +84,7 @@ test('a detached container in a user namespace: host uid 100000, exec as its roo
   ]);
   const pidFile = path.join(sb.dir, 'exec.pid');
   assert.equal((await sb.run(['exec', '-d', '--pid-file', pidFile, 'u2', 'sleep', '777'])).code, 0);
-  const execMonitor = Number(fs.readFileSync(pidFile, 'utf8'));
-  const execPid = initPidOf(execMonitor);
+  const execPid = Number(fs.readFileSync(pidFile, 'utf8'));
   assert.deepEqual(hostIds(execPid), { uid: 100000, gid: 100000 });
   assert.equal(fs.readlinkSync(`/proc/${execPid}/ns/user`), fs.readlinkSync(`/proc/${init}/ns/user`));
   // A uid of the container that is mapped: 1000 inside is 101000 outside.
@@ -210,8 +208,8 @@ test('--console-socket with a user namespace: the monitor connects before enteri
 test('the init dies with its monitor (pdeathsig set after every credential change)', async () => {
   const bundle = await sb.bundle(['sleep', '1000'], (s) => { userns(s); s.process.user = { uid: 1000, gid: 1000 }; });
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'u6'])).code, 0);
-  const monitor = JSON.parse((await sb.run(['state', 'u6'])).stdout).pid as number;
-  const init = initPidOf(monitor);
+  const init = JSON.parse((await sb.run(['state', 'u6'])).stdout).pid as number;
+  const monitor = monitorOf(init);
   assert.deepEqual(hostIds(init), { uid: 101000, gid: 101000 });
   process.kill(monitor, 'SIGKILL');
   await until(() => !alive(init), 'the init is killed when its monitor dies');

@@ -20,7 +20,7 @@ import type { ExecOverrides } from '../bus/messages.js';
 import { Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { hostCgroups } from './gofer.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
-import { ociState, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
+import { ociState, processAlive, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 
 /** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
 export const LOST_MONITOR_STATUS = 137;
@@ -44,13 +44,15 @@ export interface ContainerRecord {
   owner: string;
   annotations?: Record<string, string>;
   cgroup?: { path: string; createdDirs: string[] };
+  /** the caller supervises the init (--pid-file): see PlanInput.supervised */
+  supervised?: boolean;
 }
 
 export interface ContainerActorOptions {
   inspect?: (ev: InspectionEvent) => void;
   /** persisted container snapshot to resume from (adoption) */
   snapshot?: unknown;
-  monitor?: { pid: number | null; startTime: string | null; initPid: number | null };
+  monitor?: { pid: number | null; startTime: string | null; initPid: number | null; initStartTime?: string | null };
   onGone?(id: string): void;
 }
 
@@ -64,6 +66,7 @@ export class ContainerActor {
   private monitorPid: number | null = null;
   private monitorStartTime: string | null = null;
   private initPid: number | null = null;
+  private initStartTime: string | null = null;
   private stoppedWaiters: Array<(status: number) => void> = [];
   private readonly execs = new Map<string, { process: Actor<typeof processMachine>; link: MonitorLink | null; dir: string }>();
   private deleted = false;
@@ -82,6 +85,7 @@ export class ContainerActor {
       this.monitorPid = opts.monitor.pid;
       this.monitorStartTime = opts.monitor.startTime;
       this.initPid = opts.monitor.initPid;
+      this.initStartTime = opts.monitor.initStartTime ?? null;
     }
     this.syncCompanions();
   }
@@ -153,6 +157,8 @@ export class ContainerActor {
       monitorPid: this.monitorPid,
       monitorStartTime: this.monitorStartTime,
       initPid: this.initPid,
+      supervised: this.record.supervised,
+      initStartTime: this.initStartTime,
       exitStatus: this.exitStatus,
       cgroup: this.record.cgroup,
       snapshot: this.container.getPersistedSnapshot(),
@@ -179,7 +185,7 @@ export class ContainerActor {
 
   state() {
     const status = this.status;
-    return ociState({ ...this.record, monitorPid: this.monitorPid }, status === 'deleted' ? 'stopped' : (status as Status));
+    return ociState({ ...this.record, initPid: this.initPid }, status === 'deleted' ? 'stopped' : (status as Status));
   }
 
   // ---- operations ----
@@ -187,13 +193,14 @@ export class ContainerActor {
   /**
    * The create-time hooks, at nsinit's hook points: prestart and createRuntime in the
    * runtime's namespaces, createContainer in the container's (its mount namespace before
-   * pivot_root). The state they get says `creating`, with the monitor's pid.
+   * pivot_root). The state they get says `creating`, with the container process's pid.
    */
   createHooks(kind: 'prestart' | 'createRuntime' | 'createContainer', monitorPid: number, childPid: number): Promise<void> {
     return this.enqueue(async () => {
       if (this.status !== 'creating') throw new RunaError('invalid_state', `cannot run ${kind} hooks of container ${JSON.stringify(this.id)} in state ${this.status}`);
       const hooks = this.spec().hooks?.[kind];
-      const state = { ...this.state(), status: 'creating', pid: monitorPid };
+      void monitorPid;
+      const state = { ...this.state(), status: 'creating', pid: childPid };
       await runHooks(kind, hooks, state, kind === 'createContainer' ? { nsPid: childPid } : {});
     });
   }
@@ -204,6 +211,7 @@ export class ContainerActor {
       this.refuseUnless({ type: 'container.created' });
       await this.attach(monitorPid);
       this.initPid = initPid;
+      this.initStartTime = processStartTime(initPid);
       this.send({ type: 'container.created' });
     });
   }
@@ -223,15 +231,35 @@ export class ContainerActor {
     this.monitorPid = hello.pid;
     this.monitorStartTime = processStartTime(hello.pid);
     this.initPid = hello.initPid;
+    this.initStartTime ??= processStartTime(hello.initPid);
     if (hello.state === 'running') this.programStarted = true;
     void link.closed.then(() => {
       if (this.link !== link) return;
       this.link = null;
       // The monitor writes the exit record before it goes; without one it was killed.
       const exit = readExit(this.record.stateDir);
-      this.exited(exit ? exit.exitStatus : LOST_MONITOR_STATUS);
+      if (exit) this.exited(exit.exitStatus);
+      else this.monitorLost();
     });
     return hello.state;
+  }
+
+  /**
+   * The monitor is gone without an exit record (killed). Its own child died with it (pdeathsig):
+   * status 137. A supervised init is the caller's and lives on: it is followed by pid and start
+   * time until it is gone, and signalled directly.
+   */
+  monitorLost(): void {
+    if (!this.record.supervised || !processAlive(this.initPid, this.initStartTime)) {
+      this.exited(this.record.supervised ? -1 : LOST_MONITOR_STATUS);
+      return;
+    }
+    const timer = setInterval(() => {
+      if (this.deleted || processAlive(this.initPid, this.initStartTime)) return;
+      clearInterval(timer);
+      this.exited(-1);
+    }, 250);
+    timer.unref();
   }
 
   /** The user program runs (the monitor saw exec succeed). */
@@ -294,10 +322,23 @@ export class ContainerActor {
   }
 
   private async signalInit(signal: number): Promise<void> {
+    // A supervised init outlives its monitor: signalled directly once pid and start time match.
+    const direct = () => this.record.supervised && processAlive(this.initPid, this.initStartTime);
+    if (!this.link && direct()) {
+      process.kill(this.initPid!, signal);
+      return;
+    }
     const link = this.requireLink();
     const reply = link.next('monitor.signalled', 'monitor.error', 'process.exited');
     link.send({ type: 'monitor.signal', signal });
-    const r = await reply;
+    let r;
+    try {
+      r = await reply;
+    } catch (e) {
+      if (!direct()) throw e; // the monitor went away meanwhile
+      process.kill(this.initPid!, signal);
+      return;
+    }
     if (r.type === 'monitor.error') throw new RunaError('kill_failed', `signalling container: ${r.message}`);
   }
 
@@ -312,7 +353,7 @@ export class ContainerActor {
   delete(force = false): Promise<{ warnings: string[] }> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.delete', force });
-      if (this.status !== 'stopped' && this.status !== 'creating' && this.link) {
+      if (this.status !== 'stopped' && this.status !== 'creating' && (this.link || this.record.supervised)) {
         const stopped = this.waitStopped();
         await this.signalInit(9).catch(() => undefined);
         if (this.status === 'paused') await this.cgroup()?.thaw();
@@ -429,7 +470,7 @@ export class ContainerActor {
   private specCache: Spec | null = null;
 
   /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
-  exec(overrides: ExecOverrides, consoleSocket?: string): Promise<{ execId: string; plan: string }> {
+  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false): Promise<{ execId: string; plan: string }> {
     return this.enqueue(() => {
       this.refuseUnless({ type: 'container.exec' });
       if (this.initPid === null) throw new RunaError('not_running', 'container not running');
@@ -442,6 +483,7 @@ export class ContainerActor {
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
         console, consoleSocket, cgroupDirs: this.cgroup() ? cgroupDirs(this.cgroup()!) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
+        supervised,
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

@@ -76,7 +76,7 @@ export class Registry {
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
     bus.handle('container.hooks', (req) => this.get(req.id).createHooks(req.kind, req.monitorPid, req.childPid));
-    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket));
+    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised));
     bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
@@ -131,7 +131,7 @@ export class Registry {
       const plan = buildPlan({
         spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroups().mounts,
         console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup),
-        seccomp,
+        seccomp, supervised: req.supervised,
       });
       if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
@@ -139,7 +139,7 @@ export class Registry {
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: os.userInfo().username, annotations: allAnnotations,
-        cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs },
+        cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
       };
       const actor = this.add(record);
       actor.persist();
@@ -213,10 +213,11 @@ export class Registry {
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
+        supervised: saved.supervised,
       };
       const actor = this.add(record, {
         snapshot: saved.snapshot,
-        monitor: { pid: saved.monitorPid, startTime: saved.monitorStartTime, initPid: saved.initPid },
+        monitor: { pid: saved.monitorPid, startTime: saved.monitorStartTime, initPid: saved.initPid, initStartTime: saved.initStartTime ?? null },
       });
       if (saved.status === 'creating') { await this.settleCreating(actor); continue; }
       if (saved.status === 'stopped') continue;
@@ -228,7 +229,8 @@ export class Registry {
         if (state === 'running' && actor.status === 'created') { actor.container.send({ type: 'container.start' }); actor.persist(); }
       } catch {
         const late = readExit(dir);
-        actor.exited(late ? late.exitStatus : 137);
+        if (late) actor.exited(late.exitStatus);
+        else actor.monitorLost();
       }
     }
   }

@@ -32,6 +32,8 @@ export const Request = z.discriminatedUnion('type', [
     /** the caller stays attached (run without -d): a terminal may be relayed */
     foreground: z.boolean().optional(),
     annotations: z.record(z.string(), z.string()).optional(),
+    /** the caller supervises the process (--pid-file): it becomes the caller's child */
+    supervised: z.boolean().optional(),
   }),
   z.object({
     type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),
@@ -44,7 +46,7 @@ export const Request = z.discriminatedUnion('type', [
     childPid: z.number().int().positive(), monitorPid: z.number().int().positive(),
   }),
   z.object({ type: z.literal('container.start'), id }),
-  z.object({ type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional() }),
+  z.object({ type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional() }),
   z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
   z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
   z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional() }),
@@ -96,12 +98,13 @@ export const MonitorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('process.started') }),
   z.object({ type: z.literal('process.failed'), message: z.string() }),
   z.object({ type: z.literal('monitor.signalled'), signal }),
-  z.object({ type: z.literal('process.exited'), exitStatus: z.number().int().min(0).max(255), signal }),
+  /** exitStatus -1: a supervised process, whose status went to the caller that reaped it */
+  z.object({ type: z.literal('process.exited'), exitStatus: z.number().int().min(-1).max(255), signal }),
   z.object({ type: z.literal('monitor.error'), message: z.string() }),
 ]);
 export type MonitorMessage = z.infer<typeof MonitorMessage>;
 
-export const ExitRecord = z.object({ exitStatus: z.number().int().min(0).max(255), signal });
+export const ExitRecord = z.object({ exitStatus: z.number().int().min(-1).max(255), signal });
 export type ExitRecord = z.infer<typeof ExitRecord>;
 
 /** Short, single-line description of a zod failure naming the offending path. */

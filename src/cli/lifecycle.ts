@@ -65,6 +65,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   const { plan, warnings } = await client.request<{ plan: string; warnings?: string[] }>({
     type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay,
     consoleSocket: opts.consoleSocket && path.resolve(opts.consoleSocket), foreground: opts.foreground,
+    // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
+    // the container's init as its child. runa supervises only in the foreground or without one.
+    supervised: Boolean(opts.pidFile) && !opts.foreground,
   });
   if (ctx.globals.debug) for (const w of warnings ?? []) process.stderr.write(`time="${new Date().toISOString()}" level=debug msg=${JSON.stringify(w)}\n`);
   let spawned: { child: ChildProcess; initPid: number };
@@ -84,8 +87,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
-  // Written last: callers take the pid file as "create is complete".
-  if (opts.pidFile) writePidFile(opts.pidFile, monitorPid);
+  // Written last: callers take the pid file as "create is complete". The init, as runc writes.
+  if (opts.pidFile) writePidFile(opts.pidFile, initPid);
   return { child, monitorPid, initPid };
 }
 

@@ -18,6 +18,8 @@ export type PlanOp =
   | { op: 'loopback' }
   | { op: 'pdeathsig'; signal: number }
   | { op: 'fork' }
+  /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
+  | { op: 'fork-sibling' }
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number }
@@ -101,7 +103,7 @@ function tokens(p: PlanOp): string[] {
     case 'hookpoint':
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];
-    case 'loopback': case 'fork': case 'gate': case 'exec': case 'setsid': case 'console':
+    case 'loopback': case 'fork': case 'fork-sibling': case 'gate': case 'exec': case 'setsid': case 'console':
     case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null':
       return [];
   }

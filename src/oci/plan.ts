@@ -57,6 +57,12 @@ export interface PlanInput {
   consoleSocket?: string;
   /** linux.seccomp, compiled */
   seccomp?: SeccompLoad;
+  /**
+   * The caller supervises (it passed --pid-file): the process is forked as the spawner's child
+   * (fork-sibling), so that the caller's subreaper reaps it, and gets no pdeathsig (its parent,
+   * the spawner, exits right after create).
+   */
+  supervised?: boolean;
 }
 
 /** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
@@ -107,14 +113,15 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push({ op: 'fork' });
+  plan.push(forkOp(input.supervised));
+  const deathsig = deathsigOps(input.supervised);
   if (userns) {
     // The cgroup files are host root's: join while still host uid 0. Then become the
     // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
     // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), { op: 'pdeathsig', signal: 9 });
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), ...deathsig);
   } else {
-    plan.push({ op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
+    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
@@ -145,7 +152,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process, !userns, input.seccomp));
+  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised));
   return plan;
 }
 
@@ -462,7 +469,7 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
  * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
  * before the capabilities and ids change.
  */
-export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad): PlanOp[] {
+export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false): PlanOp[] {
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
   ops.push(...cwdMkdirs(proc.cwd));
@@ -486,11 +493,16 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
   if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
   for (const value of proc.args) ops.push({ op: 'arg', value });
   // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
-  ops.push({ op: 'pdeathsig', signal: 9 });
+  ops.push(...deathsigOps(supervised));
   if (proc.noNewPrivileges) ops.push(...filter);
   ops.push({ op: 'gate' }, { op: 'exec' });
   return ops;
 }
+
+/** The process is the monitor's child, or (supervised by the caller) the spawner's. */
+const forkOp = (supervised?: boolean): PlanOp => ({ op: supervised ? 'fork-sibling' : 'fork' });
+/** A monitor's child dies with it; a supervised process outlives the spawner, its parent. */
+const deathsigOps = (supervised?: boolean): PlanOp[] => (supervised ? [] : [{ op: 'pdeathsig', signal: 9 }]);
 
 /**
  * With a console socket the process's stdio is the pty: the monitor (and the process until its
@@ -518,6 +530,8 @@ export interface ExecPlanInput {
   consoleSocket?: string;
   cgroupDirs?: CgroupDirs;
   seccomp?: SeccompLoad;
+  /** see PlanInput.supervised */
+  supervised?: boolean;
 }
 
 /**
@@ -554,16 +568,16 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   if (userns) {
     plan.push(...hostProcessOps(input.process));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
-    plan.push({ op: 'setns', path: ns('user'), nstype: 'user' }, { op: 'fork' });
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), { op: 'pdeathsig', signal: 9 });
+    plan.push({ op: 'setns', path: ns('user'), nstype: 'user' }, forkOp(input.supervised));
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), ...deathsigOps(input.supervised));
   } else {
-    plan.push({ op: 'fork' }, { op: 'pdeathsig', signal: 9 }, ...joinCgroup(input.cgroupDirs?.child));
+    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...joinCgroup(input.cgroupDirs?.child));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(input.process, !userns, input.seccomp));
+  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised));
   return plan;
 }
 

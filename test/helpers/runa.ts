@@ -122,8 +122,15 @@ export class Sandbox {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The process exists and has not exited (a zombie waiting for its reaper counts as gone). */
 export function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
 }
 
 export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -134,6 +141,12 @@ export async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(10);
   }
+}
+
+/** runa's monitor of a self-supervised container: its init's parent. */
+export function monitorOf(initPid: number): number {
+  const stat = fs.readFileSync(`/proc/${initPid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
 /** The container's init: the monitor's only child. */

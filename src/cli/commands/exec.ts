@@ -63,6 +63,8 @@ const exec: Command = {
     const client = await ctx.connect();
     const { execId, plan } = await client.request<{ execId: string; plan: string }>({
       type: 'container.exec', id, process: o, consoleSocket: consoleSocket && path.resolve(consoleSocket),
+      // As for create: a detached exec whose caller wants its pid is the caller's child to reap.
+      supervised: Boolean(values['pid-file']) && Boolean(values.detach),
     });
     let spawned;
     try {
@@ -74,7 +76,7 @@ const exec: Command = {
       throw e;
     }
     const { child } = spawned;
-    if (values['pid-file']) writePidFile(values['pid-file'] as string, child.pid!);
+    if (values['pid-file']) writePidFile(values['pid-file'] as string, spawned.initPid);
     if (values.detach) {
       child.unref();
       return 0;
