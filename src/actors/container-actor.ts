@@ -15,8 +15,9 @@ import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
 import { buildExecPlan, type CgroupDirs } from '../oci/plan.js';
 import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } from '../oci/spec.js';
+import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
-import type { ExecOverrides } from '../bus/messages.js';
+import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
 import { Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { hostCgroups } from './gofer.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
@@ -412,6 +413,17 @@ export class ContainerActor {
     const cg = this.cgroup();
     if (!cg) throw new RunaError('no_cgroup', `container ${JSON.stringify(this.id)} has no cgroup`);
     return cg;
+  }
+
+  /** CRIU dump of the container's processes (runc's checkpoint); a failure changes nothing. */
+  checkpoint(options: CheckpointOptions): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.status !== 'running' && this.status !== 'paused') {
+        throw new RunaError('invalid_state', `cannot checkpoint container ${JSON.stringify(this.id)} in state ${this.status}`);
+      }
+      const binds = (this.spec().mounts ?? []).filter((m) => m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')).map((m) => m.destination);
+      await criuDump(this.initPid!, this.record.rootfs, binds, options);
+    });
   }
 
   pause(): Promise<void> {

@@ -82,6 +82,7 @@ export class Registry {
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
     bus.handle('container.delete', (req) => this.get(req.id).delete(req.force));
     bus.handle('container.pause', (req) => this.get(req.id).pause());
+    bus.handle('container.checkpoint', (req) => this.get(req.id).checkpoint(req.options));
     bus.handle('container.resume', (req) => this.get(req.id).resume());
     bus.handle('container.update', (req) => {
       const r = LinuxResourcesSchema.safeParse(req.resources);

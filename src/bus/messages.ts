@@ -19,6 +19,24 @@ export const ExecOverrides = z.object({
 });
 export type ExecOverrides = z.infer<typeof ExecOverrides>;
 
+/** `checkpoint` as runc takes it. */
+export const CheckpointOptions = z.object({
+  imagePath: z.string().min(1),
+  workPath: z.string().optional(),
+  parentPath: z.string().optional(),
+  leaveRunning: z.boolean().optional(),
+  tcpEstablished: z.boolean().optional(),
+  extUnixSk: z.boolean().optional(),
+  shellJob: z.boolean().optional(),
+  fileLocks: z.boolean().optional(),
+  preDump: z.boolean().optional(),
+  autoDedup: z.boolean().optional(),
+  lazyPages: z.boolean().optional(),
+  manageCgroupsMode: z.enum(['soft', 'full', 'strict', 'ignore'], 'invalid manage-cgroups-mode value (soft, full, strict or ignore)').optional(),
+  emptyNs: z.array(z.string()).optional(),
+});
+export type CheckpointOptions = z.infer<typeof CheckpointOptions>;
+
 // ---- requests a client (CLI, test, tool) sends to the daemon ----
 export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('daemon.ping') }),
@@ -53,6 +71,7 @@ export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('container.delete'), id, force: z.boolean().optional() }),
   z.object({ type: z.literal('container.wait'), id }),
   z.object({ type: z.literal('container.pause'), id }),
+  z.object({ type: z.literal('container.checkpoint'), id, options: CheckpointOptions }),
   z.object({ type: z.literal('container.resume'), id }),
   z.object({ type: z.literal('container.update'), id, resources: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('container.stats'), id }),

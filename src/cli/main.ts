@@ -7,6 +7,8 @@ import { RunaError } from '../errors.js';
 
 export interface Command {
   summary: string;
+  /** `runa CMD --help`; the summary when absent */
+  usage?: string;
   run(ctx: Context, args: string[]): Promise<number>;
 }
 
@@ -29,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   features: () => import('./commands/features.js'),
   do: () => import('./commands/do.js'),
   daemon: () => import('./commands/daemon.js'),
+  checkpoint: () => import('./commands/checkpoint.js'),
+  restore: () => import('./commands/restore.js'),
 };
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
@@ -88,12 +92,25 @@ async function main(argv: string[]): Promise<number> {
   const load = COMMANDS[ALIASES[name] ?? name];
   if (!load) throw usage(`No help topic for '${name}'`);
   const cmd = (await load()).default;
+  if (wantsHelp(rest)) {
+    process.stdout.write(cmd.usage ?? `runa ${name} - ${cmd.summary}\n`);
+    return 0;
+  }
   const ctx = new Context(globals);
   try {
     return await cmd.run(ctx, rest);
   } finally {
     ctx.close();
   }
+}
+
+/** `runa CMD --help` (podman probes `checkpoint --help`): a --help among the flags before the first argument. */
+function wantsHelp(args: string[]): boolean {
+  for (const a of args) {
+    if (a === '--help' || a === '-help' || a === '-h') return true;
+    if (a === '--' || !a.startsWith('-')) return false;
+  }
+  return false;
 }
 
 let ctxForErrors: Globals | null = null;

@@ -1,0 +1,87 @@
+// Checkpoint through CRIU, with runc's options. CRIU decides what it can do on this host: where
+// it cannot work (this project's kernel: `criu check` fails on the vDSO), its own reason is the
+// error, and whatever runa made for the checkpoint is removed again.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { RunaError } from '../errors.js';
+import type { CheckpointOptions } from '../bus/messages.js';
+
+const LOG = 'dump.log';
+
+/** The first error lines CRIU wrote, as one line. */
+function criuReason(log: string, output: string): string {
+  const errors = (log + '\n' + output).split('\n').map((l) => l.trim()).filter((l) => /^Error \(|^\(\d+\.\d+\) Error \(/.test(l));
+  const lines = errors.length ? errors : output.split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...new Set(lines.map((l) => l.replace(/^\(\d+\.\d+\)\s*/, '')))].slice(0, 3).join('; ') || 'no reason given';
+}
+
+/** Run `criu ARGS`; resolves with its exit code and combined output. */
+function criu(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    let child;
+    try {
+      child = spawn('criu', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+/** `criu dump` (or pre-dump) of the process tree at `pid`; throws with CRIU's reason. */
+export async function criuDump(pid: number, rootfs: string, bindMounts: string[], o: CheckpointOptions): Promise<void> {
+  const images = path.resolve(o.imagePath);
+  const work = path.resolve(o.workPath ?? o.imagePath);
+  const made: string[] = [];
+  for (const dir of [images, work]) {
+    if (fs.existsSync(dir)) continue;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    made.push(dir);
+  }
+  const args = [o.preDump ? 'pre-dump' : 'dump', '--tree', String(pid), '--images-dir', images, '--work-dir', work,
+    '--log-file', LOG, '-v4', '--root', rootfs, `--manage-cgroups=${o.manageCgroupsMode ?? 'soft'}`];
+  if (o.leaveRunning || o.preDump) args.push('--leave-running');
+  if (o.preDump) args.push('--track-mem');
+  if (o.parentPath) args.push('--prev-images-dir', o.parentPath, '--track-mem');
+  if (o.tcpEstablished) args.push('--tcp-established');
+  if (o.extUnixSk) args.push('--ext-unix-sk');
+  if (o.shellJob) args.push('--shell-job');
+  if (o.fileLocks) args.push('--file-locks');
+  if (o.autoDedup) args.push('--auto-dedup');
+  if (o.lazyPages) args.push('--lazy-pages');
+  for (const ns of o.emptyNs ?? []) args.push('--empty-ns', ns);
+  // Bind mounts are external to the container's mount tree: CRIU needs to be told so (runc does the same).
+  for (const dest of bindMounts) args.push('--external', `mnt[${dest}]:${dest}`);
+  let r: { code: number | null; output: string };
+  try {
+    r = await criu(args);
+  } catch (e) {
+    for (const dir of made.reverse()) fs.rmSync(dir, { recursive: true, force: true });
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new RunaError('criu_missing', 'checkpoint: criu is not installed (Debian: apt-get install criu)');
+    throw e;
+  }
+  if (r.code === 0) return;
+  let log = '';
+  try { log = fs.readFileSync(path.join(work, LOG), 'utf8'); } catch { /* CRIU may fail before it logs */ }
+  for (const dir of made.reverse()) fs.rmSync(dir, { recursive: true, force: true });
+  if (!made.includes(work)) fs.rmSync(path.join(work, LOG), { force: true });
+  throw new RunaError('criu_failed', `checkpoint: criu ${args[0]} failed: ${criuReason(log, r.output)}`);
+}
+
+/** Whether CRIU can work here at all (`criu check`); throws with its reason if not. */
+export async function criuCheck(what: string): Promise<void> {
+  let r: { code: number | null; output: string };
+  try {
+    r = await criu(['check']);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new RunaError('criu_missing', `${what}: criu is not installed (Debian: apt-get install criu)`);
+    throw e;
+  }
+  if (r.code !== 0 || /Error \(/.test(r.output)) throw new RunaError('criu_failed', `${what}: criu cannot work on this host: ${criuReason('', r.output)}`);
+}
