@@ -81,7 +81,7 @@ describe('containerd e2e', { skip: missing ?? false }, () => {
     assert.equal(r.stdout, 'done\n');
   });
 
-  test('exec -t: a tty', { todo: 'runa exec refuses --console-socket without -t ("cannot use console socket if runa will not detach or allocate tty"): the shim asks for the tty with terminal: true in --process, as runc allows (issue 15)' }, async (t) => {
+  test('exec -t: a tty', async (t) => {
     await detached(t, 'ext', ['sleep', '7004']);
     const [cmd, args] = c.argv(['task', 'exec', '-t', '--fifo-dir', path.join(c.dir, 'fifo'), '--exec-id', 'tty', 'ext', 'sh', '-c', 'tty; exit 6']);
     const r = await inPty(cmd, args, { timeoutMs: 15_000 });

@@ -20,7 +20,6 @@ const ULIMITS = ['--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
 const RUN = ['--network', 'none', ...ULIMITS];
 
 /** podman exec's exec dir makes monitor.sock's path too long for a unix socket. */
-const EXEC_TODO = 'podman exec fails: connect ENOENT /run/runa/<64-hex id>/exec/<16-hex id>/monitor.sock: the path is 109 bytes, Node\'s connect() takes at most 108 (issue 15)';
 
 describe('podman e2e', { skip: missing ?? false }, () => {
   let p: Podman;
@@ -77,7 +76,7 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     assert.equal(await inspect('det1', '{{.State.Status}}'), 'running');
   });
 
-  test('exec: short, back to back', { todo: EXEC_TODO }, async (t) => {
+  test('exec: short, back to back', async (t) => {
     await detached(t, 'exs', ['sleep', '7102']);
     for (let i = 0; i < 10; i++) {
       const r = await p.podman(['exec', 'exs', 'echo', `n${i}`], { timeoutMs: 10_000 });
@@ -86,14 +85,14 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     }
   });
 
-  test('exec: long, with status', { todo: EXEC_TODO }, async (t) => {
+  test('exec: long, with status', async (t) => {
     await detached(t, 'exl', ['sleep', '7103']);
     const r = await p.podman(['exec', 'exl', 'sh', '-c', 'sleep 2; echo done; exit 5']);
     assert.equal(r.code, 5, show(r));
     assert.equal(r.stdout, 'done\n');
   });
 
-  test('exec -t: a tty', { todo: EXEC_TODO }, async (t) => {
+  test('exec -t: a tty', async (t) => {
     await detached(t, 'ext', ['sleep', '7104']);
     const [cmd, args] = p.argv(['exec', '-t', 'ext', 'sh', '-c', 'tty; exit 6']);
     const r = await inPty(cmd, args, { timeoutMs: 20_000 });
@@ -101,7 +100,7 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     assert.equal(r.code, 6, show(r));
   });
 
-  test('exec -u -w -e', { todo: EXEC_TODO }, async (t) => {
+  test('exec -u -w -e', async (t) => {
     await detached(t, 'exu', ['sleep', '7105']);
     const r = await p.podman(['exec', '-u', '1000', '-w', '/tmp', '-e', 'FOO=bar', 'exu', 'sh', '-c', 'id -u; id -g; pwd; echo $FOO']);
     assert.equal(r.code, 0, show(r));

@@ -115,3 +115,15 @@ test('a container sharing the host\'s pid namespace: ps and kill --all reach onl
   assert.ok(alive(process.pid), 'the test runner (same pid namespace) is untouched');
   assert.equal((await sb.run(['delete', 'hostpid'])).code, 0);
 });
+
+test('a 64-character id under a long root: socket paths past sun_path\'s 108 bytes still connect', async () => {
+  const id = 'f'.repeat(64);
+  assert.ok(Buffer.byteLength(path.join(sb.root, id, 'exec', '0123456789abcdef', 'monitor.sock')) > 108);
+  const bundle = await sb.bundle(['sleep', '1000']);
+  const r = await sb.run(['run', '-d', '-b', bundle, id]);
+  assert.equal(r.code, 0, r.stderr);
+  const e = await sb.run(['exec', id, 'sh', '-c', 'exit 3']);
+  assert.equal(e.code, 3, e.stderr);
+  assert.equal(JSON.parse((await sb.run(['state', id])).stdout).status, 'running');
+  assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+});

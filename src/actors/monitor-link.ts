@@ -1,6 +1,7 @@
 // A connection to one nsinit monitor: JSON lines in both directions, every line from the
 // monitor validated by the MonitorMessage schema before anyone sees it.
 import net from 'node:net';
+import { connectablePath } from '../unix-path.js';
 import { Subject, firstValueFrom, filter, type Observable } from 'rxjs';
 import { MonitorMessage } from '../bus/messages.js';
 import { RunaError } from '../errors.js';
@@ -24,10 +25,11 @@ export class MonitorLink {
 
   /** Connect and read the monitor's hello. Rejects if no monitor listens there. */
   static async connect(path: string, onMessage?: (m: MonitorMessage) => void): Promise<{ link: MonitorLink; hello: Extract<MonitorMessage, { type: 'monitor.hello' }> }> {
+    const target = connectablePath(path);
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect(path);
-      s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
-      s.once('error', reject);
+      const s = net.connect(target.path);
+      s.once('connect', () => { target.release(); s.removeAllListeners('error'); resolve(s); });
+      s.once('error', (e) => { target.release(); reject(e); });
     });
     const link = new MonitorLink(socket, onMessage);
     const hello = await link.next('monitor.hello');

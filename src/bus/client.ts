@@ -4,6 +4,7 @@
 // text frames, ping/pong and close — so it speaks the protocol directly. No zod here
 // either: the daemon validates.
 import net from 'node:net';
+import { connectablePath } from '../unix-path.js';
 import { createHash, randomFillSync } from 'node:crypto';
 import { RunaError } from '../errors.js';
 import type { Request } from './messages.js';
@@ -36,10 +37,12 @@ export class BusClient {
   static connect(socketPath: string): Promise<BusClient> {
     return new Promise((resolve, reject) => {
       const key = randomFillSync(Buffer.alloc(16)).toString('base64');
-      const socket = net.connect(socketPath);
+      const target = connectablePath(socketPath);
+      const socket = net.connect(target.path);
       let head = Buffer.alloc(0);
-      const fail = (e: Error) => { socket.destroy(); reject(e); };
+      const fail = (e: Error) => { target.release(); socket.destroy(); reject(e); };
       socket.once('error', fail);
+      socket.once('connect', () => target.release());
       socket.once('connect', () => socket.write(
         `GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       ));

@@ -57,8 +57,10 @@ const exec: Command = {
     if (values['no-new-privs']) o.noNewPrivileges = true;
     if (values.tty) o.terminal = true;
     const consoleSocket = values['console-socket'] as string | undefined;
-    if (values.tty && values.detach && !consoleSocket) throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
-    if (consoleSocket && !values.tty) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
+    // runc's rules, with the tty asked for by -t or by `terminal` in --process (containerd's shim).
+    const tty = Boolean(values.tty) || (o.process as { terminal?: unknown } | undefined)?.terminal === true;
+    if (tty && values.detach && !consoleSocket) throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
+    if (consoleSocket && (!tty || !values.detach)) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
 
     const client = await ctx.connect();
     const { execId, plan } = await client.request<{ execId: string; plan: string }>({
