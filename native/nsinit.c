@@ -1073,7 +1073,7 @@ static const struct op {
 	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
 	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
 	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
-	{"fork-sibling", "", op_fork_sibling},
+	{"fork-sibling", "", op_fork_sibling}, {"mount-copyup", "sssns", op_mount_copyup},
 };
 
 #define WORD_MAX 64

@@ -51,6 +51,9 @@ void proxy_io(const struct pollfd p[2]);
 int proxy_resize(void); // on SIGWINCH: 1 if a pty is proxied (then the signal is not forwarded)
 void proxy_finish(void); // drain the master, restore the terminal
 void proxy_restore(void); // restore the terminal only
+// copyup.c: a mount that starts with the content of the directory it covers
+void op_mount_copyup(char **a);
+
 // seccomp.c: plan ops, the listener handover (monitor) and the kernel probe
 void op_seccomp(char **a);
 void op_seccomp_listener(char **a);

@@ -182,6 +182,17 @@ test('no mount namespace: the process keeps the host\'s filesystem, as with runc
     /unable to restrict sys entries without a private MNT namespace/);
 });
 
+test('tmpfs with tmpcopyup (runc\'s extension, podman --read-only): the tmpfs starts with the directory\'s content', async () => {
+  const out = await inside('cat /etc/hostname; readlink /usr/bin; echo new > /etc/added && cat /etc/added; stat -c %a /etc/passwd; grep " /etc " /proc/self/mountinfo | grep -c tmpfs', (s) => {
+    s.root.readonly = true;
+    s.mounts.push({ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'nosuid', 'tmpcopyup', 'mode=755'] });
+    s.mounts.push({ destination: '/usr', type: 'tmpfs', source: 'tmpfs', options: ['tmpcopyup'] });
+  });
+  const rootfs = await sb.rootfs();
+  assert.deepEqual(out.trim().split('\n'), ['runa', '../bin', 'new', (fs.statSync(path.join(rootfs, 'etc/passwd')).mode & 0o777).toString(8), '1']);
+  assert.equal(fs.existsSync(path.join(rootfs, 'etc/added')), false, 'the rootfs is untouched');
+});
+
 test('a symlink in the rootfs can never make a mount land outside it', async () => {
   const victim = path.join(sb.dir, 'victim');
   fs.mkdirSync(victim);

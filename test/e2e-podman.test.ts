@@ -173,7 +173,7 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     assert.equal(cgroupFileOf(pid, 'pids', 'pids.max', 'pids.max'), '50');
   });
 
-  test('memory and pids limits: seen from inside', { todo: 'runa mounts each v1 hierarchy\'s root at /sys/fs/cgroup/<controller>, not the container\'s own cgroup as runc does: memory.limit_in_bytes reads unlimited, pids/pids.max is missing (issue 15)' }, async () => {
+  test('memory and pids limits: seen from inside', async () => {
     const r = await run(['sh', '-c', `${cgroupReadScript('memory', 'memory.limit_in_bytes', 'memory.max')}; ${cgroupReadScript('pids', 'pids.max', 'pids.max')}`],
       ['--memory', '64m', '--pids-limit', '50']);
     assert.equal(r.code, 0, show(r));
@@ -186,7 +186,7 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     assert.equal(r.stdout, 'bar\n1000\n1000\n/home/user\n');
   });
 
-  test('read-only rootfs', { todo: 'podman --read-only adds tmpfs mounts with the "tmpcopyup" option (a runc extension), which runa passes to mount(2): mount "tmpfs" on ".../run": Invalid argument (issue 15)' }, async () => {
+  test('read-only rootfs', async () => {
     const r = await run(['sh', '-c', 'touch /x 2>&1; echo $?; touch /tmp/x && echo tmp-writable'], ['--read-only']);
     assert.equal(r.code, 0, show(r));
     assert.equal(r.stdout, 'touch: /x: Read-only file system\n1\ntmp-writable\n');

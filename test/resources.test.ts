@@ -46,6 +46,21 @@ test('the container, its monitor and exec\'d processes are in its cgroup; limits
   for (const c of controllers) assert.equal(exists(c, 'c1'), false, `${c} cgroup removed`);
 });
 
+test('/sys/fs/cgroup shows the container\'s own cgroup with its limits, with or without a cgroup namespace', async () => {
+  for (const [id, cgroupns] of [['own1', true], ['own2', false]] as const) {
+    const bundle = await sb.bundle(['sh', '-c', 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max'], (s) => {
+      s.linux.cgroupsPath = cgPath(id);
+      s.linux.resources = { ...s.linux.resources, memory: { limit: 32 * 1024 * 1024 }, pids: { limit: 40 } };
+      s.mounts.push({ destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+      if (!cgroupns) s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'cgroup');
+      else if (!s.linux.namespaces.some((n: any) => n.type === 'cgroup')) s.linux.namespaces.push({ type: 'cgroup' });
+    });
+    const r = await sb.run(['run', '-b', bundle, id]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${32 * 1024 * 1024}\n40\n`, `cgroup namespace: ${cgroupns}`);
+  }
+});
+
 test('without cgroupsPath the cgroup is /runa/<id>', async () => {
   const bundle = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'dflt'])).code, 0);

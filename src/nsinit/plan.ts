@@ -21,6 +21,8 @@ export type PlanOp =
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
   | { op: 'fork-sibling' }
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
+  /** mount, then copy what the target directory held into the new mount (runc's tmpcopyup) */
+  | { op: 'mount-copyup'; source: string; target: string; fstype: string; flags: number; data: string }
   | { op: 'mkdir'; path: string; mode: number }
   | { op: 'mknod'; path: string; mode: number; major: number; minor: number }
   /** An empty regular file (a bind-mount target, e.g. for a device node); an existing path is fine. */
@@ -77,7 +79,7 @@ function tokens(p: PlanOp): string[] {
     case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];
     case 'pdeathsig': return [String(p.signal)];
-    case 'mount': return [p.source, p.target, p.fstype, String(p.flags), p.data];
+    case 'mount': case 'mount-copyup': return [p.source, p.target, p.fstype, String(p.flags), p.data];
     case 'mkdir': return [p.path, '0' + p.mode.toString(8)];
     case 'mknod': return [p.path, '0' + p.mode.toString(8), String(p.major), String(p.minor)];
     case 'mkfile': return [p.path, '0' + p.mode.toString(8)];

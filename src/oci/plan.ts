@@ -23,19 +23,22 @@ const PROPAGATION: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
-export interface MountOptions { flags: number; propagation: number[]; data: string }
+export interface MountOptions { flags: number; propagation: number[]; data: string; copyup: boolean }
 
 export function parseMountOptions(options: string[] = []): MountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  let copyup = false;
   for (const o of options) {
     const f = FLAG_OPTIONS[o];
     if (f) { flags = (flags | (f.set ?? 0)) & ~(f.clear ?? 0); continue; }
     if (o in PROPAGATION) { propagation.push(PROPAGATION[o]); continue; }
+    // runc's extension (podman's tmpfs mounts): the tmpfs starts with what the directory held.
+    if (o === 'tmpcopyup') { copyup = true; continue; }
     data.push(o);
   }
-  return { flags, propagation, data: data.join(',') };
+  return { flags, propagation, data: data.join(','), copyup };
 }
 
 const NS_FLAG: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt' };
@@ -208,7 +211,12 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     // A file bound onto a path that does not exist yet gets a file there, not a directory.
     if (isFileBind(m)) plan.push(...mkdirs(root, path.dirname(target)), { op: 'mkfile', path: target, mode: 0o644 });
     else plan.push(...mkdirs(root, target));
-    if (m.type === 'cgroup') { plan.push(...cgroupMounts(target, m, input.hostCgroups)); return; }
+    if (m.type === 'cgroup') {
+      // In the host's cgroup namespace a fresh mount shows the hierarchy's root: bind the container's own cgroup instead (runc).
+      const own = fresh('cgroup') ? undefined : [...(input.cgroupDirs?.monitor ?? []), ...(input.cgroupDirs?.child ?? [])];
+      plan.push(...cgroupMounts(target, m, input.hostCgroups, own));
+      return;
+    }
     plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
     if (m.destination === '/dev' && m.type === 'tmpfs') devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
@@ -612,14 +620,14 @@ function mountOps(m: Mount, target: string, locked?: (source: string) => number)
     const rest = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (rest) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | rest | (locked?.(source) ?? 0), data: '' });
   } else {
-    ops.push({ op: 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: o.data });
+    ops.push({ op: o.copyup ? 'mount-copyup' : 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: o.data });
   }
   for (const p of o.propagation) ops.push({ op: 'mount', source: '', target, fstype: '', flags: p, data: '' });
   return ops;
 }
 
 /** A `cgroup` mount: a tmpfs holding each host hierarchy mounted afresh (the container's cgroup namespace view). */
-function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[]): PlanOp[] {
+function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[], ownDirs?: string[]): PlanOp[] {
   const o = parseMountOptions(m.options);
   const base = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
   const ops: PlanOp[] = [{ op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: base, data: 'mode=755' }];
@@ -628,7 +636,16 @@ function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[]):
     if (!h.dir || h.dir.includes('/')) continue;
     const dir = path.join(target, h.dir);
     ops.push({ op: 'mkdir', path: dir, mode: 0o755 });
-    ops.push({ op: 'mount', source: h.fstype === 'cgroup2' ? 'cgroup2' : 'cgroup', target: dir, fstype: h.fstype, flags: base | (o.flags & MS.RDONLY), data: h.options });
+    const hostDir = path.join('/sys/fs/cgroup', h.dir);
+    const own = ownDirs?.find((d) => d === hostDir || d.startsWith(hostDir + '/'));
+    if (own) {
+      ops.push(
+        { op: 'mount', source: own, target: dir, fstype: '', flags: MS.BIND, data: '' },
+        { op: 'mount', source: '', target: dir, fstype: '', flags: MS.REMOUNT | MS.BIND | base | (o.flags & MS.RDONLY), data: '' },
+      );
+    } else {
+      ops.push({ op: 'mount', source: h.fstype === 'cgroup2' ? 'cgroup2' : 'cgroup', target: dir, fstype: h.fstype, flags: base | (o.flags & MS.RDONLY), data: h.options });
+    }
     // Co-mounted controllers (cpu,cpuacct) get the usual per-controller names as symlinks.
     const ctrls = h.options.split(',').filter((c) => c && !c.startsWith('name=') && c !== h.dir);
     if (h.fstype === 'cgroup' && h.dir.includes(',')) for (const c of ctrls) links.push({ op: 'symlink', target: h.dir, linkpath: path.join(target, c) });
