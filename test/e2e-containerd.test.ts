@@ -1,6 +1,6 @@
 // End to end under containerd: a private containerd drives the runtime through its runc shim
 // (`ctr run --runtime io.containerd.runc.v2 --runc-binary <runa>`), on an image built from the
-// host's busybox-static. Tests marked todo fail today because of a runa bug (issue 15).
+// host's busybox-static.
 import { describe, test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -1,6 +1,6 @@
 // End to end under podman: a private podman (vfs storage, cgroupfs, no network) drives the
 // runtime through conmon (`podman --runtime <runa>`), on an image built from the host's
-// busybox-static. Tests marked todo fail today because of a runa bug (issue 15).
+// busybox-static.
 import { describe, test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -220,7 +220,7 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     assert.equal(r.stdout, 'kept\n');
   });
 
-  test('--rm leaves nothing', { todo: 'from a cold start runa create starts runa\'s daemon as a descendant of conmon, a child subreaper that waits for all its children: conmon (and podman\'s cleanup) stays until the daemon exits (issue 15)' }, async () => {
+  test('--rm leaves nothing', async () => {
     // From a cold start: this container's runa create starts runa's daemon, under conmon.
     await p.stopRuntimeDaemon();
     const cidfile = path.join(p.dir, 'gone.cid');

@@ -8,8 +8,10 @@ const daemon: Command = {
     if (positionals.length) throw usage('"daemon" takes no arguments');
     const { runDaemon } = await import('../../actors/daemon.js');
     const idle = values['idle-timeout'] ?? process.env.RUNA_DAEMON_IDLE_MS;
-    // In the foreground (systemd) the daemon stays; started on demand, it leaves when idle.
-    const idleMs = values.foreground && idle === undefined ? null : Number(idle ?? 30_000);
+    // In the foreground (systemd) the daemon stays; started on demand, it leaves soon once it has
+    // no container and no client: under a caller that is a child subreaper waiting for all its
+    // descendants (conmon), a lingering daemon would hold the caller (and podman run --rm) up.
+    const idleMs = values.foreground && idle === undefined ? null : Number(idle ?? 2_000);
     return runDaemon({ root: ctx.root, idleMs });
   },
 };
