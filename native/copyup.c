@@ -1,4 +1,4 @@
-// mount-copyup: a mount over a directory that starts with the directory's content (runc's
+// mount-setattr: recursive mount attributes. mount-copyup: a mount over a directory that starts with the directory's content (runc's
 // `tmpcopyup` for tmpfs). The directory is opened before the mount, so the copy reads the tree
 // the mount covers; files keep their mode, owner and type.
 #include "nsinit.h"
@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -76,6 +77,26 @@ static void copy_tree(int from, int to, const char *dst)
 	if (errno)
 		die("mount-copyup \"%s\": readdir", dst);
 	closedir(d);
+}
+
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+struct mount_attr_arg {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+// PATH SET CLEAR: mount_setattr(2) on the mount at PATH and every mount below it (runc's rro, …).
+void op_mount_setattr(char **a)
+{
+	struct mount_attr_arg attr = {.attr_set = strtoull(a[1], NULL, 0), .attr_clr = strtoull(a[2], NULL, 0)};
+
+	TRY(syscall(SYS_mount_setattr, AT_FDCWD, a[0], AT_RECURSIVE, &attr, sizeof attr),
+	    "mount_setattr \"%s\" (set 0x%llx, clear 0x%llx)", a[0], attr.attr_set, attr.attr_clr);
 }
 
 // SRC DST FSTYPE FLAGS DATA, as `mount`, then DST's former content copied into the new mount.

@@ -1074,6 +1074,7 @@ static const struct op {
 	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
 	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
 	{"fork-sibling", "", op_fork_sibling}, {"mount-copyup", "sssns", op_mount_copyup},
+	{"mount-setattr", "snn", op_mount_setattr},
 };
 
 #define WORD_MAX 64

@@ -53,6 +53,7 @@ void proxy_finish(void); // drain the master, restore the terminal
 void proxy_restore(void); // restore the terminal only
 // copyup.c: a mount that starts with the content of the directory it covers
 void op_mount_copyup(char **a);
+void op_mount_setattr(char **a);
 
 // seccomp.c: plan ops, the listener handover (monitor) and the kernel probe
 void op_seccomp(char **a);

@@ -193,6 +193,21 @@ test('tmpfs with tmpcopyup (runc\'s extension, podman --read-only): the tmpfs st
   assert.equal(fs.existsSync(path.join(rootfs, 'etc/added')), false, 'the rootfs is untouched');
 });
 
+test('rro makes a bind mount read-only with every mount under it (ro alone leaves submounts writable)', async () => {
+  const host = path.join(sb.dir, 'rro-src');
+  fs.mkdirSync(path.join(host, 'sub'), { recursive: true });
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', 'rro-sub', path.join(host, 'sub')]).status, 0);
+  try {
+    const probe = 'touch /data/x 2>/dev/null && echo top-rw || echo top-ro; touch /data/sub/y 2>/dev/null && echo sub-rw || echo sub-ro';
+    const ro = await inside(probe, (s) => { s.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'ro'] }); });
+    assert.deepEqual(ro.trim().split('\n'), ['top-ro', 'sub-rw']);
+    const rro = await inside(probe, (s) => { s.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'rro', 'rnoexec'] }); });
+    assert.deepEqual(rro.trim().split('\n'), ['top-ro', 'sub-ro']);
+  } finally {
+    spawnSync('umount', ['-l', path.join(host, 'sub')]);
+  }
+});
+
 test('a symlink in the rootfs can never make a mount land outside it', async () => {
   const victim = path.join(sb.dir, 'victim');
   fs.mkdirSync(victim);

@@ -21,6 +21,8 @@ export type PlanOp =
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
   | { op: 'fork-sibling' }
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
+  /** mount_setattr(2) with AT_RECURSIVE on PATH: set and clear MOUNT_ATTR_* on the whole mount tree */
+  | { op: 'mount-setattr'; path: string; set: number; clear: number }
   /** mount, then copy what the target directory held into the new mount (runc's tmpcopyup) */
   | { op: 'mount-copyup'; source: string; target: string; fstype: string; flags: number; data: string }
   | { op: 'mkdir'; path: string; mode: number }
@@ -79,6 +81,7 @@ function tokens(p: PlanOp): string[] {
     case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];
     case 'pdeathsig': return [String(p.signal)];
+    case 'mount-setattr': return [p.path, hex(BigInt(p.set)), hex(BigInt(p.clear))];
     case 'mount': case 'mount-copyup': return [p.source, p.target, p.fstype, String(p.flags), p.data];
     case 'mkdir': return [p.path, '0' + p.mode.toString(8)];
     case 'mknod': return [p.path, '0' + p.mode.toString(8), String(p.major), String(p.minor)];

@@ -23,22 +23,53 @@ const PROPAGATION: Record<string, number> = {
   slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC, unbindable: MS.UNBINDABLE, runbindable: MS.UNBINDABLE | MS.REC,
 };
 
-export interface MountOptions { flags: number; propagation: number[]; data: string; copyup: boolean }
+export interface MountOptions {
+  flags: number;
+  propagation: number[];
+  data: string;
+  copyup: boolean;
+  /** runc's recursive options (rro, rnosuid, …): mount_setattr(2) attributes set and cleared on the whole tree */
+  recursive?: { set: number; clear: number };
+}
+
+// mount_setattr(2) attributes (linux/mount.h) for runc's recursive mount options.
+const MOUNT_ATTR = { RDONLY: 0x1, NOSUID: 0x2, NODEV: 0x4, NOEXEC: 0x8, ATIME: 0x70, RELATIME: 0, NOATIME: 0x10, STRICTATIME: 0x20, NODIRATIME: 0x80, NOSYMFOLLOW: 0x200000 } as const;
+const RECURSIVE_OPTIONS: Record<string, { set?: number; clear?: number }> = {
+  rro: { set: MOUNT_ATTR.RDONLY }, rrw: { clear: MOUNT_ATTR.RDONLY },
+  rnosuid: { set: MOUNT_ATTR.NOSUID }, rsuid: { clear: MOUNT_ATTR.NOSUID },
+  rnodev: { set: MOUNT_ATTR.NODEV }, rdev: { clear: MOUNT_ATTR.NODEV },
+  rnoexec: { set: MOUNT_ATTR.NOEXEC }, rexec: { clear: MOUNT_ATTR.NOEXEC },
+  rnodiratime: { set: MOUNT_ATTR.NODIRATIME }, rdiratime: { clear: MOUNT_ATTR.NODIRATIME },
+  rnosymfollow: { set: MOUNT_ATTR.NOSYMFOLLOW }, rsymfollow: { clear: MOUNT_ATTR.NOSYMFOLLOW },
+  // The access-time modes replace one another (MOUNT_ATTR__ATIME is cleared first).
+  rrelatime: { set: MOUNT_ATTR.RELATIME, clear: MOUNT_ATTR.ATIME }, rnorelatime: { clear: MOUNT_ATTR.ATIME },
+  rnoatime: { set: MOUNT_ATTR.NOATIME, clear: MOUNT_ATTR.ATIME }, ratime: { clear: MOUNT_ATTR.ATIME },
+  rstrictatime: { set: MOUNT_ATTR.STRICTATIME, clear: MOUNT_ATTR.ATIME }, rnostrictatime: { clear: MOUNT_ATTR.ATIME },
+};
+export const RECURSIVE_MOUNT_OPTIONS = Object.keys(RECURSIVE_OPTIONS);
 
 export function parseMountOptions(options: string[] = []): MountOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
   let copyup = false;
+  let recursive: MountOptions['recursive'];
   for (const o of options) {
     const f = FLAG_OPTIONS[o];
     if (f) { flags = (flags | (f.set ?? 0)) & ~(f.clear ?? 0); continue; }
     if (o in PROPAGATION) { propagation.push(PROPAGATION[o]); continue; }
     // runc's extension (podman's tmpfs mounts): the tmpfs starts with what the directory held.
     if (o === 'tmpcopyup') { copyup = true; continue; }
+    const r = RECURSIVE_OPTIONS[o];
+    if (r) {
+      recursive ??= { set: 0, clear: 0 };
+      recursive.set = (recursive.set & ~(r.clear ?? 0)) | (r.set ?? 0);
+      recursive.clear = (recursive.clear & ~(r.set ?? 0)) | (r.clear ?? 0);
+      continue;
+    }
     data.push(o);
   }
-  return { flags, propagation, data: data.join(','), copyup };
+  return { flags, propagation, data: data.join(','), copyup, ...(recursive ? { recursive } : {}) };
 }
 
 const NS_FLAG: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt' };
@@ -623,6 +654,7 @@ function mountOps(m: Mount, target: string, locked?: (source: string) => number)
     ops.push({ op: o.copyup ? 'mount-copyup' : 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: o.data });
   }
   for (const p of o.propagation) ops.push({ op: 'mount', source: '', target, fstype: '', flags: p, data: '' });
+  if (o.recursive) ops.push({ op: 'mount-setattr', path: target, set: o.recursive.set, clear: o.recursive.clear });
   return ops;
 }
 
