@@ -13,10 +13,10 @@ after(async () => {
   assert.deepEqual(mounts, []);
 });
 
-test('--version prints the runtime and spec versions', async () => {
+test('--version prints runc\'s three lines: version, commit, spec', async () => {
   const r = await sb.run(['--version']);
   assert.equal(r.code, 0);
-  assert.match(r.stdout, /^runa version \d+\.\d+\.\d+\nspec: 1\.\d+\.\d+\n$/);
+  assert.match(r.stdout, /^runa version \d+\.\d+\.\d+\ncommit: ([0-9a-f]{40}|unknown)\nspec: 1\.\d+\.\d+\n$/);
 });
 
 test('an unknown command or flag is a usage error', async () => {

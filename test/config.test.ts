@@ -263,6 +263,11 @@ test('linux.devices creates the device nodes asked for', async () => {
     ];
   });
   assert.deepEqual(out.trim().split('\n'), ['character special file a e5 600', 'character special file 1 3 666']);
+  // A default device listed again is made once, as the spec says.
+  const again = await inside('stat -c "%t %T %a" /dev/null /dev/zero', (s) => {
+    s.linux.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o600 }];
+  });
+  assert.deepEqual(again.trim().split('\n'), ['1 3 600', '1 5 666']);
 });
 
 test('joining another container\'s network namespace by path; a wrong type fails clearly', async () => {

@@ -87,16 +87,22 @@ test('exec -d with --pid-file, then ps lists it (table and JSON)', async () => {
   await until(() => !alive(execPid), 'the exec\'d process is gone');
 });
 
-test('exec into a created or stopped container is refused, as is ps', async () => {
+test('exec into a created or stopped container is refused; ps shows what runc shows', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'exit 0']);
   assert.equal((await sb.run(['create', '-b', bundle, 'idle'])).code, 0);
   const r = await sb.run(['exec', 'idle', 'true']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /cannot exec container "idle" in state created/);
-  assert.match((await sb.run(['ps', 'idle'])).stderr, /container not running/);
+  // ps, as runc: the waiting init of a created container, the header alone for a stopped one.
+  const init = JSON.parse((await sb.run(['state', 'idle'])).stdout).pid;
+  assert.deepEqual(JSON.parse((await sb.run(['ps', '--format', 'json', 'idle'])).stdout), [init]);
   assert.equal((await sb.run(['start', 'idle'])).code, 0);
   await until(async () => JSON.parse((await sb.run(['state', 'idle'])).stdout).status === 'stopped', 'stopped');
   assert.match((await sb.run(['exec', 'idle', 'true'])).stderr, /cannot exec container "idle" in state stopped/);
+  const stoppedPs = await sb.run(['ps', 'idle']);
+  assert.equal(stoppedPs.code, 0, stoppedPs.stderr);
+  assert.match(stoppedPs.stdout, /^UID\s+PID\s+PPID.*\n$/);
+  assert.equal((await sb.run(['ps', '--format', 'json', 'idle'])).stdout, '[]\n');
   assert.equal((await sb.run(['delete', 'idle'])).code, 0);
   assert.match((await sb.run(['exec', 'ghost', 'true'])).stderr, /container does not exist/);
   assert.match((await sb.run(['exec', 'box'])).stderr, /both a container-id and command are required/);

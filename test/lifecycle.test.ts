@@ -94,11 +94,13 @@ test('kill -9 of a running container: wait reports 137', async () => {
   const bundle = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['run', '-d', '--bundle', bundle, 'w1'])).code, 0);
   assert.equal((await state('w1')).status, 'running');
+  assert.equal((await sb.run(['kill', 'w1', '0'])).code, 0, 'signal 0: is it there (runc)');
   const waiter = sb.run(['wait', 'w1']);
   assert.equal((await sb.run(['kill', 'w1', 'SIGKILL'])).code, 0);
   const w = await waiter;
   assert.equal(w.code, 0, w.stderr);
   assert.deepEqual(JSON.parse(w.stdout), { id: 'w1', exitStatus: 137 });
+  assert.match((await sb.run(['kill', 'w1', '0'])).stderr, /container not running/);
   assert.equal((await sb.run(['delete', 'w1'])).code, 0);
 });
 

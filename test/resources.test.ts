@@ -128,11 +128,15 @@ test('events --stats prints one runc-format stats object', async () => {
 
 test('update changes the limits of a running container', async () => {
   const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('up'); });
-  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'up'])).code, 0);
-  assert.equal((await sb.run(['update', '--memory', '32m', '--pids-limit', '20', '--cpu-quota', '20000', 'up'])).code, 0);
+  const started = await sb.run(['run', '-d', '-b', bundle, 'up']);
+  assert.equal(started.code, 0, started.stderr);
+  const u = await sb.run(['update', '--memory', '32m', '--pids-limit', '20', '--cpu-quota', '20000', 'up']);
+  assert.equal(u.code, 0, u.stderr);
   assert.equal(file('memory', 'up', 'memory.limit_in_bytes'), String(32 * 1024 * 1024));
   assert.equal(file('pids', 'up', 'pids.max'), '20');
   assert.equal(file('cpu', 'up', 'cpu.cfs_quota_us'), '20000');
+  assert.equal((await sb.run(['update', '--cpu-share', '300', 'up'])).code, 0, 'runc spells it --cpu-share');
+  assert.equal(file('cpu', 'up', 'cpu.shares'), '300');
   const r = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ pids: { limit: 33 } }) });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(file('pids', 'up', 'pids.max'), '33');

@@ -36,7 +36,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
 };
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
-import { SPEC_VERSION, VERSION } from '../version.js';
+import { COMMIT, SPEC_VERSION, VERSION } from '../version.js';
 
 const GLOBAL_FLAGS = {
   root: { kind: 'string' },
@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
   ctxForErrors = globals;
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
   if (values.version) {
-    process.stdout.write(`runa version ${VERSION}\nspec: ${SPEC_VERSION}\n`);
+    process.stdout.write(`runa version ${VERSION}\ncommit: ${COMMIT}\nspec: ${SPEC_VERSION}\n`);
     return 0;
   }
   const [name, ...rest] = positionals;

@@ -254,7 +254,9 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
   });
   if (devIsTmpfs) {
     const dev = resolve('/dev');
-    for (const [name, major, minor] of DEFAULT_DEVICES) {
+    // A default device the spec lists again is made as the spec says (runc), not twice.
+    const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
+    for (const [name, major, minor] of DEFAULT_DEVICES.filter(([n]) => !listed.has(`/dev/${n}`))) {
       // mknod is refused in a user namespace: bind the host's node onto an empty file.
       if (userns) plan.push(...bindDevice(`/dev/${name}`, `${dev}/${name}`, 0o666));
       else plan.push({ op: 'mknod', path: `${dev}/${name}`, mode: S_IFCHR | 0o666, major, minor });

@@ -14,8 +14,8 @@ const ps: Command = {
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
     const { saved, status } = loadContainer(ctx.root, id);
-    if (status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container not running');
-    const pids = saved.initPid ? containerPids(saved.initPid) : [];
+    // As runc: a created container shows its waiting init; a stopped one has no process (the header alone).
+    const pids = saved.initPid && status !== 'stopped' ? containerPids(saved.initPid) : [];
     if (format === 'json') {
       process.stdout.write(JSON.stringify(pids) + '\n');
       return 0;

@@ -23,7 +23,8 @@ const update: Command = {
       resources: { kind: 'string', alias: 'r' },
       memory: { kind: 'string' }, 'memory-reservation': { kind: 'string' }, 'memory-swap': { kind: 'string' },
       'kernel-memory': { kind: 'string', ignored: true }, 'kernel-memory-tcp': { kind: 'string', ignored: true },
-      'cpu-shares': { kind: 'string' }, 'cpu-quota': { kind: 'string' }, 'cpu-period': { kind: 'string' },
+      // runc spells it --cpu-share
+      'cpu-shares': { kind: 'string', alias: 'cpu-share' }, 'cpu-quota': { kind: 'string' }, 'cpu-period': { kind: 'string' },
       'cpu-rt-runtime': { kind: 'string' }, 'cpu-rt-period': { kind: 'string' },
       'cpuset-cpus': { kind: 'string' }, 'cpuset-mems': { kind: 'string' },
       'pids-limit': { kind: 'string' }, 'blkio-weight': { kind: 'string' },
