@@ -889,6 +889,24 @@ static void op_sethostname(char **a) { TRY(sethostname(a[0], strlen(a[0])), "set
 static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]); }
 static void op_symlink(char **a) { TRY(symlink(a[0], a[1]), "symlink \"%s\" -> \"%s\"", a[1], a[0]); }
 static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
+
+// chdir-early PATH, while still root: a permission error leaves PATH to chdir-late, which tries
+// again as the process's user (runc: a cwd only root can enter, or only the user can).
+static const char *chdir_pending;
+static void op_chdir_early(char **a)
+{
+	if (chdir(a[0]) == 0)
+		return;
+	if (errno != EACCES && errno != EPERM)
+		die("chdir \"%s\"", a[0]);
+	chdir_pending = a[0];
+}
+static void op_chdir_late(char **a)
+{
+	(void)a;
+	if (chdir_pending)
+		TRY(chdir(chdir_pending), "chdir \"%s\"", chdir_pending);
+}
 static void op_umask(char **a) { umask((mode_t)num(a[0])); }
 static void op_setgid(char **a) { TRY(setgid((gid_t)num(a[0])), "setgid \"%s\"", a[0]); }
 static void op_setuid(char **a) { TRY(setuid((uid_t)num(a[0])), "setuid \"%s\"", a[0]); }
@@ -1060,6 +1078,7 @@ static const struct op {
 	{"mkdir", "sn", op_mkdir},              {"mknod", "snnn", op_mknod},
 	{"symlink", "ss", op_symlink},          {"pivot_root", "s", op_pivot_root},
 	{"chdir", "s", op_chdir},               {"umask", "n", op_umask},
+	{"chdir-early", "s", op_chdir_early},   {"chdir-late", "", op_chdir_late},
 	{"write", "ss", op_write},              {"mask", "s", op_mask},
 	{"readonly", "s", op_readonly},         {"setsid", "", op_setsid},
 	{"console-connect", "s", op_console_connect}, {"console", "", op_console},

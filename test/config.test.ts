@@ -208,6 +208,20 @@ test('rro makes a bind mount read-only with every mount under it (ro alone leave
   }
 });
 
+test('a cwd the process\'s user cannot enter is entered as root first, as runc does', async () => {
+  const rootfs = await sb.rootfs();
+  fs.mkdirSync(path.join(rootfs, 'private'), { mode: 0o700 });
+  try {
+    const out = await inside('pwd; ls . >/dev/null 2>&1 && echo readable || echo not-readable', (s) => {
+      s.process.user = { uid: 1000, gid: 1000 };
+      s.process.cwd = '/private';
+    });
+    assert.deepEqual(out.trim().split('\n'), ['/private', 'not-readable']);
+  } finally {
+    fs.rmSync(path.join(rootfs, 'private'), { recursive: true, force: true });
+  }
+});
+
 test('a symlink in the rootfs can never make a mount land outside it', async () => {
   const victim = path.join(sb.dir, 'victim');
   fs.mkdirSync(victim);

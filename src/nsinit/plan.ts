@@ -32,6 +32,9 @@ export type PlanOp =
   | { op: 'symlink'; target: string; linkpath: string }
   | { op: 'pivot_root'; newRoot: string }
   | { op: 'chdir'; path: string }
+  /** chdir while still root; a permission error leaves it to chdir-late, as the process's user */
+  | { op: 'chdir-early'; path: string }
+  | { op: 'chdir-late' }
   | { op: 'umask'; mode: number }
   | { op: 'write'; path: string; value: string }
   | { op: 'mask'; path: string }
@@ -88,7 +91,7 @@ function tokens(p: PlanOp): string[] {
     case 'mkfile': return [p.path, '0' + p.mode.toString(8)];
     case 'symlink': return [p.target, p.linkpath];
     case 'pivot_root': return [p.newRoot];
-    case 'chdir': return [p.path];
+    case 'chdir': case 'chdir-early': return [p.path];
     case 'umask': return ['0' + p.mode.toString(8)];
     case 'write': return [p.path, p.value];
     case 'mask': return [p.path];
@@ -108,7 +111,7 @@ function tokens(p: PlanOp): string[] {
     case 'hookpoint':
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];
-    case 'loopback': case 'fork': case 'fork-sibling': case 'gate': case 'exec': case 'setsid': case 'console':
+    case 'loopback': case 'fork': case 'fork-sibling': case 'chdir-late': case 'gate': case 'exec': case 'setsid': case 'console':
     case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null':
       return [];
   }

@@ -518,6 +518,8 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
   const user = proc.user;
+  // The working directory is entered as root first, and again as the user only if root could not (runc).
+  ops.push({ op: 'chdir-early', path: proc.cwd });
   ops.push({ op: 'setgroups', gids: user.additionalGids ?? [] }, { op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
   if (caps) {
     ops.push(
@@ -528,7 +530,7 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
     );
   }
   if (proc.noNewPrivileges) ops.push({ op: 'nonewprivs' });
-  ops.push({ op: 'chdir', path: proc.cwd }, { op: 'umask', mode: user.umask ?? 0o022 });
+  ops.push({ op: 'chdir-late' }, { op: 'umask', mode: user.umask ?? 0o022 });
   const env = proc.env ?? [];
   for (const entry of env) ops.push({ op: 'env', entry });
   if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
