@@ -69,6 +69,13 @@ test('with --log-format json a failure ends with one {"level":"error","msg"} lin
   assert.equal(last.msg, 'container does not exist');
 });
 
+test('--log is created even when nothing fails (runc opens it on every call)', async () => {
+  const log = path.join(sb.dir, 'quiet.log');
+  const r = await sb.run(['--log', log, 'list', '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.readFileSync(log, 'utf8'), '');
+});
+
 test('single-dash and = flag forms are accepted', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'exit 4']);
   const r = await sb.run(['-root', sb.root, 'run', `-bundle=${bundle}`, 'forms']);

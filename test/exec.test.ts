@@ -50,6 +50,11 @@ test('exec --process takes a whole process.json', async () => {
   const r = await sb.run(['exec', '--process', file, 'box']);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'this\n42\n');
+  // No user: uid 0, gid 0, as runc reads it.
+  fs.writeFileSync(file, JSON.stringify({ args: ['sh', '-c', 'id -u; id -g'], cwd: '/' }));
+  const noUser = await sb.run(['exec', '-p', file, 'box']);
+  assert.equal(noUser.code, 0, noUser.stderr);
+  assert.equal(noUser.stdout, '0\n0\n');
   fs.writeFileSync(file, JSON.stringify({ args: [], cwd: 'rel', user: { uid: 0, gid: 0 } }));
   const bad = await sb.run(['exec', '-p', file, 'box']);
   assert.equal(bad.code, 1);

@@ -1,5 +1,6 @@
 // runa's command line: runc-compatible global flags, then one command, loaded on demand
 // so a command pays only for what it uses.
+import fs from 'node:fs';
 import { Context, type Globals } from './context.js';
 import { parseFlags, usage } from './flags.js';
 import { defaultRoot } from '../paths.js';
@@ -80,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
   };
   ctxForErrors = globals;
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
+  // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
+  if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));
   if (values.version) {
     process.stdout.write(`runa version ${VERSION}\ncommit: ${COMMIT}\nspec: ${SPEC_VERSION}\n`);
     return 0;

@@ -152,7 +152,9 @@ export function seccompLoad(spec: Spec, c: { id: string; status: string; bundle:
 /** runc's exec defaults: the container's process, changed only where the caller says. */
 export function execProcess(base: Spec['process'], o: import('../bus/messages.js').ExecOverrides): Spec['process'] {
   if (o.process !== undefined) {
-    const r = ProcessSchema.safeParse(o.process);
+    // runc reads process.json into Go's zero values: no `user` means uid 0, gid 0.
+    const given = o.process as Record<string, unknown>;
+    const r = ProcessSchema.safeParse(given && typeof given === 'object' && given.user === undefined ? { ...given, user: { uid: 0, gid: 0 } } : given);
     if (!r.success) throw new RunaError('invalid_spec', `process.json: ${describeIssues(r.error)}`);
     return r.data;
   }
