@@ -222,6 +222,14 @@ test('a cwd the process\'s user cannot enter is entered as root first, as runc d
   }
 });
 
+test('a read-only /dev tmpfs: its mounts and nodes are made first, then it is read-only', async () => {
+  const out = await inside('touch /dev/x 2>/dev/null && echo dev-rw || echo dev-ro; echo ok > /dev/null && echo null-ok; test -d /dev/pts && echo pts', (s) => {
+    const dev = s.mounts.find((m: any) => m.destination === '/dev');
+    dev.options = [...dev.options, 'ro'];
+  });
+  assert.deepEqual(out.trim().split('\n'), ['dev-ro', 'null-ok', 'pts']);
+});
+
 test('a symlink in the rootfs can never make a mount land outside it', async () => {
   const victim = path.join(sb.dir, 'victim');
   fs.mkdirSync(victim);

@@ -236,6 +236,7 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
 
   let devIsTmpfs = false;
   let hasPts = false;
+  let devReadonly: PlanOp | null = null;
   (spec.mounts ?? []).forEach((original, i) => {
     const m = userns ? usernsMount(original, i, userns, fresh, types) : original;
     const target = resolve(m.destination);
@@ -248,8 +249,16 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
       plan.push(...cgroupMounts(target, m, input.hostCgroups, own));
       return;
     }
-    plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
-    if (m.destination === '/dev' && m.type === 'tmpfs') devIsTmpfs = true;
+    const isDev = m.destination === '/dev' && m.type === 'tmpfs';
+    if (isDev && m.options?.includes('ro')) {
+      // A read-only /dev still needs its mount points and nodes made: read-only once they are (runc).
+      plan.push(...mountOps({ ...m, options: m.options.filter((o) => o !== 'ro') }, target));
+      const o = parseMountOptions(m.options);
+      devReadonly = { op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | o.flags, data: o.data };
+    } else {
+      plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
+    }
+    if (isDev) devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
   });
   if (devIsTmpfs) {
@@ -280,6 +289,7 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     if (userns && d.type !== 'p') plan.push(...bindDevice(hostDevice(d.path, d.type === 'b', d.major!, d.minor!), target, mode));
     else plan.push({ op: 'mknod', path: target, mode: type | mode, major: d.major ?? 0, minor: d.minor ?? 0 });
   }
+  if (devReadonly) plan.push(devReadonly);
   return plan;
 }
 
