@@ -890,6 +890,28 @@ static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0
 static void op_symlink(char **a) { TRY(symlink(a[0], a[1]), "symlink \"%s\" -> \"%s\"", a[1], a[0]); }
 static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
 
+// fix-stdio UID, before the credential change: fds 0-2 (the console's pty, the caller's pipes)
+// become the process's user's, unless they already are or are /dev/null; EINVAL/EPERM (an
+// owner or uid not mapped in a user namespace) leave them as they are (runc's fixStdioPermissions).
+static void op_fix_stdio(char **a)
+{
+	uid_t uid = (uid_t)num(a[0]);
+	struct stat null, st;
+
+	TRY(stat("/dev/null", &null), "fix-stdio: stat \"/dev/null\"");
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fstat(fd, &st) < 0) {
+			if (errno == EBADF)
+				continue;
+			die("fix-stdio: fstat %d", fd);
+		}
+		if (st.st_uid == uid || (S_ISCHR(st.st_mode) && st.st_rdev == null.st_rdev))
+			continue;
+		if (fchown(fd, uid, (gid_t)-1) < 0 && errno != EINVAL && errno != EPERM)
+			die("fix-stdio: chown %d", fd);
+	}
+}
+
 // chdir-early PATH, while still root: a permission error leaves PATH to chdir-late, which tries
 // again as the process's user (runc: a cwd only root can enter, or only the user can).
 static const char *chdir_pending;
@@ -1079,6 +1101,7 @@ static const struct op {
 	{"symlink", "ss", op_symlink},          {"pivot_root", "s", op_pivot_root},
 	{"chdir", "s", op_chdir},               {"umask", "n", op_umask},
 	{"chdir-early", "s", op_chdir_early},   {"chdir-late", "", op_chdir_late},
+	{"fix-stdio", "n", op_fix_stdio},
 	{"write", "ss", op_write},              {"mask", "s", op_mask},
 	{"readonly", "s", op_readonly},         {"setsid", "", op_setsid},
 	{"console-connect", "s", op_console_connect}, {"console", "", op_console},

@@ -27,6 +27,15 @@ test('--console-socket receives the pty master over SCM_RIGHTS, and the containe
   assert.equal((await sb.run(['delete', '-f', 'tty1'])).code, 0);
 });
 
+test('the console pty belongs to the process\'s user (runc chowns stdio before the user change)', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const { socket, received } = await consoleReceiver(sb.dir, 'owner.sock');
+  const bundle = await sb.bundle(['sh', '-c', 'stat -L -c owner=%u /proc/self/fd/0'], (s) => { s.process.terminal = true; s.process.user = { uid: 1000, gid: 1000 }; });
+  const r = await sb.run(['run', '-d', '--console-socket', socket, '-b', bundle, 'owner']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match((await received).output, /owner=1000/);
+  assert.equal((await sb.run(['delete', '-f', 'owner'])).code, 0);
+});
+
 test('terminal without a console socket: create refuses (it would detach), run relays the caller\'s terminal', { skip: !havePython() && 'python3 is needed for a pty' }, async () => {
   const bundle = await sb.bundle(['sh', '-c', 'readlink /proc/self/fd/0; read line; echo got:$line; exit 3'], (s) => { s.process.terminal = true; });
   const c = await sb.run(['create', '-b', bundle, 'tty2']);

@@ -35,6 +35,8 @@ export type PlanOp =
   /** chdir while still root; a permission error leaves it to chdir-late, as the process's user */
   | { op: 'chdir-early'; path: string }
   | { op: 'chdir-late' }
+  /** fds 0-2 become UID's (not /dev/null, not already UID's), before the credential change */
+  | { op: 'fix-stdio'; uid: number }
   | { op: 'umask'; mode: number }
   | { op: 'write'; path: string; value: string }
   | { op: 'mask'; path: string }
@@ -103,7 +105,7 @@ function tokens(p: PlanOp): string[] {
     case 'ambient': return [hex(p.mask)];
     case 'setgroups': return [p.gids.join(',')];
     case 'setgid': return [String(p.gid)];
-    case 'setuid': return [String(p.uid)];
+    case 'setuid': case 'fix-stdio': return [String(p.uid)];
     case 'env': return [p.entry];
     case 'arg': return [p.value];
     case 'seccomp': return [String(p.flags), p.program.toString('hex')];

@@ -529,7 +529,7 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
   const user = proc.user;
   // The working directory is entered as root first, and again as the user only if root could not (runc).
-  ops.push({ op: 'chdir-early', path: proc.cwd });
+  ops.push({ op: 'chdir-early', path: proc.cwd }, { op: 'fix-stdio', uid: user.uid });
   ops.push({ op: 'setgroups', gids: user.additionalGids ?? [] }, { op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
   if (caps) {
     ops.push(
