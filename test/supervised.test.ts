@@ -123,6 +123,25 @@ test('a supervised container outlives a killed monitor; kill and state still rea
   assert.equal((await sb.run(['delete', 'c3'])).code, 0);
 });
 
+test('a daemon killed -9 re-adopts a supervised container: state, kill, the stop and delete still work', async () => {
+  const bundle = await sb.bundle(['sleep', '1000']);
+  const pidFile = path.join(sb.dir, 'c5.pid');
+  const r = await sb.run(['run', '-d', '--pid-file', pidFile, '-b', bundle, 'c5']);
+  assert.equal(r.code, 0, r.stderr);
+  const init = Number(fs.readFileSync(pidFile, 'utf8'));
+  const daemon = sb.daemonPid()!;
+  process.kill(daemon, 'SIGKILL');
+  await until(() => !alive(daemon), 'daemon gone');
+  // From disk alone, then from a new daemon that re-adopts it.
+  assert.deepEqual([(await state('c5')).status, (await state('c5')).pid], ['running', init]);
+  assert.equal((await sb.run(['kill', 'c5', 'KILL'])).code, 0);
+  assert.notEqual(sb.daemonPid(), daemon, 'kill started a new daemon, which re-adopted the container');
+  await until(() => !alive(init), 'init stopped');
+  await until(async () => (await state('c5')).status === 'stopped', 'stopped');
+  assert.deepEqual(JSON.parse((await sb.run(['wait', 'c5'])).stdout), { id: 'c5', exitStatus: -1 }, 'the status went to the caller');
+  assert.equal((await sb.run(['delete', 'c5'])).code, 0);
+});
+
 test('self-supervised (no --pid-file): state\'s pid is the init, runa\'s monitor its parent, wait has the exact status', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'exit 7']);
   assert.equal((await sb.run(['create', '-b', bundle, 'c4'])).code, 0);

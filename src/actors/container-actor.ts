@@ -98,7 +98,8 @@ export class ContainerActor {
 
   /** Serialize an operation behind every earlier one on this container. */
   enqueue<T>(op: () => Promise<T> | T): Promise<T> {
-    const next = this.mailbox.then(op, op);
+    const run = () => { this.followUnmonitored(); return op(); };
+    const next = this.mailbox.then(run, run);
     this.mailbox = next.catch(() => undefined);
     return next;
   }
@@ -255,12 +256,21 @@ export class ContainerActor {
       this.exited(this.record.supervised ? -1 : LOST_MONITOR_STATUS);
       return;
     }
+    this.unmonitored = true;
     const timer = setInterval(() => {
-      if (this.deleted || processAlive(this.initPid, this.initStartTime)) return;
-      clearInterval(timer);
-      this.exited(-1);
+      if (this.deleted || !this.followUnmonitored()) clearInterval(timer);
     }, 250);
     timer.unref();
+  }
+
+  /** A supervised init with no monitor: is it still there? Its end is applied at once (before any operation too). */
+  private unmonitored = false;
+  private followUnmonitored(): boolean {
+    if (!this.unmonitored || this.link) return false;
+    if (processAlive(this.initPid, this.initStartTime)) return true;
+    this.unmonitored = false;
+    this.exited(-1);
+    return false;
   }
 
   /** The user program runs (the monitor saw exec succeed). */
