@@ -44,7 +44,7 @@ const lifecycle: Record<ContainerStatus, Record<Op, Next>> = {
   },
   created: {
     created: 'error', start: 'running', kill: 'created', 'kill SIGKILL': 'created', 'kill --all': 'created',
-    pause: 'paused', resume: 'error', exec: 'error', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'stopped',
+    pause: 'paused', resume: 'error', exec: 'created', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'stopped',
   },
   running: {
     created: 'error', start: 'error', kill: 'running', 'kill SIGKILL': 'running', 'kill --all': 'running',

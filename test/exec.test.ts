@@ -92,12 +92,13 @@ test('exec -d with --pid-file, then ps lists it (table and JSON)', async () => {
   await until(() => !alive(execPid), 'the exec\'d process is gone');
 });
 
-test('exec into a created or stopped container is refused; ps shows what runc shows', async () => {
+test('exec into a created container runs while the init waits (runc); into a stopped one it is refused; ps shows what runc shows', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'exit 0']);
   assert.equal((await sb.run(['create', '-b', bundle, 'idle'])).code, 0);
-  const r = await sb.run(['exec', 'idle', 'true']);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot exec container "idle" in state created/);
+  const r = await sb.run(['exec', 'idle', 'sh', '-c', 'cat /proc/1/comm; exit 4']);
+  assert.equal(r.code, 4, r.stderr);
+  assert.equal(r.stdout, 'nsinit\n', 'the init still waits at its gate');
+  assert.equal(JSON.parse((await sb.run(['state', 'idle'])).stdout).status, 'created');
   // ps, as runc: the waiting init of a created container, the header alone for a stopped one.
   const init = JSON.parse((await sb.run(['state', 'idle'])).stdout).pid;
   assert.deepEqual(JSON.parse((await sb.run(['ps', '--format', 'json', 'idle'])).stdout), [init]);

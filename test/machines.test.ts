@@ -61,7 +61,7 @@ const containerTable: Record<ContainerStatus, Record<Op, Cell>> = {
     kill: 'created',
     pause: 'paused',
     resume: cannot('resume', 'created'),
-    exec: cannot('exec', 'created'),
+    exec: 'created', // runc: the exec'd process joins while the init waits
     delete: 'deleted',
     'delete --force': 'deleted',
     'init exits': 'stopped',
@@ -81,7 +81,7 @@ const containerTable: Record<ContainerStatus, Record<Op, Cell>> = {
     kill: 'paused',
     pause: cannot('pause', 'paused'),
     resume: 'running',
-    exec: cannot('exec', 'paused'),
+    exec: { refused: 'cannot exec in a paused container (use --ignore-paused to override)' },
     delete: cannot('delete', 'paused'),
     'delete --force': 'deleted',
     'init exits': 'stopped',
@@ -148,13 +148,22 @@ for (const [from, row] of Object.entries(containerTable) as [ContainerStatus, Re
         const refused = refusal(actor.getSnapshot(), event);
         assert.ok(refused);
         assert.equal(refused.message, cell.refused);
-        assert.equal(refused.code, op === 'kill' && from === 'stopped' ? 'not_running' : 'invalid_state');
+        const code = op === 'kill' && from === 'stopped' ? 'not_running' : op === 'exec' && from === 'paused' ? 'paused' : 'invalid_state';
+        assert.equal(refused.code, code);
         actor.send(event);
         assert.deepEqual(observable(actor.getSnapshot()), before, 'a refused operation changes nothing');
       });
     }
   }
 }
+
+test('container paused + exec --ignore-paused → paused (the process waits in the frozen cgroup)', () => {
+  const actor = containerIn('paused');
+  const event = { type: 'container.exec', ignorePaused: true } as const;
+  assert.equal(refusal(actor.getSnapshot(), event), null);
+  actor.send(event);
+  assert.equal(containerStatus(actor.getSnapshot()), 'paused');
+});
 
 test('container creating + container.created → created; refused once created', () => {
   const actor = containerIn('creating');

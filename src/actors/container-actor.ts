@@ -492,9 +492,9 @@ export class ContainerActor {
   private specCache: Spec | null = null;
 
   /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
-  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false): Promise<{ execId: string; plan: string }> {
+  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false, ignorePaused = false): Promise<{ execId: string; plan: string }> {
     return this.enqueue(() => {
-      this.refuseUnless({ type: 'container.exec' });
+      this.refuseUnless({ type: 'container.exec', ignorePaused });
       if (this.initPid === null) throw new RunaError('not_running', 'container not running');
       const spec = this.spec();
       const proc = execProcess(spec.process, overrides);

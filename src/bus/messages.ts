@@ -64,7 +64,10 @@ export const Request = z.discriminatedUnion('type', [
     childPid: z.number().int().positive(), monitorPid: z.number().int().positive(),
   }),
   z.object({ type: z.literal('container.start'), id }),
-  z.object({ type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional() }),
+  z.object({
+    type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional(),
+    ignorePaused: z.boolean().optional(),
+  }),
   z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
   z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
   z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional() }),

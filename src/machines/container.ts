@@ -1,5 +1,5 @@
 import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
-import { invalidState, notRunning, type Refusal } from './refusal.js';
+import { execPaused, invalidState, notRunning, type Refusal } from './refusal.js';
 
 /**
  * The OCI container lifecycle (LIFECYCLE.md, "Container"), as the single answer to
@@ -28,7 +28,8 @@ export type ContainerEvent =
   | { type: 'container.kill'; signal: number; all?: boolean }
   | { type: 'container.pause' }
   | { type: 'container.resume' }
-  | { type: 'container.exec' }
+  /** ignorePaused: runc's `exec --ignore-paused` (the process waits in the frozen cgroup) */
+  | { type: 'container.exec'; ignorePaused?: boolean }
   | { type: 'container.delete'; force?: boolean }
   | { type: 'process.exited'; exitStatus: number };
 
@@ -42,6 +43,7 @@ export const containerMachine = setup({
   },
   guards: {
     isForced: ({ event }) => event.type === 'container.delete' && event.force === true,
+    ignoresPaused: ({ event }) => event.type === 'container.exec' && event.ignorePaused === true,
     isAll: ({ event }) => event.type === 'container.kill' && event.all === true,
   },
   actions: {
@@ -80,6 +82,8 @@ export const containerMachine = setup({
         // Self-transitions name their target: a targetless, action-less transition makes can() false.
         'container.kill': { target: 'created' },
         'container.pause': { target: 'paused' },
+        // runc runs an exec'd process in a created container: it joins the namespaces while the init waits.
+        'container.exec': { target: 'created' },
         // runc deletes a created container (killing its waiting init); the OCI spec would refuse.
         'container.delete': { target: 'deleted' },
         'process.exited': { target: 'stopped', actions: 'recordExit' },
@@ -98,6 +102,7 @@ export const containerMachine = setup({
       on: {
         'container.kill': { target: 'paused', actions: 'queueSignal' },
         'container.resume': { target: 'running', actions: 'clearSignals' },
+        'container.exec': { guard: 'ignoresPaused', target: 'paused' },
         'container.delete': { guard: 'isForced', target: 'deleted' },
         'process.exited': { target: 'stopped', actions: 'recordExit' },
       },
@@ -140,5 +145,6 @@ export function refusal(snapshot: ContainerSnapshot, event: ContainerEvent): Ref
   if (snapshot.can(event)) return null;
   const state = containerStatus(snapshot);
   if (event.type === 'container.kill' && state === 'stopped') return notRunning;
+  if (event.type === 'container.exec' && state === 'paused') return execPaused;
   return invalidState(containerOps[event.type], 'container', snapshot.context.id, state);
 }

@@ -6,8 +6,10 @@
  *   runsc's `requireStatus` wording, `cannot <op> <kind> "<id>" in state <state>`.
  * - `not_running`: `kill` (without `--all`) of a stopped container; the message is
  *   runc's `container not running`, which callers match on.
+ * - `paused`: `exec` into a paused container without `--ignore-paused`, in runc's words
+ *   (runc then exits 255).
  */
-export type RefusalCode = 'invalid_state' | 'not_running';
+export type RefusalCode = 'invalid_state' | 'not_running' | 'paused';
 
 export interface Refusal {
   readonly code: RefusalCode;
@@ -20,3 +22,5 @@ export function invalidState(op: string, kind: string, id: string, state: string
 }
 
 export const notRunning: Refusal = { code: 'not_running', message: 'container not running' };
+
+export const execPaused: Refusal = { code: 'paused', message: 'cannot exec in a paused container (use --ignore-paused to override)' };

@@ -18,10 +18,10 @@ const execFlags = {
   'pid-file': { kind: 'string' },
   tty: { kind: 'bool', alias: 't' },
   'console-socket': { kind: 'string' },
+  'ignore-paused': { kind: 'bool' },
   'preserve-fds': { kind: 'string', ignored: true },
   'process-label': { kind: 'string', ignored: true },
   'apparmor': { kind: 'string', ignored: true },
-  'ignore-paused': { kind: 'bool', ignored: true },
   cgroup: { kind: 'strings', ignored: true },
 } as const;
 
@@ -67,6 +67,7 @@ const exec: Command = {
       type: 'container.exec', id, process: o, consoleSocket: consoleSocket && path.resolve(consoleSocket),
       // As for create: a detached exec whose caller wants its pid is the caller's child to reap.
       supervised: Boolean(values['pid-file']) && Boolean(values.detach),
+      ignorePaused: Boolean(values['ignore-paused']),
     });
     let spawned;
     try {
