@@ -61,6 +61,25 @@ test('/sys/fs/cgroup shows the container\'s own cgroup with its limits, with or 
   }
 });
 
+test('exec --cgroup puts the process in an existing sub-cgroup of the container\'s (runc)', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('ex'); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'ex'])).code, 0);
+  const sub = path.join(V1, 'memory', prefix, 'ex', 'sub');
+  fs.mkdirSync(sub);
+  try {
+    const r = await sb.run(['exec', '--cgroup', 'memory:sub', 'ex', 'sh', '-c', 'grep -E ":(memory|pids):" /proc/self/cgroup']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').map((l) => l.split(':').slice(1).join(':')).sort(), ['memory:/sub', 'pids:/']);
+    const missing = await sb.run(['exec', '--cgroup', 'nope', 'ex', 'true']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /exec --cgroup: cgroup .*\/nope does not exist/);
+    assert.match((await sb.run(['exec', '--cgroup', 'bogus:sub', 'ex', 'true'])).stderr, /no bogus controller/);
+  } finally {
+    fs.rmdirSync(sub);
+  }
+  assert.equal((await sb.run(['delete', '-f', 'ex'])).code, 0);
+});
+
 test('without cgroupsPath the cgroup is /runa/<id>', async () => {
   const bundle = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'dflt'])).code, 0);

@@ -28,11 +28,36 @@ export const LOST_MONITOR_STATUS = 137;
 const DELETE_KILL_TIMEOUT_MS = 10_000;
 
 /** Every hierarchy's directory of a cgroup, split by who joins it (see CgroupDirs). */
-export function cgroupDirs(cg: Cgroup): CgroupDirs {
+export function cgroupDirs(cg: Cgroup, d: { v1: Record<string, string>; v2: string | null } = cg.dirs): CgroupDirs {
   const dirs: CgroupDirs = { monitor: [], child: [] };
-  for (const [controller, dir] of Object.entries(cg.dirs.v1)) (controller === 'freezer' ? dirs.child : dirs.monitor).push(dir);
-  if (cg.dirs.v2) dirs.child.push(cg.dirs.v2);
-  return dirs;
+  for (const [controller, dir] of Object.entries(d.v1)) (controller === 'freezer' ? dirs.child : dirs.monitor).push(dir);
+  if (d.v2) dirs.child.push(d.v2);
+  return { monitor: [...new Set(dirs.monitor)], child: [...new Set(dirs.child)] };
+}
+
+/**
+ * `exec --cgroup [controller[,controller…]:]path` (runc): the exec'd process goes to an existing
+ * sub-cgroup of the container's, in the controllers named (v1 only) or in all of them.
+ */
+export function execCgroupDirs(cg: Cgroup, specs: string[]): CgroupDirs {
+  const v1 = { ...cg.dirs.v1 };
+  let v2 = cg.dirs.v2;
+  for (const spec of specs) {
+    const colon = spec.indexOf(':');
+    const controllers = colon >= 0 ? spec.slice(0, colon).split(',') : null;
+    const sub = colon >= 0 ? spec.slice(colon + 1) : spec;
+    if (!sub || sub.split('/').includes('..')) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: invalid path`);
+    if (controllers && !Object.keys(cg.dirs.v1).length) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: controllers can only be named on cgroup v1`);
+    for (const c of controllers ?? Object.keys(cg.dirs.v1)) {
+      if (!(c in cg.dirs.v1)) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: no ${c} controller in the container's cgroup`);
+      v1[c] = path.join(cg.dirs.v1[c], sub);
+    }
+    if (!controllers && v2) v2 = path.join(v2, sub);
+  }
+  for (const dir of [...Object.values(v1), ...(v2 ? [v2] : [])]) {
+    if (!fs.existsSync(dir)) throw new RunaError('invalid_argument', `exec --cgroup: cgroup ${dir} does not exist`);
+  }
+  return cgroupDirs(cg, { v1, v2 });
 }
 
 export interface ContainerRecord {
@@ -492,7 +517,7 @@ export class ContainerActor {
   private specCache: Spec | null = null;
 
   /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
-  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false, ignorePaused = false): Promise<{ execId: string; plan: string }> {
+  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false, ignorePaused = false, cgroups: string[] = []): Promise<{ execId: string; plan: string }> {
     return this.enqueue(() => {
       this.refuseUnless({ type: 'container.exec', ignorePaused });
       if (this.initPid === null) throw new RunaError('not_running', 'container not running');
@@ -503,7 +528,7 @@ export class ContainerActor {
       const console = proc.terminal ? (consoleSocket ? 'socket' : 'proxy') : null;
       const plan = buildExecPlan({
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
-        console, consoleSocket, cgroupDirs: this.cgroup() ? cgroupDirs(this.cgroup()!) : undefined,
+        console, consoleSocket, cgroupDirs: this.cgroup() ? execCgroupDirs(this.cgroup()!, cgroups) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
         supervised,
       });

@@ -76,7 +76,7 @@ export class Registry {
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
     bus.handle('container.hooks', (req) => this.get(req.id).createHooks(req.kind, req.monitorPid, req.childPid));
-    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused));
+    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused, req.cgroups));
     bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));

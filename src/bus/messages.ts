@@ -67,6 +67,8 @@ export const Request = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional(),
     ignorePaused: z.boolean().optional(),
+    /** exec --cgroup: `[controller[,controller…]:]path` under the container's cgroup */
+    cgroups: z.array(z.string()).optional(),
   }),
   z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
   z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),

@@ -22,7 +22,7 @@ const execFlags = {
   'preserve-fds': { kind: 'string', ignored: true },
   'process-label': { kind: 'string', ignored: true },
   'apparmor': { kind: 'string', ignored: true },
-  cgroup: { kind: 'strings', ignored: true },
+  cgroup: { kind: 'strings' },
 } as const;
 
 function parseId(s: string, what: string): number {
@@ -68,6 +68,7 @@ const exec: Command = {
       // As for create: a detached exec whose caller wants its pid is the caller's child to reap.
       supervised: Boolean(values['pid-file']) && Boolean(values.detach),
       ignorePaused: Boolean(values['ignore-paused']),
+      cgroups: values.cgroup as string[] | undefined,
     });
     let spawned;
     try {
