@@ -101,6 +101,36 @@ test('a pre-existing cgroup is joined and left in place on delete', async () => 
   }
 });
 
+test('a pre-existing frozen cgroup is refused; a non-empty one gets runc\'s warning', async () => {
+  for (const c of controllers) fs.mkdirSync(path.join(V1, c, prefix, 'pre2'), { recursive: true });
+  const { spawn } = await import('node:child_process');
+  const squatter = spawn('sleep', ['1000'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => squatter.once('spawn', r));
+    for (const c of controllers) fs.writeFileSync(path.join(V1, c, prefix, 'pre2', 'cgroup.procs'), String(squatter.pid));
+    const bundle = await sb.bundle(['true'], (s) => { s.linux.cgroupsPath = cgPath('pre2'); });
+    const warned = await sb.run(['run', '-b', bundle, 'pre2']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.match(warned.stderr, /level=warning msg="container's cgroup \/.*pre2 is not empty: 1 process\(es\) found"/);
+    assert.equal(squatter.exitCode, null, 'deleting the container left the other process in the shared cgroup alone');
+    assert.equal(squatter.signalCode, null);
+    fs.writeFileSync(path.join(V1, 'freezer', prefix, 'pre2', 'freezer.state'), 'FROZEN');
+    const frozen = await sb.run(['run', '-d', '-b', bundle, 'pre3'], { timeoutMs: 20_000 });
+    assert.equal(frozen.code, 1);
+    assert.match(frozen.stderr, /container's cgroup \/.*pre2 is unexpectedly frozen/);
+    assert.equal(fs.existsSync(path.join(sb.root, 'pre3')), false, 'nothing created');
+    fs.writeFileSync(path.join(V1, 'freezer', prefix, 'pre2', 'freezer.state'), 'THAWED');
+  } finally {
+    fs.writeFileSync(path.join(V1, 'freezer', prefix, 'pre2', 'freezer.state'), 'THAWED');
+    if (squatter.exitCode === null && squatter.signalCode === null) {
+      const gone = new Promise((r) => squatter.once('exit', r));
+      squatter.kill('SIGKILL');
+      await gone;
+    }
+    for (const c of controllers) fs.rmdirSync(path.join(V1, c, prefix, 'pre2'));
+  }
+});
+
 test('pids.limit stops a fork bomb', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done; echo all-forked'], (s) => {
     s.linux.cgroupsPath = cgPath('forks');

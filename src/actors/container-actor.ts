@@ -420,7 +420,8 @@ export class ContainerActor {
     const cg = this.cgroup();
     if (cg) {
       // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
-      for (const pid of cg.pids()) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+      // A cgroup that existed before the container may hold others' processes: those stay.
+      for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
     }
     this.opts.onGone?.(this.id);

@@ -150,7 +150,10 @@ export class Registry {
       actor.onLeaveCreating(() => clearTimeout(deadline));
       // runc and crun skip syscall names libseccomp does not know, saying so at debug level.
       const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
-      return { id, stateDir: dir, plan: planFile(dir), warnings };
+      // runc says so at warning level: the container shares its cgroup with processes already there.
+      const others = cgroup.pids().length;
+      const notices = others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [];
+      return { id, stateDir: dir, plan: planFile(dir), warnings, notices };
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
       this.containers.delete(id);
@@ -243,6 +246,9 @@ function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: Lin
   const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };
   cg.create(r);
   try {
+    // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
+    const frozen = cg.freezerState();
+    if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup ${cg.path} is unexpectedly frozen`);
     cg.apply(r);
   } catch (e) {
     void cg.destroy();

@@ -224,10 +224,14 @@ export class Cgroup {
     return u ? v2.freezerStateV2(u) : v1.freezerStateV1(this.dirOf('freezer'));
   }
 
-  /** Every process in the cgroup or a descendant, in any hierarchy, ascending. */
-  pids(): number[] {
+  /**
+   * Every process in the cgroup or a descendant, in any hierarchy, ascending; `ownedOnly`: only
+   * in the hierarchies where runa made the cgroup (a pre-existing one may hold others' processes).
+   */
+  pids(ownedOnly = false): number[] {
     const set = new Set<number>();
-    const hs = this.unified ? this.hierarchies.filter((h) => h.kind === 'v2') : this.hierarchies;
+    const hs = (this.unified ? this.hierarchies.filter((h) => h.kind === 'v2') : this.hierarchies)
+      .filter((h) => !ownedOnly || this.created.has(h.dir));
     for (const h of hs) {
       for (const d of subtreeDeepestFirst(h.dir)) for (const p of parsePids(readText(path.join(d, 'cgroup.procs')))) set.add(p);
     }

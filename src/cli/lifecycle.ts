@@ -62,14 +62,16 @@ function readSync(child: ChildProcess, onHook?: HookRunner): Promise<number> {
 
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
-  const { plan, warnings } = await client.request<{ plan: string; warnings?: string[] }>({
+  const { plan, warnings, notices } = await client.request<{ plan: string; warnings?: string[]; notices?: string[] }>({
     type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay,
     consoleSocket: opts.consoleSocket && path.resolve(opts.consoleSocket), foreground: opts.foreground,
     // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
     // the container's init as its child. runa supervises only in the foreground or without one.
     supervised: Boolean(opts.pidFile) && !opts.foreground,
   });
-  if (ctx.globals.debug) for (const w of warnings ?? []) process.stderr.write(`time="${new Date().toISOString()}" level=debug msg=${JSON.stringify(w)}\n`);
+  const say = (level: string, msg: string) => process.stderr.write(`time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}\n`);
+  if (ctx.globals.debug) for (const w of warnings ?? []) say('debug', w);
+  for (const n of notices ?? []) say('warning', n);
   let spawned: { child: ChildProcess; initPid: number };
   try {
     spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>
