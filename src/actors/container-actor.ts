@@ -222,11 +222,10 @@ export class ContainerActor {
    * runtime's namespaces, createContainer in the container's (its mount namespace before
    * pivot_root). The state they get says `creating`, with the container process's pid.
    */
-  createHooks(kind: 'prestart' | 'createRuntime' | 'createContainer', monitorPid: number, childPid: number): Promise<void> {
+  createHooks(kind: 'prestart' | 'createRuntime' | 'createContainer', childPid: number): Promise<void> {
     return this.enqueue(async () => {
       if (this.status !== 'creating') throw new RunaError('invalid_state', `cannot run ${kind} hooks of container ${JSON.stringify(this.id)} in state ${this.status}`);
       const hooks = this.spec().hooks?.[kind];
-      void monitorPid;
       const state = { ...this.state(), status: 'creating', pid: childPid };
       await runHooks(kind, hooks, state, kind === 'createContainer' ? { nsPid: childPid } : {});
     });

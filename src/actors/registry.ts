@@ -75,7 +75,7 @@ export class Registry {
       return c.enqueue(async () => { if (c.status === 'creating') await c.teardown(); });
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
-    bus.handle('container.hooks', (req) => this.get(req.id).createHooks(req.kind, req.monitorPid, req.childPid));
+    bus.handle('container.hooks', (req) => this.get(req.id).createHooks(req.kind, req.childPid));
     bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused, req.cgroups));
     bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
