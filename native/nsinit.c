@@ -50,7 +50,8 @@
 
 enum phase phase = MONITOR;
 
-static int sync_fd = -1; // fd 3 to the spawner, if it was open
+static int sync_fd = -1; // fd 3 (3 + preserved) to the spawner, if it was open
+static int preserved;    // --preserve-fds N: fds 3 .. 2+N go to the process as they are
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
 static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
 int setup_sock[2] = {-1, -1};        // see nsinit.h
@@ -571,17 +572,19 @@ static void reset_signals(void)
 	TRY(sigprocmask(SIG_SETMASK, &old_mask, NULL), "sigprocmask");
 }
 
-// Nothing but stdio may leak into the container, whatever fds the spawner handed us.
+// Nothing but stdio (and the preserved fds) may leak into the container, whatever fds the
+// spawner handed us.
 static void cloexec_from_3(void)
 {
+	unsigned int first = 3U + (unsigned int)preserved;
 	struct rlimit rl;
 
-	if (syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
 	if (errno != ENOSYS && errno != EINVAL) // EINVAL: kernel without CLOSE_RANGE_CLOEXEC
 		die("close_range");
 	TRY(getrlimit(RLIMIT_NOFILE, &rl), "getrlimit");
-	for (rlim_t fd = 3; fd < rl.rlim_cur && fd < (1 << 20); fd++)
+	for (rlim_t fd = first; fd < rl.rlim_cur && fd < (1 << 20); fd++)
 		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
 			die("fcntl %d", (int)fd);
 }
@@ -807,6 +810,8 @@ static void spawn_child(int sibling)
 	if (child > 0) {
 		if (sibling)
 			TRY((child_pidfd = (int)syscall(SYS_pidfd_open, child, 0)), "fork-sibling: pidfd_open %d", (int)child);
+		for (int fd = 3; fd < 3 + preserved; fd++) // the caller's fds are the process's, not ours to hold
+			close(fd);
 		close_fd(&setup_sock[1]);
 		close_fd(&gate_pipe[0]);
 		close_fd(&exec_pipe[1]);
@@ -1191,15 +1196,21 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	size_t n, i;
 
-	// Checked before we open anything, which could otherwise land on fd 3.
-	if (fcntl(3, F_GETFD) >= 0) {
-		sync_fd = 3;
+	// `--preserve-fds N`: fds 3 .. 2+N are the process's (runc's flag), the sync channel follows them.
+	if (argc == 4 && strcmp(argv[1], "--preserve-fds") == 0 && is_num(argv[2]) && num(argv[2]) < 1024) {
+		preserved = (int)num(argv[2]);
+		argv += 2;
+		argc -= 2;
+	}
+	// Checked before we open anything, which could otherwise land on the sync fd.
+	if (fcntl(3 + preserved, F_GETFD) >= 0) {
+		sync_fd = 3 + preserved;
 		TRY(fcntl(sync_fd, F_SETFD, FD_CLOEXEC), "fcntl sync pipe");
 	}
 	if (argc == 2 && strcmp(argv[1], "--probe-seccomp") == 0)
 		return seccomp_probe();
 	if (argc != 2)
-		die_err(EINVAL, "usage: nsinit PLANFILE | --probe-seccomp");
+		die_err(EINVAL, "usage: nsinit [--preserve-fds N] PLANFILE | --probe-seccomp");
 	// The monitor takes these through signalfd; blocked before fork so none is lost.
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

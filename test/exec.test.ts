@@ -139,3 +139,29 @@ test('a 64-character id under a long root: socket paths past sun_path\'s 108 byt
   assert.equal(JSON.parse((await sb.run(['state', id])).stdout).status, 'running');
   assert.equal((await sb.run(['delete', '-f', id])).code, 0);
 });
+
+test('--preserve-fds N hands the caller\'s fds 3 .. 2+N to the process (exec and run), as runc does', async () => {
+  const { spawnSync: runSync } = await import('node:child_process');
+  const { cli } = await import('./helpers/runa.js');
+  const file = path.join(sb.dir, 'preserved');
+  fs.writeFileSync(file, 'from fd 3\n');
+  const withFd3 = (args: string[]) => {
+    const fd = fs.openSync(file, 'r');
+    try {
+      return runSync(process.execPath, [cli, '--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 30_000 });
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  const e = withFd3(['exec', '--preserve-fds', '1', 'box', 'sh', '-c', 'cat <&3; ls /proc/self/fd | wc -l']);
+  assert.equal(e.status, 0, e.stderr);
+  // 0, 1, 2, 3 and the fd ls opens for /proc/self/fd: nothing else leaked.
+  assert.deepEqual(e.stdout.trim().split('\n'), ['from fd 3', '5']);
+  const bundle = await sb.bundle(['sh', '-c', 'cat <&3']);
+  const r = withFd3(['run', '--preserve-fds', '1', '-b', bundle, 'pfd']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'from fd 3\n');
+  const bad = withFd3(['exec', '--preserve-fds', 'x', 'box', 'true']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /invalid --preserve-fds value "x"/);
+});

@@ -17,6 +17,8 @@ export interface CreateOptions {
   foreground?: boolean;
   /** start the container in the same round trip (run, do) */
   start?: boolean;
+  /** --preserve-fds N: the caller's fds 3 .. 2+N go to the process */
+  preserveFds?: number;
 }
 
 export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
@@ -28,8 +30,8 @@ export type HookRunner = (name: string, childPid: number, monitorPid: number) =>
  * Follow nsinit's sync channel (fd 3): hook points (`hook\t<name>\t<pid>`, answered `ok` or
  * `fail\t<message>`), then `created\t<initPid>` or `error\t<errno>\t<message>`.
  */
-function readSync(child: ChildProcess, onHook?: HookRunner): Promise<number> {
-  const stream = child.stdio[3] as import('node:net').Socket;
+function readSync(child: ChildProcess, onHook: HookRunner | undefined, fd: number): Promise<number> {
+  const stream = child.stdio[fd] as import('node:net').Socket;
   return new Promise((resolve, reject) => {
     let buf = '';
     let settled = false;
@@ -75,7 +77,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   let spawned: { child: ChildProcess; initPid: number };
   try {
     spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>
-      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined));
+      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
@@ -94,15 +96,28 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   return { child, monitorPid, initPid };
 }
 
-/** Spawn nsinit on a plan with the caller's stdio and wait for its `created` line. */
-export async function spawnNsinit(plan: string, onHook?: HookRunner): Promise<{ child: ChildProcess; initPid: number }> {
-  const child = spawn(nsinitPath, [plan], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'] });
+/**
+ * Spawn nsinit on a plan with the caller's stdio (and, with `preserveFds`, the caller's fds
+ * 3 .. 2+N at the same numbers) and wait for its `created` line on the sync channel after them.
+ */
+export async function spawnNsinit(plan: string, onHook?: HookRunner, preserveFds = 0): Promise<{ child: ChildProcess; initPid: number }> {
+  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+  const args = preserveFds ? ['--preserve-fds', String(preserveFds), plan] : [plan];
+  const child = spawn(nsinitPath, args, { stdio: ['inherit', 'inherit', 'inherit', ...preserved, 'pipe'] });
   try {
     await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
   } catch (e) {
     throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
   }
-  return { child, initPid: await readSync(child, onHook) };
+  return { child, initPid: await readSync(child, onHook, 3 + preserveFds) };
+}
+
+/** `--preserve-fds N`: a count of the caller's fds from 3 on (which ones are open is the caller's business, as with runc). */
+export function preserveFdsFlag(value: unknown): number {
+  if (value === undefined) return 0;
+  const s = String(value);
+  if (!/^\d+$/.test(s) || Number(s) > 1000) throw new RunaError('invalid_argument', `invalid --preserve-fds value ${JSON.stringify(s)}`);
+  return Number(s);
 }
 
 export function writePidFile(file: string, pid: number): void {

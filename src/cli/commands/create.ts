@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { exactArgs, parseFlags } from '../flags.js';
-import { createContainer } from '../lifecycle.js';
+import { createContainer, preserveFdsFlag } from '../lifecycle.js';
 
 export const createFlags = {
   bundle: { kind: 'string', alias: 'b' },
@@ -8,7 +8,7 @@ export const createFlags = {
   'console-socket': { kind: 'string' },
   'no-pivot': { kind: 'bool', ignored: true },
   'no-new-keyring': { kind: 'bool', ignored: true },
-  'preserve-fds': { kind: 'string', ignored: true },
+  'preserve-fds': { kind: 'string' },
 } as const;
 
 const create: Command = {
@@ -21,6 +21,7 @@ const create: Command = {
       bundle: (values.bundle as string | undefined) ?? process.cwd(),
       pidFile: values['pid-file'] as string | undefined,
       consoleSocket: values['console-socket'] as string | undefined,
+      preserveFds: preserveFdsFlag(values['preserve-fds']),
     });
     child.unref();
     return 0;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
-import { forwardSignals, spawnNsinit, waitChild, writePidFile } from '../lifecycle.js';
+import { forwardSignals, preserveFdsFlag, spawnNsinit, waitChild, writePidFile } from '../lifecycle.js';
 import type { ExecOverrides } from '../../bus/messages.js';
 
 const execFlags = {
@@ -19,7 +19,7 @@ const execFlags = {
   tty: { kind: 'bool', alias: 't' },
   'console-socket': { kind: 'string' },
   'ignore-paused': { kind: 'bool' },
-  'preserve-fds': { kind: 'string', ignored: true },
+  'preserve-fds': { kind: 'string' },
   'process-label': { kind: 'string', ignored: true },
   'apparmor': { kind: 'string', ignored: true },
   cgroup: { kind: 'strings' },
@@ -62,6 +62,7 @@ const exec: Command = {
     if (tty && values.detach && !consoleSocket) throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
     if (consoleSocket && (!tty || !values.detach)) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
 
+    const preserveFds = preserveFdsFlag(values['preserve-fds']);
     const client = await ctx.connect();
     const { execId, plan } = await client.request<{ execId: string; plan: string }>({
       type: 'container.exec', id, process: o, consoleSocket: consoleSocket && path.resolve(consoleSocket),
@@ -72,7 +73,7 @@ const exec: Command = {
     });
     let spawned;
     try {
-      spawned = await spawnNsinit(plan);
+      spawned = await spawnNsinit(plan, undefined, preserveFds);
       await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.child.pid! });
     } catch (e) {
       spawned?.child.kill('SIGKILL');

@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { exactArgs, parseFlags } from '../flags.js';
-import { createContainer, forwardSignals, waitChild } from '../lifecycle.js';
+import { createContainer, forwardSignals, preserveFdsFlag, waitChild } from '../lifecycle.js';
 import { createFlags } from './create.js';
 
 const run: Command = {
@@ -19,6 +19,7 @@ const run: Command = {
         consoleSocket: values['console-socket'] as string | undefined,
         foreground: !values.detach,
         start: true,
+        preserveFds: preserveFdsFlag(values['preserve-fds']),
       }));
     } catch (e) {
       // A failed start leaves a created container behind: run removes it, like runc.
