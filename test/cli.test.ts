@@ -76,6 +76,26 @@ test('--log is created even when nothing fails (runc opens it on every call)', a
   assert.equal(fs.readFileSync(log, 'utf8'), '');
 });
 
+test('--debug: one line per step of create/start/exec/delete with the time taken, in --log (json) or on stderr', async () => {
+  const bundle = await sb.bundle(['sleep', '100']);
+  const log = path.join(sb.dir, 'debug.json');
+  const c = await sb.run(['--debug', '--log', log, '--log-format', 'json', 'create', '-b', bundle, 'dbg']);
+  assert.equal(c.code, 0, c.stderr);
+  const lines = fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.level), ['debug', 'debug', 'debug']);
+  assert.match(lines[0].msg, /^create dbg: the daemon validated the bundle/);
+  assert.match(lines[1].msg, /^create dbg: nsinit set the container up \(monitor \d+, init \d+\)/);
+  assert.ok(lines.every((l) => typeof l.ms === 'number' && typeof l.time === 'string'));
+  assert.ok(lines[2].ms >= lines[0].ms);
+  const s = await sb.run(['--debug', 'start', 'dbg']);
+  assert.match(s.stderr, /level=debug msg="start dbg: the process runs \(hooks done\)" ms=[\d.]+/);
+  const e = await sb.run(['--debug', 'exec', 'dbg', 'true']);
+  assert.match(e.stderr, /level=debug msg="exec dbg: nsinit joined the container \(process \d+\)"/);
+  const d = await sb.run(['--debug', 'delete', '-f', 'dbg']);
+  assert.match(d.stderr, /level=debug msg="delete dbg: state, cgroups and mounts removed"/);
+  assert.equal((await sb.run(['list', '-q'])).stdout.includes('dbg'), false);
+});
+
 test('single-dash and = flag forms are accepted', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'exit 4']);
   const r = await sb.run(['-root', sb.root, 'run', `-bundle=${bundle}`, 'forms']);

@@ -1,5 +1,6 @@
 // What every command gets: the global flags and a way to reach the daemon.
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { BusClient } from '../bus/client.js';
@@ -17,7 +18,23 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 export class Context {
   private client: BusClient | null = null;
+  private readonly started = performance.now();
   constructor(readonly globals: Globals) {}
+
+  /**
+   * One log line, as runc writes them: to --log (text or json) if given, else to stderr.
+   * Debug lines only with --debug; each says how long the command has run.
+   */
+  log(level: 'debug' | 'warning', msg: string): void {
+    if (level === 'debug' && !this.globals.debug) return;
+    const time = new Date().toISOString();
+    const ms = Math.round((performance.now() - this.started) * 10) / 10;
+    const line = this.globals.log && this.globals.logFormat === 'json'
+      ? JSON.stringify({ level, msg, time, ms }) + '\n'
+      : `time="${time}" level=${level} msg=${JSON.stringify(msg)} ms=${ms}\n`;
+    if (this.globals.log) fs.appendFileSync(this.globals.log, line);
+    else process.stderr.write(line);
+  }
 
   get root(): string { return this.globals.root; }
 

@@ -71,9 +71,9 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     // the container's init as its child. runa supervises only in the foreground or without one.
     supervised: Boolean(opts.pidFile) && !opts.foreground,
   });
-  const say = (level: string, msg: string) => process.stderr.write(`time="${new Date().toISOString()}" level=${level} msg=${JSON.stringify(msg)}\n`);
-  if (ctx.globals.debug) for (const w of warnings ?? []) say('debug', w);
-  for (const n of notices ?? []) say('warning', n);
+  ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
+  for (const w of warnings ?? []) ctx.log('debug', w);
+  for (const n of notices ?? []) ctx.log('warning', n);
   let spawned: { child: ChildProcess; initPid: number };
   try {
     spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>
@@ -84,6 +84,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   }
   const { child, initPid } = spawned;
   const monitorPid = child.pid!;
+  ctx.log('debug', `create ${opts.id}: nsinit set the container up (monitor ${monitorPid}, init ${initPid})`);
   try {
     await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid, start: opts.start });
   } catch (e) {
@@ -91,6 +92,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
+  ctx.log('debug', `create ${opts.id}: the daemon follows the monitor${opts.start ? ', the process started' : ''}`);
   // Written last: callers take the pid file as "create is complete". The init, as runc writes.
   if (opts.pidFile) writePidFile(opts.pidFile, initPid);
   return { child, monitorPid, initPid };

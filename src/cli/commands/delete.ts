@@ -13,6 +13,7 @@ const del: Command = {
       try {
         const { warnings } = await client.request<{ warnings?: string[] }>({ type: 'container.delete', id, force });
         for (const w of warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+        ctx.log('debug', `delete ${id}: state, cgroups and mounts removed`);
       } catch (e) {
         // runc: deleting a missing container with --force is not an error.
         if (force && e instanceof RunaError && e.code === 'not_exist') continue;

@@ -71,10 +71,13 @@ const exec: Command = {
       ignorePaused: Boolean(values['ignore-paused']),
       cgroups: values.cgroup as string[] | undefined,
     });
+    ctx.log('debug', `exec ${id}: the daemon wrote the plan (${execId})`);
     let spawned;
     try {
       spawned = await spawnNsinit(plan, undefined, preserveFds);
+      ctx.log('debug', `exec ${id}: nsinit joined the container (process ${spawned.initPid})`);
       await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.child.pid! });
+      ctx.log('debug', `exec ${id}: the process runs`);
     } catch (e) {
       spawned?.child.kill('SIGKILL');
       await client.request({ type: 'exec.failed', id, execId, message: (e as Error).message }).catch(() => undefined);

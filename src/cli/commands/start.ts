@@ -7,7 +7,9 @@ const start: Command = {
     const { positionals } = parseFlags(args, {});
     exactArgs(positionals, 1, 'start');
     const client = await ctx.connect();
+    ctx.log('debug', `start ${positionals[0]}: connected to the daemon`);
     await client.request({ type: 'container.start', id: positionals[0] });
+    ctx.log('debug', `start ${positionals[0]}: the process runs (hooks done)`);
     return 0;
   },
 };
