@@ -895,6 +895,39 @@ static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0
 static void op_symlink(char **a) { TRY(symlink(a[0], a[1]), "symlink \"%s\" -> \"%s\"", a[1], a[0]); }
 static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
 
+// hold PATH RECURSIVE: while still host root (before the user namespace), clone the mount tree
+// at PATH into a detached mount (open_tree OPEN_TREE_CLONE, AT_RECURSIVE for rbind);
+// mount-held K DST attaches the Kth one at DST (move_mount), as runc does for mount sources the
+// user namespace's root cannot reach. A detached mount may be attached in another mount namespace.
+#ifndef SYS_open_tree
+#define SYS_open_tree 428
+#endif
+#ifndef SYS_move_mount
+#define SYS_move_mount 429
+#endif
+#define HELD_MAX 256
+static int held[HELD_MAX];
+static size_t nheld;
+static void op_hold(char **a)
+{
+	unsigned int flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (num(a[1]) ? 0x8000 /* AT_RECURSIVE */ : 0);
+
+	if (nheld == HELD_MAX)
+		die_err(E2BIG, "hold \"%s\": more than %d held mounts", a[0], HELD_MAX);
+	TRY((held[nheld] = (int)syscall(SYS_open_tree, AT_FDCWD, a[0], flags)), "hold \"%s\": open_tree", a[0]);
+	nheld++;
+}
+static void op_mount_held(char **a)
+{
+	unsigned long k = num(a[0]);
+
+	if (k >= nheld)
+		die_err(EINVAL, "mount-held %lu: no such held mount", k);
+	TRY(syscall(SYS_move_mount, held[k], "", AT_FDCWD, a[1], 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */),
+	    "mount held \"%s\" on \"%s\": move_mount", a[2], a[1]);
+	close(held[k]);
+}
+
 // fix-stdio UID, before the credential change: fds 0-2 (the console's pty, the caller's pipes)
 // become the process's user's, unless they already are or are /dev/null; EINVAL/EPERM (an
 // owner or uid not mapped in a user namespace) leave them as they are (runc's fixStdioPermissions).
@@ -1106,7 +1139,8 @@ static const struct op {
 	{"symlink", "ss", op_symlink},          {"pivot_root", "s", op_pivot_root},
 	{"chdir", "s", op_chdir},               {"umask", "n", op_umask},
 	{"chdir-early", "s", op_chdir_early},   {"chdir-late", "", op_chdir_late},
-	{"fix-stdio", "n", op_fix_stdio},
+	{"fix-stdio", "n", op_fix_stdio},       {"hold", "sn", op_hold},
+	{"mount-held", "nss", op_mount_held},
 	{"write", "ss", op_write},              {"mask", "s", op_mask},
 	{"readonly", "s", op_readonly},         {"setsid", "", op_setsid},
 	{"console-connect", "s", op_console_connect}, {"console", "", op_console},

@@ -191,6 +191,27 @@ test('a rootfs the mapped root cannot reach is refused, naming the directory', a
   fs.rmSync(parent, { recursive: true, force: true });
 });
 
+test('a bind source the mapped root cannot reach is opened before entering the user namespace (runc)', async () => {
+  const locked = path.join(sb.dir, 'locked');
+  fs.mkdirSync(path.join(locked, 'inner'), { recursive: true, mode: 0o700 });
+  fs.chmodSync(locked, 0o700);
+  fs.writeFileSync(path.join(locked, 'inner', 'note'), 'behind a 0700 directory\n');
+  fs.chmodSync(path.join(locked, 'inner', 'note'), 0o644);
+  fs.chmodSync(path.join(locked, 'inner'), 0o755);
+  fs.mkdirSync(path.join(await sb.rootfs(), 'held'), { recursive: true });
+  try {
+    const bundle = await sb.bundle(['cat', '/held/note'], (s) => {
+      userns(s);
+      s.mounts.push({ destination: '/held', type: 'bind', source: path.join(locked, 'inner'), options: ['rbind', 'ro'] });
+    });
+    const r = await sb.run(['run', '-b', bundle, 'u7']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'behind a 0700 directory\n');
+  } finally {
+    fs.rmSync(locked, { recursive: true, force: true });
+  }
+});
+
 // A console-socket receiver: one connection, the pty name and master (SCM_RIGHTS), then what
 // the container writes to it, as JSON.
 test('--console-socket with a user namespace: the monitor connects before entering it', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {

@@ -21,6 +21,10 @@ export type PlanOp =
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
   | { op: 'fork-sibling' }
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
+  /** Monitor, before the user namespace: clone the mount tree at PATH (detached, recursive or not) while still host root */
+  | { op: 'hold'; path: string; recursive: boolean }
+  /** attach the INDEXth `hold` at TARGET (move_mount); SOURCE only names it in errors */
+  | { op: 'mount-held'; index: number; target: string; source: string }
   /** mount_setattr(2) with AT_RECURSIVE on PATH: set and clear MOUNT_ATTR_* on the whole mount tree */
   | { op: 'mount-setattr'; path: string; set: number; clear: number }
   /** mount, then copy what the target directory held into the new mount (runc's tmpcopyup) */
@@ -86,6 +90,8 @@ function tokens(p: PlanOp): string[] {
     case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];
     case 'pdeathsig': return [String(p.signal)];
+    case 'hold': return [p.path, p.recursive ? '1' : '0'];
+    case 'mount-held': return [String(p.index), p.target, p.source];
     case 'mount-setattr': return [p.path, hex(BigInt(p.set)), hex(BigInt(p.clear))];
     case 'mount': case 'mount-copyup': return [p.source, p.target, p.fstype, String(p.flags), p.data];
     case 'mkdir': return [p.path, '0' + p.mode.toString(8)];

@@ -125,6 +125,16 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
   const userns = userNamespace(spec, joined.get('user'));
+  /** In a user namespace: bind mounts cloned from before it (mount index → index of its `hold`). */
+  const held = new Map<number, number>();
+  const holds: PlanOp[] = [];
+  if (userns && mnt) {
+    (spec.mounts ?? []).forEach((m, i) => {
+      if (!isBindMount(m) || !m.source?.startsWith('/')) return;
+      held.set(i, holds.length);
+      holds.push({ op: 'hold', path: m.source, recursive: (parseMountOptions(m.options).flags & MS.REC) !== 0 });
+    });
+  }
   if (userns) checkReachable(userns, input.rootfs, 'root.path', true);
   /** A namespace created for the container (so, in a user namespace, owned by it). */
   const fresh = (t: string) => types.has(t) && !joined.has(t);
@@ -140,6 +150,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // the child inherits the limits, the oom score and the console socket.
     plan.push(...hostProcessOps(spec.process));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
+    // Bind sources are opened while still host root: the mapped root may not reach them (runc).
+    plan.push(...holds);
     if (userns.joined) plan.push({ op: 'setns', path: userns.joined, nstype: 'user' });
     else plan.push({ op: 'userns', uidMap: idMap(userns.uid!), gidMap: idMap(userns.gid!) });
   }
@@ -159,7 +171,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
-  if (mnt) plan.push(...rootfsOps(input, { joined, userns, fresh, types, requested }));
+  if (mnt) plan.push(...rootfsOps(input, { joined, userns, fresh, types, requested, held }));
 
   // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
   // point costs a round trip to the spawner, so there is one only where hooks are configured.
@@ -193,9 +205,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
 const overlayRoot = (stateDir: string) => path.join(stateDir, 'overlay', 'merged');
 
 /** What a new mount namespace gets before the create-time hooks: its propagation, the rootfs (or the overlay) bound, the mounts and devices. */
-function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: UserNs | null; fresh: (t: string) => boolean; types: Set<string>; requested?: number }): PlanOp[] {
+function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: UserNs | null; fresh: (t: string) => boolean; types: Set<string>; requested?: number; held: Map<number, number> }): PlanOp[] {
   const { spec } = input;
-  const { joined, userns, fresh, types, requested } = c;
+  const { joined, userns, fresh, types, requested, held } = c;
   const plan: PlanOp[] = [];
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
@@ -256,7 +268,7 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
       const o = parseMountOptions(m.options);
       devReadonly = { op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | o.flags, data: o.data };
     } else {
-      plan.push(...mountOps(m, target, userns ? lockedFlags : undefined));
+      plan.push(...mountOps(m, target, userns ? lockedFlags : undefined, held.get(i)));
     }
     if (isDev) devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
@@ -421,8 +433,7 @@ function usernsMount(m: Mount, i: number, ns: UserNs, fresh: (t: string) => bool
       return { ...m, options };
     }
   }
-  const o = parseMountOptions(m.options);
-  if (((o.flags & MS.BIND) !== 0 || m.type === 'bind') && m.source?.startsWith('/')) checkReachable(ns, m.source, `mounts.${i}.source`, false);
+  // Bind sources need not be reachable by the mapped root: they are held open from before (`hold`).
   return m;
 }
 
@@ -649,19 +660,24 @@ function mkdirs(root: string, target: string): PlanOp[] {
 
 /** A bind mount whose source is anything but a directory (a file, a device, a socket). */
 function isFileBind(m: Mount): boolean {
-  const o = parseMountOptions(m.options);
-  if (!((o.flags & MS.BIND) !== 0 || m.type === 'bind') || !m.source) return false;
+  if (!isBindMount(m) || !m.source) return false;
   try { return !fs.statSync(m.source).isDirectory(); } catch { return false; }
 }
 
 /** `locked`: in a user namespace, the flags a bind keeps from its source mount (lockedFlags). */
-function mountOps(m: Mount, target: string, locked?: (source: string) => number): PlanOp[] {
+/** A bind mount: type `bind`, or a `bind`/`rbind` option. */
+function isBindMount(m: Mount): boolean {
+  return m.type === 'bind' || (parseMountOptions(m.options).flags & MS.BIND) !== 0;
+}
+
+/** `held`: the index of this bind's `hold` (cloned before a user namespace), attached instead of bound. */
+function mountOps(m: Mount, target: string, locked?: (source: string) => number, held?: number): PlanOp[] {
   const o = parseMountOptions(m.options);
   const ops: PlanOp[] = [];
-  const isBind = (o.flags & MS.BIND) !== 0 || m.type === 'bind';
-  if (isBind) {
+  if (isBindMount(m)) {
     const source = m.source ?? '';
-    ops.push({ op: 'mount', source, target, fstype: '', flags: MS.BIND | (o.flags & MS.REC), data: '' });
+    if (held !== undefined) ops.push({ op: 'mount-held', index: held, target, source });
+    else ops.push({ op: 'mount', source, target, fstype: '', flags: MS.BIND | (o.flags & MS.REC), data: '' });
     const rest = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (rest) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | rest | (locked?.(source) ?? 0), data: '' });
   } else {
