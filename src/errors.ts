@@ -1,6 +1,7 @@
 // Errors are values with a code and the user-facing wording (runc's where callers match on it).
 export class RunaError extends Error {
-  constructor(readonly code: string, message: string) {
+  /** `exitStatus`: the CLI's status for it, where runc's is not 1 */
+  constructor(readonly code: string, message: string, readonly exitStatus?: number) {
     super(message);
     this.name = 'RunaError';
   }

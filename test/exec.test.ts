@@ -57,7 +57,7 @@ test('exec --process takes a whole process.json', async () => {
   assert.equal(noUser.stdout, '0\n0\n');
   fs.writeFileSync(file, JSON.stringify({ args: [], cwd: 'rel', user: { uid: 0, gid: 0 } }));
   const bad = await sb.run(['exec', '-p', file, 'box']);
-  assert.equal(bad.code, 1);
+  assert.equal(bad.code, 255, 'runc: every exec failure but a usage error exits 255');
   assert.match(bad.stderr, /process\.json: args: must name the program to run; cwd: must be an absolute path/);
 });
 
@@ -69,7 +69,7 @@ test('exec exits 128+signal, and an exec\'d process exiting leaves the container
 
 test('exec of a missing program fails with runc-like wording', async () => {
   const r = await sb.run(['exec', 'box', '/bin/nope']);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 255);
   assert.match(r.stderr, /exec failed: exec "\/bin\/nope": No such file or directory/);
 });
 
@@ -162,6 +162,6 @@ test('--preserve-fds N hands the caller\'s fds 3 .. 2+N to the process (exec and
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, 'from fd 3\n');
   const bad = withFd3(['exec', '--preserve-fds', 'x', 'box', 'true']);
-  assert.equal(bad.status, 1);
+  assert.equal(bad.status, 1, 'a flag value error is a usage error');
   assert.match(bad.stderr, /invalid --preserve-fds value "x"/);
 });

@@ -118,7 +118,8 @@ export async function spawnNsinit(plan: string, onHook?: HookRunner, preserveFds
 export function preserveFdsFlag(value: unknown): number {
   if (value === undefined) return 0;
   const s = String(value);
-  if (!/^\d+$/.test(s) || Number(s) > 1000) throw new RunaError('invalid_argument', `invalid --preserve-fds value ${JSON.stringify(s)}`);
+  // A flag value error, as urfave/cli reports it for runc: a usage error (status 1).
+  if (!/^\d+$/.test(s) || Number(s) > 1000) throw new RunaError('usage', `invalid --preserve-fds value ${JSON.stringify(s)}`);
   return Number(s);
 }
 

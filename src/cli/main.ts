@@ -134,10 +134,8 @@ async function report(e: unknown): Promise<void> {
 
 // Exit as soon as the command is done: nothing a CLI leaves behind (sockets closing,
 // timers) is worth waiting for, and stdout/stderr writes are synchronous on Linux.
-// runc exits 255 where its command returned -1 (exec into a paused container); 1 otherwise.
-const EXIT_STATUS: Record<string, number> = { paused: 255 };
-
+// runc exits 1 on errors, except where a command says otherwise (exec: 255).
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  async (e) => { await report(e); process.exit((e instanceof RunaError && EXIT_STATUS[e.code]) || 1); },
+  async (e) => { await report(e); process.exit((e instanceof RunaError && e.exitStatus) || 1); },
 );
