@@ -7,7 +7,6 @@ import fs from 'node:fs';
 
 import path from 'node:path';
 import { cli, Sandbox, until } from './helpers/runa.js';
-import { defaultSpec } from '../src/oci/default-spec.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
 const sb = new Sandbox('parity');
@@ -35,17 +34,7 @@ const both = (args: (rt: Runtime) => string[], extraFd?: () => number) =>
 
 let n = 0;
 /** A bundle (runc's default spec, edited) shared by both runtimes. */
-async function bundle(args: string[], edit?: (s: any) => void): Promise<string> {
-  const dir = path.join(sb.dir, `pb-${++n}`);
-  fs.mkdirSync(dir);
-  const spec: any = defaultSpec();
-  spec.root.path = await sb.rootfs();
-  spec.process.args = args;
-  spec.process.terminal = false;
-  edit?.(spec);
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
-  return dir;
-}
+const bundle = (args: string[], edit?: (s: any) => void) => sb.bundle(args, edit);
 /** Run a foreground container under both runtimes: [runa, runc]. */
 async function runBoth(args: string[], edit?: (s: any) => void): Promise<Record<Runtime, Out>> {
   const b = await bundle(args, edit);

@@ -151,7 +151,7 @@ export class Registry {
       // runc and crun skip syscall names libseccomp does not know, saying so at debug level.
       const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
       // runc says so at warning level: the container shares its cgroup with processes already there.
-      const others = cgroup.pids().length;
+      const others = cgroup.preExisting ? cgroup.pids().length : 0;
       const notices = others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [];
       return { id, stateDir: dir, plan: planFile(dir), warnings, notices };
     } catch (e) {
@@ -247,7 +247,7 @@ function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: Lin
   cg.create(r);
   try {
     // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
-    const frozen = cg.freezerState();
+    const frozen = cg.preExisting ? cg.freezerState() : null;
     if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup ${cg.path} is unexpectedly frozen`);
     cg.apply(r);
   } catch (e) {

@@ -95,6 +95,9 @@ export class Cgroup {
   /** Whether runa created this cgroup (a pre-existing one is joined and left in place). */
   get owned(): boolean { return this.hierarchies.some((h) => this.created.has(h.dir)); }
 
+  /** Whether the cgroup existed before runa in any hierarchy (only then can it hold processes or be frozen at create). */
+  get preExisting(): boolean { return this.hierarchies.some((h) => !this.created.has(h.dir)); }
+
   private get unified(): string | null {
     return this.layout.mode === 'v2' ? this.hierarchies.find((h) => h.kind === 'v2')!.dir : null;
   }

@@ -1,7 +1,7 @@
 // OCI `linux.seccomp` → rules per architecture: validation (each failure names its field),
 // syscall names resolved per arch, and runc's reading of actions, errnos and arguments.
 import { z } from 'zod';
-import { ARCHES, OCI_ARCHES, nativeArch } from './arch.js';
+import { OCI_ARCHES, nativeArch } from './arch.js';
 import { SYSCALLS, type SyscallArch } from './syscalls.js';
 
 /** SECCOMP_RET_* (linux/seccomp.h). */
@@ -209,4 +209,3 @@ export function profileRules(p: SeccompProfile, opts: { native?: SyscallArch; fl
   return { defaultAction, arches, syscalls, enosysAbove, flags, unknown, notify };
 }
 
-export { ARCHES };
