@@ -24,6 +24,8 @@ export interface PersistedContainer {
   initPid: number | null;
   /** the caller supervises the init (--pid-file): it is the caller's child, and its liveness is the container's */
   supervised?: boolean;
+  /** the sandbox (pod) this container is a member of; absent for a sandbox's root, whose id is the sandbox's */
+  sandbox?: string;
   initStartTime?: string | null;
   /** -1: unknown, the status went to the caller that reaped the process */
   exitStatus: number | null;
@@ -94,7 +96,10 @@ export function liveStatus(dir: string, s: PersistedContainer): { status: Status
 }
 
 /** What the OCI state is made of. */
-export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'initPid'>;
+export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'initPid' | 'sandbox'>;
+
+/** The annotation `state` adds: the container's sandbox (its own id for a sandbox's root). Kept in step with src/oci/sandbox.ts. */
+export const SANDBOX_ID_ANNOTATION = 'dev.runa.sandbox-id';
 
 export function ociState(s: StateFields, status: Status) {
   return {
@@ -107,7 +112,7 @@ export function ociState(s: StateFields, status: Status) {
     rootfs: s.rootfs,
     created: s.created,
     owner: s.owner,
-    ...(s.annotations && Object.keys(s.annotations).length ? { annotations: s.annotations } : {}),
+    annotations: { ...s.annotations, [SANDBOX_ID_ANNOTATION]: s.sandbox ?? s.id },
   };
 }
 export type OciStateView = ReturnType<typeof ociState>;

@@ -170,8 +170,8 @@ test('list shows containers as a table, as JSON and quietly', async () => {
   const bundle = await sb.bundle(['sleep', '1000']);
   assert.equal((await sb.run(['create', '-b', bundle, 'l1'])).code, 0);
   const table = await sb.run(['list']);
-  assert.match(table.stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\n/);
-  assert.match(table.stdout, /\nl1\s+\d+\s+created\s/);
+  assert.match(table.stdout, /^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER\s+SANDBOX\n/);
+  assert.match(table.stdout, /\nl1\s+\d+\s+created\s.*\sl1\n/, 'a lone container is its own sandbox');
   const json = JSON.parse((await sb.run(['list', '--format', 'json'])).stdout);
   assert.equal(json.find((s: any) => s.id === 'l1').status, 'created');
   assert.equal((await sb.run(['list', '-q'])).stdout, 'l1\n');

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, type Actor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 import {
   containerMachine,
   containerStatus,
@@ -8,6 +8,9 @@ import {
   goferMachine,
   processMachine,
   sandboxMachine,
+  sandboxSettling,
+  sandboxStatus,
+  type MembersOutcome,
   type ContainerEvent,
   type ContainerStatus,
   type GoferEvent,
@@ -284,68 +287,122 @@ function checkCell(actor: Actor<AnyStateMachine>, event: EventObject, expected: 
   }
 }
 
-type SandboxOp = 'start' | 'pause' | 'resume' | 'stop' | 'added' | 'removed';
+type SandboxOp = 'running' | 'paused' | 'stopped' | 'deleted' | 'join';
 const sandboxEvents: Record<SandboxOp, SandboxEvent> = {
-  start: { type: 'sandbox.start' },
-  pause: { type: 'sandbox.pause' },
-  resume: { type: 'sandbox.resume' },
-  stop: { type: 'sandbox.stop' },
-  added: { type: 'sandbox.container.added' },
-  removed: { type: 'sandbox.container.removed' },
+  running: { type: 'root.running' },
+  paused: { type: 'root.paused' },
+  stopped: { type: 'root.stopped' },
+  deleted: { type: 'root.deleted' },
+  join: { type: 'member.joined', id: 'm1' },
 };
 const sandboxPaths: Record<SandboxStatus, SandboxOp[]> = {
   created: [],
-  running: ['start'],
-  paused: ['start', 'pause'],
-  stopped: ['start', 'stop'],
-  removed: ['start', 'stop', 'removed'],
+  running: ['running'],
+  paused: ['running', 'paused'],
+  stopped: ['running', 'stopped'],
+  removed: ['running', 'stopped', 'deleted'],
 };
-// With only the root container (count 1).
+// The sandbox follows its root container (no members here); effects on members settle before the next step.
 const sandboxTable: Record<SandboxStatus, Record<SandboxOp, SandboxStatus | 'error'>> = {
-  created: { start: 'running', pause: 'error', resume: 'error', stop: 'stopped', added: 'error', removed: 'error' },
-  running: { start: 'error', pause: 'paused', resume: 'error', stop: 'stopped', added: 'running', removed: 'error' },
-  paused: { start: 'error', pause: 'error', resume: 'running', stop: 'stopped', added: 'error', removed: 'error' },
-  stopped: { start: 'error', pause: 'error', resume: 'error', stop: 'error', added: 'error', removed: 'removed' },
-  removed: { start: 'error', pause: 'error', resume: 'error', stop: 'error', added: 'error', removed: 'error' },
+  created: { running: 'running', paused: 'paused', stopped: 'stopped', deleted: 'removed', join: 'error' },
+  running: { running: 'error', paused: 'paused', stopped: 'stopped', deleted: 'removed', join: 'running' },
+  paused: { running: 'running', paused: 'error', stopped: 'stopped', deleted: 'removed', join: 'error' },
+  stopped: { running: 'error', paused: 'error', stopped: 'error', deleted: 'removed', join: 'error' },
+  removed: { running: 'error', paused: 'error', stopped: 'error', deleted: 'error', join: 'error' },
 };
 
-function sandboxIn(state: SandboxStatus): Actor<typeof sandboxMachine> {
-  const actor = createActor(sandboxMachine, { input: { id: 's1' } }).start();
-  for (const op of sandboxPaths[state]) actor.send(sandboxEvents[op]);
+const settled = (actor: Actor<typeof sandboxMachine>) => waitFor(actor, (s) => !sandboxSettling(s) || s.status !== 'active');
+
+async function sandboxIn(state: SandboxStatus, machine: typeof sandboxMachine = sandboxMachine): Promise<Actor<typeof sandboxMachine>> {
+  const actor = createActor(machine, { input: { id: 's1' } }).start();
+  for (const op of sandboxPaths[state]) {
+    actor.send(sandboxEvents[op]);
+    await settled(actor);
+  }
   assert.equal(actor.getSnapshot().value, state, `setup reached ${state}`);
   return actor;
 }
 
 for (const [from, row] of Object.entries(sandboxTable) as [SandboxStatus, Record<SandboxOp, string>][]) {
   for (const [op, expected] of Object.entries(row) as [SandboxOp, string][]) {
-    test(`sandbox ${from} + ${op} → ${expected}`, () => checkCell(sandboxIn(from), sandboxEvents[op], expected));
+    test(`sandbox ${from} + ${op} → ${expected}`, async () => {
+      const actor = await sandboxIn(from);
+      const before = observable(actor.getSnapshot());
+      if (expected === 'error') {
+        assert.equal(actor.getSnapshot().can(sandboxEvents[op]), false);
+        actor.send(sandboxEvents[op]);
+        assert.deepEqual(observable(actor.getSnapshot()), before, 'a refused event changes nothing');
+        return;
+      }
+      assert.equal(actor.getSnapshot().can(sandboxEvents[op]), true);
+      actor.send(sandboxEvents[op]);
+      await settled(actor);
+      assert.equal(sandboxStatus(actor.getSnapshot()), expected);
+    });
   }
 }
 
-test('sandbox counts containers; subcontainers join only while running; removed after the last one', () => {
-  const actor = sandboxIn('running');
-  assert.equal(actor.getSnapshot().context.containers, 1);
-  actor.send(sandboxEvents.added);
-  actor.send(sandboxEvents.added);
-  assert.equal(actor.getSnapshot().context.containers, 3);
-  actor.send(sandboxEvents.removed);
-  assert.equal(actor.getSnapshot().context.containers, 2);
+/** The sandbox machine with its effects swapped for recorders: which members each effect was asked to act on. */
+function recordingSandbox(fail: string[] = []) {
+  const calls: Array<[string, string[]]> = [];
+  const effect = (name: string) => fromPromise<MembersOutcome, { sandbox: string; members: string[] }>(async ({ input }) => {
+    calls.push([name, input.members]);
+    return { failed: input.members.filter((m) => fail.includes(m)).map((m) => `${m}: refused`) };
+  });
+  const machine = sandboxMachine.provide({ actors: { pauseMembers: effect('pause'), resumeMembers: effect('resume'), stopMembers: effect('stop') } });
+  return { machine, calls };
+}
 
-  actor.send(sandboxEvents.pause);
-  assert.equal(actor.getSnapshot().can(sandboxEvents.added), false, 'no subcontainer joins a paused sandbox');
-  checkCell(actor, sandboxEvents.removed, 'paused');
-  assert.equal(actor.getSnapshot().context.containers, 1);
-  checkCell(actor, sandboxEvents.removed, 'error');
-  actor.send(sandboxEvents.resume);
-  actor.send(sandboxEvents.added);
+test('sandbox: members join only while running; pause, resume and stop of the root reach every member', async () => {
+  const { machine, calls } = recordingSandbox(['m2']);
+  const actor = await sandboxIn('running', machine);
+  actor.send({ type: 'member.joined', id: 'm1' });
+  actor.send({ type: 'member.joined', id: 'm2' });
+  actor.send({ type: 'member.joined', id: 'm1' });
+  assert.deepEqual(actor.getSnapshot().context.members, ['m1', 'm2'], 'a member joins once');
+  assert.equal(actor.getSnapshot().can({ type: 'member.joined', id: 's1' }), false, 'the root is no member of its own sandbox');
 
-  actor.send(sandboxEvents.stop);
-  assert.equal(actor.getSnapshot().can(sandboxEvents.added), false, 'no subcontainer joins a stopped sandbox');
-  checkCell(actor, sandboxEvents.removed, 'stopped');
-  assert.equal(actor.getSnapshot().context.containers, 1);
-  checkCell(actor, sandboxEvents.removed, 'removed');
-  assert.equal(actor.getSnapshot().context.containers, 0);
+  actor.send({ type: 'root.paused' });
+  assert.equal(actor.getSnapshot().value, 'pausing');
+  assert.equal(actor.getSnapshot().can({ type: 'member.joined', id: 'm3' }), false, 'no member joins a pausing sandbox');
+  await settled(actor);
+  assert.equal(actor.getSnapshot().value, 'paused');
+  assert.equal(actor.getSnapshot().can({ type: 'member.joined', id: 'm3' }), false, 'no member joins a paused sandbox');
+  actor.send({ type: 'root.running' });
+  await settled(actor);
+  actor.send({ type: 'member.left', id: 'm1' });
+  actor.send({ type: 'root.stopped' });
+  await settled(actor);
+  assert.deepEqual(calls, [['pause', ['m1', 'm2']], ['resume', ['m1', 'm2']], ['stop', ['m2']]]);
+  assert.deepEqual(actor.getSnapshot().context.errors, ['m2: refused', 'm2: refused', 'm2: refused'], 'what an effect could not do is kept');
+  assert.equal(actor.getSnapshot().can({ type: 'member.joined', id: 'm3' }), false, 'no member joins a stopped sandbox');
+
+  // Removed with its last container, whichever goes last.
+  actor.send({ type: 'root.deleted' });
+  assert.equal(actor.getSnapshot().value, 'stopped', 'a member is left');
+  actor.send({ type: 'member.left', id: 'm2' });
+  assert.equal(actor.getSnapshot().value, 'removed');
   assert.equal(actor.getSnapshot().status, 'done');
+});
+
+test('sandbox: a root deleted while running stops its members first; a re-adopted sandbox starts with its members', async () => {
+  const { machine, calls } = recordingSandbox();
+  const actor = await sandboxIn('running', machine);
+  actor.send({ type: 'member.joined', id: 'm1' });
+  actor.send({ type: 'root.deleted' });
+  await settled(actor);
+  assert.deepEqual(calls, [['stop', ['m1']]]);
+  assert.equal(actor.getSnapshot().value, 'stopped');
+  actor.send({ type: 'member.left', id: 'm1' });
+  assert.equal(actor.getSnapshot().status, 'done');
+
+  const adopted = createActor(machine, { input: { id: 's2', members: ['a', 'b'], rootPresent: false } }).start();
+  adopted.send({ type: 'root.deleted' });
+  await settled(adopted);
+  assert.deepEqual(calls.at(-1), ['stop', ['a', 'b']], 'members of a sandbox whose root is gone are stopped');
+  adopted.send({ type: 'member.left', id: 'a' });
+  adopted.send({ type: 'member.left', id: 'b' });
+  assert.equal(adopted.getSnapshot().status, 'done');
 });
 
 type GoferOp = 'serve' | 'pause' | 'resume' | 'stop' | 'failed';

@@ -1,4 +1,4 @@
-// One container as a root actor: its machines (container, init process, gofer, sandbox),
+// One container as a root actor: its machines (container, init process, gofer),
 // its monitor link and its mailbox. Operations are serialized by the mailbox; facts from
 // the monitor (the init exited) apply at once.
 import fs from 'node:fs';
@@ -8,8 +8,9 @@ import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
 import { processMachine } from '../machines/process.js';
 import { goferMachine } from '../machines/gofer.js';
-import { sandboxMachine } from '../machines/sandbox.js';
 import { MonitorLink } from './monitor-link.js';
+import { containerAddress, sandboxAddress } from './sandbox-actor.js';
+import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
@@ -72,9 +73,13 @@ export interface ContainerRecord {
   cgroup?: { path: string; createdDirs: string[] };
   /** the caller supervises the init (--pid-file): see PlanInput.supervised */
   supervised?: boolean;
+  /** the sandbox this container is a member of; absent for a sandbox's root (the sandbox id is its id) */
+  sandbox?: string;
 }
 
 export interface ContainerActorOptions {
+  /** the actors' bus: the container's sandbox hears about it there, and orders it about */
+  bus: ActorBus;
   inspect?: (ev: InspectionEvent) => void;
   /** persisted container snapshot to resume from (adoption) */
   snapshot?: unknown;
@@ -86,7 +91,6 @@ export class ContainerActor {
   readonly container: Actor<typeof containerMachine>;
   readonly init: Actor<typeof processMachine>;
   readonly gofer: Actor<typeof goferMachine>;
-  readonly sandbox: Actor<typeof sandboxMachine>;
   private mailbox: Promise<unknown> = Promise.resolve();
   private link: MonitorLink | null = null;
   private monitorPid: number | null = null;
@@ -97,7 +101,11 @@ export class ContainerActor {
   private readonly execs = new Map<string, { process: Actor<typeof processMachine>; link: MonitorLink | null; dir: string }>();
   private deleted = false;
 
-  constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions = {}) {
+  private readonly unregister: () => void;
+  /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
+  private sandboxSettled: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions) {
     const inspect = opts.inspect;
     this.container = createActor(containerMachine, {
       input: { id: record.id },
@@ -106,7 +114,6 @@ export class ContainerActor {
     }).start();
     this.init = createActor(processMachine, { input: { role: 'init' }, inspect }).start();
     this.gofer = createActor(goferMachine, { input: { id: record.id }, inspect }).start();
-    this.sandbox = createActor(sandboxMachine, { input: { id: record.id }, inspect }).start();
     if (opts.monitor) {
       this.monitorPid = opts.monitor.pid;
       this.monitorStartTime = opts.monitor.startTime;
@@ -114,9 +121,14 @@ export class ContainerActor {
       this.initStartTime = opts.monitor.initStartTime ?? null;
     }
     this.syncCompanions();
+    this.unregister = opts.bus.register(containerAddress(record.id), (m) => this.receive(m));
   }
 
   get id(): string { return this.record.id; }
+  /** The sandbox this container belongs to (its own id for a sandbox's root). */
+  get sandboxId(): string { return this.record.sandbox ?? this.record.id; }
+  get isSandboxRoot(): boolean { return this.record.sandbox === undefined; }
+  private get address(): string { return containerAddress(this.id); }
   get status(): ReturnType<typeof containerStatus> { return containerStatus(this.container.getSnapshot()); }
   get exitStatus(): number | null { return this.container.getSnapshot().context.exitStatus; }
   get pid(): number | null { return this.monitorPid; }
@@ -149,21 +161,39 @@ export class ContainerActor {
       if (this.init.getSnapshot().value === 'created') this.init.send({ type: 'process.start', pid: this.initPid ?? undefined });
       for (const p of processes) follow(p, { type: 'process.resume' });
       follow(this.gofer, { type: 'gofer.resume' });
-      follow(this.sandbox, { type: 'sandbox.start' });
-      follow(this.sandbox, { type: 'sandbox.resume' });
     }
     if (s === 'paused') {
       for (const p of processes) follow(p, { type: 'process.pause' });
       follow(this.gofer, { type: 'gofer.pause' });
-      follow(this.sandbox, { type: 'sandbox.pause' });
     }
     if (s === 'stopped' || s === 'deleted') {
       follow(this.init, { type: 'process.exited', exitStatus: this.exitStatus ?? 0 });
-      follow(this.sandbox, { type: 'sandbox.stop' });
     }
-    if (s === 'deleted') {
-      follow(this.gofer, { type: 'gofer.stop' });
-      follow(this.sandbox, { type: 'sandbox.container.removed' });
+    if (s === 'deleted') follow(this.gofer, { type: 'gofer.stop' });
+  }
+
+  /** Tell the sandbox where this container is now; a root's sandbox brings its members along. */
+  private tellSandbox(): void {
+    this.sandboxSettled = this.opts.bus.request({
+      type: 'member.status', from: this.address, to: sandboxAddress(this.sandboxId), id: this.id, status: this.status, exitStatus: this.exitStatus,
+    }).catch(() => undefined);
+  }
+
+  /** Orders from the sandbox: members follow their root. Each is a no-op where it does not apply. */
+  private receive(m: ActorMessage): Promise<unknown> {
+    switch (m.type) {
+      case 'container.stop': return this.enqueue(() => this.killAndWait());
+      case 'container.pause': return this.enqueue(async () => {
+        if (this.status !== 'running') return false;
+        await this.freeze();
+        return true;
+      });
+      case 'container.resume': return this.enqueue(async () => {
+        if (this.status !== 'paused') return false;
+        await this.thaw();
+        return true;
+      });
+      default: return Promise.reject(new RunaError('invalid_message', `container ${this.id} does not take ${m.type}`));
     }
   }
 
@@ -185,6 +215,7 @@ export class ContainerActor {
       monitorStartTime: this.monitorStartTime,
       initPid: this.initPid,
       supervised: this.record.supervised,
+      sandbox: this.record.sandbox,
       initStartTime: this.initStartTime,
       exitStatus: this.exitStatus,
       cgroup: this.record.cgroup,
@@ -202,6 +233,7 @@ export class ContainerActor {
     this.syncCompanions();
     // Only a change of state or context is worth a write (kill in running changes neither).
     if (after.value !== before.value || after.context !== before.context) this.persist();
+    if (after.value !== before.value) this.tellSandbox();
   }
 
   private leaveCreating: Array<() => void> = [];
@@ -388,18 +420,24 @@ export class ContainerActor {
   delete(force = false): Promise<{ warnings: string[] }> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.delete', force });
-      if (this.status !== 'stopped' && this.status !== 'creating' && (this.link || this.record.supervised)) {
-        const stopped = this.waitStopped();
-        await this.signalInit(9).catch(() => undefined);
-        if (this.status === 'paused') await this.cgroup()?.thaw();
-        await Promise.race([stopped, new Promise((r) => setTimeout(r, DELETE_KILL_TIMEOUT_MS).unref())]);
-      }
+      await this.killAndWait();
+      // A root goes only once its sandbox has stopped every member (their cgroups may nest in its own).
+      if (this.isSandboxRoot) await this.sandboxSettled;
       const hooks = this.spec().hooks;
       const state = { ...this.state(), status: 'stopped' };
       await this.teardown();
       // poststop: after everything is gone; failures are warnings, delete succeeds.
       return { warnings: await runHooksBestEffort('poststop', hooks?.poststop, state) };
     });
+  }
+
+  /** SIGKILL the init (thawing it if frozen) and wait until it is gone; a no-op when it is not there. */
+  private async killAndWait(): Promise<void> {
+    if (this.status === 'stopped' || this.status === 'creating' || this.status === 'deleted' || !(this.link || this.record.supervised)) return;
+    const stopped = this.waitStopped();
+    await this.signalInit(9).catch(() => undefined);
+    if (this.status === 'paused') await this.cgroup()?.thaw();
+    await Promise.race([stopped, new Promise((r) => setTimeout(r, DELETE_KILL_TIMEOUT_MS).unref())]);
   }
 
   /** Remove everything the container had on disk, as a last step of delete or a failed create. */
@@ -415,7 +453,7 @@ export class ContainerActor {
     for (const fn of this.leaveCreating.splice(0)) fn();
     for (const id of [...this.execs.keys()]) this.execGone(id);
     fs.rmSync(this.record.stateDir, { recursive: true, force: true });
-    for (const a of [this.container, this.init, this.gofer, this.sandbox]) a.stop();
+    for (const a of [this.container, this.init, this.gofer]) a.stop();
     const cg = this.cgroup();
     if (cg) {
       // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
@@ -423,7 +461,19 @@ export class ContainerActor {
       for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
     }
+    this.unregister();
+    // The sandbox counts its containers down: its root's going, or a member leaving.
+    const to = sandboxAddress(this.sandboxId);
+    if (this.isSandboxRoot) this.opts.bus.tell({ type: 'member.status', from: this.address, to, id: this.id, status: 'deleted', exitStatus: this.exitStatus });
+    else this.opts.bus.tell({ type: 'member.left', from: this.address, to, id: this.id });
     this.opts.onGone?.(this.id);
+  }
+
+  /** Forget a container whose create failed before anything but its record was made. */
+  discard(): void {
+    this.deleted = true;
+    this.unregister();
+    for (const a of [this.container, this.init, this.gofer]) a.stop();
   }
 
   wait(): Promise<number> {
@@ -464,23 +514,34 @@ export class ContainerActor {
   pause(): Promise<void> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.pause' });
-      await this.requireCgroup().freeze();
-      this.send({ type: 'container.pause' });
+      await this.freeze();
+      // A root's pause is its sandbox's: it returns once every member is paused too.
+      await this.sandboxSettled;
     });
+  }
+
+  private async freeze(): Promise<void> {
+    await this.requireCgroup().freeze();
+    this.send({ type: 'container.pause' });
   }
 
   resume(): Promise<void> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.resume' });
-      const queued = [...this.container.getSnapshot().context.pendingSignals];
-      await this.requireCgroup().thaw();
-      this.send({ type: 'container.resume' });
-      // Paused before it ever started (LIFECYCLE: created → paused → running): running must
-      // be true, so the user program starts now.
-      if (!this.programStarted) await this.runProgram();
-      // Signals sent while paused are delivered now, in order.
-      for (const sig of queued) await this.signalInit(sig).catch(() => undefined);
+      await this.thaw();
+      await this.sandboxSettled;
     });
+  }
+
+  private async thaw(): Promise<void> {
+    const queued = [...this.container.getSnapshot().context.pendingSignals];
+    await this.requireCgroup().thaw();
+    this.send({ type: 'container.resume' });
+    // Paused before it ever started (LIFECYCLE: created → paused → running): running must
+    // be true, so the user program starts now.
+    if (!this.programStarted) await this.runProgram();
+    // Signals sent while paused are delivered now, in order.
+    for (const sig of queued) await this.signalInit(sig).catch(() => undefined);
   }
 
   stats() {
@@ -580,6 +641,6 @@ export class ContainerActor {
   }
 
   inspectables(): Array<Actor<any>> {
-    return [this.container, this.init, this.gofer, this.sandbox, ...[...this.execs.values()].map((e) => e.process)];
+    return [this.container, this.init, this.gofer, ...[...this.execs.values()].map((e) => e.process)];
   }
 }

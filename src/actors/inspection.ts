@@ -16,6 +16,15 @@ export class Inspection {
     if (ev.type === '@xstate.actor' || ev.type === '@xstate.event' || ev.type === '@xstate.snapshot') this.inspector.inspect.next?.(ev);
   }
 
+  /**
+   * A message on the actors' bus, as the event it is: sent by one actor to another. It reaches
+   * the viewer as an @xstate.event frame whose source and target are the two actors.
+   */
+  message(from: AnyActorRef | undefined, to: AnyActorRef | undefined, event: { type: string }): void {
+    if (!to || !this.bus.hasListeners('inspect') || !this.inspector) return;
+    this.inspector.inspect.next?.({ type: '@xstate.event', rootId: to.sessionId, actorRef: to, sourceRef: from, event } as InspectionEvent);
+  }
+
   private load(): Promise<Inspector> {
     this.loading ??= import('@statelyai/inspect').then(({ createInspector }) => {
       const adapter = { start() {}, stop() {}, send: (frame: unknown) => this.bus.publish('inspect', frame) };

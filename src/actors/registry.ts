@@ -14,6 +14,9 @@ import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir, planFile } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
+import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
+import { ActorBus } from '../bus/actor-bus.js';
+import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
 import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
@@ -34,13 +37,47 @@ const CREATING_DEADLINE_MS = 30_000;
 
 export class Registry {
   private readonly containers = new Map<string, ContainerActor>();
+  private readonly sandboxes = new Map<string, SandboxActor>();
+  /** The actors' own bus: sandboxes and containers talk over it. */
+  readonly actors = new ActorBus();
   readonly inspection: Inspection;
   private readonly inspect: (ev: InspectionEvent) => void;
 
   constructor(private readonly root: string, private readonly bus: Bus, private readonly onChange: () => void) {
-    this.inspection = new Inspection(bus, () => [...this.containers.values()].flatMap((c) => c.inspectables()));
+    this.inspection = new Inspection(bus, () => [
+      ...[...this.sandboxes.values()].map((s) => s.actor),
+      ...[...this.containers.values()].flatMap((c) => c.inspectables()),
+    ]);
     this.inspect = (ev) => this.inspection.forward(ev);
+    // Every message between actors is an event from one to the other, for whoever watches.
+    this.actors.watch((m) => this.inspection.message(this.refOf(m.from), this.refOf(m.to), m));
     this.routes();
+  }
+
+  /** The machine behind an actor's address, for the inspector. */
+  private refOf(address: string) {
+    const [kind, ...rest] = address.split(':');
+    const id = rest.join(':');
+    if (kind === 'sandbox') return this.sandboxes.get(id)?.actor;
+    if (kind === 'container') return this.containers.get(id)?.container;
+    if (kind === 'gofer') return this.containers.get(id)?.gofer;
+    return undefined;
+  }
+
+  private newSandbox(id: string, opts: { members?: string[]; rootPresent?: boolean } = {}): SandboxActor {
+    const sandbox = new SandboxActor(id, {
+      bus: this.actors, inspect: this.inspect, ...opts,
+      onRemoved: (sid) => { if (this.sandboxes.get(sid) === sandbox) this.sandboxes.delete(sid); },
+    });
+    this.sandboxes.set(id, sandbox);
+    return sandbox;
+  }
+
+  /** The containers of a sandbox, root first (or of a lone container, given its id). */
+  private podOf(id: string): ContainerActor[] {
+    const sandbox = this.sandboxes.get(id);
+    if (!sandbox) return [this.get(id)];
+    return [id, ...sandbox.members].flatMap((m) => this.containers.get(m) ?? []);
   }
 
   get size(): number { return this.containers.size; }
@@ -53,6 +90,7 @@ export class Registry {
 
   private add(record: ContainerRecord, extra: Partial<ConstructorParameters<typeof ContainerActor>[1]> = {}): ContainerActor {
     const actor = new ContainerActor(record, {
+      bus: this.actors,
       inspect: this.inspect,
       onGone: (id) => { this.containers.delete(id); this.onChange(); },
       ...extra,
@@ -92,10 +130,12 @@ export class Registry {
     bus.handle('container.stats', (req) => ({ type: 'stats', id: req.id, data: this.get(req.id).stats() }));
     bus.handle('container.events', (req, env) => {
       if (!env.session) throw new RunaError('unsupported', 'events need a socket session');
-      this.get(req.id);
-      env.session.subscribe(`events:${req.id}`);
-      this.watchEvents(req.id, req.interval);
-      return {};
+      if (req.sandbox && !this.sandboxes.has(req.id)) throw new RunaError('not_exist', `sandbox "${req.id}" does not exist`);
+      if (!req.sandbox) this.get(req.id);
+      const topic = req.sandbox ? `events:sandbox:${req.id}` : `events:${req.id}`;
+      env.session.subscribe(topic);
+      this.watchEvents(req.id, req.interval, req.sandbox ?? false);
+      return { topic };
     });
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
     bus.handle('container.state', (req) => this.get(req.id).state());
@@ -115,7 +155,23 @@ export class Registry {
     validateId(id);
     const dir = containerDir(this.root, id);
     if (this.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
-    const { bundle, spec, rootfs } = loadBundle(req.bundle);
+    const loaded = loadBundle(req.bundle);
+    const { bundle, rootfs } = loaded;
+    const allAnnotations = { ...loaded.spec.annotations, ...annotations };
+    // A pod's member joins its sandbox's namespaces, and its cgroup nests in the sandbox's.
+    const sandboxId = sandboxToJoin(allAnnotations);
+    let spec = loaded.spec;
+    let defaultCgroup: string | undefined;
+    if (sandboxId !== null) {
+      const sandbox = this.sandboxes.get(sandboxId);
+      if (!sandbox) throw new RunaError('not_exist', `sandbox "${sandboxId}" does not exist`);
+      sandbox.refuseJoin(id);
+      const root = this.get(sandboxId);
+      spec = joinSandbox(spec, root.state().pid);
+      if (root.record.cgroup) defaultCgroup = `${root.record.cgroup.path}/${id}`;
+    } else if (this.sandboxes.has(id)) {
+      throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
+    }
     checkSpecialDirs(rootfs, spec);
     const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
     try {
@@ -126,8 +182,7 @@ export class Registry {
     }
     let cgroup: Cgroup | null = null;
     try {
-      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath, spec.linux?.resources);
-      const allAnnotations = { ...spec.annotations, ...annotations };
+      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources);
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = buildPlan({
         spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroups().mounts,
@@ -141,9 +196,12 @@ export class Registry {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: os.userInfo().username, annotations: allAnnotations,
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
+        ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       const actor = this.add(record);
       actor.persist();
+      if (sandboxId === null) this.newSandbox(id);
+      else this.actors.tell({ type: 'member.joined', from: containerAddress(id), to: sandboxAddress(sandboxId), id });
       // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
       const deadline = setTimeout(() => void this.settleCreating(actor), CREATING_DEADLINE_MS);
       deadline.unref();
@@ -156,6 +214,7 @@ export class Registry {
       return { id, stateDir: dir, plan: planFile(dir), warnings, notices };
     } catch (e) {
       fs.rmSync(dir, { recursive: true, force: true });
+      this.containers.get(id)?.discard();
       this.containers.delete(id);
       return cgroup ? cgroup.destroy().then(() => { throw e; }, () => { throw e; }) : Promise.reject(e);
     }
@@ -166,31 +225,41 @@ export class Registry {
   /**
    * `events`: stats every interval and an `oom` event as soon as the OOM killer strikes
    * (polled: cgroup v1's eventfd notification needs native code), while anyone listens.
+   * For a sandbox (`events --sandbox`), the same for every container in it, each event
+   * naming its container; it ends when the last one is gone.
    */
-  private watchEvents(id: string, intervalMs: number): void {
-    if (this.watchers.has(id)) return;
-    const topic = `events:${id}`;
-    let ooms = this.containers.get(id)?.oomCount() ?? 0;
+  private watchEvents(id: string, intervalMs: number, sandbox: boolean): string {
+    const topic = sandbox ? `events:sandbox:${id}` : `events:${id}`;
+    if (this.watchers.has(topic)) return topic;
+    const members = (): ContainerActor[] => {
+      if (!sandbox) return this.containers.has(id) ? [this.containers.get(id)!] : [];
+      return this.sandboxes.has(id) ? this.podOf(id) : [];
+    };
+    const ooms = new Map(members().map((c) => [c.id, c.oomCount()]));
     let last = 0;
     const tick = () => {
-      const c = this.containers.get(id);
-      if (!c || !this.bus.hasListeners(topic)) {
-        if (!c) this.bus.publish(topic, { type: 'end', id });
+      const pod = members();
+      if (!pod.length || !this.bus.hasListeners(topic)) {
+        if (!pod.length) this.bus.publish(topic, { type: 'end', id });
         clearInterval(timer);
-        this.watchers.delete(id);
+        this.watchers.delete(topic);
         return;
       }
-      const now = c.oomCount();
-      if (now > ooms) this.bus.publish(topic, { type: 'oom', id });
-      ooms = now;
-      if (Date.now() - last >= intervalMs) {
-        last = Date.now();
-        try { this.bus.publish(topic, { type: 'stats', id, data: c.stats() }); } catch { /* not running: no stats */ }
+      const due = Date.now() - last >= intervalMs;
+      if (due) last = Date.now();
+      for (const c of pod) {
+        const now = c.oomCount();
+        if (now > (ooms.get(c.id) ?? 0)) this.bus.publish(topic, { type: 'oom', id: c.id });
+        ooms.set(c.id, now);
+        if (due) {
+          try { this.bus.publish(topic, { type: 'stats', id: c.id, data: c.stats() }); } catch { /* not running: no stats */ }
+        }
       }
     };
     const timer = setInterval(tick, Math.min(250, intervalMs));
-    this.watchers.set(id, timer);
+    this.watchers.set(topic, timer);
     setImmediate(tick);
+    return topic;
   }
 
   /** A create whose CLI vanished: keep it if its monitor is there and waiting, else roll back. */
@@ -217,7 +286,7 @@ export class Registry {
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
-        supervised: saved.supervised,
+        supervised: saved.supervised, ...(saved.sandbox !== undefined ? { sandbox: saved.sandbox } : {}),
       };
       const actor = this.add(record, {
         snapshot: saved.snapshot,
@@ -235,6 +304,28 @@ export class Registry {
         const late = readExit(dir);
         if (late) actor.exited(late.exitStatus);
         else actor.monitorLost();
+      }
+    }
+    this.adoptSandboxes();
+  }
+
+  /**
+   * Rebuild every sandbox from its containers' records: its members, and its state replayed
+   * from its root's. A sandbox whose root is gone is stopped: its members are stopped too.
+   */
+  private adoptSandboxes(): void {
+    const pods = new Map<string, string[]>();
+    for (const c of this.containers.values()) {
+      if (!pods.has(c.sandboxId)) pods.set(c.sandboxId, []);
+      if (!c.isSandboxRoot) pods.get(c.sandboxId)!.push(c.id);
+    }
+    for (const [sid, members] of pods) {
+      if (this.sandboxes.has(sid)) continue;
+      const root = this.containers.get(sid);
+      const sandbox = this.newSandbox(sid, { members, rootPresent: root !== undefined });
+      const replay: Array<ContainerActor['status']> = !root ? ['deleted'] : root.status === 'paused' ? ['running', 'paused'] : [root.status];
+      for (const status of replay) {
+        this.actors.tell({ type: 'member.status', from: containerAddress(sid), to: sandboxAddress(sandbox.id), id: sid, status, exitStatus: root?.exitStatus ?? null });
       }
     }
   }

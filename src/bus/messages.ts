@@ -80,7 +80,11 @@ export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('container.resume'), id }),
   z.object({ type: z.literal('container.update'), id, resources: z.record(z.string(), z.unknown()) }),
   z.object({ type: z.literal('container.stats'), id }),
-  z.object({ type: z.literal('container.events'), id, interval: z.number().int().min(10).max(86_400_000) }),
+  z.object({
+    type: z.literal('container.events'), id, interval: z.number().int().min(10).max(86_400_000),
+    /** the id is a sandbox's: events of every container in it */
+    sandbox: z.boolean().optional(),
+  }),
   z.object({ type: z.literal('container.state'), id }),
   z.object({ type: z.literal('container.list') }),
   z.object({ type: z.literal('inspect.subscribe') }),

@@ -1,31 +1,53 @@
-import { assign, setup, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 
 /**
- * A sandbox (pod): the root container plus the subcontainers that join it
- * (LIFECYCLE.md, "Sandbox"). It follows its root container; `containers` counts the
- * root and every subcontainer not yet deleted, and the sandbox is `removed` when the
- * last one is deleted after it stopped.
+ * A sandbox (pod): the root container plus the subcontainers that join it (LIFECYCLE.md,
+ * "Sandbox"; runsc's pods). Its status comes from its root container's:
+ * - created when the root is created, running when the root starts;
+ * - paused and resumed as a whole: when the root pauses, every member is paused
+ *   (`pauseMembers`), and when it resumes, so do they (`resumeMembers`);
+ * - stopped when the root stops: every member is stopped first (`stopMembers`);
+ * - removed when its last container, root or member, is deleted.
+ * Members join only a running sandbox.
+ *
+ * The machine is pure: the effects on members are the invoked actors `pauseMembers`,
+ * `resumeMembers` and `stopMembers`, provided by the actor layer (src/actors/sandbox-actor.ts)
+ * and swapped by tests. Their defaults do nothing.
  */
 
 export interface SandboxInput {
   id: string;
+  /** members (root excluded) already there: a daemon re-adopting a sandbox */
+  members?: string[];
+  /** false when re-adopting a sandbox whose root was deleted */
+  rootPresent?: boolean;
 }
 
 export interface SandboxContext {
+  /** the sandbox id: its root container's id */
   id: string;
-  /** Containers in the sandbox, root included: 1 when the root container is created. */
-  containers: number;
+  /** subcontainers not yet deleted (the root is not one of them) */
+  members: string[];
+  /** whether the root container is still there (not deleted) */
+  rootPresent: boolean;
+  /** members that an effect on the whole sandbox could not reach, with why */
+  errors: string[];
 }
 
 export type SandboxEvent =
-  | { type: 'sandbox.start' }
-  | { type: 'sandbox.pause' }
-  | { type: 'sandbox.resume' }
-  | { type: 'sandbox.stop' }
-  | { type: 'sandbox.container.added' }
-  | { type: 'sandbox.container.removed' };
+  | { type: 'root.running' }
+  | { type: 'root.paused' }
+  | { type: 'root.stopped' }
+  | { type: 'root.deleted' }
+  | { type: 'member.joined'; id: string }
+  | { type: 'member.left'; id: string };
 
 export type SandboxStatus = 'created' | 'running' | 'paused' | 'stopped' | 'removed';
+
+/** What an effect on members reports: the members it could not bring along, with why. */
+export interface MembersOutcome { failed: string[] }
+type MembersInput = { sandbox: string; members: string[] };
+const nothing = fromPromise<MembersOutcome, MembersInput>(async () => ({ failed: [] }));
 
 export const sandboxMachine = setup({
   types: {
@@ -33,48 +55,113 @@ export const sandboxMachine = setup({
     context: {} as SandboxContext,
     events: {} as SandboxEvent,
   },
+  actors: {
+    pauseMembers: nothing,
+    resumeMembers: nothing,
+    stopMembers: nothing,
+  },
   guards: {
-    hasSubcontainers: ({ context }) => context.containers > 1,
-    isLastContainer: ({ context }) => context.containers === 1,
+    isNewMember: ({ context, event }) => {
+      assertEvent(event, 'member.joined');
+      return event.id !== context.id && !context.members.includes(event.id);
+    },
+    empty: ({ context }) => !context.rootPresent && context.members.length === 0,
   },
   actions: {
-    countAdded: assign({ containers: ({ context }) => context.containers + 1 }),
-    countRemoved: assign({ containers: ({ context }) => context.containers - 1 }),
+    addMember: assign({
+      members: ({ context, event }) => {
+        assertEvent(event, 'member.joined');
+        return [...context.members, event.id];
+      },
+    }),
+    removeMember: assign({
+      members: ({ context, event }) => {
+        assertEvent(event, 'member.left');
+        return context.members.filter((m) => m !== event.id);
+      },
+    }),
+    rootGone: assign({ rootPresent: false }),
+    recordFailures: assign({
+      errors: ({ context, event }) => {
+        const out = (event as { output?: MembersOutcome }).output;
+        const err = (event as { error?: unknown }).error;
+        if (out) return [...context.errors, ...out.failed].slice(-20);
+        return [...context.errors, String((err as Error)?.message ?? err)].slice(-20);
+      },
+    }),
   },
 }).createMachine({
   id: 'sandbox',
   initial: 'created',
-  context: ({ input }) => ({ id: input.id, containers: 1 }),
+  context: ({ input }) => ({ id: input.id, members: input.members ?? [], rootPresent: input.rootPresent ?? true, errors: [] }),
+  on: {
+    // A member may be deleted in any state; the sandbox goes when its last container does.
+    'member.left': { actions: 'removeMember' },
+  },
   states: {
     created: {
       on: {
-        'sandbox.start': { target: 'running' },
-        'sandbox.stop': { target: 'stopped' },
+        'root.running': { target: 'running' },
+        'root.paused': { target: 'paused' },
+        'root.stopped': { target: 'stopping' },
+        'root.deleted': { target: 'stopping', actions: 'rootGone' },
       },
     },
     running: {
       on: {
-        'sandbox.pause': { target: 'paused' },
-        'sandbox.stop': { target: 'stopped' },
         // Subcontainers join only a running sandbox: the event is handled in this state alone.
-        'sandbox.container.added': { target: 'running', actions: 'countAdded' },
-        // Only a subcontainer can leave a live sandbox; the root stops it first.
-        'sandbox.container.removed': { guard: 'hasSubcontainers', target: 'running', actions: 'countRemoved' },
+        'member.joined': { guard: 'isNewMember', actions: 'addMember' },
+        'root.paused': { target: 'pausing' },
+        'root.stopped': { target: 'stopping' },
+        'root.deleted': { target: 'stopping', actions: 'rootGone' },
+      },
+    },
+    pausing: {
+      invoke: {
+        src: 'pauseMembers',
+        input: ({ context }) => ({ sandbox: context.id, members: context.members }),
+        onDone: { target: 'paused', actions: 'recordFailures' },
+        onError: { target: 'paused', actions: 'recordFailures' },
+      },
+      on: {
+        'root.stopped': { target: 'stopping' },
+        'root.deleted': { target: 'stopping', actions: 'rootGone' },
       },
     },
     paused: {
       on: {
-        'sandbox.resume': { target: 'running' },
-        'sandbox.stop': { target: 'stopped' },
-        'sandbox.container.removed': { guard: 'hasSubcontainers', target: 'paused', actions: 'countRemoved' },
+        'root.running': { target: 'resuming' },
+        'root.stopped': { target: 'stopping' },
+        'root.deleted': { target: 'stopping', actions: 'rootGone' },
+      },
+    },
+    resuming: {
+      invoke: {
+        src: 'resumeMembers',
+        input: ({ context }) => ({ sandbox: context.id, members: context.members }),
+        onDone: { target: 'running', actions: 'recordFailures' },
+        onError: { target: 'running', actions: 'recordFailures' },
+      },
+      on: {
+        'root.stopped': { target: 'stopping' },
+        'root.deleted': { target: 'stopping', actions: 'rootGone' },
+      },
+    },
+    stopping: {
+      invoke: {
+        src: 'stopMembers',
+        input: ({ context }) => ({ sandbox: context.id, members: context.members }),
+        onDone: { target: 'stopped', actions: 'recordFailures' },
+        onError: { target: 'stopped', actions: 'recordFailures' },
+      },
+      on: {
+        'root.deleted': { actions: 'rootGone' },
       },
     },
     stopped: {
+      always: { guard: 'empty', target: 'removed' },
       on: {
-        'sandbox.container.removed': [
-          { guard: 'isLastContainer', target: 'removed', actions: 'countRemoved' },
-          { target: 'stopped', actions: 'countRemoved' },
-        ],
+        'root.deleted': { actions: 'rootGone' },
       },
     },
     removed: { type: 'final' },
@@ -84,6 +171,16 @@ export const sandboxMachine = setup({
 export type SandboxMachine = typeof sandboxMachine;
 export type SandboxSnapshot = SnapshotFrom<typeof sandboxMachine>;
 
+/** The sandbox's status as users see it: an effect in progress counts as the state it leaves. */
 export function sandboxStatus(snapshot: SandboxSnapshot): SandboxStatus {
-  return snapshot.value;
+  switch (snapshot.value) {
+    case 'pausing': case 'stopping': return 'running';
+    case 'resuming': return 'paused';
+    default: return snapshot.value;
+  }
+}
+
+/** Whether the sandbox is between two settled states (an effect on its members runs). */
+export function sandboxSettling(snapshot: SandboxSnapshot): boolean {
+  return snapshot.value === 'pausing' || snapshot.value === 'resuming' || snapshot.value === 'stopping';
 }

@@ -19,11 +19,13 @@ export function parseDuration(s: string): number {
 }
 
 const events: Command = {
-  summary: 'display container events: stats every --interval and OOM notifications, one JSON object per line',
+  summary: 'display container events: stats every --interval and OOM notifications, one JSON object per line (--sandbox ID: every container of that pod)',
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { interval: { kind: 'string' }, stats: { kind: 'bool' } });
+    const { values, positionals } = parseFlags(args, { interval: { kind: 'string' }, stats: { kind: 'bool' }, sandbox: { kind: 'bool' } });
     exactArgs(positionals, 1, 'events');
     const id = positionals[0];
+    const sandbox = Boolean(values.sandbox);
+    if (sandbox && values.stats) throw usage('events: --stats takes a container, not a --sandbox');
     const client = await ctx.connect();
     if (values.stats) {
       const ev = await client.request({ type: 'container.stats', id });
@@ -32,13 +34,13 @@ const events: Command = {
     }
     const interval = parseDuration((values.interval as string | undefined) ?? '5s');
     const done = new Promise<void>((resolve) => {
-      client.on(`events:${id}`, (ev) => {
+      client.on(sandbox ? `events:sandbox:${id}` : `events:${id}`, (ev) => {
         if ((ev as { type: string }).type === 'end') return resolve();
         process.stdout.write(JSON.stringify(ev) + '\n');
       });
       void client.closed.then(resolve);
     });
-    await client.request({ type: 'container.events', id, interval: Math.max(10, Math.round(interval)) });
+    await client.request({ type: 'container.events', id, interval: Math.max(10, Math.round(interval)), sandbox });
     await done;
     return 0;
   },

@@ -1,6 +1,6 @@
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
-import { listIds, loadContainer } from '../../state.js';
+import { listIds, loadContainer, SANDBOX_ID_ANNOTATION } from '../../state.js';
 
 const list: Command = {
   summary: 'list containers',
@@ -17,8 +17,9 @@ const list: Command = {
     } else if (format === 'json') {
       process.stdout.write(JSON.stringify(states) + '\n');
     } else {
-      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER'],
-        ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner])];
+      // runc's columns, then the sandbox (pod) each container belongs to.
+      const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER', 'SANDBOX'],
+        ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner, s.annotations[SANDBOX_ID_ANNOTATION]])];
       const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
       process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('') + '\n').join(''));
     }

@@ -2,22 +2,41 @@ import { spawnSync } from 'node:child_process';
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
-import { loadContainer } from '../../state.js';
+import { listIds, loadContainer, readState } from '../../state.js';
+import { containerDir } from '../../paths.js';
+
+/** The containers of sandbox `id`, root first: the ones whose state names it. */
+function sandboxMembers(root: string, id: string): string[] {
+  const members = listIds(root).filter((m) => loadContainerSandbox(root, m) === id);
+  if (!members.length) throw new RunaError('not_exist', `sandbox "${id}" does not exist`);
+  return members.sort((a, b) => Number(b === id) - Number(a === id));
+}
+
+function loadContainerSandbox(root: string, id: string): string | undefined {
+  const saved = readState(containerDir(root, id));
+  return saved ? (saved.sandbox ?? saved.id) : undefined;
+}
 import { containerPids } from '../../proc.js';
 
 const ps: Command = {
-  summary: 'list the processes running inside a container (ps -ef, or --format json for host PIDs)',
+  summary: 'list the processes running inside a container (ps -ef, or --format json for host PIDs); --sandbox ID: every container of that pod',
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' } }, { stopAtPositional: true });
+    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' }, sandbox: { kind: 'bool' } }, { stopAtPositional: true });
     const [id, ...psArgs] = positionals;
     if (!id) throw usage('ps: a container-id is required');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
-    const { saved, status } = loadContainer(ctx.root, id);
-    // As runc: a created container shows its waiting init; a stopped one has no process (the header alone).
-    const pids = saved.initPid && status !== 'stopped' ? containerPids(saved.initPid) : [];
+    // --sandbox: every container of the pod whose sandbox id (its root container's id) is given.
+    const members = values.sandbox ? sandboxMembers(ctx.root, id) : [id];
+    const byContainer: Record<string, number[]> = {};
+    for (const m of members) {
+      const { saved, status } = loadContainer(ctx.root, m);
+      // As runc: a created container shows its waiting init; a stopped one has no process (the header alone).
+      byContainer[m] = saved.initPid && status !== 'stopped' ? containerPids(saved.initPid) : [];
+    }
+    const pids = [...new Set(Object.values(byContainer).flat())];
     if (format === 'json') {
-      process.stdout.write(JSON.stringify(pids) + '\n');
+      process.stdout.write(JSON.stringify(values.sandbox ? byContainer : pids) + '\n');
       return 0;
     }
     const out = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });

@@ -1,0 +1,111 @@
+// A sandbox (pod) as an actor on the actors' bus. It hears its members' lifecycles as
+// `member.*` messages and orders them about (`container.stop|pause|resume`) as the root
+// container goes: the effects its machine invokes, by key.
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
+import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
+import { invalidState } from '../machines/refusal.js';
+import { RunaError } from '../errors.js';
+import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+
+export const sandboxAddress = (id: string) => `sandbox:${id}`;
+export const containerAddress = (id: string) => `container:${id}`;
+
+/** The effects on members, over the bus: every member is ordered at once, and all answers awaited. */
+export function memberEffects(bus: ActorBus) {
+  const order = (type: 'container.stop' | 'container.pause' | 'container.resume') =>
+    fromPromise<MembersOutcome, { sandbox: string; members: string[] }>(async ({ input }) => {
+      const results = await Promise.allSettled(input.members.map((m) =>
+        bus.request({ type, from: sandboxAddress(input.sandbox), to: containerAddress(m) })));
+      const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${input.members[i]}: ${(r.reason as Error).message}`] : []));
+      return { failed };
+    });
+  return { pauseMembers: order('container.pause'), resumeMembers: order('container.resume'), stopMembers: order('container.stop') };
+}
+
+export interface SandboxActorOptions {
+  bus: ActorBus;
+  inspect?: (ev: InspectionEvent) => void;
+  members?: string[];
+  rootPresent?: boolean;
+  /** the effects, by key (tests swap them) */
+  actors?: Partial<ReturnType<typeof memberEffects>>;
+  onRemoved?(id: string): void;
+}
+
+export class SandboxActor {
+  readonly actor: Actor<typeof sandboxMachine>;
+  private readonly unregister: () => void;
+
+  constructor(readonly id: string, private readonly opts: SandboxActorOptions) {
+    const machine = sandboxMachine.provide({ actors: { ...memberEffects(opts.bus), ...opts.actors } });
+    this.actor = createActor(machine, {
+      input: { id, members: opts.members, rootPresent: opts.rootPresent },
+      inspect: opts.inspect,
+    });
+    this.actor.subscribe((s) => {
+      if (s.status === 'done') this.removed();
+    });
+    this.unregister = opts.bus.register(sandboxAddress(id), (m) => this.receive(m));
+    this.actor.start();
+  }
+
+  get status() { return sandboxStatus(this.actor.getSnapshot()); }
+  get members(): string[] { return this.actor.getSnapshot().context.members; }
+
+  /** LIFECYCLE: a subcontainer cannot be created into a sandbox that is not running. */
+  refuseJoin(member: string): void {
+    const snap = this.actor.getSnapshot();
+    if (!snap.can({ type: 'member.joined', id: member })) {
+      const r = invalidState('join', 'sandbox', this.id, sandboxStatus(snap));
+      throw new RunaError(r.code, r.message);
+    }
+  }
+
+  private async receive(m: ActorMessage): Promise<unknown> {
+    switch (m.type) {
+      case 'member.joined': return this.send({ type: 'member.joined', id: m.id });
+      case 'member.left': return this.send({ type: 'member.left', id: m.id });
+      case 'member.status': {
+        if (m.id !== this.id) return; // a member's own life is its own: the sandbox only counts it
+        const ev = rootEvent(m.status);
+        if (ev) this.send(ev);
+        // The root's operation returns once the whole sandbox has followed it.
+        await waitFor(this.actor, (s) => !sandboxSettling(s) || s.status !== 'active');
+        return;
+      }
+      case 'sandbox.drain':
+        await waitFor(this.actor, (s) => s.value === 'stopped' || s.status !== 'active');
+        return;
+      default:
+        throw new RunaError('invalid_message', `sandbox ${this.id} does not take ${m.type}`);
+    }
+  }
+
+  private send(ev: SandboxEvent): void {
+    if (this.actor.getSnapshot().status === 'active') this.actor.send(ev);
+  }
+
+  private gone = false;
+  private removed(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.unregister();
+    this.opts.onRemoved?.(this.id);
+  }
+
+  /** The daemon leaves: stop the actor without touching anything. */
+  stop(): void {
+    this.unregister();
+    this.actor.stop();
+  }
+}
+
+function rootEvent(status: string): SandboxEvent | null {
+  switch (status) {
+    case 'running': return { type: 'root.running' };
+    case 'paused': return { type: 'root.paused' };
+    case 'stopped': return { type: 'root.stopped' };
+    case 'deleted': return { type: 'root.deleted' };
+    default: return null;
+  }
+}

@@ -1,0 +1,68 @@
+// The actors' own bus, inside the daemon: Sandbox, Container and Gofer actors talk to each
+// other only by typed messages addressed to an actor (`sandbox:<id>`, `container:<id>`,
+// `gofer:<id>`), never by calling each other. Every message is checked against its zod
+// schema when it is sent, and every message can be watched (the inspector shows it as an
+// event from one actor to another).
+import { z } from 'zod';
+import { RunaError } from '../errors.js';
+import { describeIssues } from './messages.js';
+
+const id = z.string().min(1).max(1024);
+const address = z.string().regex(/^(sandbox|container|gofer):.+$/);
+const status = z.enum(['creating', 'created', 'running', 'paused', 'stopped', 'deleted']);
+
+/** One discriminated union for everything the actors say to each other. */
+export const ActorMessage = z.discriminatedUnion('type', [
+  // Container → Sandbox: facts about a member's lifecycle.
+  z.object({ type: z.literal('member.joined'), from: address, to: address, id }),
+  z.object({ type: z.literal('member.status'), from: address, to: address, id, status, exitStatus: z.number().int().nullable() }),
+  z.object({ type: z.literal('member.left'), from: address, to: address, id }),
+  // Container → Sandbox: wait until every member has stopped (the root's delete, before its cgroup goes).
+  z.object({ type: z.literal('sandbox.drain'), from: address, to: address }),
+  // Sandbox → Container: orders for the whole pod.
+  z.object({ type: z.literal('container.stop'), from: address, to: address }),
+  z.object({ type: z.literal('container.pause'), from: address, to: address }),
+  z.object({ type: z.literal('container.resume'), from: address, to: address }),
+  // Container → Gofer: the container's filesystem.
+  z.object({ type: z.literal('gofer.prepare'), from: address, to: address, request: z.unknown() }),
+  z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
+]);
+export type ActorMessage = z.infer<typeof ActorMessage>;
+export type ActorMessageType = ActorMessage['type'];
+export type Address = string;
+
+type Handler = (msg: ActorMessage) => unknown;
+
+export class ActorBus {
+  private readonly mailboxes = new Map<Address, Handler>();
+  private readonly watchers = new Set<(msg: ActorMessage) => void>();
+
+  /** An actor's mailbox: every message addressed to it arrives here, one at a time in order sent. */
+  register(addr: Address, handler: Handler): () => void {
+    this.mailboxes.set(addr, handler);
+    return () => { if (this.mailboxes.get(addr) === handler) this.mailboxes.delete(addr); };
+  }
+
+  has(addr: Address): boolean { return this.mailboxes.has(addr); }
+
+  /** Watch every message (the inspector). */
+  watch(fn: (msg: ActorMessage) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  /** Send a message and wait for the receiver's answer (its handler's result, or its error). */
+  async request<T = unknown>(msg: ActorMessage): Promise<T> {
+    const r = ActorMessage.safeParse(msg);
+    if (!r.success) throw new RunaError('invalid_message', `actor message: ${describeIssues(r.error)}`);
+    const handler = this.mailboxes.get(msg.to);
+    for (const w of this.watchers) w(r.data);
+    if (!handler) throw new RunaError('not_exist', `no actor ${msg.to}`);
+    return (await handler(r.data)) as T;
+  }
+
+  /** Send a message without waiting: a fact the receiver takes note of. Errors are the receiver's. */
+  tell(msg: ActorMessage): void {
+    this.request(msg).catch(() => undefined);
+  }
+}

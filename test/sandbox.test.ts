@@ -1,0 +1,220 @@
+// Sandboxes (pods) made with the CRI annotations, as containerd and podman make them: a root
+// container and members that join it, checked from inside the containers and from the host.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { Sandbox, alive, until, type Result } from './helpers/runa.js';
+
+const sb = new Sandbox('pods');
+after(async () => {
+  const { leftovers, mounts } = await sb.cleanup();
+  assert.deepEqual(leftovers, []);
+  assert.deepEqual(mounts, []);
+});
+
+const show = (r: Result) => `exit ${r.code}: ${r.stdout}${r.stderr}`;
+const ok = async (args: string[]): Promise<string> => {
+  const r = await sb.run(args);
+  assert.equal(r.code, 0, `${args.join(' ')}: ${show(r)}`);
+  return r.stdout;
+};
+const BUSYBOX = { destination: '/bin/busybox', type: 'bind', source: '/usr/bin/busybox', options: ['bind', 'ro'] };
+const hasBusybox = fs.existsSync('/usr/bin/busybox');
+
+/** containerd's annotations for a member of sandbox `sandbox` (podman's are CRI-O's, tried below). */
+const member = (sandbox: string) => ({ 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': sandbox });
+
+async function bundle(args: string[], annotations?: Record<string, string>, edit?: (s: any) => void): Promise<string> {
+  return sb.bundle(args, (s) => {
+    if (hasBusybox) s.mounts.push(BUSYBOX);
+    if (annotations) s.annotations = annotations;
+    edit?.(s);
+  });
+}
+
+const state = async (id: string) => JSON.parse(await ok(['state', id]));
+const status = async (id: string) => {
+  const r = await sb.run(['state', id]);
+  return r.code === 0 ? JSON.parse(r.stdout).status : 'gone';
+};
+const ns = (pid: number, type: string) => fs.readlinkSync(`/proc/${pid}/ns/${type}`);
+/** The container's memory cgroup, as the host sees it. */
+const memoryCgroup = (pid: number) => fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:memory:/.test(l))!.split(':')[2];
+const stateDirs = () => fs.existsSync(sb.root) ? fs.readdirSync(sb.root).filter((n) => fs.existsSync(`${sb.root}/${n}/state.json`)) : [];
+
+/** A pod: the root `id` (sleeping) and members joining it, all running. */
+async function pod(id: string, members: Array<{ id: string; args?: string[]; edit?: (s: any) => void }>): Promise<void> {
+  await ok(['run', '-d', '-b', await bundle(['sleep', '1000'], undefined, (s) => { s.hostname = `${id}-host`; }), id]);
+  for (const m of members) await ok(['run', '-d', '-b', await bundle(m.args ?? ['sleep', '1000'], member(id), m.edit), m.id]);
+}
+
+async function removePod(...ids: string[]): Promise<void> {
+  for (const id of ids) await ok(['delete', '--force', id]);
+}
+
+test('a pod of three shares net, IPC and UTS; members reach each other over loopback; the pid namespace is shared only when asked', { skip: !hasBusybox && 'busybox-static not installed: apt-get install busybox-static' }, async () => {
+  await pod('p1', [
+    { id: 'p1-web', args: ['sh', '-c', 'echo pong | busybox nc -l -p 7777; sleep 1000'] },
+    // No pid namespace of its own in the spec: it joins the sandbox's.
+    { id: 'p1-side', edit: (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'pid'); } },
+  ]);
+  const pids = Object.fromEntries(await Promise.all(['p1', 'p1-web', 'p1-side'].map(async (id) => [id, (await state(id)).pid])));
+  // From inside: the same namespaces, and the root's hostname.
+  const inside = async (id: string) => (await ok(['exec', id, 'sh', '-c', 'readlink /proc/self/ns/net /proc/self/ns/ipc /proc/self/ns/uts /proc/self/ns/pid; hostname'])).trim().split('\n');
+  const [root, web, side] = await Promise.all(['p1', 'p1-web', 'p1-side'].map(inside));
+  assert.deepEqual(web.slice(0, 3), root.slice(0, 3), 'net, ipc and uts shared');
+  assert.deepEqual(side.slice(0, 3), root.slice(0, 3));
+  assert.notEqual(web[3], root[3], 'a member asking for its own pid namespace gets one');
+  assert.equal(side[3], root[3], 'a member without one shares the sandbox\'s');
+  assert.equal(web[4], 'p1-host');
+  assert.equal(side[4], 'p1-host');
+  assert.equal(ns(pids['p1-web'], 'net'), ns(pids.p1, 'net'), 'the host sees the same');
+  // One member reaches another over loopback.
+  await until(async () => (await sb.run(['exec', 'p1-side', 'busybox', 'nc', '-w', '2', '127.0.0.1', '7777'])).stdout === 'pong\n', 'p1-side to reach p1-web on 127.0.0.1:7777');
+
+  // The members' cgroups nest in the sandbox's (no cgroupsPath in their specs).
+  assert.equal(memoryCgroup(pids['p1-web']), `${memoryCgroup(pids.p1)}/p1-web`);
+
+  // state and list name the sandbox; ps --sandbox covers the pod.
+  assert.equal((await state('p1-web')).annotations['dev.runa.sandbox-id'], 'p1');
+  assert.equal((await state('p1')).annotations['dev.runa.sandbox-id'], 'p1');
+  assert.deepEqual((await state('p1-web')).annotations['io.kubernetes.cri.sandbox-id'], 'p1', 'the spec\'s annotations stay');
+  const table = await ok(['list']);
+  for (const id of ['p1', 'p1-web', 'p1-side']) assert.match(table, new RegExp(`\\n${id}\\s.*\\sp1\\n`));
+  const ps = JSON.parse(await ok(['ps', '--sandbox', '--format', 'json', 'p1']));
+  assert.deepEqual(Object.keys(ps), ['p1', 'p1-side', 'p1-web']);
+  assert.ok(ps['p1-web'].includes(pids['p1-web']));
+  const table2 = await ok(['ps', '--sandbox', 'p1']);
+  for (const id of ['p1', 'p1-web', 'p1-side']) assert.match(table2, new RegExp(`\\n\\S+\\s+${pids[id]}\\s`), `${id}'s init in ps --sandbox`);
+  const single = JSON.parse(await ok(['ps', '--format', 'json', 'p1-web']));
+  assert.equal(single.includes(pids.p1), false, 'ps of a member alone shows the member');
+  await removePod('p1-web', 'p1-side', 'p1');
+});
+
+test('killing the root stops every member, with their statuses recorded; the sandbox goes with its last container', async () => {
+  await pod('p2', [{ id: 'p2-a' }, { id: 'p2-b' }]);
+  const inits = await Promise.all(['p2', 'p2-a', 'p2-b'].map(async (id) => (await state(id)).pid as number));
+  const podCgroup = memoryCgroup(inits[0]);
+  await ok(['kill', 'p2', 'KILL']);
+  for (const id of ['p2', 'p2-a', 'p2-b']) await until(async () => (await status(id)) === 'stopped', `${id} stopped`);
+  for (const pid of inits) assert.equal(alive(pid), false);
+  for (const id of ['p2-a', 'p2-b']) assert.deepEqual(JSON.parse(await ok(['wait', id])), { id, exitStatus: 137 });
+
+  // A stopped sandbox takes no member.
+  const late = await sb.run(['create', '-b', await bundle(['true'], member('p2')), 'p2-late']);
+  assert.equal(late.code, 1);
+  assert.match(late.stderr, /cannot join sandbox "p2" in state stopped/);
+  assert.equal(await status('p2-late'), 'gone');
+
+  // The root goes first; the sandbox stays with its members, and its id is not free until they go.
+  await ok(['delete', 'p2']);
+  const reuse = await sb.run(['create', '-b', await bundle(['true']), 'p2']);
+  assert.equal(reuse.code, 1);
+  assert.match(reuse.stderr, /sandbox "p2" still has containers \(p2-a, p2-b\)/);
+  await ok(['delete', 'p2-a']);
+  await ok(['delete', 'p2-b']);
+  assert.equal(fs.existsSync(`/sys/fs/cgroup/memory${podCgroup}`), false, 'the pod\'s cgroups are gone');
+  await ok(['create', '-b', await bundle(['true']), 'p2']);
+  await ok(['delete', 'p2']);
+});
+
+test('deleting a member leaves the others running; pause and resume of the root act on the whole pod', async () => {
+  await pod('p3', [{ id: 'p3-a' }, { id: 'p3-b' }]);
+  await ok(['delete', '--force', 'p3-a']);
+  assert.equal(await status('p3-a'), 'gone');
+  assert.equal(await status('p3'), 'running');
+  assert.equal(await status('p3-b'), 'running');
+
+  await ok(['pause', 'p3']);
+  assert.equal(await status('p3'), 'paused');
+  assert.equal(await status('p3-b'), 'paused', 'the member is paused with its root');
+  const frozen = (pid: number) => fs.readFileSync(`/sys/fs/cgroup/freezer${fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => /:freezer:/.test(l))!.split(':')[2]}/freezer.state`, 'utf8').trim();
+  const bPid = (await state('p3-b')).pid;
+  assert.equal(frozen(bPid), 'FROZEN');
+  // No member joins a paused sandbox.
+  const late = await sb.run(['create', '-b', await bundle(['true'], member('p3')), 'p3-late']);
+  assert.match(late.stderr, /cannot join sandbox "p3" in state paused/);
+  await ok(['resume', 'p3']);
+  assert.equal(await status('p3-b'), 'running');
+  assert.equal(frozen(bPid), 'THAWED');
+
+  // A member alone pauses and resumes alone.
+  await ok(['pause', 'p3-b']);
+  assert.equal(await status('p3'), 'running');
+  await ok(['resume', 'p3-b']);
+  await removePod('p3-b', 'p3');
+});
+
+test('bad annotations and missing sandboxes are refused in runsc\'s words, and nothing is made', async () => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ 'io.kubernetes.cri.container-type': 'container' }, /spec has container-type of container, but no sandbox ID set/],
+    [{ 'io.kubernetes.cri.container-type': 'pod' }, /unknown container-type: pod/],
+    [{ 'io.kubernetes.cri-o.ContainerType': 'container' }, /spec has container-type of container, but no sandbox ID set/],
+    [member('nowhere'), /sandbox "nowhere" does not exist/],
+  ];
+  for (const [annotations, wording] of cases) {
+    const r = await sb.run(['create', '-b', await bundle(['true'], annotations), 'bad']);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stderr, wording);
+    assert.equal(await status('bad'), 'gone');
+    assert.deepEqual(stateDirs().filter((d) => d === 'bad'), []);
+  }
+  // A created (not yet running) sandbox takes no member.
+  await ok(['create', '-b', await bundle(['sleep', '1000']), 'p4']);
+  const r = await sb.run(['create', '-b', await bundle(['true'], member('p4')), 'p4-a']);
+  assert.match(r.stderr, /cannot join sandbox "p4" in state created/);
+  await ok(['delete', 'p4']);
+  // podman's (CRI-O's) annotations name a sandbox too; "sandbox" makes a new one.
+  await ok(['run', '-d', '-b', await bundle(['sleep', '1000'], { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': 'p5' }), 'p5']);
+  await ok(['run', '-d', '-b', await bundle(['sleep', '1000'], { 'io.kubernetes.cri-o.ContainerType': 'container', 'io.kubernetes.cri-o.SandboxID': 'p5' }), 'p5-a']);
+  assert.equal((await state('p5-a')).annotations['dev.runa.sandbox-id'], 'p5');
+  await removePod('p5', 'p5-a');
+});
+
+test('events --sandbox reports every container of the pod, and ends with the pod', async () => {
+  await pod('p6', [{ id: 'p6-a' }]);
+  const child = sb.spawn(['events', '--sandbox', '--interval', '100ms', 'p6']);
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  const seen = () => new Set(out.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((e) => e.type === 'stats').map((e) => e.id));
+  await until(() => seen().has('p6') && seen().has('p6-a'), 'stats of both containers');
+  const exited = new Promise((r) => child.on('exit', r));
+  await removePod('p6-a', 'p6');
+  assert.equal(await Promise.race([exited.then(() => 'ended'), new Promise((r) => setTimeout(() => r('still running'), 5000))]), 'ended');
+  const unknown = await sb.run(['events', '--sandbox', 'nowhere']);
+  assert.match(unknown.stderr, /sandbox "nowhere" does not exist/);
+});
+
+test('kill -9 of the daemon with a pod in each state loses nothing; a root that died meanwhile takes its members down', async () => {
+  await ok(['create', '-b', await bundle(['sleep', '1000']), 'q-created']);
+  await pod('q-run', [{ id: 'q-run-a' }]);
+  await pod('q-pause', [{ id: 'q-pause-a' }]);
+  await ok(['pause', 'q-pause']);
+  await pod('q-stop', [{ id: 'q-stop-a' }]);
+  await ok(['kill', 'q-stop', 'KILL']);
+  await until(async () => (await status('q-stop-a')) === 'stopped', 'q-stop-a stopped');
+  await pod('q-orphan', [{ id: 'q-orphan-a' }]);
+  const before = Object.fromEntries(await Promise.all(stateDirs().map(async (id) => [id, await status(id)])));
+
+  const daemon = sb.daemonPid()!;
+  process.kill(daemon, 'SIGKILL');
+  await until(() => !alive(daemon), 'the daemon gone');
+  // While no daemon runs, the root of q-orphan dies.
+  process.kill((await state('q-orphan')).pid, 'SIGKILL');
+  await until(async () => (await status('q-orphan')) === 'stopped', 'q-orphan stopped');
+
+  // The next daemon re-adopts every pod: the orphaned member is stopped, the rest as they were.
+  // (wait talks to the daemon, and so starts one; state and list read the disk.)
+  assert.deepEqual(JSON.parse(await ok(['wait', 'q-orphan-a'])), { id: 'q-orphan-a', exitStatus: 137 }, 'q-orphan-a stopped by the new daemon');
+  const after = Object.fromEntries(await Promise.all(stateDirs().map(async (id) => [id, await status(id)])));
+  assert.deepEqual(after, { ...before, 'q-orphan': 'stopped', 'q-orphan-a': 'stopped' });
+  // Pods still act as pods.
+  await ok(['resume', 'q-pause']);
+  assert.equal(await status('q-pause-a'), 'running');
+  await ok(['kill', 'q-run', 'KILL']);
+  await until(async () => (await status('q-run-a')) === 'stopped', 'q-run-a stopped with its root');
+  const late = await sb.run(['create', '-b', await bundle(['true'], member('q-stop')), 'q-late']);
+  assert.match(late.stderr, /cannot join sandbox "q-stop" in state stopped/);
+  await removePod('q-created', 'q-run', 'q-run-a', 'q-pause', 'q-pause-a', 'q-stop', 'q-stop-a', 'q-orphan', 'q-orphan-a');
+  assert.deepEqual(stateDirs(), []);
+});
