@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Containerd, cgroupDirs, cgroupFileOf, inPty, mountsMentioning, namespacesOf, namespacesWritten, nothingLeft, nsScript, pidOf, processes, show, type CmdResult } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
-import { until } from './helpers/runa.js';
+import { cli, until } from './helpers/runa.js';
+import { execFileSync } from 'node:child_process';
 
 const missing = process.getuid?.() !== 0 ? 'needs root' : Containerd.missing() ?? busyboxMissing();
 
@@ -128,6 +129,22 @@ describe('containerd e2e', { skip: missing ?? false }, () => {
     assert.equal(r.code, 0, show(r));
     assert.equal((await c.tasks()).get('pau')?.status, 'RUNNING');
     assert.match(frozen(), /^(THAWED|0)$/);
+  });
+
+  test('a pod through the CRI annotations: the member joins the sandbox, and dies with it', async (t) => {
+    const cri = (type: string) => ['--annotation', `io.kubernetes.cri.container-type=${type}`, '--annotation', 'io.kubernetes.cri.sandbox-id=cpod'];
+    const root = await detached(t, 'cpod', ['sleep', '7020'], cri('sandbox'));
+    const member = await detached(t, 'cpod-a', ['sleep', '7021'], cri('container'));
+    assert.deepEqual(namespacesOf(member, ['net', 'ipc', 'uts']), namespacesOf(root, ['net', 'ipc', 'uts']));
+    assert.notDeepEqual(namespacesOf(member, ['pid']), namespacesOf(root, ['pid']), 'ctr asks for a pid namespace of its own');
+    if (!process.env.RUNA_E2E_RUNTIME) {
+      const st = JSON.parse(execFileSync(process.execPath, [cli, '--root', c.runtimeRoot, 'state', 'cpod-a'], { encoding: 'utf8' }));
+      assert.equal(st.annotations['dev.runa.sandbox-id'], 'cpod');
+      // Killing the sandbox's root takes its member down (runc would leave it running).
+      const r = await c.ctr(['task', 'kill', '-s', 'KILL', 'cpod']);
+      assert.equal(r.code, 0, show(r));
+      await until(async () => (await c.tasks()).get('cpod-a')?.status === 'STOPPED', 'the member stopped with its sandbox');
+    }
   });
 
   test('task ps', async (t) => {

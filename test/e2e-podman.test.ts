@@ -10,7 +10,14 @@ import {
   nsScript, parseNs, pidOf, processes, show, type CmdResult,
 } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
-import { until } from './helpers/runa.js';
+import { cli, until } from './helpers/runa.js';
+import { execFileSync } from 'node:child_process';
+
+const RUNTIME_IS_RUNA = !process.env.RUNA_E2E_RUNTIME;
+/** runa's state of a podman container (podman gives the runtime no --root: the default one); null once gone. */
+async function runaState(id: string): Promise<any> {
+  try { return JSON.parse(execFileSync(process.execPath, [cli, 'state', id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })); } catch { return null; }
+}
 
 const missing = process.getuid?.() !== 0 ? 'needs root' : Podman.missing() ?? busyboxMissing();
 
@@ -252,6 +259,44 @@ describe('podman e2e', { skip: missing ?? false }, () => {
     r = await p.podman(['pod', 'inspect', '--format', '{{.InfraContainerID}}', 'pod1']);
     const infraPid = Number(await inspect(r.stdout.trim(), '{{.State.Pid}}'));
     assert.deepEqual(namespacesOf(infraPid, shared), parseNs(a.stdout));
+  });
+
+  test('pod: runa keeps it as a sandbox; pod pause, unpause, stop, start and rm', async (t) => {
+    t.after(() => p.podman(['pod', 'rm', '-f', '-t', '0', 'pod2']));
+    let r = await p.podman(['pod', 'create', '--network', 'none', '--name', 'pod2'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(r));
+    const members = [];
+    for (const name of ['pod2-a', 'pod2-b']) {
+      r = await p.podman(['run', '-d', '--name', name, '--pod', 'pod2', ...ULIMITS, IMAGE, 'sleep', '1000']);
+      assert.equal(r.code, 0, show(r));
+      members.push(r.stdout.trim());
+    }
+    const infra = (await p.podman(['pod', 'inspect', '--format', '{{.InfraContainerID}}', 'pod2'])).stdout.trim();
+    if (RUNTIME_IS_RUNA) {
+      // podman's CRI-O annotations make the infra container the sandbox's root.
+      for (const id of [infra, ...members]) {
+        const st = await runaState(id);
+        assert.equal(st.annotations['dev.runa.sandbox-id'], infra, `${id} in the pod's sandbox`);
+      }
+    }
+    const states = async () => Promise.all(['pod2-a', 'pod2-b'].map((n) => inspect(n, '{{.State.Status}}')));
+    // podman pauses (and resumes) every container of the pod, the infra one included, in parallel:
+    // the sandbox pausing its members first must not make podman's own pause of them fail.
+    r = await p.podman(['pod', 'pause', 'pod2']);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await states(), ['paused', 'paused']);
+    r = await p.podman(['pod', 'unpause', 'pod2']);
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await states(), ['running', 'running']);
+    r = await p.podman(['pod', 'stop', '-t', '1', 'pod2'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await states(), ['exited', 'exited']);
+    r = await p.podman(['pod', 'start', 'pod2'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(r));
+    assert.deepEqual(await states(), ['running', 'running']);
+    r = await p.podman(['pod', 'rm', '-f', '-t', '0', 'pod2'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, show(r));
+    if (RUNTIME_IS_RUNA) for (const id of [infra, ...members]) assert.equal(await runaState(id), null, `${id} gone from runa`);
   });
 
   test('20 containers at once', async () => {

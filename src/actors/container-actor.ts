@@ -179,6 +179,13 @@ export class ContainerActor {
     }).catch(() => undefined);
   }
 
+  /**
+   * Where the sandbox's last order left this member. Callers that pause a pod container by
+   * container (podman's `pod pause`, in parallel) then find it paused already: that pause (or
+   * resume) is the one the sandbox made, so it succeeds instead of being refused.
+   */
+  private followedSandbox: 'paused' | 'running' | null = null;
+
   /** Orders from the sandbox: members follow their root. Each is a no-op where it does not apply. */
   private receive(m: ActorMessage): Promise<unknown> {
     switch (m.type) {
@@ -186,11 +193,13 @@ export class ContainerActor {
       case 'container.pause': return this.enqueue(async () => {
         if (this.status !== 'running') return false;
         await this.freeze();
+        this.followedSandbox = 'paused';
         return true;
       });
       case 'container.resume': return this.enqueue(async () => {
         if (this.status !== 'paused') return false;
         await this.thaw();
+        this.followedSandbox = 'running';
         return true;
       });
       default: return Promise.reject(new RunaError('invalid_message', `container ${this.id} does not take ${m.type}`));
@@ -420,6 +429,10 @@ export class ContainerActor {
   delete(force = false): Promise<{ warnings: string[] }> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.delete', force });
+      // A member whose cgroup nests in its paused sandbox's cannot die until the sandbox is thawed.
+      if (!this.isSandboxRoot && this.status !== 'stopped' && this.status !== 'creating' && this.cgroup()?.frozenByAncestor()) {
+        throw new RunaError('invalid_state', `cannot delete container ${JSON.stringify(this.id)} while its sandbox ${JSON.stringify(this.sandboxId)} is paused: resume the sandbox first`);
+      }
       await this.killAndWait();
       // A root goes only once its sandbox has stopped every member (their cgroups may nest in its own).
       if (this.isSandboxRoot) await this.sandboxSettled;
@@ -513,6 +526,9 @@ export class ContainerActor {
 
   pause(): Promise<void> {
     return this.enqueue(async () => {
+      const followed = this.followedSandbox;
+      this.followedSandbox = null;
+      if (followed === 'paused' && this.status === 'paused') return;
       this.refuseUnless({ type: 'container.pause' });
       await this.freeze();
       // A root's pause is its sandbox's: it returns once every member is paused too.
@@ -527,6 +543,9 @@ export class ContainerActor {
 
   resume(): Promise<void> {
     return this.enqueue(async () => {
+      const followed = this.followedSandbox;
+      this.followedSandbox = null;
+      if (followed === 'running' && this.status === 'running') return;
       this.refuseUnless({ type: 'container.resume' });
       await this.thaw();
       await this.sandboxSettled;

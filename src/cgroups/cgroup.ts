@@ -221,6 +221,17 @@ export class Cgroup {
     if (dir) await v1.thawV1(dir);
   }
 
+  /**
+   * Whether an enclosing cgroup is frozen (a pod member's, while its sandbox is paused): then
+   * nothing in this one can run, or die, until that one is thawed.
+   */
+  frozenByAncestor(): boolean {
+    const u = this.unified;
+    if (u) return v2.frozenEvent(path.dirname(u)) === '1';
+    const dir = this.dirOf('freezer');
+    return dir !== undefined && readText(path.join(dir, 'freezer.parent_freezing'))?.trim() === '1';
+  }
+
   /** FROZEN/THAWED/FREEZING, or null when there is no freezer. */
   freezerState(): FreezerState | null {
     const u = this.unified;

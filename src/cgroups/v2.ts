@@ -200,7 +200,7 @@ export function applyV2(dir: string, r: LinuxResources, warnings: string[], opts
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-function frozenEvent(dir: string): string | null {
+export function frozenEvent(dir: string): string | null {
   const t = readText(path.join(dir, 'cgroup.events'));
   const m = t === null ? null : /^frozen (\d)/m.exec(t);
   return m ? m[1] : null;
