@@ -154,6 +154,31 @@ test('inspection: a subscriber sees a container go created → running → stopp
   assert.equal((await sb.run(['delete', 'watched'])).code, 0);
 });
 
+test('inspection: messages between actors (container → gofer, process → container, sandbox → member) are events from one actor to another', async () => {
+  const c = await connect();
+  const frames: any[] = [];
+  c.on('inspect', (f) => frames.push(f));
+  await c.request({ type: 'inspect.subscribe' });
+  const member = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'ipod' };
+  assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '1000']), 'ipod'])).code, 0);
+  assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '1000'], (s) => { s.annotations = member; }), 'ipod-a'])).code, 0);
+  assert.equal((await sb.run(['kill', 'ipod', 'KILL'])).code, 0);
+  const sent = (type: string) => frames.find((f) => f.type === '@xstate.event' && f.event?.type === type && f.event?.to?.endsWith(':ipod-a'));
+  await until(() => sent('container.stop'), 'the sandbox ordering its member to stop');
+  // Every actor a message names is known to the viewer, and the frame links sender to receiver.
+  const sessionOf = (f: any) => frames.find((a) => a.type === '@xstate.actor' && a.sessionId === f.sessionId);
+  const message = (type: string) => frames.find((x) => x.type === '@xstate.event' && x.event?.type === type && (x.event.from.endsWith(':ipod-a') || x.event.to.endsWith(':ipod-a')));
+  for (const type of ['gofer.validate', 'gofer.prepare', 'process.attach', 'process.gate', 'process.started', 'member.joined', 'container.stop']) {
+    const f = message(type);
+    assert.ok(f, `${type} seen`);
+    assert.ok(sessionOf(f), `${type}: its receiver is an actor the viewer knows`);
+    // A container being created has no actor until its gofer has prepared it: its first messages have no sender yet.
+    if (type !== 'gofer.validate' && type !== 'gofer.prepare') assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
+  }
+  await c.request({ type: 'inspect.unsubscribe' });
+  for (const id of ['ipod-a', 'ipod']) assert.equal((await sb.run(['delete', '--force', id])).code, 0);
+});
+
 test('a peer that stops reading is not read from until it drains, loses nothing, and others are served meanwhile', async () => {
   const flooder = new WebSocket(`ws+unix://${sock}:/`);
   await new Promise((r) => flooder.once('open', r));

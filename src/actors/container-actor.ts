@@ -6,9 +6,8 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
-import { processMachine } from '../machines/process.js';
-import { goferMachine } from '../machines/gofer.js';
-import { MonitorLink } from './monitor-link.js';
+import { ProcessActor, type MonitorHello } from './process-actor.js';
+import type { MonitorMessage } from '../bus/messages.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
 import { containerPids } from '../proc.js';
@@ -21,6 +20,7 @@ import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
 import { Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { hostCgroups } from './gofer.js';
+import { GoferActor, goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
 import { ociState, processAlive, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 
@@ -80,6 +80,8 @@ export interface ContainerRecord {
 export interface ContainerActorOptions {
   /** the actors' bus: the container's sandbox hears about it there, and orders it about */
   bus: ActorBus;
+  /** the container's gofer (made by whoever validated the bundle; a new one, serving, on adoption) */
+  gofer?: GoferActor;
   inspect?: (ev: InspectionEvent) => void;
   /** persisted container snapshot to resume from (adoption) */
   snapshot?: unknown;
@@ -89,16 +91,17 @@ export interface ContainerActorOptions {
 
 export class ContainerActor {
   readonly container: Actor<typeof containerMachine>;
-  readonly init: Actor<typeof processMachine>;
-  readonly gofer: Actor<typeof goferMachine>;
+  readonly init: ProcessActor;
+  readonly gofer: GoferActor;
   private mailbox: Promise<unknown> = Promise.resolve();
-  private link: MonitorLink | null = null;
+  /** The init's Process actor holds a live link to its monitor. */
+  private linked = false;
   private monitorPid: number | null = null;
   private monitorStartTime: string | null = null;
   private initPid: number | null = null;
   private initStartTime: string | null = null;
   private stoppedWaiters: Array<(status: number) => void> = [];
-  private readonly execs = new Map<string, { process: Actor<typeof processMachine>; link: MonitorLink | null; dir: string }>();
+  private readonly execs = new Map<string, { process: ProcessActor; dir: string }>();
   private deleted = false;
 
   private readonly unregister: () => void;
@@ -112,8 +115,8 @@ export class ContainerActor {
       inspect,
       ...(opts.snapshot ? { snapshot: opts.snapshot as never } : {}),
     }).start();
-    this.init = createActor(processMachine, { input: { role: 'init' }, inspect }).start();
-    this.gofer = createActor(goferMachine, { input: { id: record.id }, inspect }).start();
+    this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, inspect });
+    this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, inspect, serving: true });
     if (opts.monitor) {
       this.monitorPid = opts.monitor.pid;
       this.monitorStartTime = opts.monitor.startTime;
@@ -152,24 +155,14 @@ export class ContainerActor {
    */
   private syncCompanions(): void {
     const s = this.status;
-    const follow = <E extends { type: string }>(actor: { getSnapshot(): { can(e: E): boolean }; send(e: E): void }, event: E) => {
-      if (actor.getSnapshot().can(event)) actor.send(event);
-    };
-    const processes = [this.init, ...[...this.execs.values()].map((e) => e.process)];
-    if (s === 'created' || s === 'running' || s === 'paused') follow(this.gofer, { type: 'gofer.serve' });
-    if (s === 'running') {
-      if (this.init.getSnapshot().value === 'created') this.init.send({ type: 'process.start', pid: this.initPid ?? undefined });
-      for (const p of processes) follow(p, { type: 'process.resume' });
-      follow(this.gofer, { type: 'gofer.resume' });
+    const { bus } = this.opts;
+    const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => bus.tell({ type, from: this.address, to: goferAddress(this.id) });
+    if (s === 'created' || s === 'running' || s === 'paused') gofer('gofer.serve');
+    if (s === 'running') gofer('gofer.resume');
+    if (s === 'paused') gofer('gofer.pause');
+    for (const p of [this.init, ...[...this.execs.values()].map((e) => e.process)]) {
+      bus.tell({ type: 'process.follow', from: this.address, to: p.address, status: s, pid: p === this.init ? this.initPid : null, exitStatus: this.exitStatus });
     }
-    if (s === 'paused') {
-      for (const p of processes) follow(p, { type: 'process.pause' });
-      follow(this.gofer, { type: 'gofer.pause' });
-    }
-    if (s === 'stopped' || s === 'deleted') {
-      follow(this.init, { type: 'process.exited', exitStatus: this.exitStatus ?? 0 });
-    }
-    if (s === 'deleted') follow(this.gofer, { type: 'gofer.stop' });
   }
 
   /** Tell the sandbox where this container is now; a root's sandbox brings its members along. */
@@ -186,9 +179,18 @@ export class ContainerActor {
    */
   private followedSandbox: 'paused' | 'running' | null = null;
 
-  /** Orders from the sandbox: members follow their root. Each is a no-op where it does not apply. */
+  /**
+   * Orders from the sandbox (members follow their root; each is a no-op where it does not
+   * apply), and facts from the container's processes (applied at once, never queued).
+   */
   private receive(m: ActorMessage): Promise<unknown> {
     switch (m.type) {
+      case 'process.started': if (m.name === 'init') this.started(); return Promise.resolve();
+      case 'process.exited': if (m.name === 'init') this.exited(m.exitStatus); return Promise.resolve();
+      case 'process.lost':
+        if (m.name === 'init') this.initLost();
+        else this.execGone(m.name);
+        return Promise.resolve();
       case 'container.stop': return this.enqueue(() => this.killAndWait());
       case 'container.pause': return this.enqueue(async () => {
         if (this.status !== 'running') return false;
@@ -283,32 +285,27 @@ export class ContainerActor {
     });
   }
 
-  /** Connect to the monitor, check it is the one we expect, and follow its exit. */
+  /** Ask the init's Process actor to connect to the monitor (the one we expect) and report what it says. */
   async attach(expectedPid: number | null): Promise<'created' | 'running'> {
-    const { link, hello } = await MonitorLink.connect(monitorSocket(this.record.stateDir), (m) => {
-      // Facts from the monitor apply in the order it reports them.
-      if (m.type === 'process.started') this.started();
-      if (m.type === 'process.exited') this.exited(m.exitStatus);
+    const hello = await this.opts.bus.request<MonitorHello>({
+      type: 'process.attach', from: this.address, to: this.init.address, socket: monitorSocket(this.record.stateDir), expectedPid,
     });
-    if (expectedPid !== null && hello.pid !== expectedPid) {
-      link.close();
-      throw new RunaError('monitor_mismatch', `monitor at ${monitorSocket(this.record.stateDir)} has pid ${hello.pid}, expected ${expectedPid}`);
-    }
-    this.link = link;
+    this.linked = true;
     this.monitorPid = hello.pid;
     this.monitorStartTime = processStartTime(hello.pid);
     this.initPid = hello.initPid;
     this.initStartTime ??= processStartTime(hello.initPid);
     if (hello.state === 'running') this.programStarted = true;
-    void link.closed.then(() => {
-      if (this.link !== link) return;
-      this.link = null;
-      // The monitor writes the exit record before it goes; without one it was killed.
-      const exit = readExit(this.record.stateDir);
-      if (exit) this.exited(exit.exitStatus);
-      else this.monitorLost();
-    });
     return hello.state;
+  }
+
+  /** The init's monitor link closed. The monitor writes the exit record before it goes; without one it was killed. */
+  private initLost(): void {
+    if (!this.linked) return;
+    this.linked = false;
+    const exit = readExit(this.record.stateDir);
+    if (exit) this.exited(exit.exitStatus);
+    else this.monitorLost();
   }
 
   /**
@@ -331,7 +328,7 @@ export class ContainerActor {
   /** A supervised init with no monitor: is it still there? Its end is applied at once (before any operation too). */
   private unmonitored = false;
   private followUnmonitored(): boolean {
-    if (!this.unmonitored || this.link) return false;
+    if (!this.unmonitored || this.linked) return false;
     if (processAlive(this.initPid, this.initStartTime)) return true;
     this.unmonitored = false;
     this.exited(-1);
@@ -362,7 +359,7 @@ export class ContainerActor {
 
   /** Open the gate: startContainer hooks, the user program, poststart hooks. */
   private async runProgram(): Promise<void> {
-    const link = this.requireLink();
+    this.requireLink();
     const hooks = this.spec().hooks;
     try {
       await runHooks('startContainer', hooks?.startContainer, this.state(), { nsPid: this.initPid ?? undefined });
@@ -370,9 +367,7 @@ export class ContainerActor {
       await this.signalInit(9).catch(() => undefined);
       throw e;
     }
-    const reply = link.next('process.started', 'process.failed', 'process.exited');
-    link.send({ type: 'monitor.start' });
-    const r = await reply;
+    const r = await this.opts.bus.request<MonitorMessage>({ type: 'process.gate', from: this.address, to: this.init.address });
     if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
     if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
     try {
@@ -400,22 +395,18 @@ export class ContainerActor {
   private async signalInit(signal: number): Promise<void> {
     // A supervised init outlives its monitor: signalled directly once pid and start time match.
     const direct = () => this.record.supervised && processAlive(this.initPid, this.initStartTime);
-    if (!this.link && direct()) {
+    if (!this.linked && direct()) {
       process.kill(this.initPid!, signal);
       return;
     }
-    const link = this.requireLink();
-    const reply = link.next('monitor.signalled', 'monitor.error', 'process.exited');
-    link.send({ type: 'monitor.signal', signal });
-    let r;
+    this.requireLink();
     try {
-      r = await reply;
+      await this.opts.bus.request({ type: 'process.signal', from: this.address, to: this.init.address, signal });
     } catch (e) {
-      if (!direct()) throw e; // the monitor went away meanwhile
+      // The monitor refused (kill_failed), or went away meanwhile: a supervised init is signalled directly.
+      if ((e as RunaError).code === 'kill_failed' || !direct()) throw e;
       process.kill(this.initPid!, signal);
-      return;
     }
-    if (r.type === 'monitor.error') throw new RunaError('kill_failed', `signalling container: ${r.message}`);
   }
 
   /** Every process in the container's pid namespace (the pid namespace is the container). */
@@ -446,7 +437,7 @@ export class ContainerActor {
 
   /** SIGKILL the init (thawing it if frozen) and wait until it is gone; a no-op when it is not there. */
   private async killAndWait(): Promise<void> {
-    if (this.status === 'stopped' || this.status === 'creating' || this.status === 'deleted' || !(this.link || this.record.supervised)) return;
+    if (this.status === 'stopped' || this.status === 'creating' || this.status === 'deleted' || !(this.linked || this.record.supervised)) return;
     const stopped = this.waitStopped();
     await this.signalInit(9).catch(() => undefined);
     if (this.status === 'paused') await this.cgroup()?.thaw();
@@ -455,8 +446,8 @@ export class ContainerActor {
 
   /** Remove everything the container had on disk, as a last step of delete or a failed create. */
   async teardown(): Promise<void> {
-    this.link?.close();
-    this.link = null;
+    this.linked = false;
+    this.init.stop(); // lets go of the monitor: no fact follows
     const snap = this.container.getSnapshot();
     if (snap.can({ type: 'container.delete', force: true })) {
       this.container.send({ type: 'container.delete', force: true });
@@ -465,8 +456,11 @@ export class ContainerActor {
     this.deleted = true;
     for (const fn of this.leaveCreating.splice(0)) fn();
     for (const id of [...this.execs.keys()]) this.execGone(id);
-    fs.rmSync(this.record.stateDir, { recursive: true, force: true });
-    for (const a of [this.container, this.init, this.gofer]) a.stop();
+    // The gofer undoes the container's filesystem side: plan, config, overlay, records.
+    await this.opts.bus.request({ type: 'gofer.undo', from: this.address, to: goferAddress(this.id) })
+      .catch(() => fs.rmSync(this.record.stateDir, { recursive: true, force: true }));
+    this.gofer.stop();
+    this.container.stop();
     const cg = this.cgroup();
     if (cg) {
       // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
@@ -486,7 +480,9 @@ export class ContainerActor {
   discard(): void {
     this.deleted = true;
     this.unregister();
-    for (const a of [this.container, this.init, this.gofer]) a.stop();
+    this.gofer.stop();
+    this.init.stop();
+    this.container.stop();
   }
 
   wait(): Promise<number> {
@@ -614,8 +610,8 @@ export class ContainerActor {
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
-      const process = createActor(processMachine, { input: { role: 'exec' }, inspect: this.opts.inspect }).start();
-      this.execs.set(execId, { process, link: null, dir });
+      const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, inspect: this.opts.inspect });
+      this.execs.set(execId, { process, dir });
       return { execId, plan: planFile(dir) };
     });
   }
@@ -625,18 +621,10 @@ export class ContainerActor {
     return this.enqueue(async () => {
       const ex = this.execs.get(execId);
       if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
-      let execPid: number | undefined;
-      const { link, hello } = await MonitorLink.connect(monitorSocket(ex.dir), (m) => {
-        if (m.type === 'monitor.hello') execPid = m.initPid;
-        if (m.type === 'process.started') ex.process.send({ type: 'process.start', pid: execPid });
-        if (m.type === 'process.exited') ex.process.send({ type: 'process.exited', exitStatus: m.exitStatus });
-      });
-      if (hello.pid !== monitorPid) { link.close(); throw new RunaError('monitor_mismatch', `exec monitor has pid ${hello.pid}, expected ${monitorPid}`); }
-      ex.link = link;
-      void link.closed.then(() => this.execGone(execId));
-      const reply = link.next('process.started', 'process.failed', 'process.exited');
-      link.send({ type: 'monitor.start' });
-      const r = await reply;
+      // Its Process actor holds the monitor link; the link's end (process.lost) ends the exec.
+      const to = ex.process.address;
+      await this.opts.bus.request({ type: 'process.attach', from: this.address, to, socket: monitorSocket(ex.dir), expectedPid: monitorPid });
+      const r = await this.opts.bus.request<MonitorMessage>({ type: 'process.gate', from: this.address, to });
       if (r.type === 'process.failed') throw new RunaError('exec_failed', `exec failed: ${r.message}`);
     });
   }
@@ -649,17 +637,20 @@ export class ContainerActor {
     const ex = this.execs.get(execId);
     if (!ex) return;
     this.execs.delete(execId);
-    ex.link?.close();
     ex.process.stop();
     fs.rmSync(ex.dir, { recursive: true, force: true });
   }
 
-  private requireLink(): MonitorLink {
-    if (!this.link) throw new RunaError('not_running', 'container not running');
-    return this.link;
+  private requireLink(): void {
+    if (!this.linked) throw new RunaError('not_running', 'container not running');
+  }
+
+  /** The machine of the init or of an exec'd process, for the inspector. */
+  processRef(name: string) {
+    return name === 'init' ? this.init.actor : this.execs.get(name)?.process.actor;
   }
 
   inspectables(): Array<Actor<any>> {
-    return [this.container, this.init, this.gofer, ...[...this.execs.values()].map((e) => e.process)];
+    return [this.container, this.init.actor, this.gofer.actor, ...[...this.execs.values()].map((e) => e.process.actor)];
   }
 }

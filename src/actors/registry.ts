@@ -2,16 +2,14 @@
 // that route every request to the right one.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
-import { checkSpecialDirs, hostCgroups, loadBundle, secureJoin } from './gofer.js';
-import { buildPlan } from '../oci/plan.js';
-import { seccompLoad, stringifySpec } from '../oci/spec.js';
-import { encodePlan } from '../nsinit/plan.js';
+import { hostCgroups, type Bundle } from './gofer.js';
+import { GoferActor, goferAddress } from './gofer-actor.js';
+import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
-import { containerDir, planFile } from '../paths.js';
+import { containerDir } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -60,9 +58,16 @@ export class Registry {
     const id = rest.join(':');
     if (kind === 'sandbox') return this.sandboxes.get(id)?.actor;
     if (kind === 'container') return this.containers.get(id)?.container;
-    if (kind === 'gofer') return this.containers.get(id)?.gofer;
+    if (kind === 'gofer') return (this.containers.get(id)?.gofer ?? this.creating.get(id))?.actor;
+    if (kind === 'process') {
+      const [container, name] = id.split('/');
+      return this.containers.get(container)?.processRef(name);
+    }
     return undefined;
   }
+
+  /** Gofers of containers being created (the container actor comes once the gofer has prepared). */
+  private readonly creating = new Map<string, GoferActor>();
 
   private newSandbox(id: string, opts: { members?: string[]; rootPresent?: boolean } = {}): SandboxActor {
     const sandbox = new SandboxActor(id, {
@@ -149,59 +154,60 @@ export class Registry {
   }
 
   /** Validate everything, then lay out the state dir and the plan; the CLI spawns nsinit. */
-  private create(req: Extract<Request, { type: 'container.create' }>) {
+  private async create(req: Extract<Request, { type: 'container.create' }>) {
     const { id, annotations } = req;
     const overlay = req.overlay ?? false;
     validateId(id);
     const dir = containerDir(this.root, id);
     if (this.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
-    const loaded = loadBundle(req.bundle);
-    const { bundle, rootfs } = loaded;
-    const allAnnotations = { ...loaded.spec.annotations, ...annotations };
-    // A pod's member joins its sandbox's namespaces, and its cgroup nests in the sandbox's.
-    const sandboxId = sandboxToJoin(allAnnotations);
-    let spec = loaded.spec;
-    let defaultCgroup: string | undefined;
-    if (sandboxId !== null) {
-      const sandbox = this.sandboxes.get(sandboxId);
-      if (!sandbox) throw new RunaError('not_exist', `sandbox "${sandboxId}" does not exist`);
-      sandbox.refuseJoin(id);
-      const root = this.get(sandboxId);
-      spec = joinSandbox(spec, root.state().pid);
-      if (root.record.cgroup) defaultCgroup = `${root.record.cgroup.path}/${id}`;
-    } else if (this.sandboxes.has(id)) {
-      throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
-    }
-    checkSpecialDirs(rootfs, spec);
-    const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
+    // The state dir is the container's claim on its id: made first, atomically.
     try {
       fs.mkdirSync(dir, { mode: 0o711 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
       throw e;
     }
+    const from = containerAddress(id);
+    const to = goferAddress(id);
+    const gofer = new GoferActor(id, dir, null, { bus: this.actors, inspect: this.inspect });
+    this.creating.set(id, gofer);
     let cgroup: Cgroup | null = null;
     try {
+      const loaded = await this.actors.request<Bundle>({ type: 'gofer.validate', from, to, bundle: req.bundle });
+      const { bundle, rootfs } = loaded;
+      const allAnnotations = { ...loaded.spec.annotations, ...annotations };
+      // A pod's member joins its sandbox's namespaces, and its cgroup nests in the sandbox's.
+      const sandboxId = sandboxToJoin(allAnnotations);
+      let spec = loaded.spec;
+      let defaultCgroup: string | undefined;
+      if (sandboxId !== null) {
+        const sandbox = this.sandboxes.get(sandboxId);
+        if (!sandbox) throw new RunaError('not_exist', `sandbox "${sandboxId}" does not exist`);
+        sandbox.refuseJoin(id);
+        const root = this.get(sandboxId);
+        spec = joinSandbox(spec, root.state().pid);
+        if (root.record.cgroup) defaultCgroup = `${root.record.cgroup.path}/${id}`;
+      } else if (this.sandboxes.has(id)) {
+        throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
+      }
+      const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
       cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources);
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
-      const plan = buildPlan({
-        spec, stateDir: dir, rootfs, overlay, resolve: (p) => secureJoin(rootfs, p), hostCgroups: hostCgroups().mounts,
-        console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup),
-        seccomp, supervised: req.supervised,
+      const plan = await this.actors.request<string>({
+        type: 'gofer.prepare', from, to,
+        input: { spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup), seccomp, supervised: req.supervised },
       });
-      if (overlay) fs.mkdirSync(path.join(dir, 'overlay'), { mode: 0o700 });
-      fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
-      fs.writeFileSync(path.join(dir, 'config.json'), stringifySpec(spec), { mode: 0o600 });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: os.userInfo().username, annotations: allAnnotations,
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
-      const actor = this.add(record);
+      const actor = this.add(record, { gofer });
+      this.creating.delete(id);
       actor.persist();
       if (sandboxId === null) this.newSandbox(id);
-      else this.actors.tell({ type: 'member.joined', from: containerAddress(id), to: sandboxAddress(sandboxId), id });
+      else this.actors.tell({ type: 'member.joined', from, to: sandboxAddress(sandboxId), id });
       // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
       const deadline = setTimeout(() => void this.settleCreating(actor), CREATING_DEADLINE_MS);
       deadline.unref();
@@ -211,12 +217,15 @@ export class Registry {
       // runc says so at warning level: the container shares its cgroup with processes already there.
       const others = cgroup.preExisting ? cgroup.pids().length : 0;
       const notices = others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [];
-      return { id, stateDir: dir, plan: planFile(dir), warnings, notices };
+      return { id, stateDir: dir, plan, warnings, notices };
     } catch (e) {
-      fs.rmSync(dir, { recursive: true, force: true });
+      await this.actors.request({ type: 'gofer.undo', from, to }).catch(() => undefined);
+      gofer.stop();
+      this.creating.delete(id);
       this.containers.get(id)?.discard();
       this.containers.delete(id);
-      return cgroup ? cgroup.destroy().then(() => { throw e; }, () => { throw e; }) : Promise.reject(e);
+      if (cgroup) await cgroup.destroy().catch(() => undefined);
+      throw e;
     }
   }
 

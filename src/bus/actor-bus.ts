@@ -6,9 +6,16 @@
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
 import { describeIssues } from './messages.js';
+import type { PlanInput } from '../oci/plan.js';
+
+/** What the gofer needs to lay a container's plan out: everything but the rootfs, its state dir and path resolution, which are its own. */
+export type GoferPrepareInput = Omit<PlanInput, 'resolve' | 'rootfs' | 'stateDir'>;
 
 const id = z.string().min(1).max(1024);
-const address = z.string().regex(/^(sandbox|container|gofer):.+$/);
+const address = z.string().regex(/^(sandbox|container|gofer|process):.+$/);
+const signal = z.number().int().min(0).max(64);
+/** a container's process: `init`, or an exec'd process's id */
+const name = z.string().regex(/^(init|[a-f0-9]{16})$/);
 const status = z.enum(['creating', 'created', 'running', 'paused', 'stopped', 'deleted']);
 
 /** One discriminated union for everything the actors say to each other. */
@@ -23,9 +30,24 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('container.stop'), from: address, to: address }),
   z.object({ type: z.literal('container.pause'), from: address, to: address }),
   z.object({ type: z.literal('container.resume'), from: address, to: address }),
-  // Container → Gofer: the container's filesystem.
-  z.object({ type: z.literal('gofer.prepare'), from: address, to: address, request: z.unknown() }),
+  // Container → Gofer: the container's filesystem. validate answers the bundle; prepare resolves
+  // every path inside the rootfs and writes the plan nsinit follows; undo removes it all.
+  z.object({ type: z.literal('gofer.validate'), from: address, to: address, bundle: z.string().min(1) }),
+  z.object({ type: z.literal('gofer.prepare'), from: address, to: address, input: z.custom<GoferPrepareInput>((v) => typeof v === 'object' && v !== null) }),
+  z.object({ type: z.literal('gofer.serve'), from: address, to: address }),
+  z.object({ type: z.literal('gofer.pause'), from: address, to: address }),
+  z.object({ type: z.literal('gofer.resume'), from: address, to: address }),
   z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
+  // Container → Process: the process's monitor link (the Process actor holds it).
+  z.object({ type: z.literal('process.attach'), from: address, to: address, socket: z.string().min(1), expectedPid: z.number().int().positive().nullable() }),
+  z.object({ type: z.literal('process.gate'), from: address, to: address }),
+  z.object({ type: z.literal('process.signal'), from: address, to: address, signal }),
+  z.object({ type: z.literal('process.follow'), from: address, to: address, status, pid: z.number().int().nullable(), exitStatus: z.number().int().nullable() }),
+  z.object({ type: z.literal('process.detach'), from: address, to: address }),
+  // Process → Container: facts from the monitor.
+  z.object({ type: z.literal('process.started'), from: address, to: address, name }),
+  z.object({ type: z.literal('process.exited'), from: address, to: address, name, exitStatus: z.number().int().min(-1).max(255) }),
+  z.object({ type: z.literal('process.lost'), from: address, to: address, name }),
 ]);
 export type ActorMessage = z.infer<typeof ActorMessage>;
 export type ActorMessageType = ActorMessage['type'];

@@ -1,0 +1,127 @@
+// A container's init or exec'd process as an actor on the actors' bus. It holds the link
+// to the process's nsinit monitor: the container asks it, by message, to attach, to open
+// the gate and to signal, and hears from it what the monitor reports (started, exited,
+// gone) as facts.
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { processMachine, type ProcessRole } from '../machines/process.js';
+import { MonitorLink } from './monitor-link.js';
+import { RunaError } from '../errors.js';
+import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+import type { MonitorMessage } from '../bus/messages.js';
+
+export const processAddress = (container: string, name: string) => `process:${container}/${name}`;
+
+export interface MonitorHello { pid: number; initPid: number; state: 'created' | 'running' }
+
+export interface ProcessActorOptions {
+  bus: ActorBus;
+  inspect?: (ev: InspectionEvent) => void;
+}
+
+export class ProcessActor {
+  readonly actor: Actor<typeof processMachine>;
+  private link: MonitorLink | null = null;
+  private readonly unregister: () => void;
+  private readonly containerAddr: string;
+
+  constructor(readonly container: string, readonly name: string, readonly role: ProcessRole, private readonly opts: ProcessActorOptions) {
+    this.actor = createActor(processMachine, { input: { role }, inspect: opts.inspect }).start();
+    this.containerAddr = `container:${container}`;
+    this.unregister = opts.bus.register(this.address, (m) => this.receive(m));
+  }
+
+  get address(): string { return processAddress(this.container, this.name); }
+
+  private receive(m: ActorMessage): unknown {
+    switch (m.type) {
+      case 'process.attach': return this.attach(m.socket, m.expectedPid);
+      case 'process.gate': return this.gate();
+      case 'process.signal': return this.signal(m.signal);
+      case 'process.follow': return this.follow(m.status, m.pid, m.exitStatus);
+      case 'process.detach': return this.detach();
+      default: throw new RunaError('invalid_message', `process ${this.address} does not take ${m.type}`);
+    }
+  }
+
+  /** Connect to the monitor, check it is the one expected, and report what it says from then on. */
+  private async attach(socket: string, expectedPid: number | null): Promise<MonitorHello> {
+    const from = this.address;
+    const to = this.containerAddr;
+    let pid: number | undefined;
+    const { link, hello } = await MonitorLink.connect(socket, (msg: MonitorMessage) => {
+      // Facts from the monitor go on in the order it reports them.
+      if (msg.type === 'monitor.hello') pid = msg.initPid;
+      if (msg.type === 'process.started') {
+        this.mirror({ type: 'process.start', pid });
+        this.opts.bus.tell({ type: 'process.started', from, to, name: this.name });
+      }
+      if (msg.type === 'process.exited') {
+        this.mirror({ type: 'process.exited', exitStatus: msg.exitStatus });
+        this.opts.bus.tell({ type: 'process.exited', from, to, name: this.name, exitStatus: msg.exitStatus });
+      }
+    });
+    if (expectedPid !== null && hello.pid !== expectedPid) {
+      link.close();
+      const what = this.role === 'init' ? `monitor at ${socket}` : 'exec monitor';
+      throw new RunaError('monitor_mismatch', `${what} has pid ${hello.pid}, expected ${expectedPid}`);
+    }
+    this.link = link;
+    if (hello.state === 'running') this.mirror({ type: 'process.start', pid: hello.initPid });
+    void link.closed.then(() => {
+      if (this.link !== link) return;
+      this.link = null;
+      this.opts.bus.tell({ type: 'process.lost', from, to, name: this.name });
+    });
+    return { pid: hello.pid, initPid: hello.initPid, state: hello.state };
+  }
+
+  private requireLink(): MonitorLink {
+    if (!this.link) throw new RunaError('not_running', 'container not running');
+    return this.link;
+  }
+
+  /** Open the gate: the monitor execs the user program. Answers what the monitor said. */
+  private async gate(): Promise<MonitorMessage> {
+    const link = this.requireLink();
+    const reply = link.next('process.started', 'process.failed', 'process.exited');
+    link.send({ type: 'monitor.start' });
+    return reply;
+  }
+
+  /** Signal the process through its monitor. */
+  private async signal(signal: number): Promise<void> {
+    const link = this.requireLink();
+    const reply = link.next('monitor.signalled', 'monitor.error', 'process.exited');
+    link.send({ type: 'monitor.signal', signal });
+    const r = await reply;
+    if (r.type === 'monitor.error') throw new RunaError('kill_failed', `signalling container: ${r.message}`);
+  }
+
+  /** The container's state, as far as a process follows it (frozen with it, stopped with it). */
+  private follow(status: string, pid: number | null, exitStatus: number | null): void {
+    if (status === 'running') {
+      this.mirror({ type: 'process.start', pid: pid ?? undefined });
+      this.mirror({ type: 'process.resume' });
+    }
+    if (status === 'paused') this.mirror({ type: 'process.pause' });
+    if (this.role === 'init' && (status === 'stopped' || status === 'deleted')) this.mirror({ type: 'process.exited', exitStatus: exitStatus ?? 0 });
+  }
+
+  private mirror(ev: Parameters<Actor<typeof processMachine>['send']>[0]): void {
+    const snap = this.actor.getSnapshot();
+    if (snap.status === 'active' && snap.can(ev)) this.actor.send(ev);
+  }
+
+  /** Let go of the monitor (the container is going): no fact follows. */
+  private detach(): void {
+    const link = this.link;
+    this.link = null;
+    link?.close();
+  }
+
+  stop(): void {
+    this.detach();
+    this.unregister();
+    this.actor.stop();
+  }
+}
