@@ -39,12 +39,36 @@ test('the gofer validates a bundle by message; a failure stops it with the reaso
   await assert.rejects(bus.request({ type: 'gofer.validate', from, to: goferAddress('g1'), bundle: missing }), new RegExp(`bundle ${missing} does not exist`));
   assert.equal(gofer.status, 'stopped');
   assert.match(gofer.actor.getSnapshot().context.error!, /does not exist/);
-  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to: goferAddress('g1'), input: {} as never }), /no bundle validated/);
+  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to: goferAddress('g1'), input: {} as never }), /cannot prepare gofer "g1" in state stopped/);
   await bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') });
   assert.equal(fs.existsSync(dir), false, 'undo removes what the container had on disk');
   await assert.rejects(bus.request({ type: 'container.stop', from, to: goferAddress('g1') }), /gofer g1 does not take container.stop/);
   gofer.stop();
   await assert.rejects(bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') }), /no actor/);
+});
+
+test('the gofer\'s work is invoked by key: swapped effects see every request, in order, and their answers go back', async () => {
+  const bus = new ActorBus();
+  const calls: string[] = [];
+  const gofer = new GoferActor('g2', path.join(tmp, 'state-g2'), null, {
+    bus,
+    effects: {
+      validateBundle: (b) => { calls.push(`validate ${b}`); return { bundle: b, rootfs: '/r', spec: {} as never }; },
+      preparePlan: () => { calls.push('prepare'); return '/plan'; },
+      undoFiles: () => { calls.push('undo'); },
+    },
+  });
+  const from = 'container:g2';
+  const to = goferAddress('g2');
+  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to, input: {} as never }), /cannot prepare gofer "g2" in state created/, 'prepare needs a validated bundle');
+  assert.deepEqual(await bus.request({ type: 'gofer.validate', from, to, bundle: '/b' }), { bundle: '/b', rootfs: '/r', spec: {} });
+  assert.equal(await bus.request({ type: 'gofer.prepare', from, to, input: {} as never }), '/plan');
+  await bus.request({ type: 'gofer.serve', from, to });
+  assert.equal(gofer.status, 'running');
+  await bus.request({ type: 'gofer.undo', from, to });
+  assert.equal(gofer.status, 'stopped');
+  assert.deepEqual(calls, ['validate /b', 'prepare', 'undo']);
+  gofer.stop();
 });
 
 test('a process without a monitor link refuses the gate and signals in runc\'s words', async () => {

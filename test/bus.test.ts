@@ -167,7 +167,7 @@ test('inspection: messages between actors (container → gofer, process → cont
   await until(() => sent('container.stop'), 'the sandbox ordering its member to stop');
   // Every actor a message names is known to the viewer, and the frame links sender to receiver.
   const sessionOf = (f: any) => frames.find((a) => a.type === '@xstate.actor' && a.sessionId === f.sessionId);
-  const message = (type: string) => frames.find((x) => x.type === '@xstate.event' && x.event?.type === type && (x.event.from.endsWith(':ipod-a') || x.event.to.endsWith(':ipod-a')));
+  const message = (type: string) => frames.find((x) => x.type === '@xstate.event' && x.event?.type === type && (x.event.from?.endsWith(':ipod-a') || x.event.to?.endsWith(':ipod-a')));
   for (const type of ['gofer.validate', 'gofer.prepare', 'process.attach', 'process.gate', 'process.started', 'member.joined', 'container.stop']) {
     const f = message(type);
     assert.ok(f, `${type} seen`);

@@ -8,6 +8,8 @@ import {
   goferMachine,
   processMachine,
   sandboxMachine,
+  goferBusy,
+  goferStatus,
   sandboxSettling,
   sandboxStatus,
   type MembersOutcome,
@@ -444,7 +446,32 @@ test('gofer failure during create stops it with the error kept', () => {
   assert.equal(actor.getSnapshot().context.error, null);
   actor.send({ type: 'gofer.failed', error: 'config.json: no such file' });
   assert.equal(actor.getSnapshot().value, 'stopped');
-  assert.deepEqual(actor.getSnapshot().context, { id: ID, error: 'config.json: no such file' });
+  assert.deepEqual(actor.getSnapshot().context, { id: ID, error: 'config.json: no such file', validated: false });
+});
+
+test('gofer work is invoked: validating, preparing and undoing settle where LIFECYCLE says; a failure stops it with the reason', async () => {
+  const seen: unknown[] = [];
+  const machine = goferMachine.provide({
+    actors: {
+      validateBundle: fromPromise<unknown, unknown>(async ({ input }) => { seen.push(input); }),
+      preparePlan: fromPromise<unknown, unknown>(async () => { throw new Error('mount destination /x escapes the rootfs'); }),
+      undoFiles: fromPromise<unknown, unknown>(async () => { seen.push('undo'); }),
+    },
+  });
+  const actor = createActor(machine, { input: { id: ID } }).start();
+  const idle = () => waitFor(actor, (s) => !goferBusy(s));
+  assert.equal(actor.getSnapshot().can({ type: 'gofer.prepare', input: {} }), false, 'nothing to prepare before the bundle is validated');
+  actor.send({ type: 'gofer.validate', bundle: '/bundle' });
+  assert.equal(goferStatus(actor.getSnapshot()), 'created', 'validating is still created');
+  await idle();
+  assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.validated, seen], ['created', true, ['/bundle']]);
+  actor.send({ type: 'gofer.prepare', input: {} });
+  await idle();
+  assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context.error], ['stopped', 'mount destination /x escapes the rootfs']);
+  actor.send({ type: 'gofer.undo' });
+  assert.equal(goferStatus(actor.getSnapshot()), 'stopped');
+  await idle();
+  assert.deepEqual(seen, ['/bundle', 'undo'], 'a failed create is undone');
 });
 
 type ProcessOp = 'start' | 'pause' | 'resume' | 'exited';

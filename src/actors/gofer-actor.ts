@@ -4,8 +4,9 @@
 // rootfs, the overlay's place, the config kept), and to undo all of it on delete.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
-import { goferMachine, goferStatus } from '../machines/gofer.js';
+import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
+import { goferBusy, goferMachine, goferStatus, type GoferEvent } from '../machines/gofer.js';
+import { invalidState } from '../machines/refusal.js';
 import { buildPlan } from '../oci/plan.js';
 import { stringifySpec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
@@ -23,13 +24,46 @@ export interface GoferActorOptions {
   serving?: boolean;
 }
 
+/** The gofer's work, by the keys its machine invokes. */
+export interface GoferEffects {
+  validateBundle(bundle: string): Bundle;
+  preparePlan(input: GoferPrepareInput): string;
+  undoFiles(): void;
+}
+
 export class GoferActor {
   readonly actor: Actor<typeof goferMachine>;
   private readonly unregister: () => void;
   private bundle: Bundle | null = null;
 
-  constructor(readonly id: string, private readonly stateDir: string, rootfs: string | null, opts: GoferActorOptions) {
-    this.actor = createActor(goferMachine, { input: { id }, inspect: opts.inspect }).start();
+  /** What the last piece of work answered, or the error it failed with (given back as it was). */
+  private result: { ok: true; value: unknown } | { ok: false; error: unknown } | null = null;
+
+  constructor(readonly id: string, private readonly stateDir: string, rootfs: string | null, opts: GoferActorOptions & { effects?: Partial<GoferEffects> }) {
+    const effects: GoferEffects = {
+      validateBundle: (b) => this.validate(b),
+      preparePlan: (i) => this.prepare(i),
+      undoFiles: () => this.undo(),
+      ...opts.effects,
+    };
+    const work = (fn: (input: unknown) => unknown) => fromPromise<unknown, unknown>(async ({ input }) => {
+      try {
+        const value = fn(input);
+        this.result = { ok: true, value };
+        return value;
+      } catch (error) {
+        this.result = { ok: false, error };
+        throw error;
+      }
+    });
+    const machine = goferMachine.provide({
+      actors: {
+        validateBundle: work((b) => effects.validateBundle(b as string)),
+        preparePlan: work((i) => effects.preparePlan(i as GoferPrepareInput)),
+        undoFiles: work(() => effects.undoFiles()),
+      },
+    });
+    this.actor = createActor(machine, { input: { id, validated: rootfs !== null }, inspect: opts.inspect }).start();
     if (rootfs) this.rootfs = rootfs;
     if (opts.serving) this.actor.send({ type: 'gofer.serve' });
     this.unregister = opts.bus.register(goferAddress(id), (m) => this.receive(m));
@@ -40,24 +74,32 @@ export class GoferActor {
 
   private receive(m: ActorMessage): unknown {
     switch (m.type) {
-      case 'gofer.validate': return this.failing(() => this.validate(m.bundle));
-      case 'gofer.prepare': return this.failing(() => this.prepare(m.input));
+      case 'gofer.validate': return this.work('validate', { type: 'gofer.validate', bundle: m.bundle });
+      case 'gofer.prepare': return this.work('prepare', { type: 'gofer.prepare', input: m.input });
       case 'gofer.serve': return this.follow('gofer.serve');
       case 'gofer.pause': return this.follow('gofer.pause');
       case 'gofer.resume': return this.follow('gofer.resume');
-      case 'gofer.undo': return this.undo();
+      case 'gofer.undo': return this.work('undo', { type: 'gofer.undo' });
       default: throw new RunaError('invalid_message', `gofer ${this.id} does not take ${m.type}`);
     }
   }
 
-  /** A failure during create fails the create (LIFECYCLE): the gofer stops, keeping why; the error goes back as it was. */
-  private failing<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      this.actor.send({ type: 'gofer.failed', error: (e as Error).message });
-      throw e;
+  /**
+   * Hand the machine a piece of work and answer with its result once done. A failure during
+   * create fails the create (LIFECYCLE): the gofer stops, keeping why; the error goes back as it was.
+   */
+  private async work(op: string, ev: GoferEvent): Promise<unknown> {
+    const snap = this.actor.getSnapshot();
+    if (snap.status !== 'active' || !snap.can(ev)) {
+      const r = invalidState(op, 'gofer', this.id, goferStatus(snap));
+      throw new RunaError(r.code, r.message);
     }
+    this.result = null;
+    this.actor.send(ev);
+    await waitFor(this.actor, (s) => !goferBusy(s) || s.status !== 'active');
+    const r = this.result as { ok: true; value: unknown } | { ok: false; error: unknown } | null;
+    if (r && !r.ok) throw r.error;
+    return r?.value;
   }
 
   private follow(type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume'): void {
@@ -74,7 +116,7 @@ export class GoferActor {
   /** Resolve every path inside the rootfs and write the plan (and the config kept for exec and restarts). */
   private prepare(input: GoferPrepareInput): string {
     const rootfs = this.rootfs;
-    if (!rootfs) throw new RunaError('invalid_state', `gofer ${this.id}: no bundle validated`);
+    if (!rootfs) throw new RunaError('invalid_state', `gofer ${this.id}: no bundle validated`); // the machine's guard keeps this from happening
     checkSpecialDirs(rootfs, input.spec);
     const plan = buildPlan({ ...input, stateDir: this.stateDir, rootfs, resolve: (p) => secureJoin(rootfs, p) });
     if (input.overlay) fs.mkdirSync(path.join(this.stateDir, 'overlay'), { mode: 0o700 });
@@ -86,7 +128,6 @@ export class GoferActor {
   /** Everything the container had on disk goes: its plan, config, overlay and records. */
   private undo(): void {
     fs.rmSync(this.stateDir, { recursive: true, force: true });
-    if (this.actor.getSnapshot().can({ type: 'gofer.stop' })) this.actor.send({ type: 'gofer.stop' });
   }
 
   /** Leave the bus (after undo, or when the container is forgotten). */

@@ -1,13 +1,20 @@
-import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 
 /**
  * A container's gofer (LIFECYCLE.md, "Gofer"): created (bundle validated, mounts
  * resolved) → running (rootfs prepared, serving) → paused (queues writes) ⇄ running →
  * stopped (mounts undone). A failure stops it and keeps the error for the caller.
+ *
+ * The machine is pure: its work is three invoked actors, provided by the actor layer
+ * (src/actors/gofer-actor.ts) and swapped by tests: `validateBundle` (while validating),
+ * `preparePlan` (while preparing: every path resolved inside the rootfs, the plan written)
+ * and `undoFiles` (while undoing: everything the container had on disk removed).
  */
 
 export interface GoferInput {
   id: string;
+  /** a re-adopted container's gofer: its bundle was validated long ago */
+  validated?: boolean;
 }
 
 export interface GoferContext {
@@ -15,22 +22,38 @@ export interface GoferContext {
   id: string;
   /** Why the gofer failed, if it did. */
   error: string | null;
+  /** The bundle has been validated (prepare needs it). */
+  validated: boolean;
 }
 
 export type GoferEvent =
+  | { type: 'gofer.validate'; bundle: string }
+  | { type: 'gofer.prepare'; input: unknown }
   | { type: 'gofer.serve' }
   | { type: 'gofer.pause' }
   | { type: 'gofer.resume' }
+  | { type: 'gofer.undo' }
   | { type: 'gofer.stop' }
   | { type: 'gofer.failed'; error: string };
 
 export type GoferStatus = 'created' | 'running' | 'paused' | 'stopped';
+
+const nothing = fromPromise<unknown, unknown>(async () => undefined);
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export const goferMachine = setup({
   types: {
     input: {} as GoferInput,
     context: {} as GoferContext,
     events: {} as GoferEvent,
+  },
+  actors: {
+    validateBundle: nothing,
+    preparePlan: nothing,
+    undoFiles: nothing,
+  },
+  guards: {
+    validated: ({ context }) => context.validated,
   },
   actions: {
     recordError: assign({
@@ -39,18 +62,42 @@ export const goferMachine = setup({
         return event.error;
       },
     }),
+    recordInvokeError: assign({ error: ({ event }) => message((event as { error?: unknown }).error) }),
+    markValidated: assign({ validated: true }),
   },
 }).createMachine({
   id: 'gofer',
   initial: 'created',
-  context: ({ input }) => ({ id: input.id, error: null }),
+  context: ({ input }) => ({ id: input.id, error: null, validated: input.validated ?? false }),
+  on: {
+    // Whatever it was doing, the container's filesystem side can be undone (delete, a failed create).
+    'gofer.undo': { target: '.undoing' },
+  },
   states: {
     created: {
       on: {
+        'gofer.validate': { target: 'validating' },
+        'gofer.prepare': { guard: 'validated', target: 'preparing' },
         'gofer.serve': { target: 'running' },
         'gofer.stop': { target: 'stopped' },
         // A failure during create fails the create.
         'gofer.failed': { target: 'stopped', actions: 'recordError' },
+      },
+    },
+    validating: {
+      invoke: {
+        src: 'validateBundle',
+        input: ({ event }: { event: GoferEvent }) => (event as { bundle?: string }).bundle,
+        onDone: { target: 'created', actions: 'markValidated' },
+        onError: { target: 'stopped', actions: 'recordInvokeError' },
+      },
+    },
+    preparing: {
+      invoke: {
+        src: 'preparePlan',
+        input: ({ event }: { event: GoferEvent }) => (event as { input?: unknown }).input,
+        onDone: { target: 'created' },
+        onError: { target: 'stopped', actions: 'recordInvokeError' },
       },
     },
     running: {
@@ -67,6 +114,13 @@ export const goferMachine = setup({
         'gofer.failed': { target: 'stopped', actions: 'recordError' },
       },
     },
+    undoing: {
+      invoke: {
+        src: 'undoFiles',
+        onDone: { target: 'stopped' },
+        onError: { target: 'stopped', actions: 'recordInvokeError' },
+      },
+    },
     stopped: {},
   },
 });
@@ -75,5 +129,14 @@ export type GoferMachine = typeof goferMachine;
 export type GoferSnapshot = SnapshotFrom<typeof goferMachine>;
 
 export function goferStatus(snapshot: GoferSnapshot): GoferStatus {
-  return snapshot.value;
+  switch (snapshot.value) {
+    case 'validating': case 'preparing': return 'created';
+    case 'undoing': return 'stopped';
+    default: return snapshot.value;
+  }
+}
+
+/** Whether the gofer is doing its work (validating, preparing or undoing). */
+export function goferBusy(snapshot: GoferSnapshot): boolean {
+  return snapshot.value === 'validating' || snapshot.value === 'preparing' || snapshot.value === 'undoing';
 }
