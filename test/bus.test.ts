@@ -179,6 +179,41 @@ test('inspection: messages between actors (container → gofer, process → cont
   for (const id of ['ipod-a', 'ipod']) assert.equal((await sb.run(['delete', '--force', id])).code, 0);
 });
 
+test('the gofer serves file operations inside the container (never outside it), holding writes while the container is paused', async () => {
+  const c = await connect();
+  // The rootfs is read-only; /tmp is the container's own tmpfs, which only its view has.
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] }); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'files'])).code, 0);
+  await assert.rejects(c.request({ type: 'container.file', id: 'files', request: { op: 'write', path: '/etc/x', data: '' } }), /write \/etc\/x in container "files": EROFS/);
+  const file = (request: any) => c.request<any>({ type: 'container.file', id: 'files', request });
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  assert.deepEqual(await file({ op: 'write', path: '/tmp/hello', data: b64('hi there\n'), mode: 0o600 }), { written: 9 });
+  assert.equal((await sb.run(['exec', 'files', 'cat', '/tmp/hello'])).stdout, 'hi there\n');
+  assert.deepEqual(await file({ op: 'stat', path: '/tmp/hello' }), { type: 'file', size: 9, mode: 0o600, uid: 0, gid: 0 });
+  assert.equal(Buffer.from((await file({ op: 'read', path: '/etc/hostname' })).data, 'base64').toString(), 'runa\n');
+  // Hostile paths stay inside: .. stops at the container's root, and a symlink to / is the container's /.
+  assert.equal(Buffer.from((await file({ op: 'read', path: '/../../../../etc/hostname' })).data, 'base64').toString(), 'runa\n');
+  assert.equal((await sb.run(['exec', 'files', 'ln', '-s', '/', '/tmp/up'])).code, 0);
+  assert.equal(Buffer.from((await file({ op: 'read', path: '/tmp/up/etc/hostname' })).data, 'base64').toString(), 'runa\n');
+  await assert.rejects(file({ op: 'read', path: '/tmp/up/etc/shadow' }), /read \/tmp\/up\/etc\/shadow in container "files": ENOENT/, 'the host\'s /etc/shadow is out of reach');
+  await assert.rejects(file({ op: 'read', path: '/tmp' }), /not a regular file/);
+  await assert.rejects(c.request({ type: 'container.file', id: 'files', request: { op: 'chmod', path: '/x' } } as any), /invalid/);
+
+  // Paused: reads are served, writes wait for resume.
+  assert.equal((await sb.run(['pause', 'files'])).code, 0);
+  assert.equal((await file({ op: 'stat', path: '/tmp/hello' })).size, 9);
+  let written = false;
+  const held = file({ op: 'write', path: '/tmp/later', data: b64('later') }).then((r) => { written = true; return r; });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(written, false, 'held while frozen');
+  assert.equal((await file({ op: 'stat', path: '/tmp/hello' })).size, 9, 'others are served meanwhile');
+  assert.equal((await sb.run(['resume', 'files'])).code, 0);
+  assert.deepEqual(await held, { written: 5 });
+  assert.equal((await sb.run(['exec', 'files', 'cat', '/tmp/later'])).stdout, 'later');
+  assert.equal((await sb.run(['delete', '--force', 'files'])).code, 0);
+  await assert.rejects(file({ op: 'stat', path: '/' }), /container does not exist/);
+});
+
 test('a peer that stops reading is not read from until it drains, loses nothing, and others are served meanwhile', async () => {
   const flooder = new WebSocket(`ws+unix://${sock}:/`);
   await new Promise((r) => flooder.once('open', r));

@@ -9,7 +9,7 @@ import { containerMachine, containerStatus, refusal, type ContainerEvent } from 
 import { ProcessActor, type MonitorHello } from './process-actor.js';
 import type { MonitorMessage } from '../bus/messages.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
-import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+import type { ActorBus, ActorMessage, FileRequest } from '../bus/actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
@@ -643,6 +643,18 @@ export class ContainerActor {
 
   private requireLink(): void {
     if (!this.linked) throw new RunaError('not_running', 'container not running');
+  }
+
+  /**
+   * A file operation on the container's filesystem, served by its gofer: inside the live
+   * container's root (its mounts and overlay included) while it has one, else in the bundle's
+   * rootfs. Not queued behind operations: a write held by the gofer while the container is
+   * paused must not keep `resume` waiting.
+   */
+  file(request: FileRequest): Promise<unknown> {
+    const live = this.status === 'created' || this.status === 'running' || this.status === 'paused';
+    const root = live && this.initPid !== null ? `/proc/${this.initPid}/root` : this.record.rootfs;
+    return this.opts.bus.request({ type: 'gofer.file', from: this.address, to: goferAddress(this.id), request, root });
   }
 
   /** The machine of the init or of an exec'd process, for the inspector. */

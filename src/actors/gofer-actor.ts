@@ -13,7 +13,7 @@ import { encodePlan } from '../nsinit/plan.js';
 import { planFile } from '../paths.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
-import type { ActorBus, ActorMessage, GoferPrepareInput } from '../bus/actor-bus.js';
+import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from '../bus/actor-bus.js';
 
 export const goferAddress = (id: string) => `gofer:${id}`;
 
@@ -80,6 +80,7 @@ export class GoferActor {
       case 'gofer.pause': return this.follow('gofer.pause');
       case 'gofer.resume': return this.follow('gofer.resume');
       case 'gofer.undo': return this.work('undo', { type: 'gofer.undo' });
+      case 'gofer.file': return this.file(m.request, m.root);
       default: throw new RunaError('invalid_message', `gofer ${this.id} does not take ${m.type}`);
     }
   }
@@ -104,6 +105,55 @@ export class GoferActor {
 
   private follow(type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume'): void {
     if (this.actor.getSnapshot().can({ type })) this.actor.send({ type });
+    // Writes held while the container was frozen go through now, in order.
+    if (this.status === 'running') for (const w of this.heldWrites.splice(0)) w();
+  }
+
+  private readonly heldWrites: Array<() => void> = [];
+
+  /**
+   * A file operation on the container's filesystem. `root` is the container's root as the
+   * host sees it (`/proc/<init>/root` while it lives: its mounts and overlay included); the
+   * path is resolved inside it, symlinks included, and never leads out. While the container
+   * is frozen, reads are served and writes wait for it to be thawed (LIFECYCLE: "paused
+   * (queues writes)").
+   */
+  private file(req: FileRequest, root: string): Promise<unknown> | unknown {
+    const status = this.status;
+    if (status !== 'created' && status !== 'running' && status !== 'paused') {
+      const r = invalidState(req.op, 'file of gofer', this.id, status);
+      throw new RunaError(r.code, r.message);
+    }
+    const target = secureJoin(root, req.path);
+    const where = `${req.op} ${req.path} in container ${JSON.stringify(this.id)}`;
+    const fail = (e: unknown): never => { throw new RunaError('file_failed', `${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); };
+    if (req.op === 'stat') {
+      let st: fs.Stats;
+      try { st = fs.lstatSync(target); } catch (e) { return fail(e); }
+      const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+      return { type, size: st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    }
+    if (req.op === 'read') {
+      let fd: number;
+      try { fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK); } catch (e) { return fail(e); }
+      try {
+        if (!fs.fstatSync(fd).isFile()) throw new RunaError('file_failed', `${where}: not a regular file`);
+        const buf = Buffer.alloc(FILE_MAX + 1);
+        const n = fs.readSync(fd, buf, 0, buf.length, 0);
+        if (n > FILE_MAX) throw new RunaError('file_failed', `${where}: larger than ${FILE_MAX} bytes`);
+        return { data: buf.subarray(0, n).toString('base64') };
+      } finally { fs.closeSync(fd); }
+    }
+    const data = Buffer.from(req.data, 'base64');
+    if (data.length > FILE_MAX) throw new RunaError('file_failed', `${where}: larger than ${FILE_MAX} bytes`);
+    const write = () => {
+      let fd: number;
+      try { fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, req.mode ?? 0o644); } catch (e) { return fail(e); }
+      try { fs.writeSync(fd, data); } finally { fs.closeSync(fd); }
+      return { written: data.length };
+    };
+    if (status !== 'paused') return write();
+    return new Promise((resolve, reject) => this.heldWrites.push(() => { try { resolve(write()); } catch (e) { reject(e); } }));
   }
 
   /** The bundle exists, its config.json is valid, its rootfs is a directory. */
@@ -127,6 +177,7 @@ export class GoferActor {
 
   /** Everything the container had on disk goes: its plan, config, overlay and records. */
   private undo(): void {
+    for (const w of this.heldWrites.splice(0)) w(); // each fails or lands; none is left waiting
     fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 

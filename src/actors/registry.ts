@@ -144,6 +144,7 @@ export class Registry {
     });
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
     bus.handle('container.state', (req) => this.get(req.id).state());
+    bus.handle('container.file', (req) => this.get(req.id).file(req.request));
     bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
     bus.handle('inspect.subscribe', (_req, env) => {
       if (!env.session) throw new RunaError('unsupported', 'inspection needs a socket session');

@@ -5,7 +5,8 @@
 // event from one actor to another).
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
-import { describeIssues } from './messages.js';
+import { describeIssues, FileRequest } from './messages.js';
+export { FILE_MAX, FileRequest } from './messages.js';
 import type { PlanInput } from '../oci/plan.js';
 
 /** What the gofer needs to lay a container's plan out: everything but the rootfs, its state dir and path resolution, which are its own. */
@@ -38,6 +39,8 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('gofer.pause'), from: address, to: address }),
   z.object({ type: z.literal('gofer.resume'), from: address, to: address }),
   z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
+  // Anyone → Gofer: file operations on the container's filesystem, as the container sees it.
+  z.object({ type: z.literal('gofer.file'), from: address, to: address, request: FileRequest, root: z.string().min(1) }),
   // Container → Process: the process's monitor link (the Process actor holds it).
   z.object({ type: z.literal('process.attach'), from: address, to: address, socket: z.string().min(1), expectedPid: z.number().int().positive().nullable() }),
   z.object({ type: z.literal('process.gate'), from: address, to: address }),

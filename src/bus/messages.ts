@@ -4,6 +4,19 @@ import { z } from 'zod';
 const id = z.string().min(1).max(1024);
 const signal = z.number().int().min(0).max(64);
 
+/** The largest file the gofer reads or writes in one message (the socket's frames are capped at 1 MiB). */
+export const FILE_MAX = 512 * 1024;
+
+/** A file operation the gofer serves: `path` is the container's (resolved inside its root, never outside). */
+export const FileRequest = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('stat'), path: z.string().min(1).max(4096) }),
+  z.object({ op: z.literal('read'), path: z.string().min(1).max(4096) }),
+  /** data: base64; the file is created (mode, default 0644) or truncated */
+  z.object({ op: z.literal('write'), path: z.string().min(1).max(4096), data: z.string().max(Math.ceil(FILE_MAX / 3) * 4), mode: z.number().int().min(0).max(0o7777).optional() }),
+]);
+export type FileRequest = z.infer<typeof FileRequest>;
+
+
 /** What `runa exec` may change about the container's process (runc's defaults otherwise). */
 export const ExecOverrides = z.object({
   args: z.array(z.string()).optional(),
@@ -86,6 +99,8 @@ export const Request = z.discriminatedUnion('type', [
     sandbox: z.boolean().optional(),
   }),
   z.object({ type: z.literal('container.state'), id }),
+  /** a file operation on the container's filesystem, served by its gofer */
+  z.object({ type: z.literal('container.file'), id, request: FileRequest }),
   z.object({ type: z.literal('container.list') }),
   z.object({ type: z.literal('inspect.subscribe') }),
   z.object({ type: z.literal('inspect.unsubscribe') }),
