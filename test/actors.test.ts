@@ -9,7 +9,9 @@ import { ActorBus, type ActorMessage } from '../src/bus/actor-bus.js';
 import { GoferActor, goferAddress } from '../src/actors/gofer-actor.js';
 import { SandboxActor, sandboxAddress } from '../src/actors/sandbox-actor.js';
 import { ProcessActor } from '../src/actors/process-actor.js';
-import { fromPromise } from 'xstate';
+import { createActor, fromPromise } from 'xstate';
+import { ContainerActor } from '../src/actors/container-actor.js';
+import { containerMachine } from '../src/machines/index.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-actors-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -86,6 +88,28 @@ test('a process without a monitor link refuses the gate and signals in runc\'s w
   p.stop();
 });
 
+test('the process\'s dealings with its monitor are spawned by key: swapped effects answer each request by its ticket', async () => {
+  const bus = new ActorBus();
+  const calls: string[] = [];
+  const p = new ProcessActor('c3', 'init', 'init', {
+    bus,
+    effects: {
+      attachMonitor: async (r) => { calls.push(`attach ${r.socket}`); return { pid: 10, initPid: 11, state: 'created' }; },
+      openGate: async () => { calls.push('gate'); return { type: 'process.started' }; },
+      signalProcess: async (r) => { calls.push(`signal ${r.signal}`); if (r.signal === 64) throw new Error('no such signal here'); },
+    },
+  });
+  const from = 'container:c3';
+  assert.deepEqual(await bus.request({ type: 'process.attach', from, to: p.address, socket: '/s', expectedPid: 10 }), { pid: 10, initPid: 11, state: 'created' });
+  assert.deepEqual(await bus.request({ type: 'process.gate', from, to: p.address }), { type: 'process.started' });
+  // Requests in flight at once each get their own answer.
+  await Promise.all([15, 1, 2].map((signal) => bus.request({ type: 'process.signal', from, to: p.address, signal })));
+  await assert.rejects(bus.request({ type: 'process.signal', from, to: p.address, signal: 64 }), /no such signal here/);
+  assert.equal(p.actor.getSnapshot().status, 'active', 'a failed effect does not stop the process machine');
+  assert.deepEqual(calls, ['attach /s', 'gate', 'signal 15', 'signal 1', 'signal 2', 'signal 64']);
+  p.stop();
+});
+
 test('a sandbox actor with swapped effects: the root\'s status, sent as a message, brings its members along before the answer', async () => {
   const bus = new ActorBus();
   const orders: string[] = [];
@@ -115,4 +139,41 @@ test('a sandbox actor with swapped effects: the root\'s status, sent as a messag
   await bus.request({ type: 'member.left', from: 'container:m1', to, id: 'm1' });
   assert.equal(removed, 's1', 'removed with its last container');
   assert.equal(bus.has(to), false, 'and gone from the bus');
+});
+
+test('a container\'s effects are spawned by key: swapped, they see the container\'s operations and nothing touches the host', async () => {
+  const bus = new ActorBus();
+  const dir = path.join(tmp, 'state-c4');
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: '/' } }));
+  // A running container, as a restarted daemon would find it (no monitor attached).
+  const running = createActor(containerMachine, { input: { id: 'c4' } }).start();
+  running.send({ type: 'container.created' });
+  running.send({ type: 'container.start' });
+  const calls: string[] = [];
+  const c = new ContainerActor(
+    { id: 'c4', stateDir: dir, ociVersion: '1.2.0', bundle: tmp, rootfs: '/', created: new Date().toISOString(), owner: 'root' },
+    {
+      bus,
+      snapshot: running.getPersistedSnapshot(),
+      effects: {
+        freezeCgroup: () => { calls.push('freeze'); },
+        thawCgroup: () => { calls.push('thaw'); },
+        signalAll: (r) => { calls.push(`signal all ${r.signal}`); },
+        checkpoint: (r) => { calls.push(`checkpoint ${(r.options as { imagePath: string }).imagePath}`); },
+        runHooks: (r) => { calls.push(`hooks ${r.kind}`); return []; },
+        destroyCgroup: () => { calls.push('destroy cgroup'); },
+      },
+    },
+  );
+  await c.kill(15, true);
+  await c.checkpoint({ imagePath: '/img' });
+  await c.pause();
+  assert.equal(c.status, 'paused');
+  await c.kill(9, true); // a SIGKILL to a frozen container is followed by a thaw
+  assert.deepEqual(calls, ['signal all 15', 'checkpoint /img', 'freeze', 'signal all 9', 'thaw']);
+  await c.teardown();
+  assert.deepEqual(calls.slice(5), ['destroy cgroup']);
+  assert.equal(fs.existsSync(dir), false, 'its gofer undid the state dir');
+  assert.equal(bus.size, 0, 'nothing of it is left on the bus');
 });

@@ -144,7 +144,8 @@ test('inspection: a subscriber sees a container go created → running → stopp
   const run = await sb.run(['run', '--keep', '-b', bundle, 'watched']);
   assert.equal(run.code, 0, run.stderr);
   await until(() => frames.some((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && f.snapshot.value === 'stopped'), 'stopped frame');
-  const mine = frames.filter((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && 'pendingSignals' in (f.snapshot.context ?? {}));
+  // A new actor is announced with its first snapshot (@xstate.actor), then each change (@xstate.snapshot).
+  const mine = frames.filter((f) => (f.type === '@xstate.snapshot' || f.type === '@xstate.actor') && f.snapshot?.context?.id === 'watched' && 'pendingSignals' in (f.snapshot.context ?? {}));
   const values = mine.map((f) => f.snapshot.value).filter((v, i, a) => v !== a[i - 1]);
   assert.deepEqual(values, ['creating', 'created', 'running', 'stopped']);
   assert.ok(frames.some((f) => f.type === '@xstate.actor'), 'actor frames');

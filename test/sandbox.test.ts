@@ -3,6 +3,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
+import { BusClient } from '../src/bus/client.js';
 import { Sandbox, alive, until, type Result } from './helpers/runa.js';
 
 const sb = new Sandbox('pods');
@@ -217,4 +219,19 @@ test('kill -9 of the daemon with a pod in each state loses nothing; a root that 
   assert.match(late.stderr, /cannot join sandbox "q-stop" in state stopped/);
   await removePod('q-created', 'q-run', 'q-run-a', 'q-pause', 'q-pause-a', 'q-stop', 'q-stop-a', 'q-orphan', 'q-orphan-a');
   assert.deepEqual(stateDirs(), []);
+});
+
+test('after every pod is gone the daemon holds no sandbox, and no actor is left on its bus', async () => {
+  assert.deepEqual(stateDirs(), []);
+  await ok(['run', '-d', '-b', await bundle(['sleep', '1000']), 'last']); // (re)starts the daemon if it left
+  const c = await BusClient.connect(path.join(sb.root, 'runa.sock'));
+  try {
+    const live = await c.request<any>({ type: 'daemon.ping' });
+    assert.deepEqual([live.containers, live.sandboxes, live.mailboxes], [1, 1, 4], 'a container: its sandbox; container, gofer, init and sandbox mailboxes');
+    await ok(['delete', '--force', 'last']);
+    const ping = await c.request<any>({ type: 'daemon.ping' });
+    assert.deepEqual([ping.containers, ping.sandboxes, ping.mailboxes], [0, 0, 0]);
+  } finally {
+    c.close();
+  }
 });

@@ -4,9 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
 import { ProcessActor, type MonitorHello } from './process-actor.js';
+import { TicketedEffects, providedOnce } from './effects.js';
+import { CONTAINER_EFFECTS, containerEffectsMachine, type ContainerEffect } from '../machines/container-effects.js';
 import type { MonitorMessage } from '../bus/messages.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import type { ActorBus, ActorMessage, FileRequest } from '../bus/actor-bus.js';
@@ -77,12 +79,21 @@ export interface ContainerRecord {
   sandbox?: string;
 }
 
+/** The container's effects machine, with runa's effects provided once per daemon. */
+const effectsMachine = providedOnce(containerEffectsMachine, [...CONTAINER_EFFECTS]);
+
+/** What a container's effects do, by key (tests swap them). */
+export type ContainerEffects = { [K in ContainerEffect['type']]: (req: Extract<ContainerEffect, { type: K }>) => unknown };
+
 export interface ContainerActorOptions {
   /** the actors' bus: the container's sandbox hears about it there, and orders it about */
   bus: ActorBus;
   /** the container's gofer (made by whoever validated the bundle; a new one, serving, on adoption) */
   gofer?: GoferActor;
-  inspect?: (ev: InspectionEvent) => void;
+  /** replace some of the container's effects (tests) */
+  effects?: Partial<ContainerEffects>;
+  /** called with every machine it starts: the inspector watches it while someone listens */
+  watch?: (ref: AnyActorRef) => void;
   /** persisted container snapshot to resume from (adoption) */
   snapshot?: unknown;
   monitor?: { pid: number | null; startTime: string | null; initPid: number | null; initStartTime?: string | null };
@@ -92,6 +103,9 @@ export interface ContainerActorOptions {
 export class ContainerActor {
   readonly container: Actor<typeof containerMachine>;
   readonly init: ProcessActor;
+  /** The container's effects, spawned by key by its effects machine. */
+  readonly effectsActor: Actor<typeof containerEffectsMachine>;
+  private readonly effects: TicketedEffects<ContainerEffect>;
   readonly gofer: GoferActor;
   private mailbox: Promise<unknown> = Promise.resolve();
   /** The init's Process actor holds a live link to its monitor. */
@@ -109,14 +123,19 @@ export class ContainerActor {
   private sandboxSettled: Promise<unknown> = Promise.resolve();
 
   constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions) {
-    const inspect = opts.inspect;
+    const watch = opts.watch;
     this.container = createActor(containerMachine, {
       input: { id: record.id },
-      inspect,
       ...(opts.snapshot ? { snapshot: opts.snapshot as never } : {}),
     }).start();
-    this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, inspect });
-    this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, inspect, serving: true });
+    watch?.(this.container);
+    this.effects = new TicketedEffects<ContainerEffect>({ ...this.realEffects(), ...opts.effects } as ContainerEffects);
+    this.effectsActor = createActor(effectsMachine.machine());
+    effectsMachine.register(this.effectsActor, this.effects);
+    this.effectsActor.start();
+    watch?.(this.effectsActor);
+    this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, watch });
+    this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch, serving: true });
     if (opts.monitor) {
       this.monitorPid = opts.monitor.pid;
       this.monitorStartTime = opts.monitor.startTime;
@@ -208,6 +227,32 @@ export class ContainerActor {
     }
   }
 
+  /** runa's own effects on the host, by key. */
+  private realEffects(): ContainerEffects {
+    return {
+      freezeCgroup: () => this.requireCgroup().freeze(),
+      thawCgroup: () => this.requireCgroup().thaw(),
+      runHooks: (r) => {
+        const hooks = (this.spec().hooks as Record<string, Parameters<typeof runHooks>[1]> | undefined)?.[r.kind];
+        const opts = r.nsPid !== undefined ? { nsPid: r.nsPid } : {};
+        return r.bestEffort ? runHooksBestEffort(r.kind as never, hooks, r.state as never) : runHooks(r.kind as never, hooks, r.state as never, opts);
+      },
+      signalAll: (r) => this.signalAll(r.signal),
+      destroyCgroup: async () => {
+        const cg = this.cgroup();
+        if (!cg) return;
+        // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
+        // A cgroup that existed before the container may hold others' processes: those stay.
+        for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+        await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
+      },
+      checkpoint: (r) => {
+        const binds = (this.spec().mounts ?? []).filter((m) => m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')).map((m) => m.destination);
+        return criuDump(this.initPid!, this.record.rootfs, binds, r.options as CheckpointOptions);
+      },
+    };
+  }
+
   persist(): void {
     if (this.deleted) return;
     const status = this.status;
@@ -268,9 +313,8 @@ export class ContainerActor {
   createHooks(kind: 'prestart' | 'createRuntime' | 'createContainer', childPid: number): Promise<void> {
     return this.enqueue(async () => {
       if (this.status !== 'creating') throw new RunaError('invalid_state', `cannot run ${kind} hooks of container ${JSON.stringify(this.id)} in state ${this.status}`);
-      const hooks = this.spec().hooks?.[kind];
       const state = { ...this.state(), status: 'creating', pid: childPid };
-      await runHooks(kind, hooks, state, kind === 'createContainer' ? { nsPid: childPid } : {});
+      await this.effects.ask({ type: 'runHooks', kind, state, ...(kind === 'createContainer' ? { nsPid: childPid } : {}) });
     });
   }
 
@@ -360,9 +404,8 @@ export class ContainerActor {
   /** Open the gate: startContainer hooks, the user program, poststart hooks. */
   private async runProgram(): Promise<void> {
     this.requireLink();
-    const hooks = this.spec().hooks;
     try {
-      await runHooks('startContainer', hooks?.startContainer, this.state(), { nsPid: this.initPid ?? undefined });
+      await this.effects.ask({ type: 'runHooks', kind: 'startContainer', state: this.state(), nsPid: this.initPid ?? undefined });
     } catch (e) {
       await this.signalInit(9).catch(() => undefined);
       throw e;
@@ -371,7 +414,8 @@ export class ContainerActor {
     if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
     if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
     try {
-      await runHooks('poststart', hooks?.poststart, this.state());
+      // The state as the program started (it may have exited by now: a poststart hook still sees it running).
+      await this.effects.ask({ type: 'runHooks', kind: 'poststart', state: { ...this.state(), status: 'running', pid: this.initPid ?? 0 } });
     } catch (e) {
       // runtime-spec 1.3 / runc: a failing poststart hook kills the container and fails start.
       await this.signalInit(9).catch(() => undefined);
@@ -385,10 +429,10 @@ export class ContainerActor {
       this.refuseUnless(event);
       if (this.status === 'stopped') return; // --all on a stopped container: nothing left to signal
       if (this.status === 'paused' && signal !== 9) return this.send(event); // the machine queues it until resume
-      if (all) this.signalAll(signal);
+      if (all) await this.effects.ask({ type: 'signalAll', signal });
       else await this.signalInit(signal);
       // A SIGKILL to a frozen container takes effect once it is thawed.
-      if (this.status === 'paused') await this.cgroup()?.thaw();
+      if (this.status === 'paused') await this.effects.ask({ type: 'thawCgroup' });
     });
   }
 
@@ -427,11 +471,11 @@ export class ContainerActor {
       await this.killAndWait();
       // A root goes only once its sandbox has stopped every member (their cgroups may nest in its own).
       if (this.isSandboxRoot) await this.sandboxSettled;
-      const hooks = this.spec().hooks;
+      this.spec(); // read before the state dir goes: poststop hooks run after it
       const state = { ...this.state(), status: 'stopped' };
-      await this.teardown();
+      await this.teardown(true);
       // poststop: after everything is gone; failures are warnings, delete succeeds.
-      return { warnings: await runHooksBestEffort('poststop', hooks?.poststop, state) };
+      return { warnings: await this.effects.ask<string[]>({ type: 'runHooks', kind: 'poststop', bestEffort: true, state }).finally(() => this.effectsActor.stop()) };
     });
   }
 
@@ -440,12 +484,12 @@ export class ContainerActor {
     if (this.status === 'stopped' || this.status === 'creating' || this.status === 'deleted' || !(this.linked || this.record.supervised)) return;
     const stopped = this.waitStopped();
     await this.signalInit(9).catch(() => undefined);
-    if (this.status === 'paused') await this.cgroup()?.thaw();
+    if (this.status === 'paused') await this.effects.ask({ type: 'thawCgroup' });
     await Promise.race([stopped, new Promise((r) => setTimeout(r, DELETE_KILL_TIMEOUT_MS).unref())]);
   }
 
   /** Remove everything the container had on disk, as a last step of delete or a failed create. */
-  async teardown(): Promise<void> {
+  async teardown(keepEffects = false): Promise<void> {
     this.linked = false;
     this.init.stop(); // lets go of the monitor: no fact follows
     const snap = this.container.getSnapshot();
@@ -461,13 +505,8 @@ export class ContainerActor {
       .catch(() => fs.rmSync(this.record.stateDir, { recursive: true, force: true }));
     this.gofer.stop();
     this.container.stop();
-    const cg = this.cgroup();
-    if (cg) {
-      // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
-      // A cgroup that existed before the container may hold others' processes: those stay.
-      for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-      await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
-    }
+    await this.effects.ask({ type: 'destroyCgroup' });
+    if (!keepEffects) this.effectsActor.stop();
     this.unregister();
     // The sandbox counts its containers down: its root's going, or a member leaving.
     const to = sandboxAddress(this.sandboxId);
@@ -483,6 +522,7 @@ export class ContainerActor {
     this.gofer.stop();
     this.init.stop();
     this.container.stop();
+    this.effectsActor.stop();
   }
 
   wait(): Promise<number> {
@@ -515,8 +555,7 @@ export class ContainerActor {
       if (this.status !== 'running' && this.status !== 'paused') {
         throw new RunaError('invalid_state', `cannot checkpoint container ${JSON.stringify(this.id)} in state ${this.status}`);
       }
-      const binds = (this.spec().mounts ?? []).filter((m) => m.type === 'bind' || (m.options ?? []).some((o) => o === 'bind' || o === 'rbind')).map((m) => m.destination);
-      await criuDump(this.initPid!, this.record.rootfs, binds, options);
+      await this.effects.ask({ type: 'checkpoint', options });
     });
   }
 
@@ -533,7 +572,7 @@ export class ContainerActor {
   }
 
   private async freeze(): Promise<void> {
-    await this.requireCgroup().freeze();
+    await this.effects.ask({ type: 'freezeCgroup' });
     this.send({ type: 'container.pause' });
   }
 
@@ -550,7 +589,7 @@ export class ContainerActor {
 
   private async thaw(): Promise<void> {
     const queued = [...this.container.getSnapshot().context.pendingSignals];
-    await this.requireCgroup().thaw();
+    await this.effects.ask({ type: 'thawCgroup' });
     this.send({ type: 'container.resume' });
     // Paused before it ever started (LIFECYCLE: created → paused → running): running must
     // be true, so the user program starts now.
@@ -610,7 +649,7 @@ export class ContainerActor {
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
-      const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, inspect: this.opts.inspect });
+      const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, watch: this.opts.watch });
       this.execs.set(execId, { process, dir });
       return { execId, plan: planFile(dir) };
     });
@@ -663,6 +702,6 @@ export class ContainerActor {
   }
 
   inspectables(): Array<Actor<any>> {
-    return [this.container, this.init.actor, this.gofer.actor, ...[...this.execs.values()].map((e) => e.process.actor)];
+    return [this.container, this.effectsActor, this.init.actor, this.gofer.actor, ...[...this.execs.values()].map((e) => e.process.actor)];
   }
 }

@@ -4,7 +4,7 @@
 // rootfs, the overlay's place, the config kept), and to undo all of it on delete.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type ActorSystem, type AnyActorRef } from 'xstate';
 import { goferBusy, goferMachine, goferStatus, type GoferEvent } from '../machines/gofer.js';
 import { invalidState } from '../machines/refusal.js';
 import { buildPlan } from '../oci/plan.js';
@@ -19,7 +19,8 @@ export const goferAddress = (id: string) => `gofer:${id}`;
 
 export interface GoferActorOptions {
   bus: ActorBus;
-  inspect?: (ev: InspectionEvent) => void;
+  /** called with every machine it starts: the inspector watches it while someone listens */
+  watch?: (ref: AnyActorRef) => void;
   /** a re-adopted container's gofer: serving already */
   serving?: boolean;
 }
@@ -31,6 +32,24 @@ export interface GoferEffects {
   undoFiles(): void;
 }
 
+/** The gofer behind an actor system: how the machine's invoked work finds its effects. */
+const gofers = new WeakMap<ActorSystem<any>, GoferActor>();
+
+/**
+ * The gofer machine with its work provided, made once: `provide` copies the whole machine, too
+ * dear to pay for every container. Each piece of work finds its gofer through the actor system.
+ */
+let provided: typeof goferMachine | null = null;
+function providedGofer(): typeof goferMachine {
+  const work = (key: keyof GoferEffects) => fromPromise<unknown, unknown>(async ({ input, system }) => {
+    const gofer = gofers.get(system);
+    if (!gofer) throw new RunaError('invalid_state', 'gofer work without its gofer');
+    return gofer.perform(key, input);
+  });
+  provided ??= goferMachine.provide({ actors: { validateBundle: work('validateBundle'), preparePlan: work('preparePlan'), undoFiles: work('undoFiles') } });
+  return provided;
+}
+
 export class GoferActor {
   readonly actor: Actor<typeof goferMachine>;
   private readonly unregister: () => void;
@@ -39,37 +58,40 @@ export class GoferActor {
   /** What the last piece of work answered, or the error it failed with (given back as it was). */
   private result: { ok: true; value: unknown } | { ok: false; error: unknown } | null = null;
 
+  private readonly effects: GoferEffects;
+
   constructor(readonly id: string, private readonly stateDir: string, rootfs: string | null, opts: GoferActorOptions & { effects?: Partial<GoferEffects> }) {
-    const effects: GoferEffects = {
+    this.effects = {
       validateBundle: (b) => this.validate(b),
       preparePlan: (i) => this.prepare(i),
       undoFiles: () => this.undo(),
       ...opts.effects,
     };
-    const work = (fn: (input: unknown) => unknown) => fromPromise<unknown, unknown>(async ({ input }) => {
-      try {
-        const value = fn(input);
-        this.result = { ok: true, value };
-        return value;
-      } catch (error) {
-        this.result = { ok: false, error };
-        throw error;
-      }
-    });
-    const machine = goferMachine.provide({
-      actors: {
-        validateBundle: work((b) => effects.validateBundle(b as string)),
-        preparePlan: work((i) => effects.preparePlan(i as GoferPrepareInput)),
-        undoFiles: work(() => effects.undoFiles()),
-      },
-    });
-    this.actor = createActor(machine, { input: { id, validated: rootfs !== null }, inspect: opts.inspect }).start();
+    const machine = providedGofer();
+    this.actor = createActor(machine, { input: { id, validated: rootfs !== null } });
+    gofers.set(this.actor.system, this);
+    this.actor.start();
+    opts.watch?.(this.actor);
     if (rootfs) this.rootfs = rootfs;
     if (opts.serving) this.actor.send({ type: 'gofer.serve' });
     this.unregister = opts.bus.register(goferAddress(id), (m) => this.receive(m));
   }
 
   private rootfs: string | null = null;
+
+  /** Do one piece of the machine's work, keeping its result (or error) for the one who asked. */
+  perform(key: keyof GoferEffects, input: unknown): unknown {
+    try {
+      const value = key === 'validateBundle' ? this.effects.validateBundle(input as string)
+        : key === 'preparePlan' ? this.effects.preparePlan(input as GoferPrepareInput)
+          : this.effects.undoFiles();
+      this.result = { ok: true, value };
+      return value;
+    } catch (error) {
+      this.result = { ok: false, error };
+      throw error;
+    }
+  }
   get status() { return goferStatus(this.actor.getSnapshot()); }
 
   private receive(m: ActorMessage): unknown {

@@ -1,5 +1,7 @@
 // The inspection topic: @statelyai/inspect frames (@xstate.actor/.event/.snapshot) on the
-// bus. Nothing is converted or serialized while no one listens; the converter loads lazily.
+// bus. While no one listens, no actor has an inspection observer at all (XState then builds
+// no inspection event): a subscriber's arrival attaches one to every live actor's system,
+// and the first event after the last one left detaches them. The converter loads lazily.
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 
@@ -11,8 +13,26 @@ export class Inspection {
 
   constructor(private readonly bus: Bus, private readonly actors: () => AnyActorRef[]) {}
 
+  /** Someone listens on the inspect topic. */
+  get watching(): boolean { return this.bus.hasListeners('inspect'); }
+
+  private readonly observed = new Map<object, { unsubscribe(): void }>();
+
+  /** Watch a new actor (and what it invokes) if someone listens now; announce it to the viewer. */
+  attach(ref: AnyActorRef): void {
+    if (!this.inspector || !this.bus.hasListeners('inspect')) return;
+    if (!this.observed.has(ref.system)) this.observed.set(ref.system, ref.system.inspect((ev: InspectionEvent) => this.forward(ev)));
+    this.inspector.actor(ref, ref.getSnapshot());
+  }
+
+  private detachAll(): void {
+    for (const sub of this.observed.values()) sub.unsubscribe();
+    this.observed.clear();
+  }
+
   forward(ev: InspectionEvent): void {
-    if (!this.bus.hasListeners('inspect') || !this.inspector) return;
+    if (!this.bus.hasListeners('inspect')) return this.detachAll();
+    if (!this.inspector) return;
     if (ev.type === '@xstate.actor' || ev.type === '@xstate.event' || ev.type === '@xstate.snapshot') this.inspector.inspect.next?.(ev);
   }
 
@@ -36,9 +56,9 @@ export class Inspection {
 
   /** A new subscriber first gets an @xstate.actor frame for every live actor. */
   async replay(): Promise<{ actors: number }> {
-    const inspector = await this.load();
+    await this.load();
     const actors = this.actors();
-    for (const a of actors) inspector.actor(a, a.getSnapshot());
+    for (const a of actors) this.attach(a);
     return { actors: actors.length };
   }
 }

@@ -2,7 +2,8 @@
 // to the process's nsinit monitor: the container asks it, by message, to attach, to open
 // the gate and to signal, and hears from it what the monitor reports (started, exited,
 // gone) as facts.
-import { createActor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { TicketedEffects, providedOnce } from './effects.js';
 import { processMachine, type ProcessRole } from '../machines/process.js';
 import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
@@ -15,8 +16,20 @@ export interface MonitorHello { pid: number; initPid: number; state: 'created' |
 
 export interface ProcessActorOptions {
   bus: ActorBus;
-  inspect?: (ev: InspectionEvent) => void;
+  /** called with every machine it starts: the inspector watches it while someone listens */
+  watch?: (ref: AnyActorRef) => void;
 }
+
+/** The process's dealings with its monitor, by the keys its machine spawns (tests swap them). */
+export interface ProcessEffects {
+  attachMonitor(req: { socket: string; expectedPid: number | null }): Promise<MonitorHello>;
+  openGate(): Promise<MonitorMessage>;
+  signalProcess(req: { signal: number }): Promise<void>;
+}
+
+/** The process machine with its monitor effects provided once per daemon. */
+const processEffectsMachine = providedOnce(processMachine, ['attachMonitor', 'openGate', 'signalProcess']);
+type MonitorAsk = { type: 'monitor.attach'; socket: string; expectedPid: number | null } | { type: 'monitor.gate' } | { type: 'monitor.signal'; signal: number };
 
 export class ProcessActor {
   readonly actor: Actor<typeof processMachine>;
@@ -24,8 +37,24 @@ export class ProcessActor {
   private readonly unregister: () => void;
   private readonly containerAddr: string;
 
-  constructor(readonly container: string, readonly name: string, readonly role: ProcessRole, private readonly opts: ProcessActorOptions) {
-    this.actor = createActor(processMachine, { input: { role }, inspect: opts.inspect }).start();
+  private readonly effects: TicketedEffects<MonitorAsk>;
+
+  constructor(readonly container: string, readonly name: string, readonly role: ProcessRole, private readonly opts: ProcessActorOptions & { effects?: Partial<ProcessEffects> }) {
+    const effects: ProcessEffects = {
+      attachMonitor: (r) => this.attach(r.socket, r.expectedPid),
+      openGate: () => this.gate(),
+      signalProcess: (r) => this.signal(r.signal),
+      ...opts.effects,
+    };
+    this.effects = new TicketedEffects<MonitorAsk>({
+      'monitor.attach': (r) => effects.attachMonitor(r),
+      'monitor.gate': () => effects.openGate(),
+      'monitor.signal': (r) => effects.signalProcess(r),
+    });
+    this.actor = createActor(processEffectsMachine.machine(), { input: { role } });
+    processEffectsMachine.register(this.actor, this.effects);
+    this.actor.start();
+    opts.watch?.(this.actor);
     this.containerAddr = `container:${container}`;
     this.unregister = opts.bus.register(this.address, (m) => this.receive(m));
   }
@@ -34,9 +63,9 @@ export class ProcessActor {
 
   private receive(m: ActorMessage): unknown {
     switch (m.type) {
-      case 'process.attach': return this.attach(m.socket, m.expectedPid);
-      case 'process.gate': return this.gate();
-      case 'process.signal': return this.signal(m.signal);
+      case 'process.attach': return this.effects.ask({ type: 'monitor.attach', socket: m.socket, expectedPid: m.expectedPid });
+      case 'process.gate': return this.effects.ask({ type: 'monitor.gate' });
+      case 'process.signal': return this.effects.ask({ type: 'monitor.signal', signal: m.signal });
       case 'process.follow': return this.follow(m.status, m.pid, m.exitStatus);
       case 'process.detach': return this.detach();
       default: throw new RunaError('invalid_message', `process ${this.address} does not take ${m.type}`);
@@ -121,6 +150,7 @@ export class ProcessActor {
 
   stop(): void {
     this.detach();
+    this.effects.rejectAll(new RunaError('not_running', 'container not running'));
     this.unregister();
     this.actor.stop();
   }

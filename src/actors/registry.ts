@@ -2,7 +2,7 @@
 // that route every request to the right one.
 import fs from 'node:fs';
 import os from 'node:os';
-import type { InspectionEvent } from 'xstate';
+import type { AnyActorRef } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
 import { hostCgroups, type Bundle } from './gofer.js';
@@ -39,16 +39,16 @@ export class Registry {
   /** The actors' own bus: sandboxes and containers talk over it. */
   readonly actors = new ActorBus();
   readonly inspection: Inspection;
-  private readonly inspect: (ev: InspectionEvent) => void;
+  private readonly watch: (ref: AnyActorRef) => void;
 
   constructor(private readonly root: string, private readonly bus: Bus, private readonly onChange: () => void) {
     this.inspection = new Inspection(bus, () => [
       ...[...this.sandboxes.values()].map((s) => s.actor),
       ...[...this.containers.values()].flatMap((c) => c.inspectables()),
     ]);
-    this.inspect = (ev) => this.inspection.forward(ev);
+    this.watch = (ref) => this.inspection.attach(ref);
     // Every message between actors is an event from one to the other, for whoever watches.
-    this.actors.watch((m) => this.inspection.message(this.refOf(m.from), this.refOf(m.to), m));
+    this.actors.watch((m) => { if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m); });
     this.routes();
   }
 
@@ -71,7 +71,7 @@ export class Registry {
 
   private newSandbox(id: string, opts: { members?: string[]; rootPresent?: boolean } = {}): SandboxActor {
     const sandbox = new SandboxActor(id, {
-      bus: this.actors, inspect: this.inspect, ...opts,
+      bus: this.actors, watch: this.watch, ...opts,
       onRemoved: (sid) => { if (this.sandboxes.get(sid) === sandbox) this.sandboxes.delete(sid); },
     });
     this.sandboxes.set(id, sandbox);
@@ -87,6 +87,11 @@ export class Registry {
 
   get size(): number { return this.containers.size; }
 
+  /** What the daemon holds beyond its containers: sandboxes, and mailboxes on the actors' bus (a leak shows here). */
+  counts(): { sandboxes: number; mailboxes: number } {
+    return { sandboxes: this.sandboxes.size, mailboxes: this.actors.size };
+  }
+
   private get(id: string): ContainerActor {
     const c = this.containers.get(id);
     if (!c) throw notExist();
@@ -96,7 +101,7 @@ export class Registry {
   private add(record: ContainerRecord, extra: Partial<ConstructorParameters<typeof ContainerActor>[1]> = {}): ContainerActor {
     const actor = new ContainerActor(record, {
       bus: this.actors,
-      inspect: this.inspect,
+      watch: this.watch,
       onGone: (id) => { this.containers.delete(id); this.onChange(); },
       ...extra,
     });
@@ -170,7 +175,7 @@ export class Registry {
     }
     const from = containerAddress(id);
     const to = goferAddress(id);
-    const gofer = new GoferActor(id, dir, null, { bus: this.actors, inspect: this.inspect });
+    const gofer = new GoferActor(id, dir, null, { bus: this.actors, watch: this.watch });
     this.creating.set(id, gofer);
     let cgroup: Cgroup | null = null;
     try {

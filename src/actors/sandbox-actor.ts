@@ -1,7 +1,7 @@
 // A sandbox (pod) as an actor on the actors' bus. It hears its members' lifecycles as
 // `member.*` messages and orders them about (`container.stop|pause|resume`) as the root
 // container goes: the effects its machine invokes, by key.
-import { createActor, fromPromise, waitFor, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from 'xstate';
 import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
 import { invalidState } from '../machines/refusal.js';
 import { RunaError } from '../errors.js';
@@ -22,9 +22,18 @@ export function memberEffects(bus: ActorBus) {
   return { pauseMembers: order('container.pause'), resumeMembers: order('container.resume'), stopMembers: order('container.stop') };
 }
 
+/** The sandbox machine with the bus's effects, made once per bus (`provide` copies the whole machine). */
+const provided = new WeakMap<ActorBus, typeof sandboxMachine>();
+function providedSandbox(bus: ActorBus): typeof sandboxMachine {
+  let m = provided.get(bus);
+  if (!m) provided.set(bus, (m = sandboxMachine.provide({ actors: memberEffects(bus) })));
+  return m;
+}
+
 export interface SandboxActorOptions {
   bus: ActorBus;
-  inspect?: (ev: InspectionEvent) => void;
+  /** called with every machine it starts: the inspector watches it while someone listens */
+  watch?: (ref: AnyActorRef) => void;
   members?: string[];
   rootPresent?: boolean;
   /** the effects, by key (tests swap them) */
@@ -37,16 +46,16 @@ export class SandboxActor {
   private readonly unregister: () => void;
 
   constructor(readonly id: string, private readonly opts: SandboxActorOptions) {
-    const machine = sandboxMachine.provide({ actors: { ...memberEffects(opts.bus), ...opts.actors } });
+    const machine = opts.actors ? sandboxMachine.provide({ actors: { ...memberEffects(opts.bus), ...opts.actors } }) : providedSandbox(opts.bus);
     this.actor = createActor(machine, {
       input: { id, members: opts.members, rootPresent: opts.rootPresent },
-      inspect: opts.inspect,
     });
     this.actor.subscribe((s) => {
       if (s.status === 'done') this.removed();
     });
     this.unregister = opts.bus.register(sandboxAddress(id), (m) => this.receive(m));
     this.actor.start();
+    opts.watch?.(this.actor);
   }
 
   get status() { return sandboxStatus(this.actor.getSnapshot()); }

@@ -70,6 +70,8 @@ export class ActorBus {
 
   has(addr: Address): boolean { return this.mailboxes.has(addr); }
 
+  get size(): number { return this.mailboxes.size; }
+
   /** Watch every message (the inspector). */
   watch(fn: (msg: ActorMessage) => void): () => void {
     this.watchers.add(fn);

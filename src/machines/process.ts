@@ -1,9 +1,14 @@
-import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, fromPromise, setup, spawnChild, type SnapshotFrom } from 'xstate';
 
 /**
  * A container's init or an exec'd process (LIFECYCLE.md, "Process"): created (monitor
  * spawned, gate closed) → running (user program exec'd) → paused (cgroup frozen) ⇄
  * running → stopped (exit status recorded, `128+signal` if signalled).
+ *
+ * Its dealings with the process's nsinit monitor are actors it spawns by key, provided by
+ * the actor layer (src/actors/process-actor.ts) and swapped by tests: `attachMonitor`
+ * (connect and check it is the expected monitor), `openGate` (exec the user program) and
+ * `signalProcess`. Each request carries a ticket, by which its answer goes back.
  */
 
 export type ProcessRole = 'init' | 'exec';
@@ -23,7 +28,14 @@ export type ProcessEvent =
   | { type: 'process.start'; pid?: number }
   | { type: 'process.pause' }
   | { type: 'process.resume' }
-  | { type: 'process.exited'; exitStatus: number };
+  | { type: 'process.exited'; exitStatus: number }
+  | { type: 'monitor.attach'; ticket: number; socket: string; expectedPid: number | null }
+  | { type: 'monitor.gate'; ticket: number }
+  | { type: 'monitor.signal'; ticket: number; signal: number };
+
+/** What a monitor effect is given: the request, ticket included. */
+export type MonitorRequest = Extract<ProcessEvent, { type: `monitor.${string}` }>;
+const nothing = fromPromise<unknown, MonitorRequest>(async () => undefined);
 
 export type ProcessStatus = 'created' | 'running' | 'paused' | 'stopped';
 
@@ -32,6 +44,11 @@ export const processMachine = setup({
     input: {} as ProcessInput,
     context: {} as ProcessContext,
     events: {} as ProcessEvent,
+  },
+  actors: {
+    attachMonitor: nothing,
+    openGate: nothing,
+    signalProcess: nothing,
   },
   actions: {
     recordPid: assign({
@@ -51,6 +68,12 @@ export const processMachine = setup({
   id: 'process',
   initial: 'created',
   context: ({ input }) => ({ pid: input.pid ?? null, exitStatus: null, role: input.role }),
+  on: {
+    // Requests to the monitor run beside the lifecycle: the monitor answers for the process's state.
+    'monitor.attach': { actions: spawnChild('attachMonitor', { input: ({ event }) => event as MonitorRequest }) },
+    'monitor.gate': { actions: spawnChild('openGate', { input: ({ event }) => event as MonitorRequest }) },
+    'monitor.signal': { actions: spawnChild('signalProcess', { input: ({ event }) => event as MonitorRequest }) },
+  },
   states: {
     created: {
       on: {
