@@ -180,6 +180,24 @@ test('inspection: messages between actors (container → gofer, process → cont
   for (const id of ['ipod-a', 'ipod']) assert.equal((await sb.run(['delete', '--force', id])).code, 0);
 });
 
+test('inspect.snapshot: every live actor in one reply, with its parent, state and context, and each machine\'s definition once', async () => {
+  const c = await connect();
+  assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '1000']), 'snap'])).code, 0);
+  const r = await c.request<any>({ type: 'inspect.snapshot' });
+  const mine = r.actors.filter((a: any) => a.address.endsWith(':snap') || a.address.startsWith('process:snap/'));
+  assert.deepEqual(mine.map((a: any) => a.address).sort(), ['container:snap', 'effects:snap', 'gofer:snap', 'process:snap/init', 'sandbox:snap']);
+  const by = Object.fromEntries(mine.map((a: any) => [a.address, a]));
+  assert.equal(by['container:snap'].value, 'running');
+  assert.equal(by['container:snap'].parent, 'sandbox:snap');
+  assert.equal(by['process:snap/init'].parent, 'container:snap');
+  assert.equal(by['sandbox:snap'].value, 'running');
+  for (const m of ['container', 'sandbox', 'gofer', 'process', 'container-effects']) {
+    assert.ok(r.definitions[m]?.states || r.definitions[m]?.on, `${m}'s definition`);
+  }
+  assert.ok(r.definitions.container.states.running, 'the definition names the states');
+  assert.equal((await sb.run(['delete', '--force', 'snap'])).code, 0);
+});
+
 test('the gofer serves file operations inside the container (never outside it), holding writes while the container is paused', async () => {
   const c = await connect();
   // The rootfs is read-only; /tmp is the container's own tmpfs, which only its view has.

@@ -4,10 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor, type AnyActor, type AnyActorRef } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
 import { ProcessActor, type MonitorHello } from './process-actor.js';
 import { TicketedEffects, providedOnce } from './effects.js';
+import { History } from './history.js';
 import { CONTAINER_EFFECTS, containerEffectsMachine, type ContainerEffect } from '../machines/container-effects.js';
 import type { MonitorMessage } from '../bus/messages.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -90,6 +91,8 @@ export interface ContainerActorOptions {
   bus: ActorBus;
   /** the container's gofer (made by whoever validated the bundle; a new one, serving, on adoption) */
   gofer?: GoferActor;
+  /** the history its create already began (the gofer's validation comes before the container actor) */
+  history?: History;
   /** replace some of the container's effects (tests) */
   effects?: Partial<ContainerEffects>;
   /** called with every machine it starts: the inspector watches it while someone listens */
@@ -119,11 +122,14 @@ export class ContainerActor {
   private deleted = false;
 
   private readonly unregister: () => void;
+  /** What happened to this container's actors lately (`runa debug --events`). */
+  readonly history: History;
   /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
   private sandboxSettled: Promise<unknown> = Promise.resolve();
 
   constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions) {
     const watch = opts.watch;
+    this.history = opts.history ?? new History();
     this.container = createActor(containerMachine, {
       input: { id: record.id },
       ...(opts.snapshot ? { snapshot: opts.snapshot as never } : {}),
@@ -142,6 +148,8 @@ export class ContainerActor {
       this.initPid = opts.monitor.initPid;
       this.initStartTime = opts.monitor.initStartTime ?? null;
     }
+    this.track(this.init.actor, this.init.address);
+    this.track(this.gofer.actor, goferAddress(record.id));
     this.syncCompanions();
     this.unregister = opts.bus.register(containerAddress(record.id), (m) => this.receive(m));
   }
@@ -176,7 +184,7 @@ export class ContainerActor {
     const s = this.status;
     const { bus } = this.opts;
     const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => bus.tell({ type, from: this.address, to: goferAddress(this.id) });
-    if (s === 'created' || s === 'running' || s === 'paused') gofer('gofer.serve');
+    if (s === 'created') gofer('gofer.serve');
     if (s === 'running') gofer('gofer.resume');
     if (s === 'paused') gofer('gofer.pause');
     for (const p of [this.init, ...[...this.execs.values()].map((e) => e.process)]) {
@@ -289,7 +297,32 @@ export class ContainerActor {
     this.syncCompanions();
     // Only a change of state or context is worth a write (kill in running changes neither).
     if (after.value !== before.value || after.context !== before.context) this.persist();
-    if (after.value !== before.value) this.tellSandbox();
+    if (after.value !== before.value) {
+      this.history.push({ actor: this.address, kind: 'transition', type: event.type, from: String(before.value), to: String(after.value) });
+      this.tellSandbox();
+    }
+  }
+
+  /** Keep a companion machine's changes of state in this container's history. */
+  track(actor: AnyActor, address: string): void {
+    let last = String(actor.getSnapshot().value);
+    actor.subscribe((s: { value: unknown }) => {
+      const now = String(s.value);
+      if (now !== last) this.history.push({ actor: address, kind: 'transition', type: 'state', from: last, to: now });
+      last = now;
+    });
+  }
+
+  /** `runa debug`: the container's actors, their states and contexts, and its monitor. */
+  debugInfo() {
+    const snap = this.container.getSnapshot();
+    const machine = (address: string, a: AnyActor) => { const s = a.getSnapshot(); return { address, value: String(s.value), context: s.context }; };
+    return {
+      container: { ...machine(this.address, this.container), monitorPid: this.monitorPid, initPid: this.initPid, linked: this.linked, supervised: Boolean(this.record.supervised) },
+      processes: [machine(this.init.address, this.init.actor), ...[...this.execs.values()].map((e) => machine(e.process.address, e.process.actor))],
+      gofer: machine(goferAddress(this.id), this.gofer.actor),
+      status: containerStatus(snap),
+    };
   }
 
   private leaveCreating: Array<() => void> = [];
@@ -650,6 +683,7 @@ export class ContainerActor {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
       const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, watch: this.opts.watch });
+      this.track(process.actor, process.address);
       this.execs.set(execId, { process, dir });
       return { execId, plan: planFile(dir) };
     });

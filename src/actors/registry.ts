@@ -2,7 +2,7 @@
 // that route every request to the right one.
 import fs from 'node:fs';
 import os from 'node:os';
-import type { AnyActorRef } from 'xstate';
+import type { AnyActor, AnyActorRef } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
 import { hostCgroups, type Bundle } from './gofer.js';
@@ -12,6 +12,7 @@ import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
 import { Inspection } from './inspection.js';
+import { History } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
@@ -48,8 +49,17 @@ export class Registry {
     ]);
     this.watch = (ref) => this.inspection.attach(ref);
     // Every message between actors is an event from one to the other, for whoever watches.
-    this.actors.watch((m) => { if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m); });
+    this.actors.watch((m) => {
+      if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m);
+      this.remember(m.type, m.from, m.to);
+    });
     this.routes();
+  }
+
+  /** A message goes into the history of each container it concerns (a sandbox's: its root's). */
+  private remember(type: string, from: string, to: string): void {
+    const ids = new Set([from, to].map((a) => a.slice(a.indexOf(':') + 1).split('/')[0]));
+    for (const id of ids) (this.containers.get(id)?.history ?? this.creating.get(id)?.history)?.push({ actor: to, kind: 'message', type, from, to });
   }
 
   /** The machine behind an actor's address, for the inspector. */
@@ -58,7 +68,7 @@ export class Registry {
     const id = rest.join(':');
     if (kind === 'sandbox') return this.sandboxes.get(id)?.actor;
     if (kind === 'container') return this.containers.get(id)?.container;
-    if (kind === 'gofer') return (this.containers.get(id)?.gofer ?? this.creating.get(id))?.actor;
+    if (kind === 'gofer') return (this.containers.get(id)?.gofer ?? this.creating.get(id)?.gofer)?.actor;
     if (kind === 'process') {
       const [container, name] = id.split('/');
       return this.containers.get(container)?.processRef(name);
@@ -66,8 +76,36 @@ export class Registry {
     return undefined;
   }
 
+  /**
+   * Every live actor at once, for a viewer that just connected: its address, parent, machine,
+   * state and context, and each machine's definition once (instead of a replay of old frames).
+   */
+  private snapshotAll() {
+    const definitions: Record<string, unknown> = {};
+    const actors: Array<{ address: string; parent: string | null; sessionId: string; machine: string; value: unknown; context: unknown; status: string }> = [];
+    const add = (address: string, parent: string | null, a: AnyActor) => {
+      const s = a.getSnapshot();
+      const logic = a.logic as { id?: string; toJSON?: () => unknown };
+      const machine = logic.id ?? 'unknown';
+      if (!(machine in definitions) && logic.toJSON) definitions[machine] = logic.toJSON();
+      actors.push({ address, parent, sessionId: a.sessionId, machine, value: s.value, context: s.context, status: s.status });
+    };
+    for (const s of this.sandboxes.values()) add(`sandbox:${s.id}`, null, s.actor);
+    for (const c of this.containers.values()) {
+      const me = `container:${c.id}`;
+      add(me, `sandbox:${c.sandboxId}`, c.container);
+      add(`gofer:${c.id}`, me, c.gofer.actor);
+      add(`effects:${c.id}`, me, c.effectsActor);
+      for (const p of c.debugInfo().processes) {
+        const ref = c.processRef(p.address.split('/')[1]);
+        if (ref) add(p.address, me, ref);
+      }
+    }
+    return { at: Date.now(), actors, definitions };
+  }
+
   /** Gofers of containers being created (the container actor comes once the gofer has prepared). */
-  private readonly creating = new Map<string, GoferActor>();
+  private readonly creating = new Map<string, { gofer: GoferActor; history: History }>();
 
   private newSandbox(id: string, opts: { members?: string[]; rootPresent?: boolean } = {}): SandboxActor {
     const sandbox = new SandboxActor(id, {
@@ -75,6 +113,12 @@ export class Registry {
       onRemoved: (sid) => { if (this.sandboxes.get(sid) === sandbox) this.sandboxes.delete(sid); },
     });
     this.sandboxes.set(id, sandbox);
+    let last = String(sandbox.actor.getSnapshot().value);
+    sandbox.actor.subscribe((s) => {
+      const now = String(s.value);
+      if (now !== last) this.containers.get(id)?.history.push({ actor: `sandbox:${id}`, kind: 'transition', type: 'state', from: last, to: now });
+      last = now;
+    });
     return sandbox;
   }
 
@@ -150,6 +194,17 @@ export class Registry {
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.get(req.id).wait() }));
     bus.handle('container.state', (req) => this.get(req.id).state());
     bus.handle('container.file', (req) => this.get(req.id).file(req.request));
+    bus.handle('container.debug', (req) => {
+      const c = this.get(req.id);
+      const sandbox = this.sandboxes.get(c.sandboxId);
+      return {
+        id: c.id,
+        sandbox: sandbox ? { id: sandbox.id, value: String(sandbox.actor.getSnapshot().value), status: sandbox.status, members: sandbox.members } : null,
+        ...c.debugInfo(),
+        events: c.history.last(req.events ?? 0),
+      };
+    });
+    bus.handle('inspect.snapshot', () => this.snapshotAll());
     bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
     bus.handle('inspect.subscribe', (_req, env) => {
       if (!env.session) throw new RunaError('unsupported', 'inspection needs a socket session');
@@ -176,7 +231,8 @@ export class Registry {
     const from = containerAddress(id);
     const to = goferAddress(id);
     const gofer = new GoferActor(id, dir, null, { bus: this.actors, watch: this.watch });
-    this.creating.set(id, gofer);
+    const history = new History();
+    this.creating.set(id, { gofer, history });
     let cgroup: Cgroup | null = null;
     try {
       const loaded = await this.actors.request<Bundle>({ type: 'gofer.validate', from, to, bundle: req.bundle });
@@ -209,7 +265,7 @@ export class Registry {
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
-      const actor = this.add(record, { gofer });
+      const actor = this.add(record, { gofer, history });
       this.creating.delete(id);
       actor.persist();
       if (sandboxId === null) this.newSandbox(id);

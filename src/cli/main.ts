@@ -34,6 +34,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   daemon: () => import('./commands/daemon.js'),
   checkpoint: () => import('./commands/checkpoint.js'),
   restore: () => import('./commands/restore.js'),
+  debug: () => import('./commands/debug.js'),
 };
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 

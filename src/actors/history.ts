@@ -1,0 +1,38 @@
+// A container's recent history, for `runa debug --events` (and later the inspector's time
+// travel): a bounded ring of what happened to its actors, cheap enough to keep always.
+
+export interface HistoryEntry {
+  /** ms since the epoch */
+  at: number;
+  /** the actor it concerns: `container:ID`, `process:ID/init`, `gofer:ID`, `sandbox:ID` */
+  actor: string;
+  /** a transition of the actor's machine, or a message on the actors' bus */
+  kind: 'transition' | 'message';
+  /** the event or message type */
+  type: string;
+  /** transition: the state before and after; message: sender and receiver */
+  from?: string;
+  to?: string;
+}
+
+export const HISTORY_SIZE = 256;
+
+export class History {
+  private readonly ring: HistoryEntry[] = [];
+  private next = 0;
+
+  constructor(private readonly size = HISTORY_SIZE) {}
+
+  push(entry: Omit<HistoryEntry, 'at'>): void {
+    const e = { at: Date.now(), ...entry };
+    if (this.ring.length < this.size) this.ring.push(e);
+    else this.ring[this.next] = e;
+    this.next = (this.next + 1) % this.size;
+  }
+
+  /** The last `n` entries, oldest first. */
+  last(n = this.size): HistoryEntry[] {
+    const ordered = this.ring.length < this.size ? this.ring : [...this.ring.slice(this.next), ...this.ring.slice(0, this.next)];
+    return ordered.slice(Math.max(0, ordered.length - n));
+  }
+}
