@@ -4,14 +4,16 @@ import path from 'node:path';
 
 /**
  * Host PIDs of every process of a container. With its own pid namespace, that namespace is
- * the container. Sharing the runtime's pid namespace, it is the container's freezer (or
+ * the container. Sharing a pid namespace (the runtime's, or a pod's), it is the container's freezer (or
  * unified) cgroup, which only the container's processes join (never the monitor) — and
  * without one, just the init: never "every process in the host's pid namespace".
  */
 export function containerPids(initPid: number): number[] {
   let ns: string;
   try { ns = fs.readlinkSync(`/proc/${initPid}/ns/pid`); } catch { return []; }
-  if (ns !== fs.readlinkSync('/proc/self/ns/pid')) {
+  // A pid namespace is the container's own only if its init is PID 1 there: a pod member
+  // that joined its sandbox's shares it with the other members (found by cgroup then).
+  if (ns !== fs.readlinkSync('/proc/self/ns/pid') && isPidOne(initPid)) {
     const pids: number[] = [];
     for (const name of fs.readdirSync('/proc')) {
       if (!/^\d+$/.test(name)) continue;
@@ -25,6 +27,16 @@ export function containerPids(initPid: number): number[] {
     return fs.readFileSync(procs, 'utf8').split('\n').filter(Boolean).map(Number).sort((a, b) => a - b);
   } catch {
     return [initPid];
+  }
+}
+
+/** Whether the process is PID 1 of its innermost pid namespace (NSpid's last field). */
+function isPidOne(pid: number): boolean {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    return line?.trim().split(/\s+/).at(-1) === '1';
+  } catch {
+    return false;
   }
 }
 

@@ -90,6 +90,14 @@ test('a pod of three shares net, IPC and UTS; members reach each other over loop
   for (const id of ['p1', 'p1-web', 'p1-side']) assert.match(table2, new RegExp(`\\n\\S+\\s+${pids[id]}\\s`), `${id}'s init in ps --sandbox`);
   const single = JSON.parse(await ok(['ps', '--format', 'json', 'p1-web']));
   assert.equal(single.includes(pids.p1), false, 'ps of a member alone shows the member');
+  // A member sharing the sandbox's pid namespace is still only its own processes (its cgroup's).
+  const sidePs = JSON.parse(await ok(['ps', '--format', 'json', 'p1-side']));
+  assert.ok(sidePs.includes(pids['p1-side']));
+  assert.equal(sidePs.includes(pids.p1), false, 'ps of a member in the pod\'s pid namespace leaves the root out');
+  await ok(['kill', '--all', 'p1-side', 'KILL']);
+  await until(async () => (await status('p1-side')) === 'stopped', 'p1-side stopped');
+  assert.equal(await status('p1'), 'running', 'kill --all of a member spares the rest of the pod');
+  assert.equal(await status('p1-web'), 'running');
   await removePod('p1-web', 'p1-side', 'p1');
 });
 
@@ -219,6 +227,33 @@ test('kill -9 of the daemon with a pod in each state loses nothing; a root that 
   assert.match(late.stderr, /cannot join sandbox "q-stop" in state stopped/);
   await removePod('q-created', 'q-run', 'q-run-a', 'q-pause', 'q-pause-a', 'q-stop', 'q-stop-a', 'q-orphan', 'q-orphan-a');
   assert.deepEqual(stateDirs(), []);
+});
+
+test('debug shows a pod member\'s actors with their states, its monitor, and its last events', async () => {
+  await pod('p7', [{ id: 'p7-a' }]);
+  await ok(['pause', 'p7']);
+  await ok(['resume', 'p7']);
+  await ok(['exec', 'p7-a', 'true']);
+  const { pid } = await state('p7-a');
+  const out = await ok(['debug', '--events', '256', 'p7-a']);
+  assert.match(out, /^sandbox p7: running {2}\(members: p7-a\)\n/);
+  assert.match(out, new RegExp(`└─ container p7-a: running {2}monitor \\d+ \\(linked\\), init ${pid}\\n`));
+  assert.match(out, /├─ gofer: running/);
+  assert.match(out, new RegExp(`└─ init: running {2}\\{pid=${pid}\\}`));
+  // What the sandbox ordered, what the member did, and the exec that came and went.
+  for (const line of [/sandbox:p7 → container:p7-a {2}container\.pause/, /container:p7-a {2}container\.pause: running → paused/,
+    /sandbox:p7 → container:p7-a {2}container\.resume/, /container:p7-a → gofer:p7-a {2}gofer\.validate/,
+    /process:p7-a\/[0-9a-f]{16} {2}state: running → stopped/, /process:p7-a\/init → container:p7-a {2}process\.started/]) {
+    assert.match(out, line);
+  }
+  const json = JSON.parse(await ok(['debug', '--format', 'json', '--events', '3', 'p7-a']));
+  assert.equal(json.events.length, 3);
+  assert.equal(json.container.value, 'running');
+  const bad = await sb.run(['debug', '--events', '-1', 'p7-a']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /invalid value "-1" for flag -events/);
+  assert.match((await sb.run(['debug', 'nowhere'])).stderr, /container does not exist/);
+  await removePod('p7-a', 'p7');
 });
 
 test('after every pod is gone the daemon holds no sandbox, and no actor is left on its bus', async () => {
