@@ -39,7 +39,7 @@ interface Options {
   dir: string;
 }
 
-const SECTIONS = ['latency', 'breakdown', 'throughput', 'density', 'bus', 'seccomp'];
+const SECTIONS = ['latency', 'breakdown', 'throughput', 'density', 'bus', 'seccomp', 'inspection'];
 
 const USAGE = `usage: node dist/bench/bench.js [options]
 
@@ -746,6 +746,65 @@ function daemonNote(t: Throughput): string {
   return `; daemon RSS ${(d.before.rss / 1024).toFixed(0)} → ${(d.after.rss / 1024).toFixed(0)} MB`;
 }
 
+/**
+ * What inspection costs: `run` latency and bus API throughput with no viewer and with one
+ * attached (a client subscribed to the inspect topic, counting frames), in the same run.
+ * runa only: the runc column is not used.
+ */
+async function phaseInspection(): Promise<void> {
+  log(`inspection: ${opts.runs} runs with and without a viewer, then throughput both ways`);
+  must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
+  const viewer = await connect(rootA);
+  let frames = 0;
+  viewer.client.on('inspect', () => { frames++; });
+  const watch = (on: boolean) => viewer.client.request({ type: on ? 'inspect.subscribe' : 'inspect.unsubscribe' });
+  try {
+    const runOnce = async () => must(await runa(['run', '-b', bundleTrue, nextId('i')]), 'runa run').ms;
+    // Alternated sample by sample; the viewer subscribes before and leaves after each watched sample, outside its time.
+    const lat = await alternate(opts.runs, runOnce, async () => {
+      await watch(true);
+      try { return await runOnce(); } finally { await watch(false); }
+    });
+    const without = lat.runa.value;
+    const withViewer = lat.runc;
+    const pct = (a?: number, b?: number) => (a !== undefined && b ? `${(((a - b) / b) * 100).toFixed(0)} %` : 'n/a');
+    rows.push({
+      section: 'inspection', name: '`run /bin/true`, daemon warm, a viewer attached', unit: 'ms', runa: withViewer, runc: { text: '—' },
+      note: `no viewer: ${without?.toFixed(1) ?? 'n/a'} ms (p90 ${lat.runa.p90?.toFixed(1) ?? 'n/a'}), alternated sample by sample: ${pct(withViewer.value, without)}`,
+    });
+    const one = (conns: Array<{ ctx: Context; client: BusClient }>) => async (c: number) => {
+      const { ctx, client } = conns[c];
+      const id = nextId('ib');
+      const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
+      monitors.add(child);
+      try {
+        await client.request({ type: 'container.start', id });
+        await waitChild(child);
+      } finally {
+        monitors.delete(child);
+        await client.request({ type: 'container.delete', id, force: true });
+      }
+    };
+    const conns = await Promise.all(Array.from({ length: opts.clients }, () => connect(rootA)));
+    try {
+      const bare = await throughput('bus API, no viewer', one(conns), rootA);
+      await watch(true);
+      const before = frames;
+      const watched = await throughput('bus API, a viewer attached', one(conns), rootA);
+      await watch(false);
+      rows.push({
+        section: 'inspection', name: `bus API create/start/delete, ${opts.clients} clients, a viewer attached`, unit: '/s', higherIsBetter: true,
+        runa: tputCell(watched), runc: { text: '—' },
+        note: `no viewer: ${bare.perSecond.toFixed(1)} /s (${pct(watched.perSecond, bare.perSecond)}); the viewer received ${frames - before} frames (${watched.completed ? Math.round((frames - before) / watched.completed) : 0} per container)`,
+      });
+    } finally {
+      for (const { ctx } of conns) closeContext(ctx);
+    }
+  } finally {
+    closeContext(viewer.ctx);
+  }
+}
+
 async function phaseThroughput(): Promise<void> {
   must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
   const cli = await throughput('runa CLI run', async () => {
@@ -1064,7 +1123,7 @@ async function main(): Promise<number> {
 
   const phases: Record<string, () => Promise<void>> = {
     latency: phaseLatency, breakdown: phaseBreakdown, throughput: phaseThroughput, density: phaseDensity, bus: phaseBus,
-    seccomp: phaseSeccomp,
+    seccomp: phaseSeccomp, inspection: phaseInspection,
   };
   const errors: string[] = [];
   for (const name of SECTIONS) {
