@@ -746,6 +746,23 @@ function daemonNote(t: Throughput): string {
   return `; daemon RSS ${(d.before.rss / 1024).toFixed(0)} → ${(d.after.rss / 1024).toFixed(0)} MB`;
 }
 
+/** One /bin/true through the bus API on client c's connection: the flow of `runa run` without the CLI. */
+function busApiRun(conns: Array<{ ctx: Context; client: BusClient }>, prefix: string) {
+  return async (c: number): Promise<void> => {
+    const { ctx, client } = conns[c];
+    const id = nextId(prefix);
+    const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
+    monitors.add(child);
+    try {
+      await client.request({ type: 'container.start', id });
+      await waitChild(child);
+    } finally {
+      monitors.delete(child);
+      await client.request({ type: 'container.delete', id, force: true });
+    }
+  };
+}
+
 /**
  * What inspection costs: `run` latency and bus API throughput with no viewer and with one
  * attached (a client subscribed to the inspect topic, counting frames), in the same run.
@@ -772,25 +789,12 @@ async function phaseInspection(): Promise<void> {
       section: 'inspection', name: '`run /bin/true`, daemon warm, a viewer attached', unit: 'ms', runa: withViewer, runc: { text: '—' },
       note: `no viewer: ${without?.toFixed(1) ?? 'n/a'} ms (p90 ${lat.runa.p90?.toFixed(1) ?? 'n/a'}), alternated sample by sample: ${pct(withViewer.value, without)}`,
     });
-    const one = (conns: Array<{ ctx: Context; client: BusClient }>) => async (c: number) => {
-      const { ctx, client } = conns[c];
-      const id = nextId('ib');
-      const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
-      monitors.add(child);
-      try {
-        await client.request({ type: 'container.start', id });
-        await waitChild(child);
-      } finally {
-        monitors.delete(child);
-        await client.request({ type: 'container.delete', id, force: true });
-      }
-    };
     const conns = await Promise.all(Array.from({ length: opts.clients }, () => connect(rootA)));
     try {
-      const bare = await throughput('bus API, no viewer', one(conns), rootA);
+      const bare = await throughput('bus API, no viewer', busApiRun(conns, 'ib'), rootA);
       await watch(true);
       const before = frames;
-      const watched = await throughput('bus API, a viewer attached', one(conns), rootA);
+      const watched = await throughput('bus API, a viewer attached', busApiRun(conns, 'ib'), rootA);
       await watch(false);
       rows.push({
         section: 'inspection', name: `bus API create/start/delete, ${opts.clients} clients, a viewer attached`, unit: '/s', higherIsBetter: true,
@@ -823,19 +827,7 @@ async function phaseThroughput(): Promise<void> {
   const conns = await Promise.all(Array.from({ length: opts.clients }, () => connect(rootA)));
   let api: Throughput;
   try {
-    api = await throughput('runa bus API', async (c) => {
-      const { ctx, client } = conns[c];
-      const id = nextId('b');
-      const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
-      monitors.add(child);
-      try {
-        await client.request({ type: 'container.start', id });
-        await waitChild(child);
-      } finally {
-        monitors.delete(child);
-        await client.request({ type: 'container.delete', id, force: true });
-      }
-    }, rootA);
+    api = await throughput('runa bus API', busApiRun(conns, 'b'), rootA);
   } finally {
     for (const { ctx } of conns) closeContext(ctx);
   }
