@@ -22,7 +22,10 @@ export class Inspection {
   attach(ref: AnyActorRef): void {
     if (!this.inspector || !this.bus.hasListeners('inspect')) return;
     if (!this.observed.has(ref.system)) this.observed.set(ref.system, ref.system.inspect((ev: InspectionEvent) => this.forward(ev)));
-    this.inspector.actor(ref, ref.getSnapshot());
+    // Announced as XState would at creation (not with inspector.actor(), which loses a root actor's rootId).
+    let root: AnyActorRef = ref;
+    while ((root as { _parent?: AnyActorRef })._parent) root = (root as { _parent: AnyActorRef })._parent;
+    this.inspector.inspect.next?.({ type: '@xstate.actor', actorRef: ref, rootId: root.sessionId } as InspectionEvent);
   }
 
   private detachAll(): void {

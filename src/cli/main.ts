@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   checkpoint: () => import('./commands/checkpoint.js'),
   restore: () => import('./commands/restore.js'),
   debug: () => import('./commands/debug.js'),
+  ui: () => import('./commands/ui.js'),
 };
 const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
