@@ -150,7 +150,17 @@ test('inspection: a subscriber sees a container go created → running → stopp
   assert.deepEqual(values, ['creating', 'created', 'running', 'stopped']);
   assert.ok(frames.some((f) => f.type === '@xstate.actor'), 'actor frames');
   assert.ok(frames.some((f) => f.type === '@xstate.event' && f.event?.type === 'container.start'), 'event frames');
-  for (const f of frames) assert.ok(f.sessionId && f._version !== undefined && f.createdAt, 'stately frame fields');
+  for (const f of frames.filter((x) => !x._runa)) assert.ok(f.sessionId && f._version !== undefined && f.createdAt, 'stately frame fields');
+  // What Stately's converter drops comes as runa's own frames: microsteps with their transitions, and actions.
+  const session = mine[0].sessionId;
+  const steps = frames.filter((f) => f.type === '@xstate.microstep' && f.sessionId === session);
+  const start = steps.find((f) => f.event?.type === 'container.start');
+  assert.ok(start, 'the microstep of container.start');
+  assert.equal(start.value, 'running');
+  assert.deepEqual(start.transitions, [{ eventType: 'container.start', source: 'container.created', targets: ['container.running'] }]);
+  // (The container machine's own actions are assigns, folded into its transitions; its effects are spawned, and show.)
+  const actions = frames.filter((f) => f.type === '@xstate.action').map((f) => f.action.type);
+  assert.ok(actions.includes('xstate.spawnChild'), `action frames: ${[...new Set(actions)].join(', ')}`);
   await c.request({ type: 'inspect.unsubscribe' });
   assert.equal((await sb.run(['delete', 'watched'])).code, 0);
 });

@@ -7,6 +7,26 @@ import type { Bus } from '../bus/bus.js';
 
 type Inspector = { inspect: { next?: (ev: InspectionEvent) => void }; actor(ref: AnyActorRef, snapshot?: unknown): void };
 
+/** Whether a frame is one of @statelyai/inspect's (what Stately's inspector takes), not runa's own. */
+export function isStatelyFrame(frame: unknown): boolean {
+  return typeof frame === 'object' && frame !== null && !('_runa' in frame);
+}
+
+/** A microstep or an action as a plain JSON frame, with the fields Stately's frames have. */
+function runaFrame(ev: InspectionEvent): Record<string, unknown> {
+  const base = { type: ev.type, _runa: 1, sessionId: ev.actorRef.sessionId, rootId: ev.rootId, createdAt: Date.now().toString() };
+  if (ev.type === '@xstate.microstep') {
+    const transitions = (ev._transitions ?? []).map((t) => ({
+      eventType: t.eventType,
+      source: t.source?.id,
+      targets: (t.target ?? []).map((n) => n.id),
+    }));
+    return { ...base, event: ev.event, value: (ev.snapshot as { value?: unknown }).value, transitions };
+  }
+  if (ev.type === '@xstate.action') return { ...base, action: { type: ev.action.type, params: ev.action.params ?? null } };
+  return base;
+}
+
 export class Inspection {
   private inspector: Inspector | null = null;
   private loading: Promise<Inspector> | null = null;
@@ -37,6 +57,9 @@ export class Inspection {
     if (!this.bus.hasListeners('inspect')) return this.detachAll();
     if (!this.inspector) return;
     if (ev.type === '@xstate.actor' || ev.type === '@xstate.event' || ev.type === '@xstate.snapshot') this.inspector.inspect.next?.(ev);
+    // What Stately's converter drops, as runa's own frames (marked `_runa`): each microstep
+    // with the transitions it took, and each action run.
+    else if (ev.type === '@xstate.microstep' || ev.type === '@xstate.action') this.bus.publish('inspect', runaFrame(ev));
   }
 
   /**
@@ -51,7 +74,8 @@ export class Inspection {
   private load(): Promise<Inspector> {
     this.loading ??= import('@statelyai/inspect').then(({ createInspector }) => {
       const adapter = { start() {}, stop() {}, send: (frame: unknown) => this.bus.publish('inspect', frame) };
-      this.inspector = createInspector(adapter) as unknown as Inspector;
+      // Whole definitions: the default cuts them 10 levels deep.
+      this.inspector = createInspector(adapter, { serializationDepthLimit: 100 }) as unknown as Inspector;
       return this.inspector;
     });
     return this.loading;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
+import { isStatelyFrame } from '../../actors/inspection.js';
 
 /**
  * Start @statelyai/inspect's relay with its HTTP server bound to loopback only: the library
@@ -45,7 +46,8 @@ const ui: Command = {
     await new Promise<void>((resolve, reject) => { upstream.once('open', () => resolve()); upstream.once('error', reject); });
     const client = await ctx.connect();
     // Every frame of the daemon's inspect topic goes to the relay, which hands it to the bridge page.
-    client.on('inspect', (frame) => { if (upstream.readyState === WebSocket.OPEN) upstream.send(JSON.stringify(frame)); });
+    // (runa's own microstep and action frames are not Stately's: they stay behind.)
+    client.on('inspect', (frame) => { if (isStatelyFrame(frame) && upstream.readyState === WebSocket.OPEN) upstream.send(JSON.stringify(frame)); });
     const r = await client.request<{ actors: number }>({ type: 'inspect.subscribe' });
     process.stdout.write(`Stately inspector bridge: http://localhost:${port} (${r.actors} live actors; Ctrl-C to stop)\n`);
     await new Promise<void>((resolve) => {
