@@ -53,7 +53,6 @@ function providedGofer(): typeof goferMachine {
 export class GoferActor {
   readonly actor: Actor<typeof goferMachine>;
   private readonly unregister: () => void;
-  private bundle: Bundle | null = null;
 
   /** What the last piece of work answered, or the error it failed with (given back as it was). */
   private result: { ok: true; value: unknown } | { ok: false; error: unknown } | null = null;
@@ -180,9 +179,9 @@ export class GoferActor {
 
   /** The bundle exists, its config.json is valid, its rootfs is a directory. */
   private validate(bundleArg: string): Bundle {
-    this.bundle = loadBundle(bundleArg);
-    this.rootfs = this.bundle.rootfs;
-    return this.bundle;
+    const bundle = loadBundle(bundleArg);
+    this.rootfs = bundle.rootfs;
+    return bundle;
   }
 
   /** Resolve every path inside the rootfs and write the plan (and the config kept for exec and restarts). */

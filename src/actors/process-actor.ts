@@ -4,7 +4,8 @@
 // gone) as facts.
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { TicketedEffects, providedOnce } from './effects.js';
-import { processMachine, type ProcessRole } from '../machines/process.js';
+import { processMachine, type MonitorRequest, type ProcessRole } from '../machines/process.js';
+import { containerAddress } from './sandbox-actor.js';
 import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
 import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
@@ -29,7 +30,8 @@ export interface ProcessEffects {
 
 /** The process machine with its monitor effects provided once per daemon. */
 const processEffectsMachine = providedOnce(processMachine, ['attachMonitor', 'openGate', 'signalProcess']);
-type MonitorAsk = { type: 'monitor.attach'; socket: string; expectedPid: number | null } | { type: 'monitor.gate' } | { type: 'monitor.signal'; signal: number };
+/** A request to the monitor as the actor asks it (the ticket is added on the way). */
+type MonitorAsk = MonitorRequest extends infer R ? (R extends MonitorRequest ? Omit<R, 'ticket'> : never) : never;
 
 export class ProcessActor {
   readonly actor: Actor<typeof processMachine>;
@@ -55,7 +57,7 @@ export class ProcessActor {
     processEffectsMachine.register(this.actor, this.effects);
     this.actor.start();
     opts.watch?.(this.actor);
-    this.containerAddr = `container:${container}`;
+    this.containerAddr = containerAddress(container);
     this.unregister = opts.bus.register(this.address, (m) => this.receive(m));
   }
 
@@ -67,7 +69,6 @@ export class ProcessActor {
       case 'process.gate': return this.effects.ask({ type: 'monitor.gate' });
       case 'process.signal': return this.effects.ask({ type: 'monitor.signal', signal: m.signal });
       case 'process.follow': return this.follow(m.status, m.pid, m.exitStatus);
-      case 'process.detach': return this.detach();
       default: throw new RunaError('invalid_message', `process ${this.address} does not take ${m.type}`);
     }
   }

@@ -92,7 +92,7 @@ export class Registry {
     };
     for (const s of this.sandboxes.values()) add(`sandbox:${s.id}`, null, s.actor);
     for (const c of this.containers.values()) {
-      const me = `container:${c.id}`;
+      const me = containerAddress(c.id);
       add(me, `sandbox:${c.sandboxId}`, c.container);
       add(`gofer:${c.id}`, me, c.gofer.actor);
       add(`effects:${c.id}`, me, c.effectsActor);
@@ -113,12 +113,8 @@ export class Registry {
       onRemoved: (sid) => { if (this.sandboxes.get(sid) === sandbox) this.sandboxes.delete(sid); },
     });
     this.sandboxes.set(id, sandbox);
-    let last = String(sandbox.actor.getSnapshot().value);
-    sandbox.actor.subscribe((s) => {
-      const now = String(s.value);
-      if (now !== last) this.containers.get(id)?.history.push({ actor: `sandbox:${id}`, kind: 'transition', type: 'state', from: last, to: now });
-      last = now;
-    });
+    // The sandbox's changes go into its root's history (a root is added before its sandbox).
+    this.containers.get(id)?.track(sandbox.actor, sandboxAddress(id));
     return sandbox;
   }
 

@@ -82,9 +82,6 @@ export class SandboxActor {
         await waitFor(this.actor, (s) => !sandboxSettling(s) || s.status !== 'active');
         return;
       }
-      case 'sandbox.drain':
-        await waitFor(this.actor, (s) => s.value === 'stopped' || s.status !== 'active');
-        return;
       default:
         throw new RunaError('invalid_message', `sandbox ${this.id} does not take ${m.type}`);
     }
@@ -102,11 +99,6 @@ export class SandboxActor {
     this.opts.onRemoved?.(this.id);
   }
 
-  /** The daemon leaves: stop the actor without touching anything. */
-  stop(): void {
-    this.unregister();
-    this.actor.stop();
-  }
 }
 
 function rootEvent(status: string): SandboxEvent | null {

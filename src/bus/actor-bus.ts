@@ -25,8 +25,6 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('member.joined'), from: address, to: address, id }),
   z.object({ type: z.literal('member.status'), from: address, to: address, id, status, exitStatus: z.number().int().nullable() }),
   z.object({ type: z.literal('member.left'), from: address, to: address, id }),
-  // Container → Sandbox: wait until every member has stopped (the root's delete, before its cgroup goes).
-  z.object({ type: z.literal('sandbox.drain'), from: address, to: address }),
   // Sandbox → Container: orders for the whole pod.
   z.object({ type: z.literal('container.stop'), from: address, to: address }),
   z.object({ type: z.literal('container.pause'), from: address, to: address }),
@@ -46,7 +44,6 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('process.gate'), from: address, to: address }),
   z.object({ type: z.literal('process.signal'), from: address, to: address, signal }),
   z.object({ type: z.literal('process.follow'), from: address, to: address, status, pid: z.number().int().nullable(), exitStatus: z.number().int().nullable() }),
-  z.object({ type: z.literal('process.detach'), from: address, to: address }),
   // Process → Container: facts from the monitor.
   z.object({ type: z.literal('process.started'), from: address, to: address, name }),
   z.object({ type: z.literal('process.exited'), from: address, to: address, name, exitStatus: z.number().int().min(-1).max(255) }),
