@@ -256,6 +256,25 @@ test('debug shows a pod member\'s actors with their states, its monitor, and its
   await removePod('p7-a', 'p7');
 });
 
+test('debug --stacks shows the daemon\'s async activity for a container: the request, the effect in flight, then none', async () => {
+  const b = await sb.bundle(['sleep', '100'], (spec) => { spec.hooks = { poststart: [{ path: '/bin/sleep', args: ['sleep', '3'] }] }; });
+  await ok(['create', '-b', b, 'stk']);
+  const starting = sb.run(['start', 'stk']);
+  const out = (await until(async () => {
+    const o = (await sb.run(['debug', '--stacks', 'stk'])).stdout;
+    return /effect {4}effects:stk runHooks #\d+ running/.test(o) ? o : undefined;
+  }, 'the poststart hook in flight'))!;
+  assert.match(out, /async activity in the daemon:\n {2}request {3}container\.start \(client request \S+\), \d+ ms\n/);
+  assert.match(out, /effect {4}effects:stk runHooks #\d+ running, \d+ ms/);
+  assert.match(out, /child {5}effects:stk runHooks \(actor x:\d+\)/);
+  assert.equal((await starting).code, 0);
+  const idle = await ok(['debug', '--stacks', 'stk']);
+  assert.match(idle, /async activity in the daemon:\n {2}none: its actors are idle\n$/);
+  const json = JSON.parse(await ok(['debug', '--stacks', '--format', 'json', 'stk']));
+  assert.deepEqual(json.activity, { requests: [], messages: [], effects: [], children: [] });
+  await ok(['delete', '-f', 'stk']);
+});
+
 test('after every pod is gone the daemon holds no sandbox, and no actor is left on its bus', async () => {
   assert.deepEqual(stateDirs(), []);
   await ok(['run', '-d', '-b', await bundle(['sleep', '1000']), 'last']); // (re)starts the daemon if it left

@@ -26,6 +26,8 @@ import { hostCgroups } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
 import { ociState, processAlive, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
+import type { Watch } from './inspection.js';
+import type { InFlight } from './effects.js';
 
 /** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
 export const LOST_MONITOR_STATUS = 137;
@@ -96,7 +98,7 @@ export interface ContainerActorOptions {
   /** replace some of the container's effects (tests) */
   effects?: Partial<ContainerEffects>;
   /** called with every machine it starts: the inspector watches it while someone listens */
-  watch?: (ref: AnyActorRef) => void;
+  watch?: Watch;
   /** persisted container snapshot to resume from (adoption) */
   snapshot?: unknown;
   monitor?: { pid: number | null; startTime: string | null; initPid: number | null; initStartTime?: string | null };
@@ -134,12 +136,12 @@ export class ContainerActor {
       input: { id: record.id },
       ...(opts.snapshot ? { snapshot: opts.snapshot as never } : {}),
     }).start();
-    watch?.(this.container);
+    watch?.(this.container, this.address, sandboxAddress(this.sandboxId));
     this.effects = new TicketedEffects<ContainerEffect>({ ...this.realEffects(), ...opts.effects } as ContainerEffects);
     this.effectsActor = createActor(effectsMachine.machine());
     effectsMachine.register(this.effectsActor, this.effects);
     this.effectsActor.start();
-    watch?.(this.effectsActor);
+    watch?.(this.effectsActor, `effects:${record.id}`, this.address);
     this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, watch });
     this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch, serving: true });
     if (opts.monitor) {
@@ -298,7 +300,7 @@ export class ContainerActor {
     // Only a change of state or context is worth a write (kill in running changes neither).
     if (after.value !== before.value || after.context !== before.context) this.persist();
     if (after.value !== before.value) {
-      this.history.push({ actor: this.address, kind: 'transition', type: event.type, from: String(before.value), to: String(after.value) });
+      this.history.push({ actor: this.address, kind: 'transition', type: event.type, from: String(before.value), to: String(after.value), value: after.value, context: after.context });
       this.tellSandbox();
     }
   }
@@ -306,9 +308,9 @@ export class ContainerActor {
   /** Keep a companion machine's changes of state in this container's history. */
   track(actor: AnyActor, address: string): void {
     let last = String(actor.getSnapshot().value);
-    actor.subscribe((s: { value: unknown }) => {
+    actor.subscribe((s: { value: unknown; context: unknown }) => {
       const now = String(s.value);
-      if (now !== last) this.history.push({ actor: address, kind: 'transition', type: 'state', from: last, to: now });
+      if (now !== last) this.history.push({ actor: address, kind: 'transition', type: 'state', from: last, to: now, value: s.value, context: s.context });
       last = now;
     });
   }
@@ -323,6 +325,30 @@ export class ContainerActor {
       gofer: machine(goferAddress(this.id), this.gofer.actor),
       status: containerStatus(snap),
     };
+  }
+
+  /**
+   * `runa debug --stacks`: what its actors are doing now: effects asked for and not answered
+   * (by ticket, queued or running, with their age), and every child actor still active.
+   */
+  activity() {
+    const actors: Array<[string, AnyActor, { inFlight(): InFlight[] } | null]> = [
+      [this.address, this.container, null],
+      [`effects:${this.id}`, this.effectsActor, this.effects],
+      [goferAddress(this.id), this.gofer.actor, null],
+      [this.init.address, this.init.actor, this.init],
+      ...[...this.execs.values()].map((e): [string, AnyActor, ProcessActor] => [e.process.address, e.process.actor, e.process]),
+    ];
+    const effects: Array<InFlight & { actor: string }> = [];
+    const children: Array<{ actor: string; src: string; sessionId: string }> = [];
+    for (const [address, actor, owner] of actors) {
+      for (const f of owner?.inFlight() ?? []) effects.push({ actor: address, ...f });
+      const kids = (actor.getSnapshot() as { children?: Record<string, AnyActorRef | undefined> }).children ?? {};
+      for (const child of Object.values(kids)) {
+        if (child && child.getSnapshot().status === 'active') children.push({ actor: address, src: String((child as { src?: unknown }).src ?? child.id), sessionId: child.sessionId });
+      }
+    }
+    return { effects, children };
   }
 
   private leaveCreating: Array<() => void> = [];
@@ -733,9 +759,5 @@ export class ContainerActor {
   /** The machine of the init or of an exec'd process, for the inspector. */
   processRef(name: string) {
     return name === 'init' ? this.init.actor : this.execs.get(name)?.process.actor;
-  }
-
-  inspectables(): Array<Actor<any>> {
-    return [this.container, this.effectsActor, this.init.actor, this.gofer.actor, ...[...this.execs.values()].map((e) => e.process.actor)];
   }
 }

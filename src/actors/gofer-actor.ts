@@ -14,13 +14,15 @@ import { planFile } from '../paths.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
 import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from '../bus/actor-bus.js';
+import type { Watch } from './inspection.js';
+import { containerAddress } from './sandbox-actor.js';
 
 export const goferAddress = (id: string) => `gofer:${id}`;
 
 export interface GoferActorOptions {
   bus: ActorBus;
   /** called with every machine it starts: the inspector watches it while someone listens */
-  watch?: (ref: AnyActorRef) => void;
+  watch?: Watch;
   /** a re-adopted container's gofer: serving already */
   serving?: boolean;
 }
@@ -70,7 +72,7 @@ export class GoferActor {
     this.actor = createActor(machine, { input: { id, validated: rootfs !== null } });
     gofers.set(this.actor.system, this);
     this.actor.start();
-    opts.watch?.(this.actor);
+    opts.watch?.(this.actor, goferAddress(id), containerAddress(id));
     if (rootfs) this.rootfs = rootfs;
     if (opts.serving) this.actor.send({ type: 'gofer.serve' });
     this.unregister = opts.bus.register(goferAddress(id), (m) => this.receive(m));

@@ -1,5 +1,7 @@
-// A container's recent history, for `runa debug --events` (and later the inspector's time
-// travel): a bounded ring of what happened to its actors, cheap enough to keep always.
+// A container's recent history, for `runa debug --events` and the inspector's time travel:
+// a bounded ring of what happened to its actors, cheap enough to keep always. A transition
+// keeps the machine's whole state value and its context by reference (XState replaces a
+// context on every change and never mutates one), so the ring costs no copies.
 
 export interface HistoryEntry {
   /** ms since the epoch */
@@ -13,6 +15,14 @@ export interface HistoryEntry {
   /** transition: the state before and after; message: sender and receiver */
   from?: string;
   to?: string;
+  /** transition: the machine's state value and context after it (for time travel) */
+  value?: unknown;
+  context?: unknown;
+}
+
+/** An entry without its state and context: what `runa debug --events` prints. */
+export function brief({ value: _v, context: _c, ...rest }: HistoryEntry): HistoryEntry {
+  return rest;
 }
 
 export const HISTORY_SIZE = 256;

@@ -5,6 +5,11 @@
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 
+/** An actor the inspector may watch: its machine, its bus address and its parent's. */
+export interface Watched { ref: AnyActorRef; address: string; parent: string | null }
+/** Called by every actor with each machine it starts. */
+export type Watch = (ref: AnyActorRef, address: string, parent: string | null) => void;
+
 type Inspector = { inspect: { next?: (ev: InspectionEvent) => void }; actor(ref: AnyActorRef, snapshot?: unknown): void };
 
 /** Whether a frame is one of @statelyai/inspect's (what Stately's inspector takes), not runa's own. */
@@ -31,21 +36,43 @@ export class Inspection {
   private inspector: Inspector | null = null;
   private loading: Promise<Inspector> | null = null;
 
-  constructor(private readonly bus: Bus, private readonly actors: () => AnyActorRef[]) {}
+  constructor(private readonly bus: Bus, private readonly actors: () => Watched[]) {}
 
   /** Someone listens on the inspect topic. */
   get watching(): boolean { return this.bus.hasListeners('inspect'); }
 
   private readonly observed = new Map<object, { unsubscribe(): void }>();
 
-  /** Watch a new actor (and what it invokes) if someone listens now; announce it to the viewer. */
-  attach(ref: AnyActorRef): void {
+  /**
+   * Watch a new actor (and what it invokes) if someone listens now; announce it to the viewer,
+   * as Stately's frame and as runa's, which says where it sits on the bus.
+   */
+  attach({ ref, address, parent }: Watched): void {
     if (!this.inspector || !this.bus.hasListeners('inspect')) return;
     if (!this.observed.has(ref.system)) this.observed.set(ref.system, ref.system.inspect((ev: InspectionEvent) => this.forward(ev)));
     // Announced as XState would at creation (not with inspector.actor(), which loses a root actor's rootId).
     let root: AnyActorRef = ref;
     while ((root as { _parent?: AnyActorRef })._parent) root = (root as { _parent: AnyActorRef })._parent;
     this.inspector.inspect.next?.({ type: '@xstate.actor', actorRef: ref, rootId: root.sessionId } as InspectionEvent);
+    const machine = (ref as { logic?: { id?: string } }).logic?.id ?? null;
+    this.bus.publish('inspect', { type: '@runa.actor', _runa: 1, sessionId: ref.sessionId, address, parent, machine, createdAt: Date.now().toString() });
+    // Its end (stopped, or done), which XState's inspection does not report.
+    if (!this.ending.has(ref)) {
+      this.ending.add(ref);
+      const gone = () => {
+        if (this.bus.hasListeners('inspect')) this.bus.publish('inspect', { type: '@runa.gone', _runa: 1, sessionId: ref.sessionId, address, createdAt: Date.now().toString() });
+      };
+      // No error handler: an actor's error stays reported as it is when no one watches.
+      ref.subscribe({ complete: gone });
+    }
+  }
+  private readonly ending = new WeakSet<AnyActorRef>();
+
+  /** A request from a client (the CLI, a caller) and its outcome, for the viewer's timeline. */
+  request(type: string, id: string | undefined, ms: number, error: string | null): void {
+    // (A viewer's own requests are left out.)
+    if (!this.bus.hasListeners('inspect') || type.startsWith('inspect.') || type === 'container.history') return;
+    this.bus.publish('inspect', { type: '@runa.request', _runa: 1, request: type, id: id ?? null, ms, ok: error === null, error, createdAt: Date.now().toString() });
   }
 
   private detachAll(): void {

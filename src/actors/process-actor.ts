@@ -10,6 +10,7 @@ import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
 import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
 import type { MonitorMessage } from '../bus/messages.js';
+import type { Watch } from './inspection.js';
 
 export const processAddress = (container: string, name: string) => `process:${container}/${name}`;
 
@@ -18,7 +19,7 @@ export interface MonitorHello { pid: number; initPid: number; state: 'created' |
 export interface ProcessActorOptions {
   bus: ActorBus;
   /** called with every machine it starts: the inspector watches it while someone listens */
-  watch?: (ref: AnyActorRef) => void;
+  watch?: Watch;
 }
 
 /** The process's dealings with its monitor, by the keys its machine spawns (tests swap them). */
@@ -56,12 +57,15 @@ export class ProcessActor {
     this.actor = createActor(processEffectsMachine.machine(), { input: { role } });
     processEffectsMachine.register(this.actor, this.effects);
     this.actor.start();
-    opts.watch?.(this.actor);
     this.containerAddr = containerAddress(container);
+    opts.watch?.(this.actor, this.address, this.containerAddr);
     this.unregister = opts.bus.register(this.address, (m) => this.receive(m));
   }
 
   get address(): string { return processAddress(this.container, this.name); }
+
+  /** Its monitor requests not yet answered (`runa debug --stacks`). */
+  inFlight() { return this.effects.inFlight(); }
 
   private receive(m: ActorMessage): unknown {
     switch (m.type) {

@@ -11,14 +11,18 @@ import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir } from '../paths.js';
 import { listIds, readExit, readState } from '../state.js';
-import { Inspection } from './inspection.js';
-import { History } from './history.js';
+import { Inspection, type Watch, type Watched } from './inspection.js';
+import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
 import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
+import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
+import { containerEffectsMachine } from '../machines/container-effects.js';
+
+const MACHINES = [sandboxMachine, containerMachine, containerEffectsMachine, goferMachine, processMachine];
 
 /** runc's rules for process.terminal and --console-socket. */
 function consoleMode(terminal: boolean, socket: string | undefined, foreground: boolean): 'socket' | 'proxy' | null {
@@ -40,20 +44,18 @@ export class Registry {
   /** The actors' own bus: sandboxes and containers talk over it. */
   readonly actors = new ActorBus();
   readonly inspection: Inspection;
-  private readonly watch: (ref: AnyActorRef) => void;
+  private readonly watch: Watch;
 
   constructor(private readonly root: string, private readonly bus: Bus, private readonly onChange: () => void) {
-    this.inspection = new Inspection(bus, () => [
-      ...[...this.sandboxes.values()].map((s) => s.actor),
-      ...[...this.containers.values()].flatMap((c) => c.inspectables()),
-    ]);
-    this.watch = (ref) => this.inspection.attach(ref);
+    this.inspection = new Inspection(bus, () => this.liveActors());
+    this.watch = (ref, address, parent) => this.inspection.attach({ ref, address, parent });
     // Every message between actors is an event from one to the other, for whoever watches.
     this.actors.watch((m) => {
       if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m);
       this.remember(m.type, m.from, m.to);
     });
     this.routes();
+    bus.tap((body, ms, error) => this.inspection.request(body.type, 'id' in body ? body.id : undefined, Math.round(ms * 10) / 10, error?.message ?? null));
   }
 
   /** A message goes into the history of each container it concerns (a sandbox's: its root's). */
@@ -81,27 +83,47 @@ export class Registry {
    * state and context, and each machine's definition once (instead of a replay of old frames).
    */
   private snapshotAll() {
-    const definitions: Record<string, unknown> = {};
-    const actors: Array<{ address: string; parent: string | null; sessionId: string; machine: string; value: unknown; context: unknown; status: string }> = [];
-    const add = (address: string, parent: string | null, a: AnyActor) => {
-      const s = a.getSnapshot();
-      const logic = a.logic as { id?: string; toJSON?: () => unknown };
+    // Every machine runa runs, so that a viewer can draw an actor that comes later.
+    const definitions: Record<string, unknown> = Object.fromEntries(MACHINES.map((m) => [m.id, m.toJSON()]));
+    const actors = this.liveActors().map(({ ref, address, parent }) => {
+      const s = ref.getSnapshot() as { value: unknown; context: unknown; status: string };
+      const logic = (ref as AnyActor).logic as { id?: string; toJSON?: () => unknown };
       const machine = logic.id ?? 'unknown';
       if (!(machine in definitions) && logic.toJSON) definitions[machine] = logic.toJSON();
-      actors.push({ address, parent, sessionId: a.sessionId, machine, value: s.value, context: s.context, status: s.status });
+      return { address, parent, sessionId: ref.sessionId, machine, value: s.value, context: s.context, status: s.status };
+    });
+    return { at: Date.now(), actors, definitions };
+  }
+
+  /**
+   * The daemon's async activity for a container, as `runa debug --stacks` prints it: the
+   * client requests being served for it, the actors' messages awaiting an answer, the
+   * effects in flight and the child actors still running.
+   */
+  private activity(c: ContainerActor) {
+    const concerns = (address: string) => address.slice(address.indexOf(':') + 1).split('/')[0] === c.id;
+    return {
+      requests: this.bus.inFlight().filter((r) => r.id === c.id && r.type !== 'container.debug'),
+      messages: this.actors.awaiting().filter((m) => concerns(m.from) || concerns(m.to)),
+      ...c.activity(),
     };
-    for (const s of this.sandboxes.values()) add(`sandbox:${s.id}`, null, s.actor);
+  }
+
+  /** Every live actor with its address and its parent's: sandboxes, then each container's. */
+  private liveActors(): Watched[] {
+    const out: Watched[] = [...this.sandboxes.values()].map((s) => ({ ref: s.actor, address: sandboxAddress(s.id), parent: null }));
     for (const c of this.containers.values()) {
       const me = containerAddress(c.id);
-      add(me, `sandbox:${c.sandboxId}`, c.container);
-      add(`gofer:${c.id}`, me, c.gofer.actor);
-      add(`effects:${c.id}`, me, c.effectsActor);
+      out.push({ ref: c.container, address: me, parent: sandboxAddress(c.sandboxId) });
+      out.push({ ref: c.gofer.actor, address: goferAddress(c.id), parent: me });
+      out.push({ ref: c.effectsActor, address: `effects:${c.id}`, parent: me });
       for (const p of c.debugInfo().processes) {
         const ref = c.processRef(p.address.split('/')[1]);
-        if (ref) add(p.address, me, ref);
+        if (ref) out.push({ ref, address: p.address, parent: me });
       }
     }
-    return { at: Date.now(), actors, definitions };
+    for (const [id, { gofer }] of this.creating) out.push({ ref: gofer.actor, address: goferAddress(id), parent: containerAddress(id) });
+    return out;
   }
 
   /** Gofers of containers being created (the container actor comes once the gofer has prepared). */
@@ -197,9 +219,11 @@ export class Registry {
         id: c.id,
         sandbox: sandbox ? { id: sandbox.id, value: String(sandbox.actor.getSnapshot().value), status: sandbox.status, members: sandbox.members } : null,
         ...c.debugInfo(),
-        events: c.history.last(req.events ?? 0),
+        events: c.history.last(req.events ?? 0).map(brief),
+        ...(req.stacks ? { activity: this.activity(c) } : {}),
       };
     });
+    bus.handle('container.history', (req) => ({ id: req.id, events: this.get(req.id).history.last() }));
     bus.handle('inspect.snapshot', () => this.snapshotAll());
     bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
     bus.handle('inspect.subscribe', (_req, env) => {

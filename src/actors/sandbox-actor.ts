@@ -6,6 +6,7 @@ import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, ty
 import { invalidState } from '../machines/refusal.js';
 import { RunaError } from '../errors.js';
 import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+import type { Watch } from './inspection.js';
 
 export const sandboxAddress = (id: string) => `sandbox:${id}`;
 export const containerAddress = (id: string) => `container:${id}`;
@@ -33,7 +34,7 @@ function providedSandbox(bus: ActorBus): typeof sandboxMachine {
 export interface SandboxActorOptions {
   bus: ActorBus;
   /** called with every machine it starts: the inspector watches it while someone listens */
-  watch?: (ref: AnyActorRef) => void;
+  watch?: Watch;
   members?: string[];
   rootPresent?: boolean;
   /** the effects, by key (tests swap them) */
@@ -55,7 +56,7 @@ export class SandboxActor {
     });
     this.unregister = opts.bus.register(sandboxAddress(id), (m) => this.receive(m));
     this.actor.start();
-    opts.watch?.(this.actor);
+    opts.watch?.(this.actor, sandboxAddress(id), null);
   }
 
   get status() { return sandboxStatus(this.actor.getSnapshot()); }

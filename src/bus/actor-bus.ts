@@ -58,6 +58,8 @@ type Handler = (msg: ActorMessage) => unknown;
 export class ActorBus {
   private readonly mailboxes = new Map<Address, Handler>();
   private readonly watchers = new Set<(msg: ActorMessage) => void>();
+  private readonly waiting = new Map<number, { msg: ActorMessage; since: number }>();
+  private seq = 0;
 
   /** An actor's mailbox: every message addressed to it arrives here, one at a time in order sent. */
   register(addr: Address, handler: Handler): () => void {
@@ -82,7 +84,18 @@ export class ActorBus {
     const handler = this.mailboxes.get(msg.to);
     for (const w of this.watchers) w(r.data);
     if (!handler) throw new RunaError('not_exist', `no actor ${msg.to}`);
-    return (await handler(r.data)) as T;
+    const n = ++this.seq;
+    this.waiting.set(n, { msg: r.data, since: performance.now() });
+    try {
+      return (await handler(r.data)) as T;
+    } finally {
+      this.waiting.delete(n);
+    }
+  }
+
+  /** Messages whose answer is still awaited, oldest first (`runa debug --stacks`). */
+  awaiting(now = performance.now()): Array<{ type: string; from: string; to: string; ms: number }> {
+    return [...this.waiting.values()].map(({ msg, since }) => ({ type: msg.type, from: msg.from, to: msg.to, ms: Math.round(now - since) }));
   }
 
   /** Send a message without waiting: a fact the receiver takes note of. Errors are the receiver's. */

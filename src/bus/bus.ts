@@ -33,14 +33,34 @@ export class Bus {
     });
   }
 
+  private tapped: ((body: Request, ms: number, error: ErrorBody | null) => void) | null = null;
+  private readonly serving = new Map<Envelope, number>();
+
+  /** Requests being served now, oldest first, with how long they have run (`runa debug --stacks`). */
+  inFlight(now = performance.now()): Array<{ type: string; id: string | null; cid: string; ms: number }> {
+    return [...this.serving].map(([env, since]) => ({ type: env.body.type, id: 'id' in env.body ? env.body.id : null, cid: env.cid, ms: Math.round(now - since) }));
+  }
+
+  /** Be told of every request served, with its duration and outcome (the inspector's timeline). */
+  tap(fn: (body: Request, ms: number, error: ErrorBody | null) => void): void {
+    this.tapped = fn;
+  }
+
   /** Serve one request type; a thrown error becomes a typed error reply. */
   handle<T extends RequestType>(type: T, handler: Handler<T>): void {
     this.requests$.pipe(filter((e) => e.body.type === type)).subscribe((env) => {
+      const started = performance.now();
+      this.serving.set(env, started);
+      const done = (reply: Reply) => {
+        this.serving.delete(env);
+        env.respond(reply);
+        this.tapped?.(env.body, performance.now() - started, reply.ok ? null : reply.error);
+      };
       Promise.resolve()
         .then(() => handler(env.body as Extract<Request, { type: T }>, env))
         .then(
-          (body) => env.respond({ ok: true, body: body ?? {} }),
-          (e) => env.respond({ ok: false, error: errorBody(e) }),
+          (body) => done({ ok: true, body: body ?? {} }),
+          (e) => done({ ok: false, error: errorBody(e) }),
         );
     });
   }

@@ -100,9 +100,11 @@ export const Request = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('container.state'), id }),
   /** runa debug: the container's actors and their last `events` history entries */
-  z.object({ type: z.literal('container.debug'), id, events: z.number().int().min(0).max(256).optional() }),
+  z.object({ type: z.literal('container.debug'), id, events: z.number().int().min(0).max(256).optional(), stacks: z.boolean().optional() }),
   /** every live actor with its definition, state and context, in one reply */
   z.object({ type: z.literal('inspect.snapshot') }),
+  /** a container's recorded history, each transition with its state and context (time travel) */
+  z.object({ type: z.literal('container.history'), id }),
   /** a file operation on the container's filesystem, served by its gofer */
   z.object({ type: z.literal('container.file'), id, request: FileRequest }),
   z.object({ type: z.literal('container.list') }),

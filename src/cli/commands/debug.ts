@@ -10,6 +10,23 @@ interface Debug {
   processes: Machine[];
   gofer: Machine;
   events: Array<{ at: number; actor: string; kind: string; type: string; from?: string; to?: string }>;
+  activity?: {
+    requests: Array<{ type: string; cid: string; ms: number }>;
+    messages: Array<{ type: string; from: string; to: string; ms: number }>;
+    effects: Array<{ actor: string; effect: string; ticket: number; state: string; ms: number }>;
+    children: Array<{ actor: string; src: string; sessionId: string }>;
+  };
+}
+
+/** The async activity as `--stacks` prints it: one line per thing in flight, or why none. */
+function activityLines(a: NonNullable<Debug['activity']>): string[] {
+  const out = ['', 'async activity in the daemon:'];
+  for (const r of a.requests) out.push(`  request   ${r.type} (client request ${r.cid}), ${r.ms} ms`);
+  for (const m of a.messages) out.push(`  awaiting  ${m.from} → ${m.to} ${m.type}, ${m.ms} ms`);
+  for (const e of a.effects) out.push(`  effect    ${e.actor} ${e.effect} #${e.ticket} ${e.state}, ${e.ms} ms`);
+  for (const c of a.children) out.push(`  child     ${c.actor} ${c.src} (actor ${c.sessionId})`);
+  if (out.length === 2) out.push('  none: its actors are idle');
+  return out;
 }
 
 /** A context as one line: its fields that say something (nulls and empty lists left out). */
@@ -23,9 +40,9 @@ function brief(context: Record<string, unknown>): string {
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
 const debug: Command = {
-  summary: "[--events N] [--format table|json] ID: a container's actors (sandbox, container, gofer, processes) with their states and contexts, its monitor, and its last N events (runsc's debug)",
+  summary: "[--events N] [--stacks] [--format table|json] ID: a container's actors (sandbox, container, gofer, processes) with their states and contexts, its monitor, its last N events, and with --stacks the daemon's async activity for it (runsc's debug)",
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { events: { kind: 'string' }, format: { kind: 'string', alias: 'f' } });
+    const { values, positionals } = parseFlags(args, { events: { kind: 'string' }, stacks: { kind: 'bool' }, format: { kind: 'string', alias: 'f' } });
     exactArgs(positionals, 1, 'debug');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
@@ -33,7 +50,7 @@ const debug: Command = {
     const events = eventsArg === undefined ? 0 : Number(eventsArg);
     if (!Number.isInteger(events) || events < 0 || events > 256) throw usage(`invalid value "${eventsArg}" for flag -events: a number from 0 to 256`);
     const client = await ctx.connect();
-    const d = await client.request<Debug>({ type: 'container.debug', id: positionals[0], events });
+    const d = await client.request<Debug>({ type: 'container.debug', id: positionals[0], events, ...(values.stacks ? { stacks: true } : {}) });
     if (format === 'json') {
       process.stdout.write(JSON.stringify(d) + '\n');
       return 0;
@@ -55,6 +72,7 @@ const debug: Command = {
           : `  ${time(e.at)}  ${e.from} → ${e.to}  ${e.type}`);
       }
     }
+    if (d.activity) out.push(...activityLines(d.activity));
     process.stdout.write(out.join('\n') + '\n');
     return 0;
   },

@@ -3,6 +3,9 @@ import type { Command } from '../main.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { isStatelyFrame } from '../../actors/inspection.js';
+import type { Context } from '../context.js';
+import { socketPath } from '../../paths.js';
+import { parseListen, startUi } from '../../ui/server.js';
 
 /**
  * Start @statelyai/inspect's relay with its HTTP server bound to loopback only: the library
@@ -31,31 +34,50 @@ async function startRelay(port: number): Promise<{ stop(): void }> {
   return server;
 }
 
+/** Run until Ctrl-C, SIGTERM, or (for the bridge) the daemon's going. */
+function untilStopped(closed?: Promise<void>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+    void closed?.then(() => resolve());
+  });
+}
+
+async function stately(ctx: Context, portArg: string): Promise<number> {
+  const port = Number(portArg);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`invalid value "${portArg}" for flag -port: a TCP port`);
+  const relay = await startRelay(port);
+  const { default: WebSocket } = await import('ws');
+  const upstream = new WebSocket(`ws://127.0.0.1:${port}`);
+  await new Promise<void>((resolve, reject) => { upstream.once('open', () => resolve()); upstream.once('error', reject); });
+  const client = await ctx.connect();
+  // Every frame of the daemon's inspect topic goes to the relay, which hands it to the bridge page.
+  // (runa's own microstep and action frames are not Stately's: they stay behind.)
+  client.on('inspect', (frame) => { if (isStatelyFrame(frame) && upstream.readyState === WebSocket.OPEN) upstream.send(JSON.stringify(frame)); });
+  const r = await client.request<{ actors: number }>({ type: 'inspect.subscribe' });
+  process.stdout.write(`Stately inspector bridge: http://localhost:${port} (${r.actors} live actors; Ctrl-C to stop)\n`);
+  await untilStopped(client.closed);
+  upstream.close();
+  relay.stop();
+  return 0;
+}
+
 const ui: Command = {
-  summary: "--stately [--port 8080]: bridge the daemon's live actors to Stately's hosted inspector (its relay on 127.0.0.1:PORT; open the printed page in a browser with internet access)",
+  summary: "[--listen 127.0.0.1:PORT] | --stately [--port 8080]: the inspector: a page on loopback (open the printed address, which carries its token) that shows every actor live, its statechart, the events between actors, and each container's history to scrub back through; --stately bridges to Stately's hosted inspector instead",
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { stately: { kind: 'bool' }, port: { kind: 'string' } });
+    const { values, positionals } = parseFlags(args, { stately: { kind: 'bool' }, port: { kind: 'string' }, listen: { kind: 'string' } });
     if (positionals.length) throw usage('"ui" takes no arguments');
-    if (!values.stately) throw new RunaError('unsupported', 'runa ui: the self-hosted page is not implemented yet; `runa ui --stately` bridges to Stately\'s inspector');
-    const portArg = (values.port as string | undefined) ?? '8080';
-    const port = Number(portArg);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`invalid value "${portArg}" for flag -port: a TCP port`);
-    const relay = await startRelay(port);
-    const { default: WebSocket } = await import('ws');
-    const upstream = new WebSocket(`ws://127.0.0.1:${port}`);
-    await new Promise<void>((resolve, reject) => { upstream.once('open', () => resolve()); upstream.once('error', reject); });
-    const client = await ctx.connect();
-    // Every frame of the daemon's inspect topic goes to the relay, which hands it to the bridge page.
-    // (runa's own microstep and action frames are not Stately's: they stay behind.)
-    client.on('inspect', (frame) => { if (isStatelyFrame(frame) && upstream.readyState === WebSocket.OPEN) upstream.send(JSON.stringify(frame)); });
-    const r = await client.request<{ actors: number }>({ type: 'inspect.subscribe' });
-    process.stdout.write(`Stately inspector bridge: http://localhost:${port} (${r.actors} live actors; Ctrl-C to stop)\n`);
-    await new Promise<void>((resolve) => {
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
-      void client.closed.then(() => resolve());
-    });
-    upstream.close();
-    relay.stop();
+    if (values.stately) {
+      if (values.listen !== undefined) throw usage('--listen is for the page; the Stately bridge takes --port');
+      return stately(ctx, (values.port as string | undefined) ?? '8080');
+    }
+    if (values.port !== undefined) throw usage('--port is for --stately; the page takes --listen 127.0.0.1:PORT');
+    const { host, port } = parseListen((values.listen as string | undefined) ?? '127.0.0.1:0');
+    const { BusClient } = await import('../../bus/client.js');
+    const sock = socketPath(ctx.root);
+    const page = await startUi({ host, port, connect: () => ctx.connect(), reconnect: () => BusClient.connect(sock) });
+    process.stdout.write(`runa ui: ${page.url}\n(loopback only; the address carries this run's token. Ctrl-C to stop)\n`);
+    await untilStopped();
+    await page.close();
     return 0;
   },
 };
