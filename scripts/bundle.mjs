@@ -36,7 +36,11 @@ await build({
   platform: 'browser',
   target: 'chrome110',
   minify: true,
-  outfile: 'dist/page/app.js',
+  // elkjs goes into its own chunk, loaded with the first chart.
+  splitting: true,
+  outdir: 'dist/page',
+  entryNames: 'app',
+  chunkNames: 'chunk-[hash]',
   logLevel: 'warning',
   // elkjs is EPL-2.0 OR GPL-3.0-or-later: its notice travels with the page.
   banner: { js: '/* runa inspector page. It includes elkjs (Eclipse Layout Kernel for JavaScript), EPL-2.0 OR GPL-3.0-or-later, https://github.com/kieler/elkjs */' },

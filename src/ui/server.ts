@@ -120,7 +120,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     }
     const name = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
     const type = TYPES[path.extname(name)];
-    if (!/^[a-z0-9-]+\.(html|js|css)$/.test(name) || !type) {
+    if (!/^[A-Za-z0-9_-]+\.(html|js|css)$/.test(name) || !type) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' });
       return res.end('not found\n');
     }

@@ -1,7 +1,6 @@
 // A machine's statechart, laid out by ELK (elkjs: layered, with nested states laid out
 // inside their parents and edges routed across levels) and drawn as SVG. A layout is made
 // once per machine; the live state and the last transition are classes on its elements.
-import ELK from 'elkjs/lib/elk.bundled.js';
 import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 
 /** A state node as XState's `machine.toJSON()` gives it. */
@@ -26,7 +25,9 @@ export interface Layout {
 
 const SVG = 'http://www.w3.org/2000/svg';
 const FONT = '12px system-ui, sans-serif';
-const elk = new ELK();
+/** ELK is most of the page's script: loaded when the first chart is drawn, not before the tree. */
+let elk: Promise<{ layout(g: ElkNode): Promise<ElkNode> }> | null = null;
+const loadElk = () => (elk ??= import('elkjs/lib/elk.bundled.js').then(({ default: ELK }) => new ELK()));
 let measure: CanvasRenderingContext2D | null = null;
 
 function textWidth(s: string): number {
@@ -125,10 +126,11 @@ export function layout(machine: string, definition: unknown): Promise<Layout> {
 
 async function draw(machine: string, def: StateJSON): Promise<Layout> {
   const { graph, edgeEvents } = toElk(def);
-  const laid = await elk.layout(graph);
+  const laid = await (await loadElk()).layout(graph);
   const w = (laid.width ?? 400) + 8;
   const h = (laid.height ?? 300) + 8;
-  const svg = el('svg', { viewBox: `-4 -4 ${w} ${h}`, width: w, height: h, class: 'chart', 'data-machine': machine });
+  // Scaled to fit its pane (the viewBox keeps its proportions).
+  const svg = el('svg', { viewBox: `-4 -4 ${w} ${h}`, class: 'chart', 'data-machine': machine });
   const defs = el('defs', {}, svg);
   const marker = el('marker', { id: `arrow-${machine}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
   el('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }, marker);

@@ -80,13 +80,14 @@ function schedule(): void {
 setInterval(() => { if (model.sweep()) schedule(); }, 1000);
 
 const rows = new Map<string, HTMLElement>();
-let lastOrder = '';
+let shape = -1;
+let query = '';
 
 function label(a: Actor): { kind: string; name: string } {
   const [kind, rest] = [a.address.slice(0, a.address.indexOf(':')), a.address.slice(a.address.indexOf(':') + 1)];
   if (kind === 'process') {
     const [, name] = rest.split('/');
-    return name === 'init' ? { kind: 'init', name: rest.split('/')[0] } : { kind: 'exec', name };
+    return name === 'init' ? { kind: 'init', name: rest.split('/')[0] } : { kind: 'exec', name: name.slice(0, 8) };
   }
   return { kind, name: rest };
 }
@@ -96,57 +97,93 @@ function pidOf(a: Actor): string {
   return typeof ctx.pid === 'number' ? `pid ${ctx.pid}` : '';
 }
 
+function newRow(actor: Actor): HTMLElement {
+  const row = document.createElement('div');
+  row.className = 'row';
+  row.dataset.address = actor.address;
+  row.setAttribute('role', 'treeitem');
+  const { kind, name } = label(actor);
+  row.innerHTML = '<span class="kind"></span><span class="name"></span><span class="value"></span><span class="pid"></span>';
+  (row.children[0] as HTMLElement).textContent = kind;
+  (row.children[1] as HTMLElement).textContent = name;
+  row.onclick = () => select(actor.address);
+  return row;
+}
+
+/** A row's changing parts, written only where they changed (DOM writes are what costs). */
+function updateRow(row: HTMLElement, actor: Actor): void {
+  const value = stateName(actor.value);
+  if (row.dataset.value !== value) { row.dataset.value = value; (row.children[2] as HTMLElement).textContent = value; }
+  const pid = pidOf(actor);
+  const pidEl = row.children[3] as HTMLElement;
+  if (pidEl.textContent !== pid) pidEl.textContent = pid;
+  const ended = actor.endedAt !== null;
+  if (row.classList.contains('ended') !== ended) row.classList.toggle('ended', ended);
+}
+
+/**
+ * The tree: rebuilt in order only when actors come, go or move; otherwise only the rows of
+ * the actors that changed are touched. Stays cheap with a thousand actors.
+ */
 function renderTree(): void {
-  const items = model.tree();
   const q = ui.search.value.trim().toLowerCase();
-  // A row matches on its address, state or pid; its ancestors stay visible with it.
-  const visible = new Set<string>();
-  if (q) {
+  const structural = model.membership !== shape;
+  if (structural) {
+    shape = model.membership;
+    const items = model.tree();
+    const seen = new Set<string>();
+    for (const { actor, depth } of items) {
+      seen.add(actor.address);
+      let row = rows.get(actor.address);
+      if (!row) rows.set(actor.address, (row = newRow(actor)));
+      updateRow(row, actor);
+      const pad = `${8 + depth * 16}px`;
+      if (row.style.paddingLeft !== pad) row.style.paddingLeft = pad;
+    }
+    for (const [address, row] of rows) if (!seen.has(address)) { row.remove(); rows.delete(address); }
+    // Only rows that are new or out of place are moved: a burst of new actors stays cheap.
+    let cursor = ui.tree.firstElementChild;
     for (const { actor } of items) {
-      const text = `${actor.address} ${stateName(actor.value)} ${pidOf(actor)}`.toLowerCase();
-      if (!text.includes(q)) continue;
-      for (let a: Actor | undefined = actor; a; a = a.parent ? model.actors.get(a.parent) : undefined) visible.add(a.address);
+      const row = rows.get(actor.address)!;
+      if (row === cursor) cursor = cursor.nextElementSibling;
+      else ui.tree.insertBefore(row, cursor);
+    }
+    // The container filter offers every container seen.
+    const have = new Set([...ui.fContainer.options].map((o) => o.value));
+    const ids = new Set<string>();
+    for (const { actor } of items) { const c = containerOf(actor.address); if (c && !have.has(c)) ids.add(c); }
+    for (const id of [...ids].sort()) ui.fContainer.add(new Option(id, id));
+  } else {
+    for (const address of model.dirty) {
+      const row = rows.get(address);
+      const actor = model.actors.get(address);
+      if (row && actor) updateRow(row, actor);
     }
   }
-  const seen = new Set<string>();
-  for (const { actor, depth } of items) {
-    seen.add(actor.address);
-    let row = rows.get(actor.address);
-    if (!row) {
-      row = document.createElement('div');
-      row.className = 'row';
-      row.dataset.address = actor.address;
-      row.setAttribute('role', 'treeitem');
-      const { kind, name } = label(actor);
-      row.innerHTML = '<span class="kind"></span><span class="name"></span><span class="value"></span><span class="pid"></span>';
-      (row.children[0] as HTMLElement).textContent = kind;
-      (row.children[1] as HTMLElement).textContent = name;
-      row.onclick = () => select(actor.address);
-      rows.set(actor.address, row);
+  const changed = model.dirty.size > 0;
+  model.dirty.clear();
+  for (const row of ui.tree.querySelectorAll('.row.selected')) if ((row as HTMLElement).dataset.address !== selected) row.classList.remove('selected');
+  if (selected) rows.get(selected)?.classList.add('selected');
+  // A row matches on its address, state or pid; its ancestors stay visible with it.
+  if (structural || q !== query || (q && changed)) {
+    query = q;
+    const visible = new Set<string>();
+    if (q) {
+      for (const actor of model.actors.values()) {
+        const text = `${actor.address} ${stateName(actor.value)} ${pidOf(actor)}`.toLowerCase();
+        if (!text.includes(q)) continue;
+        for (let a: Actor | undefined = actor; a && !visible.has(a.address); a = a.parent ? model.actors.get(a.parent) : undefined) visible.add(a.address);
+      }
     }
-    const value = stateName(actor.value);
-    if (row.dataset.value !== value) { row.dataset.value = value; (row.children[2] as HTMLElement).textContent = value; }
-    const pid = pidOf(actor);
-    if ((row.children[3] as HTMLElement).textContent !== pid) (row.children[3] as HTMLElement).textContent = pid;
-    row.style.paddingLeft = `${8 + depth * 16}px`;
-    row.classList.toggle('ended', actor.endedAt !== null);
-    row.classList.toggle('selected', actor.address === selected);
-    row.hidden = q !== '' && !visible.has(actor.address);
+    for (const [address, row] of rows) {
+      const hide = q !== '' && !visible.has(address);
+      if (row.hidden !== hide) row.hidden = hide;
+    }
   }
-  for (const [address, row] of rows) if (!seen.has(address)) { row.remove(); rows.delete(address); }
-  const order = items.map((i) => i.actor.address).join('\n');
-  if (order !== lastOrder) {
-    lastOrder = order;
-    ui.tree.replaceChildren(...items.map((i) => rows.get(i.actor.address)!));
-  }
-  const live = items.filter((i) => i.actor.endedAt === null).length;
-  ui.count.textContent = `${live} live actor${live === 1 ? '' : 's'}`;
-  // The container filter offers every container seen.
-  const ids = new Set<string>();
-  for (const { actor } of items) { const c = containerOf(actor.address); if (c) ids.add(c); }
-  for (const e of model.timeline) if (e.container) ids.add(e.container);
-  const have = new Set([...ui.fContainer.options].map((o) => o.value));
-  for (const id of [...ids].sort()) if (!have.has(id)) ui.fContainer.add(new Option(id, id));
+  let live = 0;
+  for (const a of model.actors.values()) if (a.endedAt === null) live++;
+  const count = `${live} live actor${live === 1 ? '' : 's'}`;
+  if (ui.count.textContent !== count) ui.count.textContent = count;
 }
 
 function select(address: string): void {
@@ -211,35 +248,44 @@ async function renderDetail(): Promise<void> {
 const KINDS: EventKind[] = ['request', 'message', 'event', 'transition', 'action', 'actor'];
 for (const k of KINDS) ui.fKind.add(new Option(k, k));
 const TIMELINE_ROWS = 400;
-let timelineKey = '';
+let timelineFilter = '';
+let timelineSeq = 0;
 
+function timelineRow(e: TimelineEvent): HTMLElement {
+  const tr = document.createElement('tr');
+  tr.dataset.kind = e.kind;
+  tr.dataset.container = e.container ?? '';
+  const cells = [
+    new Date(e.at).toISOString().slice(11, 23), e.kind, e.container ?? '',
+    e.from && e.to ? `${e.from} → ${e.to}` : e.to ?? e.from ?? '', e.type, e.detail,
+  ];
+  for (const text of cells) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
+  return tr;
+}
+
+/** Newest first. New events are added at the top; a change of filter redraws it. */
 function renderTimeline(): void {
   const c = ui.fContainer.value;
   const k = ui.fKind.value;
   const t = ui.fType.value.trim().toLowerCase();
-  const matches: TimelineEvent[] = [];
-  for (let i = model.timeline.length - 1; i >= 0 && matches.length < TIMELINE_ROWS; i--) {
+  const filter = `${c}|${k}|${t}`;
+  const matches = (e: TimelineEvent) => (!c || e.container === c) && (!k || e.kind === k) && (!t || e.type.toLowerCase().includes(t));
+  const redraw = filter !== timelineFilter;
+  const fresh: TimelineEvent[] = [];
+  for (let i = model.timeline.length - 1; i >= 0 && fresh.length < TIMELINE_ROWS; i--) {
     const e = model.timeline[i];
-    if (c && e.container !== c) continue;
-    if (k && e.kind !== k) continue;
-    if (t && !e.type.toLowerCase().includes(t)) continue;
-    matches.push(e);
+    if (!redraw && e.seq <= timelineSeq) break;
+    if (matches(e)) fresh.push(e);
   }
-  const key = `${c}|${k}|${t}|${matches[0]?.seq ?? 0}|${matches.length}`;
-  if (key === timelineKey) return;
-  timelineKey = key;
-  ui.timeline.replaceChildren(...matches.map((e) => {
-    const tr = document.createElement('tr');
-    tr.dataset.kind = e.kind;
-    tr.dataset.container = e.container ?? '';
-    const cells = [
-      new Date(e.at).toISOString().slice(11, 23), e.kind, e.container ?? '',
-      e.from && e.to ? `${e.from} → ${e.to}` : e.to ?? e.from ?? '', e.type, e.detail,
-    ];
-    for (const text of cells) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
-    return tr;
-  }));
-  ui.shown.textContent = `${matches.length} shown of ${model.timeline.length}`;
+  timelineSeq = model.timeline.at(-1)?.seq ?? 0;
+  timelineFilter = filter;
+  if (redraw) ui.timeline.replaceChildren(...fresh.map(timelineRow));
+  else if (fresh.length) {
+    ui.timeline.prepend(...fresh.map(timelineRow));
+    while (ui.timeline.childElementCount > TIMELINE_ROWS) ui.timeline.lastElementChild!.remove();
+  } else return;
+  const shown = `${ui.timeline.childElementCount} shown of ${model.timeline.length}`;
+  if (ui.shown.textContent !== shown) ui.shown.textContent = shown;
 }
 
 // ---------------------------------------------------------------- controls

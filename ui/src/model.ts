@@ -56,6 +56,7 @@ export function stateName(value: unknown): string {
   return value === undefined || value === null ? '' : String(value);
 }
 
+const collator = new Intl.Collator(undefined, { numeric: true });
 const at = (f: Frame) => Number(f.createdAt ?? Date.now()) || Date.now();
 
 export class Model {
@@ -69,8 +70,12 @@ export class Model {
   private readonly pending = new Map<string, { value: unknown; context: unknown; status: string }>();
   private seq = 0;
   daemonUp = true;
-  /** bumped on every change, for the view to redraw what changed */
+  /** bumped on every change */
   version = 0;
+  /** bumped when actors come, go or move: the tree's shape changes */
+  membership = 0;
+  /** actors whose state, context or end changed since the view last took them */
+  readonly dirty = new Set<string>();
 
   /** Apply one message; returns the containers it changed (for history refetches). */
   apply(msg: ServerMessage): Set<string> {
@@ -104,6 +109,7 @@ export class Model {
       this.actors.set(a.address, { ...a, endedAt: null, last: null });
       this.bySession.set(a.sessionId, a.address);
     }
+    this.membership++;
     this.daemonUp = true;
   }
 
@@ -126,6 +132,7 @@ export class Model {
         if (address) {
           const a = this.actors.get(address)!;
           Object.assign(a, { value: s.value ?? a.value, context: s.context ?? a.context, status: s.status ?? a.status });
+          this.dirty.add(address);
           return containerOf(address);
         }
         if (f.sessionId) this.pending.set(f.sessionId, { value: s.value, context: s.context, status: s.status ?? 'active' });
@@ -144,6 +151,8 @@ export class Model {
           value: s?.value ?? old?.value ?? null, context: s?.context ?? old?.context ?? null, status: s?.status ?? 'active',
           endedAt: null, last: old?.sessionId === sessionId ? old.last : null,
         });
+        if (!old || old.parent !== f.parent || old.endedAt !== null) this.membership++;
+        this.dirty.add(address);
         if (!old || old.sessionId !== sessionId) this.push({ at: when, kind: 'actor', container: containerOf(address), type: 'actor.started', from: f.parent as string | null, to: address, detail: String(f.machine ?? '') });
         return containerOf(address);
       }
@@ -153,6 +162,7 @@ export class Model {
         if (a && a.sessionId === f.sessionId) {
           a.endedAt = when;
           a.status = 'stopped';
+          this.dirty.add(address);
           this.push({ at: when, kind: 'actor', container: containerOf(address), type: 'actor.stopped', from: null, to: address, detail: stateName(a.value) });
         }
         return containerOf(address);
@@ -167,6 +177,7 @@ export class Model {
         a.context = s.context ?? a.context;
         a.status = s.status ?? a.status;
         const after = stateName(a.value);
+        this.dirty.add(address);
         if (before !== after) {
           const ev = (f.event ?? {}) as { type?: string };
           this.push({ at: when, kind: 'transition', container: containerOf(address), type: ev.type ?? '', from: before, to: after, detail: address });
@@ -188,7 +199,7 @@ export class Model {
         if (!address) return null;
         const ts = (f.transitions ?? []) as Array<{ eventType?: string; source?: string; targets?: string[] }>;
         const t = ts.find((x) => x.source && x.targets && x.targets.length) ?? ts[0];
-        if (t?.source) this.actors.get(address)!.last = { source: t.source, targets: t.targets ?? [], eventType: t.eventType ?? '', at: when };
+        if (t?.source) { this.actors.get(address)!.last = { source: t.source, targets: t.targets ?? [], eventType: t.eventType ?? '', at: when }; this.dirty.add(address); }
         return containerOf(address);
       }
       case '@xstate.action': {
@@ -216,7 +227,7 @@ export class Model {
     for (const [address, a] of this.actors) {
       if (a.endedAt !== null && now - a.endedAt > ENDED_KEEP_MS) { this.actors.delete(address); this.bySession.delete(a.sessionId); changed = true; }
     }
-    if (changed) this.version++;
+    if (changed) { this.version++; this.membership++; }
     return changed;
   }
 
@@ -230,7 +241,7 @@ export class Model {
       list.push(a);
     }
     const rank = (a: Actor) => ['sandbox', 'container', 'gofer', 'effects', 'process'].indexOf(a.address.split(':')[0]);
-    const order = (x: Actor, y: Actor) => rank(x) - rank(y) || x.address.localeCompare(y.address, undefined, { numeric: true });
+    const order = (x: Actor, y: Actor) => rank(x) - rank(y) || collator.compare(x.address, y.address);
     const out: Array<{ actor: Actor; depth: number }> = [];
     const walk = (parent: string | null, depth: number) => {
       for (const a of (children.get(parent) ?? []).sort(order)) {
