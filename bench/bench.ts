@@ -15,7 +15,7 @@ import { defaultSpec } from '../src/oci/default-spec.js';
 import { Bus } from '../src/bus/bus.js';
 import { BusClient } from '../src/bus/client.js';
 import { Context } from '../src/cli/context.js';
-import { createContainer, waitChild } from '../src/cli/lifecycle.js';
+import { createContainer } from '../src/cli/lifecycle.js';
 import { cliEntry, nsinitPath, packageRoot, socketPath } from '../src/paths.js';
 import { listIds } from '../src/state.js';
 import {
@@ -187,7 +187,7 @@ function markdown(opts: Options, machine: Record<string, unknown>, seconds: numb
     const note = [r.higherIsBetter ? 'higher is better' : '', r.note ?? ''].filter(Boolean).join('; ');
     lines.push(`| ${r.name} | ${fmtCell(r.runa, r.unit)} | ${fmtCell(r.runc, r.unit)} | ${rs} | ${note} |`);
   }
-  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, CLI invoked as `node bin/runa.js` / `runc`.');
+  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, runa invoked as `native/runa` (the front end: the daemon runs state, list, kill, delete, start, pause, resume, ps, wait; the rest execs `bin/runa.js`) / `runc`.');
   if (breakdown.length) {
     lines.push('', '### Where runa\'s time goes (medians)', '', '| Step | ms (p90) | Note |', '|---|---:|---|');
     for (const b of breakdown) {
@@ -261,15 +261,17 @@ const SLEEP_ARG = `99999.${String(process.pid).padStart(7, '0')}`;
 const SLEEP_CMDLINE = `/bin/sleep ${SLEEP_ARG}`;
 let aborted = false;
 const contexts = new Set<Context>();
-const monitors = new Set<ChildProcess>();
+const monitors = new Set<{ kill(signal: NodeJS.Signals): unknown }>();
 let seq = 0;
 /** Container ids carry this run's tag, so that anything left behind (a cgroup) is known to be ours. */
 const TAG = `rb${process.pid.toString(36)}`;
 const nextId = (p: string) => `${TAG}a-${p}${++seq}`;
 const nextIdC = (p: string) => `${TAG}c-${p}${++seq}`;
 
+/** The `runa` command: the native front end, which execs the Node.js CLI for what the daemon does not run. */
+const frontEnd = path.join(packageRoot, 'native', 'runa');
 const runa = (args: string[], o?: { capture?: boolean; timeoutMs?: number }) =>
-  runTimed(process.execPath, [cliEntry, '--root', rootA, ...args], o);
+  runTimed(frontEnd, ['--root', rootA, ...args], o);
 const runc = (args: string[], o?: { capture?: boolean; timeoutMs?: number }) =>
   runTimed(opts.runc!, ['--root', rootC, ...args], o);
 
@@ -751,13 +753,14 @@ function busApiRun(conns: Array<{ ctx: Context; client: BusClient }>, prefix: st
   return async (c: number): Promise<void> => {
     const { ctx, client } = conns[c];
     const id = nextId(prefix);
-    const { child } = await createContainer(ctx, { id, bundle: bundleTrue });
-    monitors.add(child);
+    const { nsinit } = await createContainer(ctx, { id, bundle: bundleTrue });
+    const monitor = { kill: (sig: NodeJS.Signals) => nsinit.kill(sig) };
+    monitors.add(monitor);
     try {
       await client.request({ type: 'container.start', id });
-      await waitChild(child);
+      await nsinit.wait();
     } finally {
-      monitors.delete(child);
+      monitors.delete(monitor);
       await client.request({ type: 'container.delete', id, force: true });
     }
   };

@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Sandbox, cli } from './helpers/runa.js';
+import { Sandbox, runaBin } from './helpers/runa.js';
 import { consoleReceiver, havePython } from './helpers/console.js';
 
 const sb = new Sandbox('console');
@@ -64,7 +64,7 @@ _, status = os.waitpid(pid, 0)
 print(repr(buf.decode(errors="replace")))
 print("exit", os.waitstatus_to_exitcode(status))
 `;
-  const r = spawnSync('python3', ['-c', driver, process.execPath, cli, '--root', sb.root, 'run', '-b', bundle, 'tty2'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync('python3', ['-c', driver, runaBin, '--root', sb.root, 'run', '-b', bundle, 'tty2'], { encoding: 'utf8', timeout: 30_000 });
   assert.match(r.stdout, /\/dev\/pts\/0/);
   assert.match(r.stdout, /got:hello/);
   assert.match(r.stdout, /exit 3/);
@@ -88,7 +88,7 @@ test('with a console socket the runtime\'s own stdout and stderr reach EOF when 
   const { spawn } = await import('node:child_process');
   /** Run the CLI with piped stdout/stderr: 'close' comes once it exited and both pipes reached EOF. */
   const toEof = (args: string[]) => new Promise<{ code: number | null }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, '--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(runaBin, ['--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: stdout/stderr still open after 15 s`)), 15_000);
     child.stdout.resume();
     child.stderr.resume();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Containerd, cgroupDirs, cgroupFileOf, inPty, mountsMentioning, namespacesOf, namespacesWritten, nothingLeft, nsScript, pidOf, processes, show, type CmdResult } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
-import { cli, until } from './helpers/runa.js';
+import { runaBin, until } from './helpers/runa.js';
 import { execFileSync } from 'node:child_process';
 
 const missing = process.getuid?.() !== 0 ? 'needs root' : Containerd.missing() ?? busyboxMissing();
@@ -138,7 +138,7 @@ describe('containerd e2e', { skip: missing ?? false }, () => {
     assert.deepEqual(namespacesOf(member, ['net', 'ipc', 'uts']), namespacesOf(root, ['net', 'ipc', 'uts']));
     assert.notDeepEqual(namespacesOf(member, ['pid']), namespacesOf(root, ['pid']), 'ctr asks for a pid namespace of its own');
     if (!process.env.RUNA_E2E_RUNTIME) {
-      const st = JSON.parse(execFileSync(process.execPath, [cli, '--root', c.runtimeRoot, 'state', 'cpod-a'], { encoding: 'utf8' }));
+      const st = JSON.parse(execFileSync(runaBin, ['--root', c.runtimeRoot, 'state', 'cpod-a'], { encoding: 'utf8' }));
       assert.equal(st.annotations['dev.runa.sandbox-id'], 'cpod');
       // Killing the sandbox's root takes its member down (runc would leave it running).
       const r = await c.ctr(['task', 'kill', '-s', 'KILL', 'cpod']);

@@ -10,13 +10,13 @@ import {
   nsScript, parseNs, pidOf, processes, show, type CmdResult,
 } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
-import { cli, until } from './helpers/runa.js';
+import { runaBin, until } from './helpers/runa.js';
 import { execFileSync } from 'node:child_process';
 
 const RUNTIME_IS_RUNA = !process.env.RUNA_E2E_RUNTIME;
 /** runa's state of a podman container (podman gives the runtime no --root: the default one); null once gone. */
 async function runaState(id: string): Promise<any> {
-  try { return JSON.parse(execFileSync(process.execPath, [cli, 'state', id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })); } catch { return null; }
+  try { return JSON.parse(execFileSync(runaBin, ['state', id], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })); } catch { return null; }
 }
 
 const missing = process.getuid?.() !== 0 ? 'needs root' : Podman.missing() ?? busyboxMissing();

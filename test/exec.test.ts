@@ -142,13 +142,13 @@ test('a 64-character id under a long root: socket paths past sun_path\'s 108 byt
 
 test('--preserve-fds N hands the caller\'s fds 3 .. 2+N to the process (exec and run), as runc does', async () => {
   const { spawnSync: runSync } = await import('node:child_process');
-  const { cli } = await import('./helpers/runa.js');
+  const { runaBin } = await import('./helpers/runa.js');
   const file = path.join(sb.dir, 'preserved');
   fs.writeFileSync(file, 'from fd 3\n');
   const withFd3 = (args: string[]) => {
     const fd = fs.openSync(file, 'r');
     try {
-      return runSync(process.execPath, [cli, '--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 30_000 });
+      return runSync(runaBin, ['--root', sb.root, ...args], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8', timeout: 30_000 });
     } finally {
       fs.closeSync(fd);
     }

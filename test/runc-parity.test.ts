@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 import path from 'node:path';
-import { cli, Sandbox, until } from './helpers/runa.js';
+import { runaBin, Sandbox, until } from './helpers/runa.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
 const sb = new Sandbox('parity');
@@ -21,7 +21,7 @@ function call(rt: Runtime, args: string[], extraFd?: number): Out {
   const err = path.join(sb.dir, `${rt}.err`);
   const o = fs.openSync(out, 'w+');
   const e = fs.openSync(err, 'w+');
-  const argv = rt === 'runa' ? [process.execPath, cli, '--root', sb.root, ...args] : [RUNC!, '--root', runcRoot, ...args];
+  const argv = rt === 'runa' ? [runaBin, '--root', sb.root, ...args] : [RUNC!, '--root', runcRoot, ...args];
   const stdio: Array<number | 'ignore'> = ['ignore', o, e];
   if (extraFd !== undefined) stdio.push(extraFd);
   const r = spawnSync(argv[0], argv.slice(1), { stdio, timeout: 30_000, env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000' } });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, alive, cli, monitorOf, until } from './helpers/runa.js';
+import { Sandbox, alive, runaBin, monitorOf, until } from './helpers/runa.js';
 import { havePython } from './helpers/console.js';
 
 const sb = new Sandbox('supervised');
@@ -55,7 +55,7 @@ type Step = ['runa', string[]] | ['pid', string] | ['reap', string];
 
 /** Run the steps in a subreaper caller; runa is called with this sandbox's root. */
 function caller(steps: Step[]): { self: number; steps: any[] } {
-  const argv = steps.map((s) => (s[0] === 'runa' ? ['runa', [process.execPath, cli, '--root', sb.root, ...s[1]]] : s));
+  const argv = steps.map((s) => (s[0] === 'runa' ? ['runa', [runaBin, '--root', sb.root, ...s[1]]] : s));
   const r = spawnSync('python3', ['-c', CALLER, JSON.stringify(argv), path.join(sb.dir, 'caller')], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);

@@ -7,6 +7,7 @@ import { Bus } from '../bus/bus.js';
 import { serveSocket, type SocketServer } from '../bus/socket-server.js';
 import { Registry } from './registry.js';
 import { socketPath } from '../paths.js';
+import { serveCli } from '../cli/in-daemon.js';
 
 export interface DaemonOptions {
   root: string;
@@ -59,6 +60,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const registry = new Registry(root, bus, onChange);
   bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0 }));
   bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
+  serveCli(bus, root);
 
   await registry.adopt();
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;

@@ -5,7 +5,12 @@ import type { Request, RequestType, ErrorBody } from './messages.js';
 import { errorBody } from '../errors.js';
 
 export type Reply = { ok: true; body: unknown } | { ok: false; error: ErrorBody };
-export interface Session { subscribe(topic: string): void; unsubscribe(topic: string): void }
+export interface Session {
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
+  /** Be told when the peer goes (a command run for the native front end stops waiting for it). */
+  onClose(fn: () => void): void;
+}
 export interface Envelope { cid: string; body: Request; session?: Session; respond(reply: Reply): void }
 export interface Published { topic: string; body: unknown }
 

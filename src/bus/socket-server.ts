@@ -138,8 +138,14 @@ class Connection implements Session {
     this.subs.delete(topic);
   }
 
+  private readonly closers: Array<() => void> = [];
+  onClose(fn: () => void): void {
+    this.closers.push(fn);
+  }
+
   dispose(): void {
     for (const s of this.subs.values()) s.unsubscribe();
     this.subs.clear();
+    for (const fn of this.closers.splice(0)) fn();
   }
 }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { BusClient } from '../bus/client.js';
 import { cliEntry, socketPath } from '../paths.js';
 import { RunaError } from '../errors.js';
+import { localHost, type Host } from './host.js';
 
 export interface Globals {
   root: string;
@@ -16,10 +17,43 @@ export interface Globals {
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/**
+ * Where a command's output goes, and the directory its relative paths start from (read only
+ * when a relative path needs it: a caller may stand in a directory that is gone, as
+ * containerd's shim does once its pod's first container is deleted).
+ */
+export interface CliIO { out(s: string): void; err(s: string): void; readonly cwd: string }
+
+/** A path as the caller meant it: relative ones from its directory. */
+export function absolute(io: CliIO, p: string): string {
+  return path.isAbsolute(p) ? path.resolve(p) : path.resolve(io.cwd, p);
+}
+export const processIO: CliIO = {
+  out: (s) => { process.stdout.write(s); },
+  err: (s) => { process.stderr.write(s); },
+  get cwd() { return process.cwd(); },
+};
+
 export class Context {
   private client: BusClient | null = null;
   private readonly started = performance.now();
-  constructor(readonly globals: Globals) {}
+  /**
+   * @param connect how to reach the daemon when the command runs inside it (`cli.run`);
+   *   by default, over its socket, starting it if none answers
+   */
+  constructor(
+    readonly globals: Globals,
+    readonly io: CliIO = processIO,
+    private readonly connectTo?: () => Promise<BusClient>,
+    /** where nsinit is spawned and waited for: this process, or the native front end */
+    readonly host: Host = localHost,
+  ) {}
+
+  /** A path the caller gave, made absolute from its directory. */
+  abs(p: string): string { return absolute(this.io, p); }
+
+  out(s: string): void { this.io.out(s); }
+  err(s: string): void { this.io.err(s); }
 
   /**
    * One log line, as runc writes them: to --log (text or json) if given, else to stderr.
@@ -33,7 +67,7 @@ export class Context {
       ? JSON.stringify({ level, msg, time, ms }) + '\n'
       : `time="${time}" level=${level} msg=${JSON.stringify(msg)} ms=${ms}\n`;
     if (this.globals.log) fs.appendFileSync(this.globals.log, line);
-    else process.stderr.write(line);
+    else this.io.err(line);
   }
 
   get root(): string { return this.globals.root; }
@@ -41,6 +75,7 @@ export class Context {
   /** Connect to this root's daemon, starting it (detached) if none answers. */
   async connect(): Promise<BusClient> {
     if (this.client) return this.client;
+    if (this.connectTo) return (this.client = await this.connectTo());
     const { BusClient } = await import('../bus/client.js'); // ws is loaded only by commands that talk to the daemon
     const sock = socketPath(this.root);
     const deadline = Date.now() + CONNECT_TIMEOUT_MS;

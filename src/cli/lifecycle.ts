@@ -1,11 +1,10 @@
-// The part of create/run/do that the CLI itself does: it spawns nsinit (so the monitor is
-// the caller's descendant, as OCI callers expect) and reports the outcome to the daemon.
+// The part of create/run/exec/do on the caller's side: nsinit is spawned there (so the
+// monitor is the caller's descendant, as OCI callers expect; see host.ts) and the outcome
+// is reported to the daemon.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
 import type { Context } from './context.js';
-import { nsinitPath } from '../paths.js';
+import type { NsinitProcess } from './host.js';
 import { RunaError } from '../errors.js';
 
 export interface CreateOptions {
@@ -21,52 +20,36 @@ export interface CreateOptions {
   preserveFds?: number;
 }
 
-export interface Created { child: ChildProcess; monitorPid: number; initPid: number }
+export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
 
 /** Runs the hooks of one create-time hook point; a rejection fails the create. */
 export type HookRunner = (name: string, childPid: number, monitorPid: number) => Promise<void>;
 
 /**
- * Follow nsinit's sync channel (fd 3): hook points (`hook\t<name>\t<pid>`, answered `ok` or
+ * Follow nsinit's sync channel: hook points (`hook\t<name>\t<pid>`, answered `ok` or
  * `fail\t<message>`), then `created\t<initPid>` or `error\t<errno>\t<message>`.
  */
-function readSync(child: ChildProcess, onHook: HookRunner | undefined, fd: number): Promise<number> {
-  const stream = child.stdio[fd] as import('node:net').Socket;
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    let settled = false;
-    const done = (fn: () => void) => { if (settled) return; settled = true; stream.removeAllListeners(); stream.destroy(); fn(); };
-    const line = (text: string) => {
-      const [kind, a, ...rest] = text.split('\t');
-      if (kind === 'hook') {
-        const answer = onHook ? onHook(a, Number(rest[0]), child.pid!) : Promise.reject(new Error('no hook runner'));
-        answer.then(
-          () => stream.write('ok\n'),
-          (e: Error) => stream.write(`fail\t${e.message.replace(/[\t\n]+/g, ' ')}\n`),
-        );
-      } else if (kind === 'created') done(() => resolve(Number(a)));
-      else done(() => reject(new RunaError('create_failed', rest.join('\t') || `nsinit failed (errno ${a})`)));
-    };
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while (!settled && (nl = buf.indexOf('\n')) >= 0) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        line(text);
-      }
-    });
-    stream.on('end', () => done(() => reject(new RunaError('create_failed', 'nsinit exited before the container was created'))));
-    stream.on('error', (e) => done(() => reject(e)));
-  });
+async function readSync(nsinit: NsinitProcess, onHook: HookRunner | undefined): Promise<number> {
+  for (;;) {
+    const text = await nsinit.readLine();
+    if (text === null) throw new RunaError('create_failed', 'nsinit exited before the container was created');
+    const [kind, a, ...rest] = text.split('\t');
+    if (kind === 'hook') {
+      const answer = onHook ? onHook(a, Number(rest[0]), nsinit.pid) : Promise.reject(new Error('no hook runner'));
+      await answer.then(
+        () => nsinit.writeLine('ok'),
+        (e: Error) => nsinit.writeLine(`fail\t${e.message.replace(/[\t\n]+/g, ' ')}`),
+      );
+    } else if (kind === 'created') return Number(a);
+    else throw new RunaError('create_failed', rest.join('\t') || `nsinit failed (errno ${a})`);
+  }
 }
 
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
   const { plan, warnings, notices } = await client.request<{ plan: string; warnings?: string[]; notices?: string[] }>({
-    type: 'container.create', id: opts.id, bundle: path.resolve(opts.bundle), overlay: opts.overlay,
-    consoleSocket: opts.consoleSocket && path.resolve(opts.consoleSocket), foreground: opts.foreground,
+    type: 'container.create', id: opts.id, bundle: ctx.abs(opts.bundle), overlay: opts.overlay,
+    consoleSocket: opts.consoleSocket && ctx.abs(opts.consoleSocket), foreground: opts.foreground,
     // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
     // the container's init as its child. runa supervises only in the foreground or without one.
     supervised: Boolean(opts.pidFile) && !opts.foreground,
@@ -74,44 +57,43 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);
   for (const n of notices ?? []) ctx.log('warning', n);
-  let spawned: { child: ChildProcess; initPid: number };
+  let spawned: { nsinit: NsinitProcess; initPid: number };
   try {
-    spawned = await spawnNsinit(plan, (kind, childPid, monitorPid) =>
+    spawned = await spawnNsinit(ctx, plan, (kind, childPid, monitorPid) =>
       client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
-  const { child, initPid } = spawned;
-  const monitorPid = child.pid!;
+  const { nsinit, initPid } = spawned;
+  const monitorPid = nsinit.pid;
   ctx.log('debug', `create ${opts.id}: nsinit set the container up (monitor ${monitorPid}, init ${initPid})`);
   try {
     await client.request({ type: 'container.created', id: opts.id, monitorPid, initPid, start: opts.start });
   } catch (e) {
-    child.kill('SIGKILL');
+    nsinit.kill('SIGKILL');
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
   ctx.log('debug', `create ${opts.id}: the daemon follows the monitor${opts.start ? ', the process started' : ''}`);
   // Written last: callers take the pid file as "create is complete". The init, as runc writes.
-  if (opts.pidFile) writePidFile(opts.pidFile, initPid);
-  return { child, monitorPid, initPid };
+  if (opts.pidFile) writePidFile(ctx.abs(opts.pidFile), initPid);
+  return { nsinit, monitorPid, initPid };
 }
 
 /**
- * Spawn nsinit on a plan with the caller's stdio (and, with `preserveFds`, the caller's fds
- * 3 .. 2+N at the same numbers) and wait for its `created` line on the sync channel after them.
+ * Spawn nsinit on a plan, on the caller's side (with the caller's stdio and, with
+ * `preserveFds`, its fds 3 .. 2+N), and wait for its `created` line on the sync channel.
  */
-export async function spawnNsinit(plan: string, onHook?: HookRunner, preserveFds = 0): Promise<{ child: ChildProcess; initPid: number }> {
-  const preserved = Array.from({ length: preserveFds }, (_, i) => 3 + i);
+export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0): Promise<{ nsinit: NsinitProcess; initPid: number }> {
   const args = preserveFds ? ['--preserve-fds', String(preserveFds), plan] : [plan];
-  const child = spawn(nsinitPath, args, { stdio: ['inherit', 'inherit', 'inherit', ...preserved, 'pipe'] });
+  const nsinit = await ctx.host.spawnNsinit(args, preserveFds);
   try {
-    await new Promise<void>((resolve, reject) => { child.once('spawn', resolve); child.once('error', reject); });
+    return { nsinit, initPid: await readSync(nsinit, onHook) };
   } catch (e) {
-    throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${(e as Error).message}`);
+    nsinit.detach();
+    throw e;
   }
-  return { child, initPid: await readSync(child, onHook, 3 + preserveFds) };
 }
 
 /** `--preserve-fds N`: a count of the caller's fds from 3 on (which ones are open is the caller's business, as with runc). */
@@ -128,30 +110,4 @@ export function writePidFile(file: string, pid: number): void {
   const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.${process.pid}`);
   fs.writeFileSync(tmp, String(pid), { mode: 0o644 });
   fs.renameSync(tmp, abs);
-}
-
-/** The exit status a waiting parent sees: the code, or 128+signal. */
-export function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  const n = signal ? (signalNumber(signal) ?? 0) : 0;
-  return 128 + n;
-}
-
-export function signalNumber(name: string): number | undefined {
-  const s = (constants.signals as Record<string, number>)[name];
-  return s;
-}
-
-/** Forward the signals a foreground `run` receives to the monitor, which passes them on. */
-export function forwardSignals(child: ChildProcess): () => void {
-  const sigs: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH'];
-  const handler = (sig: NodeJS.Signals) => { try { child.kill(sig); } catch { /* gone */ } };
-  for (const s of sigs) process.on(s, handler);
-  return () => { for (const s of sigs) process.off(s, handler); };
-}
-
-/** Wait for the monitor to exit: its status is the container's. */
-export function waitChild(child: ChildProcess): Promise<number> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(exitStatusOf(child.exitCode, child.signalCode));
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal))));
 }

@@ -6,11 +6,11 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cli, sleep, until } from './runa.js';
+import { runaBin, sleep, until } from './runa.js';
 
 /** The runtime under test; RUNA_E2E_RUNTIME=/usr/sbin/runc gives a baseline while developing. */
-export const RUNTIME = process.env.RUNA_E2E_RUNTIME || cli;
-const RUNTIME_IS_RUNA = RUNTIME === cli;
+export const RUNTIME = process.env.RUNA_E2E_RUNTIME || runaBin;
+const RUNTIME_IS_RUNA = RUNTIME === runaBin;
 
 export const TIMEOUT_MS = 30_000;
 

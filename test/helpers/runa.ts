@@ -8,7 +8,10 @@ import { makeRootfs } from './rootfs.js';
 import { defaultSpec } from '../../src/oci/default-spec.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The Node.js CLI, which the front end execs for what the daemon does not run. */
 export const cli = path.join(repo, 'bin', 'runa.js');
+/** The `runa` command: the native front end (native/runa.c). Every test goes through it. */
+export const runaBin = path.join(repo, 'native', 'runa');
 
 export interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
@@ -34,7 +37,7 @@ export class Sandbox {
     const errFile = path.join(this.dir, `err-${n}`);
     const out = fs.openSync(outFile, 'w+');
     const err = fs.openSync(errFile, 'w+');
-    const child = spawn(process.execPath, [cli, '--root', this.root, ...args], {
+    const child = spawn(runaBin, ['--root', this.root, ...args], {
       stdio: [opts.input === undefined ? 'ignore' : 'pipe', out, err],
       env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000', ...opts.env },
     });
@@ -52,7 +55,7 @@ export class Sandbox {
 
   /** Start the CLI with pipes (for tests that talk to a foreground process). */
   spawn(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-    return spawn(process.execPath, [cli, '--root', this.root, ...args], {
+    return spawn(runaBin, ['--root', this.root, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000', ...opts.env },
     });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import type { CheckpointOptions } from '../../bus/messages.js';
 

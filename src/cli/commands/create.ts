@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { createContainer, preserveFdsFlag } from '../lifecycle.js';
 
@@ -16,14 +16,14 @@ const create: Command = {
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, createFlags);
     exactArgs(positionals, 1, 'create');
-    const { child } = await createContainer(ctx, {
+    const { nsinit } = await createContainer(ctx, {
       id: positionals[0],
-      bundle: (values.bundle as string | undefined) ?? process.cwd(),
+      bundle: (values.bundle as string | undefined) ?? '.',
       pidFile: values['pid-file'] as string | undefined,
       consoleSocket: values['console-socket'] as string | undefined,
       preserveFds: preserveFdsFlag(values['preserve-fds']),
     });
-    child.unref();
+    nsinit.detach();
     return 0;
   },
 };

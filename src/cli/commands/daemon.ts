@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 
 const daemon: Command = {

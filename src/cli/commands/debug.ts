@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
 
 interface Machine { address: string; value: string; context: Record<string, unknown> }
@@ -52,7 +52,7 @@ const debug: Command = {
     const client = await ctx.connect();
     const d = await client.request<Debug>({ type: 'container.debug', id: positionals[0], events, ...(values.stacks ? { stacks: true } : {}) });
     if (format === 'json') {
-      process.stdout.write(JSON.stringify(d) + '\n');
+      ctx.out(JSON.stringify(d) + '\n');
       return 0;
     }
     const out: string[] = [];
@@ -73,7 +73,7 @@ const debug: Command = {
       }
     }
     if (d.activity) out.push(...activityLines(d.activity));
-    process.stdout.write(out.join('\n') + '\n');
+    ctx.out(out.join('\n') + '\n');
     return 0;
   },
 };

@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 
@@ -12,7 +12,7 @@ const del: Command = {
     for (const id of positionals) {
       try {
         const { warnings } = await client.request<{ warnings?: string[] }>({ type: 'container.delete', id, force });
-        for (const w of warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+        for (const w of warnings ?? []) ctx.err(`warning: ${w}\n`);
         ctx.log('debug', `delete ${id}: state, cgroups and mounts removed`);
       } catch (e) {
         // runc: deleting a missing container with --force is not an error.

@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
-import { createContainer, forwardSignals, waitChild } from '../lifecycle.js';
+import { createContainer } from '../lifecycle.js';
 
 /** The spec for `do`: the host's root (or --root) read-only under an in-memory writable layer. */
 export function doSpec(opts: { root: string; cwd: string; args: string[]; network: 'none' | 'host' }) {
@@ -54,11 +54,8 @@ const doCmd: Command = {
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network })));
       const client = await ctx.connect();
       try {
-        const { child } = await createContainer(ctx, { id, bundle, overlay: true, start: true });
-        const stop = forwardSignals(child);
-        const status = await waitChild(child);
-        stop();
-        return status;
+        const { nsinit } = await createContainer(ctx, { id, bundle, overlay: true, start: true });
+        return await nsinit.wait();
       } finally {
         await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
       }

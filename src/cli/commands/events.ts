@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
 
 /** Go-style durations as runc takes them: 5s, 100ms, 1m, 1h30m. */
@@ -29,14 +29,14 @@ const events: Command = {
     const client = await ctx.connect();
     if (values.stats) {
       const ev = await client.request({ type: 'container.stats', id });
-      process.stdout.write(JSON.stringify(ev) + '\n');
+      ctx.out(JSON.stringify(ev) + '\n');
       return 0;
     }
     const interval = parseDuration((values.interval as string | undefined) ?? '5s');
     const done = new Promise<void>((resolve) => {
       client.on(sandbox ? `events:sandbox:${id}` : `events:${id}`, (ev) => {
         if ((ev as { type: string }).type === 'end') return resolve();
-        process.stdout.write(JSON.stringify(ev) + '\n');
+        ctx.out(JSON.stringify(ev) + '\n');
       });
       void client.closed.then(resolve);
     });

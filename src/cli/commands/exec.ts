@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import type { Context } from '../context.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
-import { forwardSignals, preserveFdsFlag, spawnNsinit, waitChild, writePidFile } from '../lifecycle.js';
+import { preserveFdsFlag, spawnNsinit, writePidFile } from '../lifecycle.js';
 import type { ExecOverrides } from '../../bus/messages.js';
 
 const execFlags = {
@@ -53,7 +53,7 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   const o: ExecOverrides = {};
   if (values.process) {
     const file = values.process as string;
-    try { o.process = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new RunaError('invalid_argument', `parsing process file ${file}: ${(e as Error).message}`); }
+    try { o.process = JSON.parse(fs.readFileSync(ctx.abs(file), 'utf8')); } catch (e) { throw new RunaError('invalid_argument', `parsing process file ${file}: ${(e as Error).message}`); }
   } else if (!cmd.length) {
     throw usage('exec: both a container-id and command are required');
   }
@@ -78,7 +78,7 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   const preserveFds = preserveFdsFlag(values['preserve-fds']);
   const client = await ctx.connect();
   const { execId, plan } = await client.request<{ execId: string; plan: string }>({
-    type: 'container.exec', id, process: o, consoleSocket: consoleSocket && path.resolve(consoleSocket),
+    type: 'container.exec', id, process: o, consoleSocket: consoleSocket && ctx.abs(consoleSocket),
     // As for create: a detached exec whose caller wants its pid is the caller's child to reap.
     supervised: Boolean(values['pid-file']) && Boolean(values.detach),
     ignorePaused: Boolean(values['ignore-paused']),
@@ -87,24 +87,21 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   ctx.log('debug', `exec ${id}: the daemon wrote the plan (${execId})`);
   let spawned;
   try {
-    spawned = await spawnNsinit(plan, undefined, preserveFds);
+    spawned = await spawnNsinit(ctx, plan, undefined, preserveFds);
     ctx.log('debug', `exec ${id}: nsinit joined the container (process ${spawned.initPid})`);
-    await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.child.pid! });
+    await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.nsinit.pid });
     ctx.log('debug', `exec ${id}: the process runs`);
   } catch (e) {
-    spawned?.child.kill('SIGKILL');
+    spawned?.nsinit.kill('SIGKILL');
     await client.request({ type: 'exec.failed', id, execId, message: (e as Error).message }).catch(() => undefined);
     throw e;
   }
-  const { child } = spawned;
-  if (values['pid-file']) writePidFile(values['pid-file'] as string, spawned.initPid);
+  const { nsinit } = spawned;
+  if (values['pid-file']) writePidFile(ctx.abs(values['pid-file'] as string), spawned.initPid);
   if (values.detach) {
-    child.unref();
+    nsinit.detach();
     return 0;
   }
   ctx.close();
-  const stop = forwardSignals(child);
-  const status = await waitChild(child);
-  stop();
-  return status;
+  return nsinit.wait();
 }

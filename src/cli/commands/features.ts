@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { SPEC_VERSION, VERSION } from '../../version.js';
 import { ACTIONS, FLAGS, OCI_ARCHES, OPERATORS } from '../../seccomp/index.js';
@@ -38,10 +38,10 @@ export function features() {
 
 const cmd: Command = {
   summary: 'show the enabled features',
-  async run(_ctx, args) {
+  async run(ctx, args) {
     const { positionals } = parseFlags(args, {});
     if (positionals.length) throw usage('"features" takes no arguments');
-    process.stdout.write(JSON.stringify(features(), null, 4) + '\n');
+    ctx.out(JSON.stringify(features(), null, 4) + '\n');
     return 0;
   },
 };

@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { listIds, loadContainer, SANDBOX_ID_ANNOTATION } from '../../state.js';
 
@@ -13,15 +13,15 @@ const list: Command = {
       try { return [loadContainer(ctx.root, id).state]; } catch { return []; } // removed meanwhile
     });
     if (values.quiet) {
-      process.stdout.write(states.map((s) => s.id + '\n').join(''));
+      ctx.out(states.map((s) => s.id + '\n').join(''));
     } else if (format === 'json') {
-      process.stdout.write(JSON.stringify(states) + '\n');
+      ctx.out(JSON.stringify(states) + '\n');
     } else {
       // runc's columns, then the sandbox (pod) each container belongs to.
       const rows = [['ID', 'PID', 'STATUS', 'BUNDLE', 'CREATED', 'OWNER', 'SANDBOX'],
         ...states.map((s) => [s.id, String(s.pid), s.status, s.bundle, s.created, s.owner, s.annotations[SANDBOX_ID_ANNOTATION]])];
       const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-      process.stdout.write(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('') + '\n').join(''));
+      ctx.out(rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] + 3))).join('') + '\n').join(''));
     }
     return 0;
   },

@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import type { Command } from '../main.js';
+import { execFile } from 'node:child_process';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { listIds, loadContainer, readState } from '../../state.js';
@@ -36,16 +36,21 @@ const ps: Command = {
     }
     const pids = [...new Set(Object.values(byContainer).flat())];
     if (format === 'json') {
-      process.stdout.write(JSON.stringify(values.sandbox ? byContainer : pids) + '\n');
+      ctx.out(JSON.stringify(values.sandbox ? byContainer : pids) + '\n');
       return 0;
     }
-    const out = spawnSync('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8' });
-    if (out.status !== 0) throw new RunaError('ps_failed', `ps: ${out.stderr.trim() || `exit status ${out.status}`}`);
-    const lines = out.stdout.split('\n');
+    // Not spawnSync: this may run in the daemon (src/cli/in-daemon.ts), which must not block.
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, out, errOut) => {
+        if (err) reject(new RunaError('ps_failed', `ps: ${errOut.trim() || (typeof err.code === 'number' ? `exit status ${err.code}` : err.message)}`));
+        else resolve(out);
+      });
+    });
+    const lines = stdout.split('\n');
     const pidCol = lines[0].trim().split(/\s+/).indexOf('PID');
     if (pidCol < 0) throw new RunaError('ps_failed', "couldn't find PID field in ps output");
     const wanted = new Set(pids.map(String));
-    process.stdout.write([lines[0], ...lines.slice(1).filter((l) => wanted.has(l.trim().split(/\s+/)[pidCol]))].join('\n') + '\n');
+    ctx.out([lines[0], ...lines.slice(1).filter((l) => wanted.has(l.trim().split(/\s+/)[pidCol]))].join('\n') + '\n');
     return 0;
   },
 };

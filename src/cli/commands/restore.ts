@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { criuCheck } from '../../actors/criu.js';
 

@@ -1,6 +1,6 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
-import { createContainer, forwardSignals, preserveFdsFlag, waitChild } from '../lifecycle.js';
+import { createContainer, preserveFdsFlag } from '../lifecycle.js';
 import { createFlags } from './create.js';
 
 const run: Command = {
@@ -10,11 +10,11 @@ const run: Command = {
     exactArgs(positionals, 1, 'run');
     const id = positionals[0];
     const client = await ctx.connect();
-    let child;
+    let nsinit;
     try {
-      ({ child } = await createContainer(ctx, {
+      ({ nsinit } = await createContainer(ctx, {
         id,
-        bundle: (values.bundle as string | undefined) ?? process.cwd(),
+        bundle: (values.bundle as string | undefined) ?? '.',
         pidFile: values['pid-file'] as string | undefined,
         consoleSocket: values['console-socket'] as string | undefined,
         foreground: !values.detach,
@@ -28,13 +28,11 @@ const run: Command = {
       }
       throw e;
     }
-    const stopForwarding = values.detach ? () => {} : forwardSignals(child);
     if (values.detach) {
-      child.unref();
+      nsinit.detach();
       return 0;
     }
-    const status = await waitChild(child);
-    stopForwarding();
+    const status = await nsinit.wait();
     if (!values.keep) await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);
     return status;
   },

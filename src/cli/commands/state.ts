@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { loadContainer } from '../../state.js';
 
@@ -7,7 +7,7 @@ const state: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, {});
     exactArgs(positionals, 1, 'state');
-    process.stdout.write(JSON.stringify(loadContainer(ctx.root, positionals[0]).state, null, 2) + '\n');
+    ctx.out(JSON.stringify(loadContainer(ctx.root, positionals[0]).state, null, 2) + '\n');
     return 0;
   },
 };

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { isStatelyFrame } from '../../actors/inspection.js';
@@ -54,7 +54,7 @@ async function stately(ctx: Context, portArg: string): Promise<number> {
   // (runa's own microstep and action frames are not Stately's: they stay behind.)
   client.on('inspect', (frame) => { if (isStatelyFrame(frame) && upstream.readyState === WebSocket.OPEN) upstream.send(JSON.stringify(frame)); });
   const r = await client.request<{ actors: number }>({ type: 'inspect.subscribe' });
-  process.stdout.write(`Stately inspector bridge: http://localhost:${port} (${r.actors} live actors; Ctrl-C to stop)\n`);
+  ctx.out(`Stately inspector bridge: http://localhost:${port} (${r.actors} live actors; Ctrl-C to stop)\n`);
   await untilStopped(client.closed);
   upstream.close();
   relay.stop();
@@ -75,7 +75,7 @@ const ui: Command = {
     const { BusClient } = await import('../../bus/client.js');
     const sock = socketPath(ctx.root);
     const page = await startUi({ host, port, connect: () => ctx.connect(), reconnect: () => BusClient.connect(sock) });
-    process.stdout.write(`runa ui: ${page.url}\n(loopback only; the address carries this run's token. Ctrl-C to stop)\n`);
+    ctx.out(`runa ui: ${page.url}\n(loopback only; the address carries this run's token. Ctrl-C to stop)\n`);
     await untilStopped();
     await page.close();
     return 0;

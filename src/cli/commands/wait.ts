@@ -1,4 +1,4 @@
-import type { Command } from '../main.js';
+import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 
 const wait: Command = {
@@ -8,7 +8,7 @@ const wait: Command = {
     exactArgs(positionals, 1, 'wait');
     const client = await ctx.connect();
     const r = await client.request<{ id: string; exitStatus: number }>({ type: 'container.wait', id: positionals[0] });
-    process.stdout.write(JSON.stringify({ id: r.id, exitStatus: r.exitStatus }) + '\n');
+    ctx.out(JSON.stringify({ id: r.id, exitStatus: r.exitStatus }) + '\n');
     return 0;
   },
 };
