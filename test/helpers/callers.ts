@@ -330,8 +330,8 @@ export class Containerd {
   }
 
   /** The flags `ctr run` needs to use the runtime under test (and keep fifos in our directory). */
-  runFlags(): string[] {
-    return ['--runtime', 'io.containerd.runc.v2', '--runc-binary', RUNTIME, '--runc-root', path.dirname(this.runtimeRoot), '--fifo-dir', path.join(this.dir, 'fifo')];
+  runFlags(runtime = RUNTIME, runtimeRoot = path.dirname(this.runtimeRoot)): string[] {
+    return ['--runtime', 'io.containerd.runc.v2', '--runc-binary', runtime, '--runc-root', runtimeRoot, '--fifo-dir', path.join(this.dir, 'fifo')];
   }
 
   /** `ctr task exec` with our fifo dir and a fresh exec id. */
@@ -463,14 +463,14 @@ export class Podman {
     this.env = { CONTAINERS_CONF: conf, TMPDIR: path.join(this.dir, 'vartmp') };
   }
 
-  globalFlags(): string[] {
+  globalFlags(runtime = RUNTIME): string[] {
     const d = this.dir;
     return ['--root', `${d}/root`, '--runroot', `${d}/runroot`, '--tmpdir', `${d}/tmp`, '--volumepath', `${d}/volumes`,
-      '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', RUNTIME];
+      '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', runtime];
   }
 
-  podman(args: string[], opts: CmdOpts = {}): Promise<CmdResult> {
-    return command('podman', [...this.globalFlags(), ...args], { ...opts, env: { ...this.env, ...opts.env } });
+  podman(args: string[], opts: CmdOpts & { runtime?: string } = {}): Promise<CmdResult> {
+    return command('podman', [...this.globalFlags(opts.runtime), ...args], { ...opts, env: { ...this.env, ...opts.env } });
   }
 
   /** The podman command line, for running under a pty. */
