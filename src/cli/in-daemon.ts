@@ -25,17 +25,20 @@ export type Step =
   | { op: 'read' }
   | { op: 'write'; text: string }
   | { op: 'kill'; signal: number }
-  | { op: 'wait' }
-  | { op: 'detach' };
+  | { op: 'wait' };
 
 /** What came of it. */
 export const StepResult = z.discriminatedUnion('ev', [
-  z.object({ ev: z.literal('spawned'), pid: z.number().int().positive() }),
-  z.object({ ev: z.literal('failed'), message: z.string().max(4096) }),
   z.object({ ev: z.literal('line'), text: z.string().max(65536) }),
   z.object({ ev: z.literal('eof') }),
+  z.object({ ev: z.literal('failed'), message: z.string().max(4096) }),
   z.object({ ev: z.literal('done') }),
   z.object({ ev: z.literal('exited'), status: z.number().int().min(0).max(255) }),
+  // The pid, and the first line nsinit wrote (what a `read` would have given next).
+  z.object({
+    ev: z.literal('spawned'), pid: z.number().int().positive(),
+    first: z.discriminatedUnion('ev', [z.object({ ev: z.literal('line'), text: z.string().max(65536) }), z.object({ ev: z.literal('eof') })]),
+  }),
 ]);
 export type StepResult = z.infer<typeof StepResult>;
 
@@ -124,13 +127,19 @@ class FrontEnd implements Host {
   async spawnNsinit(args: string[], preserveFds: number): Promise<NsinitProcess> {
     const r = await this.ask({ op: 'spawn', argv: [nsinitPath, ...args], preserveFds });
     if (r.ev !== 'spawned') throw new RunaError('create_failed', `starting nsinit (${nsinitPath}): ${r.ev === 'failed' ? r.message : r.ev}`);
-    return new RemoteNsinit(this, r.pid);
+    return new RemoteNsinit(this, r.pid, r.first.ev === 'line' ? r.first.text : null);
   }
 }
 
 class RemoteNsinit implements NsinitProcess {
-  constructor(private readonly fe: FrontEnd, readonly pid: number) {}
+  /** @param first the line the front end read right after spawning it */
+  constructor(private readonly fe: FrontEnd, readonly pid: number, private first: string | null | undefined) {}
   async readLine(): Promise<string | null> {
+    if (this.first !== undefined) {
+      const line = this.first;
+      this.first = undefined;
+      return line;
+    }
     const r = await this.fe.ask({ op: 'read' });
     return r.ev === 'line' ? r.text : null;
   }
@@ -145,9 +154,8 @@ class RemoteNsinit implements NsinitProcess {
     if (r.ev !== 'exited') throw new RunaError('protocol', `the runa front end answered ${r.ev} to wait`);
     return r.status;
   }
-  detach(): void {
-    void this.fe.ask({ op: 'detach' }).catch(() => undefined);
-  }
+  /** Nothing to ask: the front end leaves it running when it exits (its sync channel with it). */
+  detach(): void {}
 }
 
 export function serveCli(bus: Bus, root: string): void {
