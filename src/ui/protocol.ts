@@ -1,6 +1,7 @@
 // What `runa ui` and its page say to each other over the page's WebSocket. The page only
 // watches: the one thing it may ask for is a container's recorded history.
 import { z } from 'zod';
+import type { HistoryEntry } from '../actors/history.js';
 
 /** page → server */
 export const PageMessage = z.discriminatedUnion('kind', [
@@ -19,17 +20,8 @@ export interface ActorInfo {
   status: string;
 }
 
-/** One entry of a container's history (src/actors/history.ts). */
-export interface HistoryEntry {
-  at: number;
-  actor: string;
-  kind: 'transition' | 'message';
-  type: string;
-  from?: string;
-  to?: string;
-  value?: unknown;
-  context?: unknown;
-}
+/** One entry of a container's history. */
+export type { HistoryEntry };
 
 /** A frame of the daemon's inspect topic: Stately's (`@xstate.*`) or runa's own (`_runa`). */
 export type Frame = { type: string; sessionId?: string; createdAt?: string; [k: string]: unknown };

@@ -4,14 +4,7 @@ import type { ActorInfo, Frame, HistoryEntry, ServerMessage } from '../../src/ui
 
 export interface Transition { source: string; targets: string[]; eventType: string; at: number }
 
-export interface Actor {
-  address: string;
-  parent: string | null;
-  sessionId: string;
-  machine: string;
-  value: unknown;
-  context: unknown;
-  status: string;
+export interface Actor extends ActorInfo {
   /** when it stopped (stopped actors stay a while, greyed) */
   endedAt: number | null;
   last: Transition | null;
