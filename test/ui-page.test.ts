@@ -132,7 +132,8 @@ test('ui\'s WebSocket: a bulk snapshot first, frames as containers change, a his
     assert.equal((await sb.run(['create', '-b', await sb.bundle(['sleep', '30']), 'ws1'])).code, 0);
     await until(() => msgs.some((m) => m.kind === 'frames' && m.frames.some((f: any) => f.type === '@runa.actor' && f.address === 'container:ws1' && f.parent === 'sandbox:ws1')), 'the container announced with its address');
     const frames = () => msgs.filter((m) => m.kind === 'frames').flatMap((m) => m.frames);
-    assert.ok(frames().some((f) => f.type === '@runa.request' && f.request === 'container.create' && f.id === 'ws1' && f.ok), 'the CLI\'s request');
+    // (A request's frame comes with its reply, after the actors it made are announced.)
+    await until(() => frames().some((f) => f.type === '@runa.request' && f.request === 'container.create' && f.id === 'ws1' && f.ok), 'the CLI\'s request');
     ws!.send(JSON.stringify({ kind: 'history', id: 'ws1' }));
     const h = await until(() => msgs.find((m) => m.kind === 'history'), 'the history');
     const created = h.events.find((e: any) => e.kind === 'transition' && e.actor === 'container:ws1' && e.to === 'created');
