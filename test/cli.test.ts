@@ -21,7 +21,7 @@ test('--version prints runc\'s three lines: version, commit, spec', async () => 
 
 test('an unknown command or flag is a usage error', async () => {
   const c = await sb.run(['frobnicate']);
-  assert.equal(c.code, 1);
+  assert.equal(c.code, 3, 'runc\'s status for an unknown command');
   assert.match(c.stderr, /No help topic for 'frobnicate'/);
   const f = await sb.run(['state', '--bogus', 'x']);
   assert.equal(f.code, 1);

@@ -58,12 +58,14 @@ test('the daemon runs the commands that only talk to it, with the Node.js CLI\'s
     [['pause', 'nope'], /container does not exist/],
     [['resume', 'fe1'], /fe1/],
     [['delete', 'fe1'], /fe1/],
-    [['frobnicate'], /No help topic for 'frobnicate'/],
   ] as const) {
     const a = same([...args], args.join(' '));
     assert.equal(a.status, 1, args.join(' '));
     assert.match(a.stderr, msg);
   }
+  const unknown = same(['frobnicate'], 'an unknown command');
+  assert.equal(unknown.status, 3);
+  assert.match(unknown.stderr, /No help topic for 'frobnicate'/);
   // Changes, through the front end alone (the Node.js CLI could not be found).
   assert.equal(front([...r, 'start', 'fe2'], { env: noNode }).status, 0);
   assert.deepEqual(front([...r, 'wait', 'fe2'], { env: noNode }), { status: 0, stdout: '{"id":"fe2","exitStatus":0}\n', stderr: '' });

@@ -482,10 +482,11 @@ export class ContainerActor {
     }
   }
 
-  kill(signal: number, all = false): Promise<void> {
+  kill(signal: number, all = false, pid?: number): Promise<void> {
     return this.enqueue(async () => {
       const event = { type: 'container.kill', signal, all } as const;
       this.refuseUnless(event);
+      if (pid !== undefined) return this.signalOne(signal, pid, all);
       if (this.status === 'stopped') return; // --all on a stopped container: nothing left to signal
       if (this.status === 'paused' && signal !== 9) return this.send(event); // the machine queues it until resume
       if (all) await this.effects.ask({ type: 'signalAll', signal });
@@ -493,6 +494,21 @@ export class ContainerActor {
       // A SIGKILL to a frozen container takes effect once it is thawed.
       if (this.status === 'paused') await this.effects.ask({ type: 'thawCgroup' });
     });
+  }
+
+  /** `kill --pid`: one process of this container (runsc's words where it has them). */
+  private signalOne(signal: number, pid: number, all: boolean): void {
+    if (all) throw new RunaError('invalid_argument', `PID (${pid}) cannot be set when signaling all processes`);
+    if (this.status !== 'running' && this.status !== 'paused') throw new RunaError('not_running', 'container not running');
+    if (this.initPid === null || !containerPids(this.initPid).includes(pid)) {
+      throw new RunaError('not_exist', `process ${pid} is not in container ${JSON.stringify(this.id)}`);
+    }
+    try {
+      process.kill(pid, signal);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') throw new RunaError('not_exist', `no such process with PID ${pid}`);
+      throw e;
+    }
   }
 
   private async signalInit(signal: number): Promise<void> {

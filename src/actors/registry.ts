@@ -189,7 +189,7 @@ export class Registry {
     bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused, req.cgroups));
     bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
-    bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all));
+    bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all, req.pid));
     bus.handle('container.delete', (req) => this.get(req.id).delete(req.force));
     bus.handle('container.pause', (req) => this.get(req.id).pause());
     bus.handle('container.checkpoint', (req) => this.get(req.id).checkpoint(req.options));

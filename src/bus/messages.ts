@@ -85,7 +85,8 @@ export const Request = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
   z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
-  z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional() }),
+  /** `pid`: that process of the container only (a host PID) */
+  z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional(), pid: z.number().int().positive().optional() }),
   z.object({ type: z.literal('container.delete'), id, force: z.boolean().optional() }),
   z.object({ type: z.literal('container.wait'), id }),
   z.object({ type: z.literal('container.pause'), id }),

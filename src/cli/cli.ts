@@ -5,15 +5,14 @@
 import fs from 'node:fs';
 import { Context, absolute, processIO, type CliIO, type Globals } from './context.js';
 import type { Host } from './host.js';
-import { parseFlags, usage } from './flags.js';
+import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
+import { commandHelp, optionLines, type HelpTopic } from './help.js';
 import { defaultRoot } from '../paths.js';
 import { RunaError } from '../errors.js';
 
-export interface Command {
-  summary: string;
-  /** `runa CMD --help`; the summary when absent */
-  usage?: string;
-  run(ctx: Context, args: string[]): Promise<number>;
+/** A command: its help (generated from its flags, which its parser takes) and what it does. */
+export interface Command extends HelpTopic {
+  run(this: Command, ctx: Context, args: string[]): Promise<number>;
 }
 
 export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -39,45 +38,65 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   restore: () => import('./commands/restore.js'),
   debug: () => import('./commands/debug.js'),
   ui: () => import('./commands/ui.js'),
+  completion: () => import('./commands/completion.js'),
 };
 export const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
 import { COMMIT, SPEC_VERSION, VERSION } from '../version.js';
 
-const GLOBAL_FLAGS = {
-  root: { kind: 'string' },
-  log: { kind: 'string' },
-  'log-format': { kind: 'string' },
-  debug: { kind: 'bool' },
-  'systemd-cgroup': { kind: 'bool', ignored: true },
-  rootless: { kind: 'string', ignored: true },
-  criu: { kind: 'string', ignored: true },
-  version: { kind: 'bool', alias: 'v' },
-  help: { kind: 'bool', alias: 'h' },
-} as const;
+export const GLOBAL_FLAGS: FlagSpecs = {
+  debug: { kind: 'bool', usage: 'enable debug logging: one line per step, with the time since the command began' },
+  log: { kind: 'string', usage: 'set the log file to write runa logs to', default: '/dev/stderr' },
+  'log-format': { kind: 'string', usage: 'set the log format (\'text\' or \'json\')', default: 'text' },
+  root: { kind: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: defaultRoot() },
+  criu: { kind: 'string', usage: 'path to the criu binary used for checkpoint and restore (runa runs `criu` from PATH: another is refused)', default: 'criu' },
+  'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
+  rootless: { kind: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\'); \'true\' is refused: runa does not run rootless yet', default: 'auto' },
+  help: { kind: 'bool', alias: 'h', usage: 'show help' },
+  version: { kind: 'bool', alias: 'v', usage: 'print the version' },
+};
 
-function help(): string {
-  return `runa — an OCI container runtime (runc-compatible)
+/** `runa --help`: runc's layout, every command with its summary. */
+async function appHelp(): Promise<string> {
+  const names = Object.keys(COMMANDS);
+  const summaries = await Promise.all(names.map(async (n) => (await COMMANDS[n]()).default.summary));
+  const width = Math.max(...names.map((n) => n.length), 4);
+  return [
+    'NAME:',
+    '   runa - an OCI container runtime, built as an actor system (runc-compatible)',
+    '',
+    'USAGE:',
+    '   runa [global options] command [command options] [arguments...]',
+    '',
+    'VERSION:',
+    `   ${VERSION}`,
+    `commit: ${COMMIT}`,
+    `spec: ${SPEC_VERSION}`,
+    '',
+    'COMMANDS:',
+    ...names.map((n, i) => `   ${n.padEnd(width)}  ${summaries[i]}`),
+    `   ${'help, h'.padEnd(width)}  Shows a list of commands or help for one command`,
+    '',
+    'GLOBAL OPTIONS:',
+    ...optionLines(GLOBAL_FLAGS),
+    '',
+  ].join('\n');
+}
 
-usage: runa [global options] command [command options] [arguments...]
-
-commands: ${Object.keys(COMMANDS).join(', ')}
-
-global options:
-   --root value        root directory for container state (default: "${defaultRoot()}")
-   --log value         log file for errors (default: stderr)
-   --log-format value  text or json (default: "text")
-   --debug             debug output
-   --systemd-cgroup    accepted for compatibility
-   --rootless value    accepted for compatibility
-   --version, -v       print the version
-`;
+/** The global flags runa refuses rather than ignore (see their help). */
+function refuseGlobals(values: Record<string, unknown>): void {
+  if (values['systemd-cgroup']) throw new RunaError('unsupported', '--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs (podman --cgroup-manager cgroupfs; containerd SystemdCgroup = false)');
+  const rootless = values.rootless as string | undefined;
+  if (rootless !== undefined && !['true', 'false', 'auto'].includes(rootless)) throw usage(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
+  if (rootless === 'true') throw new RunaError('unsupported', '--rootless=true: runa does not run rootless containers yet');
+  const criu = values.criu as string | undefined;
+  if (criu !== undefined && criu !== 'criu') throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
 }
 
 /** The global flags, up to the command's name. */
 export function parseGlobals(argv: string[], io: CliIO) {
   // Global flags stop at the first positional: the command name.
-  const { values, positionals } = parseFlags(argv, GLOBAL_FLAGS as never, { stopAtPositional: true });
+  const { values, positionals } = parseFlags(argv, GLOBAL_FLAGS, { stopAtPositional: true });
   const fmt = (values['log-format'] as string | undefined) ?? 'text';
   const root = values.root as string | undefined;
   const log = values.log as string | undefined;
@@ -97,35 +116,52 @@ export function parseGlobals(argv: string[], io: CliIO) {
  */
 export async function runCli(argv: string[], io: CliIO = processIO, connect?: Context['connect'], host?: Host): Promise<number> {
   let globals: Globals | null = null;
+  let topic: { name: string; cmd: Command } | null = null;
   try {
     const parsed = parseGlobals(argv, io);
     globals = parsed.globals;
-    return await main(parsed, io, connect, host);
+    return await main(parsed, io, (t) => { topic = t; }, connect, host);
   } catch (e) {
+    // As urfave/cli: a usage error shows the command's help on stdout, then the error.
+    if (e instanceof UsageError) {
+      const t = topic as { name: string; cmd: Command } | null;
+      io.out(`Incorrect Usage${e.flag ? `: ${e.message}` : '.'}\n\n${t ? commandHelp(t.name, t.cmd) : await appHelp()}`);
+    }
     await report(e, globals, io);
     return (e instanceof RunaError && e.exitStatus) || 1;
   }
 }
 
-async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, connect?: Context['connect'], host?: Host): Promise<number> {
+async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host): Promise<number> {
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
+  refuseGlobals(values);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
   if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));
   if (values.version) {
     io.out(`runa version ${VERSION}\ncommit: ${COMMIT}\nspec: ${SPEC_VERSION}\n`);
     return 0;
   }
-  if (!name || values.help || name === 'help') {
-    io.out(help());
-    return name || values.help ? 0 : 1;
-  }
-  const load = COMMANDS[name];
-  if (!load) throw usage(`No help topic for '${given}'`);
-  const cmd = (await load()).default;
-  if (wantsHelp(rest)) {
-    io.out(cmd.usage ?? `runa ${given} - ${cmd.summary}\n`);
+  if (!name || values.help || name === 'help' || name === 'h') {
+    // `runa help CMD` is that command's help.
+    const topic = name === 'help' || name === 'h' ? rest[0] : undefined;
+    if (topic !== undefined) {
+      const load = COMMANDS[ALIASES[topic] ?? topic];
+      if (!load) throw new RunaError('usage', `No help topic for '${topic}'`, 3);
+      io.out(commandHelp(topic, (await load()).default));
+      return 0;
+    }
+    io.out(await appHelp());
     return 0;
   }
+  const load = COMMANDS[name];
+  // runc: an unknown command is status 3.
+  if (!load) throw new RunaError('usage', `No help topic for '${given}'`, 3);
+  const cmd = (await load()).default;
+  if (wantsHelp(rest)) {
+    io.out(commandHelp(given ?? name, cmd));
+    return 0;
+  }
+  running({ name: given ?? name, cmd });
   const ctx = new Context(globals, io, connect, host);
   try {
     return await cmd.run(ctx, rest);

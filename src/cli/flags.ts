@@ -2,11 +2,31 @@
 import { RunaError } from '../errors.js';
 
 export type FlagKind = 'bool' | 'string' | 'strings';
-export interface FlagSpec { kind: FlagKind; alias?: string; ignored?: boolean }
+/**
+ * One flag: how it parses, and what help says of it (the parser and help read the same
+ * definition, so help cannot drift from what is accepted).
+ */
+export interface FlagSpec {
+  kind: FlagKind;
+  alias?: string;
+  /** what it does (a flag that has no effect says so here, and why) */
+  usage: string;
+  /** the default help shows */
+  default?: string;
+  /** shown in place of `value` */
+  value?: string;
+}
 export type FlagSpecs = Record<string, FlagSpec>;
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
-export const usage = (msg: string) => new RunaError('usage', msg);
+/** A usage error: `flag` when the flags did not parse (urfave/cli's "Incorrect Usage: …"). */
+export class UsageError extends RunaError {
+  constructor(message: string, readonly flag = false) {
+    super('usage', message);
+  }
+}
+export const usage = (msg: string) => new UsageError(msg);
+const flagError = (msg: string) => new UsageError(msg, true);
 
 /**
  * Parse flags for one command. Positionals may be interleaved with flags (as urfave/cli
@@ -33,16 +53,16 @@ export function parseFlags(args: string[], specs: FlagSpecs, opts: { stopAtPosit
     const eq = body.indexOf('=');
     const key = eq >= 0 ? body.slice(0, eq) : body;
     const entry = byName.get(key);
-    if (!entry) throw usage(`flag provided but not defined: -${key}`);
+    if (!entry) throw flagError(`flag provided but not defined: -${key}`);
     const [name, spec] = entry;
     let value: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     if (spec.kind === 'bool') {
-      if (value !== undefined && value !== 'true' && value !== 'false') throw usage(`invalid boolean value "${value}" for -${key}`);
+      if (value !== undefined && value !== 'true' && value !== 'false') throw flagError(`invalid boolean value "${value}" for -${key}`);
       values[name] = value !== 'false';
       continue;
     }
     if (value === undefined) {
-      if (i + 1 >= args.length) throw usage(`flag needs an argument: -${key}`);
+      if (i + 1 >= args.length) throw flagError(`flag needs an argument: -${key}`);
       value = args[++i];
     }
     if (spec.kind === 'strings') values[name] = [...((values[name] as string[] | undefined) ?? []), value];

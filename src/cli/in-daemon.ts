@@ -17,7 +17,7 @@ import { nsinitPath } from '../paths.js';
 import type { Host, NsinitProcess } from './host.js';
 
 /** Commands run in the daemon. (`do`, `spec`, `update`, `events`, `checkpoint`, `restore`, `ui`, `daemon`: the Node.js CLI.) */
-export const IN_DAEMON = new Set(['create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features']);
+export const IN_DAEMON = new Set(['create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features', 'completion']);
 
 /** A step the front end takes on the caller's side. */
 export type Step =

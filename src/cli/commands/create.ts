@@ -1,21 +1,31 @@
 import type { Command } from '../cli.js';
-import { exactArgs, parseFlags } from '../flags.js';
+import { exactArgs, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
+import { RunaError } from '../../errors.js';
 import { createContainer, preserveFdsFlag } from '../lifecycle.js';
 
-export const createFlags = {
-  bundle: { kind: 'string', alias: 'b' },
-  'pid-file': { kind: 'string' },
-  'console-socket': { kind: 'string' },
-  'no-pivot': { kind: 'bool', ignored: true },
-  'no-new-keyring': { kind: 'bool', ignored: true },
-  'preserve-fds': { kind: 'string' },
-} as const;
+export const createFlags: FlagSpecs = {
+  bundle: { kind: 'string', alias: 'b', usage: 'path to the root of the bundle directory, defaults to the current directory' },
+  'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
+  'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+  'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs (refused: runa always uses pivot_root)' },
+  'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container (runa never creates one: the container keeps the caller\'s, as this flag asks)' },
+  'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
+};
+
+/** The flags create and run refuse rather than ignore. */
+export function refuseCreateFlags(values: FlagValues, cmd: string): void {
+  if (values['no-pivot']) throw new RunaError('unsupported', `${cmd} --no-pivot: runa always uses pivot_root (a rootfs on ramfs is not supported)`);
+}
 
 const create: Command = {
   summary: 'create a container',
+  args: '<container-id>',
+  description: 'The container is set up (namespaces, mounts, cgroups, the createRuntime and\ncreateContainer hooks) and its process waits for `runa start`.',
+  flags: createFlags,
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, createFlags);
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'create');
+    refuseCreateFlags(values, 'create');
     const { nsinit } = await createContainer(ctx, {
       id: positionals[0],
       bundle: (values.bundle as string | undefined) ?? '.',

@@ -2,9 +2,14 @@ import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 
 const daemon: Command = {
-  summary: 'run the daemon for this --root (the CLI starts it on demand)',
+  summary: 'run the daemon for this --root (commands start it on demand)',
+  description: 'One daemon per state root holds the containers\' actors and serves <root>/runa.sock.',
+  flags: {
+    foreground: { kind: 'bool', usage: 'stay when idle (for systemd)' },
+    'idle-timeout': { kind: 'string', usage: 'leave after this many ms with no container and no client', value: 'MS', default: '2000, or RUNA_DAEMON_IDLE_MS' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { foreground: { kind: 'bool' }, 'idle-timeout': { kind: 'string' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"daemon" takes no arguments');
     const { runDaemon } = await import('../../actors/daemon.js');
     const idle = values['idle-timeout'] ?? process.env.RUNA_DAEMON_IDLE_MS;

@@ -40,9 +40,16 @@ function brief(context: Record<string, unknown>): string {
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
 const debug: Command = {
-  summary: "[--events N] [--stacks] [--format table|json] ID: a container's actors (sandbox, container, gofer, processes) with their states and contexts, its monitor, its last N events, and with --stacks the daemon's async activity for it (runsc's debug)",
+  summary: 'shows a container\'s actors, their states, its monitor and its recent events (runsc\'s debug)',
+  args: '<container-id>',
+  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.',
+  flags: {
+    events: { kind: 'string', usage: 'also print the container\'s last N events (0 to 256)', value: 'N', default: '0' },
+    stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, messages awaiting an answer, effects in flight' },
+    format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { events: { kind: 'string' }, stacks: { kind: 'bool' }, format: { kind: 'string', alias: 'f' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'debug');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);

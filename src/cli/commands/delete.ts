@@ -3,9 +3,14 @@ import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 
 const del: Command = {
-  summary: 'delete a container (--force kills it first)',
+  summary: 'delete any resources held by the container often used with detached container',
+  args: '<container-id> [container-id...]',
+  description: 'Deleting the root container of a sandbox stops and deletes its members first.',
+  flags: {
+    force: { kind: 'bool', alias: 'f', usage: 'Forcibly deletes the container if it is still running (uses SIGKILL)' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { force: { kind: 'bool', alias: 'f' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length < 1) throw usage('"delete" requires at least one container id');
     const client = await ctx.connect();
     const force = Boolean(values.force);

@@ -36,10 +36,15 @@ export function doSpec(opts: { root: string; cwd: string; args: string[]; networ
 
 const doCmd: Command = {
   summary: 'run a command in a fresh container over the host root (read-only, with a writable in-memory layer)',
+  args: '[--] <command> [args...]',
+  description: 'runsc\'s do: no bundle needed. The container gets its own pid, ipc, uts and mount\nnamespaces, the caller\'s environment and directory, and is deleted when the command ends;\nruna exits with its status.',
+  flags: {
+    root: { kind: 'string', usage: 'the directory to use as the container\'s root', default: '/' },
+    cwd: { kind: 'string', usage: 'the working directory in the container', default: 'the current directory' },
+    network: { kind: 'string', usage: 'none: only loopback; host: the host\'s network', default: 'none' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, {
-      root: { kind: 'string' }, cwd: { kind: 'string' }, network: { kind: 'string' },
-    }, { stopAtPositional: true });
+    const { values, positionals } = parseFlags(args, this.flags, { stopAtPositional: true });
     if (!positionals.length) throw usage('"do" requires a command to run: runa do [--root DIR] [--cwd DIR] [--network none|host] -- cmd...');
     const network = (values.network as string | undefined) ?? 'none';
     if (network !== 'none' && network !== 'host') throw usage(`invalid network type "${network}": must be none or host`);

@@ -19,9 +19,16 @@ export function parseDuration(s: string): number {
 }
 
 const events: Command = {
-  summary: 'display container events: stats every --interval and OOM notifications, one JSON object per line (--sandbox ID: every container of that pod)',
+  summary: 'display container events such as OOM notifications, cpu, memory, and IO usage statistics',
+  args: '<container-id>',
+  description: 'One JSON object per line until the container is deleted.',
+  flags: {
+    interval: { kind: 'string', usage: 'set the stats collection interval', default: '5s' },
+    stats: { kind: 'bool', usage: 'display the container\'s stats then exit' },
+    sandbox: { kind: 'bool', usage: 'the id is a sandbox\'s: events of every container in that pod' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { interval: { kind: 'string' }, stats: { kind: 'bool' }, sandbox: { kind: 'bool' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'events');
     const id = positionals[0];
     const sandbox = Boolean(values.sandbox);

@@ -2,29 +2,29 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from '../cli.js';
 import type { Context } from '../context.js';
-import { parseFlags, usage } from '../flags.js';
+import { parseFlags, usage, type FlagSpecs } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { preserveFdsFlag, spawnNsinit, writePidFile } from '../lifecycle.js';
 import type { ExecOverrides } from '../../bus/messages.js';
 
-const execFlags = {
-  cwd: { kind: 'string' },
-  env: { kind: 'strings', alias: 'e' },
-  user: { kind: 'string', alias: 'u' },
-  'additional-gids': { kind: 'strings', alias: 'g' },
-  cap: { kind: 'strings', alias: 'c' },
-  'no-new-privs': { kind: 'bool' },
-  process: { kind: 'string', alias: 'p' },
-  detach: { kind: 'bool', alias: 'd' },
-  'pid-file': { kind: 'string' },
-  tty: { kind: 'bool', alias: 't' },
-  'console-socket': { kind: 'string' },
-  'ignore-paused': { kind: 'bool' },
-  'preserve-fds': { kind: 'string' },
-  'process-label': { kind: 'string', ignored: true },
-  'apparmor': { kind: 'string', ignored: true },
-  cgroup: { kind: 'strings' },
-} as const;
+const execFlags: FlagSpecs = {
+  'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
+  cwd: { kind: 'string', usage: 'current working directory in the container' },
+  env: { kind: 'strings', alias: 'e', usage: 'set environment variables' },
+  tty: { kind: 'bool', alias: 't', usage: 'allocate a pseudo-TTY' },
+  user: { kind: 'string', alias: 'u', usage: 'UID (format: <uid>[:<gid>])' },
+  'additional-gids': { kind: 'strings', alias: 'g', usage: 'additional gids' },
+  process: { kind: 'string', alias: 'p', usage: 'path to the process.json' },
+  detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
+  'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+  'process-label': { kind: 'string', usage: 'set the asm process label for the process commonly used with selinux (refused: runa does not apply SELinux labels)' },
+  apparmor: { kind: 'string', usage: 'set the apparmor profile for the process (refused: runa does not apply AppArmor profiles)' },
+  'no-new-privs': { kind: 'bool', usage: 'set the no new privileges value for the process' },
+  cap: { kind: 'strings', alias: 'c', usage: 'add a capability to the bounding set for the process' },
+  'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
+  cgroup: { kind: 'strings', usage: 'run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.' },
+  'ignore-paused': { kind: 'bool', usage: 'allow exec in a paused container' },
+};
 
 function parseId(s: string, what: string): number {
   if (!/^\d+$/.test(s)) throw new RunaError('invalid_argument', `parsing ${what} ${JSON.stringify(s)}: not a number`);
@@ -32,7 +32,10 @@ function parseId(s: string, what: string): number {
 }
 
 const exec: Command = {
-  summary: 'run a new process inside a running container',
+  summary: 'execute new process inside the container',
+  args: '<container-id> <command> [command options]  || -p process.json <container-id>',
+  description: 'The process joins the container\'s namespaces and cgroups, with its seccomp filter,\ncapabilities and user. Without --detach, runa waits for it and exits with its status.',
+  flags: execFlags,
   async run(ctx, args) {
     // runc: a usage error exits 1, any other failure of exec exits 255.
     try {
@@ -50,6 +53,9 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, execFlags, { stopAtPositional: true });
   const [id, ...cmd] = positionals;
   if (!id) throw usage('exec: a container-id is required');
+  for (const [f, what] of [['process-label', 'SELinux labels'], ['apparmor', 'AppArmor profiles']] as const) {
+    if (values[f] !== undefined) throw new RunaError('unsupported', `exec --${f}: runa does not apply ${what}`);
+  }
   const o: ExecOverrides = {};
   if (values.process) {
     const file = values.process as string;

@@ -38,8 +38,10 @@ export function features() {
 
 const cmd: Command = {
   summary: 'show the enabled features',
+  description: 'The OCI runtime features document (JSON): what this runa supports.',
+  flags: {},
   async run(ctx, args) {
-    const { positionals } = parseFlags(args, {});
+    const { positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"features" takes no arguments');
     ctx.out(JSON.stringify(features(), null, 4) + '\n');
     return 0;

@@ -3,9 +3,14 @@ import { parseFlags, usage } from '../flags.js';
 import { listIds, loadContainer, SANDBOX_ID_ANNOTATION } from '../../state.js';
 
 const list: Command = {
-  summary: 'list containers',
+  summary: 'lists containers started by runa with the given root',
+  description: 'Where the given root is specified via the global option "--root". The SANDBOX column\nnames the sandbox (pod) each container belongs to.',
+  flags: {
+    format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
+    quiet: { kind: 'bool', alias: 'q', usage: 'display only container IDs' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' }, quiet: { kind: 'bool', alias: 'q' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"list" takes no arguments');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);

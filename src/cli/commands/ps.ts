@@ -19,9 +19,15 @@ function loadContainerSandbox(root: string, id: string): string | undefined {
 import { containerPids } from '../../proc.js';
 
 const ps: Command = {
-  summary: 'list the processes running inside a container (ps -ef, or --format json for host PIDs); --sandbox ID: every container of that pod',
+  summary: 'ps displays the processes running inside a container',
+  args: '<container-id> [ps options]',
+  description: 'The table is `ps -ef` (or the ps options given) filtered to the container\'s processes;\n--format json gives their host PIDs.',
+  flags: {
+    format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
+    sandbox: { kind: 'bool', usage: 'the id is a sandbox\'s: every container of that pod (json: by container)' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { format: { kind: 'string', alias: 'f' }, sandbox: { kind: 'bool' } }, { stopAtPositional: true });
+    const { values, positionals } = parseFlags(args, this.flags, { stopAtPositional: true });
     const [id, ...psArgs] = positionals;
     if (!id) throw usage('ps: a container-id is required');
     const format = (values.format as string | undefined) ?? 'table';

@@ -3,24 +3,29 @@ import { exactArgs, parseFlags } from '../flags.js';
 import { criuCheck } from '../../actors/criu.js';
 
 const restore: Command = {
-  summary: 'restore a container from a checkpoint (CRIU)',
-  usage: `runa restore - restore a container from a previous checkpoint (through CRIU)
-
-USAGE:
-   runa restore [command options] <container-id>
-
-OPTIONS: runc's (--image-path, --work-path, --bundle, --detach, --pid-file, --console-socket,
-   --tcp-established, --ext-unix-sk, --shell-job, --file-locks, --manage-cgroups-mode,
-   --no-subreaper, --no-pivot, --empty-ns, --auto-dedup, --lazy-pages)
-`,
+  summary: 'restore a container from a previous checkpoint',
+  args: '<container-id>',
+  description: 'Not implemented yet: CRIU\'s own check runs first, so on a host where CRIU cannot work\nthat is the answer.',
+  flags: {
+    'image-path': { kind: 'string', usage: 'path to criu image files for restoring', default: './checkpoint' },
+    'work-path': { kind: 'string', usage: 'path for saving work files and logs' },
+    bundle: { kind: 'string', alias: 'b', usage: 'path to the root of the bundle directory' },
+    detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
+    'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+    'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive the console\'s master' },
+    'tcp-established': { kind: 'bool', usage: 'allow open tcp connections' },
+    'ext-unix-sk': { kind: 'bool', usage: 'allow external unix sockets' },
+    'shell-job': { kind: 'bool', usage: 'allow shell jobs' },
+    'file-locks': { kind: 'bool', usage: 'handle file locks, for safety' },
+    'manage-cgroups-mode': { kind: 'string', usage: 'cgroups mode: soft (default), ignore, full and strict' },
+    'no-subreaper': { kind: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes' },
+    'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs' },
+    'empty-ns': { kind: 'strings', usage: 'create a namespace, but don\'t restore its properties' },
+    'auto-dedup': { kind: 'bool', usage: 'enable auto deduplication of memory images' },
+    'lazy-pages': { kind: 'bool', usage: 'use userfaultfd to lazily restore memory pages' },
+  },
   async run(_ctx, args) {
-    const { positionals } = parseFlags(args, {
-      'image-path': { kind: 'string' }, 'work-path': { kind: 'string' }, bundle: { kind: 'string', alias: 'b' },
-      detach: { kind: 'bool', alias: 'd' }, 'pid-file': { kind: 'string' }, 'console-socket': { kind: 'string' },
-      'tcp-established': { kind: 'bool' }, 'ext-unix-sk': { kind: 'bool' }, 'shell-job': { kind: 'bool' },
-      'file-locks': { kind: 'bool' }, 'manage-cgroups-mode': { kind: 'string' }, 'no-subreaper': { kind: 'bool' },
-      'no-pivot': { kind: 'bool' }, 'empty-ns': { kind: 'strings' }, 'auto-dedup': { kind: 'bool' }, 'lazy-pages': { kind: 'bool' },
-    });
+    const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'restore');
     // CRIU's own verdict first: on a host where it cannot run, that is the answer.
     await criuCheck('restore');

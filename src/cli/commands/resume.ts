@@ -2,9 +2,12 @@ import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 
 const resume: Command = {
-  summary: 'thaw a paused container (signals sent meanwhile are delivered)',
+  summary: 'resumes all processes that have been previously paused',
+  args: '<container-id>',
+  description: 'Signals sent to the container while it was paused are delivered on resume.',
+  flags: {},
   async run(ctx, args) {
-    const { positionals } = parseFlags(args, {});
+    const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'resume');
     await (await ctx.connect()).request({ type: 'container.resume', id: positionals[0] });
     return 0;

@@ -1,13 +1,21 @@
 import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { createContainer, preserveFdsFlag } from '../lifecycle.js';
-import { createFlags } from './create.js';
+import { createFlags, refuseCreateFlags } from './create.js';
 
 const run: Command = {
-  summary: 'create and start a container; without --detach, wait for it, delete it and exit with its status',
+  summary: 'create and run a container',
+  args: '<container-id>',
+  description: 'create and start in one step. Without --detach, runa waits for the container, passes\nthe signals it receives on, deletes it and exits with its status.',
+  flags: {
+    ...createFlags,
+    detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
+    keep: { kind: 'bool', usage: 'do not delete the container after it exits' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { ...createFlags, detach: { kind: 'bool', alias: 'd' }, keep: { kind: 'bool' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'run');
+    refuseCreateFlags(values, 'run');
     const id = positionals[0];
     const client = await ctx.connect();
     let nsinit;

@@ -6,10 +6,16 @@ import { RunaError } from '../../errors.js';
 import { defaultSpec } from '../../oci/default-spec.js';
 
 const spec: Command = {
-  summary: 'write runc\'s default config.json into the bundle (never overwrites)',
+  summary: 'create a new specification file',
+  description: 'Writes runc\'s default config.json into the bundle directory; an existing one is never\noverwritten.',
+  flags: {
+    bundle: { kind: 'string', alias: 'b', usage: 'path to the root of the bundle directory', default: '.' },
+    rootless: { kind: 'bool', usage: 'generate a configuration for a rootless container (refused: runa does not run rootless yet)' },
+  },
   async run(_ctx, args) {
-    const { values, positionals } = parseFlags(args, { bundle: { kind: 'string', alias: 'b' }, rootless: { kind: 'bool', ignored: true } });
+    const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"spec" takes no arguments');
+    if (values.rootless) throw new RunaError('unsupported', 'spec --rootless: runa does not run rootless containers yet');
     const file = path.join((values.bundle as string | undefined) ?? '.', 'config.json');
     try {
       fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, '\t') + '\n', { flag: 'wx', mode: 0o666 });

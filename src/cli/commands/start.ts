@@ -2,9 +2,12 @@ import type { Command } from '../cli.js';
 import { exactArgs, parseFlags } from '../flags.js';
 
 const start: Command = {
-  summary: 'start a created container',
+  summary: 'executes the user defined process in a created container',
+  args: '<container-id>',
+  description: 'Runs the startContainer and poststart hooks and starts the process that create prepared.',
+  flags: {},
   async run(ctx, args) {
-    const { positionals } = parseFlags(args, {});
+    const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'start');
     const client = await ctx.connect();
     ctx.log('debug', `start ${positionals[0]}: connected to the daemon`);

@@ -4,8 +4,11 @@ import { loadContainer } from '../../state.js';
 
 const state: Command = {
   summary: 'output the state of a container',
+  args: '<container-id>',
+  description: 'The state of the container as the OCI runtime spec defines it (JSON). The sandbox it\nbelongs to is the annotation dev.runa.sandbox-id.',
+  flags: {},
   async run(ctx, args) {
-    const { positionals } = parseFlags(args, {});
+    const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'state');
     ctx.out(JSON.stringify(loadContainer(ctx.root, positionals[0]).state, null, 2) + '\n');
     return 0;

@@ -62,9 +62,15 @@ async function stately(ctx: Context, portArg: string): Promise<number> {
 }
 
 const ui: Command = {
-  summary: "[--listen 127.0.0.1:PORT] | --stately [--port 8080]: the inspector: a page on loopback (open the printed address, which carries its token) that shows every actor live, its statechart, the events between actors, and each container's history to scrub back through; --stately bridges to Stately's hosted inspector instead",
+  summary: 'the inspector: every actor live in a browser',
+  description: 'Serves a page on loopback (open the printed address, which carries its token) that shows\nevery actor live, its statechart, the events between actors, and each container\'s history\nto scrub back through. --stately bridges to Stately\'s hosted inspector instead.',
+  flags: {
+    listen: { kind: 'string', usage: 'where the page listens (loopback only)', value: 'HOST:PORT', default: '127.0.0.1:0, a free port' },
+    stately: { kind: 'bool', usage: 'bridge to Stately\'s hosted inspector through @statelyai/inspect\'s relay instead' },
+    port: { kind: 'string', usage: 'with --stately: the relay\'s port on 127.0.0.1', default: '8080' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, { stately: { kind: 'bool' }, port: { kind: 'string' }, listen: { kind: 'string' } });
+    const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"ui" takes no arguments');
     if (values.stately) {
       if (values.listen !== undefined) throw usage('--listen is for the page; the Stately bridge takes --port');

@@ -17,24 +17,39 @@ export function parseSize(v: string, flag: string): number {
 }
 
 const update: Command = {
-  summary: 'update the resource limits of a container (--resources FILE|- or individual flags)',
+  summary: 'update container resource constraints',
+  args: '<container-id>',
+  description: 'The limits come from --resources (linux.resources of the runtime spec as JSON) and from\nthe individual flags, which win.',
+  flags: {
+    resources: { kind: 'string', alias: 'r', usage: 'path to a file containing the resources to update, or \'-\' to read from the standard input' },
+    memory: { kind: 'string', usage: 'memory limit (in bytes, or with a k, m or g suffix)' },
+    'memory-reservation': { kind: 'string', usage: 'memory reservation or soft_limit (in bytes)' },
+    'memory-swap': { kind: 'string', usage: 'total memory usage (memory + swap); set \'-1\' to enable unlimited swap' },
+    'kernel-memory': { kind: 'string', usage: 'no effect: kernel memory limits are deprecated in the kernel, and runc ignores them too' },
+    'kernel-memory-tcp': { kind: 'string', usage: 'no effect: kernel memory limits are deprecated in the kernel, and runc ignores them too' },
+    // runc spells it --cpu-share
+    'cpu-shares': { kind: 'string', alias: 'cpu-share', usage: 'CPU shares (relative weight vs. other containers)' },
+    'cpu-quota': { kind: 'string', usage: 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period' },
+    'cpu-period': { kind: 'string', usage: 'CPU CFS period to be used for hardcapping (in usecs). 0 to use system default' },
+    'cpu-rt-runtime': { kind: 'string', usage: 'CPU realtime runtime to be used for hardcapping (in usecs)' },
+    'cpu-rt-period': { kind: 'string', usage: 'CPU realtime period to be used for hardcapping (in usecs)' },
+    'cpuset-cpus': { kind: 'string', usage: 'CPU(s) to use' },
+    'cpuset-mems': { kind: 'string', usage: 'Memory node(s) to use' },
+    'pids-limit': { kind: 'string', usage: 'Maximum number of pids allowed in the container' },
+    'blkio-weight': { kind: 'string', usage: 'Specifies per cgroup weight, range is from 10 to 1000' },
+    'l3-cache-schema': { kind: 'string', usage: 'The string of Intel RDT/CAT L3 cache schema (refused: runa does not drive Intel RDT)' },
+    'mem-bw-schema': { kind: 'string', usage: 'The string of Intel RDT/MBA memory bandwidth schema (refused: runa does not drive Intel RDT)' },
+  },
   async run(ctx, args) {
-    const { values, positionals } = parseFlags(args, {
-      resources: { kind: 'string', alias: 'r' },
-      memory: { kind: 'string' }, 'memory-reservation': { kind: 'string' }, 'memory-swap': { kind: 'string' },
-      'kernel-memory': { kind: 'string', ignored: true }, 'kernel-memory-tcp': { kind: 'string', ignored: true },
-      // runc spells it --cpu-share
-      'cpu-shares': { kind: 'string', alias: 'cpu-share' }, 'cpu-quota': { kind: 'string' }, 'cpu-period': { kind: 'string' },
-      'cpu-rt-runtime': { kind: 'string' }, 'cpu-rt-period': { kind: 'string' },
-      'cpuset-cpus': { kind: 'string' }, 'cpuset-mems': { kind: 'string' },
-      'pids-limit': { kind: 'string' }, 'blkio-weight': { kind: 'string' },
-      'l3-cache-schema': { kind: 'string', ignored: true }, 'mem-bw-schema': { kind: 'string', ignored: true },
-    });
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'update');
+    for (const f of ['l3-cache-schema', 'mem-bw-schema'] as const) {
+      if (values[f] !== undefined) throw new RunaError('unsupported', `update --${f}: Intel RDT (resctrl) is not supported by runa`);
+    }
     let resources: Record<string, any> = {};
     if (values.resources) {
       const file = values.resources as string;
-      const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(file, 'utf8');
+      const text = file === '-' ? fs.readFileSync(0, 'utf8') : fs.readFileSync(ctx.abs(file), 'utf8');
       try { resources = JSON.parse(text); } catch (e) { throw new RunaError('invalid_argument', `decoding resources: ${(e as Error).message}`); }
     }
     const memory: Record<string, number> = { ...resources.memory };
