@@ -135,6 +135,18 @@ export class Cgroup {
 
   /** mkdir every level from `mount` to `dir`, remembering what runa made; a parent removed meanwhile by a concurrent destroy is made again. */
   private mkdirChain(mount: string, dir: string, madeNow: string[]): void {
+    // Usually the parents are there (runa's own /runa): one mkdir, not one per level.
+    if (dir !== mount) {
+      try {
+        fs.mkdirSync(dir, { mode: 0o755 });
+        madeNow.push(dir);
+        this.created.add(dir);
+        return;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CgroupError(`cgroups: cannot create ${dir}: ${errnoText(e)}`);
+      }
+    }
     const segs = path.relative(mount, dir).split('/').filter(Boolean);
     for (let attempt = 0; ; attempt++) {
       let cur = mount;
