@@ -187,7 +187,7 @@ function markdown(opts: Options, machine: Record<string, unknown>, seconds: numb
     const note = [r.higherIsBetter ? 'higher is better' : '', r.note ?? ''].filter(Boolean).join('; ');
     lines.push(`| ${r.name} | ${fmtCell(r.runa, r.unit)} | ${fmtCell(r.runc, r.unit)} | ${rs} | ${note} |`);
   }
-  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, runa invoked as `native/runa` (the front end: the daemon runs state, list, kill, delete, start, pause, resume, ps, wait; the rest execs `bin/runa.js`) / `runc`.');
+  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, runa invoked as `native/runa` (the front end: the daemon runs the command line and asks it to spawn and wait for nsinit; it execs `bin/runa.js` when no daemon answers) / `runc`.');
   if (breakdown.length) {
     lines.push('', '### Where runa\'s time goes (medians)', '', '| Step | ms (p90) | Note |', '|---|---:|---|');
     for (const b of breakdown) {
@@ -665,7 +665,7 @@ process.stdout.write(JSON.stringify({ importDaemon: performance.now() - t0 }));`
   breakdown.push({ name: '**The command line**', text: '' });
   breakdown.push({ name: '`runa --version`: the front end (start, connect, `cli.run` answered by the daemon)', ms: s.version });
   breakdown.push({ name: '`runa run` beyond `--version` (`run` − `--version`)', text: diff(warm, s.version.median), note: 'the daemon\'s work, nsinit, and the steps it asks of the front end' });
-  breakdown.push({ name: '**The Node.js CLI (`bin/runa.js`: what the front end execs when no daemon answers, and for do, spec, update, events…)**', text: '' });
+  breakdown.push({ name: '**The Node.js CLI (`bin/runa.js`: what the front end execs when no daemon answers, and for spec, update, events…)**', text: '' });
   breakdown.push({ name: '`node -e 0`: bare Node.js process, spawn to exit', ms: s.nodeStart });
   breakdown.push({ name: '  of which Node.js bootstrap before user code runs', ms: s.boot, note: '`performance.now()` at the first line of a script' });
   breakdown.push({ name: '`node bin/runa.js --version`: Node.js + the CLI entry\'s static imports', ms: s.nodeVersion });

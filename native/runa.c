@@ -25,6 +25,7 @@
 #define MAX_FRAME (1u << 20) /* the daemon's own cap (src/bus/socket-server.ts) */
 
 static char **args;
+extern char **environ;
 
 /* Exec the Node.js CLI with our arguments: bin/runa.js beside native/ (where this binary is). */
 static void fallback(void)
@@ -523,6 +524,13 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (i > 1) put(&req, ",", 1);
 		json_str(&req, argv[i]);
+	}
+	/* The environment (`do` gives it to the container); one that is not UTF-8 goes to the CLI. */
+	puts_(&req, "],\"env\":[");
+	for (char **e = environ; *e; e++) {
+		if (!utf8_ok((const unsigned char *)*e)) fallback();
+		if (e != environ) put(&req, ",", 1);
+		json_str(&req, *e);
 	}
 	puts_(&req, "]}}");
 	if (req.len > MAX_FRAME || send_frame(fd, 0x1, req.p, req.len) < 0) fallback();

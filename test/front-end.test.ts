@@ -66,6 +66,9 @@ test('the daemon runs the commands that only talk to it, with the Node.js CLI\'s
   const unknown = same(['frobnicate'], 'an unknown command');
   assert.equal(unknown.status, 3);
   assert.match(unknown.stderr, /No help topic for 'frobnicate'/);
+  // `do` in the daemon: the container gets the caller's environment and directory.
+  const d = front([...r, 'do', '--', '/bin/sh', '-c', 'echo "$MARKER"; pwd; exit 7'], { env: { ...noNode, MARKER: 'from-the-caller' }, cwd: '/usr' });
+  assert.deepEqual(d, { status: 7, stdout: 'from-the-caller\n/usr\n', stderr: '' });
   // Changes, through the front end alone (the Node.js CLI could not be found).
   assert.equal(front([...r, 'start', 'fe2'], { env: noNode }).status, 0);
   assert.deepEqual(front([...r, 'wait', 'fe2'], { env: noNode }), { status: 0, stdout: '{"id":"fe2","exitStatus":0}\n', stderr: '' });
@@ -107,6 +110,9 @@ test('paths are the caller\'s: a relative --root and --log start from its direct
 });
 
 test('everything else, and everything with no daemon, goes to the Node.js CLI', async () => {
+  // An environment that is not UTF-8 cannot go in a text frame: the Node.js CLI takes it.
+  const envBad = spawnSync('/usr/bin/env', [Buffer.from([0x58, 0x3d, 0xff]) as unknown as string, runaBin, '--root', sb.root, 'list', '-q'], { encoding: 'utf8', env });
+  assert.equal(envBad.status, 0, envBad.stderr);
   // spec writes where the caller stands: not in the daemon.
   const dir = path.join(sb.dir, 'fe-spec');
   fs.mkdirSync(dir);

@@ -22,7 +22,13 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * when a relative path needs it: a caller may stand in a directory that is gone, as
  * containerd's shim does once its pod's first container is deleted).
  */
-export interface CliIO { out(s: string): void; err(s: string): void; readonly cwd: string }
+export interface CliIO {
+  out(s: string): void;
+  err(s: string): void;
+  readonly cwd: string;
+  /** the caller's environment */
+  readonly env: NodeJS.ProcessEnv;
+}
 
 /** A path as the caller meant it: relative ones from its directory. */
 export function absolute(io: CliIO, p: string): string {
@@ -32,6 +38,7 @@ export const processIO: CliIO = {
   out: (s) => { process.stdout.write(s); },
   err: (s) => { process.stderr.write(s); },
   get cwd() { return process.cwd(); },
+  env: process.env,
 };
 
 export class Context {

@@ -16,8 +16,8 @@ import { RunaError } from '../errors.js';
 import { nsinitPath } from '../paths.js';
 import type { Host, NsinitProcess } from './host.js';
 
-/** Commands run in the daemon. (`do`, `spec`, `update`, `events`, `checkpoint`, `restore`, `ui`, `daemon`: the Node.js CLI.) */
-export const IN_DAEMON = new Set(['create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features', 'completion']);
+/** Commands run in the daemon. (`spec`, `update`, `events`, `checkpoint`, `restore`, `ui`, `daemon`: the Node.js CLI.) */
+export const IN_DAEMON = new Set(['do', 'create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features', 'completion']);
 
 /** A step the front end takes on the caller's side. */
 export type Step =
@@ -171,6 +171,7 @@ export function serveCli(bus: Bus, root: string): void {
         if (req.cwd === null) throw new RunaError('cwd', 'ENOENT: no such file or directory, uv_cwd');
         return req.cwd;
       },
+      env: Object.fromEntries((req.env ?? []).map((kv) => [kv.slice(0, Math.max(0, kv.indexOf('='))), kv.slice(kv.indexOf('=') + 1)]).filter(([k]) => k)),
     };
     let parsed: ReturnType<typeof parseGlobals>;
     try {

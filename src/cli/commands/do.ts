@@ -8,7 +8,7 @@ import { RunaError } from '../../errors.js';
 import { createContainer } from '../lifecycle.js';
 
 /** The spec for `do`: the host's root (or --root) read-only under an in-memory writable layer. */
-export function doSpec(opts: { root: string; cwd: string; args: string[]; network: 'none' | 'host' }) {
+export function doSpec(opts: { root: string; cwd: string; args: string[]; network: 'none' | 'host'; env: NodeJS.ProcessEnv }) {
   const namespaces = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }];
   if (opts.network === 'none') namespaces.push({ type: 'network' });
   return {
@@ -18,7 +18,7 @@ export function doSpec(opts: { root: string; cwd: string; args: string[]; networ
       terminal: false,
       user: { uid: 0, gid: 0 },
       args: opts.args,
-      env: Object.entries(process.env).filter(([k]) => !k.includes('=')).map(([k, v]) => `${k}=${v ?? ''}`),
+      env: Object.entries(opts.env).filter(([k]) => !k.includes('=')).map(([k, v]) => `${k}=${v ?? ''}`),
       cwd: opts.cwd,
     },
     hostname: os.hostname(),
@@ -48,15 +48,15 @@ const doCmd: Command = {
     if (!positionals.length) throw usage('"do" requires a command to run: runa do [--root DIR] [--cwd DIR] [--network none|host] -- cmd...');
     const network = (values.network as string | undefined) ?? 'none';
     if (network !== 'none' && network !== 'host') throw usage(`invalid network type "${network}": must be none or host`);
-    const root = path.resolve((values.root as string | undefined) ?? '/');
-    const cwd = path.resolve((values.cwd as string | undefined) ?? process.cwd());
+    const root = ctx.abs((values.root as string | undefined) ?? '/');
+    const cwd = ctx.abs((values.cwd as string | undefined) ?? '.');
     for (const p of [root, path.join(root, cwd)]) {
       try { fs.accessSync(p); } catch { throw new RunaError('invalid_argument', `unable to access ${JSON.stringify(p)}`); }
     }
     const id = `runa-do-${crypto.randomBytes(4).toString('hex')}`;
     const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-do-'));
     try {
-      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network })));
+      fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network, env: ctx.io.env })));
       const client = await ctx.connect();
       try {
         const { nsinit } = await createContainer(ctx, { id, bundle, overlay: true, start: true });
