@@ -1,6 +1,7 @@
 // The registry: containers as separate root actors, keyed by id, and the bus handlers
 // that route every request to the right one.
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import type { AnyActor, AnyActorRef } from 'xstate';
 import type { Bus } from '../bus/bus.js';
@@ -19,6 +20,24 @@ import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
 import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
+import { killPoint } from '../faults.js';
+
+/** What a create in progress has done, until the container's state is first written. */
+const INTENT = 'intent.json';
+interface Intent { op: 'create'; cgroupDirs: string[] }
+function writeIntent(dir: string, intent: Intent): void {
+  const tmp = path.join(dir, `.${INTENT}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(intent), { mode: 0o600 });
+  fs.renameSync(tmp, path.join(dir, INTENT));
+}
+function readIntent(dir: string): Intent | null {
+  try {
+    const i = JSON.parse(fs.readFileSync(path.join(dir, INTENT), 'utf8')) as Intent;
+    return i.op === 'create' && Array.isArray(i.cgroupDirs) ? i : null;
+  } catch {
+    return null;
+  }
+}
 import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
 import { containerEffectsMachine } from '../machines/container-effects.js';
 
@@ -248,6 +267,10 @@ export class Registry {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
       throw e;
     }
+    // Until its state is written, what the create does is recorded first (intent.json), so that
+    // a daemon that dies meanwhile leaves a next daemon enough to undo it (rollBackOrphans).
+    writeIntent(dir, { op: 'create', cgroupDirs: [] });
+    killPoint('create:claimed');
     const from = containerAddress(id);
     const to = goferAddress(id);
     const gofer = new GoferActor(id, dir, null, { bus: this.actors, watch: this.watch });
@@ -273,7 +296,8 @@ export class Registry {
         throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
       }
       const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
-      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources);
+      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources, (fresh) => writeIntent(dir, { op: 'create', cgroupDirs: fresh }));
+      killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = await this.actors.request<string>({
         type: 'gofer.prepare', from, to,
@@ -285,9 +309,11 @@ export class Registry {
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
+      killPoint('create:prepared');
       const actor = this.add(record, { gofer, history });
       this.creating.delete(id);
       actor.persist();
+      fs.rmSync(path.join(dir, INTENT), { force: true });
       if (sandboxId === null) this.newSandbox(id);
       else this.actors.tell({ type: 'member.joined', from, to: sandboxAddress(sandboxId), id });
       // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
@@ -370,6 +396,7 @@ export class Registry {
 
   /** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing). */
   async adopt(): Promise<void> {
+    this.rollBackOrphans();
     for (const id of listIds(this.root)) {
       const dir = containerDir(this.root, id);
       const saved = readState(dir);
@@ -401,6 +428,27 @@ export class Registry {
   }
 
   /**
+   * Creates a daemon died in the middle of, before the container's state was first written:
+   * what their intent records is undone (the cgroup directories they made, which hold no
+   * process yet: the CLI spawns nsinit only once the create has answered), then their state
+   * dir, so that the id can be used again.
+   */
+  private rollBackOrphans(): void {
+    let names: string[] = [];
+    try { names = fs.readdirSync(this.root); } catch { return; }
+    for (const name of names) {
+      const dir = path.join(this.root, name);
+      const intent = readIntent(dir);
+      if (!intent || readState(dir)) continue;
+      for (const d of [...intent.cgroupDirs].reverse()) {
+        try { fs.rmdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') process.stderr.write(`runa: rolling back ${name}: rmdir ${d}: ${(e as Error).message}\n`); }
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+      process.stderr.write(`runa: rolled back the create of ${JSON.stringify(name)} that a daemon left unfinished\n`);
+    }
+  }
+
+  /**
    * Rebuild every sandbox from its containers' records: its members, and its state replayed
    * from its root's. A sandbox whose root is gone is stopped: its members are stopped too.
    */
@@ -423,8 +471,10 @@ export class Registry {
 }
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
-function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined): Cgroup {
+function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void): Cgroup {
   const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { v2Devices: 'ignore' });
+  // The directories this create will make, recorded before it makes them.
+  intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
   const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };
   cg.create(r);
   try {

@@ -96,6 +96,9 @@ export class Cgroup {
   get owned(): boolean { return this.hierarchies.some((h) => this.created.has(h.dir)); }
 
   /** Whether the cgroup existed before runa in any hierarchy (only then can it hold processes or be frozen at create). */
+  /** The cgroup's directory in every hierarchy. */
+  leafDirs(): string[] { return this.hierarchies.map((h) => h.dir); }
+
   get preExisting(): boolean { return this.hierarchies.some((h) => !this.created.has(h.dir)); }
 
   private get unified(): string | null {
