@@ -131,3 +131,32 @@ export function listIds(root: string): string[] {
   try { names = fs.readdirSync(root); } catch { return []; }
   return names.filter((n) => fs.existsSync(stateFile(path.join(root, n)))).sort();
 }
+
+/**
+ * What an operation in progress is doing, recorded before its first side effect, so that a
+ * daemon that dies meanwhile leaves the next one enough to finish it or undo it: a create
+ * (until the container's state is first written; the cgroup directories it makes, listed
+ * before it makes them) is undone; a delete is finished.
+ */
+export type Intent = { op: 'create'; cgroupDirs: string[] } | { op: 'delete' };
+const INTENT = 'intent.json';
+
+export function writeIntent(dir: string, intent: Intent): void {
+  const tmp = path.join(dir, `.${INTENT}.tmp`);
+  fs.writeFileSync(tmp, JSON.stringify(intent), { mode: 0o600 });
+  fs.renameSync(tmp, path.join(dir, INTENT));
+}
+
+export function readIntent(dir: string): Intent | null {
+  try {
+    const i = JSON.parse(fs.readFileSync(path.join(dir, INTENT), 'utf8')) as Intent;
+    if (i.op === 'create' && Array.isArray(i.cgroupDirs)) return i;
+    return i.op === 'delete' ? i : null;
+  } catch {
+    return null;
+  }
+}
+
+export function clearIntent(dir: string): void {
+  fs.rmSync(path.join(dir, INTENT), { force: true });
+}

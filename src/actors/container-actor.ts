@@ -25,9 +25,10 @@ import { Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { hostCgroups } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
-import { ociState, processAlive, processStartTime, readExit, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
+import { ociState, processAlive, processStartTime, readExit, writeIntent, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 import type { Watch } from './inspection.js';
 import type { InFlight } from './effects.js';
+import { killPoint } from '../faults.js';
 
 /** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
 export const LOST_MONITOR_STATUS = 137;
@@ -543,7 +544,10 @@ export class ContainerActor {
       if (!this.isSandboxRoot && this.status !== 'stopped' && this.status !== 'creating' && this.cgroup()?.frozenByAncestor()) {
         throw new RunaError('invalid_state', `cannot delete container ${JSON.stringify(this.id)} while its sandbox ${JSON.stringify(this.sandboxId)} is paused: resume the sandbox first`);
       }
+      writeIntent(this.record.stateDir, { op: 'delete' });
+      killPoint('delete:intent');
       await this.killAndWait();
+      killPoint('delete:killed');
       // A root goes only once its sandbox has stopped every member (their cgroups may nest in its own).
       if (this.isSandboxRoot) await this.sandboxSettled;
       this.spec(); // read before the state dir goes: poststop hooks run after it
@@ -575,12 +579,14 @@ export class ContainerActor {
     this.deleted = true;
     for (const fn of this.leaveCreating.splice(0)) fn();
     for (const id of [...this.execs.keys()]) this.execGone(id);
+    // The cgroups first: the state dir, gone last, is what tells a next daemon they were there.
+    await this.effects.ask({ type: 'destroyCgroup' });
+    killPoint('delete:cgroups');
     // The gofer undoes the container's filesystem side: plan, config, overlay, records.
     await this.opts.bus.request({ type: 'gofer.undo', from: this.address, to: goferAddress(this.id) })
       .catch(() => fs.rmSync(this.record.stateDir, { recursive: true, force: true }));
     this.gofer.stop();
     this.container.stop();
-    await this.effects.ask({ type: 'destroyCgroup' });
     if (!keepEffects) this.effectsActor.stop();
     this.unregister();
     // The sandbox counts its containers down: its root's going, or a member leaving.

@@ -11,7 +11,7 @@ import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir } from '../paths.js';
-import { listIds, readExit, readState } from '../state.js';
+import { clearIntent, listIds, readExit, readIntent, readState, writeIntent } from '../state.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -22,22 +22,6 @@ import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, t
 import { describeIssues } from '../bus/messages.js';
 import { killPoint } from '../faults.js';
 
-/** What a create in progress has done, until the container's state is first written. */
-const INTENT = 'intent.json';
-interface Intent { op: 'create'; cgroupDirs: string[] }
-function writeIntent(dir: string, intent: Intent): void {
-  const tmp = path.join(dir, `.${INTENT}.tmp`);
-  fs.writeFileSync(tmp, JSON.stringify(intent), { mode: 0o600 });
-  fs.renameSync(tmp, path.join(dir, INTENT));
-}
-function readIntent(dir: string): Intent | null {
-  try {
-    const i = JSON.parse(fs.readFileSync(path.join(dir, INTENT), 'utf8')) as Intent;
-    return i.op === 'create' && Array.isArray(i.cgroupDirs) ? i : null;
-  } catch {
-    return null;
-  }
-}
 import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
 import { containerEffectsMachine } from '../machines/container-effects.js';
 
@@ -313,7 +297,7 @@ export class Registry {
       const actor = this.add(record, { gofer, history });
       this.creating.delete(id);
       actor.persist();
-      fs.rmSync(path.join(dir, INTENT), { force: true });
+      clearIntent(dir);
       if (sandboxId === null) this.newSandbox(id);
       else this.actors.tell({ type: 'member.joined', from, to: sandboxAddress(sandboxId), id });
       // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
@@ -410,6 +394,12 @@ export class Registry {
         snapshot: saved.snapshot,
         monitor: { pid: saved.monitorPid, startTime: saved.monitorStartTime, initPid: saved.initPid, initStartTime: saved.initStartTime ?? null },
       });
+      // A delete a daemon died in the middle of: finished now.
+      if (readIntent(dir)?.op === 'delete') {
+        await actor.delete(true).catch((e: Error) => process.stderr.write(`runa: finishing the delete of ${JSON.stringify(id)}: ${e.message}\n`));
+        process.stderr.write(`runa: finished the delete of ${JSON.stringify(id)} that a daemon left unfinished\n`);
+        continue;
+      }
       if (saved.status === 'creating') { await this.settleCreating(actor); continue; }
       if (saved.status === 'stopped') continue;
       const exit = readExit(dir);
@@ -439,7 +429,7 @@ export class Registry {
     for (const name of names) {
       const dir = path.join(this.root, name);
       const intent = readIntent(dir);
-      if (!intent || readState(dir)) continue;
+      if (intent?.op !== 'create' || readState(dir)) continue;
       for (const d of [...intent.cgroupDirs].reverse()) {
         try { fs.rmdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') process.stderr.write(`runa: rolling back ${name}: rmdir ${d}: ${(e as Error).message}\n`); }
       }
