@@ -1245,6 +1245,12 @@ int main(int argc, char **argv)
 		return seccomp_probe();
 	if (argc != 2)
 		die_err(EINVAL, "usage: nsinit [--preserve-fds N] PLANFILE | --probe-seccomp");
+	// CVE-2019-5736: until it execs the container's program, every process of ours that a
+	// container can see (an exec'd process between joining its pid namespace and execve, an
+	// init waiting for start) must not be reachable through /proc/<pid>/exe (the host's
+	// nsinit), nor its memory or fds. Not dumpable, only CAP_SYS_PTRACE in our user namespace
+	// reaches them; execve of the program makes it dumpable again.
+	TRY(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
 	// The monitor takes these through signalfd; blocked before fork so none is lost.
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
