@@ -37,3 +37,19 @@ test('CVE-2019-5736: a container never reaches the host\'s nsinit through /proc/
   assert.equal((await sb.run(['delete', '-f', 'cve5736'])).code, 0);
   assert.equal(hash(nsinit), before, 'the host binary is unchanged');
 });
+
+test('CVE-2022-29162: an exec\'d process gets no inheritable capabilities beyond the spec\'s, --cap included', async () => {
+  const bundle = await sb.bundle(['sleep', '7400']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'cve29162'])).code, 0);
+  const caps = async (args: string[]) => {
+    const r = await sb.run(['exec', ...args, 'cve29162', 'grep', '-e', 'CapInh', '-e', 'CapEff', '/proc/self/status']);
+    assert.equal(r.code, 0, r.stderr);
+    return Object.fromEntries(r.stdout.trim().split('\n').map((l) => l.split(/:\s+/)).map(([k, v]) => [k, BigInt(`0x${v}`)]));
+  };
+  const plain = await caps([]);
+  assert.equal(plain.CapInh, 0n, 'runc\'s default spec gives no inheritable capability');
+  const added = await caps(['--cap', 'CAP_SYS_ADMIN']);
+  assert.equal(added.CapInh, 0n, '--cap does not make a capability inheritable');
+  assert.notEqual(added.CapEff & (1n << 21n), 0n, '--cap made CAP_SYS_ADMIN effective');
+  assert.equal((await sb.run(['delete', '-f', 'cve29162'])).code, 0);
+});
