@@ -157,6 +157,15 @@ export function readIntent(dir: string): Intent | null {
   }
 }
 
+/** A create's first mark, written in place (one write: its presence is what counts). */
+export function markCreating(dir: string): void {
+  fs.writeFileSync(path.join(dir, INTENT), JSON.stringify({ op: 'create', cgroupDirs: [] }), { mode: 0o600 });
+}
+
+export function isMarked(dir: string): boolean {
+  return fs.existsSync(path.join(dir, INTENT));
+}
+
 export function clearIntent(dir: string): void {
   fs.rmSync(path.join(dir, INTENT), { force: true });
 }

@@ -4,7 +4,7 @@
 // rootfs, the overlay's place, the config kept), and to undo all of it on delete.
 import fs from 'node:fs';
 import path from 'node:path';
-import { createActor, fromPromise, waitFor, type Actor, type ActorSystem, type AnyActorRef } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor, type ActorSystem } from 'xstate';
 import { goferBusy, goferMachine, goferStatus, type GoferEvent } from '../machines/gofer.js';
 import { invalidState } from '../machines/refusal.js';
 import { buildPlan } from '../oci/plan.js';

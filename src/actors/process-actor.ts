@@ -2,7 +2,7 @@
 // to the process's nsinit monitor: the container asks it, by message, to attach, to open
 // the gate and to signal, and hears from it what the monitor reports (started, exited,
 // gone) as facts.
-import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor } from 'xstate';
 import { TicketedEffects, providedOnce } from './effects.js';
 import { processMachine, type MonitorRequest, type ProcessRole } from '../machines/process.js';
 import { containerAddress } from './sandbox-actor.js';

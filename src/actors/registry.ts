@@ -3,15 +3,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import type { AnyActor, AnyActorRef } from 'xstate';
+import type { AnyActor } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
 import { hostCgroups, type Bundle } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
-import { containerDir } from '../paths.js';
-import { clearIntent, listIds, readExit, readIntent, readState, writeIntent } from '../state.js';
+import { containerDir, stateFile } from '../paths.js';
+import { clearIntent, isMarked, listIds, markCreating, readExit, readIntent, readState, writeIntent } from '../state.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -251,9 +251,10 @@ export class Registry {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
       throw e;
     }
-    // Until its state is written, what the create does is recorded first (intent.json), so that
-    // a daemon that dies meanwhile leaves a next daemon enough to undo it (rollBackOrphans).
-    writeIntent(dir, { op: 'create', cgroupDirs: [] });
+    // Until its state is written, the create is marked as in progress (intent.json, written
+    // in place: its presence is the mark). One a daemon died in is undone by the next
+    // (rollBackOrphans), with what the intent recorded by then.
+    markCreating(dir);
     killPoint('create:claimed');
     const from = containerAddress(id);
     const to = goferAddress(id);
@@ -280,7 +281,7 @@ export class Registry {
         throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
       }
       const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
-      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources, (fresh) => writeIntent(dir, { op: 'create', cgroupDirs: fresh }));
+      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); });
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = await this.actors.request<string>({
@@ -418,19 +419,20 @@ export class Registry {
   }
 
   /**
-   * Creates a daemon died in the middle of, before the container's state was first written:
+   * Creates a daemon died in the middle of, before the container's state was first written
+   * (marked by an intent, never a directory of someone else's under a shared --root):
    * what their intent records is undone (the cgroup directories they made, which hold no
    * process yet: the CLI spawns nsinit only once the create has answered), then their state
    * dir, so that the id can be used again.
    */
   private rollBackOrphans(): void {
     let names: string[] = [];
-    try { names = fs.readdirSync(this.root); } catch { return; }
+    try { names = fs.readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { return; }
     for (const name of names) {
       const dir = path.join(this.root, name);
+      if (fs.existsSync(stateFile(dir)) || !isMarked(dir)) continue;
       const intent = readIntent(dir);
-      if (intent?.op !== 'create' || readState(dir)) continue;
-      for (const d of [...intent.cgroupDirs].reverse()) {
+      for (const d of intent?.op === 'create' ? [...intent.cgroupDirs].reverse() : []) {
         try { fs.rmdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') process.stderr.write(`runa: rolling back ${name}: rmdir ${d}: ${(e as Error).message}\n`); }
       }
       fs.rmSync(dir, { recursive: true, force: true });

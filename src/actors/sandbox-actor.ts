@@ -1,7 +1,7 @@
 // A sandbox (pod) as an actor on the actors' bus. It hears its members' lifecycles as
 // `member.*` messages and orders them about (`container.stop|pause|resume`) as the root
 // container goes: the effects its machine invokes, by key.
-import { createActor, fromPromise, waitFor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
 import { invalidState } from '../machines/refusal.js';
 import { RunaError } from '../errors.js';

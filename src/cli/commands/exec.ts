@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from '../cli.js';
 import type { Context } from '../context.js';
 import { parseFlags, usage, type FlagSpecs } from '../flags.js';
