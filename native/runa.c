@@ -18,6 +18,8 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -42,6 +44,14 @@ static void fallback(void)
 	char script[PATH_MAX + 32];
 	snprintf(script, sizeof script, "%s/../bin/runa.js", self);
 	args[0] = script;
+	/* Node.js reads and parses NODE_EXTRA_CA_CERTS at start (60 ms here) and the CLI makes no
+	 * TLS connection: it goes under another name, which the CLI puts back for whatever it
+	 * starts (src/cli/main.ts). */
+	const char *ca = getenv("NODE_EXTRA_CA_CERTS");
+	if (ca) {
+		setenv("RUNA_NODE_EXTRA_CA_CERTS", ca, 1);
+		unsetenv("NODE_EXTRA_CA_CERTS");
+	}
 	execv(script, args);
 	fprintf(stderr, "runa: exec %s: %s\n", script, strerror(errno));
 	exit(1);
@@ -259,12 +269,13 @@ static int read_frame(int fd, char **out, size_t *outlen)
 }
 
 /* The state root the command line names: runc's global --root, else the default. */
-static int root_of(int argc, char **argv, char *root, size_t size)
+static int root_of(int argc, char **argv, char *root, size_t size, const char **command)
 {
 	const char *given = NULL;
+	*command = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--")) break; /* the command: globals end */
+		if (a[0] != '-' || !strcmp(a, "-") || !strcmp(a, "--")) { *command = a; break; } /* the command: globals end */
 		const char *name = a + (a[1] == '-' ? 2 : 1);
 		const char *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -485,19 +496,101 @@ static void step_wait(int ws, struct buf *r)
 	}
 }
 
+/* ---- no daemon answers: start it, for the commands that need one ---- */
+
+/* The commands that start the daemon when none runs (generated from src/cli/in-daemon.ts). */
+#include "starts-daemon.h"
+
+static int starts_daemon(const char *command)
+{
+	if (!command) return 0;
+	for (size_t i = 0; i < sizeof STARTS_DAEMON / sizeof *STARTS_DAEMON; i++)
+		if (!strcmp(command, STARTS_DAEMON[i])) return 1;
+	return 0;
+}
+
+/* mkdir -p, the new directories 0700 (as the Node CLI makes the root). */
+static void mkdirs(const char *dir)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s", dir);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') { *s = 0; mkdir(p, 0700); *s = '/'; }
+	mkdir(p, 0700);
+}
+
+/* What the Node CLI does when no daemon answers, without starting Node.js twice: run
+ * bin/runa-daemon.cjs (`runa daemon` with its code cache) in a session of its own, its output
+ * appended to <root>/daemon.log, orphaned at once (a double fork) so that it is not this
+ * caller's child. NODE_EXTRA_CA_CERTS is left out: the daemon makes no TLS connection, and
+ * Node.js reads and parses that file at start (60 ms here). Two commands starting daemons at
+ * once is fine: one takes the root's lock and the other leaves. */
+static void start_daemon(const char *root)
+{
+	char self[PATH_MAX], entry[PATH_MAX + 32], log[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n < 0) return;
+	self[n] = 0;
+	for (int up = 0; up < 2; up++) { /* <package>/native/runa */
+		char *slash = strrchr(self, '/');
+		if (slash) *slash = 0;
+	}
+	snprintf(entry, sizeof entry, "%s/bin/runa-daemon.cjs", self);
+	mkdirs(root);
+	snprintf(log, sizeof log, "%s/daemon.log", root);
+	pid_t pid = fork();
+	if (pid < 0) return;
+	if (pid == 0) {
+		if (fork() != 0) _exit(0);
+		setsid();
+		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int out = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
+		unsetenv("NODE_EXTRA_CA_CERTS");
+		char *argv[] = { "node", entry, "--root", (char *)root, "daemon", NULL };
+		execvp("node", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+}
+
+/* Connect once the daemon listens. After the
+ * Node CLI's 10 s, the Node CLI takes over (and says what went wrong). */
+static int await_daemon(int fd, const struct sockaddr_un *sa)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long delay_us = 1000;
+	for (;;) {
+		usleep(delay_us);
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) return 0;
+		if (errno != ENOENT && errno != ECONNREFUSED) return -1;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > 10000) return -1;
+		/* Node.js takes 80 ms or more to listen: 1 ms steps for half a second, then 10 ms. */
+		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > 500) delay_us = 10000;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	args = argv;
 	signal(SIGPIPE, SIG_IGN);
 	char root[PATH_MAX];
-	if (root_of(argc, argv, root, sizeof root) < 0) fallback();
+	const char *command;
+	if (root_of(argc, argv, root, sizeof root, &command) < 0) fallback();
 	for (int i = 1; i < argc; i++)
 		if (!utf8_ok((const unsigned char *)argv[i])) fallback();
 
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if ((size_t)snprintf(sa.sun_path, sizeof sa.sun_path, "%s/runa.sock", root) >= sizeof sa.sun_path) fallback();
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fallback();
+	if (fd < 0) fallback();
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		if ((errno != ENOENT && errno != ECONNREFUSED) || !starts_daemon(command)) fallback();
+		start_daemon(root);
+		if (await_daemon(fd, &sa) < 0) fallback();
+	}
 
 	static const char hello[] = "GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Key: cnVuYS1mcm9udC1lbmQtMQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";

@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const nsinitPath = path.join(packageRoot, 'native', 'nsinit');
 export const cliEntry = path.join(packageRoot, 'bin', 'runa.js');
+/** `runa daemon` from its one-file bundle and code cache (what the CLI and the front end start). */
+export const daemonEntry = path.join(packageRoot, 'bin', 'runa-daemon.cjs');
 
 export function defaultRoot(): string {
   if (process.getuid?.() === 0) return '/run/runa';

@@ -1,6 +1,8 @@
 // The native front end (native/runa.c): the commands the daemon runs give what the Node.js
-// CLI gives, byte for byte and status for status; the rest, and everything when no daemon
-// answers, go to the Node.js CLI; a request whose daemon dies is not run again.
+// CLI gives, byte for byte and status for status; the rest go to the Node.js CLI; when no
+// daemon answers, the front end starts it for the commands that need one (bin/runa-daemon.cjs,
+// with its code cache) and hands the others to the Node.js CLI; a request whose daemon dies
+// is not run again.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -109,7 +111,7 @@ test('paths are the caller\'s: a relative --root and --log start from its direct
   assert.equal(front(['--root', link, 'list', '-q'], { env: noNode }).status, 0);
 });
 
-test('everything else, and everything with no daemon, goes to the Node.js CLI', async () => {
+test('everything else, and with no daemon the commands that need none, go to the Node.js CLI', async () => {
   // An environment that is not UTF-8 cannot go in a text frame: the Node.js CLI takes it.
   const envBad = spawnSync('/usr/bin/env', [Buffer.from([0x58, 0x3d, 0xff]) as unknown as string, runaBin, '--root', sb.root, 'list', '-q'], { encoding: 'utf8', env });
   assert.equal(envBad.status, 0, envBad.stderr);
@@ -128,6 +130,51 @@ test('everything else, and everything with no daemon, goes to the Node.js CLI', 
   const bad = spawnSync(runaBin, ['--root', sb.root, 'state', Buffer.from([0x66, 0xff]) as unknown as string], { encoding: 'utf8', env });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /container does not exist|invalid container id/);
+});
+
+test('with no daemon, the front end starts it for a command that needs one: no Node.js CLI, no CA certificates, a code cache for the next', async () => {
+  const root = path.join(sb.dir, 'cold-root');
+  // A `node` that says how it was started.
+  const wrap = path.join(sb.dir, 'node-wrap');
+  const log = path.join(sb.dir, 'node-starts');
+  fs.mkdirSync(wrap);
+  fs.writeFileSync(path.join(wrap, 'node'), `#!/bin/sh\necho "$*" >> ${log}\nexec ${process.execPath} "$@"\n`, { mode: 0o755 });
+  const coldEnv = { ...env, PATH: `${wrap}:${process.env.PATH}`, NODE_EXTRA_CA_CERTS: path.join(sb.dir, 'no-such-ca.pem') };
+  const starts = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : []);
+  const stopDaemon = async () => {
+    const pid = Number(fs.readFileSync(path.join(root, 'daemon.pid'), 'utf8'));
+    process.kill(pid, 'SIGTERM');
+    await until(() => !alive(pid), 'the daemon gone');
+  };
+  try {
+    const bundle = await sb.bundle(['true']);
+    assert.deepEqual(front(['--root', root, 'run', '-b', bundle, 'cold1'], { env: coldEnv }), { status: 0, stdout: '', stderr: '' });
+    assert.deepEqual(starts(), [`${path.resolve('bin/runa-daemon.cjs')} --root ${root} daemon`], 'only the daemon was started, by the front end');
+    const pid = Number(fs.readFileSync(path.join(root, 'daemon.pid'), 'utf8'));
+    assert.doesNotMatch(fs.readFileSync(`/proc/${pid}/environ`, 'latin1'), /NODE_EXTRA_CA_CERTS/, 'the daemon reads no CA certificates');
+    assert.doesNotMatch(fs.readFileSync(path.join(root, 'daemon.log'), 'utf8'), /extra certs/);
+    // The Node.js CLI does not read them either (it would warn about the missing file).
+    assert.deepEqual(front(['--root', root, 'spec', '--bundle', path.join(sb.dir, 'nowhere')], { env: coldEnv }).stderr.includes('extra certs'), false);
+    // Once idle, the daemon leaves what it compiled for the next one.
+    const cached = () => fs.readdirSync(root).filter((n) => /^daemon-.*\.cache$/.test(n));
+    await until(() => cached().length === 1, 'the code cache written');
+    const file = path.join(root, cached()[0]);
+    assert.ok(fs.statSync(file).size > 100_000);
+    // A cache V8 rejects (here, garbage) costs only the compile, and is replaced.
+    await stopDaemon();
+    fs.writeFileSync(file, Buffer.alloc(200_000, 7));
+    assert.deepEqual(front(['--root', root, 'run', '-b', bundle, 'cold2'], { env: coldEnv }), { status: 0, stdout: '', stderr: '' });
+    await until(() => fs.existsSync(file) && !fs.readFileSync(file).equals(Buffer.alloc(200_000, 7)), 'the cache replaced');
+    // list needs no daemon: the Node.js CLI answers, and starts none.
+    await stopDaemon();
+    fs.writeFileSync(log, '');
+    assert.deepEqual(front(['--root', root, 'list', '-q'], { env: coldEnv }), { status: 0, stdout: '', stderr: '' });
+    assert.match(starts().join('\n'), /bin\/runa\.js --root .* list -q$/);
+    assert.equal(fs.existsSync(path.join(root, 'daemon.pid')), false, 'list started no daemon');
+  } finally {
+    const pidFile = path.join(root, 'daemon.pid');
+    if (fs.existsSync(pidFile)) await stopDaemon().catch(() => {});
+  }
 });
 
 test('a command whose daemon dies before answering fails as the Node.js CLI does, and is not run again', async () => {

@@ -8,6 +8,7 @@ import { serveSocket, type SocketServer } from '../bus/socket-server.js';
 import { Registry } from './registry.js';
 import { socketPath } from '../paths.js';
 import { serveCli } from '../cli/in-daemon.js';
+import { saveCodeCache } from '../code-cache.js';
 
 export interface DaemonOptions {
   root: string;
@@ -38,11 +39,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   let server: SocketServer | null = null;
   let idleTimer: NodeJS.Timeout | null = null;
   let closing = false;
+  let served = false; // a container was here: the code cache would hold what serving needs
 
   const shutdown = async () => {
     if (closing) return;
     closing = true;
     if (idleTimer) clearTimeout(idleTimer);
+    if (served) saveCodeCache();
     await server?.close();
     try { fs.unlinkSync(path.join(root, 'daemon.pid')); } catch { /* gone */ }
     lock.close();
@@ -51,8 +54,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
 
   const onChange = () => {
-    if (opts.idleMs === null || closing) return;
+    if (closing) return;
     const idle = registry.size === 0 && (server?.clients() ?? 0) === 0;
+    served ||= registry.size > 0;
+    // The next daemon of this root starts with what this one compiled to serve (bin/runa-daemon.cjs).
+    if (idle && served) saveCodeCache();
+    if (opts.idleMs === null) return;
     if (idle && !idleTimer) idleTimer = setTimeout(() => void shutdown(), opts.idleMs);
     if (!idle && idleTimer) { clearTimeout(idleTimer); idleTimer = null; }
   };

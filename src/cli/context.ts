@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { BusClient } from '../bus/client.js';
-import { cliEntry, socketPath } from '../paths.js';
+import { daemonEntry, socketPath } from '../paths.js';
 import { RunaError } from '../errors.js';
 import { localHost, type Host } from './host.js';
 
@@ -106,7 +106,10 @@ export class Context {
   private startDaemon(): void {
     fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
     const log = fs.openSync(path.join(this.root, 'daemon.log'), 'a', 0o600);
-    const child = spawn(process.execPath, [cliEntry, '--root', this.root, 'daemon'], { detached: true, stdio: ['ignore', log, log] });
+    // As the front end starts it (native/runa.c): without NODE_EXTRA_CA_CERTS, which Node.js
+    // reads and parses at start, for a daemon that makes no TLS connection.
+    const { NODE_EXTRA_CA_CERTS: _, ...env } = process.env;
+    const child = spawn(process.execPath, [daemonEntry, '--root', this.root, 'daemon'], { detached: true, stdio: ['ignore', log, log], env });
     child.unref();
     fs.closeSync(log);
   }

@@ -19,6 +19,14 @@ import type { Host, NsinitProcess } from './host.js';
 /** Commands run in the daemon. (`spec`, `update`, `events`, `checkpoint`, `restore`, `ui`, `daemon`: the Node.js CLI.) */
 export const IN_DAEMON = new Set(['do', 'create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features', 'completion']);
 
+/**
+ * The commands that start the daemon when none answers (each asks `ctx.connect()` for it).
+ * The front end starts it itself for these (native/starts-daemon.h is generated from this
+ * list by scripts/bundle.mjs) rather than going through the Node.js CLI, which would cost a
+ * second Node.js start; for the rest it execs the CLI, which starts none.
+ */
+export const STARTS_DAEMON = ['do', 'create', 'run', 'exec', 'start', 'kill', 'delete', 'pause', 'resume', 'wait', 'debug'] as const;
+
 /** A step the front end takes on the caller's side. */
 export type Step =
   | { op: 'spawn'; argv: string[]; preserveFds: number }
