@@ -25,7 +25,7 @@ import { Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { hostCgroups } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
-import { ociState, processAlive, processStartTime, readExit, writeIntent, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
+import { ociState, processAlive, processStartTime, readExit, removeStateDir, writeIntent, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
 import type { Watch } from './inspection.js';
 import type { InFlight } from './effects.js';
 import { killPoint } from '../faults.js';
@@ -252,6 +252,8 @@ export class ContainerActor {
       destroyCgroup: async () => {
         const cg = this.cgroup();
         if (!cg) return;
+        // Usually nothing is left (the init's exit ended its pid namespace): then it goes at once.
+        if (cg.removeIfEmpty()) return;
         // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
         // A cgroup that existed before the container may hold others' processes: those stay.
         for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
@@ -759,7 +761,7 @@ export class ContainerActor {
     if (!ex) return;
     this.execs.delete(execId);
     ex.process.stop();
-    fs.rmSync(ex.dir, { recursive: true, force: true });
+    removeStateDir(ex.dir);
   }
 
   private requireLink(): void {

@@ -11,6 +11,7 @@ import { buildPlan } from '../oci/plan.js';
 import { stringifySpec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import { planFile } from '../paths.js';
+import { removeStateDir } from '../state.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
 import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from '../bus/actor-bus.js';
@@ -201,7 +202,7 @@ export class GoferActor {
   /** Everything the container had on disk goes: its plan, config, overlay and records. */
   private undo(): void {
     for (const w of this.heldWrites.splice(0)) w(); // each fails or lands; none is left waiting
-    fs.rmSync(this.stateDir, { recursive: true, force: true });
+    removeStateDir(this.stateDir);
   }
 
   /** Leave the bus (after undo, or when the container is forgotten). */

@@ -41,6 +41,10 @@ function consoleMode(terminal: boolean, socket: string | undefined, foreground: 
 /** How long a container may stay `creating` before the daemon settles it on its own. */
 const CREATING_DEADLINE_MS = 30_000;
 
+/** The daemon's user, as `list` shows it: looked up once (getpwuid reads /etc/passwd). */
+let owner: string | null = null;
+const ownerName = (): string => (owner ??= os.userInfo().username);
+
 export class Registry {
   private readonly containers = new Map<string, ContainerActor>();
   private readonly sandboxes = new Map<string, SandboxActor>();
@@ -290,7 +294,7 @@ export class Registry {
       });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
-        owner: os.userInfo().username, annotations: allAnnotations,
+        owner: ownerName(), annotations: allAnnotations,
         cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };

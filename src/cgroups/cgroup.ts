@@ -121,7 +121,6 @@ export class Cgroup {
     const madeNow: string[] = [];
     try {
       for (const h of this.hierarchies) {
-        if (!exists(h.mount)) throw new CgroupError(`cgroups: cannot create ${h.dir}: ${h.mount} is not mounted`);
         this.mkdirChain(h.mount, h.dir, madeNow);
         if (h.kind === 'v1' && h.controllers.includes('cpuset')) v1.initCpuset(h.mount, h.dir);
       }
@@ -150,6 +149,7 @@ export class Cgroup {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CgroupError(`cgroups: cannot create ${dir}: ${errnoText(e)}`);
       }
     }
+    if (!exists(mount)) throw new CgroupError(`cgroups: cannot create ${dir}: ${mount} is not mounted`);
     const segs = path.relative(mount, dir).split('/').filter(Boolean);
     for (let attempt = 0; ; attempt++) {
       let cur = mount;
@@ -299,7 +299,31 @@ export class Cgroup {
         }
       }
     }
-    // parents runa made (e.g. /runa): only when empty; a sibling container may live there
+    this.removeParents();
+    if (failures.length) throw new CgroupError(`cgroups: cannot remove ${failures.join('; ')}`);
+  }
+
+  /**
+   * The usual end, as destroy() but without looking inside: rmdir every hierarchy's cgroup
+   * runa made, which the kernel refuses (EBUSY) while one holds a process or a child cgroup.
+   * False at the first refusal: what is left is destroy()'s (those removed count as gone).
+   */
+  removeIfEmpty(): boolean {
+    for (const h of this.hierarchies) {
+      if (!this.created.has(h.dir)) continue;
+      try {
+        fs.rmdirSync(h.dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      }
+      this.created.delete(h.dir);
+    }
+    this.removeParents();
+    return true;
+  }
+
+  /** The parents runa made (e.g. /runa): only when empty; a sibling container may live there. */
+  private removeParents(): void {
     for (const d of [...this.created].sort((a, b) => b.length - a.length)) {
       if (this.hierarchies.some((h) => h.dir === d)) continue;
       try {
@@ -311,7 +335,6 @@ export class Cgroup {
         else if (code === 'EBUSY' || code === 'ENOTEMPTY') this.created.delete(d); // in use by someone else now
       }
     }
-    if (failures.length) throw new CgroupError(`cgroups: cannot remove ${failures.join('; ')}`);
   }
 }
 

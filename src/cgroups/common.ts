@@ -40,11 +40,11 @@ export function cannotApply(field: string, what: string): CgroupError {
 /** Write one value to a cgroup knob (one write(2), as the kernel parses per write). */
 export function writeKnob(dir: string, file: string, value: string, field: string, hint?: string): void {
   const full = path.join(dir, file);
-  if (!exists(full)) throw cannotApply(field, `${full} does not exist${hint ? ` (${hint})` : ''}`);
   let fd: number;
   try {
     fd = fs.openSync(full, fs.constants.O_WRONLY | fs.constants.O_TRUNC);
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw cannotApply(field, `${full} does not exist${hint ? ` (${hint})` : ''}`);
     throw cannotApply(field, `opening ${full}: ${errnoText(e)}`);
   }
   try {
