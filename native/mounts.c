@@ -291,6 +291,8 @@ static int open_null(int root, const char *path)
 		die_err(ELOOP, "mask \"%s\": \"/dev/null\" is a symlink or lies under one: refused", path);
 	TRY(fd, "mask \"%s\": open \"/dev/null\"", path);
 	TRY(fstat(fd, &st), "mask \"%s\": fstat \"/dev/null\"", path);
+	if (S_ISLNK(st.st_mode)) // O_NOFOLLOW with O_PATH opens the link itself
+		die_err(ELOOP, "mask \"%s\": \"/dev/null\" is a symlink or lies under one: refused", path);
 	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
 		die_err(EINVAL, "mask \"%s\": \"/dev/null\" is not the null device (character device 1:3): refused", path);
 	return fd;
