@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <unistd.h>
@@ -57,16 +59,35 @@ ssize_t recv_fd(int sock, char *buf, size_t size, int *fd)
 
 // ---- child side ----
 
-// A new pty from /dev/ptmx as the calling process sees it: the container's, after pivot_root.
+// A new pty from the container's /dev/ptmx (after pivot_root and the /dev/pts mount). The
+// rootfs decides what /dev/ptmx is: it is opened inside the root and must be a pty multiplexer
+// (character device 5:2), checked before and after it is opened for real; the slave comes from
+// the master itself (TIOCGPTPEER), never by its name, which could lead anywhere
+// (CVE-2025-52565: a /dev/pts/N or /dev/console symlink).
+static void check_ptmx(const char *op, int fd)
+{
+	struct stat st;
+
+	TRY(fstat(fd, &st), "%s: fstat \"/dev/ptmx\"", op);
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(5, 2))
+		die_err(ENOTTY, "%s: \"/dev/ptmx\" is not a pty multiplexer (character device 5:2): refused", op);
+}
+
 static void open_pty(const char *op, int *master, int *slave, char *name, size_t size)
 {
-	TRY((*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC)), "%s: open \"/dev/ptmx\"", op);
+	int fd;
+
+	TRY((fd = open_in_root("/dev/ptmx", O_PATH)), "%s: open \"/dev/ptmx\"", op);
+	check_ptmx(op, fd);
+	close(fd);
+	TRY((*master = open_in_root("/dev/ptmx", O_RDWR | O_NOCTTY)), "%s: open \"/dev/ptmx\"", op);
+	check_ptmx(op, *master);
 	TRY(grantpt(*master), "%s: grantpt", op);
 	TRY(unlockpt(*master), "%s: unlockpt", op);
-	int err = ptsname_r(*master, name, size);
+	int err = ptsname_r(*master, name, size); // only to name it: runc's console socket sends it
 	if (err)
 		die_err(err, "%s: ptsname", op);
-	TRY((*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)), "%s: open \"%s\"", op, name);
+	TRY((*slave = ioctl(*master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)), "%s: open the slave of \"/dev/ptmx\" (%s)", op, name);
 }
 
 // Make the slave our controlling terminal (in a new session) and our stdio.

@@ -1,9 +1,10 @@
-// mount-setattr: recursive mount attributes. mount-copyup: a mount over a directory that starts with the directory's content (runc's
+// mount-copyup: a mount over a directory that starts with the directory's content (runc's
 // `tmpcopyup` for tmpfs). The directory is opened before the mount, so the copy reads the tree
 // the mount covers; files keep their mode, owner and type.
 #include "nsinit.h"
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -79,36 +80,26 @@ static void copy_tree(int from, int to, const char *dst)
 	closedir(d);
 }
 
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-
-struct mount_attr_arg {
-	unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
-
-// PATH SET CLEAR: mount_setattr(2) on the mount at PATH and every mount below it (runc's rro, …).
-void op_mount_setattr(char **a)
-{
-	struct mount_attr_arg attr = {.attr_set = strtoull(a[1], NULL, 0), .attr_clr = strtoull(a[2], NULL, 0)};
-
-	TRY(syscall(SYS_mount_setattr, AT_FDCWD, a[0], AT_RECURSIVE, &attr, sizeof attr),
-	    "mount_setattr \"%s\" (set 0x%llx, clear 0x%llx)", a[0], attr.attr_set, attr.attr_clr);
-}
-
 // SRC DST FSTYPE FLAGS DATA, as `mount`, then DST's former content copied into the new mount.
+// A relative DST is inside the root (see mounts.c): opened there, and mounted on through its fd.
 void op_mount_copyup(char **a)
 {
 	const char *src = *a[0] ? a[0] : NULL, *type = *a[2] ? a[2] : NULL, *data = *a[4] ? a[4] : NULL;
+	char buf[PATH_MAX + 64], proc[64];
+	const char *dst = shown(a[1], buf, sizeof buf);
+	struct stat below, above;
 	int under, over;
 
-	TRY((under = open(a[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC)), "mount-copyup \"%s\": open", a[1]);
-	TRY(mount(src, a[1], type, strtoul(a[3], NULL, 0), data), "mount \"%s\" on \"%s\"", src ? src : a[2], a[1]);
-	TRY((over = open(a[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC)), "mount-copyup \"%s\": open the mount", a[1]);
-	copy_tree(under, over, a[1]);
+	TRY((under = open_target("mount-copyup", a[1], O_RDONLY | O_DIRECTORY)), "mount-copyup \"%s\": open", dst);
+	TRY(mount(src, *a[1] == '/' ? a[1] : fd_path(under, proc, sizeof proc), type, strtoul(a[3], NULL, 0), data),
+	    "mount \"%s\" on \"%s\"", src ? src : a[2], dst);
+	TRY((over = open_target("mount-copyup", a[1], O_RDONLY | O_DIRECTORY)), "mount-copyup \"%s\": open the mount", dst);
+	// Opened by its path again: it must be the new mount, not what a swap put there meanwhile.
+	TRY(fstat(under, &below), "mount-copyup \"%s\": fstat", dst);
+	TRY(fstat(over, &above), "mount-copyup \"%s\": fstat the mount", dst);
+	if (above.st_dev == below.st_dev)
+		die_err(EXDEV, "mount-copyup \"%s\": the path no longer leads to the new mount", dst);
+	copy_tree(under, over, dst);
 	close(under);
 	close(over);
 }

@@ -18,9 +18,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,9 +28,6 @@
 #endif
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x80
-#endif
-#ifndef ST_NOSYMFOLLOW
-#define ST_NOSYMFOLLOW 0x2000
 #endif
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -761,18 +756,6 @@ static void op_userns(char **a)
 		fail(ECHILD, "userns: the map writer died without a report");
 }
 
-// An empty regular file, e.g. a bind-mount target for a device node where mknod is refused.
-static void op_mkfile(char **a)
-{
-	int fd = open(a[0], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, (mode_t)num(a[1]));
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return;
-		die("mkfile \"%s\"", a[0]);
-	}
-	close(fd);
-}
-
 static void op_write(char **a)
 {
 	int fd;
@@ -843,25 +826,6 @@ static void op_fork_sibling(char **a)
 	spawn_child(1);
 }
 
-static void op_mount(char **a)
-{
-	const char *src = *a[0] ? a[0] : NULL, *type = *a[2] ? a[2] : NULL, *data = *a[4] ? a[4] : NULL;
-	TRY(mount(src, a[1], type, num(a[3]), data), "mount \"%s\" on \"%s\"", src ? src : a[2], a[1]);
-}
-
-static void op_mkdir(char **a)
-{
-	if (mkdir(a[0], (mode_t)num(a[1])) < 0 && errno != EEXIST)
-		die("mkdir \"%s\"", a[0]);
-}
-
-static void op_mknod(char **a)
-{
-	mode_t mode = (mode_t)num(a[1]);
-	TRY(mknod(a[0], mode, makedev(num(a[2]), num(a[3]))), "mknod \"%s\"", a[0]);
-	TRY(chmod(a[0], mode & 07777), "chmod \"%s\"", a[0]); // the umask must not decide device modes
-}
-
 static void op_pivot_root(char **a)
 {
 	TRY(chdir(a[0]), "chdir \"%s\"", a[0]);
@@ -892,41 +856,7 @@ static void op_setgroups(char **a)
 
 static void op_sethostname(char **a) { TRY(sethostname(a[0], strlen(a[0])), "sethostname \"%s\"", a[0]); }
 static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]); }
-static void op_symlink(char **a) { TRY(symlink(a[0], a[1]), "symlink \"%s\" -> \"%s\"", a[1], a[0]); }
 static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
-
-// hold PATH RECURSIVE: while still host root (before the user namespace), clone the mount tree
-// at PATH into a detached mount (open_tree OPEN_TREE_CLONE, AT_RECURSIVE for rbind);
-// mount-held K DST attaches the Kth one at DST (move_mount), as runc does for mount sources the
-// user namespace's root cannot reach. A detached mount may be attached in another mount namespace.
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#define HELD_MAX 256
-static int held[HELD_MAX];
-static size_t nheld;
-static void op_hold(char **a)
-{
-	unsigned int flags = 1 /* OPEN_TREE_CLONE */ | O_CLOEXEC | (num(a[1]) ? 0x8000 /* AT_RECURSIVE */ : 0);
-
-	if (nheld == HELD_MAX)
-		die_err(E2BIG, "hold \"%s\": more than %d held mounts", a[0], HELD_MAX);
-	TRY((held[nheld] = (int)syscall(SYS_open_tree, AT_FDCWD, a[0], flags)), "hold \"%s\": open_tree", a[0]);
-	nheld++;
-}
-static void op_mount_held(char **a)
-{
-	unsigned long k = num(a[0]);
-
-	if (k >= nheld)
-		die_err(EINVAL, "mount-held %lu: no such held mount", k);
-	TRY(syscall(SYS_move_mount, held[k], "", AT_FDCWD, a[1], 0x4 /* MOVE_MOUNT_F_EMPTY_PATH */),
-	    "mount held \"%s\" on \"%s\": move_mount", a[2], a[1]);
-	close(held[k]);
-}
 
 // fix-stdio UID, before the credential change: fds 0-2 (the console's pty, the caller's pipes)
 // become the process's user's, unless they already are or are /dev/null; EINVAL/EPERM (an
@@ -1016,46 +946,6 @@ static void op_rlimit(char **a)
 	TRY(prlimit(0, (int)num(a[0]), &rl, NULL), "rlimit \"%s\" \"%s\" \"%s\"", a[0], a[1], a[2]);
 }
 
-// linux.maskedPaths: a directory gets an empty read-only tmpfs, anything else /dev/null.
-static void op_mask(char **a)
-{
-	struct stat st;
-
-	if (stat(a[0], &st) < 0) {
-		if (errno == ENOENT)
-			return;
-		die("mask \"%s\"", a[0]);
-	}
-	if (S_ISDIR(st.st_mode))
-		TRY(mount("tmpfs", a[0], "tmpfs", MS_RDONLY, NULL), "mask \"%s\": mount tmpfs", a[0]);
-	else
-		TRY(mount("/dev/null", a[0], NULL, MS_BIND, NULL), "mask \"%s\": bind \"/dev/null\"", a[0]);
-}
-
-// linux.readonlyPaths: a read-only bind of PATH onto itself, keeping the mount's other flags
-// (in a user namespace the kernel refuses to clear locked ones).
-static void op_readonly(char **a)
-{
-	static const struct { unsigned long st, ms; } keep[] = {
-		{ST_NOSUID, MS_NOSUID}, {ST_NODEV, MS_NODEV}, {ST_NOEXEC, MS_NOEXEC}, {ST_NOATIME, MS_NOATIME},
-		{ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}, {ST_NOSYMFOLLOW, MS_NOSYMFOLLOW},
-	};
-	unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC;
-	struct statvfs sv;
-
-	if (mount(a[0], a[0], NULL, MS_BIND | MS_REC, NULL) < 0) {
-		if (errno == ENOENT)
-			return;
-		die("readonly \"%s\": bind", a[0]);
-	}
-	TRY(statvfs(a[0], &sv), "readonly \"%s\": statvfs", a[0]);
-	for (size_t i = 0; i < ARRAY_SIZE(keep); i++)
-		if (sv.f_flag & keep[i].st)
-			flags |= keep[i].ms;
-	if (!(sv.f_flag & (ST_NOATIME | ST_RELATIME)))
-		flags |= MS_STRICTATIME; // else the remount would turn strictatime into relatime
-	TRY(mount(NULL, a[0], NULL, flags, NULL), "readonly \"%s\": remount", a[0]);
-}
 static void op_arg(char **a) { prog_argv[prog_argc++] = a[0]; }
 
 // Let go of the spawner's stdio (the caller reads it to EOF): /dev/null on 0, 1 and 2.
@@ -1155,7 +1045,7 @@ static const struct op {
 	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
 	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
 	{"fork-sibling", "", op_fork_sibling}, {"mount-copyup", "sssns", op_mount_copyup},
-	{"mount-setattr", "snn", op_mount_setattr},
+	{"mount-setattr", "snn", op_mount_setattr}, {"rootfs", "s", op_rootfs},
 };
 
 #define WORD_MAX 64

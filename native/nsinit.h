@@ -53,7 +53,27 @@ void proxy_finish(void); // drain the master, restore the terminal
 void proxy_restore(void); // restore the terminal only
 // copyup.c: a mount that starts with the content of the directory it covers
 void op_mount_copyup(char **a);
+
+// mounts.c: mounts and the files made for them; a relative path is inside the `rootfs` root
+void op_rootfs(char **a);
+void op_mount(char **a);
 void op_mount_setattr(char **a);
+void op_mkdir(char **a);
+void op_mknod(char **a);
+void op_mkfile(char **a);
+void op_symlink(char **a);
+void op_hold(char **a);
+void op_mount_held(char **a);
+void op_mask(char **a);
+void op_readonly(char **a);
+// How a message names a plan path (below the root's host path if relative).
+const char *shown(const char *path, char *buf, size_t size);
+// An fd of a plan path: inside the root if relative (openat2 RESOLVE_IN_ROOT); -1 and errno on failure.
+int open_target(const char *op, const char *path, int flags);
+// "/proc/self/fd/N" for mount(2), once /proc is checked to be procfs.
+const char *fd_path(int fd, char *buf, size_t size);
+// console.c: an openat2 of a container path inside `/` (the container's root once pivoted)
+int open_in_root(const char *path, int flags);
 
 // seccomp.c: plan ops, the listener handover (monitor) and the kernel probe
 void op_seccomp(char **a);

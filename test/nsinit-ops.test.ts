@@ -3,9 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import { CAP, capMask, RLIMIT, type PlanOp } from '../src/nsinit/plan.js';
+import { CAP, capMask, MS, RLIMIT, type PlanOp } from '../src/nsinit/plan.js';
 import { containerPlan as plan, type ContainerOpts, NSINIT, useNsinit } from './helpers/nsinit.js';
 
 const h = useNsinit({
@@ -334,4 +334,61 @@ test('console-proxy on a real terminal: raw mode, input, output, window size, ex
     restored: true,
     status: 7,
   });
+});
+
+test('paths inside the root: resolved there by openat2, so a symlink to a host directory leads back into the rootfs', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const outside = await tempDir('outside'); // what an escape would reach
+  const link = path.join(h.rootfs, 'esc');
+  await fs.symlink(outside, link);
+  defer(() => fs.rm(link));
+  const parts = outside.split('/').filter(Boolean);
+  const firstMade = parts.findIndex((_, i) => !existsSync(path.join(h.rootfs, ...parts.slice(0, i + 1))));
+  defer(() => fs.rm(path.join(h.rootfs, ...parts.slice(0, firstMade + 1)), { recursive: true, force: true }));
+  const S_IFCHR = 0o020000;
+  const r = await runToExit(containerPlan(stateDir, ['sh', '-c', `ls -A ${outside}; grep -c " ${outside}/" /proc/self/mountinfo`], {
+    beforePivot: [
+      { op: 'rootfs', path: h.rootfs },
+      // esc -> <outside>: each absolute link is taken as the rootfs's own <outside>, made here.
+      ...parts.map((_, i): PlanOp => ({ op: 'mkdir', path: parts.slice(0, i + 1).join('/'), mode: 0o755 })),
+      { op: 'mkdir', path: 'esc/dir', mode: 0o755 },
+      { op: 'mount', source: 'tmpfs', target: 'esc/dir', fstype: 'tmpfs', flags: 0, data: 'size=64k' },
+      { op: 'mkfile', path: 'esc/file', mode: 0o644 },
+      { op: 'mount', source: '/etc/hostname', target: 'esc/file', fstype: '', flags: MS.BIND, data: '' },
+      { op: 'mknod', path: 'esc/null', mode: S_IFCHR | 0o640, major: 1, minor: 3 },
+      { op: 'symlink', target: '/proc/self/fd', linkpath: 'esc/fd' },
+      { op: 'mount-setattr', path: 'esc/dir', set: 0x1, clear: 0 },
+    ],
+  }), stateDir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['dir', 'fd', 'file', 'null', '2'], 'all of it in the container\'s own copy of the path');
+  assert.deepEqual(await fs.readdir(outside), [], 'nothing reached the host directory');
+  const made = path.join(h.rootfs, outside);
+  const st = await fs.lstat(path.join(made, 'null'));
+  assert.equal(st.mode, S_IFCHR | 0o640, 'the node has its exact mode (no umask, no chmod)');
+
+  const noRoot = containerPlan(stateDir, ['true'], { beforePivot: [{ op: 'mkdir', path: 'dev/x', mode: 0o755 }] });
+  assert.equal(await setupError(noRoot, stateDir), 'error\t22\tmkdir "dev/x": a path inside the root, but no "rootfs" before it: Invalid argument\n');
+});
+
+test('mask refuses a /dev/null that is a symlink or not the null device (CVE-2025-31133)', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const S_IFCHR = 0o020000;
+  const afterPivot = (dev: PlanOp[]): PlanOp[] => [
+    { op: 'mount', source: 'tmpfs', target: '/mnt', fstype: 'tmpfs', flags: 0, data: 'size=64k' },
+    ...dev,
+    { op: 'mount', source: '/mnt/null', target: '/dev/null', fstype: '', flags: MS.BIND, data: '' },
+    { op: 'mask', path: '/etc/secret' },
+  ];
+  await fs.mkdir(path.join(h.rootfs, 'mnt'));
+  defer(() => fs.rm(path.join(h.rootfs, 'mnt'), { recursive: true }));
+  const symlink = containerPlan(stateDir, ['true'], { afterPivot: afterPivot([{ op: 'symlink', target: '/proc/sys/kernel/core_pattern', linkpath: '/mnt/null' }]) });
+  // A bind of a symlink mounts what it points at: the /dev/null seen by mask is core_pattern's file, not a symlink.
+  assert.match(await setupError(symlink, stateDir), /^error\t22\tmask "\/etc\/secret": "\/dev\/null" is not the null device \(character device 1:3\): refused/);
+  const zero = containerPlan(stateDir, ['true'], { afterPivot: afterPivot([{ op: 'mknod', path: '/mnt/null', mode: S_IFCHR | 0o666, major: 1, minor: 5 }]) });
+  assert.match(await setupError(zero, stateDir), /^error\t22\tmask "\/etc\/secret": "\/dev\/null" is not the null device/);
+  const link = containerPlan(stateDir, ['true'], {
+    afterPivot: [{ op: 'mount', source: 'tmpfs', target: '/dev', fstype: 'tmpfs', flags: 0, data: '' }, { op: 'symlink', target: '/proc/sys/kernel/core_pattern', linkpath: '/dev/null' }, { op: 'mask', path: '/etc/secret' }],
+  });
+  assert.match(await setupError(link, stateDir), /^error\t40\tmask "\/etc\/secret": "\/dev\/null" is a symlink or lies under one: refused/);
 });

@@ -1,6 +1,8 @@
 // The Gofer's effects: the one place that touches the host filesystem for a container.
 // It validates the bundle and resolves paths inside the rootfs without ever letting a
-// symlink lead outside it (the runc CVE-2021-30465 class).
+// symlink lead outside it. For mounts this is a pre-check with clear errors: the rootfs may
+// change before they are made (runc's CVE-2021-30465), so nsinit resolves each destination
+// again inside the root, with openat2, when it mounts (native/PROTOCOL.md, "Paths in the root").
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';

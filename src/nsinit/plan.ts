@@ -20,6 +20,12 @@ export type PlanOp =
   | { op: 'fork' }
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
   | { op: 'fork-sibling' }
+  /**
+   * The container's root, opened once (after its bind mount): a relative path in a later op
+   * lies inside it and nsinit resolves it there with openat2(RESOLVE_IN_ROOT), never by host
+   * path (see inRoot). An absolute path is the process's own.
+   */
+  | { op: 'rootfs'; path: string }
   | { op: 'mount'; source: string; target: string; fstype: string; flags: number; data: string }
   /** Monitor, before the user namespace: clone the mount tree at PATH (detached, recursive or not) while still host root */
   | { op: 'hold'; path: string; recursive: boolean }
@@ -84,7 +90,7 @@ const rlim = (v: RlimitValue): string => (v === 'unlimited' ? v : String(v));
 
 function tokens(p: PlanOp): string[] {
   switch (p.op) {
-    case 'statedir': return [p.path];
+    case 'statedir': case 'rootfs': return [p.path];
     case 'userns': return [p.uidMap, p.gidMap];
     case 'unshare': return [p.namespaces.join(',')];
     case 'setns': return [p.path, p.nstype];

@@ -79,7 +79,11 @@ export interface PlanInput {
   stateDir: string;
   /** host path of the rootfs (the lower layer when overlay is set) */
   rootfs: string;
-  /** resolve a container path to a host path inside the rootfs (the Gofer's secureJoin) */
+  /**
+   * resolve a container path to a host path inside the rootfs (the Gofer's secureJoin), for
+   * clear errors and runc's meaning of rootfs symlinks; the plan carries the answer as a
+   * relative path that nsinit resolves inside the root again when it acts (see inRoot)
+   */
   resolve(containerPath: string): string;
   /** a writable in-memory layer over the rootfs (runsc --overlay) */
   overlay?: boolean;
@@ -227,7 +231,6 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
   }
 
   let root = input.rootfs;
-  let resolve = input.resolve;
   if (input.overlay) {
     const ovl = path.dirname(overlayRoot(input.stateDir));
     if (/[,:]/.test(input.rootfs)) throw new RunaError('invalid_spec', `overlay: the root ${input.rootfs} contains ',' or ':'`);
@@ -240,11 +243,14 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
       { op: 'mount', source: 'overlay', target: `${ovl}/merged`, fstype: 'overlay', flags: 0, data: `lowerdir=${input.rootfs},upperdir=${ovl}/upper,workdir=${ovl}/work` },
     );
     root = overlayRoot(input.stateDir);
-    // Paths were resolved against the lower layer; the merged view has the same tree.
-    resolve = (p) => path.join(root, path.relative(input.rootfs, input.resolve(p)));
   } else {
     plan.push({ op: 'mount', source: root, target: root, fstype: '', flags: MS.BIND | MS.REC, data: '' });
   }
+  // From here on every path into the rootfs is relative: nsinit resolves it inside the root,
+  // where the mount is made (see inRoot).
+  plan.push({ op: 'rootfs', path: root });
+  // Paths are resolved against the lower layer; the merged view has the same tree.
+  const resolve = (p: string) => inRoot(input.rootfs, input.resolve(p));
 
   let devIsTmpfs = false;
   let hasPts = false;
@@ -253,8 +259,8 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     const m = userns ? usernsMount(original, i, userns, fresh, types) : original;
     const target = resolve(m.destination);
     // A file bound onto a path that does not exist yet gets a file there, not a directory.
-    if (isFileBind(m)) plan.push(...mkdirs(root, path.dirname(target)), { op: 'mkfile', path: target, mode: 0o644 });
-    else plan.push(...mkdirs(root, target));
+    if (isFileBind(m)) plan.push(...mkdirs(path.dirname(target)), { op: 'mkfile', path: target, mode: 0o644 });
+    else plan.push(...mkdirs(target));
     if (m.type === 'cgroup') {
       // In the host's cgroup namespace a fresh mount shows the hierarchy's root: bind the container's own cgroup instead (runc).
       const own = fresh('cgroup') ? undefined : [...(input.cgroupDirs?.monitor ?? []), ...(input.cgroupDirs?.child ?? [])];
@@ -279,20 +285,20 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
     for (const [name, major, minor] of DEFAULT_DEVICES.filter(([n]) => !listed.has(`/dev/${n}`))) {
       // mknod is refused in a user namespace: bind the host's node onto an empty file.
-      if (userns) plan.push(...bindDevice(`/dev/${name}`, `${dev}/${name}`, 0o666));
-      else plan.push({ op: 'mknod', path: `${dev}/${name}`, mode: S_IFCHR | 0o666, major, minor });
+      if (userns) plan.push(...bindDevice(`/dev/${name}`, path.join(dev, name), 0o666));
+      else plan.push({ op: 'mknod', path: path.join(dev, name), mode: S_IFCHR | 0o666, major, minor });
     }
     plan.push(
-      { op: 'symlink', target: '/proc/self/fd', linkpath: `${dev}/fd` },
-      { op: 'symlink', target: '/proc/self/fd/0', linkpath: `${dev}/stdin` },
-      { op: 'symlink', target: '/proc/self/fd/1', linkpath: `${dev}/stdout` },
-      { op: 'symlink', target: '/proc/self/fd/2', linkpath: `${dev}/stderr` },
+      { op: 'symlink', target: '/proc/self/fd', linkpath: path.join(dev, 'fd') },
+      { op: 'symlink', target: '/proc/self/fd/0', linkpath: path.join(dev, 'stdin') },
+      { op: 'symlink', target: '/proc/self/fd/1', linkpath: path.join(dev, 'stdout') },
+      { op: 'symlink', target: '/proc/self/fd/2', linkpath: path.join(dev, 'stderr') },
     );
-    if (hasPts) plan.push({ op: 'symlink', target: 'pts/ptmx', linkpath: `${dev}/ptmx` });
+    if (hasPts) plan.push({ op: 'symlink', target: 'pts/ptmx', linkpath: path.join(dev, 'ptmx') });
   }
   for (const d of spec.linux?.devices ?? []) {
     const target = resolve(d.path);
-    plan.push(...mkdirs(root, path.dirname(target)));
+    plan.push(...mkdirs(path.dirname(target)));
     const type = d.type === 'b' ? 0o060000 : d.type === 'p' ? 0o010000 : S_IFCHR;
     if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
       throw new RunaError('invalid_spec', `config.json: linux.devices: ${d.path}: major and minor are required for type ${d.type}`);
@@ -645,17 +651,22 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   return plan;
 }
 
-/** mkdir each component below the root (EEXIST is fine in nsinit). */
-function mkdirs(root: string, target: string): PlanOp[] {
-  const rel = path.relative(root, target);
-  if (rel.startsWith('..')) throw new RunaError('invalid_mount', `mount destination ${target} escapes the rootfs`);
-  const ops: PlanOp[] = [];
-  let cur = root;
-  for (const part of rel.split('/').filter(Boolean)) {
-    cur = path.join(cur, part);
-    ops.push({ op: 'mkdir', path: cur, mode: 0o755 });
-  }
-  return ops;
+/**
+ * A host path below the rootfs (secureJoin's answer) as the relative path nsinit resolves
+ * inside the root (`.` for the root itself). secureJoin gives the clear errors and runc's
+ * meaning of symlinks in the rootfs; what keeps the host safe is that nsinit resolves the
+ * relative path again with openat2(RESOLVE_IN_ROOT) when it acts on it, whatever changed since.
+ */
+function inRoot(root: string, hostPath: string): string {
+  const rel = path.relative(root, hostPath);
+  if (rel === '..' || rel.startsWith('../') || path.isAbsolute(rel)) throw new RunaError('invalid_mount', `mount destination ${hostPath} escapes the rootfs`);
+  return rel || '.';
+}
+
+/** mkdir each component of a path inside the root (EEXIST is fine in nsinit). */
+function mkdirs(target: string): PlanOp[] {
+  const parts = target.split('/').filter((p) => p && p !== '.');
+  return parts.map((_, i) => ({ op: 'mkdir', path: parts.slice(0, i + 1).join('/'), mode: 0o755 }) as PlanOp);
 }
 
 /** A bind mount whose source is anything but a directory (a file, a device, a socket). */
