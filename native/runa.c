@@ -572,6 +572,23 @@ static int await_daemon(int fd, const struct sockaddr_un *sa)
 	}
 }
 
+/* The daemon went away in the middle of a command: whether it ran is unknown, so it is not
+ * run again (the Node CLI's words). An nsinit spawned for it and not yet waited for (a create
+ * or an exec the daemon never took note of) is killed, as the Node CLI kills it when the
+ * daemon does not answer `container.created`: the command failed, so it leaves no container
+ * (the next daemon finds no monitor and rolls the create back). A process being waited for
+ * (`run`, `exec` in the foreground) is not here: the wait goes on without the daemon. */
+static int daemon_gone(void)
+{
+	fputs("connection to runa daemon closed\n", stderr);
+	if (child > 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR) {}
+		child = -1;
+	}
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	args = argv;
@@ -635,7 +652,7 @@ int main(int argc, char **argv)
 		size_t len;
 		int op = read_frame(fd, &msg, &len);
 		/* Sent and gone: whether it ran is unknown, so it is not run again. The Node CLI's words. */
-		if (op < 0 || op == 0x8) { fputs("connection to runa daemon closed\n", stderr); return 1; }
+		if (op < 0 || op == 0x8) return daemon_gone();
 		if (op == 0x9) { send_frame(fd, 0xa, msg, len); free(msg); continue; } /* ping */
 		if (op != 0x1) { free(msg); continue; }
 		struct buf kind = { 0 }, cid = { 0 };
@@ -695,7 +712,7 @@ int main(int argc, char **argv)
 		puts_(&req2, ",\"result\":");
 		put(&req2, result.p, result.len);
 		puts_(&req2, "}}");
-		if (send_frame(fd, 0x1, req2.p, req2.len) < 0) { fputs("connection to runa daemon closed\n", stderr); return 1; }
+		if (send_frame(fd, 0x1, req2.p, req2.len) < 0) return daemon_gone();
 		free(req2.p); free(result.p); free(what.p); free(session.p); free(out.p); free(err.p);
 		free(kind.p); free(cid.p); free(msg);
 	}

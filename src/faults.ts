@@ -4,7 +4,7 @@
 const point = process.env.RUNA_KILL_POINT;
 
 /** The points there are (the tests kill each in turn). */
-export const KILL_POINTS = ['create:claimed', 'create:cgroups', 'create:prepared', 'delete:intent', 'delete:killed', 'delete:cgroups'] as const;
+export const KILL_POINTS = ['create:claimed', 'create:cgroups', 'create:prepared', 'create:spawned', 'start:requested', 'start:gated', 'exec:prepared', 'exec:spawned', 'delete:intent', 'delete:killed', 'delete:cgroups'] as const;
 export type KillPoint = (typeof KILL_POINTS)[number];
 
 export function killPoint(name: KillPoint): void {

@@ -1,7 +1,8 @@
 // Crash consistency: the daemon killed with SIGKILL at each kill point (RUNA_KILL_POINT,
 // src/faults.ts). A create fails, and the next daemon undoes what the dead one had done (its
 // cgroup directories, its state dir) from the intent it recorded first: the id can be used
-// again. A delete fails, and the next daemon finishes it. Nothing is left.
+// again. A start leaves the container as its monitor says; an exec fails and leaves neither
+// its process nor its dir. A delete fails, and the next daemon finishes it. Nothing is left.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -32,14 +33,31 @@ for (const point of KILL_POINTS.filter((p) => p.startsWith('create:'))) {
     if (dead) await until(() => !alive(dead), 'the daemon dead');
     assert.ok(fs.existsSync(path.join(sb.root, id)), 'the half-made state dir is there');
     if (point !== 'create:claimed') assert.ok(cgroupDirs(`/runa/${id}`).length > 0, 'and its cgroups');
+    // Past the spawn, the front end killed the nsinit it had started (as the Node.js CLI does):
+    // a create that failed leaves no container running.
+    assert.deepEqual(processesUnder(path.join(sb.root, id)), [], 'no nsinit left for the failed create');
     // The next daemon (the next create starts it) rolls it back, and the id is free again.
     const again = await sb.run(['create', '-b', bundle, id]);
     assert.equal(again.code, 0, again.stderr);
     assert.match(fs.readFileSync(path.join(sb.root, 'daemon.log'), 'utf8'), new RegExp(`rolled back the create of "${id}"`));
+    assert.match((await sb.run(['state', id])).stdout, /"status": "created"/, 'the new create is whole');
     assert.equal((await sb.run(['delete', '-f', id])).code, 0);
     assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
     assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
   });
+}
+
+/** Processes whose command line names something under `dir` (nsinit names its plan). */
+function processesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmd.includes(`${dir}/`)) out.push(`${p} ${cmd}`);
+    } catch { /* gone */ }
+  }
+  return out;
 }
 
 /** A fresh daemon that will die at `point` (it inherits the variable from the command that starts it). */
@@ -66,5 +84,59 @@ for (const point of KILL_POINTS.filter((p) => p.startsWith('delete:'))) {
     assert.equal(alive(init), false, 'its process is gone');
     assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
     assert.equal((await sb.run(['state', id])).code, 1);
+  });
+}
+
+/** The daemon of the root stopped (SIGTERM), if one runs. */
+async function stopDaemon(): Promise<void> {
+  const old = sb.daemonPid();
+  if (old && alive(old)) { process.kill(old, 'SIGTERM'); await until(() => !alive(old), 'the daemon gone'); }
+}
+
+for (const point of KILL_POINTS.filter((p) => p.startsWith('start:'))) {
+  test(`a daemon killed at ${point} leaves the container whole: created or running, as its monitor says`, async () => {
+    const id = `crash-${point.replace(/\W/g, '-')}`;
+    assert.equal((await sb.run(['create', '-b', await sb.bundle(['sleep', '7301']), id])).code, 0);
+    await stopDaemon();
+    await daemonDyingAt(point, ['debug', id]);
+    const dying = sb.daemonPid()!;
+    const r = await sb.run(['start', id]);
+    assert.notEqual(r.code, 0, 'the start failed with its daemon');
+    await until(() => !alive(dying), 'the daemon dead');
+    // The next daemon takes the monitor's word: the gate was not opened, or it was.
+    const st = JSON.parse((await sb.run(['state', id])).stdout);
+    assert.equal(st.status, point === 'start:requested' ? 'created' : 'running');
+    assert.equal((await sb.run(['debug', id])).code, 0);
+    if (point === 'start:requested') assert.equal((await sb.run(['start', id])).code, 0, 'it can be started again');
+    assert.equal(JSON.parse((await sb.run(['state', id])).stdout).status, 'running');
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+    assert.equal(alive(st.pid), false, 'its process is gone');
+    assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
+    assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
+  });
+}
+
+for (const point of KILL_POINTS.filter((p) => p.startsWith('exec:'))) {
+  test(`a daemon killed at ${point} fails the exec, leaves no exec'd process and no exec dir, and the container whole`, async () => {
+    const id = `crash-${point.replace(/\W/g, '-')}`;
+    assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '7302']), id])).code, 0);
+    await stopDaemon();
+    await daemonDyingAt(point, ['debug', id]);
+    const dying = sb.daemonPid()!;
+    const r = await sb.run(['exec', id, 'sleep', '7303']);
+    assert.notEqual(r.code, 0, 'the exec failed with its daemon');
+    assert.match(r.stderr, /connection to runa daemon closed/);
+    await until(() => !alive(dying), 'the daemon dead');
+    const execs = path.join(sb.root, id, 'exec');
+    assert.deepEqual(processesUnder(execs), [], 'no nsinit left for the failed exec');
+    // The next daemon clears what the exec had written, and the container goes on.
+    assert.equal((await sb.run(['debug', id])).code, 0);
+    assert.deepEqual(fs.existsSync(execs) ? fs.readdirSync(execs) : [], [], 'no exec dir left');
+    assert.equal(JSON.parse((await sb.run(['state', id])).stdout).status, 'running');
+    const again = await sb.run(['exec', id, 'true']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+    assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
+    assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
   });
 }

@@ -459,6 +459,7 @@ export class ContainerActor {
   start(): Promise<void> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.start' });
+      killPoint('start:requested');
       await this.runProgram();
     });
   }
@@ -475,6 +476,7 @@ export class ContainerActor {
     const r = await this.opts.bus.request<MonitorMessage>({ type: 'process.gate', from: this.address, to: this.init.address });
     if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
     if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
+    killPoint('start:gated'); // the program runs; the daemon has not recorded it
     try {
       // The state as the program started (it may have exited by now: a poststart hook still sees it running).
       await this.effects.ask({ type: 'runHooks', kind: 'poststart', state: { ...this.state(), status: 'running', pid: this.initPid ?? 0 } });
@@ -735,6 +737,7 @@ export class ContainerActor {
       const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, watch: this.opts.watch });
       this.track(process.actor, process.address);
       this.execs.set(execId, { process, dir });
+      killPoint('exec:prepared');
       return { execId, plan: planFile(dir) };
     });
   }
@@ -742,6 +745,7 @@ export class ContainerActor {
   /** The exec'd process's monitor is up: open its gate and follow it until it exits. */
   execStarted(execId: string, monitorPid: number): Promise<void> {
     return this.enqueue(async () => {
+      killPoint('exec:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
       const ex = this.execs.get(execId);
       if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
       // Its Process actor holds the monitor link; the link's end (process.lost) ends the exec.

@@ -10,8 +10,8 @@ import { hostCgroups, type Bundle } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
-import { containerDir, stateFile } from '../paths.js';
-import { clearIntent, isMarked, listIds, markCreating, readExit, readIntent, readState, writeIntent } from '../state.js';
+import { containerDir, monitorSocket, stateFile } from '../paths.js';
+import { clearIntent, isMarked, listIds, markCreating, readExit, readIntent, readState, removeStateDir, writeIntent } from '../state.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -183,6 +183,7 @@ export class Registry {
     const bus = this.bus;
     bus.handle('container.create', (req) => this.create(req));
     bus.handle('container.created', async (req) => {
+      killPoint('create:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
       const c = this.get(req.id);
       await c.created(req.monitorPid, req.initPid);
       if (req.start) await c.start(); // run: created and start in one round trip
@@ -379,6 +380,7 @@ export class Registry {
         actor.persist();
       } catch {
         await actor.teardown();
+        process.stderr.write(`runa: rolled back the create of ${JSON.stringify(actor.id)}: its monitor is gone\n`);
       }
     });
   }
@@ -386,6 +388,7 @@ export class Registry {
   /** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing). */
   async adopt(): Promise<void> {
     this.rollBackOrphans();
+    const live = listeningSockets();
     for (const id of listIds(this.root)) {
       const dir = containerDir(this.root, id);
       const saved = readState(dir);
@@ -395,6 +398,7 @@ export class Registry {
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
         supervised: saved.supervised, ...(saved.sandbox !== undefined ? { sandbox: saved.sandbox } : {}),
       };
+      removeStaleExecs(dir, live);
       const actor = this.add(record, {
         snapshot: saved.snapshot,
         monitor: { pid: saved.monitorPid, startTime: saved.monitorStartTime, initPid: saved.initPid, initStartTime: saved.initStartTime ?? null },
@@ -463,6 +467,32 @@ export class Registry {
         this.actors.tell({ type: 'member.status', from: containerAddress(sid), to: sandboxAddress(sandbox.id), id: sid, status, exitStatus: root?.exitStatus ?? null });
       }
     }
+  }
+}
+
+/** The unix socket paths something listens on (/proc/net/unix): a live monitor's is there. */
+function listeningSockets(): Set<string> {
+  const out = new Set<string>();
+  let text = '';
+  try { text = fs.readFileSync('/proc/net/unix', 'latin1'); } catch { return out; }
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && f[7].startsWith('/')) out.add(f[7]);
+  }
+  return out;
+}
+
+/**
+ * The dirs of exec'd processes whose monitor is gone (ended while no daemon ran, or an exec a
+ * daemon died in the middle of, whose nsinit the caller killed): nothing will use them again.
+ * A live exec'd process keeps its own: its caller waits for it.
+ */
+function removeStaleExecs(dir: string, live: Set<string>): void {
+  const execs = path.join(dir, 'exec');
+  let names: string[];
+  try { names = fs.readdirSync(execs); } catch { return; }
+  for (const n of names) {
+    if (!live.has(monitorSocket(path.join(execs, n)))) removeStateDir(path.join(execs, n));
   }
 }
 
