@@ -23,3 +23,9 @@ export function errorBody(e: unknown): { code: string; message: string } {
   if (e instanceof Error) return { code: 'internal', message: e.message };
   return { code: 'internal', message: String(e) };
 }
+
+/** zod's words for a field that is not there ("expected number, received undefined") in a user's. */
+export function plainMessage(message: string): string {
+  const m = /^Invalid input: expected (\w+), received undefined$/.exec(message);
+  return m ? `missing (expected ${/^[aeiou]/.test(m[1]) ? 'an' : 'a'} ${m[1]})` : message;
+}

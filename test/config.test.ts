@@ -76,6 +76,13 @@ test('unknown capabilities and rlimit types are refused, naming the field', asyn
   await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_FLY' }] }; }, /linux\.seccomp\.syscalls\.0\.action: unknown action "SCMP_ACT_FLY"/);
 });
 
+test('a missing field and a NUL byte are refused, naming the field (what the config fuzzer found)', async () => {
+  await refused((s) => { delete s.process.user.uid; }, /^config\.json: process\.user\.uid: missing \(expected a number\)$/m);
+  await refused((s) => { s.process.args = ['sh', 'a\0b']; }, /^config\.json: process\.args\.1: contains a NUL byte$/m);
+  await refused((s) => { s.mounts[0].options = ['nosuid\0']; }, /^config\.json: mounts\.0\.options\.0: contains a NUL byte$/m);
+  await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'] }] }; }, /linux\.seccomp\.syscalls\.0\.action: missing \(expected an action\)/);
+});
+
 test('rlimits, noNewPrivileges and oomScoreAdj', async () => {
   const out = await inside('grep "open files" /proc/self/limits; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj', (s) => {
     s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];

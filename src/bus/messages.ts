@@ -1,5 +1,6 @@
 // Every message on runa's buses, defined once as a zod schema; types are inferred.
 import { z } from 'zod';
+import { plainMessage } from '../errors.js';
 
 const id = z.string().min(1).max(1024);
 const signal = z.number().int().min(0).max(64);
@@ -169,6 +170,7 @@ export type ExitRecord = z.infer<typeof ExitRecord>;
 export function describeIssues(err: z.ZodError, prefix = ''): string {
   return err.issues
     .slice(0, 3)
-    .map((i) => `${prefix}${i.path.length ? i.path.join('.') + ': ' : ''}${i.message}`)
+    .map((i) => `${prefix}${i.path.length ? i.path.join('.') + ': ' : ''}${plainMessage(i.message)}`)
     .join('; ');
 }
+

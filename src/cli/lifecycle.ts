@@ -32,7 +32,13 @@ export type HookRunner = (name: string, childPid: number, monitorPid: number) =>
 async function readSync(nsinit: NsinitProcess, onHook: HookRunner | undefined): Promise<number> {
   for (;;) {
     const text = await nsinit.readLine();
-    if (text === null) throw new RunaError('create_failed', 'nsinit exited before the container was created');
+    if (text === null) {
+      // Its status says how: a signal (128+N) is most often a limit or a seccomp profile the
+      // config gave it, which nsinit obeys from early on.
+      const status = await nsinit.wait().catch(() => null);
+      const how = status === null ? '' : status > 128 ? ` (killed by signal ${status - 128})` : ` (status ${status})`;
+      throw new RunaError('create_failed', `nsinit exited before the container was created${how}`);
+    }
     const [kind, a, ...rest] = text.split('\t');
     if (kind === 'hook') {
       const answer = onHook ? onHook(a, Number(rest[0]), nsinit.pid) : Promise.reject(new Error('no hook runner'));

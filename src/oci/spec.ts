@@ -119,6 +119,8 @@ export function parseSpecText(text: string): any {
 export const stringifySpec = (spec: Spec): string => losslessStringify(spec)!;
 
 export function parseSpec(raw: unknown): Spec {
+  const nul = nulAt(raw, []);
+  if (nul) throw new RunaError('invalid_spec', `config.json: ${nul}: contains a NUL byte`);
   const r = Spec.safeParse(raw);
   if (!r.success) throw new RunaError('invalid_spec', `config.json: ${describeIssues(r.error)}`);
   const spec = r.data;
@@ -129,6 +131,25 @@ export function parseSpec(raw: unknown): Spec {
   }
   if (spec.linux?.seccomp !== undefined) specSeccomp(spec);
   return spec;
+}
+
+/**
+ * The first string with a NUL byte (none can reach the kernel: a path, an argument, an option
+ * would be cut short there), as a field path; annotations are the caller's and pass through.
+ */
+function nulAt(v: unknown, at: Array<string | number>): string | null {
+  if (typeof v === 'string') return v.includes('\0') ? at.join('.') || '(the document)' : null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) { const r = nulAt(v[i], [...at, i]); if (r) return r; }
+  } else if (v && typeof v === 'object') {
+    for (const [k, x] of Object.entries(v)) {
+      if (at.length === 0 && k === 'annotations') continue;
+      if (k.includes('\0')) return [...at, k].join('.');
+      const r = nulAt(x, [...at, k]);
+      if (r) return r;
+    }
+  }
+  return null;
 }
 
 /** linux.seccomp compiled for this kernel (cached per profile); a bad profile fails naming the field. */

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { OCI_ARCHES, nativeArch } from './arch.js';
 import { SYSCALLS, type SyscallArch } from './syscalls.js';
+import { plainMessage } from '../errors.js';
 
 /** SECCOMP_RET_* (linux/seccomp.h). */
 export const RET = {
@@ -39,9 +40,9 @@ const Arg = z.looseObject({
   index: z.number().int().min(0).max(5, 'argument index must be 0 to 5'),
   value: u64,
   valueTwo: u64.optional(),
-  op: z.enum(OPERATORS, { error: (i) => `unknown operator ${JSON.stringify(i.input)}` }),
+  op: z.enum(OPERATORS, { error: (i) => (i.input === undefined ? 'missing (expected an operator)' : `unknown operator ${JSON.stringify(i.input)}`) }),
 });
-const action = z.enum(ACTIONS, { error: (i) => `unknown action ${JSON.stringify(i.input)}` });
+const action = z.enum(ACTIONS, { error: (i) => (i.input === undefined ? 'missing (expected an action)' : `unknown action ${JSON.stringify(i.input)}`) });
 const Syscall = z.looseObject({
   names: z.array(z.string()).min(1, 'a rule must name at least one syscall'),
   action,
@@ -122,7 +123,7 @@ export function parseProfile(raw: unknown): SeccompProfile {
   const r = SeccompSchema.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new SeccompError(`linux.seccomp${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`);
+    throw new SeccompError(`linux.seccomp${i.path.length ? '.' + i.path.join('.') : ''}: ${plainMessage(i.message)}`);
   }
   return r.data;
 }
