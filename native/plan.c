@@ -19,6 +19,9 @@ static const struct {
 #undef PLAN_GRAMMAR_
 };
 
+const char *plan_op_name(enum plan_op op) { return grammar[op].name; }
+const char *plan_op_args(enum plan_op op) { return grammar[op].args; }
+
 int plan_is_num(const char *s)
 {
 	char *end;

@@ -85,6 +85,9 @@ struct plan {
 // path only names the plan in msg. On failure nothing is left to free.
 int plan_decode(char *buf, size_t len, const char *path, struct plan *out, char *msg, size_t size);
 void plan_free(struct plan *p);
+// An op's name and argument letters, as in PLAN_OPS.
+const char *plan_op_name(enum plan_op op);
+const char *plan_op_args(enum plan_op op);
 
 // The argument checks plan_decode applies: a number for strtoull(s, NULL, 0), a word.
 int plan_is_num(const char *s);
