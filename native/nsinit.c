@@ -2,6 +2,7 @@
 // monitors the container process. No policy lives here: every decision is in the plan.
 #include "nsinit.h"
 #include "plan.h"
+#include "request.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -166,19 +167,7 @@ static int started;
 static const char *json_esc(const char *s)
 {
 	static char out[MSG_MAX + 16];
-	size_t o = 0;
-
-	for (; *s && o + 7 < sizeof out; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			o += fmt(out + o, sizeof out - o, "\\%c", c);
-		else if (c < 0x20)
-			o += fmt(out + o, sizeof out - o, "\\u%04x", c);
-		else
-			out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return out;
+	return json_escape(s, out, sizeof out);
 }
 
 static void drop(struct client *c)
@@ -311,20 +300,6 @@ static void on_accept(void)
 	close(fd); // full: this client sees EOF instead of a hello
 }
 
-// The value after `"key"` and a colon, or NULL. Tolerant: ignores the rest of the line.
-static const char *json_value(const char *line, const char *key)
-{
-	char pat[32];
-	size_t plen = fmt(pat, sizeof pat, "\"%s\"", key);
-
-	for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
-		const char *v = p + plen + strspn(p + plen, " \t\r");
-		if (*v == ':')
-			return v + 1 + strspn(v + 1, " \t\r");
-	}
-	return NULL;
-}
-
 static void start(struct client *c)
 {
 	char msg[MSG_MAX];
@@ -359,25 +334,28 @@ static void start(struct client *c)
 
 static void handle(struct client *c, const char *line)
 {
-	const char *v = json_value(line, "type");
-	size_t n = v && *v == '"' ? strcspn(v + 1, "\"") : 0;
+	struct request r;
 
-	if (!v || *v != '"' || v[1 + n] != '"') {
+	request_parse(line, &r);
+	switch (r.kind) {
+	case REQ_NO_TYPE:
 		reply_error(c, "request without a \"type\" string");
-	} else if (n == 13 && strncmp(v + 1, "monitor.start", n) == 0) {
+		break;
+	case REQ_START:
 		start(c);
-	} else if (n == 14 && strncmp(v + 1, "monitor.signal", n) == 0) {
-		char *end;
-		const char *s = json_value(line, "signal");
-		long sig = s ? strtol(s, &end, 10) : -1;
-		if (!s || end == s || sig < 0 || sig > 64)
-			reply_error(c, "monitor.signal needs a \"signal\" number from 0 to 64");
-		else if (kill(child, (int)sig) < 0)
-			reply_error(c, "kill %d with signal %ld: %s", (int)child, sig, strerror(errno));
+		break;
+	case REQ_BAD_SIGNAL:
+		reply_error(c, "monitor.signal needs a \"signal\" number from 0 to 64");
+		break;
+	case REQ_SIGNAL:
+		if (kill(child, (int)r.signal) < 0)
+			reply_error(c, "kill %d with signal %ld: %s", (int)child, r.signal, strerror(errno));
 		else
-			reply(c, "{\"type\":\"monitor.signalled\",\"signal\":%ld}", sig);
-	} else {
-		reply_error(c, "unknown request type \"%.*s\"", (int)(n < 64 ? n : 64), v + 1);
+			reply(c, "{\"type\":\"monitor.signalled\",\"signal\":%ld}", r.signal);
+		break;
+	case REQ_UNKNOWN:
+		reply_error(c, "unknown request type \"%.*s\"", (int)(r.type_len < 64 ? r.type_len : 64), r.type);
+		break;
 	}
 }
 

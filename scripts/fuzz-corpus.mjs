@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Writes the plan fuzzer's seed corpus and dictionary (native/fuzz/corpus/, native/fuzz/plan.dict)
 // from runa's own plan builder and encoder: the plans runa emits for a few representative specs,
-// encoded exactly as nsinit reads them. Regression inputs (native/fuzz/corpus/regress-*) are
+// encoded exactly as nsinit reads them, and two monitor.sock requests. Regression inputs (native/fuzz/corpus/regress-*) are
 // kept as they are.
 //
 // Usage: npm run build && node scripts/fuzz-corpus.mjs
@@ -81,13 +81,16 @@ const plans = {
 mkdirSync(CORPUS, { recursive: true });
 for (const f of readdirSync(CORPUS)) if (!f.startsWith('regress-')) rmSync(join(CORPUS, f));
 for (const [name, plan] of Object.entries(plans)) writeFileSync(join(CORPUS, `${name}.plan`), encodePlan(plan));
+// The same harness parses its input as a monitor.sock request line too (PROTOCOL.md).
+const requests = { start: { type: 'monitor.start' }, signal: { type: 'monitor.signal', signal: 15 } };
+for (const [name, r] of Object.entries(requests)) writeFileSync(join(CORPUS, `request-${name}.json`), `${JSON.stringify(r)}\n`);
 
 // The dictionary: every op name (from native/plan.h, the grammar nsinit decodes), then the
-// words its arguments take.
+// words its arguments take, then those of a request line.
 const ops = [...readFileSync(join(ROOT, 'native/plan.h'), 'utf8').matchAll(/X\(\w+, "([a-z_-]+)", "[a-z]*"\)/g)].map((m) => m[1]);
 if (ops.length < 40) throw new Error(`native/plan.h: only ${ops.length} ops found`);
 const words = ['mnt', 'uts', 'ipc', 'net', 'pid', 'cgroup', 'user', 'time', 'unlimited', '0x', '0755', '18446744073709551615',
-  '18446744073709551616', '-1', ',', '0000000000000000'];
+  '18446744073709551616', '-1', ',', '0000000000000000', '"type"', '"signal"', '"monitor.start"', '"monitor.signal"', ':', '\\u0000'];
 const esc = (s) => s.replace(/[\\"]/g, (c) => `\\${c}`);
 writeFileSync(join(ROOT, 'native/fuzz/plan.dict'), [
   '# libFuzzer dictionary for native/fuzz/plan_fuzz (written by scripts/fuzz-corpus.mjs)',
@@ -95,4 +98,4 @@ writeFileSync(join(ROOT, 'native/fuzz/plan.dict'), [
   ...words.map((w) => `"${esc(w)}"`),
   '',
 ].join('\n'));
-console.log(`${Object.keys(plans).length} plans and ${ops.length} op names written`);
+console.log(`${Object.keys(plans).length} plans, ${Object.keys(requests).length} requests and ${ops.length} op names written`);

@@ -1,8 +1,10 @@
 // libFuzzer harness for nsinit's plan decoder (plan.c): any bytes as a plan file, decoded
 // without running anything; a decoded plan's arguments then go through the decoders the ops
-// apply to them. Build: make -C native fuzz (clang, -fsanitize=fuzzer,address,undefined).
+// apply to them. The same bytes are also a monitor.sock request line (request.c), parsed and
+// escaped back. Build: make -C native fuzz (clang, -fsanitize=fuzzer,address,undefined).
 // Crashes, leaks, undefined behaviour and broken invariants (checked below) abort.
 #include "../plan.h"
+#include "../request.h"
 #include <errno.h>
 #include <linux/filter.h>
 #include <stdint.h>
@@ -62,12 +64,44 @@ static void decode_args(const struct plan_step *st)
 	}
 }
 
+// The monitor reads a line up to its newline and parses it as a C string.
+static void request(const uint8_t *data, size_t size)
+{
+	char *line = malloc(size + 1), out[64], *nl;
+	struct request r;
+
+	if (!line)
+		return;
+	memcpy(line, data, size);
+	line[size] = '\0';
+	if ((nl = memchr(line, '\n', size)))
+		*nl = '\0';
+	request_parse(line, &r);
+	CHECK(r.kind <= REQ_UNKNOWN);
+	if (r.kind == REQ_SIGNAL)
+		CHECK(r.signal >= 0 && r.signal <= 64);
+	if (r.kind == REQ_UNKNOWN)
+		CHECK(r.type > line && r.type + r.type_len <= line + strlen(line) && r.type[r.type_len] == '"');
+	// What the monitor sends back: no raw control character or unescaped quote, and it fits.
+	json_escape(line, out, sizeof out);
+	CHECK(strlen(out) < sizeof out);
+	for (size_t i = 0; out[i]; i++) {
+		CHECK((unsigned char)out[i] >= 0x20);
+		if (out[i] == '\\')
+			CHECK(out[++i] != '\0');
+		else
+			CHECK(out[i] != '"');
+	}
+	free(line);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	// An exact-size copy, so that reading one byte past the plan is caught.
 	char *buf = malloc(size ? size : 1), msg[2048];
 	struct plan plan;
 
+	request(data, size);
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
