@@ -1,6 +1,8 @@
 // nsinit: executes a plan computed by runa's TypeScript side (see PROTOCOL.md), then
 // monitors the container process. No policy lives here: every decision is in the plan.
 #include "nsinit.h"
+#include "plan.h"
+#include "request.h"
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -144,14 +146,6 @@ static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
 static unsigned long long num64(const char *s) { return strtoull(s, NULL, 0); }
 static rlim_t limit(const char *s) { return strcmp(s, "unlimited") == 0 ? RLIM_INFINITY : (rlim_t)num64(s); }
 
-static int is_num(const char *s)
-{
-	char *end;
-	errno = 0;
-	strtoull(s, &end, 0);
-	return *s && !*end && errno == 0;
-}
-
 void close_fd(int *fd)
 {
 	if (*fd >= 0)
@@ -173,19 +167,7 @@ static int started;
 static const char *json_esc(const char *s)
 {
 	static char out[MSG_MAX + 16];
-	size_t o = 0;
-
-	for (; *s && o + 7 < sizeof out; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			o += fmt(out + o, sizeof out - o, "\\%c", c);
-		else if (c < 0x20)
-			o += fmt(out + o, sizeof out - o, "\\u%04x", c);
-		else
-			out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return out;
+	return json_escape(s, out, sizeof out);
 }
 
 static void drop(struct client *c)
@@ -318,20 +300,6 @@ static void on_accept(void)
 	close(fd); // full: this client sees EOF instead of a hello
 }
 
-// The value after `"key"` and a colon, or NULL. Tolerant: ignores the rest of the line.
-static const char *json_value(const char *line, const char *key)
-{
-	char pat[32];
-	size_t plen = fmt(pat, sizeof pat, "\"%s\"", key);
-
-	for (const char *p = strstr(line, pat); p; p = strstr(p + 1, pat)) {
-		const char *v = p + plen + strspn(p + plen, " \t\r");
-		if (*v == ':')
-			return v + 1 + strspn(v + 1, " \t\r");
-	}
-	return NULL;
-}
-
 static void start(struct client *c)
 {
 	char msg[MSG_MAX];
@@ -366,25 +334,28 @@ static void start(struct client *c)
 
 static void handle(struct client *c, const char *line)
 {
-	const char *v = json_value(line, "type");
-	size_t n = v && *v == '"' ? strcspn(v + 1, "\"") : 0;
+	struct request r;
 
-	if (!v || *v != '"' || v[1 + n] != '"') {
+	request_parse(line, &r);
+	switch (r.kind) {
+	case REQ_NO_TYPE:
 		reply_error(c, "request without a \"type\" string");
-	} else if (n == 13 && strncmp(v + 1, "monitor.start", n) == 0) {
+		break;
+	case REQ_START:
 		start(c);
-	} else if (n == 14 && strncmp(v + 1, "monitor.signal", n) == 0) {
-		char *end;
-		const char *s = json_value(line, "signal");
-		long sig = s ? strtol(s, &end, 10) : -1;
-		if (!s || end == s || sig < 0 || sig > 64)
-			reply_error(c, "monitor.signal needs a \"signal\" number from 0 to 64");
-		else if (kill(child, (int)sig) < 0)
-			reply_error(c, "kill %d with signal %ld: %s", (int)child, sig, strerror(errno));
+		break;
+	case REQ_BAD_SIGNAL:
+		reply_error(c, "monitor.signal needs a \"signal\" number from 0 to 64");
+		break;
+	case REQ_SIGNAL:
+		if (kill(child, (int)r.signal) < 0)
+			reply_error(c, "kill %d with signal %ld: %s", (int)child, r.signal, strerror(errno));
 		else
-			reply(c, "{\"type\":\"monitor.signalled\",\"signal\":%ld}", sig);
-	} else {
-		reply_error(c, "unknown request type \"%.*s\"", (int)(n < 64 ? n : 64), v + 1);
+			reply(c, "{\"type\":\"monitor.signalled\",\"signal\":%ld}", r.signal);
+		break;
+	case REQ_UNKNOWN:
+		reply_error(c, "unknown request type \"%.*s\"", (int)(r.type_len < 64 ? r.type_len : 64), r.type);
+		break;
 	}
 }
 
@@ -608,37 +579,19 @@ static void op_statedir(char **a)
 	TRY(listen(listen_fd, 16), "listen \"%s/" SOCK_NAME "\"", a[0]);
 }
 
-// The CLONE_NEW* flag of a namespace type name (len bytes of name), or 0.
-static int ns_flag(const char *name, size_t len)
-{
-	static const struct { const char *name; int flag; } ns[] = {
-		{"mnt", CLONE_NEWNS}, {"uts", CLONE_NEWUTS}, {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
-		{"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"user", CLONE_NEWUSER}, {"time", CLONE_NEWTIME},
-	};
-	for (size_t i = 0; i < ARRAY_SIZE(ns); i++)
-		if (strlen(ns[i].name) == len && strncmp(name, ns[i].name, len) == 0)
-			return ns[i].flag;
-	return 0;
-}
-
 static void op_unshare(char **a)
 {
-	int flags = 0, f;
+	int flags = plan_ns_list(a[0]);
 
-	for (const char *p = a[0]; *p;) {
-		size_t len = strcspn(p, ",");
-		if (!(f = ns_flag(p, len)))
-			die_err(EINVAL, "unshare \"%s\"", a[0]);
-		flags |= f;
-		p += len + (p[len] == ',');
-	}
+	if (flags < 0)
+		die_err(EINVAL, "unshare \"%s\"", a[0]);
 	TRY(unshare(flags), "unshare \"%s\"", a[0]);
 }
 
 // Joining a mount namespace also moves our root and cwd to that namespace's root.
 static void op_setns(char **a)
 {
-	int flag = ns_flag(a[1], strlen(a[1])), fd, type;
+	int flag = plan_ns_flag(a[1], strlen(a[1])), fd, type;
 
 	if (!flag)
 		die_err(EINVAL, "setns \"%s\": unknown namespace type \"%s\"", a[0], a[1]);
@@ -837,19 +790,13 @@ static void op_pivot_root(char **a)
 
 static void op_setgroups(char **a)
 {
-	size_t n = *a[0] ? 1 : 0;
-	for (const char *p = a[0]; *p; p++)
-		n += *p == ',';
-	gid_t *gids = xcalloc(n, sizeof *gids);
-	const char *p = a[0];
-	for (size_t i = 0; i < n; i++, p++) {
-		char *end;
-		errno = 0;
-		gids[i] = (gid_t)strtoul(p, &end, 0);
-		if (end == p || (*end && *end != ',') || errno)
-			die_err(EINVAL, "setgroups \"%s\"", a[0]);
-		p = end;
-	}
+	size_t n;
+	gid_t *gids = plan_gids(a[0], &n);
+
+	if (!gids && errno == EINVAL)
+		die_err(EINVAL, "setgroups \"%s\"", a[0]);
+	if (!gids)
+		die("setgroups \"%s\": calloc", a[0]);
 	TRY(setgroups(n, gids), "setgroups \"%s\"", a[0]);
 	free(gids);
 }
@@ -1015,56 +962,12 @@ static void op_exec(char **a)
 
 // ---- the plan file ----
 
-static const struct op {
-	const char *name;
-	// One letter per argument: s string, n number, l number or "unlimited", w word (see is_word).
-	const char *args;
-	void (*run)(char **args);
-} ops[] = {
-	{"statedir", "s", op_statedir},         {"unshare", "s", op_unshare},
-	{"setns", "ss", op_setns},              {"sethostname", "s", op_sethostname},
-	{"loopback", "", op_loopback},          {"pdeathsig", "n", op_pdeathsig},
-	{"fork", "", op_fork},                  {"mount", "sssns", op_mount},
-	{"mkdir", "sn", op_mkdir},              {"mknod", "snnn", op_mknod},
-	{"symlink", "ss", op_symlink},          {"pivot_root", "s", op_pivot_root},
-	{"chdir", "s", op_chdir},               {"umask", "n", op_umask},
-	{"chdir-early", "s", op_chdir_early},   {"chdir-late", "", op_chdir_late},
-	{"fix-stdio", "n", op_fix_stdio},       {"hold", "sn", op_hold},
-	{"mount-held", "nss", op_mount_held},
-	{"write", "ss", op_write},              {"mask", "s", op_mask},
-	{"readonly", "s", op_readonly},         {"setsid", "", op_setsid},
-	{"console-connect", "s", op_console_connect}, {"console", "", op_console},
-	{"console-proxy", "", op_console_proxy}, {"rlimit", "nll", op_rlimit},
-	{"nonewprivs", "", op_nonewprivs},      {"capbset", "n", op_capbset},
-	{"keepcaps", "", op_keepcaps},          {"setgroups", "s", op_setgroups},
-	{"setgid", "n", op_setgid},             {"setuid", "n", op_setuid},
-	{"capset", "nnn", op_capset},           {"ambient", "n", op_ambient},
-	{"env", "s", op_env},                   {"arg", "s", op_arg},
-	{"gate", "", op_gate},                  {"exec", "", op_exec},
-	{"userns", "ss", op_userns},            {"mkfile", "sn", op_mkfile},
-	{"hookpoint", "w", op_hookpoint},       {"seccomp", "ns", op_seccomp},
-	{"seccomp-listener", "ss", op_seccomp_listener}, {"stdio-null", "", op_stdio_null},
-	{"fork-sibling", "", op_fork_sibling}, {"mount-copyup", "sssns", op_mount_copyup},
-	{"mount-setattr", "snn", op_mount_setattr}, {"rootfs", "s", op_rootfs},
+// What runs each op of the plan (plan.h has the grammar).
+static void (*const run[PLAN_NOPS])(char **args) = {
+#define RUN_(id, name, args) [PLAN_##id] = op_##id,
+	PLAN_OPS(RUN_)
+#undef RUN_
 };
-
-#define WORD_MAX 64
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
-// A hookpoint name: 1 to WORD_MAX bytes of [A-Za-z0-9_.-], so it fits a tab-separated line.
-static int is_word(const char *s)
-{
-	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-");
-	return n > 0 && n <= WORD_MAX && !s[n];
-}
-
-static int valid_arg(char type, const char *s)
-{
-	if (type == 'w')
-		return is_word(s);
-	return type == 's' || is_num(s) || (type == 'l' && strcmp(s, "unlimited") == 0);
-}
 
 // A hookpoint needs a spawner that answers on fd 3: a socket (a pipe is one-way).
 static void check_sync_socket(const char *name)
@@ -1078,50 +981,37 @@ static void check_sync_socket(const char *name)
 		die_err(ENOTSOCK, "hookpoint \"%s\": fd 3 is not a socket, nobody could answer", name);
 }
 
-static const struct op *find_op(const char *name)
+// Read the whole plan; *len bytes, NUL-terminated tokens or not (plan_decode checks).
+static char *read_plan(const char *path, size_t *len)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-		if (strcmp(ops[i].name, name) == 0)
-			return &ops[i];
-	return NULL;
-}
-
-// Read the whole plan and split it into its NUL-terminated tokens.
-static char **read_plan(const char *path, size_t *count)
-{
-	size_t cap = 4096, len = 0, n = 0;
-	char *buf = xcalloc(cap, 1);
+	size_t cap = 4096, n = 0;
+	char *buf = xcalloc(cap, 1), *more;
 	ssize_t r;
 	int fd;
 
 	TRY((fd = open(path, O_RDONLY | O_CLOEXEC)), "open plan \"%s\"", path);
-	while ((r = read(fd, buf + len, cap - len)) != 0) {
+	while ((r = read(fd, buf + n, cap - n)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		TRY(r, "read plan \"%s\"", path);
-		if ((len += (size_t)r) == cap && !(buf = realloc(buf, cap *= 2)))
-			die("read plan \"%s\"", path);
+		if ((n += (size_t)r) == cap) {
+			if (!(more = realloc(buf, cap *= 2)))
+				die("read plan \"%s\"", path);
+			buf = more;
+		}
 	}
-	close(fd);
-	if (len > 0 && buf[len - 1] != '\0')
-		die_err(EINVAL, "plan \"%s\": truncated (last token lacks its NUL)", path);
-	for (size_t i = 0; i < len; i++)
-		n += buf[i] == '\0';
-	char **tok = xcalloc(n + 1, sizeof *tok);
-	for (size_t i = 0, t = 0; i < len; i += strlen(buf + i) + 1)
-		tok[t++] = buf + i;
-	*count = n;
-	return tok;
+	TRY(close(fd), "close plan \"%s\"", path);
+	*len = n;
+	return buf;
 }
 
 int main(int argc, char **argv)
 {
-	const struct op *op;
 	sigset_t mask;
 	size_t n, i;
 
 	// `--preserve-fds N`: fds 3 .. 2+N are the process's (runc's flag), the sync channel follows them.
-	if (argc == 4 && strcmp(argv[1], "--preserve-fds") == 0 && is_num(argv[2]) && num(argv[2]) < 1024) {
+	if (argc == 4 && strcmp(argv[1], "--preserve-fds") == 0 && plan_is_num(argv[2]) && num(argv[2]) < 1024) {
 		preserved = (int)num(argv[2]);
 		argv += 2;
 		argc -= 2;
@@ -1151,25 +1041,17 @@ int main(int argc, char **argv)
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) // a vanished reader must not kill the monitor
 		die("signal SIGPIPE");
 
-	char **tok = read_plan(argv[1], &n);
-	// Validate the whole plan before running any of it.
-	for (i = 0; i < n; i += 1 + strlen(op->args)) {
-		if (!(op = find_op(tok[i])))
-			die_err(EINVAL, "plan: unknown op \"%s\"", tok[i]);
-		if (i + 1 + strlen(op->args) > n)
-			die_err(EINVAL, "plan: op \"%s\" truncated", tok[i]);
-		for (size_t k = 0; op->args[k]; k++)
-			if (!valid_arg(op->args[k], tok[i + 1 + k]))
-				die_err(EINVAL, "%s \"%s\": %s", tok[i], tok[i + 1 + k], op->args[k] == 'w'
-					? "not a word of 1 to " STR(WORD_MAX) " letters, digits, '_', '.', '-'" : "not a number");
-		if (op->run == op_hookpoint)
-			check_sync_socket(tok[i + 1]);
-	}
-	prog_argv = xcalloc(n + 1, sizeof *prog_argv);
-	prog_env = xcalloc(n + 1, sizeof *prog_env);
-	for (i = 0; i < n; i += 1 + strlen(op->args)) {
-		op = find_op(tok[i]);
-		op->run(&tok[i + 1]);
-	}
+	char msg[MSG_MAX], *buf = read_plan(argv[1], &n);
+	struct plan plan;
+	if (plan_decode(buf, n, argv[1], &plan, msg, sizeof msg) < 0)
+		die_err(errno, "%s", msg);
+	// fd 3 is checked before running any of it, like the plan.
+	for (i = 0; i < plan.nsteps; i++)
+		if (plan.step[i].op == PLAN_hookpoint)
+			check_sync_socket(plan.step[i].args[0]);
+	prog_argv = xcalloc(plan.ntok + 1, sizeof *prog_argv);
+	prog_env = xcalloc(plan.ntok + 1, sizeof *prog_env);
+	for (i = 0; i < plan.nsteps; i++)
+		run[plan.step[i].op](plan.step[i].args);
 	die_err(EINVAL, "plan: ended without \"exec\"");
 }

@@ -1,6 +1,7 @@
 // seccomp: load a filter the TypeScript side compiled, hand a user-notification listener to
 // the runtime's listener socket (runc's protocol), and report what the kernel supports.
 #include "nsinit.h"
+#include "plan.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
@@ -16,28 +17,20 @@
 
 static const char *listener_path, *listener_state; // from seccomp-listener (the monitor's)
 
-static int hexval(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 // FLAGS PROGRAM: PROGRAM is the sock_filter array in lowercase hex (16 digits an instruction).
 void op_seccomp(char **a)
 {
 	unsigned long flags = strtoul(a[0], NULL, 0);
-	size_t hex = strlen(a[1]), len = hex / 16;
 	unsigned char *bytes;
+	size_t len;
 	int fd;
 
-	if (hex == 0 || hex % 16 || len > BPF_MAXINSNS)
-		die_err(EINVAL, "seccomp: the program is not 1 to %d instructions of 16 hex digits", BPF_MAXINSNS);
-	if (!(bytes = malloc(hex / 2)))
-		die("seccomp");
-	for (size_t i = 0; i < hex / 2; i++) {
-		int hi = hexval(a[1][2 * i]), lo = hexval(a[1][2 * i + 1]);
-		if (hi < 0 || lo < 0)
+	if (!(bytes = plan_hex_program(a[1], BPF_MAXINSNS, &len))) {
+		if (errno == ERANGE)
+			die_err(EINVAL, "seccomp: the program is not 1 to %d instructions of 16 hex digits", BPF_MAXINSNS);
+		if (errno == EINVAL)
 			die_err(EINVAL, "seccomp: the program is not hex");
-		bytes[i] = (unsigned char)(hi << 4 | lo);
+		die("seccomp");
 	}
 	struct sock_fprog prog = {.len = (unsigned short)len, .filter = (struct sock_filter *)bytes};
 	TRY((fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog)),
