@@ -129,7 +129,18 @@ export function loadContainer(root: string, id: string): { saved: PersistedConta
 export function listIds(root: string): string[] {
   let names: string[];
   try { names = fs.readdirSync(root); } catch { return []; }
-  return names.filter((n) => fs.existsSync(stateFile(path.join(root, n)))).sort();
+  return names.filter((n) => !isTrash(n) && fs.existsSync(stateFile(path.join(root, n)))).sort();
+}
+
+/** A state dir on its way out (removeStateDir): `~` is in no container id, so none is taken for one. */
+const TRASH = '.~';
+export const isTrash = (name: string): boolean => name.startsWith(TRASH);
+
+/** What removeStateDirs left when its daemon died: removed by the next one (at adoption). */
+export function sweepTrash(dir: string): void {
+  let names: string[];
+  try { names = fs.readdirSync(dir); } catch { return; }
+  for (const n of names) if (isTrash(n)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
 }
 
 /**
@@ -163,8 +174,25 @@ export function readIntent(dir: string): Intent | null {
 }
 
 /** A create's first mark, written in place (one write: its presence is what counts). */
-export function markCreating(dir: string): void {
-  fs.writeFileSync(path.join(dir, INTENT), JSON.stringify({ op: 'create', cgroupDirs: [] }), { mode: 0o600 });
+/**
+ * A create's claim on its id: its state dir, made under a trash name with its first intent
+ * in it, then renamed into place. A daemon killed on the way leaves trash (swept by the next)
+ * or a marked dir (rolled back by the next), never an empty dir that nothing would recognize.
+ * rename(2) replaces an empty directory: one (made by hand, or by an older runa) is taken
+ * over, a container's never (ENOTEMPTY/EEXIST: `taken`).
+ */
+export function claimStateDir(dir: string, taken: () => Error): void {
+  const tmp = path.join(path.dirname(dir), `${TRASH}claim~${path.basename(dir)}~${process.pid}~${Date.now()}`);
+  fs.mkdirSync(tmp, { mode: 0o711 });
+  try {
+    fs.writeFileSync(path.join(tmp, INTENT), JSON.stringify({ op: 'create', cgroupDirs: [] }), { mode: 0o600 });
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') throw taken();
+    throw e;
+  }
 }
 
 export function isMarked(dir: string): boolean {
@@ -180,10 +208,21 @@ export function clearIntent(dir: string): void {
 }
 
 /**
- * Remove a container's state dir: its files by name, then the directory (a subdirectory, the
- * overlay's, goes through rmSync). Cheaper than rmSync's walk, which stats every entry.
+ * Remove a container's state dir (or an exec'd process's): first renamed out of the way in
+ * one step, so that a daemon killed meanwhile leaves either the whole dir (its state and its
+ * delete intent: the next daemon finishes the delete) or trash that the next daemon sweeps,
+ * never a dir with some files gone that nothing would recognize. Then its files by name and
+ * the directory (a subdirectory, the overlay's, goes through rmSync): cheaper than rmSync's
+ * walk, which stats every entry.
  */
-export function removeStateDir(dir: string): void {
+export function removeStateDir(live: string): void {
+  const dir = path.join(path.dirname(live), `${TRASH}${path.basename(live)}~${process.pid}~${Date.now()}`);
+  try {
+    fs.renameSync(live, dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -588,7 +588,7 @@ export class ContainerActor {
     killPoint('delete:cgroups');
     // The gofer undoes the container's filesystem side: plan, config, overlay, records.
     await this.opts.bus.request({ type: 'gofer.undo', from: this.address, to: goferAddress(this.id) })
-      .catch(() => fs.rmSync(this.record.stateDir, { recursive: true, force: true }));
+      .catch(() => removeStateDir(this.record.stateDir));
     this.gofer.stop();
     this.container.stop();
     if (!keepEffects) this.effectsActor.stop();

@@ -11,7 +11,7 @@ import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { containerDir, monitorSocket, stateFile } from '../paths.js';
-import { clearIntent, isMarked, listIds, markCreating, readExit, readIntent, readState, removeStateDir, writeIntent } from '../state.js';
+import { claimStateDir, clearIntent, isMarked, listIds, readExit, readIntent, readState, removeStateDir, sweepTrash, isTrash, writeIntent } from '../state.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
@@ -249,17 +249,10 @@ export class Registry {
     validateId(id);
     const dir = containerDir(this.root, id);
     if (this.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
-    // The state dir is the container's claim on its id: made first, atomically.
-    try {
-      fs.mkdirSync(dir, { mode: 0o711 });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw alreadyExists(id);
-      throw e;
-    }
-    // Until its state is written, the create is marked as in progress (intent.json, written
-    // in place: its presence is the mark). One a daemon died in is undone by the next
-    // (rollBackOrphans), with what the intent recorded by then.
-    markCreating(dir);
+    // The state dir is the container's claim on its id, made first and atomically, already
+    // marked as a create in progress (intent.json, until its state is written): one a daemon
+    // died in is undone by the next (rollBackOrphans), with what the intent recorded by then.
+    claimStateDir(dir, () => alreadyExists(id));
     killPoint('create:claimed');
     const from = containerAddress(id);
     const to = goferAddress(id);
@@ -435,7 +428,8 @@ export class Registry {
    */
   private rollBackOrphans(): void {
     let names: string[] = [];
-    try { names = fs.readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name); } catch { return; }
+    sweepTrash(this.root);
+    try { names = fs.readdirSync(this.root, { withFileTypes: true }).filter((e) => e.isDirectory() && !isTrash(e.name)).map((e) => e.name); } catch { return; }
     for (const name of names) {
       const dir = path.join(this.root, name);
       if (fs.existsSync(stateFile(dir)) || !isMarked(dir)) continue;
@@ -443,7 +437,7 @@ export class Registry {
       for (const d of intent?.op === 'create' ? [...intent.cgroupDirs].reverse() : []) {
         try { fs.rmdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') process.stderr.write(`runa: rolling back ${name}: rmdir ${d}: ${(e as Error).message}\n`); }
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      removeStateDir(dir);
       process.stderr.write(`runa: rolled back the create of ${JSON.stringify(name)} that a daemon left unfinished\n`);
     }
   }
@@ -490,9 +484,10 @@ function listeningSockets(): Set<string> {
 function removeStaleExecs(dir: string, live: Set<string>): void {
   const execs = path.join(dir, 'exec');
   let names: string[];
+  sweepTrash(execs);
   try { names = fs.readdirSync(execs); } catch { return; }
   for (const n of names) {
-    if (!live.has(monitorSocket(path.join(execs, n)))) removeStateDir(path.join(execs, n));
+    if (!isTrash(n) && !live.has(monitorSocket(path.join(execs, n)))) removeStateDir(path.join(execs, n));
   }
 }
 
