@@ -612,13 +612,20 @@ int main(int argc, char **argv)
 	static const char hello[] = "GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		"Sec-WebSocket-Key: cnVuYS1mcm9udC1lbmQtMQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 	if (write_all(fd, hello, sizeof hello - 1) < 0) fallback();
-	/* The response head, byte by byte up to its blank line: the frames after it stay in the socket. */
+	/* The response head up to its blank line, and not a byte more: the frames after it stay in
+	 * the socket. Peeked, then read exactly (byte by byte cost a syscall each). */
 	char head[4096];
 	size_t hn = 0;
-	while (hn < 4 || memcmp(head + hn - 4, "\r\n\r\n", 4)) {
-		if (hn == sizeof head || read_full(fd, head + hn, 1) < 0) fallback();
-		hn++;
+	for (;;) {
+		ssize_t n = recv(fd, head, sizeof head - 1, MSG_PEEK);
+		if (n <= 0) fallback();
+		head[n] = 0;
+		char *end = strstr(head, "\r\n\r\n");
+		if (end) { hn = (size_t)(end + 4 - head); break; }
+		if ((size_t)n == sizeof head - 1) fallback();
+		usleep(200); /* the rest of the head is on its way (peeked data keeps POLLIN set) */
 	}
+	if (read_full(fd, head, hn) < 0) fallback();
 	if (strncmp(head, "HTTP/1.1 101", 12)) fallback();
 
 	/* A directory that is gone (containerd's shim stands in its pod's first bundle) is `null`:
