@@ -57,6 +57,25 @@ test('CVE-2022-29162: an exec\'d process gets no inheritable capabilities beyond
 });
 
 /** A private copy of the sandbox's rootfs (symlinks kept), for a test that plants things in it. */
+test('CVE-2024-21626: no host fd reaches an exec\'d process or the init, and a cwd through /proc/self/fd never leads to the host', async () => {
+  const bundle = await sb.bundle(['sleep', '7401']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'cve21626'])).code, 0);
+  // The fds of the exec'd process, of the init, and where each one leads.
+  const fds = async (pid: string) => {
+    const r = await sb.run(['exec', 'cve21626', 'sh', '-c', `ls -l /proc/${pid}/fd`]);
+    assert.equal(r.code, 0, r.stderr);
+    return [...r.stdout.matchAll(/ (\d+) -> (.*)$/gm)].filter((m) => Number(m[1]) > 2).map((m) => `${m[1]} -> ${m[2]}`);
+  };
+  assert.deepEqual(await fds('$$'), [], 'an exec\'d process holds only stdio');
+  assert.deepEqual(await fds('1'), [], 'the init holds only stdio');
+  // runc's exploit: a working directory at /proc/self/fd/N, a directory fd of the host's.
+  for (const n of [3, 4, 5, 6, 7, 8]) {
+    const r = await sb.run(['exec', '--cwd', `/proc/self/fd/${n}`, 'cve21626', 'sh', '-c', 'cat ./etc/hostname 2>/dev/null; pwd -P']);
+    if (r.code === 0) assert.doesNotMatch(r.stdout, new RegExp(fs.readFileSync('/etc/hostname', 'utf8').trim() || '^$^'), `cwd /proc/self/fd/${n} led to the host`);
+  }
+  assert.equal((await sb.run(['delete', '-f', 'cve21626'])).code, 0);
+});
+
 async function ownRootfs(name: string): Promise<string> {
   const dir = path.join(sb.dir, name);
   fs.cpSync(await sb.rootfs(), dir, { recursive: true, verbatimSymlinks: true });
