@@ -13,9 +13,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BusClient } from '../src/bus/client.js';
+import { ActorBus, type ActorMessage } from '../src/bus/actor-bus.js';
+import { MonitorMessage } from '../src/bus/messages.js';
+import { MonitorLink, MAX_LINE } from '../src/actors/monitor-link.js';
+import { ProcessActor, processAddress } from '../src/actors/process-actor.js';
 import { Sandbox } from './helpers/runa.js';
 import { RawWs } from './helpers/raw-ws.js';
-import { prng, mutate, mutateText, serialize, randomString, type Rng } from './helpers/fuzz.js';
+import { prng, mutate, mutateText, serialize, randomString, randomValue, type Rng } from './helpers/fuzz.js';
 
 const CASES = Number(process.env.RUNA_FUZZ_CASES) || 600;
 const SEED = Number(process.env.RUNA_FUZZ_SEED) || 0x12f2a3e5;
@@ -300,3 +304,187 @@ test('each WebSocket protocol error closes that connection with its code and the
   }
   assert.equal((await ping()).pid, sb.daemonPid());
 });
+
+// ---- the monitor link: a fake nsinit monitor says what the fuzzer tells it ----
+
+/** A script of lines a monitor sends: a plausible conversation, then damaged or reordered. */
+function monitorScript(r: Rng): string[] {
+  const msg = (): Record<string, unknown> => r.pick<() => Record<string, unknown>>([
+    () => ({ type: 'process.started' }),
+    () => ({ type: 'process.failed', message: randomString(r) }),
+    () => ({ type: 'monitor.signalled', signal: r.int(65) }),
+    () => ({ type: 'monitor.error', message: 'é💥' + randomString(r) }),
+    () => ({ type: 'process.exited', exitStatus: r.int(257) - 1, signal: r.int(65) }),
+  ])();
+  const hello = () => ({ type: 'monitor.hello', pid: 1 + r.int(1 << 22), initPid: 1 + r.int(1 << 22), state: r.pick(['created', 'running']) });
+  const lines: unknown[] = [];
+  if (r.chance(0.95)) lines.push(hello());
+  for (let i = r.int(6); i > 0; i--) lines.push(msg());
+  if (r.chance(0.7)) lines.push({ type: 'process.exited', exitStatus: r.int(256), signal: 0 });
+  for (let i = r.chance(0.2) ? 1 + r.int(3) : 0; i > 0; i--) lines.push(r.chance(0.3) ? hello() : msg()); // after the end
+  const text = lines.map((l) => JSON.stringify(l));
+  // Damage: garbage, truncation, unknown kinds, out-of-range fields, oversized or empty lines.
+  for (let n = r.chance(0.4) ? 1 + r.int(2) : 0; n > 0; n--) {
+    const at = r.int(text.length + 1);
+    const bad = r.pick<() => string>([
+      () => 'not json',
+      () => '',
+      () => (text[at] ?? '{"type":"process.exited","exitStatus":3,"signal":0}').slice(0, r.int(40)),
+      () => JSON.stringify({ type: r.pick(['process.exploded', 'monitor.hello ', 'exited', '']), exitStatus: 1 }),
+      () => JSON.stringify({ type: 'process.exited', exitStatus: r.pick([256, 300, -2, 1.5, '7', null]), signal: 0 }),
+      () => JSON.stringify({ type: 'process.exited', exitStatus: 0, signal: r.pick([65, -1, 9.5]) }),
+      () => JSON.stringify({ type: 'monitor.hello', pid: r.pick([0, -1, 'x']), initPid: 2, state: 'created' }),
+      () => JSON.stringify({ type: 'process.failed', message: 'x'.repeat(MAX_LINE - 20 + r.int(MAX_LINE)) }),
+      () => JSON.stringify(randomValue(r)),
+    ])();
+    if (r.chance(0.5) && at < text.length) text[at] = bad; else text.splice(at, 0, bad);
+  }
+  return text;
+}
+
+/** What the link must report of a script: its valid, in-order prefix; and whether it breaks. */
+function expected(script: string[], complete: boolean): { messages: MonitorMessage[]; broken: boolean } {
+  const messages: MonitorMessage[] = [];
+  let hello = false;
+  let exited = false;
+  for (const [i, line] of script.entries()) {
+    if (i === script.length - 1 && !complete) return { messages, broken: line.length > MAX_LINE };
+    if (line.length > MAX_LINE) return { messages, broken: true };
+    let raw: unknown;
+    try { raw = JSON.parse(line); } catch { return { messages, broken: true }; }
+    const m = MonitorMessage.safeParse(raw);
+    if (!m.success || exited || (m.data.type === 'monitor.hello') === hello) return { messages, broken: true };
+    hello = true;
+    if (m.data.type === 'process.exited') exited = true;
+    messages.push(m.data);
+  }
+  return { messages, broken: false };
+}
+
+const monDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-fuzz-monitor-'));
+after(() => fs.rmSync(monDir, { recursive: true, force: true }));
+
+/** Serve one connection with the script's bytes in random pieces; then end, or hold it open. */
+async function fakeMonitor(r: Rng, n: number, bytes: Buffer, end: boolean) {
+  const sockPath = path.join(monDir, `m${n}.sock`);
+  const conns: net.Socket[] = [];
+  const cuts = Array.from({ length: r.int(6) }, () => r.int(bytes.length + 1)).sort((a, b) => a - b);
+  const server = net.createServer(async (c) => {
+    conns.push(c);
+    c.on('error', () => {});
+    c.resume();
+    let from = 0;
+    for (const cut of [...cuts, bytes.length]) {
+      c.write(bytes.subarray(from, cut)); // (a cut may fall inside a UTF-8 character)
+      from = cut;
+      await new Promise((res) => setImmediate(res));
+    }
+    if (end) c.end();
+  });
+  await new Promise<void>((res) => server.listen(sockPath, () => res()));
+  return { sockPath, close: () => { for (const c of conns) c.destroy(); return new Promise<void>((res) => server.close(() => res())); } };
+}
+
+test(`the monitor link under ${CASES} fuzzed monitors (seed ${SEED})`, async () => {
+  const r = prng(SEED ^ 0x6d6f6e);
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown) => uncaught.push(e);
+  process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUncaught);
+  const failures: string[] = [];
+  const t0 = Date.now();
+  let broken = 0;
+  try {
+    for (let i = 0; i < CASES; i++) {
+      const script = monitorScript(r);
+      const complete = r.chance(0.8);
+      const text = script.join('\n') + (complete ? '\n' : '');
+      const end = r.chance(0.7);
+      const want = expected(script, complete);
+      if (want.broken) broken++;
+      const mon = await fakeMonitor(r, i, Buffer.from(text), end);
+      const viaActor = i % 2 === 1;
+      const fail = (why: string) => failures.push(`case ${i} (seed ${SEED}, ${viaActor ? 'process actor' : 'link'}): ${why}; script ${JSON.stringify(script.map((l) => l.slice(0, 60)))}`);
+      try {
+        if (!viaActor) await linkCase(mon.sockPath, want, end, fail);
+        else await actorCase(i, mon.sockPath, want, end, fail);
+      } finally {
+        await mon.close();
+      }
+    }
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    process.off('unhandledRejection', onUncaught);
+  }
+  console.log(`# monitor fuzz: ${CASES} cases (${broken} breaking the protocol) in ${Date.now() - t0} ms`);
+  assert.deepEqual(uncaught, [], 'nothing thrown out of the event loop');
+  assert.deepEqual(failures.slice(0, 10), [], `${failures.length} failing cases`);
+});
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string) => {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<never>((_, rej) => { t = setTimeout(() => rej(new Error(`hang: ${what}`)), ms); })]).finally(() => clearTimeout(t));
+};
+
+/** MonitorLink directly: exactly the valid prefix is reported; a broken peer is dropped with the reason. */
+async function linkCase(sockPath: string, want: ReturnType<typeof expected>, end: boolean, fail: (why: string) => void) {
+  const seen: MonitorMessage[] = [];
+  let link: MonitorLink;
+  try {
+    ({ link } = await withTimeout(MonitorLink.connect(sockPath, (m) => seen.push(m)), ANSWER_MS, 'connect'));
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (want.messages.length > 0) return fail(`connect failed (${err.message}) though a hello came`);
+    if (!(err.code === 'monitor_protocol' || err.code === 'monitor_gone') && !/hang/.test(err.message)) return fail(`connect failed with ${err.code}: ${err.message}`);
+    if (/hang/.test(err.message) && (want.broken || end)) return fail('connect hung');
+    if (want.broken !== (err.code === 'monitor_protocol')) return fail(`connect failed with ${err.code}, expected ${want.broken ? 'monitor_protocol' : 'monitor_gone'}`);
+    return;
+  }
+  if (want.messages.length === 0) { link.close(); return fail('connected without a valid hello'); }
+  if (want.broken || end) {
+    try { await withTimeout(link.closed, ANSWER_MS, 'the link closing'); } catch (e) { link.close(); return fail((e as Error).message); }
+  } else {
+    try { await withTimeout((async () => { while (seen.length < want.messages.length) await new Promise((res) => setTimeout(res, 2)); })(), ANSWER_MS, 'the messages'); } catch (e) { link.close(); return fail((e as Error).message); }
+    link.close();
+    await link.closed;
+  }
+  if (JSON.stringify(seen) !== JSON.stringify(want.messages)) return fail(`reported ${JSON.stringify(seen).slice(0, 300)}, expected ${JSON.stringify(want.messages).slice(0, 300)}`);
+  if (want.broken !== (link.error?.code === 'monitor_protocol')) return fail(`link error ${link.error?.message}, expected ${want.broken ? 'a protocol error' : 'none'}`);
+  if (want.broken && !/^the container monitor broke its protocol \(.+\)$/.test(link.error!.message)) return fail(`unclear error: ${link.error!.message}`);
+  // A wait on a closed link ends, with the reason it closed.
+  try { await withTimeout(link.next('monitor.signalled'), ANSWER_MS, 'next() on a closed link'); return fail('next() on a closed link resolved'); } catch (e) {
+    const code = (e as RunaErrorLike).code;
+    if (code !== (want.broken ? 'monitor_protocol' : 'monitor_gone')) return fail(`next() after close: ${(e as Error).message}`);
+  }
+}
+type RunaErrorLike = Error & { code?: string };
+
+/** Through the process actor: the container hears the valid prefix's exit (once, right) and then that the link is lost. */
+async function actorCase(i: number, sockPath: string, want: ReturnType<typeof expected>, end: boolean, fail: (why: string) => void) {
+  const bus = new ActorBus();
+  const id = `fzm${i}`;
+  const told: ActorMessage[] = [];
+  const unregister = bus.register(`container:${id}`, (m) => { told.push(m); return undefined; });
+  const p = new ProcessActor(id, 'init', 'init', { bus });
+  try {
+    const attached = await withTimeout(bus.request({ type: 'process.attach', from: `container:${id}`, to: processAddress(id, 'init'), socket: sockPath, expectedPid: null }), ANSWER_MS, 'attach')
+      .then(() => null, (e: RunaErrorLike) => e);
+    if (attached) {
+      if (/hang/.test(attached.message) && (want.broken || end)) return fail('attach hung');
+      if (want.messages.length > 0) return fail(`attach failed (${attached.message}) though a hello came`);
+      return;
+    }
+    const exits = want.messages.filter((m) => m.type === 'process.exited');
+    const settled = () => told.some((m) => m.type === 'process.lost') || (!(want.broken || end) && told.filter((m) => m.type !== 'process.lost').length >= want.messages.filter((m) => m.type === 'process.exited' || m.type === 'process.started').length);
+    try { await withTimeout((async () => { while (!settled()) await new Promise((res) => setTimeout(res, 2)); })(), ANSWER_MS, 'the container being told'); } catch (e) { return fail((e as Error).message); }
+    const toldExits = told.filter((m) => m.type === 'process.exited') as Array<Extract<ActorMessage, { type: 'process.exited' }>>;
+    if (toldExits.length > 1) return fail(`${toldExits.length} exits told`);
+    if (toldExits.length !== exits.length || (exits.length && toldExits[0].exitStatus !== (exits[0] as { exitStatus: number }).exitStatus)) {
+      return fail(`told exit ${JSON.stringify(toldExits.map((m) => m.exitStatus))}, expected ${JSON.stringify(exits.map((m) => (m as { exitStatus: number }).exitStatus))}`);
+    }
+    if ((want.broken || end) && told.filter((m) => m.type === 'process.lost').length !== 1) return fail('the link\'s end was not told once');
+  } finally {
+    p.stop();
+    unregister();
+  }
+}
