@@ -6,8 +6,8 @@
 // - a WebSocket protocol error (bad opcode, RSV bits, unmasked frame, invalid UTF-8...)
 //   closes it with ws's code (1002, 1007, 1009) and the error as the close reason;
 // - at most MAX_IN_FLIGHT requests per connection are being served at once: past that its
-//   frames are held, unread, in order, and taken again (at most MAX_IN_FLIGHT per turn of
-//   the event loop, so other connections get theirs between) as its requests are answered;
+//   frames are held, unread, in order, and taken again (at most TURN = 32 per turn of the
+//   event loop, so other connections get theirs between) as its requests are answered;
 // - while more than HIGH_WATER of its replies are unsent (it does not read them), its
 //   requests are held the same way, and its events are dropped past 4 × HIGH_WATER (it is
 //   told how many on `bus.dropped`); past HARD_WATER unsent it is closed, 1008, with a reason.
@@ -22,6 +22,8 @@ import type { Bus, Reply, Session } from './bus.js';
 export const MAX_PAYLOAD = 1 << 20;
 /** Requests one connection may have being served at once (a CLI has one or two). */
 export const MAX_IN_FLIGHT = 64;
+/** Held frames taken from one connection per turn of the event loop (others are read between). */
+const TURN = 32;
 /** Unsent replies past which a connection's requests are no longer read. */
 export const HIGH_WATER = 1 << 20;
 /** Unsent replies past which a connection that does not read is closed (1008). */
@@ -38,6 +40,8 @@ export interface SocketServer {
   clients(): number;
   /** connections not being read from (they do not read their replies, or have MAX_IN_FLIGHT requests being served) */
   paused(): number;
+  /** connections closed so far for a protocol error or for not reading their replies */
+  refused(): number;
   close(): Promise<void>;
 }
 
@@ -58,10 +62,11 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
 
   const alive = new WeakMap<WebSocket, boolean>();
   const connections = new Set<Connection>();
+  const stats = { refused: 0 };
   wss.on('connection', (ws) => {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
-    const conn = new Connection(ws, bus);
+    const conn = new Connection(ws, bus, stats);
     connections.add(conn);
     opts.onClients?.(wss.clients.size);
     ws.on('close', () => { conn.dispose(); connections.delete(conn); opts.onClients?.(wss.clients.size); });
@@ -82,6 +87,7 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
   return {
     clients: () => wss.clients.size,
     paused: () => [...connections].filter((c) => c.isPaused).length,
+    refused: () => stats.refused,
     close: async () => {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
@@ -117,7 +123,7 @@ class Connection implements Session {
   private draining = false;
   get isPaused(): boolean { return this.held !== null; }
 
-  constructor(private readonly ws: WebSocket, private readonly bus: Bus) {
+  constructor(private readonly ws: WebSocket, private readonly bus: Bus, private readonly stats: { refused: number }) {
     ws.on('message', (data, isBinary) => {
       if (this.held === null) this.receive(data, isBinary);
       else if (this.ws.readyState === this.ws.OPEN) this.held.push([data, isBinary]); // (closing: dropped)
@@ -160,7 +166,7 @@ class Connection implements Session {
 
   /**
    * Take its held frames again if it is no longer over a limit: on a later turn of the event
-   * loop, at most MAX_IN_FLIGHT of them, so that other connections are read in between.
+   * loop, at most TURN of them, so that other connections are read in between.
    */
   private release(): void {
     if (this.draining || this.lagging || this.inFlight >= MAX_IN_FLIGHT) return;
@@ -170,7 +176,7 @@ class Connection implements Session {
       const held = this.held;
       if (held === null || this.ws.readyState !== this.ws.OPEN) return;
       let taken = 0;
-      while (held.length && !this.lagging && this.inFlight < MAX_IN_FLIGHT && taken++ < MAX_IN_FLIGHT) {
+      while (held.length && !this.lagging && this.inFlight < MAX_IN_FLIGHT && taken++ < TURN) {
         const [data, isBinary] = held.shift()!;
         this.receive(data, isBinary);
       }
@@ -228,7 +234,9 @@ class Connection implements Session {
   /** Close with a reason; a peer that does not take the close (it does not read) goes soon after. */
   private close(code: number, why: string): void {
     this.held = []; // what it sends from now on is dropped
-    if (this.ws.readyState === this.ws.OPEN) this.ws.close(code, reason(`runa: ${why}`));
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.stats.refused++;
+    this.ws.close(code, reason(`runa: ${why}`));
     this.closeSoon();
   }
 
