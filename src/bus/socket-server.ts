@@ -1,5 +1,17 @@
 // The bus across processes: ws on a unix socket (mode 0600), bounded frames, heartbeat,
 // and sends that respect backpressure. Frames are validated before they reach the bus.
+//
+// Per-connection limits, so that one client cannot stall the others or grow the daemon:
+// - frames are capped at MAX_PAYLOAD (1 MiB): a larger one closes the connection, 1009;
+// - a WebSocket protocol error (bad opcode, RSV bits, unmasked frame, invalid UTF-8...)
+//   closes it with ws's code (1002, 1007, 1009) and the error as the close reason;
+// - at most MAX_IN_FLIGHT requests per connection are being served at once: past that its
+//   frames are held, unread, in order, and taken again (at most TURN = 32 per turn of the
+//   event loop, so other connections get theirs between) as its requests are answered;
+// - while more than HIGH_WATER of its replies are unsent (it does not read them), its
+//   requests are held the same way, and its events are dropped past 4 × HIGH_WATER (it is
+//   told how many on `bus.dropped`); past HARD_WATER unsent it is closed, 1008, with a reason.
+// Nothing is refused or lost below those bounds; the normal path costs a counter and a test.
 import http from 'node:http';
 import fs from 'node:fs';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
@@ -8,7 +20,16 @@ import { ClientFrame, describeIssues, type ServerFrame } from './messages.js';
 import type { Bus, Reply, Session } from './bus.js';
 
 export const MAX_PAYLOAD = 1 << 20;
-const HIGH_WATER = 1 << 20;
+/** Requests one connection may have being served at once (a CLI has one or two). */
+export const MAX_IN_FLIGHT = 64;
+/** Held frames taken from one connection per turn of the event loop (others are read between). */
+const TURN = 32;
+/** Unsent replies past which a connection's requests are no longer read. */
+export const HIGH_WATER = 1 << 20;
+/** Unsent replies past which a connection that does not read is closed (1008). */
+export const HARD_WATER = 16 << 20;
+/** A connection closed for a protocol error or for not reading goes this long after, taken or not. */
+const CLOSE_GRACE_MS = 2000;
 
 export interface SocketServerOptions {
   heartbeatMs?: number;
@@ -17,8 +38,10 @@ export interface SocketServerOptions {
 
 export interface SocketServer {
   clients(): number;
-  /** connections not being read from because they do not read their replies */
+  /** connections not being read from (they do not read their replies, or have MAX_IN_FLIGHT requests being served) */
   paused(): number;
+  /** connections closed so far for a protocol error or for not reading their replies */
+  refused(): number;
   close(): Promise<void>;
 }
 
@@ -39,14 +62,18 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
 
   const alive = new WeakMap<WebSocket, boolean>();
   const connections = new Set<Connection>();
+  const stats = { refused: 0 };
   wss.on('connection', (ws) => {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
-    const conn = new Connection(ws, bus);
+    const conn = new Connection(ws, bus, stats);
     connections.add(conn);
     opts.onClients?.(wss.clients.size);
     ws.on('close', () => { conn.dispose(); connections.delete(conn); opts.onClients?.(wss.clients.size); });
-    ws.on('error', () => ws.terminate());
+    // ws closes on a protocol error with a code but no reason: give the peer the reason first
+    // (ws's own close then finds the connection closing). Its 'error' follows; nothing to add.
+    (ws as unknown as { _receiver?: NodeJS.EventEmitter })._receiver?.prependListener('error', (e: Error) => conn.refuse(e));
+    ws.on('error', () => conn.closeSoon());
   });
   const heartbeat = setInterval(() => {
     for (const ws of wss.clients) {
@@ -60,6 +87,7 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
   return {
     clients: () => wss.clients.size,
     paused: () => [...connections].filter((c) => c.isPaused).length,
+    refused: () => stats.refused,
     close: async () => {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
@@ -70,14 +98,36 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
   };
 }
 
+/** The close code ws gives its protocol errors (1002, 1007, 1009). */
+function statusOf(e: Error): number {
+  const sym = Object.getOwnPropertySymbols(e).find((s) => s.description === 'status-code');
+  const code = sym ? (e as unknown as Record<symbol, unknown>)[sym] : undefined;
+  return typeof code === 'number' ? code : 1002;
+}
+
+/** A close reason fits in 123 bytes. */
+function reason(text: string): string {
+  const b = Buffer.from(text);
+  return b.length <= 123 ? text : b.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}
+
 class Connection implements Session {
   private readonly subs = new Map<string, Subscription>();
   private dropped = 0;
-  private paused = false;
-  get isPaused(): boolean { return this.paused; }
+  /** its replies are over HIGH_WATER unsent */
+  private lagging = false;
+  /** requests being served */
+  private inFlight = 0;
+  /** frames read while it was held (lagging or MAX_IN_FLIGHT in flight), to be taken in order; null while not held */
+  private held: Array<[RawData, boolean]> | null = null;
+  private draining = false;
+  get isPaused(): boolean { return this.held !== null; }
 
-  constructor(private readonly ws: WebSocket, private readonly bus: Bus) {
-    ws.on('message', (data, isBinary) => this.receive(data, isBinary));
+  constructor(private readonly ws: WebSocket, private readonly bus: Bus, private readonly stats: { refused: number }) {
+    ws.on('message', (data, isBinary) => {
+      if (this.held === null) this.receive(data, isBinary);
+      else if (this.ws.readyState === this.ws.OPEN) this.held.push([data, isBinary]); // (closing: dropped)
+    });
   }
 
   private receive(data: RawData, isBinary: boolean): void {
@@ -94,28 +144,66 @@ class Connection implements Session {
       return this.send({ kind: 'error', cid, error: { code: 'invalid_message', message: `invalid message: ${describeIssues(parsed.error)}` } });
     }
     const { cid, body } = parsed.data;
+    if (++this.inFlight >= MAX_IN_FLIGHT) this.hold();
     this.bus.dispatch({
       cid,
       body,
       session: this,
-      respond: (r: Reply) => this.send(r.ok ? { kind: 'reply', cid, body: r.body } : { kind: 'error', cid, error: r.error }),
+      respond: (r: Reply) => {
+        this.inFlight--;
+        this.send(r.ok ? { kind: 'reply', cid, body: r.body } : { kind: 'error', cid, error: r.error });
+        if (this.held !== null) this.release();
+      },
     });
   }
 
-  /** Replies always go out; while the peer lags we stop reading its requests. */
+  /** Stop reading its requests: what was read already waits in `held`. */
+  private hold(): void {
+    if (this.held !== null) return;
+    this.held = [];
+    this.ws.pause();
+  }
+
+  /**
+   * Take its held frames again if it is no longer over a limit: on a later turn of the event
+   * loop, at most TURN of them, so that other connections are read in between.
+   */
+  private release(): void {
+    if (this.draining || this.lagging || this.inFlight >= MAX_IN_FLIGHT) return;
+    this.draining = true;
+    setImmediate(() => {
+      this.draining = false;
+      const held = this.held;
+      if (held === null || this.ws.readyState !== this.ws.OPEN) return;
+      let taken = 0;
+      while (held.length && !this.lagging && this.inFlight < MAX_IN_FLIGHT && taken++ < TURN) {
+        const [data, isBinary] = held.shift()!;
+        this.receive(data, isBinary);
+      }
+      if (held.length) { this.release(); return; } // more next turn (or once under the limits again)
+      if (this.lagging || this.inFlight >= MAX_IN_FLIGHT) return;
+      this.held = null;
+      this.ws.resume();
+    });
+  }
+
+  /** Replies always go out; while the peer lags we stop reading its requests, past a hard bound we close. */
   send(frame: ServerFrame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     this.ws.send(JSON.stringify(frame), () => this.maybeResume());
-    if (!this.paused && this.ws.bufferedAmount > HIGH_WATER) {
-      this.paused = true;
-      this.ws.pause();
+    const unsent = this.ws.bufferedAmount;
+    if (unsent <= HIGH_WATER) return;
+    if (!this.lagging) {
+      this.lagging = true;
+      this.hold();
     }
+    if (unsent > HARD_WATER) this.close(1008, `replies not read (over ${HARD_WATER >> 20} MiB unsent)`);
   }
 
   private maybeResume(): void {
-    if (this.paused && this.ws.bufferedAmount <= HIGH_WATER / 2) {
-      this.paused = false;
-      this.ws.resume();
+    if (this.lagging && this.ws.bufferedAmount <= HIGH_WATER / 2) {
+      this.lagging = false;
+      this.release();
       if (this.dropped) {
         const count = this.dropped;
         this.dropped = 0;
@@ -138,12 +226,35 @@ class Connection implements Session {
     this.subs.delete(topic);
   }
 
+  /** ws found a protocol error in its frames: close with ws's code and the error as the reason. */
+  refuse(e: Error): void {
+    this.close(statusOf(e), e.message);
+  }
+
+  /** Close with a reason; a peer that does not take the close (it does not read) goes soon after. */
+  private close(code: number, why: string): void {
+    this.held = []; // what it sends from now on is dropped
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.stats.refused++;
+    this.ws.close(code, reason(`runa: ${why}`));
+    this.closeSoon();
+  }
+
+  private closing: NodeJS.Timeout | null = null;
+  closeSoon(): void {
+    if (this.closing) return;
+    this.closing = setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    this.closing.unref();
+  }
+
   private readonly closers: Array<() => void> = [];
   onClose(fn: () => void): void {
     this.closers.push(fn);
   }
 
   dispose(): void {
+    if (this.closing) clearTimeout(this.closing);
+    this.held = null;
     for (const s of this.subs.values()) s.unsubscribe();
     this.subs.clear();
     for (const fn of this.closers.splice(0)) fn();
