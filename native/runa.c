@@ -697,7 +697,13 @@ int main(int argc, char **argv)
 		json_unquote(field(body, "session"), &session);
 		put(&what, "", 1);
 		put(&session, "", 1);
-		if (!strcmp(what.p, "spawn")) step_spawn(fd, step, &result);
+		if (!strcmp(what.p, "spawn")) {
+			step_spawn(fd, step, &result);
+			/* Fault injection for the crash tests: dies as a crash (or a caller's kill -9) would,
+			 * with nsinit up and the daemon not yet told. Nothing happens without the variable. */
+			const char *kp = getenv("RUNA_FRONT_END_KILL_POINT");
+			if (kp && !strcmp(kp, "spawned")) kill(getpid(), SIGKILL);
+		}
 		else if (!strcmp(what.p, "read")) step_read(fd, &result);
 		else if (!strcmp(what.p, "write")) {
 			struct buf text = { 0 };

@@ -140,3 +140,26 @@ for (const point of KILL_POINTS.filter((p) => p.startsWith('exec:'))) {
     assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
   });
 }
+
+test('a front end killed with SIGKILL once nsinit is up, before the daemon heard of it: the create is undone, nothing is left', async () => {
+  const id = 'crash-front-end';
+  const bundle = await sb.bundle(['sleep', '7304']);
+  const r = await sb.run(['create', '-b', bundle, id], { env: { RUNA_FRONT_END_KILL_POINT: 'spawned' } });
+  assert.equal(r.signal, 'SIGKILL', 'the front end died at its kill point');
+  // Its daemon saw the command's connection go: the create failed, and it undid it.
+  await until(() => !fs.existsSync(path.join(sb.root, id)), 'the state dir gone');
+  await until(() => processesUnder(path.join(sb.root, id)).length === 0, 'no nsinit left');
+  assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
+  assert.equal((await sb.run(['create', '-b', bundle, id])).code, 0, 'the id can be used again');
+  assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+});
+
+test('nsinit killed with SIGKILL before it tells its caller the container is created: the create fails saying so, nothing is left', async () => {
+  const id = 'crash-nsinit';
+  const r = await sb.run(['create', '-b', await sb.bundle(['sleep', '7305']), id], { env: { RUNA_NSINIT_KILL_POINT: 'created' } });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /nsinit exited before the container was created \(killed by signal 9\)/);
+  assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
+  assert.deepEqual(processesUnder(path.join(sb.root, id)), [], 'no process left');
+  assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
+});
