@@ -468,7 +468,7 @@ export class ContainerActor {
   private async runProgram(): Promise<void> {
     this.requireLink();
     try {
-      await this.effects.ask({ type: 'runHooks', kind: 'startContainer', state: this.state(), nsPid: this.initPid ?? undefined });
+      if (this.hasHooks('startContainer')) await this.effects.ask({ type: 'runHooks', kind: 'startContainer', state: this.state(), nsPid: this.initPid ?? undefined });
     } catch (e) {
       await this.signalInit(9).catch(() => undefined);
       throw e;
@@ -479,7 +479,7 @@ export class ContainerActor {
     killPoint('start:gated'); // the program runs; the daemon has not recorded it
     try {
       // The state as the program started (it may have exited by now: a poststart hook still sees it running).
-      await this.effects.ask({ type: 'runHooks', kind: 'poststart', state: { ...this.state(), status: 'running', pid: this.initPid ?? 0 } });
+      if (this.hasHooks('poststart')) await this.effects.ask({ type: 'runHooks', kind: 'poststart', state: { ...this.state(), status: 'running', pid: this.initPid ?? 0 } });
     } catch (e) {
       // runtime-spec 1.3 / runc: a failing poststart hook kills the container and fails start.
       await this.signalInit(9).catch(() => undefined);
@@ -558,6 +558,7 @@ export class ContainerActor {
       const state = { ...this.state(), status: 'stopped' };
       await this.teardown(true);
       // poststop: after everything is gone; failures are warnings, delete succeeds.
+      if (!this.hasHooks('poststop')) { this.effectsActor.stop(); return { warnings: [] }; }
       return { warnings: await this.effects.ask<string[]>({ type: 'runHooks', kind: 'poststop', bestEffort: true, state }).finally(() => this.effectsActor.stop()) };
     });
   }
@@ -707,6 +708,15 @@ export class ContainerActor {
       fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), stringifySpec(spec), { mode: 0o600 });
       this.specCache = spec;
     });
+  }
+
+  /**
+   * Whether the config has hooks of this kind. None is the usual case: then no effect is
+   * asked for (an XState actor each, and the OCI state built for the hooks).
+   */
+  private hasHooks(kind: string): boolean {
+    const hooks = (this.spec().hooks as Record<string, unknown> | undefined)?.[kind];
+    return Array.isArray(hooks) && hooks.length > 0;
   }
 
   /** The config.json this container was created with (kept in its state dir). */
