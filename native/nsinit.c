@@ -115,9 +115,20 @@ void fail(int err, const char *msg)
 		waitpid(child, NULL, 0);
 	if (sock_bound)
 		unlinkat(state_fd, SOCK_NAME, 0);
-	if (sync_fd >= 0)
-		write_all(sync_fd, buf, fmt(buf, sizeof buf, "error\t%d\t%s\n", err, msg));
-	else
+	if (sync_fd >= 0) {
+		// One line: the channel is line-based, and a message names paths from the config,
+		// which may hold a newline. Control characters are written as \n, \r or \xNN.
+		char line[MSG_MAX * 4 + 32];
+		size_t n = (size_t)fmt(line, sizeof line, "error\t%d\t", err);
+		for (const unsigned char *c = (const unsigned char *)msg; *c && n + 5 < sizeof line; c++) {
+			if (*c == '\n') n += (size_t)fmt(line + n, sizeof line - n, "\\n");
+			else if (*c == '\r') n += (size_t)fmt(line + n, sizeof line - n, "\\r");
+			else if (*c < 0x20 && *c != '\t') n += (size_t)fmt(line + n, sizeof line - n, "\\x%02x", *c);
+			else line[n++] = (char)*c;
+		}
+		line[n++] = '\n';
+		write_all(sync_fd, line, n);
+	} else
 		fprintf(stderr, "nsinit: %s\n", msg);
 	exit(1);
 }

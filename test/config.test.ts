@@ -83,6 +83,11 @@ test('a missing field and a NUL byte are refused, naming the field (what the con
   await refused((s) => { s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'] }] }; }, /linux\.seccomp\.syscalls\.0\.action: missing \(expected an action\)/);
 });
 
+test('a path with a newline in nsinit\'s error comes back whole, on one line', async () => {
+  await refused((s) => { s.mounts.push({ destination: '/a\nb', type: 'tmpfs', source: 'tmpfs', options: ['size=bogus'] }); },
+    /^mount "tmpfs" on ".*\/a\\nb": Invalid argument$/m);
+});
+
 test('rlimits, noNewPrivileges and oomScoreAdj', async () => {
   const out = await inside('grep "open files" /proc/self/limits; grep NoNewPrivs /proc/self/status; cat /proc/self/oom_score_adj', (s) => {
     s.process.rlimits = [{ type: 'RLIMIT_NOFILE', soft: 100, hard: 200 }];
