@@ -2,6 +2,7 @@
 // before they reach anyone, every one can be watched, and each actor answers only what it takes.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { ProcessActor } from '../src/actors/process-actor.js';
 import { createActor, fromPromise } from 'xstate';
 import { ContainerActor } from '../src/actors/container-actor.js';
 import { containerMachine } from '../src/machines/index.js';
+import { processStartTime } from '../src/state.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-actors-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -176,4 +178,36 @@ test('a container\'s effects are spawned by key: swapped, they see the container
   assert.deepEqual(calls.slice(5), ['destroy cgroup']);
   assert.equal(fs.existsSync(dir), false, 'its gofer undid the state dir');
   assert.equal(bus.size, 0, 'nothing of it is left on the bus');
+});
+
+test('a monitor link dropped while the monitor lives on: the container waits for the monitor\'s end and takes its exit record, not a guess', async () => {
+  const bus = new ActorBus();
+  const dir = path.join(tmp, 'state-c5');
+  fs.mkdirSync(dir);
+  const running = createActor(containerMachine, { input: { id: 'c5' } }).start();
+  running.send({ type: 'container.created' });
+  running.send({ type: 'container.start' });
+  const noop = () => {};
+  const c = new ContainerActor(
+    { id: 'c5', stateDir: dir, ociVersion: '1.2.0', bundle: tmp, rootfs: '/', created: new Date().toISOString(), owner: 'root' },
+    { bus, snapshot: running.getPersistedSnapshot(), effects: { freezeCgroup: noop, thawCgroup: noop, signalAll: noop, checkpoint: noop, runHooks: () => [], destroyCgroup: noop } },
+  );
+  // Its "monitor": a live process, linked as if attached.
+  const monitor = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const inner = c as unknown as { linked: boolean; monitorPid: number; monitorStartTime: string | null };
+  inner.linked = true;
+  inner.monitorPid = monitor.pid!;
+  inner.monitorStartTime = processStartTime(monitor.pid!);
+  await bus.request({ type: 'process.lost', from: 'process:c5/init', to: 'container:c5', name: 'init' });
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(c.status, 'running', 'no exit is made up while the monitor lives');
+  // The monitor writes its record and goes: that is the exit.
+  fs.writeFileSync(path.join(dir, 'exit'), JSON.stringify({ exitStatus: 3, signal: 0 }));
+  monitor.kill('SIGKILL');
+  await new Promise((r) => monitor.once('exit', r));
+  for (let i = 0; i < 100 && (c.status as string) !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(c.status, 'stopped');
+  assert.equal(c.exitStatus, 3, 'the monitor\'s record, not 137');
+  await c.teardown();
+  assert.equal(bus.size, 0);
 });

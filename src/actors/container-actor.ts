@@ -411,7 +411,23 @@ export class ContainerActor {
     this.linked = false;
     const exit = readExit(this.record.stateDir);
     if (exit) this.exited(exit.exitStatus);
+    else if (processAlive(this.monitorPid, this.monitorStartTime)) this.awaitMonitorEnd(0);
     else this.monitorLost();
+  }
+
+  /**
+   * The link was dropped while its monitor lives on (one that broke its protocol, or a monitor
+   * still on its way out): its word comes when it ends, from the exit record it writes then,
+   * rather than a guess now. Checked every 25 ms for a second, then every 250 ms.
+   */
+  private awaitMonitorEnd(tick: number): void {
+    setTimeout(() => {
+      if (this.deleted || this.linked) return;
+      if (processAlive(this.monitorPid, this.monitorStartTime)) { this.awaitMonitorEnd(tick + 1); return; }
+      const exit = readExit(this.record.stateDir);
+      if (exit) this.exited(exit.exitStatus);
+      else this.monitorLost();
+    }, tick < 40 ? 25 : 250).unref();
   }
 
   /**
