@@ -267,7 +267,7 @@ export class ContainerActor {
   }
 
   persist(): void {
-    if (this.deleted) return;
+    if (this.deleted || this.persistHeld) return;
     const status = this.status;
     if (status === 'deleted') return;
     const state: PersistedContainer = {
@@ -381,15 +381,23 @@ export class ContainerActor {
   }
 
   /** nsinit reported `created`: attach to its monitor. */
-  created(monitorPid: number, initPid: number): Promise<void> {
+  created(monitorPid: number, initPid: number, startNext = false): Promise<void> {
     return this.enqueue(async () => {
       this.refuseUnless({ type: 'container.created' });
       await this.attach(monitorPid);
       this.initPid = initPid;
       this.initStartTime = processStartTime(initPid);
-      this.send({ type: 'container.created' });
+      // `run`: the start follows in the same request and writes the state then. A daemon that
+      // dies in between leaves `creating`, which the next one settles from the monitor.
+      this.persistHeld = startNext;
+      try {
+        this.send({ type: 'container.created' });
+      } finally {
+        this.persistHeld = false;
+      }
     });
   }
+  private persistHeld = false;
 
   /** Ask the init's Process actor to connect to the monitor (the one we expect) and report what it says. */
   async attach(expectedPid: number | null): Promise<'created' | 'running'> {

@@ -185,8 +185,15 @@ export class Registry {
     bus.handle('container.created', async (req) => {
       killPoint('create:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
       const c = this.get(req.id);
-      await c.created(req.monitorPid, req.initPid);
-      if (req.start) await c.start(); // run: created and start in one round trip
+      await c.created(req.monitorPid, req.initPid, req.start);
+      if (!req.start) return;
+      // run: created and start in one round trip, and one state write (the start's).
+      try {
+        await c.start();
+      } catch (e) {
+        if (c.status === 'created') c.persist();
+        throw e;
+      }
     });
     bus.handle('container.createFailed', (req) => {
       const c = this.get(req.id);
