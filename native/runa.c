@@ -509,7 +509,8 @@ static int starts_daemon(const char *command)
 	return 0;
 }
 
-/* mkdir -p, the new directories 0700 (as the Node CLI makes the root). */
+/* mkdir -p, the new directories 0700 (as the Node CLI makes the root). Unchecked: a root that
+ * cannot be made leaves no daemon, and the Node CLI then says why. */
 static void mkdirs(const char *dir)
 {
 	char p[PATH_MAX];
@@ -525,11 +526,13 @@ static void mkdirs(const char *dir)
  * caller's child. NODE_EXTRA_CA_CERTS is left out: the daemon makes no TLS connection, and
  * Node.js reads and parses that file at start (60 ms here). Two commands starting daemons at
  * once is fine: one takes the root's lock and the other leaves. */
-static void start_daemon(const char *root)
+/* Returns an fd that gives the errno if the daemon could not be executed (no `node` on PATH,
+ * no log) and EOF once it was, or -1. */
+static int start_daemon(const char *root)
 {
 	char self[PATH_MAX], entry[PATH_MAX + 32], log[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	if (n < 0) return;
+	if (n < 0) return -1;
 	self[n] = 0;
 	for (int up = 0; up < 2; up++) { /* <package>/native/runa */
 		char *slash = strrchr(self, '/');
@@ -538,38 +541,58 @@ static void start_daemon(const char *root)
 	snprintf(entry, sizeof entry, "%s/bin/runa-daemon.cjs", self);
 	mkdirs(root);
 	snprintf(log, sizeof log, "%s/daemon.log", root);
+	int failed[2];
+	if (pipe2(failed, O_CLOEXEC) < 0) return -1;
 	pid_t pid = fork();
-	if (pid < 0) return;
+	if (pid < 0) { close(failed[0]); close(failed[1]); return -1; }
 	if (pid == 0) {
 		if (fork() != 0) _exit(0);
+		close(failed[0]);
 		setsid();
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int out = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
-		unsetenv("NODE_EXTRA_CA_CERTS");
-		char *argv[] = { "node", entry, "--root", (char *)root, "daemon", NULL };
-		execvp("node", argv);
+		if (in >= 0 && out >= 0 && dup2(in, 0) >= 0 && dup2(out, 1) >= 0 && dup2(out, 2) >= 0) {
+			unsetenv("NODE_EXTRA_CA_CERTS");
+			char *argv[] = { "node", entry, "--root", (char *)root, "daemon", NULL };
+			execvp("node", argv);
+		}
+		int e = errno;
+		if (write(failed[1], &e, sizeof e) < 0) {} /* the front end falls back either way */
 		_exit(127);
 	}
+	close(failed[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+	return failed[0];
 }
 
-/* Connect once the daemon listens. After the
- * Node CLI's 10 s, the Node CLI takes over (and says what went wrong). */
-static int await_daemon(int fd, const struct sockaddr_un *sa)
+/* Connect once the daemon listens: every millisecond for half a second (Node.js takes 80 ms
+ * or more to listen), then every 10 ms. A daemon that could not be executed (`failed` gives
+ * its errno), or 10 s (the Node CLI's wait) without one, and the Node CLI takes over and says
+ * what went wrong. */
+static int await_daemon(int fd, const struct sockaddr_un *sa, int failed)
 {
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	long delay_us = 1000;
 	for (;;) {
-		usleep(delay_us);
-		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) return 0;
-		if (errno != ENOENT && errno != ECONNREFUSED) return -1;
+		if (failed >= 0) {
+			struct pollfd p = { .fd = failed, .events = POLLIN };
+			int e;
+			if (poll(&p, 1, 0) > 0) {
+				ssize_t r = read(failed, &e, sizeof e);
+				close(failed);
+				failed = -1;
+				if (r > 0) return -1; /* not executed */
+			}
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > 10000) return -1;
-		/* Node.js takes 80 ms or more to listen: 1 ms steps for half a second, then 10 ms. */
-		if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > 500) delay_us = 10000;
+		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
+		if (ms > 10000) break;
+		usleep(ms > 500 ? 10000 : 1000);
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { if (failed >= 0) close(failed); return 0; }
+		if (errno != ENOENT && errno != ECONNREFUSED) break;
 	}
+	if (failed >= 0) close(failed);
+	return -1;
 }
 
 /* The daemon went away in the middle of a command: whether it ran is unknown, so it is not
@@ -605,8 +628,7 @@ int main(int argc, char **argv)
 	if (fd < 0) fallback();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		if ((errno != ENOENT && errno != ECONNREFUSED) || !starts_daemon(command)) fallback();
-		start_daemon(root);
-		if (await_daemon(fd, &sa) < 0) fallback();
+		if (await_daemon(fd, &sa, start_daemon(root)) < 0) fallback();
 	}
 
 	static const char hello[] = "GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -132,9 +132,12 @@ export function listIds(root: string): string[] {
   return names.filter((n) => !isTrash(n) && fs.existsSync(stateFile(path.join(root, n)))).sort();
 }
 
-/** A state dir on its way out (removeStateDir): `~` is in no container id, so none is taken for one. */
+/** A state dir on its way in or out (claimStateDir, removeStateDir): `~` is in no container id, so none is taken for one. */
 const TRASH = '.~';
 export const isTrash = (name: string): boolean => name.startsWith(TRASH);
+/** A fresh trash name beside `dir`; not made of the id, which may already be as long as a name can be. */
+let trashSeq = 0;
+const trashName = (dir: string, kind: string): string => path.join(path.dirname(dir), `${TRASH}${kind}~${process.pid}~${Date.now()}~${++trashSeq}`);
 
 /** What removeStateDirs left when its daemon died: removed by the next one (at adoption). */
 export function sweepTrash(dir: string): void {
@@ -173,7 +176,6 @@ export function readIntent(dir: string): Intent | null {
   }
 }
 
-/** A create's first mark, written in place (one write: its presence is what counts). */
 /**
  * A create's claim on its id: its state dir, made under a trash name with its first intent
  * in it, then renamed into place. A daemon killed on the way leaves trash (swept by the next)
@@ -182,7 +184,7 @@ export function readIntent(dir: string): Intent | null {
  * over, a container's never (ENOTEMPTY/EEXIST: `taken`).
  */
 export function claimStateDir(dir: string, taken: () => Error): void {
-  const tmp = path.join(path.dirname(dir), `${TRASH}claim~${path.basename(dir)}~${process.pid}~${Date.now()}`);
+  const tmp = trashName(dir, 'claim');
   fs.mkdirSync(tmp, { mode: 0o711 });
   try {
     fs.writeFileSync(path.join(tmp, INTENT), JSON.stringify({ op: 'create', cgroupDirs: [] }), { mode: 0o600 });
@@ -216,7 +218,7 @@ export function clearIntent(dir: string): void {
  * walk, which stats every entry.
  */
 export function removeStateDir(live: string): void {
-  const dir = path.join(path.dirname(live), `${TRASH}${path.basename(live)}~${process.pid}~${Date.now()}`);
+  const dir = trashName(live, 'gone');
   try {
     fs.renameSync(live, dir);
   } catch (e) {

@@ -148,6 +148,14 @@ test('create with a missing bundle or config.json fails and leaves nothing', asy
   await assertNothingLeft('bad4');
 });
 
+test('an id as long as a file name may be (255) works: the state dir is claimed and removed under names of its own', async () => {
+  const id = `long-${'x'.repeat(250)}`;
+  const bundle = await sb.bundle(['true']);
+  const r = await sb.run(['run', '-b', bundle, id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(fs.readdirSync(sb.root).filter((n) => n.startsWith('long-') || n.startsWith('.~')), [], 'nothing left');
+});
+
 test('create with an invalid id fails and leaves nothing', async () => {
   const bundle = await sb.bundle(['true']);
   for (const id of ['..', 'a/b', 'sp ace', '.']) {

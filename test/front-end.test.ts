@@ -177,6 +177,15 @@ test('with no daemon, the front end starts it for a command that needs one: no N
   }
 });
 
+test('with no daemon and no Node.js to start one, the front end does not wait for it: the Node.js CLI\'s own failure comes at once', async () => {
+  const root = path.join(sb.dir, 'no-node-root');
+  // Not the 10 s a daemon that was started gets to listen: the daemon could not be executed.
+  const r = spawnSync(runaBin, ['--root', root, 'kill', 'x', 'KILL'], { encoding: 'utf8', env: noNode, timeout: 5_000 });
+  assert.notEqual(r.status, null, 'it did not wait out the daemon\'s 10 s');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /node/);
+});
+
 test('a command whose daemon dies before answering fails as the Node.js CLI does, and is not run again', async () => {
   assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '100']), 'fe3'])).code, 0);
   const waiter = spawn(runaBin, ['--root', sb.root, 'wait', 'fe3'], { env: noNode, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -491,10 +491,11 @@ function listeningSockets(): Set<string> {
 function removeStaleExecs(dir: string, live: Set<string>): void {
   const execs = path.join(dir, 'exec');
   let names: string[];
-  sweepTrash(execs);
   try { names = fs.readdirSync(execs); } catch { return; }
   for (const n of names) {
-    if (!isTrash(n) && !live.has(monitorSocket(path.join(execs, n)))) removeStateDir(path.join(execs, n));
+    const p = path.join(execs, n);
+    if (isTrash(n)) fs.rmSync(p, { recursive: true, force: true });
+    else if (!live.has(monitorSocket(p))) removeStateDir(p);
   }
 }
 

@@ -106,9 +106,16 @@ export async function soak(opts: SoakOptions): Promise<SoakReport> {
         const cr = await cmd(['create', '-b', kind === 'long' ? long : exits, id]);
         if (cr.code !== 0) {
           if (!cr.interrupted) { problem(`create ${id}: ${cr.stderr.trim()}`); break; }
-          if ((await status(id)) === null) continue; // rolled back: as if never attempted
-          problem(`create ${id} failed, yet the container is there`);
-          break;
+          // Cut short, its outcome is unknown to the caller, as with any lost answer: rolled
+          // back (as if never attempted), or whole, when the daemon died after the create
+          // and before its answer (then stopped: the front end killed the nsinit it had
+          // spawned). A caller deletes what it finds.
+          const st = await status(id);
+          if (st === null) continue;
+          if (st !== 'created' && st !== 'stopped') { problem(`create ${id} cut short left it ${st}`); break; }
+          report.containers++;
+          await until(id, ['delete', '-f', id], (s2) => s2 === null, 'delete');
+          continue;
         }
         report.containers++;
         if (!(await until(id, ['start', id], (st) => st !== 'created', 'start'))) break;
