@@ -38,6 +38,8 @@ interface Options {
   only: Set<string> | null;
   out: string;
   dir: string;
+  /** state roots on the --dir filesystem instead of a tmpfs of their own */
+  stateOnDisk: boolean;
 }
 
 const SECTIONS = ['latency', 'breakdown', 'throughput', 'callers', 'density', 'bus', 'seccomp', 'inspection', 'page'];
@@ -53,7 +55,10 @@ const USAGE = `usage: node dist/bench/bench.js [options]
   --runc PATH        runc binary (default: runc on PATH); --no-runc to skip runc
   --only LIST        sections to run: ${SECTIONS.join(',')}
   --out FILE         JSON results (default bench/results/latest.json)
-  --dir DIR          where the temporary bundle and both state roots go (default ${os.tmpdir()})
+  --dir DIR          where the temporary bundle (and rootfs) goes (default ${os.tmpdir()})
+  --state-on-disk    put both state roots under --dir too; by default they are on a tmpfs
+                     mounted for the run, as runc's --root help asks ("this should be located
+                     in tmpfs") and as /run is on systemd hosts
 `;
 
 function parseOptions(argv: string[]): Options {
@@ -70,6 +75,7 @@ function parseOptions(argv: string[]): Options {
     only: null,
     out: path.join(packageRoot, 'bench', 'results', 'latest.json'),
     dir: os.tmpdir(),
+    stateOnDisk: false,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -95,6 +101,7 @@ function parseOptions(argv: string[]): Options {
       case '--only': o.only = new Set(val().split(',')); break;
       case '--out': o.out = path.resolve(val()); break;
       case '--dir': o.dir = path.resolve(val()); break;
+      case '--state-on-disk': o.stateOnDisk = true; break;
       case '-h': case '--help': process.stdout.write(USAGE); process.exit(0);
       default: fail(`unknown option ${a}\n${USAGE}`);
     }
@@ -175,7 +182,7 @@ function markdown(opts: Options, machine: Record<string, unknown>, seconds: numb
   lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average ${(machine.loadAverage as number[]).join(' ')} at start, ${(machine.loadAverageEnd as number[] | undefined)?.join(' ') ?? '?'} at end, `
     + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion} (${machine.commit ?? '?'}${machine.dirty ? ' + uncommitted changes' : ''}); `
     + `${opts.runs} runs per latency figure (${opts.coldRuns} cold), ${opts.clients} clients × ${opts.throughputSeconds} s per throughput figure; `
-    + `state roots and bundle under ${opts.dir} (${machine.workFs}); bench took ${Math.round(seconds)} s.`, '');
+    + `bundle under ${opts.dir} (${machine.workFs}), state roots ${machine.stateFs === 'tmpfs' && !opts.stateOnDisk ? 'on a tmpfs of their own' : `under ${opts.dir} (${machine.stateFs})`}; bench took ${Math.round(seconds)} s.`, '');
   lines.push('| Benchmark | runa | runc | runa/runc | Note |', '|---|---:|---:|---:|---|');
   let section = '';
   for (const r of rows) {
@@ -253,9 +260,19 @@ function evaluateTargets(): string[] {
 const opts = parseOptions(process.argv.slice(2));
 process.env.RUNA_DAEMON_IDLE_MS = '600000'; // daemons started by runa CLIs must not leave between phases
 const work = fs.mkdtempSync(path.join(opts.dir, 'runa-bench-'));
-const rootA = path.join(work, 'runa-state');
-const rootBus = path.join(work, 'runa-bus-state');
-const rootC = path.join(work, 'runc-state');
+/** Both runtimes' state roots: a tmpfs of their own unless --state-on-disk (unmounted by cleanup). */
+const stateBase = path.join(work, 'state');
+fs.mkdirSync(stateBase);
+if (!opts.stateOnDisk) {
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'mode=0700,size=256m', 'runa-bench-state', stateBase], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    fs.rmSync(work, { recursive: true, force: true });
+    fail(`mount tmpfs on ${stateBase}: ${(m.stderr || '').trim()} (run as root, or pass --state-on-disk)`);
+  }
+}
+const rootA = path.join(stateBase, 'runa-state');
+const rootBus = path.join(stateBase, 'runa-bus-state');
+const rootC = path.join(stateBase, 'runc-state');
 const rootfs = path.join(work, 'rootfs');
 /** An argument for `sleep` unique to this run: it names this run's container processes. */
 const SLEEP_ARG = `99999.${String(process.pid).padStart(7, '0')}`;
@@ -1186,6 +1203,7 @@ function machineInfo(): Record<string, unknown> {
     /** uncommitted changes outside bench/: the figures are for the working tree, not the commit */
     dirty: spawnSync('git', ['-C', packageRoot, 'status', '--porcelain', '--', '.', ':!bench'], { encoding: 'utf8' }).stdout.trim() !== '',
     workFs: fsType(opts.dir),
+    stateFs: fsType(stateBase),
     loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
     date: new Date().toISOString(),
   };

@@ -94,6 +94,8 @@ export interface ContainerActorOptions {
   bus: ActorBus;
   /** the container's gofer (made by whoever validated the bundle; a new one, serving, on adoption) */
   gofer?: GoferActor;
+  /** the config its create just validated and kept in the state dir (read from there when absent) */
+  spec?: Spec;
   /** the history its create already began (the gofer's validation comes before the container actor) */
   history?: History;
   /** replace some of the container's effects (tests) */
@@ -144,6 +146,7 @@ export class ContainerActor {
     this.effectsActor.start();
     watch?.(this.effectsActor, `effects:${record.id}`, this.address);
     this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, watch });
+    this.specCache = opts.spec ?? null;
     this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch, serving: true });
     if (opts.monitor) {
       this.monitorPid = opts.monitor.pid;

@@ -300,7 +300,7 @@ export class Registry {
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       killPoint('create:prepared');
-      const actor = this.add(record, { gofer, history });
+      const actor = this.add(record, { gofer, history, spec });
       this.creating.delete(id);
       actor.persist();
       clearIntent(dir);
