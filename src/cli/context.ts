@@ -82,8 +82,16 @@ export class Context {
     else this.io.err(line);
   }
 
+  private rootChecked = false;
   get root(): string {
     if (this.globals.rootError) throw this.globals.rootError;
+    if (!this.rootChecked) {
+      // Another user's root (root's /run/runa, say): said as runc does, not taken for an empty one.
+      try { fs.accessSync(this.globals.root, fs.constants.R_OK | fs.constants.X_OK); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new RunaError('state_root', `open ${this.globals.root}: permission denied`);
+      }
+      this.rootChecked = true;
+    }
     return this.globals.root;
   }
 
@@ -102,6 +110,7 @@ export class Context {
         return this.client;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EACCES') throw new RunaError('no_daemon', `connect ${sock}: permission denied (the state root of another user)`);
         if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
         if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
         if (!started) { this.startDaemon(); started = true; }
