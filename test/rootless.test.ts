@@ -231,6 +231,18 @@ describe('rootless', { skip: missing ?? false }, () => {
     assert.deepEqual(cgroupsNamed('r1'), []);
   });
 
+  test('a sysfs without a network namespace of its own is bound from the host; linux.devices are bound, not made', async () => {
+    ids.push('r5');
+    const r = await runa(a, ['run', '-b', bundle(a, ['sh', '-c', 'grep " /sys " /proc/self/mountinfo | grep -c sysfs; head -c 4 /dev/zero2 | wc -c; ls -l /dev/zero2'], (s) => {
+      s.mounts = s.mounts.map((m: any) => (m.destination === '/sys' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
+      s.linux.devices = [{ path: '/dev/zero2', type: 'c', major: 1, minor: 5, fileMode: 0o666 }];
+    }), 'r5']);
+    assert.equal(r.code, 0, show(r));
+    const [sysfs, bytes, ls] = r.stdout.trim().split('\n');
+    assert.deepEqual([sysfs, bytes.trim()], ['1', '4']);
+    assert.match(ls, /^crw-rw-rw- .* 1, +5 /, 'the host\'s /dev/zero, bound');
+  });
+
   test('detached: exec, ps, events, pause refused as runc does, kill, wait and delete; then a daemon killed and restarted re-adopts it', async () => {
     ids.push('r2');
     assert.equal((await runa(a, ['run', '-d', '-b', bundle(a, ['sleep', '1000']), 'r2'])).code, 0);
