@@ -309,6 +309,48 @@ describe('rootless', { skip: missing ?? false }, () => {
     assert.equal((await runa(a, ['list', '-q'])).stdout, '');
   });
 
+  test('a cgroup delegated to the user (here v1 pids) is used: limits on it applied, on the others refused; removed on delete', async (t) => {
+    // The pids hierarchy gets a cgroup of the user's; its daemon starts there, so the
+    // container's cgroup goes below it (runa/<id>, relative to the daemon's own).
+    const delegated = path.join('/sys/fs/cgroup/pids', `runa-rootless-${process.pid}`);
+    fs.mkdirSync(delegated);
+    for (const f of ['', 'cgroup.procs', 'tasks']) fs.chownSync(path.join(delegated, f), a.uid, a.gid);
+    const stopDaemon = async () => {
+      const pid = daemonOf(a);
+      if (!pid || !alive(pid)) return;
+      process.kill(pid, 'SIGTERM');
+      await until(() => !alive(pid), 'a\'s daemon to exit');
+    };
+    t.after(async () => {
+      await stopDaemon();
+      // Exited processes leave a cgroup once reaped (this machine's init reaps orphans lazily).
+      await until(() => { try { fs.rmdirSync(delegated); return true; } catch { return false; } }, `${delegated} to empty: ${fs.readFileSync(path.join(delegated, 'cgroup.procs'), 'utf8')}`, 15_000);
+    });
+    await stopDaemon();
+    const inDelegated = async (args: string[]) => as(a, ['sh', '-c', `echo $$ > ${delegated}/cgroup.procs && exec "$@"`, 'sh', runaBin, ...args]);
+    ids.push('dg1', 'dg2');
+    const refused = await inDelegated(['run', '-b', bundle(a, ['true'], (s) => { s.linux.resources = { pids: { limit: 64 }, memory: { limit: 100_000_000 } }; }), 'dg1']);
+    assert.equal(refused.code, 1, show(refused));
+    assert.match(refused.stderr, /cannot set memory limit: container could not join or create cgroup/);
+    assert.equal(fs.existsSync(path.join(delegated, 'runa', 'dg1')), false);
+
+    const r = await inDelegated(['run', '-d', '-b', bundle(a, ['sleep', '1000'], (s) => { s.linux.resources = { pids: { limit: 64 } }; }), 'dg2']);
+    assert.equal(r.code, 0, show(r));
+    const leaf = path.join(delegated, 'runa', 'dg2');
+    assert.equal(fs.readFileSync(path.join(leaf, 'pids.max'), 'utf8').trim(), '64');
+    const init = JSON.parse((await runa(a, ['state', 'dg2'])).stdout).pid as number;
+    assert.ok(fs.readFileSync(path.join(leaf, 'cgroup.procs'), 'utf8').split('\n').includes(String(init)), 'the init is in it');
+    // A restarted daemon opens the same cgroup (the hierarchies in use were recorded) and removes it on delete.
+    const daemon = daemonOf(a)!;
+    process.kill(daemon, 'SIGKILL');
+    await until(() => !alive(daemon), 'the daemon to die');
+    const stats = JSON.parse((await inDelegated(['events', '--stats', 'dg2'])).stdout);
+    assert.equal(stats.data.pids.current, 2, `the init and its monitor: ${JSON.stringify(stats.data.pids)}`);
+    assert.equal((await inDelegated(['delete', '--force', 'dg2'])).code, 0);
+    assert.equal(fs.existsSync(leaf), false, 'its cgroup is removed');
+    assert.equal(fs.existsSync(path.join(delegated, 'runa')), false, 'and runa/ below the delegated one');
+  });
+
   test('what cannot work rootless is refused in runc\'s words, and leaves nothing', async () => {
     const cases: Array<[string, (s: any) => void, RegExp, string[]?]> = [
       ['nouserns', (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'user'); delete s.linux.uidMappings; delete s.linux.gidMappings; }, /^rootless container requires user namespaces$/m],

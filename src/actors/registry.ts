@@ -289,7 +289,9 @@ export class Registry {
       const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
       // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
       const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
-      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups);
+      // Rootless, the default cgroup is runa/<id> below the daemon's own (runc: below its own), where one delegated to the user takes it.
+      const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
+      cgroup = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups);
       const inUse = cgroup.unused ? null : cgroup;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
