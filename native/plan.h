@@ -58,7 +58,8 @@
 	X(fork_sibling, "fork-sibling", "")          \
 	X(mount_copyup, "mount-copyup", "sssns")     \
 	X(mount_setattr, "mount-setattr", "snn")     \
-	X(rootfs, "rootfs", "s")
+	X(rootfs, "rootfs", "s")                     \
+	X(userns_rootless, "userns-rootless", "sssss")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -268,6 +268,23 @@ static int read_frame(int fd, char **out, size_t *outlen)
 	return h[0] & 0x0f;
 }
 
+/* Inside a user namespace that does not map the whole id range (rootless podman runs its
+ * runtime in one): /proc/self/uid_map is not the single line "0 0 4294967295". */
+static int in_partial_userns(void)
+{
+	char text[256];
+	int fd = open("/proc/self/uid_map", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return 0;
+	ssize_t n = read(fd, text, sizeof text - 1);
+	close(fd);
+	if (n <= 0) return 0;
+	text[n] = 0;
+	unsigned long a, b, c;
+	int used = 0;
+	if (sscanf(text, " %lu %lu %lu %n", &a, &b, &c, &used) != 3) return 1;
+	return !(a == 0 && b == 0 && c == 4294967295UL && text[used] == 0);
+}
+
 /* The state root the command line names: runc's global --root, else the default. */
 static int root_of(int argc, char **argv, char *root, size_t size, const char **command)
 {
@@ -291,11 +308,17 @@ static int root_of(int argc, char **argv, char *root, size_t size, const char **
 		if (nlen == 4 && !strncmp(name, "root", 4)) given = value;
 	}
 	if (!given) {
-		if (geteuid() == 0) given = "/run/runa";
+		/* runc's shouldHonorXDGRuntimeDir, as src/rootless.ts has it: root gets /run/runa, a user
+		 * $XDG_RUNTIME_DIR/runa, and uid 0 of a user namespace that does not map everything the
+		 * latter when XDG_RUNTIME_DIR is set and USER is not root. No usable XDG_RUNTIME_DIR for
+		 * a user: the Node CLI says so. */
+		const char *xdg = getenv("XDG_RUNTIME_DIR"), *user = getenv("USER");
+		if (geteuid() == 0 && (!in_partial_userns() || !xdg || !*xdg || (user && !strcmp(user, "root")))) given = "/run/runa";
 		else {
-			const char *xdg = getenv("XDG_RUNTIME_DIR");
-			if (!xdg || !*xdg) return -1;
-			if ((size_t)snprintf(root, size, "%s/runa", xdg) >= size) return -1;
+			if (!xdg || xdg[0] != '/') return -1;
+			size_t n = strlen(xdg);
+			while (n > 1 && xdg[n - 1] == '/') n--; /* as path.join normalizes it */
+			if ((size_t)snprintf(root, size, "%.*s/runa", (int)n, xdg) >= size) return -1;
 			return 0;
 		}
 	}

@@ -9,12 +9,6 @@ export const cliEntry = path.join(packageRoot, 'bin', 'runa.js');
 /** `runa daemon` from its one-file bundle and code cache (what the CLI and the front end start). */
 export const daemonEntry = path.join(packageRoot, 'bin', 'runa-daemon.cjs');
 
-export function defaultRoot(): string {
-  if (process.getuid?.() === 0) return '/run/runa';
-  const xdg = process.env.XDG_RUNTIME_DIR;
-  return xdg ? path.join(xdg, 'runa') : '/run/runa';
-}
-
 export const socketPath = (root: string) => path.join(root, 'runa.sock');
 export const containerDir = (root: string, id: string) => path.join(root, id);
 export const stateFile = (dir: string) => path.join(dir, 'state.json');

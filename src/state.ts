@@ -30,7 +30,7 @@ export interface PersistedContainer {
   /** -1: unknown, the status went to the caller that reaped the process */
   exitStatus: number | null;
   /** the container's cgroup: its path and the directories runa created (removed on delete) */
-  cgroup?: { path: string; createdDirs: string[] };
+  cgroup?: { path: string; createdDirs: string[]; usedDirs?: string[] };
   snapshot: unknown;
 }
 

@@ -86,14 +86,12 @@ test('flags that runa cannot honour are refused with a clear message, never igno
   const b = await sb.bundle(['true']);
   for (const [args, msg] of [
     [['--systemd-cgroup', 'list'], /--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs/],
-    [['--rootless', 'true', 'list'], /--rootless=true: runa does not run rootless containers yet/],
     [['--rootless', 'maybe', 'list'], /invalid value "maybe" for flag -rootless/],
     [['--criu', '/opt/criu', 'list'], /--criu \/opt\/criu: runa runs criu from PATH/],
     [['create', '--no-pivot', '-b', b, 'np'], /create --no-pivot: runa always uses pivot_root/],
     [['run', '--no-pivot', '-b', b, 'np'], /run --no-pivot: runa always uses pivot_root/],
     [['exec', '--apparmor', 'p', 'np', 'true'], /exec --apparmor: runa does not apply AppArmor profiles/],
     [['exec', '--process-label', 'l', 'np', 'true'], /exec --process-label: runa does not apply SELinux labels/],
-    [['spec', '--rootless'], /spec --rootless: runa does not run rootless containers yet/],
     [['update', '--l3-cache-schema', 'L3:0=f', 'np'], /update --l3-cache-schema: Intel RDT \(resctrl\) is not supported/],
     [['checkpoint', '--page-server', '1.2.3.4:5', 'np'], /checkpoint --page-server: not supported by runa/],
   ] as const) {
@@ -102,8 +100,8 @@ test('flags that runa cannot honour are refused with a clear message, never igno
     assert.match(r.stderr, msg, args.join(' '));
   }
   assert.equal((await sb.run(['state', 'np'])).code, 1, 'nothing was created');
-  // Accepted, and honoured: --rootless false/auto as root, --no-new-keyring (runa never makes a keyring).
-  assert.equal((await sb.run(['--rootless', 'auto', 'list'])).code, 0);
+  // Accepted, and honoured: --rootless true/false/auto (test/rootless.test.ts), --no-new-keyring (runa never makes a keyring).
+  for (const v of ['auto', 'true', 'false']) assert.equal((await sb.run(['--rootless', v, 'list'])).code, 0, v);
   const r = await sb.run(['run', '--no-new-keyring', '-b', b, 'nk']);
   assert.equal(r.code, 0, r.stderr);
 });

@@ -21,7 +21,8 @@ import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } fro
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
-import { Cgroup, type LinuxResources } from '../cgroups/index.js';
+import { Cgroup, CANNOT_FREEZE, emptyStats, type LinuxResources } from '../cgroups/index.js';
+import { rootlessEuid } from '../rootless.js';
 import { hostCgroups } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
@@ -76,7 +77,7 @@ export interface ContainerRecord {
   created: string;
   owner: string;
   annotations?: Record<string, string>;
-  cgroup?: { path: string; createdDirs: string[] };
+  cgroup?: { path: string; createdDirs: string[]; usedDirs?: string[] };
   /** the caller supervises the init (--pid-file): see PlanInput.supervised */
   supervised?: boolean;
   /** the sandbox this container is a member of; absent for a sandbox's root (the sandbox id is its id) */
@@ -244,7 +245,7 @@ export class ContainerActor {
   /** runa's own effects on the host, by key. */
   private realEffects(): ContainerEffects {
     return {
-      freezeCgroup: () => this.requireCgroup().freeze(),
+      freezeCgroup: () => this.requireCgroup(CANNOT_FREEZE).freeze(),
       thawCgroup: () => this.requireCgroup().thaw(),
       runHooks: (r) => {
         const hooks = (this.spec().hooks as Record<string, Parameters<typeof runHooks>[1]> | undefined)?.[r.kind];
@@ -651,14 +652,16 @@ export class ContainerActor {
   /** The container's cgroup (opened lazily; null for containers without one). */
   cgroup(): Cgroup | null {
     if (!this.cg && this.record.cgroup) {
-      this.cg = Cgroup.open(hostCgroups().layout, this.record.cgroup.path, { createdDirs: this.record.cgroup.createdDirs, v2Devices: 'ignore' });
+      const { path: cgPath, createdDirs, usedDirs } = this.record.cgroup;
+      this.cg = Cgroup.open(hostCgroups().layout, cgPath, { createdDirs, v2Devices: 'ignore', ...(usedDirs ? { usedDirs } : {}) });
     }
     return this.cg;
   }
 
-  private requireCgroup(): Cgroup {
+  /** `why`: the refusal when there is none (a rootless container without delegation has none). */
+  private requireCgroup(why = `container ${JSON.stringify(this.id)} has no cgroup`): Cgroup {
     const cg = this.cgroup();
-    if (!cg) throw new RunaError('no_cgroup', `container ${JSON.stringify(this.id)} has no cgroup`);
+    if (!cg) throw new RunaError('no_cgroup', why);
     return cg;
   }
 
@@ -714,7 +717,8 @@ export class ContainerActor {
   stats() {
     const status = this.status;
     if (status !== 'created' && status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container not running');
-    return this.requireCgroup().stats();
+    // No cgroup (rootless without delegation): runc's zeroed stats.
+    return this.cgroup()?.stats() ?? emptyStats();
   }
 
   oomCount(): number {
@@ -727,7 +731,7 @@ export class ContainerActor {
       if (status !== 'created' && status !== 'running' && status !== 'paused') {
         throw new RunaError('invalid_state', `cannot update container ${JSON.stringify(this.id)} in state ${status}`);
       }
-      this.requireCgroup().update(resources);
+      this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update(resources);
       // The stored config follows, so exec and a restarted daemon see the new limits.
       const spec = this.spec();
       const linux = (spec.linux ??= {});
@@ -767,7 +771,7 @@ export class ContainerActor {
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
         console, consoleSocket, cgroupDirs: this.cgroup() ? execCgroupDirs(this.cgroup()!, cgroups) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
-        supervised,
+        supervised, unprivileged: rootlessEuid(),
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

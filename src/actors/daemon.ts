@@ -1,5 +1,6 @@
 // The daemon: one per state root. It holds the actor system (registry of containers),
 // serves the bus on <root>/runa.sock, and leaves when idle.
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,13 +20,28 @@ export interface DaemonOptions {
 /**
  * One daemon per root, even when many CLIs start one at once: an abstract unix socket
  * named after the root is the lock (atomic to take, released by the kernel when we die).
+ * Abstract sockets have no permissions, so the name also holds a key only the root's owner
+ * can read: another user cannot take the lock first and keep this root's daemon from starting.
  */
 async function takeLock(root: string): Promise<net.Server | null> {
   const lock = net.createServer();
+  const key = lockKey(root);
   return new Promise((resolve) => {
     lock.once('error', () => resolve(null));
-    lock.listen(`\0runa-daemon:${root}`, () => resolve(lock));
+    lock.listen(`\0runa-daemon:${root}:${key}`, () => resolve(lock));
   });
+}
+
+/** The root's lock key (<root>/daemon.key, 0600): made once, atomically (link), by whichever daemon comes first. */
+function lockKey(root: string): string {
+  const file = path.join(root, 'daemon.key');
+  const read = () => { try { return fs.readFileSync(file, 'utf8'); } catch { return null; } };
+  const found = read();
+  if (found) return found;
+  const tmp = `${file}.${process.pid}`;
+  fs.writeFileSync(tmp, crypto.randomBytes(16).toString('hex'), { mode: 0o600 });
+  try { fs.linkSync(tmp, file); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { fs.rmSync(tmp, { force: true }); }
+  return read()!;
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {

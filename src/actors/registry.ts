@@ -18,6 +18,7 @@ import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.
 import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
+import { rootlessEuid, unprivileged } from '../rootless.js';
 import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
 import { killPoint } from '../faults.js';
@@ -286,17 +287,26 @@ export class Registry {
         throw new RunaError('already_exists', `sandbox "${id}" still has containers (${this.sandboxes.get(id)!.members.join(', ')}): delete them first`);
       }
       const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
-      cgroup = setUpCgroup(id, spec.linux?.cgroupsPath || defaultCgroup, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); });
+      // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
+      const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
+      // Rootless, the default cgroup is runa/<id> below the daemon's own (runc: below its own), where one delegated to the user takes it.
+      const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
+      cgroup = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups);
+      const inUse = cgroup.unused ? null : cgroup;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = await this.actors.request<string>({
         type: 'gofer.prepare', from, to,
-        input: { spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: cgroupDirs(cgroup), seccomp, supervised: req.supervised },
+        input: {
+          spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
+          seccomp, supervised: req.supervised, ...(rootlessEuid() ? { unprivileged: unprivileged() } : {}),
+        },
       });
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
         owner: ownerName(), annotations: allAnnotations,
-        cgroup: { path: cgroup.path, createdDirs: cgroup.createdDirs }, supervised: req.supervised,
+        ...(inUse ? { cgroup: { path: inUse.path, createdDirs: inUse.createdDirs, ...(inUse.usedDirs ? { usedDirs: inUse.usedDirs } : {}) } } : {}),
+        supervised: req.supervised,
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       killPoint('create:prepared');
@@ -500,8 +510,8 @@ function removeStaleExecs(dir: string, live: Set<string>): void {
 }
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
-function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void): Cgroup {
-  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { v2Devices: 'ignore' });
+function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): Cgroup {
+  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { v2Devices: 'ignore', rootless });
   // The directories this create will make, recorded before it makes them.
   intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
   const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };

@@ -66,6 +66,8 @@ export const Request = z.discriminatedUnion('type', [
     annotations: z.record(z.string(), z.string()).optional(),
     /** the caller supervises the process (--pid-file): it becomes the caller's child */
     supervised: z.boolean().optional(),
+    /** --rootless, resolved: cgroup permission errors are ignored where runc ignores them */
+    rootless: z.boolean().optional(),
   }),
   z.object({
     type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),

@@ -17,6 +17,14 @@ export interface CgroupOptions {
   createdDirs?: string[];
   /** linux.resources.devices on cgroup v2: see V2Options.devices. */
   v2Devices?: 'error' | 'ignore';
+  /**
+   * runc's rootless cgroup manager: a hierarchy where the cgroup cannot be made for want of
+   * permission (EACCES, EPERM, EROFS: no delegation) is left out instead of failing create;
+   * device rules that cannot be written are ignored.
+   */
+  rootless?: boolean;
+  /** The directories in use when not every hierarchy is (`usedDirs` of a rootless create); persisted with createdDirs. */
+  usedDirs?: string[];
 }
 
 interface Hierarchy {
@@ -37,15 +45,18 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class Cgroup {
   private readonly created: Set<string>;
+  /** Hierarchies left out by a rootless create, with why (see CgroupOptions.rootless). */
+  private readonly left: Array<{ h: Hierarchy; why: string }> = [];
 
   private constructor(
     readonly layout: CgroupLayout,
     /** the normalized cgroup path (absolute, or relative to the runtime's own cgroup) */
     readonly path: string,
-    private readonly hierarchies: Hierarchy[],
+    private hierarchies: Hierarchy[],
     private readonly opts: CgroupOptions,
   ) {
     this.created = new Set(opts.createdDirs ?? []);
+    if (opts.usedDirs) this.hierarchies = hierarchies.filter((h) => opts.usedDirs!.includes(h.dir));
   }
 
   /** Locate (not create) `cgroupPath` in every hierarchy of `layout`. */
@@ -89,6 +100,12 @@ export class Cgroup {
     return { v1: out, v2: this.hierarchies.find((h) => h.kind === 'v2')?.dir ?? null };
   }
 
+  /** The cgroup's directory in each hierarchy in use, when a rootless create left some out (persist it); else undefined. */
+  get usedDirs(): string[] | undefined { return this.left.length || this.opts.usedDirs ? this.hierarchies.map((h) => h.dir) : undefined; }
+
+  /** No hierarchy is in use: a rootless create could make the cgroup nowhere. */
+  get unused(): boolean { return this.hierarchies.length === 0; }
+
   /** Every directory runa made (leaves and parents), to persist for a later destroy. */
   get createdDirs(): string[] { return [...this.created]; }
 
@@ -102,7 +119,7 @@ export class Cgroup {
   get preExisting(): boolean { return this.hierarchies.some((h) => !this.created.has(h.dir)); }
 
   private get unified(): string | null {
-    return this.layout.mode === 'v2' ? this.hierarchies.find((h) => h.kind === 'v2')!.dir : null;
+    return this.layout.mode === 'v2' ? this.hierarchies.find((h) => h.kind === 'v2')?.dir ?? null : null;
   }
 
   private dirOf = (controller: string): string | undefined =>
@@ -120,8 +137,17 @@ export class Cgroup {
   create(resources?: LinuxResources): { created: boolean } {
     const madeNow: string[] = [];
     try {
-      for (const h of this.hierarchies) {
-        this.mkdirChain(h.mount, h.dir, madeNow);
+      for (const h of [...this.hierarchies]) {
+        try {
+          this.mkdirChain(h.mount, h.dir, madeNow);
+        } catch (e) {
+          // runc (fs.go Apply): rootless, a permission error leaves this hierarchy out.
+          const code = (e as CgroupError & { errno?: string }).errno;
+          if (!this.opts.rootless || !(code === 'EACCES' || code === 'EPERM' || code === 'EROFS')) throw e;
+          this.hierarchies = this.hierarchies.filter((x) => x !== h);
+          this.left.push({ h, why: (e as Error).message });
+          continue;
+        }
         if (h.kind === 'v1' && h.controllers.includes('cpuset')) v1.initCpuset(h.mount, h.dir);
       }
       if (resources && this.unified) this.enableControllers(v2.neededControllers(resources));
@@ -146,7 +172,7 @@ export class Cgroup {
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new CgroupError(`cgroups: cannot create ${dir}: ${errnoText(e)}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw Object.assign(new CgroupError(`cgroups: cannot create ${dir}: ${errnoText(e)}`), { errno: (e as NodeJS.ErrnoException).code });
       }
     }
     if (!exists(mount)) throw new CgroupError(`cgroups: cannot create ${dir}: ${mount} is not mounted`);
@@ -167,7 +193,7 @@ export class Cgroup {
         return;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5) continue;
-        throw new CgroupError(`cgroups: cannot create ${cur}: ${errnoText(e)}`);
+        throw Object.assign(new CgroupError(`cgroups: cannot create ${cur}: ${errnoText(e)}`), { errno: (e as NodeJS.ErrnoException).code });
       }
     }
   }
@@ -197,12 +223,30 @@ export class Cgroup {
   /** Apply `linux.resources`. Throws on the first setting the host cannot apply; returns what was ignored. */
   apply(resources: LinuxResources): ApplyResult {
     const warnings: string[] = [];
+    let r = resources;
+    if (this.opts.rootless && r.devices !== undefined) {
+      // runc ignores the device rules' errors when rootless: they are not expected to work.
+      const { devices, ...rest } = r;
+      if (!this.left.some(({ h }) => h.kind === 'v1' && h.controllers.includes('devices'))) {
+        try { this.apply({ devices }); } catch { /* ignored, as runc does */ }
+      }
+      r = rest;
+    }
     const u = this.unified;
     if (u) {
-      this.enableControllers(v2.neededControllers(resources));
-      v2.applyV2(u, resources, warnings, { devices: this.opts.v2Devices });
+      this.enableControllers(v2.neededControllers(r));
+      v2.applyV2(u, r, warnings, { devices: this.opts.v2Devices });
+    } else if (this.layout.mode === 'v2' && this.left.length) {
+      const [first] = v2.neededControllers(r);
+      if (first) throw couldNotJoin(first, this.left[0].why);
     } else {
-      v1.applyV1(this.dirOf, resources, warnings);
+      // A controller whose hierarchy a rootless create left out: runc's words for a limit on it.
+      const dirOf = (c: string) => {
+        const out = this.left.find(({ h }) => h.kind === 'v1' && h.controllers.includes(c));
+        if (out) throw couldNotJoin(c, out.why);
+        return this.dirOf(c);
+      };
+      v1.applyV1(dirOf, r, warnings);
     }
     return { warnings };
   }
@@ -224,7 +268,9 @@ export class Cgroup {
   async freeze(): Promise<void> {
     const u = this.unified;
     if (u) return v2.freezeV2(u);
-    const dir = this.dirOf('freezer');
+    const dir = this.layout.mode === 'v2' ? undefined : this.dirOf('freezer');
+    // A rootless create that could not make the freezer's cgroup: runc's words.
+    if (!dir && (this.left.length || this.opts.usedDirs)) throw new CgroupError(CANNOT_FREEZE);
     if (!dir) throw new CgroupError('cgroups: cannot freeze: the freezer cgroup controller is not mounted');
     return v1.freezeV1(dir);
   }
@@ -336,6 +382,14 @@ export class Cgroup {
       }
     }
   }
+}
+
+/** runc's refusal to pause a container without a freezer cgroup (rootless, no delegation). */
+export const CANNOT_FREEZE = 'cannot toggle freezer: cgroups not configured for container';
+
+/** runc's refusal of a limit on a controller whose cgroup a rootless create could not make. */
+function couldNotJoin(controller: string, why: string): CgroupError {
+  return new CgroupError(`cannot set ${controller} limit: container could not join or create cgroup (rootless: ${why.replace(/^cgroups: /, '')})`);
 }
 
 /** rmdir, retrying EBUSY (processes still leaving) until `deadline` (ms since epoch). */

@@ -22,7 +22,7 @@
 //    knob (v1); v2 memory.swap.max "max"/"0" without swap accounting; hugetlb rsvd limits where
 //    the kernel has none.
 export { detectCgroups, resolvePath, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
-export { Cgroup, type CgroupOptions, type FreezerState } from './cgroup.js';
+export { Cgroup, CANNOT_FREEZE, type CgroupOptions, type FreezerState } from './cgroup.js';
 export {
   LinuxResourcesSchema, LinuxDeviceCgroup, RUNC_DEFAULT_DEVICE_RULES, emptyStats,
   type LinuxResources, type ApplyResult, type CgroupStats, type MemoryEntry, type BlkioEntry,

@@ -7,7 +7,7 @@ import { Context, absolute, processIO, type CliIO, type Globals } from './contex
 import type { Host } from './host.js';
 import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
 import { commandHelp, optionLines, type HelpTopic } from './help.js';
-import { defaultRoot } from '../paths.js';
+import { defaultStateRoot, rootlessCgroups } from '../rootless.js';
 import { RunaError } from '../errors.js';
 
 /** A command: its help (generated from its flags, which its parser takes) and what it does. */
@@ -48,13 +48,19 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   debug: { kind: 'bool', usage: 'enable debug logging: one line per step, with the time since the command began' },
   log: { kind: 'string', usage: 'set the log file to write runa logs to', default: '/dev/stderr' },
   'log-format': { kind: 'string', usage: 'set the log format (\'text\' or \'json\')', default: 'text' },
-  root: { kind: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: defaultRoot() },
+  root: { kind: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: helpRoot() },
   criu: { kind: 'string', usage: 'path to the criu binary used for checkpoint and restore (runa runs `criu` from PATH: another is refused)', default: 'criu' },
   'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
-  rootless: { kind: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\'); \'true\' is refused: runa does not run rootless yet', default: 'auto' },
+  rootless: { kind: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\')', default: 'auto' },
   help: { kind: 'bool', alias: 'h', usage: 'show help' },
   version: { kind: 'bool', alias: 'v', usage: 'print the version' },
 };
+
+/** The default root as help shows it. */
+function helpRoot(): string {
+  const r = defaultStateRoot();
+  return typeof r === 'string' ? r : '$XDG_RUNTIME_DIR/runa';
+}
 
 /** `runa --help`: runc's layout, every command with its summary. */
 async function appHelp(): Promise<string> {
@@ -88,7 +94,6 @@ function refuseGlobals(values: Record<string, unknown>): void {
   if (values['systemd-cgroup']) throw new RunaError('unsupported', '--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs (podman --cgroup-manager cgroupfs; containerd SystemdCgroup = false)');
   const rootless = values.rootless as string | undefined;
   if (rootless !== undefined && !['true', 'false', 'auto'].includes(rootless)) throw usage(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
-  if (rootless === 'true') throw new RunaError('unsupported', '--rootless=true: runa does not run rootless containers yet');
   const criu = values.criu as string | undefined;
   if (criu !== undefined && criu !== 'criu') throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
 }
@@ -100,11 +105,16 @@ export function parseGlobals(argv: string[], io: CliIO) {
   const fmt = (values['log-format'] as string | undefined) ?? 'text';
   const root = values.root as string | undefined;
   const log = values.log as string | undefined;
+  // The default root follows the caller's environment (XDG_RUNTIME_DIR), also in the daemon.
+  const chosen = root === undefined ? defaultStateRoot(io.env) : absolute(io, root);
+  const rootless = values.rootless as string | undefined;
   const globals: Globals = {
-    root: root === undefined ? defaultRoot() : absolute(io, root),
+    root: typeof chosen === 'string' ? chosen : '',
+    ...(typeof chosen === 'string' ? {} : { rootError: chosen }),
     log: log === undefined ? undefined : absolute(io, log),
     logFormat: fmt === 'json' ? 'json' : 'text',
     debug: Boolean(values.debug),
+    rootless: rootlessCgroups(rootless === 'true' || rootless === 'false' ? rootless : 'auto'),
   };
   const [name, ...rest] = positionals;
   return { values, globals, fmt, name: name === undefined ? undefined : ALIASES[name] ?? name, given: name, rest };

@@ -6,10 +6,15 @@ import { spawn } from 'node:child_process';
 import type { BusClient } from '../bus/client.js';
 import { daemonEntry, socketPath } from '../paths.js';
 import { RunaError } from '../errors.js';
+import { explainRootError } from '../rootless.js';
 import { localHost, type Host } from './host.js';
 
 export interface Globals {
   root: string;
+  /** no default root could be chosen (a non-root user without XDG_RUNTIME_DIR): said when a command needs it */
+  rootError?: Error;
+  /** --rootless, resolved: cgroup permission errors are ignored (runc's rootless cgroup manager) */
+  rootless?: boolean;
   log?: string;
   logFormat: 'text' | 'json';
   debug: boolean;
@@ -77,7 +82,18 @@ export class Context {
     else this.io.err(line);
   }
 
-  get root(): string { return this.globals.root; }
+  private rootChecked = false;
+  get root(): string {
+    if (this.globals.rootError) throw this.globals.rootError;
+    if (!this.rootChecked) {
+      // Another user's root (root's /run/runa, say): said as runc does, not taken for an empty one.
+      try { fs.accessSync(this.globals.root, fs.constants.R_OK | fs.constants.X_OK); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EACCES') throw new RunaError('state_root', `open ${this.globals.root}: permission denied`);
+      }
+      this.rootChecked = true;
+    }
+    return this.globals.root;
+  }
 
   /** Connect to this root's daemon, starting it (detached) if none answers. */
   async connect(): Promise<BusClient> {
@@ -94,6 +110,7 @@ export class Context {
         return this.client;
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EACCES') throw new RunaError('no_daemon', `connect ${sock}: permission denied (the state root of another user)`);
         if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
         if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
         if (!started) { this.startDaemon(); started = true; }
@@ -104,7 +121,11 @@ export class Context {
   }
 
   private startDaemon(): void {
-    fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    try {
+      fs.mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw explainRootError(this.root, e as NodeJS.ErrnoException, this.io.env);
+    }
     const log = fs.openSync(path.join(this.root, 'daemon.log'), 'a', 0o600);
     // As the front end starts it (native/runa.c): without NODE_EXTRA_CA_CERTS, which Node.js
     // reads and parses at start, for a daemon that makes no TLS connection.

@@ -191,7 +191,7 @@ export function serveCli(bus: Bus, root: string): void {
     if (parsed.name !== undefined && parsed.name in COMMANDS && !IN_DAEMON.has(parsed.name)) return { fallback: true };
     // Only for this daemon's own root (a front end connected here because --root named it).
     let same = false;
-    try { same = fs.realpathSync(parsed.globals.root) === root; } catch { /* no such root */ }
+    try { same = !parsed.globals.rootError && fs.realpathSync(parsed.globals.root) === root; } catch { /* no such root */ }
     if (!same || !env.session) return { fallback: true };
     sessions.set(fe.id, fe);
     (env.session as Session).onClose(() => { fe.lost(); sessions.delete(fe.id); });

@@ -59,6 +59,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
     // the container's init as its child. runa supervises only in the foreground or without one.
     supervised: Boolean(opts.pidFile) && !opts.foreground,
+    ...(ctx.globals.rootless ? { rootless: true } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

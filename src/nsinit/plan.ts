@@ -12,6 +12,13 @@ export type PlanOp =
    * have a helper left outside write these exact uid_map/gid_map texts (see idMap).
    */
   | { op: 'userns'; uidMap: string; gidMap: string }
+  /**
+   * `userns` for a monitor without host privileges (rootless): it stays dumpable while the maps
+   * are written (else /proc/<pid> is root's), the writer writes SETGROUPS (`deny` or nothing)
+   * to /proc/<pid>/setgroups first, and each map is written directly or, when a helper is
+   * given, by running it as `HELPER <pid> <the map's numbers>` (newuidmap, newgidmap).
+   */
+  | { op: 'userns-rootless'; uidMap: string; gidMap: string; setgroups: 'deny' | ''; uidHelper: string; gidHelper: string }
   | { op: 'unshare'; namespaces: string[] }
   | { op: 'setns'; path: string; nstype: NamespaceType }
   | { op: 'sethostname'; name: string }
@@ -92,6 +99,7 @@ function tokens(p: PlanOp): string[] {
   switch (p.op) {
     case 'statedir': case 'rootfs': return [p.path];
     case 'userns': return [p.uidMap, p.gidMap];
+    case 'userns-rootless': return [p.uidMap, p.gidMap, p.setgroups, p.uidHelper, p.gidHelper];
     case 'unshare': return [p.namespaces.join(',')];
     case 'setns': return [p.path, p.nstype];
     case 'sethostname': return [p.name];

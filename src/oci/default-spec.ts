@@ -33,3 +33,27 @@ export function defaultSpec(): Record<string, unknown> {
     },
   };
 }
+
+/**
+ * `spec --rootless`: runc's ToRootless (libcontainer/specconv/example.go) applied to the default:
+ * no network namespace (a user cannot give it a way out), a user namespace mapping the caller's
+ * euid and egid to root, /sys bound from the host (a fresh sysfs needs a network namespace of
+ * its own), no uid=/gid= mount options, and no linux.resources.
+ */
+export function rootlessSpec(uid: number, gid: number): Record<string, unknown> {
+  const spec = defaultSpec() as { mounts: Array<{ destination: string; options?: string[] }>; linux: Record<string, unknown> };
+  const linux = spec.linux as { namespaces: Array<{ type: string }>; maskedPaths: string[]; readonlyPaths: string[] };
+  spec.mounts = spec.mounts.map((m) => {
+    if (m.destination === '/sys') return { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+    return m.options ? { ...m, options: m.options.filter((o) => !o.startsWith('gid=') && !o.startsWith('uid=')) } : m;
+  });
+  // In runc's (Go struct) order: the mappings first.
+  spec.linux = {
+    uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+    gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+    namespaces: [...linux.namespaces.filter((n) => n.type !== 'network' && n.type !== 'user'), { type: 'user' }],
+    maskedPaths: linux.maskedPaths,
+    readonlyPaths: linux.readonlyPaths,
+  };
+  return spec;
+}

@@ -7,6 +7,7 @@ import type { Mount, Spec } from './spec.js';
 import type { HostCgroupMount } from '../actors/gofer.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 import type { CompiledFilter } from '../seccomp/index.js';
+import type { Unprivileged } from '../rootless.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -101,6 +102,12 @@ export interface PlanInput {
    * the spawner, exits right after create).
    */
   supervised?: boolean;
+  /**
+   * Rootless: the monitor runs as a user without host privileges (runc's RootlessEUID). A user
+   * namespace is required, its maps are written as the kernel lets a user (or by
+   * newuidmap/newgidmap), nothing is held or joined that needs host root, and no groups are set.
+   */
+  unprivileged?: Unprivileged;
 }
 
 /** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
@@ -128,11 +135,15 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
+  const unpriv = input.unprivileged;
+  // runc's words (libcontainer/configs/validate/rootless.go).
+  if (unpriv && !types.has('user')) throw new RunaError('invalid_spec', 'rootless container requires user namespaces');
+  if (unpriv && spec.process.user.additionalGids?.length) throw new RunaError('invalid_spec', 'cannot set any additional groups in a rootless container');
   const userns = userNamespace(spec, joined.get('user'));
-  /** In a user namespace: bind mounts cloned from before it (mount index → index of its `hold`). */
+  /** In a user namespace: bind mounts cloned from before it (mount index → index of its `hold`); not rootless: cloning needs host root. */
   const held = new Map<number, number>();
   const holds: PlanOp[] = [];
-  if (userns && mnt) {
+  if (userns && mnt && !unpriv) {
     (spec.mounts ?? []).forEach((m, i) => {
       if (!isBindMount(m) || !m.source?.startsWith('/')) return;
       held.set(i, holds.length);
@@ -147,8 +158,12 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
-  // joined once the monitor's capabilities only count inside it.
-  for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' });
+  // joined once the monitor's capabilities only count inside it. Rootless, after it: the
+  // monitor has no capabilities outside, and only the user namespace gives it some.
+  const joinOthers = () => { for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' }); };
+  if (!unpriv) joinOthers();
+  /** Rootless with setgroups denied (a map of the user's own gid): no setgroups(2) inside. */
+  let groupsDenied = Boolean(unpriv);
   if (userns) {
     // What needs host privileges (or host paths) happens while the monitor still has them:
     // the child inherits the limits, the oom score and the console socket.
@@ -157,8 +172,13 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // Bind sources are opened while still host root: the mapped root may not reach them (runc).
     plan.push(...holds);
     if (userns.joined) plan.push({ op: 'setns', path: userns.joined, nstype: 'user' });
-    else plan.push({ op: 'userns', uidMap: idMap(userns.uid!), gidMap: idMap(userns.gid!) });
+    else if (unpriv) {
+      const op = unprivilegedUserns(userns.uid!, userns.gid!, unpriv);
+      groupsDenied = op.setgroups === 'deny';
+      plan.push(op);
+    } else plan.push({ op: 'userns', uidMap: idMap(userns.uid!), gidMap: idMap(userns.gid!) });
   }
+  if (unpriv) joinOthers();
   const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
@@ -169,7 +189,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // The cgroup files are host root's: join while still host uid 0. Then become the
     // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
     // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), ...deathsig);
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(groupsDenied), ...deathsig);
   } else {
     plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
@@ -202,8 +222,28 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised));
+  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised, Boolean(unpriv)));
   return plan;
+}
+
+/**
+ * The user namespace of a rootless container. The kernel lets a user write one map line of its
+ * own id (and its own gid only once setgroups is denied); anything more goes through
+ * newuidmap/newgidmap, which check /etc/subuid and /etc/subgid (runc does the same).
+ */
+function unprivilegedUserns(uid: IdMapping[], gid: IdMapping[], u: Unprivileged): Extract<PlanOp, { op: 'userns-rootless' }> {
+  const own = (maps: IdMapping[], id: number) => maps.length === 1 && maps[0].size === 1 && maps[0].hostID === id;
+  const helper = (maps: IdMapping[], id: number, tool: string | null, field: string, kind: string, file: string): string => {
+    if (own(maps, id)) return '';
+    if (!tool) {
+      throw new RunaError('invalid_spec',
+        `config.json: ${field}: a rootless container can map only your own ${kind} (${id}) by itself; more needs ${file.includes('uid') ? 'newuidmap' : 'newgidmap'} (Debian's uidmap package) on PATH and a range in ${file}`);
+    }
+    return tool;
+  };
+  const uidHelper = helper(uid, u.uid, u.newuidmap, 'linux.uidMappings', 'uid', '/etc/subuid');
+  const gidHelper = helper(gid, u.gid, u.newgidmap, 'linux.gidMappings', 'gid', '/etc/subgid');
+  return { op: 'userns-rootless', uidMap: idMap(uid), gidMap: idMap(gid), setgroups: gidHelper ? '' : 'deny', uidHelper, gidHelper };
 }
 
 const overlayRoot = (stateDir: string) => path.join(stateDir, 'overlay', 'merged');
@@ -406,9 +446,9 @@ function checkReachable(ns: UserNs, target: string, field: string, self: boolean
   }
 }
 
-/** `setgroups`, `setgid 0`, `setuid 0`: the user namespace's root. */
-function becomeRoot(): PlanOp[] {
-  return [{ op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }];
+/** `setgroups`, `setgid 0`, `setuid 0`: the user namespace's root (no setgroups where it is denied). */
+function becomeRoot(groupsDenied = false): PlanOp[] {
+  return [...(groupsDenied ? [] : [{ op: 'setgroups', gids: [] } as PlanOp]), { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }];
 }
 
 /**
@@ -537,7 +577,7 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
  * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
  * before the capabilities and ids change.
  */
-export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false): PlanOp[] {
+export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false, unprivileged = false): PlanOp[] {
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
   ops.push(...cwdMkdirs(proc.cwd));
@@ -547,7 +587,9 @@ export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: Secc
   const user = proc.user;
   // The working directory is entered as root first, and again as the user only if root could not (runc).
   ops.push({ op: 'chdir-early', path: proc.cwd }, { op: 'fix-stdio', uid: user.uid });
-  ops.push({ op: 'setgroups', gids: user.additionalGids ?? [] }, { op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
+  // Rootless: no setgroups(2), as runc (additional groups were refused above; setgroups may be denied).
+  if (!unprivileged) ops.push({ op: 'setgroups', gids: user.additionalGids ?? [] });
+  ops.push({ op: 'setgid', gid: user.gid }, { op: 'setuid', uid: user.uid });
   if (caps) {
     ops.push(
       { op: 'capset', effective: capNamesMask(caps.effective), permitted: capNamesMask(caps.permitted), inheritable: capNamesMask(caps.inheritable) },
@@ -602,6 +644,8 @@ export interface ExecPlanInput {
   seccomp?: SeccompLoad;
   /** see PlanInput.supervised */
   supervised?: boolean;
+  /** see PlanInput.unprivileged */
+  unprivileged?: boolean;
 }
 
 /**
@@ -625,6 +669,8 @@ function joinCgroup(dirs: string[] = []): PlanOp[] {
 export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
   const userns = input.namespaces.includes('user');
+  const unpriv = Boolean(input.unprivileged);
+  if (unpriv && input.process.user.additionalGids?.length) throw new RunaError('invalid_argument', 'cannot set any additional groups in a rootless container');
   if (userns) {
     const uid = readIdMap(`/proc/${input.initPid}/uid_map`);
     const gid = readIdMap(`/proc/${input.initPid}/gid_map`);
@@ -632,14 +678,21 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
       new RunaError('invalid_argument', `exec: process.user.${f}: ${id} is not mapped in the container's user namespace`));
   }
   const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
-  for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
-    if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
-  }
+  // The container's namespaces: before its user namespace (host-owned ones need host root), or
+  // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
+  const joinOthers = () => {
+    for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
+      if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
+    }
+  };
+  if (!unpriv || !userns) joinOthers();
   if (userns) {
     plan.push(...hostProcessOps(input.process));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
-    plan.push({ op: 'setns', path: ns('user'), nstype: 'user' }, forkOp(input.supervised));
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(), ...deathsigOps(input.supervised));
+    plan.push({ op: 'setns', path: ns('user'), nstype: 'user' });
+    if (unpriv) joinOthers();
+    plan.push(forkOp(input.supervised));
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
   } else {
     plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...joinCgroup(input.cgroupDirs?.child));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
@@ -647,8 +700,13 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised));
+  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised, unpriv));
   return plan;
+}
+
+/** The container's user namespace denies setgroups(2) (a rootless map of the user's own gid). */
+function setgroupsDenied(pid: number): boolean {
+  try { return fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny'; } catch { return true; }
 }
 
 /**

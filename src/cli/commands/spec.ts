@@ -3,22 +3,21 @@ import path from 'node:path';
 import type { Command } from '../cli.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
-import { defaultSpec } from '../../oci/default-spec.js';
+import { defaultSpec, rootlessSpec } from '../../oci/default-spec.js';
 
 const spec: Command = {
   summary: 'create a new specification file',
   description: 'Writes runc\'s default config.json into the bundle directory; an existing one is never\noverwritten.',
   flags: {
     bundle: { kind: 'string', alias: 'b', usage: 'path to the root of the bundle directory', default: '.' },
-    rootless: { kind: 'bool', usage: 'generate a configuration for a rootless container (refused: runa does not run rootless yet)' },
+    rootless: { kind: 'bool', usage: 'generate a configuration for a rootless container' },
   },
   async run(_ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"spec" takes no arguments');
-    if (values.rootless) throw new RunaError('unsupported', 'spec --rootless: runa does not run rootless containers yet');
     const file = path.join((values.bundle as string | undefined) ?? '.', 'config.json');
     try {
-      fs.writeFileSync(file, JSON.stringify(defaultSpec(), null, '\t') + '\n', { flag: 'wx', mode: 0o666 });
+      fs.writeFileSync(file, JSON.stringify(values.rootless ? rootlessSpec(process.geteuid!(), process.getegid!()) : defaultSpec(), null, '\t') + '\n', { flag: 'wx', mode: 0o666 });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new RunaError('exists', 'File config.json exists. Remove it first');
       throw e;
