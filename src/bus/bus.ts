@@ -51,9 +51,17 @@ export class Bus {
     this.tapped = fn;
   }
 
-  /** Serve one request type; a thrown error becomes a typed error reply. */
+  /** The handler of each request type: one lookup per request, not a filter per type. */
+  private readonly handlers = new Map<RequestType, (env: Envelope) => void>();
+
+  constructor() {
+    this.requests$.subscribe((env) => this.handlers.get(env.body.type)?.(env));
+  }
+
+  /** Serve one request type (one handler each); a thrown error becomes a typed error reply. */
   handle<T extends RequestType>(type: T, handler: Handler<T>): void {
-    this.requests$.pipe(filter((e) => e.body.type === type)).subscribe((env) => {
+    if (this.handlers.has(type)) throw new Error(`bus: ${type} is handled already`);
+    this.handlers.set(type, (env) => {
       const started = performance.now();
       this.serving.set(env, started);
       const done = (reply: Reply) => {

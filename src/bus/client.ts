@@ -89,6 +89,19 @@ export class BusClient {
     this.socket.end();
   }
 
+  private corked = false;
+  /** Masking keys, drawn from the CSPRNG 1024 at a time rather than 4 bytes per frame. */
+  private masks = Buffer.alloc(0);
+  private maskAt = 0;
+  private maskBytes(): Buffer {
+    if (this.maskAt >= this.masks.length) {
+      this.masks = randomFillSync(Buffer.alloc(4096));
+      this.maskAt = 0;
+    }
+    this.maskAt += 4;
+    return this.masks.subarray(this.maskAt - 4, this.maskAt);
+  }
+
   /** Client frames are masked (RFC 6455 §5.3). */
   private sendFrame(opcode: number, payload: Buffer): void {
     if (this.socket.destroyed) return;
@@ -99,8 +112,18 @@ export class BusClient {
     if (len < 126) head[1] = 0x80 | len;
     else if (len < 65536) { head[1] = 0x80 | 126; head.writeUInt16BE(len, 2); o = 4; }
     else { head[1] = 0x80 | 127; head.writeBigUInt64BE(BigInt(len), 2); o = 10; }
-    const mask = randomFillSync(head, o, 4).subarray(o, o + 4);
+    const mask = this.maskBytes();
+    mask.copy(head, o);
     for (let i = 0; i < len; i++) payload[i] ^= mask[i & 3];
+    // The requests of one turn of the event loop go out in one write (see the daemon's send).
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.write(Buffer.concat([head, payload]));
   }
 
