@@ -286,6 +286,10 @@ static void on_signal(void)
 			warn_errno("forward signal");
 		return;
 	}
+	// A sibling child is not ours to reap (its pidfd tells of its exit): a SIGCHLD here is the
+	// userns map writer's, already reaped.
+	if (child_pidfd >= 0)
+		return;
 	TRY((p = waitpid(child, &st, WNOHANG)), "waitpid %d", (int)child);
 	if (p == child)
 		finish(st);

@@ -18,7 +18,7 @@ import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.
 import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
-import { rootlessEuid, unprivileged } from '../rootless.js';
+import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
 import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
 import { killPoint } from '../faults.js';
@@ -299,7 +299,7 @@ export class Registry {
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
-          seccomp, supervised: req.supervised, ...(rootlessEuid() ? { unprivileged: unprivileged() } : {}),
+          seccomp, supervised: req.supervised, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
         },
       });
       const record: ContainerRecord = {

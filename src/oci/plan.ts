@@ -108,6 +108,14 @@ export interface PlanInput {
    * newuidmap/newgidmap), nothing is held or joined that needs host root, and no groups are set.
    */
   unprivileged?: Unprivileged;
+  /**
+   * The runtime runs as root of a user namespace it did not make, that does not map every id
+   * (rootless podman's: the container shares it). The container gets no user namespace of its
+   * own, but every mount namespace it makes is owned by that one: no device nodes (the host's
+   * are bound), no sysfs, mqueue or cgroup file system of a namespace it does not own (the
+   * host's are bound), and binds keep the flags their source mounts have locked.
+   */
+  inUserNs?: boolean;
 }
 
 /** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
@@ -153,6 +161,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (userns) checkReachable(userns, input.rootfs, 'root.path', true);
   /** A namespace created for the container (so, in a user namespace, owned by it). */
   const fresh = (t: string) => types.has(t) && !joined.has(t);
+  /** A namespace whose own file systems (sysfs, mqueue) can be mounted in the container: fresh, or made in the runtime's user namespace. */
+  const owned = (t: string) => fresh(t) || (!userns && Boolean(input.inUserNs) && joined.has(t) && madeInOwnUserNs(joined.get(t)!, t));
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
@@ -195,7 +205,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
-  if (mnt) plan.push(...rootfsOps(input, { joined, userns, fresh, types, requested, held }));
+  /** Where mounts are made under a user namespace's limits: the container's own, or the runtime's (inUserNs). */
+  const mountsNs = userns ?? (input.inUserNs ? ownUserNs() : null);
+  if (mnt) plan.push(...rootfsOps(input, { joined, userns: mountsNs, fresh, owned, types, requested, held }));
 
   // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
   // point costs a round trip to the spawner, so there is one only where hooks are configured.
@@ -207,7 +219,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     plan.push(...cwdMkdirs(spec.process.cwd));
     if (spec.root.readonly) {
       // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
-      const locked = userns && !input.overlay ? lockedFlags(input.rootfs) : 0;
+      const locked = mountsNs && !input.overlay ? lockedFlags(input.rootfs) : 0;
       plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | locked, data: '' });
     }
   }
@@ -249,9 +261,9 @@ function unprivilegedUserns(uid: IdMapping[], gid: IdMapping[], u: Unprivileged)
 const overlayRoot = (stateDir: string) => path.join(stateDir, 'overlay', 'merged');
 
 /** What a new mount namespace gets before the create-time hooks: its propagation, the rootfs (or the overlay) bound, the mounts and devices. */
-function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: UserNs | null; fresh: (t: string) => boolean; types: Set<string>; requested?: number; held: Map<number, number> }): PlanOp[] {
+function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: UserNs | null; fresh: (t: string) => boolean; owned: (t: string) => boolean; types: Set<string>; requested?: number; held: Map<number, number> }): PlanOp[] {
   const { spec } = input;
-  const { joined, userns, fresh, types, requested, held } = c;
+  const { joined, userns, fresh, owned, types, requested, held } = c;
   const plan: PlanOp[] = [];
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
@@ -296,7 +308,7 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
   let hasPts = false;
   let devReadonly: PlanOp | null = null;
   (spec.mounts ?? []).forEach((original, i) => {
-    const m = userns ? usernsMount(original, i, userns, fresh, types) : original;
+    const m = userns ? usernsMount(original, i, userns, owned, types) : original;
     const target = resolve(m.destination);
     // A file bound onto a path that does not exist yet gets a file there, not a directory.
     if (isFileBind(m)) plan.push(...mkdirs(path.dirname(target)), { op: 'mkfile', path: target, mode: 0o644 });
@@ -362,6 +374,9 @@ function toHost(maps: readonly IdMapping[], id: number): number | undefined {
   return m ? m.hostID + (id - m.containerID) : undefined;
 }
 
+/** A host id (as this process sees it) that the maps give an id inside. */
+const hostMapped = (maps: readonly IdMapping[], id: number) => maps.some((m) => id >= m.hostID && id - m.hostID < m.size);
+
 /** /proc/<pid>/uid_map text back to mappings; null if unreadable. */
 function readIdMap(file: string): IdMapping[] | null {
   try {
@@ -372,6 +387,31 @@ function readIdMap(file: string): IdMapping[] | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * A namespace joined by path that was made in this process's user namespace (so owned by it):
+ * one of another process of that user namespace, not inherited from outside it (a rootless
+ * podman pod's infra container's, not the pause process's). Other paths are not known to be.
+ */
+function madeInOwnUserNs(nsPath: string, type: string): boolean {
+  const proc = /^\/proc\/(\d+)\/ns\/[a-z_]+$/.exec(nsPath);
+  if (!proc) return false;
+  const same = (a: string, b: string) => {
+    try {
+      const x = fs.statSync(a);
+      const y = fs.statSync(b);
+      return x.dev === y.dev && x.ino === y.ino;
+    } catch {
+      return false;
+    }
+  };
+  return same(`/proc/${proc[1]}/ns/user`, '/proc/self/ns/user') && !same(nsPath, `/proc/self/ns/${NS_PROC_NAME[type]}`);
+}
+
+/** The user namespace this process runs in, as one the container would share (see PlanInput.inUserNs). */
+function ownUserNs(): UserNs {
+  return { uid: readIdMap('/proc/self/uid_map'), gid: readIdMap('/proc/self/gid_map') };
 }
 
 /** Validate linux.uidMappings/gidMappings against the user namespace, and the process's ids against them. */
@@ -437,6 +477,8 @@ function checkReachable(ns: UserNs, target: string, field: string, self: boolean
     let st: fs.Stats;
     try { st = fs.statSync(d); } catch { return; }
     if (!st.isDirectory()) continue;
+    // Its owner and group mapped inside: the root's CAP_DAC_READ_SEARCH counts (capable_wrt_inode_uidgid).
+    if (hostMapped(ns.uid, st.uid) && hostMapped(ns.gid, st.gid)) continue;
     const bit = st.uid === uid ? 0o100 : st.gid === gid ? 0o010 : 0o001;
     if (!(st.mode & bit)) {
       const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
@@ -456,7 +498,7 @@ function becomeRoot(groupsDenied = false): PlanOp[] {
  * cgroup file systems need a namespace owned by it (else the host's are bound instead), and
  * devpts cannot be given an unmapped gid.
  */
-function usernsMount(m: Mount, i: number, ns: UserNs, fresh: (t: string) => boolean, types: Set<string>): Mount {
+function usernsMount(m: Mount, i: number, ns: UserNs, owned: (t: string) => boolean, types: Set<string>): Mount {
   const bindHost = (source: string, rec: boolean, why: string): Mount => {
     if (!fs.existsSync(source)) {
       throw new RunaError('invalid_spec', `config.json: mounts.${i}: ${m.type} on ${m.destination} needs ${why} in a user namespace, and the host's ${source} to bind instead does not exist`);
@@ -466,9 +508,9 @@ function usernsMount(m: Mount, i: number, ns: UserNs, fresh: (t: string) => bool
     return { ...m, type: 'bind', source, options: [rec ? 'rbind' : 'bind', ...(m.options ?? []).filter((o) => keep.includes(o) || o in PROPAGATION)] };
   };
   switch (m.type) {
-    case 'sysfs': return fresh('network') ? m : bindHost('/sys', true, 'a network namespace of its own');
-    case 'mqueue': return fresh('ipc') ? m : bindHost('/dev/mqueue', false, 'an ipc namespace of its own');
-    case 'cgroup': return fresh('cgroup') ? m : bindHost('/sys/fs/cgroup', true, 'a cgroup namespace of its own');
+    case 'sysfs': return owned('network') ? m : bindHost('/sys', true, 'a network namespace of its own');
+    case 'mqueue': return owned('ipc') ? m : bindHost('/dev/mqueue', false, 'an ipc namespace of its own');
+    case 'cgroup': return owned('cgroup') ? m : bindHost('/sys/fs/cgroup', true, 'a cgroup namespace of its own');
     case 'proc': return types.has('pid') ? m : bindHost('/proc', true, 'a pid namespace of its own');
     case 'devpts': {
       if (!ns.gid) return m;
