@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Podman, RUNTIME, command, inPty, show, stateDirs, which, type CmdOpts, type CmdResult } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
 import { runaBin, until } from './helpers/runa.js';
+import { RANGE, freeRange, type User } from './helpers/users.js';
 
 const missing = process.getuid?.() !== 0 ? 'needs root (it creates a user)'
   : Podman.missing()
@@ -22,24 +23,10 @@ const missing = process.getuid?.() !== 0 ? 'needs root (it creates a user)'
 
 /** RUNA_E2E_RUNTIME=/usr/sbin/runc gives a baseline; runa's own state is checked only with runa. */
 const RUNTIME_IS_RUNA = RUNTIME === runaBin;
-const RANGE = 65536;
 /** podman's global flags: the user's default storage (in its home) and runroot (in XDG_RUNTIME_DIR), no systemd. */
 const GLOBAL = ['--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file', '--runtime', RUNTIME];
 const RUN = ['--network', 'none'];
 
-interface User { name: string; uid: number; gid: number; home: string; xdg: string; subStart: number }
-
-/** A free subordinate range: above every range in /etc/subuid and /etc/subgid. */
-function freeRange(): number {
-  let top = 200000;
-  for (const f of ['/etc/subuid', '/etc/subgid']) {
-    for (const line of (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '').split('\n')) {
-      const [, start, count] = line.split(':').map(Number);
-      if (Number.isFinite(start) && Number.isFinite(count)) top = Math.max(top, start + count);
-    }
-  }
-  return top + RANGE;
-}
 
 /** Live processes (not zombies) of the user: its own uid, or one of its subordinate range (the containers' users). */
 function processesOf(u: User): Array<{ pid: number; line: string }> {

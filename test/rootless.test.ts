@@ -12,32 +12,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { makeRootfs } from './helpers/rootfs.js';
 import { Sandbox, alive, cli, runaBin, until, type Result } from './helpers/runa.js';
+import { RANGE, freeRange, runToFiles, type User } from './helpers/users.js';
 
 const NEWUIDMAP = ['/usr/bin/newuidmap', '/usr/bin/newgidmap'];
 const missing = process.getuid?.() !== 0 ? 'needs root (it creates users)'
   : NEWUIDMAP.some((f) => !fs.existsSync(f)) ? 'newuidmap/newgidmap missing: apt-get install uidmap'
   : spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv missing (util-linux)' : null;
-const RANGE = 65536;
-
-interface User { name: string; uid: number; gid: number; home: string; xdg: string; subStart: number }
-
 /** The test's own directory: searchable by the users (their rootfs, bundles and homes are in it). */
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-test-rootless-'));
 fs.chmodSync(dir, 0o755);
 const users: User[] = [];
 const subLines: string[] = [];
 
-/** A free subordinate range: above every range in /etc/subuid and /etc/subgid. */
-function freeRange(): number {
-  let top = 200000;
-  for (const f of ['/etc/subuid', '/etc/subgid']) {
-    for (const line of (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '').split('\n')) {
-      const [, start, count] = line.split(':').map(Number);
-      if (Number.isFinite(start) && Number.isFinite(count)) top = Math.max(top, start + count);
-    }
-  }
-  return top + RANGE;
-}
 
 function addUser(tag: string): User {
   const name = `rl${process.pid}${tag}`;
@@ -65,25 +51,12 @@ let runs = 0;
  */
 async function as(u: User, argv: string[], opts: { env?: Record<string, string | undefined>; userns?: boolean } = {}): Promise<Result> {
   const n = ++runs;
-  const outFile = path.join(dir, `out-${n}`);
-  const errFile = path.join(dir, `err-${n}`);
-  const out = fs.openSync(outFile, 'w+');
-  const err = fs.openSync(errFile, 'w+');
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH, HOME: u.home, USER: u.name, LOGNAME: u.name, XDG_RUNTIME_DIR: u.xdg, RUNA_DAEMON_IDLE_MS: '60000', ...opts.env,
   };
   const pairs = Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
-  const child = spawn('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', 'env', '-i', ...pairs,
-    ...(opts.userns ? ['unshare', '--user', '--map-root-user'] : []), ...argv], { stdio: ['ignore', out, err], cwd: dir });
-  fs.closeSync(out);
-  fs.closeSync(err);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-  clearTimeout(timer);
-  const result = { code, signal, stdout: fs.readFileSync(outFile, 'utf8'), stderr: fs.readFileSync(errFile, 'utf8') };
-  fs.rmSync(outFile);
-  fs.rmSync(errFile);
-  return result;
+  return runToFiles('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', 'env', '-i', ...pairs,
+    ...(opts.userns ? ['unshare', '--user', '--map-root-user'] : []), ...argv], { out: path.join(dir, `out-${n}`), err: path.join(dir, `err-${n}`) }, { cwd: dir });
 }
 const runa = (u: User, args: string[], opts?: Parameters<typeof as>[2]) => as(u, [runaBin, ...args], opts);
 const show = (r: Result) => `status ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { connectablePath } from '../unix-path.js';
 import { createHash, randomFillSync } from 'node:crypto';
 import { RunaError } from '../errors.js';
+import { TurnWrites } from './turn-writes.js';
 import type { Request } from './messages.js';
 
 type Pending = { resolve(v: unknown): void; reject(e: Error): void };
@@ -23,6 +24,7 @@ export class BusClient {
   readonly closed: Promise<void>;
 
   private constructor(private readonly socket: net.Socket, rest: Buffer) {
+    this.turn = new TurnWrites(socket);
     this.closed = new Promise((resolve) => socket.once('close', () => {
       this.closedError ??= new RunaError('disconnected', 'connection to runa daemon closed');
       for (const p of this.pending.values()) p.reject(this.closedError);
@@ -89,7 +91,7 @@ export class BusClient {
     this.socket.end();
   }
 
-  private corked = false;
+  private readonly turn: TurnWrites;
   /** Masking keys, drawn from the CSPRNG 1024 at a time rather than 4 bytes per frame. */
   private masks = Buffer.alloc(0);
   private maskAt = 0;
@@ -115,15 +117,7 @@ export class BusClient {
     const mask = this.maskBytes();
     mask.copy(head, o);
     for (let i = 0; i < len; i++) payload[i] ^= mask[i & 3];
-    // The requests of one turn of the event loop go out in one write (see the daemon's send).
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.turn.hold(); // the requests of this turn go out in one writev
     this.socket.write(Buffer.concat([head, payload]));
   }
 

@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Subscription } from 'rxjs';
 import { ClientFrame, describeIssues, type ServerFrame } from './messages.js';
+import { TurnWrites } from './turn-writes.js';
 import type { Bus, Reply, Session } from './bus.js';
 
 export const MAX_PAYLOAD = 1 << 20;
@@ -124,10 +125,10 @@ class Connection implements Session {
   private draining = false;
   get isPaused(): boolean { return this.held !== null; }
 
-  /** its replies of this turn are held back to go out in one write (see send) */
-  private corked = false;
+  private readonly turn: TurnWrites;
 
-  constructor(private readonly ws: WebSocket, private readonly bus: Bus, private readonly stats: { refused: number }, private readonly socket: Socket) {
+  constructor(private readonly ws: WebSocket, private readonly bus: Bus, private readonly stats: { refused: number }, socket: Socket) {
+    this.turn = new TurnWrites(socket);
     ws.on('message', (data, isBinary) => {
       if (this.held === null) this.receive(data, isBinary);
       else if (this.ws.readyState === this.ws.OPEN) this.held.push([data, isBinary]); // (closing: dropped)
@@ -194,17 +195,7 @@ class Connection implements Session {
   /** Replies always go out; while the peer lags we stop reading its requests, past a hard bound we close. */
   send(frame: ServerFrame): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
-    // Every reply made in this turn of the event loop (one read often brings many requests)
-    // goes out in one writev, not one each: the socket is corked until the turn's microtasks
-    // are done. A syscall per reply was the daemon's largest cost at 50k round trips/s.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    this.turn.hold(); // the replies of this turn go out in one writev
     this.ws.send(JSON.stringify(frame), () => this.maybeResume());
     const unsent = this.ws.bufferedAmount;
     if (unsent <= HIGH_WATER) return;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeRootfs } from './rootfs.js';
+import { runToFiles } from './users.js';
 import { defaultSpec } from '../../src/oci/default-spec.js';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -33,24 +34,9 @@ export class Sandbox {
    */
   async run(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<Result> {
     const n = ++this.runs;
-    const outFile = path.join(this.dir, `out-${n}`);
-    const errFile = path.join(this.dir, `err-${n}`);
-    const out = fs.openSync(outFile, 'w+');
-    const err = fs.openSync(errFile, 'w+');
-    const child = spawn(runaBin, ['--root', this.root, ...args], {
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', out, err],
-      env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000', ...opts.env },
+    return runToFiles(runaBin, ['--root', this.root, ...args], { out: path.join(this.dir, `out-${n}`), err: path.join(this.dir, `err-${n}`) }, {
+      env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000', ...opts.env }, input: opts.input, timeoutMs: opts.timeoutMs,
     });
-    fs.closeSync(out);
-    fs.closeSync(err);
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
-    clearTimeout(timer);
-    const result = { code, signal, stdout: fs.readFileSync(outFile, 'utf8'), stderr: fs.readFileSync(errFile, 'utf8') };
-    fs.rmSync(outFile);
-    fs.rmSync(errFile);
-    return result;
   }
 
   /** Start the CLI with pipes (for tests that talk to a foreground process). */
