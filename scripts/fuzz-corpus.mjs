@@ -66,6 +66,15 @@ const plans = {
     linux: { ...s.linux, namespaces: [...s.linux.namespaces, { type: 'user' }],
       uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] },
   })), { overlay: true, supervised: true }),
+  // rootless: an unprivileged monitor maps the user's own ids by itself and a wider range
+  // through newuidmap/newgidmap (the userns-rootless op), and sets no groups
+  'rootless': container(spec((s) => ({
+    ...s,
+    mounts: s.mounts.filter((m) => m.type !== 'cgroup'),
+    linux: { ...s.linux, namespaces: [...s.linux.namespaces, { type: 'user' }],
+      uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 200000, size: 65536 }],
+      gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] },
+  })), { cgroupDirs: undefined, unprivileged: { uid: 1000, gid: 1000, newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap' } }),
   // docker's seccomp profile, and a user-notification listener
   'seccomp-docker': container(spec(), { seccomp: seccomp(docker) }),
   'seccomp-notify': container(spec(), { seccomp: seccomp(notify) }),
