@@ -75,9 +75,15 @@ export interface Unprivileged {
   newgidmap: string | null;
 }
 
+/** newuidmap and newgidmap as found on PATH (see unprivileged). */
+const helpers: { newuidmap: string | null; newgidmap: string | null } = { newuidmap: null, newgidmap: null };
+
 /** This process's ids and helpers, as runc finds them (exec.LookPath on PATH). */
 export function unprivileged(): Unprivileged {
-  return { uid: process.geteuid!(), gid: process.getegid!(), newuidmap: onPath('newuidmap'), newgidmap: onPath('newgidmap') };
+  // Every rootless create asks: the helpers once found are kept; a missing one is looked for again (installed since).
+  helpers.newuidmap ??= onPath('newuidmap');
+  helpers.newgidmap ??= onPath('newgidmap');
+  return { uid: process.geteuid!(), gid: process.getegid!(), newuidmap: helpers.newuidmap, newgidmap: helpers.newgidmap };
 }
 
 function onPath(name: string): string | null {

@@ -114,7 +114,7 @@ export function parseGlobals(argv: string[], io: CliIO) {
     log: log === undefined ? undefined : absolute(io, log),
     logFormat: fmt === 'json' ? 'json' : 'text',
     debug: Boolean(values.debug),
-    rootless: rootlessCgroups(rootless === 'true' || rootless === 'false' ? rootless : 'auto'),
+    rootless: rootlessCgroups(rootless),
   };
   const [name, ...rest] = positionals;
   return { values, globals, fmt, name: name === undefined ? undefined : ALIASES[name] ?? name, given: name, rest };

@@ -119,8 +119,8 @@ export function parseSpecText(text: string): any {
 export const stringifySpec = (spec: Spec): string => losslessStringify(spec)!;
 
 export function parseSpec(raw: unknown): Spec {
-  const nul = nulAt(raw, []);
-  if (nul) throw new RunaError('invalid_spec', `config.json: ${nul}: contains a NUL byte`);
+  const nul = nulAt(raw);
+  if (nul) throw new RunaError('invalid_spec', `config.json: ${nul.join('.') || '(the document)'}: contains a NUL byte`);
   const r = Spec.safeParse(raw);
   if (!r.success) throw new RunaError('invalid_spec', `config.json: ${describeIssues(r.error)}`);
   const spec = r.data;
@@ -137,16 +137,20 @@ export function parseSpec(raw: unknown): Spec {
  * The first string with a NUL byte (none can reach the kernel: a path, an argument, an option
  * would be cut short there), as a field path; annotations are the caller's and pass through.
  */
-function nulAt(v: unknown, at: Array<string | number>): string | null {
-  if (typeof v === 'string') return v.includes('\0') ? at.join('.') || '(the document)' : null;
+function nulAt(v: unknown, top = true): Array<string | number> | null {
+  // The path is built only on the way back from a hit: a config has no NUL, and this runs on every create.
+  if (typeof v === 'string') return v.includes('\0') ? [] : null;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) { const r = nulAt(v[i], [...at, i]); if (r) return r; }
+    for (let i = 0; i < v.length; i++) {
+      const r = nulAt(v[i], false);
+      if (r) { r.unshift(i); return r; }
+    }
   } else if (v && typeof v === 'object') {
-    for (const [k, x] of Object.entries(v)) {
-      if (at.length === 0 && k === 'annotations') continue;
-      if (k.includes('\0')) return [...at, k].join('.');
-      const r = nulAt(x, [...at, k]);
-      if (r) return r;
+    for (const k of Object.keys(v)) {
+      if (top && k === 'annotations') continue;
+      if (k.includes('\0')) return [k];
+      const r = nulAt((v as Record<string, unknown>)[k], false);
+      if (r) { r.unshift(k); return r; }
     }
   }
   return null;
