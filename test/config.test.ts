@@ -106,6 +106,41 @@ test('sysctl, masked paths and read-only paths', async () => {
   assert.deepEqual(out.trim().split('\n'), ['1', '1,3', '1,3', 'ro']);
 });
 
+test('sysctl: slashed keys, kernel.domainname and IPC keys in namespaces of the container\'s own', async () => {
+  const out = await inside('cat /proc/sys/net/ipv4/conf/lo/forwarding /proc/sys/kernel/domainname /proc/sys/kernel/shm_rmid_forced', (s) => {
+    s.linux.sysctl = { 'net/ipv4/conf/lo/forwarding': '1', 'kernel.domainname': 'runa.test', 'kernel/shm_rmid_forced': '1' };
+  });
+  assert.deepEqual(out.trim().split('\n'), ['1', 'runa.test', '1']);
+});
+
+test('sysctl: keys that would reach the host are refused in runc\'s words, and nothing is written', async () => {
+  const hostValue = (f: string) => fs.readFileSync(f, 'utf8');
+  const before = ['/proc/sys/net/ipv4/ip_forward', '/proc/sys/kernel/panic', '/proc/sys/vm/swappiness', '/proc/sys/kernel/msgmax'].map(hostValue);
+  const without = (t: string) => (s: any) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== t); };
+  // net.* without a network namespace of its own, or with the host's joined by path.
+  await refused((s) => { without('network')(s); s.linux.sysctl = { 'net.ipv4.ip_forward': '1' }; },
+    /sysctl "net.ipv4.ip_forward" not allowed in host network namespace/);
+  await refused((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/proc/self/ns/net' } : n));
+    s.linux.sysctl = { 'net/ipv4/ip_forward': '1' };
+  }, /sysctl "net\/ipv4\/ip_forward" not allowed in host network namespace/);
+  await refused((s) => {
+    s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: '/nonexistent/netns' } : n));
+    s.linux.sysctl = { 'net.core.somaxconn': '100' };
+  }, /invalid netns path: .*nonexistent/);
+  // Keys no namespace covers.
+  await refused((s) => { s.linux.sysctl = { 'kernel.panic': '1' }; }, /sysctl "kernel.panic" is not in a separate kernel namespace/);
+  await refused((s) => { s.linux.sysctl = { 'vm.swappiness': '1' }; }, /sysctl "vm.swappiness" is not in a separate kernel namespace/);
+  // IPC keys need an IPC namespace, kernel.domainname a UTS one; kernel.hostname has its own field.
+  await refused((s) => { without('ipc')(s); s.linux.sysctl = { 'kernel.msgmax': '1024' }; }, /sysctl "kernel.msgmax" is not allowed in the hosts ipc namespace/);
+  await refused((s) => { without('ipc')(s); s.linux.sysctl = { 'fs.mqueue.queues_max': '10' }; }, /sysctl "fs.mqueue.queues_max" is not allowed in the hosts ipc namespace/);
+  await refused((s) => { without('uts')(s); delete s.hostname; s.linux.sysctl = { 'kernel.domainname': 'x' }; }, /sysctl "kernel.domainname" is not in a separate kernel namespace/);
+  await refused((s) => { s.linux.sysctl = { 'kernel.hostname': 'x' }; }, /sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field/);
+  // One bad key among good ones refuses the whole config.
+  await refused((s) => { s.linux.sysctl = { 'net.ipv4.ip_forward': '1', 'kernel.panic_on_oops': '1' }; }, /kernel.panic_on_oops/);
+  assert.deepEqual(['/proc/sys/net/ipv4/ip_forward', '/proc/sys/kernel/panic', '/proc/sys/vm/swappiness', '/proc/sys/kernel/msgmax'].map(hostValue), before);
+});
+
 test('hostname needs a UTS namespace', async () => {
   await refused((s) => { s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'uts'); }, /unable to set hostname without a private UTS namespace/);
 });
@@ -317,4 +352,14 @@ test('joining another container\'s network namespace by path; a wrong type fails
     s.linux.namespaces = s.linux.namespaces.map((n: any) => (n.type === 'network' ? { type: 'network', path: `/proc/${init}/ns/uts` } : n));
   }, /setns ".*\/ns\/uts": not a net namespace/);
   assert.equal((await sb.run(['delete', '-f', 'netowner'])).code, 0);
+});
+
+test('sysctl keys: slashes swap with dots when the first separator is a slash (an interface name keeps its dot)', async () => {
+  const { dottedSysctl, sysctlFile } = await import('../src/oci/sysctl.js');
+  assert.equal(dottedSysctl('net/ipv4/conf/eth0.100/rp_filter'), 'net.ipv4.conf.eth0/100.rp_filter');
+  assert.equal(dottedSysctl('net.ipv4.conf.eth0/100.rp_filter'), 'net.ipv4.conf.eth0/100.rp_filter');
+  assert.equal(dottedSysctl('kernel/shm_rmid_forced'), 'kernel.shm_rmid_forced');
+  assert.equal(sysctlFile('net/ipv4/conf/eth0.100/rp_filter'), '/proc/sys/net/ipv4/conf/eth0.100/rp_filter');
+  assert.equal(sysctlFile('net.ipv4.conf.eth0/100.rp_filter'), '/proc/sys/net/ipv4/conf/eth0.100/rp_filter');
+  assert.equal(sysctlFile('kernel.msgmax'), '/proc/sys/kernel/msgmax');
 });

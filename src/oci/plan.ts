@@ -8,6 +8,7 @@ import type { HostCgroupMount } from '../actors/gofer.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
+import { checkSysctls, sysctlFile } from './sysctl.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -143,6 +144,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
+  checkSysctls(spec.linux?.sysctl, { types, joined });
   const unpriv = input.unprivileged;
   // runc's words (libcontainer/configs/validate/rootless.go).
   if (unpriv && !types.has('user')) throw new RunaError('invalid_spec', 'rootless container requires user namespaces');
@@ -226,7 +228,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
 
   // After pivot_root every path is the container's own.
   for (const [key, value] of Object.entries(spec.linux?.sysctl ?? {})) {
-    plan.push({ op: 'write', path: `/proc/sys/${key.replace(/\./g, '/')}`, value });
+    plan.push({ op: 'write', path: sysctlFile(key), value });
   }
   for (const p of spec.linux?.maskedPaths ?? []) plan.push({ op: 'mask', path: p });
   for (const p of spec.linux?.readonlyPaths ?? []) plan.push({ op: 'readonly', path: p });
