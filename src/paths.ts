@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 /** The package root (this file is dist/src/paths.js once built). */
 export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const nsinitPath = path.join(packageRoot, 'native', 'nsinit');
+/** Loads and attaches cgroup v2 device programs (native/cgroup-bpf.c). */
+export const cgroupBpfPath = path.join(packageRoot, 'native', 'cgroup-bpf');
 export const cliEntry = path.join(packageRoot, 'bin', 'runa.js');
 /** `runa daemon` from its one-file bundle and code cache (what the CLI and the front end start). */
 export const daemonEntry = path.join(packageRoot, 'bin', 'runa-daemon.cjs');

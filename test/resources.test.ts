@@ -193,6 +193,16 @@ test('update changes the limits of a running container', async () => {
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /resources: pids\.limit/);
   assert.equal(file('pids', 'up', 'pids.max'), '33', 'a refused update changes nothing');
+  // Device rules are replaced whole, runc's defaults after them as at create.
+  const devices = [{ allow: false, access: 'rwm' }, { allow: true, type: 'c', major: 10, minor: 200, access: 'r' }];
+  const d = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ devices }) });
+  assert.equal(d.code, 0, d.stderr);
+  const list = file('devices', 'up', 'devices.list').split('\n');
+  assert.ok(list.includes('c 10:200 r') && list.includes('c 1:3 rwm') && list.includes('c 136:* rwm'), list.join(', '));
+  const hole = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ devices: [{ allow: true, type: 'c', access: 'rwm' }, { allow: false, type: 'c', major: 1, minor: 3, access: 'w' }] }) });
+  assert.equal(hole.code, 1);
+  assert.match(hole.stderr, /linux\.resources\.devices\[1\]: requested rule \[c 1:3 w\] cannot be applied: it would punch a hole/);
+  assert.deepEqual(file('devices', 'up', 'devices.list').split('\n'), list, 'a refused update changes nothing');
   assert.equal((await sb.run(['delete', '-f', 'up'])).code, 0);
 });
 

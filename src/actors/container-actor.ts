@@ -21,7 +21,7 @@ import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } fro
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
-import { Cgroup, CANNOT_FREEZE, emptyStats, type LinuxResources } from '../cgroups/index.js';
+import { Cgroup, CANNOT_FREEZE, emptyStats, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { rootlessEuid } from '../rootless.js';
 import { hostCgroups } from './gofer.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
@@ -653,7 +653,7 @@ export class ContainerActor {
   cgroup(): Cgroup | null {
     if (!this.cg && this.record.cgroup) {
       const { path: cgPath, createdDirs, usedDirs } = this.record.cgroup;
-      this.cg = Cgroup.open(hostCgroups().layout, cgPath, { createdDirs, v2Devices: 'ignore', ...(usedDirs ? { usedDirs } : {}) });
+      this.cg = Cgroup.open(hostCgroups().layout, cgPath, { createdDirs, ...(usedDirs ? { usedDirs } : {}) });
     }
     return this.cg;
   }
@@ -731,7 +731,10 @@ export class ContainerActor {
       if (status !== 'created' && status !== 'running' && status !== 'paused') {
         throw new RunaError('invalid_state', `cannot update container ${JSON.stringify(this.id)} in state ${status}`);
       }
-      this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update(resources);
+      // New device rules replace the old ones whole, with runc's defaults after them as at create
+      // (containerd's CRI passes the container's whole list again).
+      const devices = resources.devices ? { devices: [...resources.devices, ...RUNC_DEFAULT_DEVICE_RULES] } : {};
+      this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update({ ...resources, ...devices });
       // The stored config follows, so exec and a restarted daemon see the new limits.
       const spec = this.spec();
       const linux = (spec.linux ??= {});

@@ -511,7 +511,7 @@ function removeStaleExecs(dir: string, live: Set<string>): void {
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
 function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): Cgroup {
-  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { v2Devices: 'ignore', rootless });
+  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { rootless });
   // The directories this create will make, recorded before it makes them.
   intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
   const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };

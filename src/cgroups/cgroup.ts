@@ -15,8 +15,6 @@ export interface CgroupOptions {
   selfCgroup?: string;
   /** Directories runa created for this cgroup earlier (persist `createdDirs` to destroy after a restart). */
   createdDirs?: string[];
-  /** linux.resources.devices on cgroup v2: see V2Options.devices. */
-  v2Devices?: 'error' | 'ignore';
   /**
    * runc's rootless cgroup manager: a hierarchy where the cgroup cannot be made for want of
    * permission (EACCES, EPERM, EROFS: no delegation) is left out instead of failing create;
@@ -235,7 +233,7 @@ export class Cgroup {
     const u = this.unified;
     if (u) {
       this.enableControllers(v2.neededControllers(r));
-      v2.applyV2(u, r, warnings, { devices: this.opts.v2Devices });
+      v2.applyV2(u, r, warnings);
     } else if (this.layout.mode === 'v2' && this.left.length) {
       const [first] = v2.neededControllers(r);
       if (first) throw couldNotJoin(first, this.left[0].why);

@@ -15,7 +15,8 @@
 //  - error: any requested setting whose controller is not mounted/enabled or whose file is
 //    missing (swap without swap accounting, realtime without CONFIG_RT_GROUP_SCHED, leaf weights
 //    without CFQ, hugetlb/net_cls/net_prio/rdma not mounted on v1...), a write the kernel
-//    refuses, `unified` on v1/hybrid, realtime on v2, devices on v2 (unless v2Devices: 'ignore').
+//    refuses, `unified` on v1/hybrid, realtime on v2, device rules
+//    the eBPF compiler or the kernel refuses on v2 (devices.ts, native/cgroup-bpf.c).
 //  - ignored with a warning: memory.kernel/kernelTCP (v1 and v2); on v2 memory.swappiness,
 //    memory.disableOOMKiller, blockIO leafWeight, weightDevice without BFQ, network.*.
 //  - ignored silently like runc: memory.useHierarchy; cpu.burst where the kernel has no burst
@@ -30,3 +31,5 @@ export {
 export { CgroupError, MAX_U64, cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2 } from './common.js';
 export { deviceRuleLines } from './v1.js';
 export { neededControllers } from './v2.js';
+export { emulateDeviceRules, compileDeviceProgram, deviceProgram, deviceAllowed, ACC, DEV, type DeviceState } from './devices.js';
+export { attachDeviceProgram } from './v2.js';

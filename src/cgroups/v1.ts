@@ -2,6 +2,7 @@
 // follow runc's libcontainer/cgroups/fs (opencontainers/cgroups fs/*.go).
 import fs from 'node:fs';
 import path from 'node:path';
+import { emulateDeviceRules } from './devices.js';
 import {
   CgroupError, cannotApply, devNum, errnoText, exists, parseList, readKeyValues, readText, readUint, tryWrite, writeKnob,
 } from './common.js';
@@ -92,7 +93,8 @@ export function initCpuset(mount: string, dir: string): void {
 
 /** Kernel strings for one OCI device rule (type "a" with specific numbers or access means both b and c). */
 export function deviceRuleLines(d: LinuxDeviceCgroup): string[] {
-  const access = d.access || 'rwm';
+  const access = d.access ?? 'rwm';
+  if (access === '') return []; // no access: the rule changes nothing (runc accepts it)
   const type = d.type ?? 'a';
   const maj = devNum(d.major);
   const min = devNum(d.minor);
@@ -111,6 +113,12 @@ export function deviceRuleLines(d: LinuxDeviceCgroup): string[] {
  * the kernel refuses the "a" reset (EINVAL) while the cgroup has child cgroups.
  */
 function devicesV1(dir: string, rules: LinuxDeviceCgroup[]): void {
+  // The same rules as on v2, so the same refusals (a hole punched in a wildcard rule).
+  try {
+    emulateDeviceRules(rules, `${R}.devices`);
+  } catch (e) {
+    throw new CgroupError((e as Error).message);
+  }
   writeKnob(dir, 'devices.deny', 'a', `${R}.devices`);
   for (const [i, d] of rules.entries()) {
     for (const line of deviceRuleLines(d)) writeKnob(dir, d.allow ? 'devices.allow' : 'devices.deny', line, `${R}.devices[${i}]`);

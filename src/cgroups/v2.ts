@@ -1,23 +1,17 @@
 // cgroup v2: one unified directory. Semantics, conversions and write orders follow runc's
 // libcontainer/cgroups/fs2 (opencontainers/cgroups fs2/*.go).
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
   readKeyValues, readText, readUint, tryWrite, writeKnob,
 } from './common.js';
 import { checkUsage, rdmaLine, safeReaddir } from './v1.js';
-import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxResources } from './types.js';
+import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxDeviceCgroup, type LinuxResources } from './types.js';
+import { deviceProgram } from './devices.js';
+import { cgroupBpfPath } from '../paths.js';
 
 const R = 'linux.resources';
-
-export interface V2Options {
-  /**
-   * cgroup v2 has no devices files: device rules need a BPF_PROG_TYPE_CGROUP_DEVICE program,
-   * which runa cannot load without native code. 'error' (default) refuses linux.resources.devices
-   * on v2 (as runc does when built without its eBPF support); 'ignore' skips it with a warning.
-   */
-  devices?: 'error' | 'ignore';
-}
 
 /** The v2 controllers a resources object needs enabled in the parents' cgroup.subtree_control. */
 export function neededControllers(r: LinuxResources): string[] {
@@ -55,7 +49,7 @@ function numToStr(n: number): string {
   return String(n);
 }
 
-export function applyV2(dir: string, r: LinuxResources, warnings: string[], opts: V2Options = {}): void {
+export function applyV2(dir: string, r: LinuxResources, warnings: string[]): void {
   const knob = (file: string, value: string, field: string, controller: string, hint?: string) =>
     writeKnob(dir, file, value, field, exists(path.join(dir, file)) ? undefined : hint ?? missingHint(dir, controller));
 
@@ -155,12 +149,8 @@ export function applyV2(dir: string, r: LinuxResources, warnings: string[], opts
     if (c.mems) knob('cpuset.mems', c.mems, `${F}.mems`, 'cpuset');
   }
 
-  // devices
-  if (r.devices !== undefined && r.devices.length > 0) {
-    const msg = 'cgroup v2 device rules need an eBPF (BPF_CGROUP_DEVICE) program, which runa cannot load';
-    if (opts.devices === 'ignore') warnings.push(`${R}.devices: ignored (${msg})`);
-    else throw cannotApply(`${R}.devices`, msg);
-  }
+  // devices: an eBPF program is the only device control v2 has (none attached = no rules)
+  if (r.devices !== undefined) attachDeviceProgram(dir, r.devices);
 
   // hugetlb
   for (const [i, h] of (r.hugepageLimits ?? []).entries()) {
@@ -192,6 +182,28 @@ export function applyV2(dir: string, r: LinuxResources, warnings: string[], opts
     }
     // runc's WriteFileByLine: a multi-line value is several writes
     for (const line of v.split('\n')) if (line !== '') knob(k, line, field, ctrl);
+  }
+}
+
+/**
+ * Compile the rules (runc's semantics, see devices.ts) and make the program the cgroup's only
+ * device program (native/cgroup-bpf: attached beside the old one, then the old one detached, so
+ * an update never leaves the cgroup without rules). Any refusal, the compiler's or the
+ * kernel's, is an error: never a cgroup without the device rules asked for.
+ */
+export function attachDeviceProgram(dir: string, rules: readonly LinuxDeviceCgroup[]): void {
+  const F = `${R}.devices`;
+  let program: Buffer;
+  try {
+    program = deviceProgram(rules, F);
+  } catch (e) {
+    throw new CgroupError((e as Error).message);
+  }
+  const r = spawnSync(cgroupBpfPath, ['attach', dir], { input: program, encoding: 'utf8' });
+  if (r.error) throw cannotApply(F, `running ${cgroupBpfPath}: ${errnoText(r.error)}`);
+  if (r.status !== 0) {
+    const why = r.stderr.trim().replace(/^cgroup-bpf: /, '') || `${cgroupBpfPath} exited with ${r.status ?? r.signal}`;
+    throw cannotApply(F, why);
   }
 }
 
