@@ -80,4 +80,11 @@ void op_seccomp(char **a);
 void op_seccomp_listener(char **a);
 void seccomp_handover(int listener, pid_t pid);
 int seccomp_probe(void);
+// process.c: process attributes (see there)
+void op_sched(char **a);
+void op_ioprio(char **a);
+void op_affinity(char **a);
+void op_personality(char **a);
+void op_setdomainname(char **a);
+
 #endif

@@ -59,7 +59,12 @@
 	X(mount_copyup, "mount-copyup", "sssns")     \
 	X(mount_setattr, "mount-setattr", "snn")     \
 	X(rootfs, "rootfs", "s")                     \
-	X(userns_rootless, "userns-rootless", "sssss")
+	X(userns_rootless, "userns-rootless", "sssss") \
+	X(sched, "sched", "nnnnnnn")                 \
+	X(ioprio, "ioprio", "n")                     \
+	X(affinity, "affinity", "s")                 \
+	X(personality, "personality", "n")           \
+	X(setdomainname, "setdomainname", "s")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

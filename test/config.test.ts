@@ -363,3 +363,77 @@ test('sysctl keys: slashes swap with dots when the first separator is a slash (a
   assert.equal(sysctlFile('net.ipv4.conf.eth0/100.rp_filter'), '/proc/sys/net/ipv4/conf/eth0.100/rp_filter');
   assert.equal(sysctlFile('kernel.msgmax'), '/proc/sys/kernel/msgmax');
 });
+
+/** busybox (static) in the rootfs, for the applets the host's binaries lack there (ionice, cut). */
+async function withBusybox(): Promise<void> {
+  const to = path.join(await sb.rootfs(), 'bin', 'busybox');
+  if (!fs.existsSync(to)) fs.copyFileSync('/bin/busybox', to);
+}
+
+test('process.scheduler, process.ioPriority, linux.personality and domainname are applied (seen from inside)', { skip: fs.existsSync('/bin/busybox') ? false : 'needs busybox-static' }, async () => {
+  await withBusybox();
+  const out = await inside('busybox cut -d" " -f19,41 /proc/self/stat; busybox ionice -p $$; cat /proc/self/personality; uname -m; cat /proc/sys/kernel/domainname', (s) => {
+    s.process.scheduler = { policy: 'SCHED_BATCH', nice: 7 };
+    s.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 6 };
+    s.linux.personality = { domain: 'LINUX32', flags: ['ADDR_NO_RANDOMIZE'] };
+    s.domainname = 'runa.example';
+  });
+  const [stat, ionice, pers, machine, domain] = out.trim().split('\n');
+  assert.equal(stat, '7 3', 'nice 7, policy SCHED_BATCH (3)');
+  assert.match(ionice, /best.effort.*prio 6/i);
+  assert.equal(parseInt(pers, 16), 0x0040008, 'PER_LINUX32 | ADDR_NO_RANDOMIZE');
+  if (process.arch === 'x64') assert.equal(machine, 'i686');
+  assert.equal(domain, 'runa.example');
+  // SCHED_IDLE; an idle class I/O priority (level 0 is what the kernel keeps for it)
+  const idle = await inside('busybox cut -d" " -f41 /proc/self/stat; busybox ionice -p $$', (s) => {
+    s.process.scheduler = { policy: 'SCHED_IDLE' };
+    s.process.ioPriority = { class: 'IOPRIO_CLASS_IDLE', priority: 0 };
+  });
+  assert.match(idle, /^5\n[\s\S]*idle/);
+});
+
+test('exec: process.execCPUAffinity final (after the cgroup join), and the container\'s personality', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.personality = { domain: 'LINUX32' }; });
+  const id = `aff${++n}`;
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    const proc = { ...JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')).process };
+    proc.args = ['sh', '-c', 'grep Cpus_allowed_list /proc/self/status; cat /proc/self/personality'];
+    proc.execCPUAffinity = { initial: '0', final: '0' };
+    const file = path.join(sb.dir, `process-${id}.json`);
+    fs.writeFileSync(file, JSON.stringify(proc));
+    const r = await sb.run(['exec', '-p', file, id]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Cpus_allowed_list:\s+0\n/);
+    assert.equal(parseInt(r.stdout.trim().split('\n')[1], 16), 0x0008);
+    proc.execCPUAffinity = { final: '0-4095' };
+    fs.writeFileSync(file, JSON.stringify(proc));
+    const bad = await sb.run(['exec', '-p', file, id]);
+    assert.equal(bad.code, 0, 'CPUs the machine lacks are left out by the kernel, as taskset does');
+    proc.execCPUAffinity = { final: '3-1' };
+    fs.writeFileSync(file, JSON.stringify(proc));
+    const wrong = await sb.run(['exec', '-p', file, id]);
+    assert.equal(wrong.code, 255, 'runc: every exec failure but a usage error exits 255');
+    assert.match(wrong.stderr, /process\.json: execCPUAffinity\.final: must be a CPU list/);
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+});
+
+test('scheduler, ioPriority, personality and domainname: bad values refused with the field, in runc\'s words where runc has some', async () => {
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_FAST' }; }, /process\.scheduler\.policy: unknown scheduling policy "SCHED_FAST"/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_OTHER', nice: 20 }; }, /invalid scheduler\.nice: 20/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_OTHER', priority: 5 }; }, /scheduler\.priority can only be specified for SchedFIFO or SchedRR policy/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_BATCH', runtime: 1000 }; }, /scheduler runtime\/deadline\/period can only be specified for SchedDeadline policy/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_FIFO', priority: 100 }; }, /must be 1 to 99 for SCHED_FIFO/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_OTHER', flags: ['SCHED_FLAG_FAST'] }; }, /unknown scheduler flag "SCHED_FLAG_FAST"/);
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_ISO' }; }, /SCHED_ISO is not implemented by Linux/);
+  await refused((s) => { s.process.ioPriority = { class: 'IOPRIO_CLASS_FAST', priority: 1 }; }, /unknown I\/O priority class "IOPRIO_CLASS_FAST"/);
+  await refused((s) => { s.process.ioPriority = { class: 'IOPRIO_CLASS_BE', priority: 8 }; }, /invalid ioPriority\.Priority: 8/);
+  await refused((s) => { s.linux.personality = { domain: 'LINUX64' }; }, /linux\.personality\.domain: unknown personality domain "LINUX64"/);
+  await refused((s) => { s.linux.personality = { domain: 'LINUX', flags: ['FAST'] }; }, /unknown personality flag "FAST"/);
+  await refused((s) => { s.linux.namespaces = s.linux.namespaces.filter((x: any) => x.type !== 'uts'); delete s.hostname; s.domainname = 'x'; },
+    /unable to set domainname without a private UTS namespace/);
+  // The kernel's refusal (a deadline task's runtime above its deadline) fails the create and leaves nothing.
+  await refused((s) => { s.process.scheduler = { policy: 'SCHED_DEADLINE', runtime: 2000000, deadline: 1000000, period: 3000000 }; }, /sched_setattr policy 6.*Invalid argument/);
+});

@@ -87,6 +87,15 @@ export type PlanOp =
   | { op: 'seccomp-listener'; path: string; state: string }
   /** Put /dev/null on fds 0-2 (the monitor, when a console takes the process's stdio). */
   | { op: 'stdio-null' }
+  /** sched_setattr(2): numeric SCHED_* policy and SCHED_FLAG_* bits; deadline times in ns */
+  | { op: 'sched'; policy: number; flags: number; nice: number; priority: number; runtime: number; deadline: number; period: number }
+  /** ioprio_set(2) on this process: class << 13 | level */
+  | { op: 'ioprio'; value: number }
+  /** sched_setaffinity(2) to these CPUs */
+  | { op: 'affinity'; cpus: number[] }
+  /** personality(2): execution domain | flags */
+  | { op: 'personality'; value: number }
+  | { op: 'setdomainname'; name: string }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -102,7 +111,10 @@ function tokens(p: PlanOp): string[] {
     case 'userns-rootless': return [p.uidMap, p.gidMap, p.setgroups, p.uidHelper, p.gidHelper];
     case 'unshare': return [p.namespaces.join(',')];
     case 'setns': return [p.path, p.nstype];
-    case 'sethostname': return [p.name];
+    case 'sethostname': case 'setdomainname': return [p.name];
+    case 'sched': return [p.policy, p.flags, p.nice, p.priority, p.runtime, p.deadline, p.period].map(String);
+    case 'ioprio': case 'personality': return [String(p.value)];
+    case 'affinity': return [p.cpus.join(',')];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

@@ -4,11 +4,13 @@ import path from 'node:path';
 import { RunaError } from '../errors.js';
 import { idMap, MS, type IdMapping, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
+type Personality = NonNullable<NonNullable<Spec['linux']>['personality']>;
 import type { HostCgroupMount } from '../actors/gofer.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
+import { affinityOps, ioPriorityOp, personalityOp, schedulerOp } from './process-attrs.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -144,6 +146,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (spec.hostname !== undefined && spec.hostname !== '' && !types.has('uts')) {
     throw new RunaError('invalid_spec', 'config.json: hostname: unable to set hostname without a private UTS namespace');
   }
+  if (spec.domainname !== undefined && spec.domainname !== '' && !types.has('uts')) {
+    throw new RunaError('invalid_spec', 'config.json: domainname: unable to set domainname without a private UTS namespace');
+  }
   checkSysctls(spec.linux?.sysctl, { types, joined });
   const unpriv = input.unprivileged;
   // runc's words (libcontainer/configs/validate/rootless.go).
@@ -194,6 +199,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
+  if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
   plan.push(forkOp(input.supervised));
   const deathsig = deathsigOps(input.supervised);
@@ -236,7 +242,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised, Boolean(unpriv)));
+  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised, Boolean(unpriv), spec.linux?.personality));
   return plan;
 }
 
@@ -621,10 +627,17 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
  * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
  * before the capabilities and ids change.
  */
-export function processOps(proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false, unprivileged = false): PlanOp[] {
+export function processOps(
+  proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false, unprivileged = false, personality?: Personality,
+): PlanOp[] {
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
   ops.push(...cwdMkdirs(proc.cwd));
+  // Scheduling, I/O priority and personality while still root with every capability (an RT
+  // policy needs CAP_SYS_NICE); all three survive the exec.
+  if (proc.scheduler) ops.push(schedulerOp(proc.scheduler, 'config.json: process.scheduler'));
+  if (proc.ioPriority) ops.push(ioPriorityOp(proc.ioPriority, 'config.json: process.ioPriority'));
+  if (personality) ops.push(personalityOp(personality));
   if (!proc.noNewPrivileges) ops.push(...filter);
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
@@ -690,6 +703,8 @@ export interface ExecPlanInput {
   supervised?: boolean;
   /** see PlanInput.unprivileged */
   unprivileged?: boolean;
+  /** linux.personality: the container's, for its exec'd processes too */
+  personality?: Personality;
 }
 
 /**
@@ -721,6 +736,9 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     checkUserMapped(input.process.user, uid, gid, (f, id) =>
       new RunaError('invalid_argument', `exec: process.user.${f}: ${id} is not mapped in the container's user namespace`));
   }
+  // process.execCPUAffinity: the CPUs before the process joins the container's cgroup, and after.
+  const initial = affinityOps(input.process.execCPUAffinity?.initial);
+  const final = affinityOps(input.process.execCPUAffinity?.final);
   const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // The container's namespaces: before its user namespace (host-owned ones need host root), or
   // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
@@ -736,15 +754,15 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     plan.push({ op: 'setns', path: ns('user'), nstype: 'user' });
     if (unpriv) joinOthers();
     plan.push(forkOp(input.supervised));
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
+    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
   } else {
-    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...joinCgroup(input.cgroupDirs?.child));
+    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...final);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised, unpriv));
+  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised, unpriv, input.personality));
   return plan;
 }
 

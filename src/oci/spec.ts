@@ -8,6 +8,7 @@ import { describeIssues } from '../bus/messages.js';
 import { CAPABILITIES, RLIMITS } from './linux.js';
 import { LinuxResourcesSchema } from '../cgroups/index.js';
 import { HooksSchema } from '../hooks/index.js';
+import { ExecCpuAffinitySchema, IoPrioritySchema, PersonalitySchema, SchedulerSchema } from './process-attrs.js';
 import { compileSeccomp, listenerState, SeccompError, type CompiledFilter } from '../seccomp/index.js';
 import type { SeccompLoad } from './plan.js';
 import { supportedFlagBits } from '../seccomp/probe.js';
@@ -48,6 +49,9 @@ export const ProcessSchema = z.looseObject({
     noNewPrivileges: z.boolean().optional(),
     oomScoreAdj: z.number().int().min(-1000).max(1000).optional(),
     consoleSize: z.looseObject({ height: uint32, width: uint32 }).optional(),
+    scheduler: SchedulerSchema.optional(),
+    ioPriority: IoPrioritySchema.optional(),
+    execCPUAffinity: ExecCpuAffinitySchema.optional(),
   });
 
 export const Spec = z.looseObject({
@@ -55,6 +59,7 @@ export const Spec = z.looseObject({
   root: z.looseObject({ path: z.string().min(1), readonly: z.boolean().optional() }),
   process: ProcessSchema,
   hostname: z.string().max(64).optional(),
+  domainname: z.string().max(64).optional(),
   mounts: z.array(Mount).optional(),
   annotations: z.record(z.string(), z.string()).optional(),
   hooks: HooksSchema.optional(),
@@ -78,6 +83,7 @@ export const Spec = z.looseObject({
     seccomp: z.unknown().optional(),
     resources: LinuxResourcesSchema.optional(),
     cgroupsPath: z.string().optional(),
+    personality: PersonalitySchema.optional(),
   }).optional(),
 });
 export type Spec = z.infer<typeof Spec>;

@@ -1,0 +1,83 @@
+// Attributes of the container's process that outlive exec: scheduling policy, I/O priority, CPU
+// affinity, personality, and the UTS namespace's domain name. Each op takes the numbers the
+// TypeScript side computed (src/oci/process-attrs.ts) and makes one checked syscall.
+#include "nsinit.h"
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static unsigned long long num64(const char *s) { return strtoull(s, NULL, 0); }
+
+// struct sched_attr (linux/sched/types.h), its first version: glibc before 2.41 has no wrapper.
+struct runa_sched_attr {
+	uint32_t size, sched_policy;
+	uint64_t sched_flags;
+	int32_t sched_nice;
+	uint32_t sched_priority;
+	uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+// sched POLICY FLAGS NICE PRIORITY RUNTIME DEADLINE PERIOD: sched_setattr(2) on this process.
+void op_sched(char **a)
+{
+	struct runa_sched_attr at = {
+		.size = sizeof at,
+		.sched_policy = (uint32_t)num64(a[0]),
+		.sched_flags = num64(a[1]),
+		.sched_nice = (int32_t)strtol(a[2], NULL, 0),
+		.sched_priority = (uint32_t)num64(a[3]),
+		.sched_runtime = num64(a[4]),
+		.sched_deadline = num64(a[5]),
+		.sched_period = num64(a[6]),
+	};
+	TRY(syscall(SYS_sched_setattr, 0, &at, 0), "sched_setattr policy %s flags %s nice %s priority %s", a[0], a[1], a[2], a[3]);
+}
+
+// ioprio VALUE: ioprio_set(IOPRIO_WHO_PROCESS, 0, VALUE), VALUE = class << 13 | level.
+void op_ioprio(char **a)
+{
+	TRY(syscall(SYS_ioprio_set, 1, 0, (int)num64(a[0])), "ioprio_set \"%s\"", a[0]);
+}
+
+// affinity CPUS: sched_setaffinity to the comma-separated CPU numbers.
+void op_affinity(char **a)
+{
+	unsigned long max = 0;
+	for (char *p = a[0]; *p;) {
+		unsigned long c = strtoul(p, &p, 10);
+		if (c > max)
+			max = c;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			die_err(EINVAL, "affinity \"%s\"", a[0]);
+	}
+	size_t size = CPU_ALLOC_SIZE(max + 1);
+	cpu_set_t *set = CPU_ALLOC(max + 1);
+	if (!set)
+		die("affinity \"%s\": CPU_ALLOC", a[0]);
+	CPU_ZERO_S(size, set);
+	for (char *p = a[0]; *p;) {
+		unsigned long c = strtoul(p, &p, 10);
+		CPU_SET_S(c, size, set);
+		if (*p == ',')
+			p++;
+	}
+	TRY(sched_setaffinity(0, size, set), "sched_setaffinity \"%s\"", a[0]);
+	CPU_FREE(set);
+}
+
+// personality VALUE: the execution domain and flags, as personality(2) takes them.
+void op_personality(char **a)
+{
+	TRY(personality((unsigned long)num64(a[0])), "personality \"%s\"", a[0]);
+}
+
+void op_setdomainname(char **a)
+{
+	TRY(setdomainname(a[0], strlen(a[0])), "setdomainname \"%s\"", a[0]);
+}
