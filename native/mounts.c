@@ -200,6 +200,17 @@ void op_mknod(char **a)
 	done(&at);
 }
 
+// lchown PATH UID GID: the owner of a node made here, never through a symlink.
+void op_lchown(char **a)
+{
+	char buf[PATH_MAX + 64];
+	struct at at = parent_of("lchown", a[0]);
+
+	TRY(fchownat(at.dir, at.name, (uid_t)strtoul(a[1], NULL, 0), (gid_t)strtoul(a[2], NULL, 0), AT_SYMLINK_NOFOLLOW),
+	    "lchown \"%s\" %s:%s", shown(a[0], buf, sizeof buf), a[1], a[2]);
+	done(&at);
+}
+
 // An empty regular file, e.g. a bind-mount target for a device node where mknod is refused.
 void op_mkfile(char **a)
 {

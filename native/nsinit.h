@@ -61,6 +61,7 @@ void op_mount_setattr(char **a);
 void op_mkdir(char **a);
 void op_mknod(char **a);
 void op_mkfile(char **a);
+void op_lchown(char **a);
 void op_symlink(char **a);
 void op_hold(char **a);
 void op_mount_held(char **a);

@@ -64,7 +64,8 @@
 	X(ioprio, "ioprio", "n")                     \
 	X(affinity, "affinity", "s")                 \
 	X(personality, "personality", "n")           \
-	X(setdomainname, "setdomainname", "s")
+	X(setdomainname, "setdomainname", "s")       \
+	X(lchown, "lchown", "snn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -337,6 +337,18 @@ test('linux.devices creates the device nodes asked for', async () => {
     s.linux.devices = [{ type: 'c', path: '/dev/null', major: 1, minor: 3, fileMode: 0o600 }];
   });
   assert.deepEqual(again.trim().split('\n'), ['1 3 600', '1 5 666']);
+  // uid/gid: the node's owner. A path listed twice is made once (the first); /dev/ptmx, as
+  // containerd lists it for a privileged container, gives way to the pts/ptmx symlink (runc).
+  const owned = await inside('stat -c "%u:%g %t %T" /dev/owned; readlink /dev/ptmx', (s) => {
+    s.linux.devices = [
+      { type: 'c', path: '/dev/owned', major: 1, minor: 7, fileMode: 0o660, uid: 1000, gid: 2000 },
+      { type: 'c', path: '/dev/owned', major: 1, minor: 5, fileMode: 0o600 },
+      { type: 'c', path: '/dev/ptmx', major: 5, minor: 2, fileMode: 0o666 },
+    ];
+  });
+  assert.deepEqual(owned.trim().split('\n'), ['1000:2000 1 7', 'pts/ptmx']);
+  // An access of "" changes nothing and is accepted (runc).
+  await inside('true', (s) => { s.linux.resources.devices.push({ allow: true, type: 'c', major: 1, minor: 7, access: '' }); });
 });
 
 test('joining another container\'s network namespace by path; a wrong type fails clearly', async () => {

@@ -96,6 +96,8 @@ export type PlanOp =
   /** personality(2): execution domain | flags */
   | { op: 'personality'; value: number }
   | { op: 'setdomainname'; name: string }
+  /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
+  | { op: 'lchown'; path: string; uid: number; gid: number }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -115,6 +117,7 @@ function tokens(p: PlanOp): string[] {
     case 'sched': return [p.policy, p.flags, p.nice, p.priority, p.runtime, p.deadline, p.period].map(String);
     case 'ioprio': case 'personality': return [String(p.value)];
     case 'affinity': return [p.cpus.join(',')];
+    case 'lchown': return [p.path, String(p.uid), String(p.gid)];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

@@ -339,11 +339,34 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     if (isDev) devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
   });
+  // linux.devices first, as runc makes them: a path listed twice, or already there (a /dev that
+  // is not a fresh tmpfs), is left as it is (runc takes mknod's EEXIST as done); /dev/ptmx
+  // gives way to the pts symlink made below (containerd lists it for a privileged container).
+  const ptmxLink = devIsTmpfs && hasPts;
+  const made = new Set<string>();
+  for (const d of spec.linux?.devices ?? []) {
+    if (made.has(d.path) || (ptmxLink && path.posix.normalize(d.path) === '/dev/ptmx')) continue;
+    made.add(d.path);
+    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
+      throw new RunaError('invalid_spec', `config.json: linux.devices: ${d.path}: major and minor are required for type ${d.type}`);
+    }
+    const host = input.resolve(d.path);
+    if (!devIsTmpfs && lexists(host)) continue;
+    const target = inRoot(input.rootfs, host);
+    plan.push(...mkdirs(path.dirname(target)));
+    const type = d.type === 'b' ? 0o060000 : d.type === 'p' ? 0o010000 : S_IFCHR;
+    const mode = (d.fileMode ?? 0o666) & 0o7777;
+    if (userns && d.type !== 'p') plan.push(...bindDevice(hostDevice(d.path, d.type === 'b', d.major!, d.minor!), target, mode));
+    else {
+      plan.push({ op: 'mknod', path: target, mode: type | mode, major: d.major ?? 0, minor: d.minor ?? 0 });
+      // Made by root: the owner asked for, if another (a bound host node keeps its own, as in runc).
+      if (d.uid || d.gid) plan.push({ op: 'lchown', path: target, uid: d.uid ?? 0, gid: d.gid ?? 0 });
+    }
+  }
   if (devIsTmpfs) {
     const dev = resolve('/dev');
     // A default device the spec lists again is made as the spec says (runc), not twice.
-    const listed = new Set((spec.linux?.devices ?? []).map((d) => d.path));
-    for (const [name, major, minor] of DEFAULT_DEVICES.filter(([n]) => !listed.has(`/dev/${n}`))) {
+    for (const [name, major, minor] of DEFAULT_DEVICES.filter(([n]) => !made.has(`/dev/${n}`))) {
       // mknod is refused in a user namespace: bind the host's node onto an empty file.
       if (userns) plan.push(...bindDevice(`/dev/${name}`, path.join(dev, name), 0o666));
       else plan.push({ op: 'mknod', path: path.join(dev, name), mode: S_IFCHR | 0o666, major, minor });
@@ -354,18 +377,7 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
       { op: 'symlink', target: '/proc/self/fd/1', linkpath: path.join(dev, 'stdout') },
       { op: 'symlink', target: '/proc/self/fd/2', linkpath: path.join(dev, 'stderr') },
     );
-    if (hasPts) plan.push({ op: 'symlink', target: 'pts/ptmx', linkpath: path.join(dev, 'ptmx') });
-  }
-  for (const d of spec.linux?.devices ?? []) {
-    const target = resolve(d.path);
-    plan.push(...mkdirs(path.dirname(target)));
-    const type = d.type === 'b' ? 0o060000 : d.type === 'p' ? 0o010000 : S_IFCHR;
-    if (d.type !== 'p' && (d.major === undefined || d.minor === undefined)) {
-      throw new RunaError('invalid_spec', `config.json: linux.devices: ${d.path}: major and minor are required for type ${d.type}`);
-    }
-    const mode = (d.fileMode ?? 0o666) & 0o7777;
-    if (userns && d.type !== 'p') plan.push(...bindDevice(hostDevice(d.path, d.type === 'b', d.major!, d.minor!), target, mode));
-    else plan.push({ op: 'mknod', path: target, mode: type | mode, major: d.major ?? 0, minor: d.minor ?? 0 });
+    if (ptmxLink) plan.push({ op: 'symlink', target: 'pts/ptmx', linkpath: path.join(dev, 'ptmx') });
   }
   if (devReadonly) plan.push(devReadonly);
   return plan;
@@ -846,4 +858,9 @@ function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[], 
   ops.push(...links);
   if (o.flags & MS.RDONLY) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | base, data: '' });
   return ops;
+}
+
+/** Whether a path exists, a dangling symlink included. */
+function lexists(p: string): boolean {
+  try { fs.lstatSync(p); return true; } catch { return false; }
 }
