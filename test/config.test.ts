@@ -449,3 +449,21 @@ test('scheduler, ioPriority, personality and domainname: bad values refused with
   // The kernel's refusal (a deadline task's runtime above its deadline) fails the create and leaves nothing.
   await refused((s) => { s.process.scheduler = { policy: 'SCHED_DEADLINE', runtime: 2000000, deadline: 1000000, period: 3000000 }; }, /sched_setattr policy 6.*Invalid argument/);
 });
+
+test('HOME comes from the container\'s /etc/passwd when the environment has none (runc), for the init and exec', async () => {
+  const noHome = (s: any) => { s.process.env = s.process.env.filter((e: string) => !e.startsWith('HOME=')); };
+  assert.equal((await inside('echo $HOME', (s) => { noHome(s); s.process.user = { uid: 65534, gid: 65534 }; })).trim(), '/nonexistent');
+  assert.equal((await inside('echo $HOME', (s) => { noHome(s); s.process.user = { uid: 1234, gid: 1234 }; })).trim(), '/', 'a user not in /etc/passwd');
+  assert.equal((await inside('echo $HOME', (s) => { noHome(s); })).trim(), '/root');
+  assert.equal((await inside('echo $HOME', (s) => { s.process.env.push('HOME=/mine'); s.process.user = { uid: 65534, gid: 65534 }; })).trim(), '/mine');
+  const bundle = await sb.bundle(['sleep', '1000'], noHome);
+  const id = `home${++n}`;
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    const r = await sb.run(['exec', '--user', '65534:65534', id, 'sh', '-c', 'echo $HOME']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '/nonexistent');
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+});

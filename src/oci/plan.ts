@@ -6,6 +6,7 @@ import { idMap, MS, type IdMapping, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
 type Personality = NonNullable<NonNullable<Spec['linux']>['personality']>;
 import type { HostCgroupMount } from '../actors/gofer.js';
+import { secureJoin } from './secure-join.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
@@ -242,7 +243,10 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(spec.process, !userns, input.seccomp, input.supervised, Boolean(unpriv), spec.linux?.personality));
+  plan.push(...processOps(spec.process, {
+    withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
+    personality: spec.linux?.personality, home: () => homeOf(input.rootfs, spec.process.user.uid),
+  }));
   return plan;
 }
 
@@ -639,9 +643,19 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
  * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
  * before the capabilities and ids change.
  */
-export function processOps(
-  proc: ProcessSpec, withHostOps = true, seccomp?: SeccompLoad, supervised = false, unprivileged = false, personality?: Personality,
-): PlanOp[] {
+export interface ProcessOpsOptions {
+  /** the hostProcessOps part too (false: the monitor did it before entering a user namespace) */
+  withHostOps?: boolean;
+  seccomp?: SeccompLoad;
+  supervised?: boolean;
+  unprivileged?: boolean;
+  personality?: Personality;
+  /** HOME when the environment has none: the user's in the container's /etc/passwd (runc) */
+  home?: () => string;
+}
+
+export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp[] {
+  const { withHostOps = true, seccomp, supervised = false, unprivileged = false, personality } = o;
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
   ops.push(...cwdMkdirs(proc.cwd));
@@ -671,7 +685,7 @@ export function processOps(
   ops.push({ op: 'chdir-late' }, { op: 'umask', mode: user.umask ?? 0o022 });
   const env = proc.env ?? [];
   for (const entry of env) ops.push({ op: 'env', entry });
-  if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${user.uid === 0 ? '/root' : '/'}` });
+  if (!env.some((e) => e.startsWith('HOME='))) ops.push({ op: 'env', entry: `HOME=${o.home?.() ?? (user.uid === 0 ? '/root' : '/')}` });
   for (const value of proc.args) ops.push({ op: 'arg', value });
   // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
   ops.push(...deathsigOps(supervised));
@@ -774,7 +788,10 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
-  plan.push(...processOps(input.process, !userns, input.seccomp, input.supervised, unpriv, input.personality));
+  plan.push(...processOps(input.process, {
+    withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: unpriv,
+    personality: input.personality, home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid),
+  }));
   return plan;
 }
 
@@ -858,6 +875,24 @@ function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[], 
   ops.push(...links);
   if (o.flags & MS.RDONLY) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | base, data: '' });
   return ops;
+}
+
+/**
+ * The home directory of `uid` in the container's /etc/passwd (read inside `root`, never through
+ * a symlink that leaves it), as runc looks it up; "/" when the file or the user is not there.
+ */
+export function homeOf(root: string, uid: number): string {
+  let text: string;
+  try {
+    text = fs.readFileSync(secureJoin(root, '/etc/passwd'), 'utf8');
+  } catch {
+    return '/';
+  }
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length >= 7 && /^\d+$/.test(f[2]) && Number(f[2]) === uid) return f[5] || '/';
+  }
+  return '/';
 }
 
 /** Whether a path exists, a dangling symlink included. */
