@@ -11,6 +11,9 @@ import crypto from 'node:crypto';
 import {
   Cgroup, detectCgroups, resolvePath, cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2, deviceRuleLines, type CgroupLayout,
 } from '../src/cgroups/index.js';
+import { statsV1 } from '../src/cgroups/v1.js';
+import { eventLine, statsEvent } from '../src/cgroups/stats-json.js';
+import { isInteger, parse as losslessParse } from 'lossless-json';
 
 const isRoot = process.getuid?.() === 0;
 const host: CgroupLayout | null = (() => {
@@ -325,8 +328,8 @@ describe('cgroup v1 (this host)', () => {
     const failures = Number(/^max (\d+)/m.exec(readFileSync(path.join(cg.dirs.v1.pids, 'pids.events'), 'utf8'))?.[1] ?? 'NaN');
     if (!Number.isNaN(failures)) assert.ok(failures >= 1, `pids.events counts the refused forks: ${failures}`);
     const st = cg.stats();
-    assert.equal(st.pids.limit, 5);
-    assert.equal(st.pids.current, left.length);
+    assert.equal(st.pids.limit, 5n);
+    assert.equal(st.pids.current, BigInt(left.length));
     await killAll(cg);
     await cg.destroy();
     assert.ok(!cg.exists());
@@ -347,10 +350,10 @@ describe('cgroup v1 (this host)', () => {
     assert.notEqual(res.code, 0, `killed: ${JSON.stringify(res)}`);
     assert.ok(cg.oomCount() >= 1, `oom_kill ${cg.oomCount()}`);
     const st = cg.stats();
-    assert.equal(st.memory.usage.limit, 16 << 20);
+    assert.equal(st.memory.usage.limit, BigInt(16 << 20));
     assert.ok(st.memory.usage.max > 0 && st.memory.usage.max <= 16 << 20, `peak ${st.memory.usage.max}`);
     assert.ok(st.memory.usage.max >= 8 << 20, 'the peak came near the limit'); // (failcnt stays 0 on recent kernels)
-    assert.equal(typeof st.memory.raw.cache, 'number');
+    assert.equal(typeof st.memory.raw.cache, 'bigint');
     await killAll(cg);
     await cg.destroy();
   });
@@ -364,9 +367,14 @@ describe('cgroup v1 (this host)', () => {
     c.stdin!.write('go\n');
     await exited(c);
     const st = cg.stats();
-    const numbers = (o: unknown): boolean => typeof o === 'number' ? Number.isFinite(o) : Array.isArray(o) ? o.every(numbers)
-      : typeof o === 'object' && o !== null ? Object.values(o).every((v) => typeof v === 'string' || numbers(v)) : false;
-    assert.ok(numbers(st), JSON.stringify(st));
+    // runc's uint64 counters are exact bigints in 0..2^64−1; cpu/node/device numbers small integers
+    const numbers = (o: unknown): boolean => typeof o === 'bigint' ? o >= 0n && o <= 2n ** 64n - 1n
+      : typeof o === 'number' ? Number.isSafeInteger(o) : Array.isArray(o) ? o.every(numbers)
+        : typeof o === 'object' && o !== null ? Object.values(o).every((v) => typeof v === 'string' || numbers(v)) : false;
+    assert.ok(numbers(st), JSON.stringify(st, (_k, v) => typeof v === 'bigint' ? `${v}n` : v));
+    assert.equal(typeof st.cpu.usage.total, 'bigint');
+    assert.equal(st.pids.limit, 0n, 'no pids limit: runc reports 0, not "max"');
+    if (host!.v1.memory) assert.equal(st.memory.usage.limit, BigInt(read(path.join(cg.dirs.v1.memory!, 'memory.limit_in_bytes'))), 'the kernel\'s unlimited value, exactly');
     assert.deepEqual(Object.keys(st).sort(), ['blkio', 'cpu', 'cpuset', 'hugetlb', 'memory', 'pids']);
     if (host!.v1.cpuacct) {
       assert.ok(st.cpu.usage.total > 0, 'cpu used');
@@ -606,15 +614,143 @@ describe('cgroup v2 (temp dir laid out like cgroupfs)', () => {
     w('pids.max', '50\n');
     w('io.stat', '8:0 rbytes=10 wbytes=20 rios=1 wios=2 dbytes=0 dios=0\n');
     const st = cg.stats();
-    assert.deepEqual(st.cpu.usage, { total: 1500000, percpu: [], percpu_kernel: [], percpu_user: [], kernel: 500000, user: 1000000 });
-    assert.deepEqual(st.cpu.throttling, { periods: 7, throttledPeriods: 3, throttledTime: 42000 });
-    assert.deepEqual(st.memory.usage, { usage: 1048576, limit: 2 ** 64 - 1, max: 2097152, failcnt: 0 });
-    assert.deepEqual(st.memory.swap, { usage: 1048576 + 4096, limit: 2 ** 64 - 1, max: 0, failcnt: 0 });
-    assert.equal(st.memory.cache, 200);
-    assert.deepEqual(st.pids, { current: 3, limit: 50 });
-    assert.deepEqual(st.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10 }, { major: 8, minor: 0, op: 'Write', value: 20 }]);
-    assert.deepEqual(st.blkio.ioServicedRecursive, [{ major: 8, minor: 0, op: 'Read', value: 1 }, { major: 8, minor: 0, op: 'Write', value: 2 }]);
+    assert.deepEqual(st.cpu.usage, { total: 1500000n, percpu: [], percpu_kernel: [], percpu_user: [], kernel: 500000n, user: 1000000n });
+    assert.deepEqual(st.cpu.throttling, { periods: 7n, throttledPeriods: 3n, throttledTime: 42000n });
+    assert.deepEqual(st.memory.usage, { usage: 1048576n, limit: 2n ** 64n - 1n, max: 2097152n, failcnt: 0n });
+    assert.deepEqual(st.memory.swap, { usage: 1048576n + 4096n, limit: 2n ** 64n - 1n, max: 0n, failcnt: 0n });
+    assert.equal(st.memory.cache, 200n);
+    assert.deepEqual(st.pids, { current: 3n, limit: 50n });
+    assert.deepEqual(st.blkio.ioServiceBytesRecursive, [{ major: 8, minor: 0, op: 'Read', value: 10n }, { major: 8, minor: 0, op: 'Write', value: 20n }]);
+    assert.deepEqual(st.blkio.ioServicedRecursive, [{ major: 8, minor: 0, op: 'Read', value: 1n }, { major: 8, minor: 0, op: 'Write', value: 2n }]);
     assert.equal(cg.oomCount(), 2);
+  });
+
+  test('stats are exact uint64s: "max" is 2^64−1, pids "max" a 0 limit, big counters not rounded, sums saturated', () => {
+    const { cg, leaf } = fake();
+    const w = (f: string, s: string) => writeFileSync(path.join(leaf, f), s);
+    w('cpu.stat', 'usage_usec 9007199254740993\nuser_usec 18446744073709551\nsystem_usec 18446744073709552\nnr_periods 18446744073709551615\n');
+    w('memory.current', '9223372036854771712\n');
+    w('memory.max', 'max\n');
+    w('memory.peak', '9007199254740993\n');
+    w('memory.swap.current', '0\n');
+    w('memory.swap.max', '5\n'); // a swap limit under an unlimited memory.max: Go wraps the v1-style sum, runa saturates
+    w('memory.stat', 'anon 18446744073709551615\nfile 9223372036854771712\nshmem -3\n');
+    w('pids.current', '1\n');
+    w('pids.max', 'max\n');
+    w('io.stat', '8:0 rbytes=18446744073709551615 wbytes=9007199254740993 rios=1 wios=2\n');
+    const st = cg.stats();
+    assert.equal(st.cpu.usage.total, 9007199254740993000n);
+    assert.equal(st.cpu.usage.user, 18446744073709551000n, 'µs → ns exactly');
+    assert.equal(st.cpu.usage.kernel, 2n ** 64n - 1n, 'µs → ns past 2^64−1 saturates, never wraps');
+    assert.equal(st.cpu.throttling.periods, 2n ** 64n - 1n);
+    assert.deepEqual(st.memory.usage, { usage: 9223372036854771712n, limit: 18446744073709551615n, max: 9007199254740993n, failcnt: 0n });
+    assert.equal(st.memory.swap.limit, 18446744073709551615n);
+    assert.deepEqual(st.memory.raw, { anon: 18446744073709551615n, file: 9223372036854771712n, shmem: 0n }, 'negative is 0 (runc ParseUint)');
+    assert.equal(st.memory.cache, 9223372036854771712n);
+    assert.deepEqual(st.pids, { current: 1n, limit: 0n }, 'runc fs2: pids.max "max" → limit 0');
+    assert.deepEqual(st.blkio.ioServiceBytesRecursive.map((e) => e.value), [18446744073709551615n, 9007199254740993n]);
+
+    // printed by the CLI: bare exact numbers
+    const text = eventLine(JSON.parse(JSON.stringify(statsEvent('c1', st))));
+    assert.match(text, /"memory":\{"cache":9223372036854771712,"usage":\{"limit":18446744073709551615,"usage":9223372036854771712,/);
+    assert.match(text, /"raw":\{"anon":18446744073709551615,"file":9223372036854771712,"shmem":0\}/);
+    assert.match(text, /"pids":\{"current":1,"limit":0\}/);
+    assert.match(text, /"total":9007199254740993000,/);
+    assertExactJson(text);
+  });
+
+  test('a counter past 2^64−1 is an error naming the file (runc: "unable to parse"), not a rounded or clamped number', () => {
+    const { cg, leaf } = fake();
+    writeFileSync(path.join(leaf, 'memory.current'), '4096\n');
+    writeFileSync(path.join(leaf, 'memory.max'), 'max\n');
+    writeFileSync(path.join(leaf, 'memory.stat'), 'anon 18446744073709551616\n');
+    assert.throws(() => cg.stats(), (e: Error) => {
+      assert.equal(e.name, 'CgroupError');
+      assert.match(e.message, /unable to parse .*\/memory\.stat: 18446744073709551616 is out of range/);
+      return true;
+    });
+    writeFileSync(path.join(leaf, 'memory.stat'), 'anon 1\n');
+    writeFileSync(path.join(leaf, 'memory.max'), '99999999999999999999\n');
+    assert.throws(() => cg.stats(), /unable to parse .*\/memory\.max: 99999999999999999999 is out of range/);
+    writeFileSync(path.join(leaf, 'memory.max'), 'max\n');
+    writeFileSync(path.join(leaf, 'memory.events'), 'oom_kill 18446744073709551616\n');
+    assert.equal(cg.oomCount(), 0, 'the polled OOM count never throws');
+    assert.equal(cg.stats().memory.usage.usage, 4096n);
+  });
+});
+
+/** JSON text with every number an integer in 0..2^64−1, written without fraction or exponent. */
+function assertExactJson(text: string): void {
+  const numbers: string[] = [];
+  losslessParse(text, null, (v: string) => {
+    numbers.push(v);
+    return v;
+  });
+  assert.ok(numbers.length > 10, text);
+  for (const v of numbers) {
+    assert.ok(isInteger(v) && /^(0|[1-9][0-9]*)$/.test(v), `${v}: an unsigned integer, no fraction or exponent`);
+    assert.ok(BigInt(v) <= 2n ** 64n - 1n, `${v} <= 2^64-1`);
+  }
+  // (no cpuset here: its sched_relax_domain_level, runc's one int64, is 0)
+  // the raw text too: no number token with a fraction, exponent or sign
+  assert.doesNotMatch(text.replace(/"(?:[^"\\]|\\.)*"/g, '""'), /[-+]?\d[.eE]|-\d/);
+}
+
+describe('cgroup v1 stats (temp dirs laid out like the v1 hierarchies)', () => {
+  test('the kernel\'s numbers exactly: an unlimited limit_in_bytes, 2^64−1 counters, pids "max" → 0, USER_HZ ticks → ns', () => {
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'runa-cgv1-'));
+    tmps.push(tmp);
+    const files: Record<string, Record<string, string>> = {
+      cpuacct: {
+        'cpuacct.usage': '18446744073709551615', 'cpuacct.usage_percpu': '9007199254740993 18446744073709551615 ',
+        'cpuacct.stat': 'user 92233720368\nsystem 184467440737095516\n',
+        'cpuacct.usage_all': 'cpu user system\n0 9007199254740993 1\n1 2 18446744073709551615\n',
+      },
+      cpu: { 'cpu.stat': 'nr_periods 9007199254740993\nnr_throttled 2\nthrottled_time 18446744073709551615\n' },
+      memory: {
+        'memory.usage_in_bytes': '9007199254740993', 'memory.max_usage_in_bytes': '9007199254740995', 'memory.failcnt': '0',
+        'memory.limit_in_bytes': '9223372036854771712', 'memory.memsw.limit_in_bytes': '9223372036854771712',
+        'memory.memsw.usage_in_bytes': '9007199254740997', 'memory.stat': 'cache 9223372036854771712\nrss 1\n',
+      },
+      pids: { 'pids.current': '3', 'pids.max': 'max' },
+      blkio: { 'blkio.throttle.io_service_bytes_recursive': '8:0 Read 18446744073709551615\n8:0 Write 9007199254740993\nTotal 18446744073709551615\n' },
+    };
+    const dirs: Record<string, string> = {};
+    for (const [c, fs] of Object.entries(files)) {
+      dirs[c] = path.join(tmp, c);
+      mkdirSync(dirs[c]);
+      for (const [f, t] of Object.entries(fs)) writeFileSync(path.join(dirs[c], f), t + '\n');
+    }
+    const st = statsV1((c) => dirs[c]);
+    assert.equal(st.cpu.usage.total, 18446744073709551615n);
+    assert.deepEqual(st.cpu.usage.percpu, [9007199254740993n, 18446744073709551615n]);
+    assert.deepEqual(st.cpu.usage.percpu_user, [9007199254740993n, 2n]);
+    assert.deepEqual(st.cpu.usage.percpu_kernel, [1n, 18446744073709551615n]);
+    assert.equal(st.cpu.usage.user, 922337203680000000n, 'ticks * 1e9 / 100, exactly');
+    assert.equal(st.cpu.usage.kernel, 18446744073709551615n, 'past 2^64−1: saturated');
+    assert.deepEqual(st.cpu.throttling, { periods: 9007199254740993n, throttledPeriods: 2n, throttledTime: 18446744073709551615n });
+    assert.deepEqual(st.memory.usage, { usage: 9007199254740993n, max: 9007199254740995n, failcnt: 0n, limit: 9223372036854771712n });
+    assert.equal(st.memory.swap.limit, 9223372036854771712n);
+    assert.equal(st.memory.cache, 9223372036854771712n);
+    assert.deepEqual(st.pids, { current: 3n, limit: 0n }, 'runc fs/pids.go: "max" → 0');
+    assert.deepEqual(st.blkio.ioServiceBytesRecursive, [
+      { major: 8, minor: 0, op: 'Read', value: 18446744073709551615n }, { major: 8, minor: 0, op: 'Write', value: 9007199254740993n },
+    ]);
+
+    const text = eventLine(JSON.parse(JSON.stringify(statsEvent('v1', st))));
+    assert.ok(text.startsWith('{"type":"stats","id":"v1","data":{"cpu":{"usage":{"total":18446744073709551615,"percpu":[9007199254740993,18446744073709551615],'), text);
+    assert.match(text, /"usage":\{"limit":9223372036854771712,"usage":9007199254740993,"max":9007199254740995,"failcnt":0\}/);
+    assertExactJson(text);
+  });
+
+  test('the CLI refuses stats it cannot print exactly (a daemon bug, not a rounded number)', () => {
+    const ev = JSON.parse(JSON.stringify(statsEvent('x', statsV1(() => undefined))));
+    assert.match(eventLine(ev), /^\{"type":"stats","id":"x","data":\{/);
+    ev.data.pids.limit = '18446744073709551616';
+    assert.throws(() => eventLine(ev), /stats from the daemon: data\.pids\.limit: above 2\^64-1/);
+    ev.data.pids.limit = 1.5;
+    assert.throws(() => eventLine(ev), /data\.pids\.limit/);
+    assert.equal(eventLine({ type: 'oom', id: 'x' }), '{"type":"oom","id":"x"}');
   });
 });
 
@@ -647,7 +783,7 @@ describe('cgroup v2 (the real cgroup2 mount)', () => {
     assert.ok(alive(c.pid!));
 
     const st = cg.stats();
-    assert.equal(typeof st.cpu.usage.total, 'number');
+    assert.equal(typeof st.cpu.usage.total, 'bigint');
     c.kill('SIGKILL');
     await exited(c);
     await cg.destroy();

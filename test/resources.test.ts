@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { parse as losslessParse } from 'lossless-json';
 import { Sandbox, alive, monitorOf, until } from './helpers/runa.js';
 
 const sb = new Sandbox('resources');
@@ -172,8 +173,57 @@ test('events --stats prints one runc-format stats object', async () => {
   for (const k of ['cpu', 'memory', 'pids', 'blkio']) assert.ok(k in ev.data, k);
   assert.ok(ev.data.pids.current >= 2);
   assert.ok(ev.data.memory.usage.usage > 0);
+  // exact numbers (issues 23, 28): what Go's uint64 decoders of containerd and podman read
+  const exact = exactNumbers(r.stdout);
+  const data = exact.data as any;
+  assert.equal(String(data.memory.usage.limit), file('memory', 'st', 'memory.limit_in_bytes'), 'no memory limit: the kernel\'s value (9223372036854771712 here), exactly');
+  if (fs.existsSync(path.join(V1, 'memory', prefix, 'st', 'memory.memsw.limit_in_bytes'))) {
+    assert.equal(String(data.memory.swap.limit), file('memory', 'st', 'memory.memsw.limit_in_bytes'));
+  }
+  const pidsMax = file('pids', 'st', 'pids.max');
+  assert.equal(String(data.pids.limit), pidsMax === 'max' ? '0' : pidsMax, 'runc reports pids "max" as a 0 limit');
+  assert.equal(String(data.cpu.usage.total), String(BigInt(data.cpu.usage.total)), 'cpu ns printed as an integer');
+
+  // the stream: the same exact numbers in every stats line
+  const stream = sb.spawn(['events', '--interval', '100ms', 'st']);
+  const ended = new Promise((res) => stream.once('exit', res));
+  let out = '';
+  let err = '';
+  stream.stdout!.on('data', (d) => (out += d));
+  stream.stderr!.on('data', (d) => (err += d));
+  await until(() => out.split('\n').filter((l) => l.includes('"type":"stats"')).length >= 2, 'two stats events');
+  for (const line of out.split('\n').filter(Boolean)) {
+    const ev2 = exactNumbers(line) as any;
+    assert.equal(ev2.type, 'stats');
+    assert.equal(String(ev2.data.memory.usage.limit), file('memory', 'st', 'memory.limit_in_bytes'));
+  }
   assert.equal((await sb.run(['delete', '-f', 'st'])).code, 0);
+  await ended; // the stream ends by itself with the container
+  assert.equal(err, '');
 });
+
+/**
+ * One JSON object, parsed keeping big integers (lossless-json); every number in it an unsigned
+ * integer no larger than 2^64−1, written with no sign, fraction or exponent in the raw text.
+ */
+function exactNumbers(text: string): Record<string, unknown> {
+  const numbers: string[] = [];
+  const parsed = losslessParse(text, null, (v: string) => {
+    numbers.push(v);
+    return v;
+  }) as Record<string, unknown>;
+  assert.ok(numbers.length > 20, text);
+  // the one signed field: cpuset sched_relax_domain_level (runc's int64, -1 = the system default)
+  const signed = [...text.matchAll(/"sched_relax_domain_level":(-?\d+)/g)].map((m) => m[1]);
+  for (const v of numbers) {
+    if (v.startsWith('-') && signed.includes(v)) continue;
+    assert.match(v, /^(0|[1-9][0-9]*)$/, `${v}: an unsigned integer, no fraction or exponent`);
+    assert.ok(BigInt(v) <= 2n ** 64n - 1n, `${v} is at most 2^64-1`);
+  }
+  const bare = text.replace(/"sched_relax_domain_level":-1\b/g, '').replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  assert.doesNotMatch(bare, /\d[.eE]|-\d/, 'no fraction, exponent or sign anywhere');
+  return parsed;
+}
 
 test('update changes the limits of a running container', async () => {
   const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('up'); });

@@ -19,8 +19,9 @@ import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import type { Request } from '../bus/messages.js';
 import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
-import { Cgroup, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
+import { Cgroup, CgroupError, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { describeIssues } from '../bus/messages.js';
+import { statsEvent } from '../cgroups/stats-json.js';
 import { killPoint } from '../faults.js';
 
 import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
@@ -215,7 +216,7 @@ export class Registry {
       if (!r.success) throw new RunaError('invalid_argument', `resources: ${describeIssues(r.error)}`);
       return this.get(req.id).update(r.data);
     });
-    bus.handle('container.stats', (req) => ({ type: 'stats', id: req.id, data: this.get(req.id).stats() }));
+    bus.handle('container.stats', (req) => statsEvent(req.id, this.get(req.id).stats()));
     bus.handle('container.events', (req, env) => {
       if (!env.session) throw new RunaError('unsupported', 'events need a socket session');
       if (req.sandbox && !this.sandboxes.has(req.id)) throw new RunaError('not_exist', `sandbox "${req.id}" does not exist`);
@@ -369,7 +370,13 @@ export class Registry {
         if (now > (ooms.get(c.id) ?? 0)) this.bus.publish(topic, { type: 'oom', id: c.id });
         ooms.set(c.id, now);
         if (due) {
-          try { this.bus.publish(topic, { type: 'stats', id: c.id, data: c.stats() }); } catch { /* not running: no stats */ }
+          try {
+            this.bus.publish(topic, statsEvent(c.id, c.stats()));
+          } catch (e) {
+            // not running: no stats; a counter that cannot be read (one past 2^64−1): runc logs
+            // the error and goes on, so the CLI prints this on stderr and the stream goes on
+            if (e instanceof CgroupError) this.bus.publish(topic, { type: 'error', id: c.id, message: e.message });
+          }
         }
       }
     };

@@ -139,6 +139,43 @@ export const OciState = z.object({
 });
 export type OciState = z.infer<typeof OciState>;
 
+// ---- `events` data (runc's types.Stats) between daemon and CLI ----
+// JSON numbers cannot carry runc's uint64 counters past 2^53 exactly, so on the bus every one is
+// its decimal text; the CLI parses that back to a bigint and prints a bare JSON number
+// (src/cgroups/stats-json.ts). Keys in the order `runa events` prints them.
+const U64_MAX = (1n << 64n) - 1n;
+/** An unsigned 64-bit counter as decimal text → bigint. */
+export const U64Text = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'must be an unsigned decimal integer')
+  .transform((s) => BigInt(s)).refine((n) => n <= U64_MAX, 'above 2^64-1');
+const memoryEntry = z.object({ limit: U64Text, usage: U64Text, max: U64Text, failcnt: U64Text });
+const blkioEntries = z.array(z.object({ major: z.number().int().min(0), minor: z.number().int().min(0), op: z.string(), value: U64Text }));
+export const StatsData = z.object({
+  cpu: z.object({
+    usage: z.object({
+      total: U64Text, percpu: z.array(U64Text), percpu_kernel: z.array(U64Text), percpu_user: z.array(U64Text), kernel: U64Text, user: U64Text,
+    }),
+    throttling: z.object({ periods: U64Text, throttledPeriods: U64Text, throttledTime: U64Text }),
+  }),
+  cpuset: z.object({
+    cpus: z.array(z.number().int().min(0)), cpu_exclusive: U64Text, mems: z.array(z.number().int().min(0)), mem_hardwall: U64Text,
+    mem_exclusive: U64Text, memory_migrate: U64Text, memory_spread_page: U64Text, memory_spread_slab: U64Text, memory_pressure: U64Text,
+    sched_load_balance: U64Text, sched_relax_domain_level: z.number().int(),
+  }),
+  memory: z.object({
+    cache: U64Text, usage: memoryEntry, swap: memoryEntry, kernel: memoryEntry, kernelTCP: memoryEntry, raw: z.record(z.string(), U64Text),
+  }),
+  pids: z.object({ current: U64Text, limit: U64Text }),
+  blkio: z.object({
+    ioServiceBytesRecursive: blkioEntries, ioServicedRecursive: blkioEntries, ioQueueRecursive: blkioEntries,
+    ioServiceTimeRecursive: blkioEntries, ioWaitTimeRecursive: blkioEntries, ioMergedRecursive: blkioEntries,
+    ioTimeRecursive: blkioEntries, sectorsRecursive: blkioEntries,
+  }),
+  hugetlb: z.record(z.string(), z.object({ usage: U64Text, max: U64Text, failcnt: U64Text })),
+});
+/** `{"type":"stats"}`: the reply to container.stats and an `events` topic's stats event. */
+export const StatsEvent = z.object({ type: z.literal('stats'), id, data: StatsData });
+export type StatsEventWire = z.input<typeof StatsEvent>;
+
 // ---- frames on the wire (ws over the daemon's unix socket) ----
 export const ErrorBody = z.object({ code: z.string(), message: z.string() });
 export type ErrorBody = z.infer<typeof ErrorBody>;

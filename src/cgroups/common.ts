@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
 
-/** runc reports "max"/unlimited as math.MaxUint64; as a JS number this prints as 18446744073709552000. */
-export const MAX_U64 = 2 ** 64 - 1;
+/** runc reports "max"/unlimited as math.MaxUint64, 18446744073709551615, exactly: a bigint. */
+export const MAX_U64 = (1n << 64n) - 1n;
 
 export class CgroupError extends RunaError {
   constructor(message: string) {
@@ -79,27 +79,73 @@ export function readText(file: string): string | null {
   }
 }
 
-/** A single-number knob; "max" is MAX_U64 (like runc's GetCgroupParamUint); absent/garbage is null. */
+/**
+ * A single-number knob as a JS number, for the limit checks of apply/update (not for stats: it
+ * rounds past 2^53); "max" is 2^64 as a float; absent/garbage is null.
+ */
 export function readUint(file: string): number | null {
   const t = readText(file);
   if (t === null) return null;
   const s = t.trim();
-  if (s === 'max') return MAX_U64;
+  if (s === 'max') return 2 ** 64;
   if (!/^-?\d+$/.test(s)) return null;
   const n = Number(s);
-  return n < 0 ? 0 : n; // runc clamps negative values (e.g. -1 quota) to 0 for stats
+  return n < 0 ? 0 : n;
 }
 
-/** "key value" lines (memory.stat, cpu.stat, memory.events, cpuacct.stat...). */
-export function readKeyValues(file: string): Record<string, number> {
-  const out: Record<string, number> = {};
+/**
+ * runc's fscommon.ParseUint, exactly: a decimal unsigned 64-bit value as a bigint; a negative one
+ * (kernel bugs in some memory counters) is 0; garbage is null. A value past 2^64−1 is an error
+ * naming the file, as runc's "unable to parse <file>: ... value out of range" (runc fails too:
+ * printing it would break every uint64 decoder, and clamping would report a wrong number).
+ */
+export function parseU64(s: string, file: string): bigint | null {
+  if (!/^-?\d+$/.test(s)) return null;
+  if (s.startsWith('-')) return 0n;
+  const n = BigInt(s);
+  if (n > MAX_U64) throw new CgroupError(`unable to parse ${file}: ${s} is out of range (above 2^64-1 = ${MAX_U64})`);
+  return n;
+}
+
+/** A single-number knob for stats: runc's GetCgroupParamUint ("max" is MAX_U64); absent/garbage is null. */
+export function readU64(file: string): bigint | null {
+  const t = readText(file);
+  if (t === null) return null;
+  const s = t.trim();
+  if (s === 'max') return MAX_U64;
+  return parseU64(s, file);
+}
+
+/** "key value" lines (memory.stat, cpu.stat, memory.events, cpuacct.stat...), values exact. */
+export function readKeyValues(file: string): Record<string, bigint> {
+  const out: Record<string, bigint> = {};
   const t = readText(file);
   if (t === null) return out;
   for (const line of t.split('\n')) {
     const [k, v] = line.trim().split(/\s+/);
-    if (k && v !== undefined && /^-?\d+$/.test(v)) out[k] = Number(v);
+    if (!k || v === undefined) continue;
+    const n = parseU64(v, file);
+    if (n !== null) out[k] = n;
   }
   return out;
+}
+
+/** Whitespace-separated counters (cpuacct.usage_percpu), exact. */
+export function parseU64List(text: string | null, file: string): bigint[] {
+  const out: bigint[] = [];
+  for (const w of (text ?? '').trim().split(/\s+/)) {
+    const n = w ? parseU64(w, file) : null;
+    if (n !== null) out.push(n);
+  }
+  return out;
+}
+
+/**
+ * A product or sum of counters (ticks → ns, µs → ns, memory + swap) that Go would wrap at 2^64:
+ * saturated at MAX_U64 instead, never printed above it.
+ */
+export function satU64(n: bigint): bigint {
+  return n > MAX_U64 ? MAX_U64 : n < 0n ? 0n : n;
 }
 
 /** "0-3,5,7-8" → [0,1,2,3,5,7,8]. */

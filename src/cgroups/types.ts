@@ -71,42 +71,44 @@ export interface ApplyResult {
 }
 
 // --- stats: runc's types.Stats (runc/types/events.go), the `data` of `runc events --stats` ---
+// Every uint64 of runc's is a bigint here (exact past 2^53, never above 2^64−1); small
+// things runc types as uint16/int (cpu and node numbers, device numbers) stay numbers.
 
-export interface MemoryEntry { limit: number; usage: number; max: number; failcnt: number }
-export interface BlkioEntry { major: number; minor: number; op: string; value: number }
+export interface MemoryEntry { limit: bigint; usage: bigint; max: bigint; failcnt: bigint }
+export interface BlkioEntry { major: number; minor: number; op: string; value: bigint }
 export interface CgroupStats {
   cpu: {
-    usage: { total: number; percpu: number[]; percpu_kernel: number[]; percpu_user: number[]; kernel: number; user: number };
-    throttling: { periods: number; throttledPeriods: number; throttledTime: number };
+    usage: { total: bigint; percpu: bigint[]; percpu_kernel: bigint[]; percpu_user: bigint[]; kernel: bigint; user: bigint };
+    throttling: { periods: bigint; throttledPeriods: bigint; throttledTime: bigint };
   };
   cpuset: {
-    cpus: number[]; cpu_exclusive: number; mems: number[]; mem_hardwall: number; mem_exclusive: number;
-    memory_migrate: number; memory_spread_page: number; memory_spread_slab: number; memory_pressure: number;
-    sched_load_balance: number; sched_relax_domain_level: number;
+    cpus: number[]; cpu_exclusive: bigint; mems: number[]; mem_hardwall: bigint; mem_exclusive: bigint;
+    memory_migrate: bigint; memory_spread_page: bigint; memory_spread_slab: bigint; memory_pressure: bigint;
+    sched_load_balance: bigint; sched_relax_domain_level: number;
   };
-  memory: { cache: number; usage: MemoryEntry; swap: MemoryEntry; kernel: MemoryEntry; kernelTCP: MemoryEntry; raw: Record<string, number> };
-  pids: { current: number; limit: number };
+  memory: { cache: bigint; usage: MemoryEntry; swap: MemoryEntry; kernel: MemoryEntry; kernelTCP: MemoryEntry; raw: Record<string, bigint> };
+  pids: { current: bigint; limit: bigint };
   blkio: {
     ioServiceBytesRecursive: BlkioEntry[]; ioServicedRecursive: BlkioEntry[]; ioQueueRecursive: BlkioEntry[];
     ioServiceTimeRecursive: BlkioEntry[]; ioWaitTimeRecursive: BlkioEntry[]; ioMergedRecursive: BlkioEntry[];
     ioTimeRecursive: BlkioEntry[]; sectorsRecursive: BlkioEntry[];
   };
-  hugetlb: Record<string, { usage: number; max: number; failcnt: number }>;
+  hugetlb: Record<string, { usage: bigint; max: bigint; failcnt: bigint }>;
 }
 
 export function emptyStats(): CgroupStats {
-  const mem = (): MemoryEntry => ({ limit: 0, usage: 0, max: 0, failcnt: 0 });
+  const mem = (): MemoryEntry => ({ limit: 0n, usage: 0n, max: 0n, failcnt: 0n });
   return {
     cpu: {
-      usage: { total: 0, percpu: [], percpu_kernel: [], percpu_user: [], kernel: 0, user: 0 },
-      throttling: { periods: 0, throttledPeriods: 0, throttledTime: 0 },
+      usage: { total: 0n, percpu: [], percpu_kernel: [], percpu_user: [], kernel: 0n, user: 0n },
+      throttling: { periods: 0n, throttledPeriods: 0n, throttledTime: 0n },
     },
     cpuset: {
-      cpus: [], cpu_exclusive: 0, mems: [], mem_hardwall: 0, mem_exclusive: 0, memory_migrate: 0,
-      memory_spread_page: 0, memory_spread_slab: 0, memory_pressure: 0, sched_load_balance: 0, sched_relax_domain_level: 0,
+      cpus: [], cpu_exclusive: 0n, mems: [], mem_hardwall: 0n, mem_exclusive: 0n, memory_migrate: 0n,
+      memory_spread_page: 0n, memory_spread_slab: 0n, memory_pressure: 0n, sched_load_balance: 0n, sched_relax_domain_level: 0,
     },
-    memory: { cache: 0, usage: mem(), swap: mem(), kernel: mem(), kernelTCP: mem(), raw: {} },
-    pids: { current: 0, limit: 0 },
+    memory: { cache: 0n, usage: mem(), swap: mem(), kernel: mem(), kernelTCP: mem(), raw: {} },
+    pids: { current: 0n, limit: 0n },
     blkio: {
       ioServiceBytesRecursive: [], ioServicedRecursive: [], ioQueueRecursive: [], ioServiceTimeRecursive: [],
       ioWaitTimeRecursive: [], ioMergedRecursive: [], ioTimeRecursive: [], sectorsRecursive: [],

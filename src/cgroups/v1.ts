@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { emulateDeviceRules } from './devices.js';
 import {
-  CgroupError, cannotApply, devNum, errnoText, exists, parseList, readKeyValues, readText, readUint, tryWrite, writeKnob,
+  CgroupError, cannotApply, devNum, errnoText, exists, parseList, parseU64, parseU64List, readKeyValues, readText, readU64, readUint,
+  satU64, tryWrite, writeKnob, MAX_U64,
 } from './common.js';
 import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxDeviceCgroup, type LinuxResources, type MemoryEntry } from './types.js';
 
@@ -320,24 +321,23 @@ export function freezerStateV1(dir: string | undefined): 'FROZEN' | 'THAWED' | '
 
 // --- stats (runc fs/*.go GetStats) ---
 
-const USER_HZ = 100; // cpuacct.stat is in USER_HZ ticks, 100 on every Linux ABI runc supports
+const USER_HZ = 100n; // cpuacct.stat is in USER_HZ ticks, 100 on every Linux ABI runc supports
+const NS_PER_S = 1_000_000_000n;
 
 function memEntry(dir: string, prefix: string): MemoryEntry {
-  const f = (n: string) => readUint(path.join(dir, `${prefix}.${n}`)) ?? 0;
+  const f = (n: string) => readU64(path.join(dir, `${prefix}.${n}`)) ?? 0n;
   return { usage: f('usage_in_bytes'), max: f('max_usage_in_bytes'), failcnt: f('failcnt'), limit: f('limit_in_bytes') };
 }
 
-function blkioEntries(text: string | null): BlkioEntry[] {
+function blkioEntries(file: string): BlkioEntry[] {
   const out: BlkioEntry[] = [];
-  for (const line of (text ?? '').split('\n')) {
+  for (const line of (readText(file) ?? '').split('\n')) {
     const f = line.trim().split(/\s+/);
-    if (f.length === 3 && /^\d+:\d+$/.test(f[0])) {
-      const [major, minor] = f[0].split(':').map(Number);
-      out.push({ major, minor, op: f[1], value: Number(f[2]) });
-    } else if (f.length === 2 && /^\d+:\d+$/.test(f[0])) {
-      const [major, minor] = f[0].split(':').map(Number);
-      out.push({ major, minor, op: '', value: Number(f[1]) });
-    }
+    if (!/^\d+:\d+$/.test(f[0]) || (f.length !== 3 && f.length !== 2)) continue;
+    const value = parseU64(f[f.length - 1], file);
+    if (value === null) continue;
+    const [major, minor] = f[0].split(':').map(Number);
+    out.push({ major, minor, op: f.length === 3 ? f[1] : '', value });
   }
   return out;
 }
@@ -346,27 +346,28 @@ export function statsV1(dirOf: DirOf): CgroupStats {
   const st = emptyStats();
   const acct = dirOf('cpuacct');
   if (acct) {
-    st.cpu.usage.total = readUint(path.join(acct, 'cpuacct.usage')) ?? 0;
-    st.cpu.usage.percpu = (readText(path.join(acct, 'cpuacct.usage_percpu')) ?? '').trim().split(/\s+/).filter(Boolean).map(Number);
+    st.cpu.usage.total = readU64(path.join(acct, 'cpuacct.usage')) ?? 0n;
+    const percpu = path.join(acct, 'cpuacct.usage_percpu');
+    st.cpu.usage.percpu = parseU64List(readText(percpu), percpu);
     const kv = readKeyValues(path.join(acct, 'cpuacct.stat'));
-    st.cpu.usage.user = Math.round(((kv.user ?? 0) * 1e9) / USER_HZ);
-    st.cpu.usage.kernel = Math.round(((kv.system ?? 0) * 1e9) / USER_HZ);
-    const all = (readText(path.join(acct, 'cpuacct.usage_all')) ?? '').split('\n').slice(1);
-    for (const line of all) {
+    st.cpu.usage.user = satU64(((kv.user ?? 0n) * NS_PER_S) / USER_HZ);
+    st.cpu.usage.kernel = satU64(((kv.system ?? 0n) * NS_PER_S) / USER_HZ);
+    const allFile = path.join(acct, 'cpuacct.usage_all');
+    for (const line of (readText(allFile) ?? '').split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length !== 3) continue;
-      st.cpu.usage.percpu_user.push(Number(f[1]));
-      st.cpu.usage.percpu_kernel.push(Number(f[2]));
+      st.cpu.usage.percpu_user.push(parseU64(f[1], allFile) ?? 0n);
+      st.cpu.usage.percpu_kernel.push(parseU64(f[2], allFile) ?? 0n);
     }
   }
   const cpu = dirOf('cpu');
   if (cpu) {
     const kv = readKeyValues(path.join(cpu, 'cpu.stat'));
-    st.cpu.throttling = { periods: kv.nr_periods ?? 0, throttledPeriods: kv.nr_throttled ?? 0, throttledTime: kv.throttled_time ?? 0 };
+    st.cpu.throttling = { periods: kv.nr_periods ?? 0n, throttledPeriods: kv.nr_throttled ?? 0n, throttledTime: kv.throttled_time ?? 0n };
   }
   const cs = dirOf('cpuset');
   if (cs) {
-    const n = (f: string) => readUint(path.join(cs, `cpuset.${f}`)) ?? 0;
+    const n = (f: string) => readU64(path.join(cs, `cpuset.${f}`)) ?? 0n;
     st.cpuset = {
       cpus: parseList(readText(path.join(cs, 'cpuset.cpus'))), cpu_exclusive: n('cpu_exclusive'),
       mems: parseList(readText(path.join(cs, 'cpuset.mems'))), mem_hardwall: n('mem_hardwall'), mem_exclusive: n('mem_exclusive'),
@@ -382,16 +383,20 @@ export function statsV1(dirOf: DirOf): CgroupStats {
     st.memory.kernel = memEntry(mem, 'memory.kmem');
     st.memory.kernelTCP = memEntry(mem, 'memory.kmem.tcp');
     st.memory.raw = readKeyValues(path.join(mem, 'memory.stat'));
-    st.memory.cache = st.memory.raw.cache ?? 0;
+    st.memory.cache = st.memory.raw.cache ?? 0n;
   }
   const pids = dirOf('pids');
-  if (pids) st.pids = { current: readUint(path.join(pids, 'pids.current')) ?? 0, limit: readUint(path.join(pids, 'pids.max')) ?? 0 };
+  if (pids) {
+    // runc (fs/pids.go): "max" is reported as a 0 limit ("historically, no limit for pids is 0")
+    const limit = readU64(path.join(pids, 'pids.max')) ?? 0n;
+    st.pids = { current: readU64(path.join(pids, 'pids.current')) ?? 0n, limit: limit === MAX_U64 ? 0n : limit };
+  }
   const blk = dirOf('blkio');
   if (blk) {
     // runc: the CFQ files when present, else BFQ's, else the throttle ones
     const prefix = exists(path.join(blk, 'blkio.io_service_bytes_recursive')) ? 'blkio.'
       : exists(path.join(blk, 'blkio.bfq.io_service_bytes_recursive')) ? 'blkio.bfq.' : 'blkio.throttle.';
-    const rd = (f: string) => blkioEntries(readText(path.join(blk, prefix + f)));
+    const rd = (f: string) => blkioEntries(path.join(blk, prefix + f));
     st.blkio.ioServiceBytesRecursive = rd('io_service_bytes_recursive');
     st.blkio.ioServicedRecursive = rd('io_serviced_recursive');
     if (prefix === 'blkio.') {
@@ -408,17 +413,22 @@ export function statsV1(dirOf: DirOf): CgroupStats {
     for (const f of safeReaddir(huge)) {
       const m = /^hugetlb\.([0-9]+[KMGTP]?B)\.usage_in_bytes$/.exec(f);
       if (!m) continue;
-      const n = (k: string) => readUint(path.join(huge, `hugetlb.${m[1]}.${k}`)) ?? 0;
+      const n = (k: string) => readU64(path.join(huge, `hugetlb.${m[1]}.${k}`)) ?? 0n;
       st.hugetlb[m[1]] = { usage: n('usage_in_bytes'), max: n('max_usage_in_bytes'), failcnt: n('failcnt') };
     }
   }
   return st;
 }
 
+/** OOM kills so far; 0 when unknown or unreadable (it is polled: it never throws). */
 export function oomCountV1(dirOf: DirOf): number {
   const mem = dirOf('memory');
   if (!mem) return 0;
-  return readKeyValues(path.join(mem, 'memory.oom_control')).oom_kill ?? 0;
+  try {
+    return Number(readKeyValues(path.join(mem, 'memory.oom_control')).oom_kill ?? 0n);
+  } catch {
+    return 0;
+  }
 }
 
 export function safeReaddir(dir: string): string[] {

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
   CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
-  readKeyValues, readText, readUint, tryWrite, writeKnob,
+  parseU64, readKeyValues, readText, readU64, readUint, satU64, tryWrite, writeKnob,
 } from './common.js';
 import { checkUsage, rdmaLine, safeReaddir } from './v1.js';
 import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxDeviceCgroup, type LinuxResources } from './types.js';
@@ -260,44 +260,52 @@ export function freezerStateV2(dir: string | null): 'FROZEN' | 'THAWED' | 'FREEZ
 export function statsV2(dir: string): CgroupStats {
   const st = emptyStats();
   const cpu = readKeyValues(path.join(dir, 'cpu.stat'));
-  st.cpu.usage.total = (cpu.usage_usec ?? 0) * 1000;
-  st.cpu.usage.user = (cpu.user_usec ?? 0) * 1000;
-  st.cpu.usage.kernel = (cpu.system_usec ?? 0) * 1000;
-  st.cpu.throttling = { periods: cpu.nr_periods ?? 0, throttledPeriods: cpu.nr_throttled ?? 0, throttledTime: (cpu.throttled_usec ?? 0) * 1000 };
+  const ns = (usec: bigint | undefined) => satU64((usec ?? 0n) * 1000n);
+  st.cpu.usage.total = ns(cpu.usage_usec);
+  st.cpu.usage.user = ns(cpu.user_usec);
+  st.cpu.usage.kernel = ns(cpu.system_usec);
+  st.cpu.throttling = { periods: cpu.nr_periods ?? 0n, throttledPeriods: cpu.nr_throttled ?? 0n, throttledTime: ns(cpu.throttled_usec) };
 
   st.memory.raw = readKeyValues(path.join(dir, 'memory.stat'));
-  st.memory.cache = st.memory.raw.file ?? 0;
-  const usage = readUint(path.join(dir, 'memory.current'));
+  st.memory.cache = st.memory.raw.file ?? 0n;
+  const usage = readU64(path.join(dir, 'memory.current'));
   if (usage !== null) {
-    const limit = readUint(path.join(dir, 'memory.max')) ?? 0;
-    st.memory.usage = { usage, limit, max: readUint(path.join(dir, 'memory.peak')) ?? 0, failcnt: 0 };
-    // v1 compatibility (runc): "swap" is memory+swap
-    const swapUsage = readUint(path.join(dir, 'memory.swap.current'));
-    const swapLimit = readUint(path.join(dir, 'memory.swap.max'));
+    // "max" is MAX_U64 (runc's GetCgroupParamUint): memory.max "max" → 18446744073709551615
+    const limit = readU64(path.join(dir, 'memory.max')) ?? 0n;
+    st.memory.usage = { usage, limit, max: readU64(path.join(dir, 'memory.peak')) ?? 0n, failcnt: 0n };
+    // v1 compatibility (runc): "swap" is memory+swap; an unlimited swap stays MAX_U64, and a sum
+    // past it (a swap limit under an unlimited memory.max, which Go wraps) is MAX_U64 too
+    const swapUsage = readU64(path.join(dir, 'memory.swap.current'));
+    const swapLimit = readU64(path.join(dir, 'memory.swap.max'));
     st.memory.swap = {
-      usage: (swapUsage ?? 0) + usage,
-      limit: swapLimit === null ? 0 : swapLimit === MAX_U64 ? MAX_U64 : swapLimit + limit,
-      max: 0,
-      failcnt: 0,
+      usage: satU64((swapUsage ?? 0n) + usage),
+      limit: swapLimit === null ? 0n : swapLimit === MAX_U64 ? MAX_U64 : satU64(swapLimit + limit),
+      max: 0n,
+      failcnt: 0n,
     };
   }
 
-  const pidsCur = readUint(path.join(dir, 'pids.current'));
-  if (pidsCur !== null) st.pids = { current: pidsCur, limit: readUint(path.join(dir, 'pids.max')) ?? 0 };
+  // runc (fs2/pids.go): pids.max "max" is reported as a 0 limit
+  const pidsCur = readU64(path.join(dir, 'pids.current'));
+  if (pidsCur !== null) {
+    const limit = readU64(path.join(dir, 'pids.max')) ?? 0n;
+    st.pids = { current: pidsCur, limit: limit === MAX_U64 ? 0n : limit };
+  }
 
-  const io = readText(path.join(dir, 'io.stat')) ?? '';
+  const ioFile = path.join(dir, 'io.stat');
   const ops: Record<string, [BlkioEntry[], string]> = {
     rbytes: [st.blkio.ioServiceBytesRecursive, 'Read'], wbytes: [st.blkio.ioServiceBytesRecursive, 'Write'],
     rios: [st.blkio.ioServicedRecursive, 'Read'], wios: [st.blkio.ioServicedRecursive, 'Write'],
   };
-  for (const line of io.split('\n')) {
+  for (const line of (readText(ioFile) ?? '').split('\n')) {
     const [dev, ...kvs] = line.trim().split(/\s+/);
     if (!dev || !/^\d+:\d+$/.test(dev)) continue;
     const [major, minor] = dev.split(':').map(Number);
     for (const kv of kvs) {
       const [k, v] = kv.split('=');
       const target = ops[k];
-      if (target && /^\d+$/.test(v ?? '')) target[0].push({ major, minor, op: target[1], value: Number(v) });
+      const value = target && v !== undefined ? parseU64(v, ioFile) : null;
+      if (target && value !== null) target[0].push({ major, minor, op: target[1], value });
     }
   }
 
@@ -305,14 +313,19 @@ export function statsV2(dir: string): CgroupStats {
     const m = /^hugetlb\.([0-9]+[KMGTP]?B)\.current$/.exec(f);
     if (!m) continue;
     st.hugetlb[m[1]] = {
-      usage: readUint(path.join(dir, f)) ?? 0,
-      max: 0,
-      failcnt: readKeyValues(path.join(dir, `hugetlb.${m[1]}.events`)).max ?? 0,
+      usage: readU64(path.join(dir, f)) ?? 0n,
+      max: 0n,
+      failcnt: readKeyValues(path.join(dir, `hugetlb.${m[1]}.events`)).max ?? 0n,
     };
   }
   return st;
 }
 
+/** OOM kills so far; 0 when unknown or unreadable (it is polled: it never throws). */
 export function oomCountV2(dir: string): number {
-  return readKeyValues(path.join(dir, 'memory.events')).oom_kill ?? 0;
+  try {
+    return Number(readKeyValues(path.join(dir, 'memory.events')).oom_kill ?? 0n);
+  } catch {
+    return 0;
+  }
 }

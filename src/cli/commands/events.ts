@@ -1,5 +1,6 @@
 import type { Command } from '../cli.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
+import { eventLine } from '../../cgroups/stats-json.js';
 
 /** Go-style durations as runc takes them: 5s, 100ms, 1m, 1h30m. */
 export function parseDuration(s: string): number {
@@ -36,14 +37,22 @@ const events: Command = {
     const client = await ctx.connect();
     if (values.stats) {
       const ev = await client.request({ type: 'container.stats', id });
-      ctx.out(JSON.stringify(ev) + '\n');
+      ctx.out(eventLine(ev) + '\n');
       return 0;
     }
     const interval = parseDuration((values.interval as string | undefined) ?? '5s');
     const done = new Promise<void>((resolve) => {
       client.on(sandbox ? `events:sandbox:${id}` : `events:${id}`, (ev) => {
         if ((ev as { type: string }).type === 'end') return resolve();
-        ctx.out(JSON.stringify(ev) + '\n');
+        // a failed stats read: on stderr, and the stream goes on (runc logs it and goes on)
+        if ((ev as { type: string }).type === 'error') return ctx.err(`${(ev as { message?: unknown }).message}\n`);
+        let line: string;
+        try {
+          line = eventLine(ev);
+        } catch (e) {
+          return ctx.err(`${(e as Error).message}\n`);
+        }
+        ctx.out(line + '\n');
       });
       void client.closed.then(resolve);
     });
