@@ -200,7 +200,10 @@ export function attachDeviceProgram(dir: string, rules: readonly LinuxDeviceCgro
     throw new CgroupError((e as Error).message);
   }
   const r = spawnSync(cgroupBpfPath, ['attach', dir], { input: program, encoding: 'utf8' });
-  if (r.error) throw cannotApply(F, `running ${cgroupBpfPath}: ${errnoText(r.error)}`);
+  // EPIPE: it refused before reading the program (its stderr says why).
+  if (r.error && ((r.error as NodeJS.ErrnoException).code !== 'EPIPE' || r.status === null)) {
+    throw cannotApply(F, `running ${cgroupBpfPath}: ${errnoText(r.error)}`);
+  }
   if (r.status !== 0) {
     const why = r.stderr.trim().replace(/^cgroup-bpf: /, '') || `${cgroupBpfPath} exited with ${r.status ?? r.signal}`;
     throw cannotApply(F, why);
