@@ -467,3 +467,15 @@ test('HOME comes from the container\'s /etc/passwd when the environment has none
     assert.equal((await sb.run(['delete', '-f', id])).code, 0);
   }
 });
+
+test('mounts: a relative destination is read from "/" (deprecated, as the spec says); a bind mount with data options is refused (runc)', async () => {
+  const host = path.join(sb.dir, 'rel-data');
+  fs.mkdirSync(host, { recursive: true });
+  fs.writeFileSync(path.join(host, 'f'), 'relative');
+  const out = await inside('cat /reldest/f', (s) => { s.mounts.push({ destination: 'reldest', type: 'bind', source: host, options: ['rbind', 'ro'] }); });
+  assert.equal(out, 'relative');
+  await refused((s) => { s.mounts.push({ destination: '/data', type: 'bind', source: host, options: ['rbind', 'mode=755'] }); },
+    /mounts\.\d+: invalid mount on \/data: bind mounts cannot have any filesystem-specific options applied \(mode=755\)/);
+  await refused((s) => { s.mounts.push({ destination: '/data', type: 'none', source: host, options: ['bind', 'size=1m'] }); },
+    /bind mounts cannot have any filesystem-specific options applied/);
+});

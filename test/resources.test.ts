@@ -325,3 +325,18 @@ test('delete --force of a paused container thaws, kills and removes it', async (
   assert.equal((await sb.run(['delete', '--force', 'pf'])).code, 0);
   for (const c of controllers) assert.equal(exists(c, 'pf'), false);
 });
+
+test('kill KILL of a container without a pid namespace of its own ends every process in its cgroup (runc ≥ 1.2)', async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'sleep 1000 & sleep 1001 & wait'], (s) => {
+    s.linux.cgroupsPath = cgPath('nopid');
+    s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'pid');
+  });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'nopid'])).code, 0);
+  const procs = () => file('pids', 'nopid', 'cgroup.procs').split('\n').filter(Boolean).map(Number);
+  const before = (await until(() => (procs().length >= 3 ? procs() : null), 'the init and its two sleeps'))!;
+  const waiter = sb.run(['wait', 'nopid']);
+  assert.equal((await sb.run(['kill', 'nopid', 'KILL'])).code, 0);
+  assert.equal(JSON.parse((await waiter).stdout).exitStatus, 137);
+  await until(() => before.every((p) => !alive(p)), 'every process gone, the sleeps included');
+  assert.equal((await sb.run(['delete', 'nopid'])).code, 0);
+});

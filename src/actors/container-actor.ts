@@ -522,7 +522,10 @@ export class ContainerActor {
       if (pid !== undefined) return this.signalOne(signal, pid, all);
       if (this.status === 'stopped') return; // --all on a stopped container: nothing left to signal
       if (this.status === 'paused' && signal !== 9) return this.send(event); // the machine queues it until resume
-      if (all) await this.effects.ask({ type: 'signalAll', signal });
+      // SIGKILL of a container without a pid namespace of its own reaches every process in it
+      // (runc ≥ 1.2): the kernel's "init dies, everything goes" only holds in a pid namespace.
+      const pidns = this.spec().linux?.namespaces?.find((n) => n.type === 'pid');
+      if (all || (signal === 9 && (!pidns || pidns.path))) await this.effects.ask({ type: 'signalAll', signal });
       else await this.signalInit(signal);
       // A SIGKILL to a frozen container takes effect once it is thawed.
       if (this.status === 'paused') await this.effects.ask({ type: 'thawCgroup' });

@@ -151,6 +151,12 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     throw new RunaError('invalid_spec', 'config.json: domainname: unable to set domainname without a private UTS namespace');
   }
   checkSysctls(spec.linux?.sysctl, { types, joined });
+  (spec.mounts ?? []).forEach((m, i) => {
+    // runc's validator: a bind mount takes flags only; data would be silently dropped by the kernel.
+    if (isBindMount(m) && parseMountOptions(m.options).data) {
+      throw new RunaError('invalid_spec', `config.json: mounts.${i}: invalid mount on ${m.destination}: bind mounts cannot have any filesystem-specific options applied (${parseMountOptions(m.options).data})`);
+    }
+  });
   const unpriv = input.unprivileged;
   // runc's words (libcontainer/configs/validate/rootless.go).
   if (unpriv && !types.has('user')) throw new RunaError('invalid_spec', 'rootless container requires user namespaces');

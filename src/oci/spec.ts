@@ -23,7 +23,8 @@ const idMapping = z.looseObject({ containerID: uint32, hostID: uint32, size: uin
 export const NamespaceType = z.enum(['pid', 'network', 'mount', 'ipc', 'uts', 'user', 'cgroup', 'time']);
 
 export const Mount = z.looseObject({
-  destination: absolute,
+  // A relative destination is deprecated but read as relative to "/" (runtime-spec; runc warns).
+  destination: z.string().min(1, 'must not be empty').transform((d) => (d.startsWith('/') ? d : `/${d}`)),
   type: z.string().optional(),
   source: z.string().optional(),
   options: z.array(z.string()).optional(),
