@@ -479,3 +479,21 @@ test('mounts: a relative destination is read from "/" (deprecated, as the spec s
   await refused((s) => { s.mounts.push({ destination: '/data', type: 'none', source: host, options: ['bind', 'size=1m'] }); },
     /bind mounts cannot have any filesystem-specific options applied/);
 });
+
+test('AppArmor, SELinux labels and Intel RDT: refused where the host lacks them, nothing created', async () => {
+  const { hostSecurity } = await import('../src/oci/security.js');
+  const host = hostSecurity();
+  if (!host.apparmor) {
+    await refused((s) => { s.process.apparmorProfile = 'runa-test'; }, /process\.apparmorProfile: apparmor profile "runa-test" is specified in config, but AppArmor is not enabled on this host/);
+  }
+  if (!host.selinux) {
+    await refused((s) => { s.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, /process\.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported/);
+    await refused((s) => { s.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, /linux\.mountLabel: selinux mount label is specified in config, but selinux is disabled or not supported/);
+  }
+  await refused((s) => { s.linux.intelRdt = { closID: 'guaranteed_group' }; }, host.resctrl ? /Intel RDT \(resctrl\) is not supported by runa yet/ : /intelRdt is specified in config, but Intel RDT is not supported or enabled/);
+});
+
+test('AppArmor: a profile the host knows is the process\'s after its exec', { skip: fs.existsSync('/sys/kernel/security/apparmor') ? false : 'this host has no AppArmor' }, async () => {
+  const out = await inside('cat /proc/self/attr/current', (s) => { s.process.apparmorProfile = 'unconfined'; });
+  assert.match(out, /unconfined/);
+});

@@ -12,6 +12,7 @@ import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
 import { affinityOps, ioPriorityOp, personalityOp, schedulerOp } from './process-attrs.js';
+import { checkSecurity, labelOps, withMountLabel } from './security.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -151,6 +152,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     throw new RunaError('invalid_spec', 'config.json: domainname: unable to set domainname without a private UTS namespace');
   }
   checkSysctls(spec.linux?.sysctl, { types, joined });
+  checkSecurity(spec);
   (spec.mounts ?? []).forEach((m, i) => {
     // runc's validator: a bind mount takes flags only; data would be silently dropped by the kernel.
     if (isBindMount(m) && parseMountOptions(m.options).data) {
@@ -340,11 +342,11 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     const isDev = m.destination === '/dev' && m.type === 'tmpfs';
     if (isDev && m.options?.includes('ro')) {
       // A read-only /dev still needs its mount points and nodes made: read-only once they are (runc).
-      plan.push(...mountOps({ ...m, options: m.options.filter((o) => o !== 'ro') }, target));
+      plan.push(...mountOps({ ...m, options: m.options.filter((o) => o !== 'ro') }, target, undefined, undefined, spec.linux?.mountLabel));
       const o = parseMountOptions(m.options);
       devReadonly = { op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | o.flags, data: o.data };
     } else {
-      plan.push(...mountOps(m, target, userns ? lockedFlags : undefined, held.get(i)));
+      plan.push(...mountOps(m, target, userns ? lockedFlags : undefined, held.get(i), spec.linux?.mountLabel));
     }
     if (isDev) devIsTmpfs = true;
     if (m.destination === '/dev/pts') hasPts = true;
@@ -670,6 +672,7 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   if (proc.scheduler) ops.push(schedulerOp(proc.scheduler, 'config.json: process.scheduler'));
   if (proc.ioPriority) ops.push(ioPriorityOp(proc.ioPriority, 'config.json: process.ioPriority'));
   if (personality) ops.push(personalityOp(personality));
+  ops.push(...labelOps(proc));
   if (!proc.noNewPrivileges) ops.push(...filter);
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
@@ -760,6 +763,7 @@ function joinCgroup(dirs: string[] = []): PlanOp[] {
 export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
   const userns = input.namespaces.includes('user');
+  checkSecurity({ process: input.process }, undefined, 'process.json: ');
   const unpriv = Boolean(input.unprivileged);
   if (unpriv && input.process.user.additionalGids?.length) throw new RunaError('invalid_argument', 'cannot set any additional groups in a rootless container');
   if (userns) {
@@ -837,7 +841,7 @@ function isBindMount(m: Mount): boolean {
 }
 
 /** `held`: the index of this bind's `hold` (cloned before a user namespace), attached instead of bound. */
-function mountOps(m: Mount, target: string, locked?: (source: string) => number, held?: number): PlanOp[] {
+function mountOps(m: Mount, target: string, locked?: (source: string) => number, held?: number, mountLabel?: string): PlanOp[] {
   const o = parseMountOptions(m.options);
   const ops: PlanOp[] = [];
   if (isBindMount(m)) {
@@ -847,7 +851,7 @@ function mountOps(m: Mount, target: string, locked?: (source: string) => number,
     const rest = o.flags & ~(MS.BIND | MS.REC | MS.REMOUNT);
     if (rest) ops.push({ op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | rest | (locked?.(source) ?? 0), data: '' });
   } else {
-    ops.push({ op: o.copyup ? 'mount-copyup' : 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: o.data });
+    ops.push({ op: o.copyup ? 'mount-copyup' : 'mount', source: m.source ?? m.type ?? 'none', target, fstype: m.type ?? '', flags: o.flags, data: withMountLabel(o.data, m.type ?? '', mountLabel) });
   }
   for (const p of o.propagation) ops.push({ op: 'mount', source: '', target, fstype: '', flags: p, data: '' });
   if (o.recursive) ops.push({ op: 'mount-setattr', path: target, set: o.recursive.set, clear: o.recursive.clear });

@@ -53,6 +53,8 @@ export const ProcessSchema = z.looseObject({
     scheduler: SchedulerSchema.optional(),
     ioPriority: IoPrioritySchema.optional(),
     execCPUAffinity: ExecCpuAffinitySchema.optional(),
+    apparmorProfile: z.string().optional(),
+    selinuxLabel: z.string().optional(),
   });
 
 export const Spec = z.looseObject({
@@ -85,6 +87,8 @@ export const Spec = z.looseObject({
     resources: LinuxResourcesSchema.optional(),
     cgroupsPath: z.string().optional(),
     personality: PersonalitySchema.optional(),
+    mountLabel: z.string().optional(),
+    intelRdt: z.looseObject({}).optional(),
   }).optional(),
 });
 export type Spec = z.infer<typeof Spec>;
