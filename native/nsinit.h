@@ -87,5 +87,6 @@ void op_ioprio(char **a);
 void op_affinity(char **a);
 void op_personality(char **a);
 void op_setdomainname(char **a);
+void op_keyring(char **a);
 
 #endif

@@ -65,7 +65,8 @@
 	X(affinity, "affinity", "s")                 \
 	X(personality, "personality", "n")           \
 	X(setdomainname, "setdomainname", "s")       \
-	X(lchown, "lchown", "snn")
+	X(lchown, "lchown", "snn")                   \
+	X(keyring, "keyring", "snn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/keyctl.h>
+#include <stdio.h>
 #include <sys/personality.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -80,4 +82,30 @@ void op_personality(char **a)
 void op_setdomainname(char **a)
 {
 	TRY(setdomainname(a[0], strlen(a[0])), "setdomainname \"%s\"", a[0]);
+}
+
+// keyring NAME MASK SET: join (or make) the session keyring NAME, then set its permissions to
+// (perm & MASK) | SET. Without keyrings in the kernel (ENOSYS) the caller's stays, as in runc.
+void op_keyring(char **a)
+{
+	long id = syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, a[0], 0, 0, 0);
+	if (id < 0 && errno == ENOSYS)
+		return;
+	if (id < 0)
+		die("keyring \"%s\": join session keyring", a[0]);
+	char desc[512];
+	long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, id, desc, sizeof desc - 1, 0);
+	if (n < 0)
+		die("keyring \"%s\": describe", a[0]);
+	desc[n < (long)sizeof desc ? n : (long)sizeof desc - 1] = 0;
+	// "type;uid;gid;perm;description", perm in hex
+	char *p = desc;
+	for (int i = 0; i < 3 && p; i++)
+		p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL;
+	if (!p)
+		die_err(EINVAL, "keyring \"%s\": describe gave \"%s\"", a[0], desc);
+	unsigned long perm = strtoul(p, NULL, 16);
+	perm = (perm & num64(a[1])) | num64(a[2]);
+	if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0)
+		die("keyring \"%s\": setperm 0x%lx", a[0], perm);
 }

@@ -26,6 +26,8 @@ export interface PersistedContainer {
   supervised?: boolean;
   /** the sandbox (pod) this container is a member of; absent for a sandbox's root, whose id is the sandbox's */
   sandbox?: string;
+  /** created with --no-new-keyring */
+  noNewKeyring?: boolean;
   initStartTime?: string | null;
   /** -1: unknown, the status went to the caller that reaped the process */
   exitStatus: number | null;

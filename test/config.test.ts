@@ -497,3 +497,63 @@ test('AppArmor: a profile the host knows is the process\'s after its exec', { sk
   const out = await inside('cat /proc/self/attr/current', (s) => { s.process.apparmorProfile = 'unconfined'; });
   assert.match(out, /unconfined/);
 });
+
+test('a session keyring of the container\'s own (_ses.<id>, as runc names it) for the init and exec; --no-new-keyring keeps the caller\'s', async () => {
+  const keys = () => fs.readFileSync('/proc/keys', 'utf8');
+  // Inside: /proc/keys (unmasked here) lists the keyring the process possesses.
+  const bundle = await sb.bundle(['sh', '-c', 'grep -c "_ses\\.keyed" /proc/keys; sleep 1000'], (s) => {
+    s.linux.maskedPaths = s.linux.maskedPaths.filter((p: string) => p !== '/proc/keys');
+  });
+  const id = 'keyed';
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    assert.match(keys(), /keyring\s+_ses\.keyed: /);
+    const r = await sb.run(['exec', id, 'sh', '-c', 'grep -c "_ses\\.keyed" /proc/keys']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '1');
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+  const plain = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '--no-new-keyring', '-b', plain, 'unkeyed'])).code, 0);
+  try {
+    assert.doesNotMatch(keys(), /_ses\.unkeyed/);
+    const r = await sb.run(['exec', 'unkeyed', 'true']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(keys(), /_ses\.unkeyed/, 'exec keeps the caller\'s keyring too');
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', 'unkeyed'])).code, 0);
+  }
+});
+
+const hasTimeNs = fs.existsSync('/proc/self/ns/time');
+test('a time namespace with linux.timeOffsets: the clocks inside are shifted, for the init and exec', { skip: hasTimeNs ? false : 'this kernel has no time namespaces' }, async () => {
+  const bundle = await sb.bundle(['sh', '-c', 'cat /proc/uptime; sleep 1000'], (s) => {
+    s.linux.namespaces.push({ type: 'time' });
+    s.linux.timeOffsets = { boottime: { secs: 1000000, nanosecs: 0 }, monotonic: { secs: 500000 } };
+  });
+  const id = `time${++n}`;
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    const hostUptime = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+    const r = await sb.run(['exec', id, 'cat', '/proc/uptime']);
+    assert.equal(r.code, 0, r.stderr);
+    const inside = Number(r.stdout.split(' ')[0]);
+    assert.ok(inside - hostUptime() > 999_990 && inside - hostUptime() < 1_000_010, `uptime inside ${inside}, outside ${hostUptime()}`);
+    const init = JSON.parse((await sb.run(['state', id])).stdout).pid;
+    assert.notEqual(fs.readlinkSync(`/proc/${init}/ns/time`), fs.readlinkSync('/proc/self/ns/time'));
+    assert.match(fs.readFileSync(`/proc/${init}/timens_offsets`, 'utf8'), /monotonic\s+500000\s+0\nboottime\s+1000000\s+0/);
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+});
+
+test('linux.timeOffsets: refused without a time namespace of its own, or with a bad clock or value', async () => {
+  await refused((s) => { s.linux.timeOffsets = { monotonic: { secs: 10 } }; }, /linux\.timeOffsets: time namespace offsets specified, but time namespace isn't enabled in the config/);
+  await refused((s) => { s.linux.namespaces.push({ type: 'time' }); s.linux.timeOffsets = { realtime: { secs: 10 } }; }, /linux\.timeOffsets: Unrecognized key: "realtime"/);
+  await refused((s) => { s.linux.namespaces.push({ type: 'time' }); s.linux.timeOffsets = { boottime: { secs: 1, nanosecs: 1e9 } }; }, /linux\.timeOffsets\.boottime\.nanosecs/);
+  if (hasTimeNs) {
+    await refused((s) => { s.linux.namespaces.push({ type: 'time', path: '/proc/self/ns/time' }); s.linux.timeOffsets = { boottime: { secs: 1 } }; },
+      /the offsets of a time namespace joined by path \(\/proc\/self\/ns\/time\) cannot be set/);
+  }
+});

@@ -16,7 +16,7 @@ import type { ActorBus, ActorMessage, FileRequest } from '../bus/actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
-import { buildExecPlan, type CgroupDirs } from '../oci/plan.js';
+import { buildExecPlan, sessionKeyring, type CgroupDirs } from '../oci/plan.js';
 import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } from '../oci/spec.js';
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
@@ -82,6 +82,8 @@ export interface ContainerRecord {
   supervised?: boolean;
   /** the sandbox this container is a member of; absent for a sandbox's root (the sandbox id is its id) */
   sandbox?: string;
+  /** created with --no-new-keyring: its processes keep their caller's session keyring */
+  noNewKeyring?: boolean;
 }
 
 /** The container's effects machine, with runa's effects provided once per daemon. */
@@ -289,6 +291,7 @@ export class ContainerActor {
       initPid: this.initPid,
       supervised: this.record.supervised,
       sandbox: this.record.sandbox,
+      ...(this.record.noNewKeyring ? { noNewKeyring: true } : {}),
       initStartTime: this.initStartTime,
       exitStatus: this.exitStatus,
       cgroup: this.record.cgroup,
@@ -778,6 +781,7 @@ export class ContainerActor {
         console, consoleSocket, cgroupDirs: this.cgroup() ? execCgroupDirs(this.cgroup()!, cgroups) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
         supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality,
+        keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

@@ -17,6 +17,7 @@ import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { ActorBus } from '../bus/actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
+import { sessionKeyring } from '../oci/plan.js';
 import type { Request } from '../bus/messages.js';
 import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
 import { Cgroup, CgroupError, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
@@ -300,7 +301,7 @@ export class Registry {
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
-          seccomp, supervised: req.supervised, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
+          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
         },
       });
       const record: ContainerRecord = {
@@ -308,6 +309,7 @@ export class Registry {
         owner: ownerName(), annotations: allAnnotations,
         ...(inUse ? { cgroup: { path: inUse.path, createdDirs: inUse.createdDirs, ...(inUse.usedDirs ? { usedDirs: inUse.usedDirs } : {}) } } : {}),
         supervised: req.supervised,
+        ...(req.noNewKeyring ? { noNewKeyring: true } : {}),
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       killPoint('create:prepared');
@@ -414,6 +416,7 @@ export class Registry {
         id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
         supervised: saved.supervised, ...(saved.sandbox !== undefined ? { sandbox: saved.sandbox } : {}),
+        ...(saved.noNewKeyring ? { noNewKeyring: true } : {}),
       };
       removeStaleExecs(dir, live);
       const actor = this.add(record, {

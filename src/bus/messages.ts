@@ -68,6 +68,8 @@ export const Request = z.discriminatedUnion('type', [
     supervised: z.boolean().optional(),
     /** --rootless, resolved: cgroup permission errors are ignored where runc ignores them */
     rootless: z.boolean().optional(),
+    /** --no-new-keyring: no session keyring of the container's own */
+    noNewKeyring: z.boolean().optional(),
   }),
   z.object({
     type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),

@@ -18,6 +18,8 @@ export interface CreateOptions {
   start?: boolean;
   /** --preserve-fds N: the caller's fds 3 .. 2+N go to the process */
   preserveFds?: number;
+  /** --no-new-keyring: the processes keep the caller's session keyring */
+  noNewKeyring?: boolean;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -60,6 +62,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     // the container's init as its child. runa supervises only in the foreground or without one.
     supervised: Boolean(opts.pidFile) && !opts.foreground,
     ...(ctx.globals.rootless ? { rootless: true } : {}),
+    ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

@@ -96,6 +96,11 @@ export type PlanOp =
   /** personality(2): execution domain | flags */
   | { op: 'personality'; value: number }
   | { op: 'setdomainname'; name: string }
+  /**
+   * Join (or make) the session keyring NAME; then its permissions become (perm & MASK) | SET.
+   * A kernel without keyrings (ENOSYS) leaves the caller's, as runc does.
+   */
+  | { op: 'keyring'; name: string; mask: number; set: number }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
   | { op: 'exec' };
@@ -118,6 +123,7 @@ function tokens(p: PlanOp): string[] {
     case 'ioprio': case 'personality': return [String(p.value)];
     case 'affinity': return [p.cpus.join(',')];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
+    case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

@@ -78,7 +78,7 @@ export function parseMountOptions(options: string[] = []): MountOptions {
   return { flags, propagation, data: data.join(','), copyup, ...(recursive ? { recursive } : {}) };
 }
 
-const NS_FLAG: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt' };
+const NS_FLAG: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt', time: 'time' };
 
 export interface PlanInput {
   spec: Spec;
@@ -121,6 +121,8 @@ export interface PlanInput {
    * host's are bound), and binds keep the flags their source mounts have locked.
    */
   inUserNs?: boolean;
+  /** the session keyring to join (sessionKeyring), or null to keep the caller's (--no-new-keyring) */
+  keyring?: string | null;
 }
 
 /** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
@@ -134,9 +136,6 @@ const S_IFCHR = 0o020000;
 export function buildPlan(input: PlanInput): PlanOp[] {
   const { spec } = input;
   const namespaces = spec.linux?.namespaces ?? [];
-  for (const ns of namespaces) {
-    if (ns.type === 'time') throw new RunaError('unsupported', `config.json: linux.namespaces: ${ns.type} namespaces are not supported yet`);
-  }
   const joined = new Map<string, string>(namespaces.filter((n) => n.path).map((n) => [n.type, n.path!]));
   const types = new Set<string>(namespaces.map((n) => n.type));
   // Without a mount namespace the process keeps the host's filesystem: runc sets a rootfs up
@@ -152,6 +151,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     throw new RunaError('invalid_spec', 'config.json: domainname: unable to set domainname without a private UTS namespace');
   }
   checkSysctls(spec.linux?.sysctl, { types, joined });
+  const timeOffsets = timeNamespaceOps(spec.linux?.timeOffsets, types.has('time'), joined.get('time'));
   checkSecurity(spec);
   (spec.mounts ?? []).forEach((m, i) => {
     // runc's validator: a bind mount takes flags only; data would be silently dropped by the kernel.
@@ -181,8 +181,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const owned = (t: string) => fresh(t) || (!userns && Boolean(input.inUserNs) && joined.has(t) && madeInOwnUserNs(joined.get(t)!, t));
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
-  // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
-  const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
+  // pid and time last: setns/unshare of either only applies to the children forked after it.
+  const order = ['ipc', 'uts', 'network', 'cgroup', 'time', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
   // joined once the monitor's capabilities only count inside it. Rootless, after it: the
   // monitor has no capabilities outside, and only the user namespace gives it some.
@@ -207,6 +207,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (unpriv) joinOthers();
   const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
+  // A new time namespace's clocks are set before any process is in it (the fork below).
+  plan.push(...timeOffsets);
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
@@ -253,7 +255,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   plan.push(...processOps(spec.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
-    personality: spec.linux?.personality, home: () => homeOf(input.rootfs, spec.process.user.uid),
+    personality: spec.linux?.personality, home: () => homeOf(input.rootfs, spec.process.user.uid), keyring: input.keyring,
   }));
   return plan;
 }
@@ -660,7 +662,14 @@ export interface ProcessOpsOptions {
   personality?: Personality;
   /** HOME when the environment has none: the user's in the container's /etc/passwd (runc) */
   home?: () => string;
+  /** a session keyring of the container's own to join (see sessionKeyring) */
+  keyring?: string | null;
 }
+
+/** runc's name for a container's session keyring; its processes join it instead of the caller's. */
+export const sessionKeyring = (id: string): string => `_ses.${id}`;
+/** KEY_GRP_SEARCH: the keyring is made searchable, as runc does after joining it. */
+const KEY_GRP_SEARCH = 0x080000;
 
 export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp[] {
   const { withHostOps = true, seccomp, supervised = false, unprivileged = false, personality } = o;
@@ -673,6 +682,7 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   if (proc.ioPriority) ops.push(ioPriorityOp(proc.ioPriority, 'config.json: process.ioPriority'));
   if (personality) ops.push(personalityOp(personality));
   ops.push(...labelOps(proc));
+  if (o.keyring) ops.push({ op: 'keyring', name: o.keyring, mask: 0xffffffff, set: KEY_GRP_SEARCH });
   if (!proc.noNewPrivileges) ops.push(...filter);
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
@@ -740,6 +750,8 @@ export interface ExecPlanInput {
   unprivileged?: boolean;
   /** linux.personality: the container's, for its exec'd processes too */
   personality?: Personality;
+  /** the session keyring to join (sessionKeyring), or null to keep the caller's (--no-new-keyring) */
+  keyring?: string | null;
 }
 
 /**
@@ -779,7 +791,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   // The container's namespaces: before its user namespace (host-owned ones need host root), or
   // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
   const joinOthers = () => {
-    for (const t of ['ipc', 'uts', 'network', 'cgroup', 'pid'] as const) {
+    for (const t of ['ipc', 'uts', 'network', 'cgroup', 'time', 'pid'] as const) {
       if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
     }
   };
@@ -800,7 +812,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   plan.push(...processOps(input.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: unpriv,
-    personality: input.personality, home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid),
+    personality: input.personality, home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid), keyring: input.keyring,
   }));
   return plan;
 }
@@ -908,4 +920,21 @@ export function homeOf(root: string, uid: number): string {
 /** Whether a path exists, a dangling symlink included. */
 function lexists(p: string): boolean {
   try { fs.lstatSync(p); return true; } catch { return false; }
+}
+
+/**
+ * linux.timeOffsets: written to /proc/self/timens_offsets after the time namespace is unshared
+ * and before the fork puts the process in it. runc's refusals: offsets without a time namespace
+ * of the container's own; and a kernel without time namespaces (Linux < 5.6).
+ */
+function timeNamespaceOps(offsets: NonNullable<Spec['linux']>['timeOffsets'], hasTime: boolean, joinedPath?: string): PlanOp[] {
+  const entries = Object.entries(offsets ?? {});
+  if (hasTime && !fs.existsSync('/proc/self/ns/time')) {
+    throw new RunaError('unsupported', 'config.json: linux.namespaces: time namespaces are not supported by this kernel (Linux 5.6 or later has them)');
+  }
+  if (!entries.length) return [];
+  if (!hasTime) throw new RunaError('invalid_spec', 'config.json: linux.timeOffsets: time namespace offsets specified, but time namespace isn\'t enabled in the config');
+  if (joinedPath) throw new RunaError('invalid_spec', `config.json: linux.timeOffsets: the offsets of a time namespace joined by path (${joinedPath}) cannot be set`);
+  const value = entries.map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`).join('\n');
+  return [{ op: 'write', path: '/proc/self/timens_offsets', value }];
 }

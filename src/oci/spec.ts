@@ -88,6 +88,10 @@ export const Spec = z.looseObject({
     cgroupsPath: z.string().optional(),
     personality: PersonalitySchema.optional(),
     mountLabel: z.string().optional(),
+    timeOffsets: z.partialRecord(
+      z.enum(['monotonic', 'boottime'], { error: (i) => `unknown clock ${JSON.stringify(i.input)} (monotonic or boottime)` }),
+      z.looseObject({ secs: z.number().int().optional(), nanosecs: z.number().int().min(0).max(999_999_999).optional() }),
+    ).optional(),
     intelRdt: z.looseObject({}).optional(),
   }).optional(),
 });

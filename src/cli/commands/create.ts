@@ -8,7 +8,7 @@ export const createFlags: FlagSpecs = {
   'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
   'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs (refused: runa always uses pivot_root)' },
-  'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container (runa never creates one: the container keeps the caller\'s, as this flag asks)' },
+  'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container; this will cause the container to inherit the calling processes session key' },
   'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
 };
 
@@ -32,6 +32,7 @@ const create: Command = {
       pidFile: values['pid-file'] as string | undefined,
       consoleSocket: values['console-socket'] as string | undefined,
       preserveFds: preserveFdsFlag(values['preserve-fds']),
+      noNewKeyring: Boolean(values['no-new-keyring']),
     });
     nsinit.detach();
     return 0;

@@ -28,6 +28,7 @@ const run: Command = {
         foreground: !values.detach,
         start: true,
         preserveFds: preserveFdsFlag(values['preserve-fds']),
+        noNewKeyring: Boolean(values['no-new-keyring']),
       }));
     } catch (e) {
       // A failed start leaves a created container behind: run removes it, like runc.
