@@ -88,5 +88,6 @@ void op_affinity(char **a);
 void op_personality(char **a);
 void op_setdomainname(char **a);
 void op_keyring(char **a);
+void op_mempolicy(char **a);
 
 #endif

@@ -66,7 +66,8 @@
 	X(personality, "personality", "n")           \
 	X(setdomainname, "setdomainname", "s")       \
 	X(lchown, "lchown", "snn")                   \
-	X(keyring, "keyring", "snn")
+	X(keyring, "keyring", "snn")                 \
+	X(mempolicy, "mempolicy", "ns")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -73,6 +73,24 @@ void op_affinity(char **a)
 	CPU_FREE(set);
 }
 
+// mempolicy MODE NODES: set_mempolicy(MODE, the comma-separated nodes as a mask).
+void op_mempolicy(char **a)
+{
+	unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+	unsigned long maxnode = 0;
+	for (char *p = a[1]; *p;) {
+		unsigned long n = strtoul(p, &p, 10);
+		if (n >= sizeof mask * 8 || (*p && *p != ','))
+			die_err(EINVAL, "mempolicy \"%s\" \"%s\"", a[0], a[1]);
+		mask[n / (8 * sizeof(unsigned long))] |= 1UL << (n % (8 * sizeof(unsigned long)));
+		if (n + 2 > maxnode)
+			maxnode = n + 2; // the kernel reads maxnode - 1 bits
+		if (*p == ',')
+			p++;
+	}
+	TRY(syscall(SYS_set_mempolicy, (int)num64(a[0]), maxnode ? mask : NULL, maxnode), "set_mempolicy mode %s nodes \"%s\"", a[0], a[1]);
+}
+
 // personality VALUE: the execution domain and flags, as personality(2) takes them.
 void op_personality(char **a)
 {

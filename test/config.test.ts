@@ -557,3 +557,32 @@ test('linux.timeOffsets: refused without a time namespace of its own, or with a 
       /the offsets of a time namespace joined by path \(\/proc\/self\/ns\/time\) cannot be set/);
   }
 });
+
+test('linux.memoryPolicy: set_mempolicy for the init and exec (get_mempolicy from inside); bad modes, flags and node lists refused', async () => {
+  const probe = path.join(await sb.rootfs(), 'bin', 'sysprobe');
+  if (!fs.existsSync(probe)) fs.copyFileSync(path.resolve('native/test/sysprobe'), probe);
+  if (!fs.existsSync('/sys/devices/system/node/node0')) return; // no NUMA in this kernel: only the refusals below apply
+  const out = await inside('sysprobe --mempolicy', (s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_STATIC_NODES'] }; });
+  // get_mempolicy gives the mode with its flags: MPOL_BIND (2) | MPOL_F_STATIC_NODES (1 << 15)
+  assert.equal(out.trim(), `${2 | (1 << 15)} 1`);
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.linux.memoryPolicy = { mode: 'MPOL_INTERLEAVE', nodes: '0' }; });
+  const id = `mpol${++n}`;
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    const r = await sb.run(['exec', id, 'sysprobe', '--mempolicy']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '3 1');
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+  // A node the host does not have: the kernel's EINVAL, naming the call.
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '63' }; }, /set_mempolicy mode 2 nodes "63": Invalid argument/);
+});
+
+test('linux.memoryPolicy: malformed values refused with the field', async () => {
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_FAST' }; }, /linux\.memoryPolicy\.mode: unknown memory policy mode "MPOL_FAST"/);
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND' }; }, /linux\.memoryPolicy\.nodes: MPOL_BIND needs at least one node/);
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_LOCAL', nodes: '0' }; }, /linux\.memoryPolicy\.nodes: must be empty for MPOL_LOCAL/);
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '2-1' }; }, /linux\.memoryPolicy\.nodes: must be a NUMA node list/);
+  await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_FAST'] }; }, /unknown memory policy flag "MPOL_F_FAST"/);
+});

@@ -3,6 +3,7 @@
 // SIGSYS, which SECCOMP_RET_TRAP sends), CALL = [i386:|x32:]NR[,ARG...] (numbers as
 // strtoull reads them). i386 calls go through `int $0x80` (the 32-bit ABI), x32 ones set the
 // x32 bit. One line per call: "<ret> <errno>" (errno 0 on success).
+// `sysprobe --mempolicy` prints this process's memory policy: "<mode> <nodemask in hex>".
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -62,6 +63,17 @@ static void on_sigsys(int sig, siginfo_t *si, void *ctx)
 int main(int argc, char **argv)
 {
 	int i = 1;
+
+	if (argc > 1 && strcmp(argv[1], "--mempolicy") == 0) {
+		int mode = -1;
+		unsigned long mask[16] = {0};
+		if (syscall(SYS_get_mempolicy, &mode, mask, sizeof mask * 8, 0, 0) < 0) {
+			perror("get_mempolicy");
+			return 1;
+		}
+		printf("%d %lx\n", mode, mask[0]);
+		return 0;
+	}
 
 	if (argc > 1 && strcmp(argv[1], "--trap") == 0) {
 		struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};

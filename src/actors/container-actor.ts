@@ -780,7 +780,7 @@ export class ContainerActor {
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
         console, consoleSocket, cgroupDirs: this.cgroup() ? execCgroupDirs(this.cgroup()!, cgroups) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
-        supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality,
+        supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
         keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });

@@ -101,6 +101,8 @@ export type PlanOp =
    * A kernel without keyrings (ENOSYS) leaves the caller's, as runc does.
    */
   | { op: 'keyring'; name: string; mask: number; set: number }
+  /** set_mempolicy(2): MODE (MPOL_* | MPOL_F_* flags) over these NUMA nodes */
+  | { op: 'mempolicy'; mode: number; nodes: number[] }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
   | { op: 'exec' };
@@ -122,6 +124,7 @@ function tokens(p: PlanOp): string[] {
     case 'sched': return [p.policy, p.flags, p.nice, p.priority, p.runtime, p.deadline, p.period].map(String);
     case 'ioprio': case 'personality': return [String(p.value)];
     case 'affinity': return [p.cpus.join(',')];
+    case 'mempolicy': return [String(p.mode), p.nodes.join(',')];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
     case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
     case 'pdeathsig': return [String(p.signal)];

@@ -11,7 +11,7 @@ import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
 import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
-import { affinityOps, ioPriorityOp, personalityOp, schedulerOp } from './process-attrs.js';
+import { affinityOps, ioPriorityOp, memoryPolicyOp, personalityOp, schedulerOp } from './process-attrs.js';
 import { checkSecurity, labelOps, withMountLabel } from './security.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
@@ -255,7 +255,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   plan.push(...processOps(spec.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
-    personality: spec.linux?.personality, home: () => homeOf(input.rootfs, spec.process.user.uid), keyring: input.keyring,
+    personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
+    home: () => homeOf(input.rootfs, spec.process.user.uid), keyring: input.keyring,
   }));
   return plan;
 }
@@ -660,6 +661,8 @@ export interface ProcessOpsOptions {
   supervised?: boolean;
   unprivileged?: boolean;
   personality?: Personality;
+  /** linux.memoryPolicy, for the init and exec'd processes */
+  memoryPolicy?: NonNullable<Spec['linux']>['memoryPolicy'];
   /** HOME when the environment has none: the user's in the container's /etc/passwd (runc) */
   home?: () => string;
   /** a session keyring of the container's own to join (see sessionKeyring) */
@@ -681,6 +684,7 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   if (proc.scheduler) ops.push(schedulerOp(proc.scheduler, 'config.json: process.scheduler'));
   if (proc.ioPriority) ops.push(ioPriorityOp(proc.ioPriority, 'config.json: process.ioPriority'));
   if (personality) ops.push(personalityOp(personality));
+  if (o.memoryPolicy) ops.push(memoryPolicyOp(o.memoryPolicy, 'config.json: linux.memoryPolicy'));
   ops.push(...labelOps(proc));
   if (o.keyring) ops.push({ op: 'keyring', name: o.keyring, mask: 0xffffffff, set: KEY_GRP_SEARCH });
   if (!proc.noNewPrivileges) ops.push(...filter);
@@ -750,6 +754,8 @@ export interface ExecPlanInput {
   unprivileged?: boolean;
   /** linux.personality: the container's, for its exec'd processes too */
   personality?: Personality;
+  /** linux.memoryPolicy: the container's, for its exec'd processes too */
+  memoryPolicy?: NonNullable<Spec['linux']>['memoryPolicy'];
   /** the session keyring to join (sessionKeyring), or null to keep the caller's (--no-new-keyring) */
   keyring?: string | null;
 }
@@ -812,7 +818,8 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   plan.push(...processOps(input.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: unpriv,
-    personality: input.personality, home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid), keyring: input.keyring,
+    personality: input.personality, memoryPolicy: input.memoryPolicy,
+    home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid), keyring: input.keyring,
   }));
   return plan;
 }

@@ -23,6 +23,12 @@ export const PERSONALITY_FLAGS = {
   WHOLE_SECONDS: 0x2000000, STICKY_TIMEOUTS: 0x4000000, ADDR_LIMIT_3GB: 0x8000000,
 } as const;
 
+/** MPOL_* modes and mode flags (linux/mempolicy.h). */
+export const MPOL_MODES = {
+  MPOL_DEFAULT: 0, MPOL_PREFERRED: 1, MPOL_BIND: 2, MPOL_INTERLEAVE: 3, MPOL_LOCAL: 4, MPOL_PREFERRED_MANY: 5, MPOL_WEIGHTED_INTERLEAVE: 6,
+} as const;
+export const MPOL_FLAGS = { MPOL_F_NUMA_BALANCING: 1 << 13, MPOL_F_RELATIVE_NODES: 1 << 14, MPOL_F_STATIC_NODES: 1 << 15 } as const;
+
 const keys = <T extends object>(o: T) => Object.keys(o) as [keyof T & string, ...Array<keyof T & string>];
 const oneOf = <T extends object>(o: T, what: string) =>
   z.enum(keys(o), { error: (i) => `unknown ${what} ${JSON.stringify(i.input)} (one of ${Object.keys(o).join(', ')})` });
@@ -45,6 +51,12 @@ export const ExecCpuAffinitySchema = z.looseObject({ initial: CpuList.optional()
 export const PersonalitySchema = z.looseObject({
   domain: oneOf(PERSONALITY_DOMAINS, 'personality domain'),
   flags: z.array(oneOf(PERSONALITY_FLAGS, 'personality flag')).optional(),
+});
+
+export const MemoryPolicySchema = z.looseObject({
+  mode: oneOf(MPOL_MODES, 'memory policy mode'),
+  nodes: z.string().refine((s) => s === '' || parseCpuList(s) !== null, 'must be a NUMA node list such as "0-1,3"').optional(),
+  flags: z.array(oneOf(MPOL_FLAGS, 'memory policy flag')).optional(),
 });
 
 type Scheduler = z.infer<typeof SchedulerSchema>;
@@ -104,4 +116,22 @@ export function personalityOp(p: Personality): PlanOp {
 export function affinityOps(list: string | undefined): PlanOp[] {
   const cpus = list ? parseCpuList(list) : null;
   return cpus && cpus.length ? [{ op: 'affinity', cpus }] : [];
+}
+
+/**
+ * linux.memoryPolicy as set_mempolicy(2) takes it, with runc's rules for the node list: none for
+ * MPOL_DEFAULT and MPOL_LOCAL, some for the modes that choose among nodes; nodes the host has
+ * not are the kernel's to refuse (EINVAL).
+ */
+export function memoryPolicyOp(p: z.infer<typeof MemoryPolicySchema>, field: string): PlanOp {
+  const nodes = p.nodes ? parseCpuList(p.nodes) ?? [] : [];
+  if ((p.mode === 'MPOL_DEFAULT' || p.mode === 'MPOL_LOCAL') && nodes.length) {
+    throw refuse(`${field}.nodes`, `must be empty for ${p.mode}`);
+  }
+  if ((p.mode === 'MPOL_BIND' || p.mode === 'MPOL_INTERLEAVE' || p.mode === 'MPOL_PREFERRED_MANY' || p.mode === 'MPOL_WEIGHTED_INTERLEAVE') && !nodes.length) {
+    throw refuse(`${field}.nodes`, `${p.mode} needs at least one node`);
+  }
+  let mode: number = MPOL_MODES[p.mode];
+  for (const f of p.flags ?? []) mode |= MPOL_FLAGS[f];
+  return { op: 'mempolicy', mode, nodes };
 }

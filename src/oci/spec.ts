@@ -8,7 +8,7 @@ import { describeIssues } from '../bus/messages.js';
 import { CAPABILITIES, RLIMITS } from './linux.js';
 import { LinuxResourcesSchema } from '../cgroups/index.js';
 import { HooksSchema } from '../hooks/index.js';
-import { ExecCpuAffinitySchema, IoPrioritySchema, PersonalitySchema, SchedulerSchema } from './process-attrs.js';
+import { ExecCpuAffinitySchema, IoPrioritySchema, MemoryPolicySchema, PersonalitySchema, SchedulerSchema } from './process-attrs.js';
 import { compileSeccomp, listenerState, SeccompError, type CompiledFilter } from '../seccomp/index.js';
 import type { SeccompLoad } from './plan.js';
 import { supportedFlagBits } from '../seccomp/probe.js';
@@ -88,6 +88,7 @@ export const Spec = z.looseObject({
     cgroupsPath: z.string().optional(),
     personality: PersonalitySchema.optional(),
     mountLabel: z.string().optional(),
+    memoryPolicy: MemoryPolicySchema.optional(),
     timeOffsets: z.partialRecord(
       z.enum(['monotonic', 'boottime'], { error: (i) => `unknown clock ${JSON.stringify(i.input)} (monotonic or boottime)` }),
       z.looseObject({ secs: z.number().int().optional(), nanosecs: z.number().int().min(0).max(999_999_999).optional() }),
