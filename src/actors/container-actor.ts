@@ -771,7 +771,7 @@ export class ContainerActor {
         process: proc, execDir: dir, initPid: this.initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
         console, consoleSocket, cgroupDirs: this.cgroup() ? execCgroupDirs(this.cgroup()!, cgroups) : undefined,
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
-        supervised, unprivileged: rootlessEuid(),
+        supervised, unprivileged: rootlessEuid(), cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path),
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
