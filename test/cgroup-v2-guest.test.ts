@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { APPLETS, BUSYBOX, busyboxMissing } from './helpers/oci-image.js';
-import { guestMissing, guestTempDir, runInGuest, type GuestResult } from './helpers/v2-guest.js';
+import { guestLeftovers, guestMissing, guestTempDir, runInGuest, type GuestResult } from './helpers/v2-guest.js';
 import { runaBin, repo } from './helpers/runa.js';
 import { defaultSpec } from '../src/oci/default-spec.js';
 
@@ -19,7 +19,7 @@ const ROOT = '/run/runa-test';
 const missing = busyboxMissing() ?? guestMissing();
 
 if (missing) {
-  test('runa on a pure cgroup v2 machine (qemu guest)', { skip: `${missing} (the v2 guest: apt-get install qemu-system-x86 busybox-static; node scripts/v2-guest.mjs prepare)` }, () => {});
+  test('runa on a pure cgroup v2 machine (qemu guest)', { skip: `the v2 guest: ${missing}` }, () => {});
 } else {
   suite();
 }
@@ -42,7 +42,7 @@ function suite(): void {
 
   before(async () => {
     // Under /var/tmp: the guest sees it through its overlay (its /tmp is its own).
-    dir = guestTempDir('runa-v2guest-test-');
+    dir = guestTempDir('test');
     const rootfs = path.join(dir, 'rootfs');
     for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc', 'root']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
     fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
@@ -99,6 +99,7 @@ function suite(): void {
     assert.equal(get('V2_AT'), '/sys/fs/cgroup');
     assert.match(get('CONTROLLERS'), /\bmemory\b.*\bpids\b/);
     assert.equal(get('RUNA_MODE'), 'v2');
+    assert.deepEqual(guestLeftovers(), [], 'no qemu process or per-run dir is left');
   });
 
   test('run with limits: memory.max, pids.max, cpu.weight (runc\'s conversion of shares) and cpu.max are set', () => {

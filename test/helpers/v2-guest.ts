@@ -105,7 +105,7 @@ function moduleOrder(rel: string): string[] {
 /** Why the guest cannot run here (one line: what to install or run), or null. */
 export function guestMissing(): string | null {
   if (process.arch !== 'x64') return `the v2 guest is x86_64 only (this is ${process.arch})`;
-  if (!onPath(QEMU)) return `${QEMU} missing: apt-get install qemu-system-x86`;
+  if (!onPath(QEMU)) return `${QEMU} missing: apt-get install qemu-system-x86, then node scripts/v2-guest.mjs prepare`;
   if (!fs.existsSync(BUSYBOX)) return `${BUSYBOX} missing: apt-get install busybox-static`;
   if (spawnSync('ldd', [BUSYBOX], { encoding: 'utf8' }).status === 0) return `${BUSYBOX} is not static: apt-get install busybox-static`;
   const rel = release();
@@ -213,6 +213,8 @@ export function initramfs(): string {
 
 // --- running a script --------------------------------------------------------------------
 
+const IO_PREFIX = 'runa-v2guest-io-';
+
 let accelChoice: Promise<'kvm' | 'tcg'> | null = null;
 
 /**
@@ -248,9 +250,27 @@ export function guestVisible(p: string): boolean {
   return !HIDDEN.some((h) => abs === h || abs.startsWith(h + '/'));
 }
 
-/** Make a temp dir the guest sees (under /var/tmp: the guest's /tmp is its own). */
-export function guestTempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join('/var/tmp', prefix));
+/**
+ * A temp dir the guest sees (under /var/tmp: the guest's /tmp is its own), named
+ * `runa-v2guest-<kind>-<pid>-…`: one whose process is gone is removed by the next boot.
+ */
+export function guestTempDir(kind: string): string {
+  if (!/^[a-z]+$/.test(kind)) throw new Error(`guestTempDir: kind ${JSON.stringify(kind)} is not [a-z]+`);
+  return fs.mkdtempSync(path.join('/var/tmp', `runa-v2guest-${kind}-${process.pid}-`));
+}
+
+/** What runInGuest left of this process's runs: qemu processes and per-run dirs (none, unless broken). */
+export function guestLeftovers(): string[] {
+  const io = `/var/tmp/${IO_PREFIX}${process.pid}-`;
+  const left = fs.readdirSync('/var/tmp').filter((f) => f.startsWith(`${IO_PREFIX}${process.pid}-`)).map((f) => `/var/tmp/${f}`);
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
+      if (cmd.includes(`v2guest.io=${io}`)) left.push(`${p}: ${cmd.replace(/\0/g, ' ').slice(0, 120)}`);
+    } catch { /* gone */ }
+  }
+  return left;
 }
 
 /**
@@ -264,12 +284,11 @@ export async function runInGuest(script: string, opts: GuestOptions = {}): Promi
   return boot(script, opts, await accel());
 }
 
-const IO_PREFIX = 'runa-v2guest-io-';
 
-/** Per-run directories of test processes that died (SIGKILL leaves no chance to remove them). */
+/** Temp dirs (guestTempDir) of test processes that died (SIGKILL leaves no chance to remove them). */
 function sweepIoDirs(): void {
   for (const f of fs.readdirSync('/var/tmp')) {
-    const m = new RegExp(`^${IO_PREFIX}(\\d+)-`).exec(f);
+    const m = /^runa-v2guest-[a-z]+-(\d+)-/.exec(f);
     if (!m) continue;
     try { process.kill(Number(m[1]), 0); continue; } catch { /* its process is gone */ }
     fs.rmSync(path.join('/var/tmp', f), { recursive: true, force: true });
@@ -283,7 +302,7 @@ async function boot(script: string, opts: GuestOptions, how: 'kvm' | 'tcg'): Pro
   const rel = release()!;
   const initrd = initramfs();
   sweepIoDirs();
-  const io = guestTempDir(`${IO_PREFIX}${process.pid}-`);
+  const io = guestTempDir('io');
   const started = Date.now();
   let timedOut = false;
   try {
