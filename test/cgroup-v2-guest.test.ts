@@ -61,7 +61,11 @@ function suite(): void {
       fs.writeFileSync(path.join(dir, name, 'config.json'), JSON.stringify(spec, null, 2));
     };
     const limits = (s: any) => {
-      s.linux.resources = { ...s.linux.resources, memory: { limit: 64 * MiB }, pids: { limit: 50 }, cpu: { shares: 512, quota: 50000, period: 100000 } };
+      s.linux.resources = {
+        ...s.linux.resources, memory: { limit: 64 * MiB, reservation: 32 * MiB, swap: 128 * MiB }, pids: { limit: 50 },
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' }, blockIO: { weight: 500 },
+        unified: { 'memory.high': String(48 * MiB) },
+      };
     };
     // runc's default spec: a cgroup namespace and a read-only `cgroup` mount at /sys/fs/cgroup.
     bundle('limits', ['sleep', '1000'], limits);
@@ -89,7 +93,10 @@ function suite(): void {
 
   after(() => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
-    if (guest) console.log(`# v2 guest: ${guest.accel}, ${guest.ms} ms from qemu's start to its end`);
+    if (guest) {
+      const times = [...values].filter(([k]) => k.startsWith('TIME_')).map(([k, v]) => `${k.slice(5).toLowerCase()} ${v}`).join(', ');
+      console.log(`# v2 guest: ${guest.accel}, ${guest.ms} ms from qemu's start to its end; guest uptime per case (s): ${times}`);
+    }
   });
 
   test('the guest is pure cgroup v2 and runa detects v2', () => {
@@ -109,6 +116,11 @@ function suite(): void {
     // runc ≥ 1.3 (and crun): shares 512 → weight 59 on its quadratic curve (1.1's linear one gave 20).
     assert.equal(get('LIMITS_CPU_WEIGHT'), '59');
     assert.equal(get('LIMITS_CPU_MAX'), '50000 100000');
+    assert.equal(get('LIMITS_MEMORY_LOW'), String(32 * MiB), 'memory.reservation');
+    assert.equal(get('LIMITS_SWAP_MAX'), String(64 * MiB), 'memory.swap is memory+swap: swap.max is the difference (runc)');
+    assert.equal(get('LIMITS_MEMORY_HIGH'), String(48 * MiB), 'linux.resources.unified');
+    assert.equal(get('LIMITS_CPUSET'), '0 0');
+    assert.equal(get('LIMITS_IO_WEIGHT'), 'default 4950', 'blkio weight 500 on io.weight\'s scale (runc: 1 + (w - 10) * 9999 / 990)');
     assert.equal(get('LIMITS_INIT_IN_CGROUP'), 'yes', 'the init is in the container\'s cgroup');
     assert.equal(get('LIMITS_MONITOR_IN_CGROUP'), 'no', 'the monitor is not (a frozen monitor could not serve kill -9)');
   });
@@ -134,6 +146,15 @@ function suite(): void {
     assert.match(get('RW_MNT_LINE'), / \/sys\/fs\/cgroup rw,[^ ]* - cgroup2 cgroup2 /);
   });
 
+  test('update changes the limits; exec --cgroup puts the process in a sub-cgroup', () => {
+    assert.equal(get('UPDATE_RC'), '0');
+    assert.equal(get('UPDATE_MEMORY_MAX'), String(96 * MiB));
+    assert.equal(get('UPDATE_PIDS_MAX'), '60');
+    assert.equal(get('UPDATE_CPU_MAX'), '20000 100000');
+    assert.equal(get('EXEC_SUB_CG'), '0::/sub');
+    assert.equal(get('EXEC_SUB_IN_SUB'), 'yes');
+  });
+
   test('pause and resume freeze and thaw the cgroup (cgroup.freeze, frozen in cgroup.events)', () => {
     assert.equal(get('PAUSE_RC'), '0');
     assert.equal(get('PAUSE_FREEZE'), '1');
@@ -152,9 +173,9 @@ function suite(): void {
     assert.equal(s.id, 'limits');
     assert.ok(s.data.cpu.usage.total > 0, 'cpu usage');
     assert.ok(s.data.memory.usage.usage > 0, 'memory usage');
-    assert.equal(s.data.memory.usage.limit, 64 * MiB);
+    assert.equal(s.data.memory.usage.limit, 96 * MiB, 'the limit as updated');
     assert.ok(s.data.pids.current >= 1, 'pids');
-    assert.equal(s.data.pids.limit, 50);
+    assert.equal(s.data.pids.limit, 60);
   });
 
   test('kill and delete leave no cgroup behind; a foreground run exits with the program\'s status', () => {
@@ -197,6 +218,11 @@ case_limits() {
   say LIMITS_PIDS_MAX "$(cat $d/pids.max)"
   say LIMITS_CPU_WEIGHT "$(cat $d/cpu.weight)"
   say LIMITS_CPU_MAX "$(cat $d/cpu.max)"
+  say LIMITS_MEMORY_LOW "$(cat $d/memory.low)"
+  say LIMITS_SWAP_MAX "$(cat $d/memory.swap.max)"
+  say LIMITS_MEMORY_HIGH "$(cat $d/memory.high)"
+  say LIMITS_CPUSET "$(cat $d/cpuset.cpus) $(cat $d/cpuset.mems)"
+  say LIMITS_IO_WEIGHT "$(cat $d/io.weight)"
   pid=$($RUNA state limits | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
   grep -qx "$pid" $d/cgroup.procs && say LIMITS_INIT_IN_CGROUP yes || say LIMITS_INIT_IN_CGROUP no
   mon=$(cut -d' ' -f4 /proc/$pid/stat)
@@ -244,6 +270,18 @@ case_stats() {
   say STATS_RC $rc; say STATS "$(printf '%s' "$out" | tr -d '\\n')"
 }
 
+case_update() {
+  d=$(cg limits)
+  $RUNA update --memory ${96 * 1024 * 1024} --pids-limit 60 --cpu-quota 20000 limits; say UPDATE_RC $?
+  say UPDATE_MEMORY_MAX "$(cat $d/memory.max)"
+  say UPDATE_PIDS_MAX "$(cat $d/pids.max)"
+  say UPDATE_CPU_MAX "$(cat $d/cpu.max)"
+  mkdir $d/sub
+  say EXEC_SUB_CG "$($RUNA exec --cgroup sub limits sh -c 'cat /proc/self/cgroup; sleep 1' 2>&1 & sleep 0.5; [ -n "$(cat $d/sub/cgroup.procs)" ] && echo yes > /run/in-sub; wait)"
+  say EXEC_SUB_IN_SUB "$(cat /run/in-sub 2>/dev/null || echo no)"
+  rmdir $d/sub
+}
+
 # The eBPF device rules of cgroup v2 (linux.resources.devices) get their case here.
 case_devices() { :; }
 
@@ -261,14 +299,11 @@ case_kill_delete() {
   say LEFT_CONTAINERS "$($RUNA list -q 2>&1 | tr '\\n' ' ')"
 }
 
-case_pure_v2
-case_limits
-case_cgroupns
-case_cgroup_mount
-case_pause
-case_stats
-case_devices
-case_kill_delete
+# Each case's guest uptime at its start and end (seconds), for the log.
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+for c in pure_v2 limits cgroupns cgroup_mount update pause stats devices kill_delete; do
+  t=$(uptime_s); case_$c; say "TIME_$(echo $c | tr a-z A-Z)" "$t-$(uptime_s)"
+done
 say DONE yes
 `;
 }
