@@ -205,10 +205,14 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     } else plan.push({ op: 'userns', uidMap: idMap(userns.uid!), gidMap: idMap(userns.gid!) });
   }
   if (unpriv) joinOthers();
-  const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
+  // A cgroup namespace of its own is made by the child once it is in its cgroup (below), so
+  // that the container's cgroup is the namespace's root: /proc/self/cgroup reads `0::/`, a
+  // fresh cgroup2 mount shows the container's cgroup (runc unshares it after the cgroup join).
+  const unshared = order.filter((t) => !joined.has(t) && t !== 'cgroup').map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   // A new time namespace's clocks are set before any process is in it (the fork below).
   plan.push(...timeOffsets);
+  const cgroupNs: PlanOp[] = fresh('cgroup') ? [{ op: 'unshare', namespaces: ['cgroup'] }] : [];
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
@@ -218,9 +222,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // The cgroup files are host root's: join while still host uid 0. Then become the
     // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
     // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...becomeRoot(groupsDenied), ...deathsig);
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
   } else {
-    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child));
+    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child), ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
@@ -758,6 +762,8 @@ export interface ExecPlanInput {
   memoryPolicy?: NonNullable<Spec['linux']>['memoryPolicy'];
   /** the session keyring to join (sessionKeyring), or null to keep the caller's (--no-new-keyring) */
   keyring?: string | null;
+  /** the container's cgroup namespace was joined by path (not made for it) */
+  cgroupNsJoined?: boolean;
 }
 
 /**
@@ -796,8 +802,15 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // The container's namespaces: before its user namespace (host-owned ones need host root), or
   // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
+  // The cgroup namespace is joined by the child once it is in its cgroup: with nsdelegate
+  // (cgroup v2), a process in the container's namespace may only move between cgroups below
+  // the namespace's root, and it starts in the monitor's. Before a user namespace, in the
+  // monitor, only when it was joined by path (it may be owned by the host's user namespace).
+  const cgroupInMonitor = userns && !unpriv && Boolean(input.cgroupNsJoined);
+  const cgroupNs: PlanOp[] = input.namespaces.includes('cgroup') && !cgroupInMonitor ? [{ op: 'setns', path: ns('cgroup'), nstype: 'cgroup' }] : [];
   const joinOthers = () => {
     for (const t of ['ipc', 'uts', 'network', 'cgroup', 'time', 'pid'] as const) {
+      if (t === 'cgroup' && !cgroupInMonitor) continue;
       if (input.namespaces.includes(t)) plan.push({ op: 'setns', path: ns(t), nstype: NS_FLAG[t] as 'ipc' });
     }
   };
@@ -808,9 +821,9 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     plan.push({ op: 'setns', path: ns('user'), nstype: 'user' });
     if (unpriv) joinOthers();
     plan.push(forkOp(input.supervised));
-    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
+    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...cgroupNs, ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
   } else {
-    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...final);
+    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
@@ -877,10 +890,23 @@ function mountOps(m: Mount, target: string, locked?: (source: string) => number,
   return ops;
 }
 
-/** A `cgroup` mount: a tmpfs holding each host hierarchy mounted afresh (the container's cgroup namespace view). */
+/**
+ * A `cgroup` mount. cgroup v2 only (the host's cgroup2 is /sys/fs/cgroup itself): the
+ * container's own cgroup2 at the destination, a fresh mount in its cgroup namespace, else a
+ * bind of its cgroup (runc). v1 and hybrid: a tmpfs holding each host hierarchy mounted afresh
+ * (the container's cgroup namespace view), or its own cgroup of each bound.
+ */
 function cgroupMounts(target: string, m: Mount, hostCgroups: HostCgroupMount[], ownDirs?: string[]): PlanOp[] {
   const o = parseMountOptions(m.options);
   const base = o.flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC | MS.RELATIME);
+  if (hostCgroups.some((h) => h.fstype === 'cgroup2' && h.dir === '')) {
+    const own = ownDirs?.find((d) => d === '/sys/fs/cgroup' || d.startsWith('/sys/fs/cgroup/'));
+    if (!own) return [{ op: 'mount', source: 'cgroup2', target, fstype: 'cgroup2', flags: base | (o.flags & MS.RDONLY), data: '' }];
+    return [
+      { op: 'mount', source: own, target, fstype: '', flags: MS.BIND, data: '' },
+      { op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | MS.BIND | base | (o.flags & MS.RDONLY), data: '' },
+    ];
+  }
   const ops: PlanOp[] = [{ op: 'mount', source: 'tmpfs', target, fstype: 'tmpfs', flags: base, data: 'mode=755' }];
   const links: PlanOp[] = [];
   for (const h of hostCgroups) {

@@ -1,0 +1,309 @@
+// runa on a pure cgroup v2 machine: a qemu guest (test/helpers/v2-guest.ts) booted once, in
+// which a shell script drives the package's own front end (native/runa, at its real path,
+// seen through 9p) against busybox bundles built here on the host. Each case is a function of
+// the guest script that prints KEY=value lines; the tests below assert them. Node.js is 5–30×
+// slower in the guest (TCG), so nothing of the node test runner runs there.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { APPLETS, BUSYBOX, busyboxMissing } from './helpers/oci-image.js';
+import { guestLeftovers, guestMissing, guestTempDir, runInGuest, type GuestResult } from './helpers/v2-guest.js';
+import { runaBin, repo } from './helpers/runa.js';
+import { defaultSpec } from '../src/oci/default-spec.js';
+
+const MiB = 1024 * 1024;
+/** Where the guest keeps runa's state: its own tmpfs. */
+const ROOT = '/run/runa-test';
+
+const missing = busyboxMissing() ?? guestMissing();
+
+if (missing) {
+  test('runa on a pure cgroup v2 machine (qemu guest)', { skip: `the v2 guest: ${missing}` }, () => {});
+} else {
+  suite();
+}
+
+function suite(): void {
+  let dir = '';
+  let guest: GuestResult | null = null;
+  let bootError: Error | null = null;
+  const values = new Map<string, string>();
+
+  /** A value the guest script printed (KEY=value); fails with the guest's output when absent. */
+  const get = (key: string): string => {
+    if (bootError) throw bootError;
+    const v = values.get(key);
+    if (v === undefined) {
+      assert.fail(`the guest printed no ${key}\n--- stdout\n${guest?.stdout}\n--- stderr\n${guest?.stderr}\n--- console\n${guest?.console.slice(-4000)}`);
+    }
+    return v;
+  };
+
+  before(async () => {
+    // Under /var/tmp: the guest sees it through its overlay (its /tmp is its own).
+    dir = guestTempDir('test');
+    const rootfs = path.join(dir, 'rootfs');
+    for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc', 'root']) fs.mkdirSync(path.join(rootfs, d), { recursive: true });
+    fs.chmodSync(path.join(rootfs, 'tmp'), 0o1777);
+    fs.copyFileSync(BUSYBOX, path.join(rootfs, 'bin', 'busybox'));
+    fs.chmodSync(path.join(rootfs, 'bin', 'busybox'), 0o755);
+    for (const a of APPLETS) fs.symlinkSync('busybox', path.join(rootfs, 'bin', a));
+    fs.writeFileSync(path.join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+    fs.writeFileSync(path.join(rootfs, 'etc', 'group'), 'root:x:0:\n');
+    const bundle = (name: string, args: string[], edit?: (s: any) => void): void => {
+      const spec: any = defaultSpec();
+      spec.root.path = rootfs;
+      spec.process.args = args;
+      spec.process.terminal = false;
+      edit?.(spec);
+      fs.mkdirSync(path.join(dir, name));
+      fs.writeFileSync(path.join(dir, name, 'config.json'), JSON.stringify(spec, null, 2));
+    };
+    const limits = (s: any) => {
+      s.linux.resources = {
+        ...s.linux.resources, memory: { limit: 64 * MiB, reservation: 32 * MiB, swap: 128 * MiB }, pids: { limit: 50 },
+        cpu: { shares: 512, quota: 50000, period: 100000, cpus: '0', mems: '0' }, blockIO: { weight: 500 },
+        unified: { 'memory.high': String(48 * MiB) },
+      };
+    };
+    // runc's default spec: a cgroup namespace and a read-only `cgroup` mount at /sys/fs/cgroup.
+    bundle('limits', ['sleep', '1000'], limits);
+    bundle('nocgns', ['sleep', '1000'], (s) => {
+      limits(s);
+      s.linux.namespaces = s.linux.namespaces.filter((n: any) => n.type !== 'cgroup');
+    });
+    bundle('rw', ['sh', '-c', 'grep " /sys/fs/cgroup " /proc/self/mountinfo'], (s) => {
+      const m = s.mounts.find((x: any) => x.type === 'cgroup');
+      m.options = m.options.filter((o: string) => o !== 'ro').concat('rw');
+    });
+    bundle('status', ['sh', '-c', 'cat /proc/self/cgroup; exit 3']);
+    fs.writeFileSync(path.join(dir, 'guest.sh'), guestScript(dir));
+    try {
+      guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: 240_000 });
+    } catch (e) {
+      bootError = e as Error;
+      return;
+    }
+    for (const line of guest.stdout.split('\n')) {
+      const eq = line.indexOf('=');
+      if (/^[A-Z][A-Z0-9_]*=/.test(line)) values.set(line.slice(0, eq), line.slice(eq + 1));
+    }
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    if (guest) {
+      const times = [...values].filter(([k]) => k.startsWith('TIME_')).map(([k, v]) => `${k.slice(5).toLowerCase()} ${v}`).join(', ');
+      console.log(`# v2 guest: ${guest.accel}, ${guest.ms} ms from qemu's start to its end; guest uptime per case (s): ${times}`);
+    }
+  });
+
+  test('the guest is pure cgroup v2 and runa detects v2', () => {
+    assert.equal(get('DONE'), 'yes', 'the guest script ran to its end');
+    assert.equal(get('V1_MOUNTS'), '0', 'no cgroup v1 hierarchy is mounted');
+    assert.equal(get('V2_MOUNTS'), '1', 'one cgroup2 mount');
+    assert.equal(get('V2_AT'), '/sys/fs/cgroup');
+    assert.match(get('CONTROLLERS'), /\bmemory\b.*\bpids\b/);
+    assert.equal(get('RUNA_MODE'), 'v2');
+    assert.deepEqual(guestLeftovers(), [], 'no qemu process or per-run dir is left');
+  });
+
+  test('run with limits: memory.max, pids.max, cpu.weight (runc\'s conversion of shares) and cpu.max are set', () => {
+    assert.equal(get('LIMITS_RUN'), '0');
+    assert.equal(get('LIMITS_MEMORY_MAX'), String(64 * MiB));
+    assert.equal(get('LIMITS_PIDS_MAX'), '50');
+    // runc ≥ 1.3 (and crun): shares 512 → weight 59 on its quadratic curve (1.1's linear one gave 20).
+    assert.equal(get('LIMITS_CPU_WEIGHT'), '59');
+    assert.equal(get('LIMITS_CPU_MAX'), '50000 100000');
+    assert.equal(get('LIMITS_MEMORY_LOW'), String(32 * MiB), 'memory.reservation');
+    assert.equal(get('LIMITS_SWAP_MAX'), String(64 * MiB), 'memory.swap is memory+swap: swap.max is the difference (runc)');
+    assert.equal(get('LIMITS_MEMORY_HIGH'), String(48 * MiB), 'linux.resources.unified');
+    assert.equal(get('LIMITS_CPUSET'), '0 0');
+    assert.equal(get('LIMITS_IO_WEIGHT'), 'default 4950', 'blkio weight 500 on io.weight\'s scale (runc: 1 + (w - 10) * 9999 / 990)');
+    assert.equal(get('LIMITS_INIT_IN_CGROUP'), 'yes', 'the init is in the container\'s cgroup');
+    assert.equal(get('LIMITS_MONITOR_IN_CGROUP'), 'no', 'the monitor is not (a frozen monitor could not serve kill -9)');
+  });
+
+  test('/proc/self/cgroup is 0::/ in the container\'s cgroup namespace, for the init and an exec\'d process (runc)', () => {
+    assert.equal(get('CG_INIT'), '0::/');
+    assert.equal(get('CG_EXEC'), '0::/');
+    assert.equal(get('CG_EXEC_RC'), '0');
+    // In the host's cgroup namespace the path is the host's.
+    assert.equal(get('NOCGNS_CG_INIT'), '0::/runa/nocgns');
+  });
+
+  test('/sys/fs/cgroup in the container is its own cgroup2, read-only unless the mount says rw', () => {
+    assert.match(get('MNT_LINE'), / \/sys\/fs\/cgroup ro,[^ ]* - cgroup2 cgroup2 /, 'a fresh read-only cgroup2 mount');
+    assert.equal(get('MNT_MEMORY_MAX'), String(64 * MiB));
+    assert.equal(get('MNT_PIDS_MAX'), '50');
+    assert.equal(get('MNT_WRITE_RC') !== '0', true, 'a write is refused');
+    assert.match(get('MNT_WRITE_ERR'), /Read-only file system/);
+    // Without a cgroup namespace: a bind of the container's cgroup, read-only too.
+    assert.match(get('NOCGNS_MNT_LINE'), / \/sys\/fs\/cgroup ro,[^ ]* - cgroup2 cgroup2 /);
+    assert.equal(get('NOCGNS_MNT_MEMORY_MAX'), String(64 * MiB));
+    assert.equal(get('NOCGNS_MNT_PIDS_MAX'), '50');
+    assert.match(get('RW_MNT_LINE'), / \/sys\/fs\/cgroup rw,[^ ]* - cgroup2 cgroup2 /);
+  });
+
+  test('update changes the limits; exec --cgroup puts the process in a sub-cgroup', () => {
+    assert.equal(get('UPDATE_RC'), '0');
+    assert.equal(get('UPDATE_MEMORY_MAX'), String(96 * MiB));
+    assert.equal(get('UPDATE_PIDS_MAX'), '60');
+    assert.equal(get('UPDATE_CPU_MAX'), '20000 100000');
+    assert.equal(get('EXEC_SUB_CG'), '0::/sub');
+    assert.equal(get('EXEC_SUB_IN_SUB'), 'yes');
+  });
+
+  test('pause and resume freeze and thaw the cgroup (cgroup.freeze, frozen in cgroup.events)', () => {
+    assert.equal(get('PAUSE_RC'), '0');
+    assert.equal(get('PAUSE_FREEZE'), '1');
+    assert.equal(get('PAUSE_FROZEN'), '1');
+    assert.equal(JSON.parse(get('PAUSE_STATE')).status, 'paused');
+    assert.equal(get('RESUME_RC'), '0');
+    assert.equal(get('RESUME_FREEZE'), '0');
+    assert.equal(get('RESUME_FROZEN'), '0');
+    assert.equal(JSON.parse(get('RESUME_STATE')).status, 'running');
+  });
+
+  test('events --stats gives the cgroup\'s numbers', () => {
+    assert.equal(get('STATS_RC'), '0');
+    const s = JSON.parse(get('STATS'));
+    assert.equal(s.type, 'stats');
+    assert.equal(s.id, 'limits');
+    assert.ok(s.data.cpu.usage.total > 0, 'cpu usage');
+    assert.ok(s.data.memory.usage.usage > 0, 'memory usage');
+    assert.equal(s.data.memory.usage.limit, 96 * MiB, 'the limit as updated');
+    assert.ok(s.data.pids.current >= 1, 'pids');
+    assert.equal(s.data.pids.limit, 60);
+  });
+
+  test('kill and delete leave no cgroup behind; a foreground run exits with the program\'s status', () => {
+    assert.equal(get('KILL_RC'), '0');
+    assert.equal(JSON.parse(get('KILLED_STATE')).status, 'stopped');
+    assert.equal(get('DELETE_RC'), '0');
+    assert.equal(get('DELETE_CGROUP_LEFT'), 'no');
+    assert.equal(get('STATUS_RC'), '3');
+    assert.equal(get('STATUS_CG'), '0::/');
+    assert.equal(get('LEFT_CGROUPS'), '', 'no cgroup left under /sys/fs/cgroup/runa');
+    assert.equal(get('LEFT_CONTAINERS'), '', 'runa list is empty');
+  });
+}
+
+/**
+ * The guest's script: one function per case, each printing KEY=value lines (a value is one
+ * line). Runs with `set -u`, not `-e`: a failing command is a value to assert, not the end.
+ */
+function guestScript(dir: string): string {
+  return `set -u
+RUNA="${runaBin} --root ${ROOT}"
+B=${dir}
+export RUNA_DAEMON_IDLE_MS=600000
+say() { printf '%s=%s\\n' "$1" "$(printf '%s' "$2" | head -n 1)"; }
+cg() { echo /sys/fs/cgroup/runa/$1; }
+
+case_pure_v2() {
+  say V1_MOUNTS "$(grep -c ' - cgroup ' /proc/self/mountinfo)"
+  say V2_MOUNTS "$(grep -c ' - cgroup2 ' /proc/self/mountinfo)"
+  say V2_AT "$(grep ' - cgroup2 ' /proc/self/mountinfo | cut -d' ' -f5)"
+  say CONTROLLERS "$(cat /sys/fs/cgroup/cgroup.subtree_control)"
+  say RUNA_MODE "$(node -e "import('${repo}/dist/src/cgroups/detect.js').then((m) => console.log(m.detectCgroups().mode))" 2>&1)"
+}
+
+case_limits() {
+  cd $B/limits
+  $RUNA run -d limits > /dev/null 2>&1 < /dev/null; say LIMITS_RUN $?
+  d=$(cg limits)
+  say LIMITS_MEMORY_MAX "$(cat $d/memory.max)"
+  say LIMITS_PIDS_MAX "$(cat $d/pids.max)"
+  say LIMITS_CPU_WEIGHT "$(cat $d/cpu.weight)"
+  say LIMITS_CPU_MAX "$(cat $d/cpu.max)"
+  say LIMITS_MEMORY_LOW "$(cat $d/memory.low)"
+  say LIMITS_SWAP_MAX "$(cat $d/memory.swap.max)"
+  say LIMITS_MEMORY_HIGH "$(cat $d/memory.high)"
+  say LIMITS_CPUSET "$(cat $d/cpuset.cpus) $(cat $d/cpuset.mems)"
+  say LIMITS_IO_WEIGHT "$(cat $d/io.weight)"
+  pid=$($RUNA state limits | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
+  grep -qx "$pid" $d/cgroup.procs && say LIMITS_INIT_IN_CGROUP yes || say LIMITS_INIT_IN_CGROUP no
+  mon=$(cut -d' ' -f4 /proc/$pid/stat)
+  grep -qx "$mon" $d/cgroup.procs && say LIMITS_MONITOR_IN_CGROUP yes || say LIMITS_MONITOR_IN_CGROUP no
+}
+
+case_cgroupns() {
+  say CG_INIT "$($RUNA exec limits cat /proc/1/cgroup 2>&1)"
+  out=$($RUNA exec limits cat /proc/self/cgroup 2>&1); rc=$?
+  say CG_EXEC "$out"; say CG_EXEC_RC $rc
+}
+
+case_cgroup_mount() {
+  say MNT_LINE "$($RUNA exec limits grep ' /sys/fs/cgroup ' /proc/self/mountinfo 2>&1)"
+  say MNT_MEMORY_MAX "$($RUNA exec limits cat /sys/fs/cgroup/memory.max 2>&1)"
+  say MNT_PIDS_MAX "$($RUNA exec limits cat /sys/fs/cgroup/pids.max 2>&1)"
+  err=$($RUNA exec limits sh -c 'echo 10 > /sys/fs/cgroup/pids.max' 2>&1); rc=$?
+  say MNT_WRITE_RC $rc; say MNT_WRITE_ERR "$err"
+  cd $B/nocgns
+  $RUNA run -d nocgns > /dev/null 2>&1 < /dev/null
+  say NOCGNS_CG_INIT "$($RUNA exec nocgns cat /proc/1/cgroup 2>&1)"
+  say NOCGNS_MNT_LINE "$($RUNA exec nocgns grep ' /sys/fs/cgroup ' /proc/self/mountinfo 2>&1)"
+  say NOCGNS_MNT_MEMORY_MAX "$($RUNA exec nocgns cat /sys/fs/cgroup/memory.max 2>&1)"
+  say NOCGNS_MNT_PIDS_MAX "$($RUNA exec nocgns cat /sys/fs/cgroup/pids.max 2>&1)"
+  $RUNA delete -f nocgns > /dev/null 2>&1
+  cd $B/rw
+  say RW_MNT_LINE "$($RUNA run rw 2>&1 < /dev/null)"
+  $RUNA delete -f rw > /dev/null 2>&1
+}
+
+case_pause() {
+  d=$(cg limits)
+  $RUNA pause limits; say PAUSE_RC $?
+  say PAUSE_FREEZE "$(cat $d/cgroup.freeze)"
+  say PAUSE_FROZEN "$(sed -n 's/^frozen //p' $d/cgroup.events)"
+  say PAUSE_STATE "$($RUNA state limits | tr -d '\\n')"
+  $RUNA resume limits; say RESUME_RC $?
+  say RESUME_FREEZE "$(cat $d/cgroup.freeze)"
+  say RESUME_FROZEN "$(sed -n 's/^frozen //p' $d/cgroup.events)"
+  say RESUME_STATE "$($RUNA state limits | tr -d '\\n')"
+}
+
+case_stats() {
+  out=$($RUNA events --stats limits 2>&1); rc=$?
+  say STATS_RC $rc; say STATS "$(printf '%s' "$out" | tr -d '\\n')"
+}
+
+case_update() {
+  d=$(cg limits)
+  $RUNA update --memory ${96 * 1024 * 1024} --pids-limit 60 --cpu-quota 20000 limits; say UPDATE_RC $?
+  say UPDATE_MEMORY_MAX "$(cat $d/memory.max)"
+  say UPDATE_PIDS_MAX "$(cat $d/pids.max)"
+  say UPDATE_CPU_MAX "$(cat $d/cpu.max)"
+  mkdir $d/sub
+  say EXEC_SUB_CG "$($RUNA exec --cgroup sub limits sh -c 'cat /proc/self/cgroup; sleep 1' 2>&1 & sleep 0.5; [ -n "$(cat $d/sub/cgroup.procs)" ] && echo yes > /run/in-sub; wait)"
+  say EXEC_SUB_IN_SUB "$(cat /run/in-sub 2>/dev/null || echo no)"
+  rmdir $d/sub
+}
+
+# The eBPF device rules of cgroup v2 (linux.resources.devices) get their case here.
+case_devices() { :; }
+
+case_kill_delete() {
+  $RUNA kill limits KILL; say KILL_RC $?
+  i=0; while [ $i -lt 100 ] && ! $RUNA state limits 2>/dev/null | grep -q '"stopped"'; do sleep 0.1; i=$((i+1)); done
+  say KILLED_STATE "$($RUNA state limits | tr -d '\\n')"
+  $RUNA delete limits; say DELETE_RC $?
+  [ -e $(cg limits) ] && say DELETE_CGROUP_LEFT yes || say DELETE_CGROUP_LEFT no
+  cd $B/status
+  out=$($RUNA run status 2>&1 < /dev/null); rc=$?
+  say STATUS_RC $rc; say STATUS_CG "$out"
+  $RUNA delete -f status > /dev/null 2>&1
+  say LEFT_CGROUPS "$(ls /sys/fs/cgroup/runa 2>/dev/null | tr '\\n' ' ')"
+  say LEFT_CONTAINERS "$($RUNA list -q 2>&1 | tr '\\n' ' ')"
+}
+
+# Each case's guest uptime at its start and end (seconds), for the log.
+uptime_s() { cut -d' ' -f1 /proc/uptime; }
+for c in pure_v2 limits cgroupns cgroup_mount update pause stats devices kill_delete; do
+  t=$(uptime_s); case_$c; say "TIME_$(echo $c | tr a-z A-Z)" "$t-$(uptime_s)"
+done
+say DONE yes
+`;
+}
