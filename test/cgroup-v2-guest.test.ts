@@ -78,6 +78,10 @@ function suite(): void {
       m.options = m.options.filter((o: string) => o !== 'ro').concat('rw');
     });
     bundle('status', ['sh', '-c', 'cat /proc/self/cgroup; exit 3']);
+    // Docker and podman grant CAP_MKNOD: only the device rules stand between it and the host's devices.
+    bundle('devs', ['sleep', '1000'], (s) => {
+      for (const set of ['bounding', 'effective', 'permitted']) s.process.capabilities[set].push('CAP_MKNOD');
+    });
     fs.writeFileSync(path.join(dir, 'guest.sh'), guestScript(dir));
     try {
       guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: 240_000 });
@@ -176,6 +180,20 @@ function suite(): void {
     assert.equal(s.data.memory.usage.limit, 96 * MiB, 'the limit as updated');
     assert.ok(s.data.pids.current >= 1, 'pids');
     assert.equal(s.data.pids.limit, 60);
+  });
+
+  test('device rules are an eBPF program on the container\'s cgroup: a host device made with CAP_MKNOD cannot be opened; update replaces the program', () => {
+    assert.equal(get('DEV_RUN'), '0');
+    assert.equal(get('DEV_PROGS'), '1', 'one device program attached');
+    assert.equal(get('DEV_NULL'), 'ok');
+    assert.equal(get('DEV_MKNOD'), 'made', 'mknod is allowed (runc\'s c *:* m), opening is not');
+    assert.match(get('DEV_OPEN_DENIED'), /Operation not permitted/);
+    assert.equal(get('DEV_UPDATE_RC'), '0');
+    assert.equal(get('DEV_PROGS_AFTER'), '1', 'the old program replaced, not added to');
+    assert.doesNotMatch(get('DEV_OPEN_AFTER'), /Operation not permitted/, 'allowed now: any other answer (no such device without the fuse module)');
+    assert.match(get('DEV_HOLE'), /punch a hole/);
+    assert.doesNotMatch(get('DEV_OPEN_STILL'), /Operation not permitted/, 'a refused update changes nothing');
+    assert.equal(get('DEV_DELETE_RC'), '0');
   });
 
   test('kill and delete leave no cgroup behind; a foreground run exits with the program\'s status', () => {
@@ -282,8 +300,22 @@ case_update() {
   rmdir $d/sub
 }
 
-# The eBPF device rules of cgroup v2 (linux.resources.devices) get their case here.
-case_devices() { :; }
+# The eBPF device rules of cgroup v2 (linux.resources.devices): runc's default deny-all, then
+# an update that allows one more device, then one the rules refuse.
+case_devices() {
+  cd $B/devs
+  $RUNA run -d devs > /dev/null 2>&1 < /dev/null; say DEV_RUN $?
+  say DEV_PROGS "$(${repo}/native/cgroup-bpf query $(cg devs) | wc -l)"
+  say DEV_NULL "$($RUNA exec devs sh -c 'echo x > /dev/null && echo ok' 2>&1)"
+  say DEV_MKNOD "$($RUNA exec devs sh -c 'mknod /dev/fuse2 c 10 229 && echo made' 2>&1)"
+  say DEV_OPEN_DENIED "$($RUNA exec devs sh -c 'cat /dev/fuse2' 2>&1)"
+  printf '%s' '{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rw"}]}' | $RUNA update -r - devs; say DEV_UPDATE_RC $?
+  say DEV_PROGS_AFTER "$(${repo}/native/cgroup-bpf query $(cg devs) | wc -l)"
+  say DEV_OPEN_AFTER "$($RUNA exec devs sh -c 'cat /dev/fuse2' 2>&1)"
+  say DEV_HOLE "$(printf '%s' '{"devices":[{"allow":true,"type":"c","access":"rwm"},{"allow":false,"type":"c","major":1,"minor":3,"access":"w"}]}' | $RUNA update -r - devs 2>&1)"
+  say DEV_OPEN_STILL "$($RUNA exec devs sh -c 'cat /dev/fuse2' 2>&1)"
+  $RUNA delete -f devs > /dev/null 2>&1; say DEV_DELETE_RC $?
+}
 
 case_kill_delete() {
   $RUNA kill limits KILL; say KILL_RC $?
