@@ -175,6 +175,14 @@ void op_console_proxy(char **a)
 	become_tty("console-proxy", slave, name);
 }
 
+// winsize ROWS COLS: the size of the terminal on our stdin (process.consoleSize, set as runc
+// sets it once the pty exists; a caller may resize it later).
+void op_winsize(char **a)
+{
+	struct winsize ws = {.ws_row = (unsigned short)strtoul(a[0], NULL, 0), .ws_col = (unsigned short)strtoul(a[1], NULL, 0)};
+	TRY(ioctl(0, TIOCSWINSZ, &ws), "winsize %s %s: TIOCSWINSZ", a[0], a[1]);
+}
+
 // ---- the monitor's relay: its stdin -> master, master -> its stdout ----
 
 static int master = -1, master_open, stdin_open = 1, raw;

@@ -89,5 +89,6 @@ void op_personality(char **a);
 void op_setdomainname(char **a);
 void op_keyring(char **a);
 void op_mempolicy(char **a);
+void op_winsize(char **a);
 
 #endif

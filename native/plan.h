@@ -67,7 +67,8 @@
 	X(setdomainname, "setdomainname", "s")       \
 	X(lchown, "lchown", "snn")                   \
 	X(keyring, "keyring", "snn")                 \
-	X(mempolicy, "mempolicy", "ns")
+	X(mempolicy, "mempolicy", "ns")              \
+	X(winsize, "winsize", "nn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

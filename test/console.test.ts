@@ -3,6 +3,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { Sandbox, runaBin } from './helpers/runa.js';
 import { consoleReceiver, havePython } from './helpers/console.js';
 
@@ -103,4 +105,28 @@ test('with a console socket the runtime\'s own stdout and stderr reach EOF when 
   assert.equal((await toEof(['exec', '-t', '-d', '--console-socket', r3.socket, 'eof1', 'sleep', '1000'])).code, 0);
   for (const id of ['eof1', 'eof2']) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
   await Promise.all([r1.received, r2.received, r3.received]);
+});
+
+test('process.consoleSize is the new pty\'s size, for the init and for exec -p (runc)', { skip: (!havePython() && 'python3 is needed for the receiver') || (!fs.existsSync('/bin/busybox') && 'needs busybox-static') }, async () => {
+  const busybox = path.join(await sb.rootfs(), 'bin', 'busybox');
+  if (!fs.existsSync(busybox)) fs.copyFileSync('/bin/busybox', busybox);
+  const { socket, received } = await consoleReceiver(sb.dir, 'size.sock');
+  const bundle = await sb.bundle(['sh', '-c', 'busybox stty size; sleep 1000'], (s) => { s.process.terminal = true; s.process.consoleSize = { height: 37, width: 123 }; });
+  const r = await sb.run(['run', '-d', '--console-socket', socket, '-b', bundle, 'sized']);
+  assert.equal(r.code, 0, r.stderr);
+  try {
+    // The receiver reads to EOF: the init's output comes once the delete below ends it.
+    const got = received.then((g) => g.output);
+    const proc = { ...JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')).process, args: ['busybox', 'stty', 'size'], consoleSize: { height: 12, width: 34 } };
+    const file = path.join(sb.dir, 'sized-process.json');
+    fs.writeFileSync(file, JSON.stringify(proc));
+    const { socket: s2, received: r2 } = await consoleReceiver(sb.dir, 'size2.sock');
+    const e = await sb.run(['exec', '-d', '-p', file, '--console-socket', s2, 'sized']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.match((await r2).output, /^12 34\r?$/m);
+    assert.equal((await sb.run(['delete', '-f', 'sized'])).code, 0);
+    assert.match(await got, /^37 123\r?$/m);
+  } finally {
+    await sb.run(['delete', '-f', 'sized']);
+  }
 });

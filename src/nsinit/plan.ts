@@ -103,6 +103,8 @@ export type PlanOp =
   | { op: 'keyring'; name: string; mask: number; set: number }
   /** set_mempolicy(2): MODE (MPOL_* | MPOL_F_* flags) over these NUMA nodes */
   | { op: 'mempolicy'; mode: number; nodes: number[] }
+  /** TIOCSWINSZ on stdin (the pty, after console or console-proxy) */
+  | { op: 'winsize'; rows: number; cols: number }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
   | { op: 'exec' };
@@ -125,6 +127,7 @@ function tokens(p: PlanOp): string[] {
     case 'ioprio': case 'personality': return [String(p.value)];
     case 'affinity': return [p.cpus.join(',')];
     case 'mempolicy': return [String(p.mode), p.nodes.join(',')];
+    case 'winsize': return [String(p.rows), String(p.cols)];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
     case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
     case 'pdeathsig': return [String(p.signal)];

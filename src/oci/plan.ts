@@ -257,6 +257,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (mnt && requested !== undefined) plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: requested, data: '' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
+  if (input.console) plan.push(...winsizeOps(spec.process));
   plan.push(...processOps(spec.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
     personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
@@ -829,6 +830,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
+  if (input.console) plan.push(...winsizeOps(input.process));
   plan.push(...processOps(input.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: unpriv,
     personality: input.personality, memoryPolicy: input.memoryPolicy,
@@ -970,4 +972,10 @@ function timeNamespaceOps(offsets: NonNullable<Spec['linux']>['timeOffsets'], ha
   if (joinedPath) throw new RunaError('invalid_spec', `config.json: linux.timeOffsets: the offsets of a time namespace joined by path (${joinedPath}) cannot be set`);
   const value = entries.map(([clock, o]) => `${clock} ${o.secs ?? 0} ${o.nanosecs ?? 0}`).join('\n');
   return [{ op: 'write', path: '/proc/self/timens_offsets', value }];
+}
+
+/** process.consoleSize on the new pty (runc: only when both are set). */
+function winsizeOps(proc: ProcessSpec): PlanOp[] {
+  const c = proc.consoleSize;
+  return c && c.height && c.width ? [{ op: 'winsize', rows: c.height, cols: c.width }] : [];
 }
