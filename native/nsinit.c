@@ -51,6 +51,7 @@ static int sync_fd = -1; // fd 3 (3 + preserved) to the spawner, if it was open
 static int preserved;    // --preserve-fds N: fds 3 .. 2+N go to the process as they are
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
 static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
+static int pidfd_sock = -1;  // pidfd-socket: where the child's pidfd goes once it is forked
 int setup_sock[2] = {-1, -1};        // see nsinit.h
 static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
 static int exec_pipe[2] = {-1, -1};  // child -> monitor, CLOEXEC: EOF without data = exec succeeded
@@ -859,6 +860,14 @@ static void spawn_child(int sibling)
 	if (child > 0) {
 		if (sibling)
 			TRY((child_pidfd = (int)syscall(SYS_pidfd_open, child, 0)), "fork-sibling: pidfd_open %d", (int)child);
+		if (pidfd_sock >= 0) {
+			int pfd = sibling ? child_pidfd : (int)syscall(SYS_pidfd_open, child, 0);
+			TRY(pfd, "pidfd-socket: pidfd_open %d", (int)child);
+			TRY(send_fd(pidfd_sock, "pidfd", pfd), "pidfd-socket: send the pidfd of %d", (int)child);
+			if (pfd != child_pidfd)
+				close(pfd);
+			close_fd(&pidfd_sock);
+		}
 		for (int fd = 3; fd < 3 + preserved; fd++) // the caller's fds are the process's, not ours to hold
 			close(fd);
 		close_fd(&setup_sock[1]);
@@ -868,6 +877,7 @@ static void spawn_child(int sibling)
 		monitor();
 	}
 	phase = CHILD_SETUP;
+	close_fd(&pidfd_sock);
 	close_fd(&setup_sock[0]);
 	close_fd(&gate_pipe[1]); // so the gate reads EOF if the monitor dies
 	close_fd(&exec_pipe[0]);
@@ -878,6 +888,14 @@ static void spawn_child(int sibling)
 	close_fd(&state_fd);
 	sock_bound = 0;
 	reset_signals();
+}
+
+// pidfd-socket PATH: connect now (the monitor, with the caller's view of PATH); the pidfd of the
+// child forked next is sent there with SCM_RIGHTS, as runc's --pidfd-socket does.
+static void op_pidfd_socket(char **a)
+{
+	close_fd(&pidfd_sock);
+	pidfd_sock = unix_connect("pidfd-socket", a[0]);
 }
 
 static void op_fork(char **a)

@@ -68,7 +68,8 @@
 	X(lchown, "lchown", "snn")                   \
 	X(keyring, "keyring", "snn")                 \
 	X(mempolicy, "mempolicy", "ns")              \
-	X(winsize, "winsize", "nn")
+	X(winsize, "winsize", "nn")                  \
+	X(pidfd_socket, "pidfd-socket", "s")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

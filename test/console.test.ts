@@ -130,3 +130,47 @@ test('process.consoleSize is the new pty\'s size, for the init and for exec -p (
     await sb.run(['delete', '-f', 'sized']);
   }
 });
+
+test('--pidfd-socket receives a pidfd of the init (create, run) and of an exec\'d process (runc 1.2)', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {
+  const receiver = async (name: string) => {
+    const socket = path.join(sb.dir, name);
+    const script = path.join(sb.dir, `${name}.py`);
+    // Receives one fd and says what it is: a pidfd's fdinfo names its process.
+    fs.writeFileSync(script, `
+import socket, sys, os
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(sys.argv[1]); srv.listen(1)
+print("ready", flush=True)
+conn, _ = srv.accept()
+msg, fds, flags, addr = socket.recv_fds(conn, 4096, 1)
+info = open("/proc/self/fdinfo/%d" % fds[0]).read()
+pid = [l.split()[1] for l in info.splitlines() if l.startswith("Pid:")]
+print("%s %s %s" % (msg.decode(), os.readlink("/proc/self/fd/%d" % fds[0]), pid[0] if pid else "none"), flush=True)
+`);
+    const { spawn } = await import('node:child_process');
+    const child = spawn('python3', [script, socket], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const done = new Promise<string>((res) => child.on('exit', () => res(out.split('\n')[1] ?? '')));
+    const { until } = await import('./helpers/runa.js');
+    await until(() => out.includes('ready'), 'pidfd receiver ready');
+    return { socket, done };
+  };
+  const bundle = await sb.bundle(['sleep', '1000']);
+  const a = await receiver('pidfd-create.sock');
+  assert.equal((await sb.run(['create', '--pidfd-socket', a.socket, '-b', bundle, 'pfd'])).code, 0);
+  try {
+    const init = JSON.parse((await sb.run(['state', 'pfd'])).stdout).pid;
+    assert.equal(await a.done, `pidfd anon_inode:[pidfd] ${init}`);
+    const b = await receiver('pidfd-exec.sock');
+    const e = await sb.run(['exec', '-d', '--pid-file', path.join(sb.dir, 'pfd-exec.pid'), '--pidfd-socket', b.socket, 'pfd', 'sleep', '999']);
+    assert.equal(e.code, 0, e.stderr);
+    const execPid = fs.readFileSync(path.join(sb.dir, 'pfd-exec.pid'), 'utf8').trim();
+    assert.equal(await b.done, `pidfd anon_inode:[pidfd] ${execPid}`);
+    const missing = await sb.run(['exec', '--pidfd-socket', path.join(sb.dir, 'nobody-listens.sock'), 'pfd', 'true']);
+    assert.equal(missing.code, 255);
+    assert.match(missing.stderr, /pidfd-socket ".*nobody-listens\.sock": No such file or directory/);
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', 'pfd'])).code, 0);
+  }
+});

@@ -236,6 +236,20 @@ test('update changes the limits of a running container', async () => {
   assert.equal(file('cpu', 'up', 'cpu.cfs_quota_us'), '20000');
   assert.equal((await sb.run(['update', '--cpu-share', '300', 'up'])).code, 0, 'runc spells it --cpu-share');
   assert.equal(file('cpu', 'up', 'cpu.shares'), '300');
+  // runc 1.2's --cpu-burst and --cpu-idle (skipped where this kernel lacks the knob)
+  if (fs.existsSync(path.join(V1, 'cpu', prefix, 'up', 'cpu.cfs_burst_us'))) {
+    const b = await sb.run(['update', '--cpu-burst', '5000', 'up']);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(file('cpu', 'up', 'cpu.cfs_burst_us'), '5000');
+  }
+  if (fs.existsSync(path.join(V1, 'cpu', prefix, 'up', 'cpu.idle'))) {
+    assert.equal((await sb.run(['update', '--cpu-idle', '1', 'up'])).code, 0);
+    assert.equal(file('cpu', 'up', 'cpu.idle'), '1');
+    assert.equal((await sb.run(['update', '--cpu-idle', '0', 'up'])).code, 0);
+  }
+  const idle = await sb.run(['update', '--cpu-idle', '2', 'up']);
+  assert.equal(idle.code, 1);
+  assert.match(idle.stderr, /invalid value for --cpu-idle: 2 \(0 or 1\)/);
   const r = await sb.run(['update', '--resources', '-', 'up'], { input: JSON.stringify({ pids: { limit: 33 } }) });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(file('pids', 'up', 'pids.max'), '33');

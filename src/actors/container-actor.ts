@@ -767,7 +767,7 @@ export class ContainerActor {
   private specCache: Spec | null = null;
 
   /** Prepare an exec'd process: its plan joins the init's namespaces. The CLI spawns nsinit. */
-  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false, ignorePaused = false, cgroups: string[] = []): Promise<{ execId: string; plan: string }> {
+  exec(overrides: ExecOverrides, consoleSocket?: string, supervised = false, ignorePaused = false, cgroups: string[] = [], pidfdSocket?: string): Promise<{ execId: string; plan: string }> {
     return this.enqueue(() => {
       this.refuseUnless({ type: 'container.exec', ignorePaused });
       if (this.initPid === null) throw new RunaError('not_running', 'container not running');
@@ -782,7 +782,7 @@ export class ContainerActor {
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
         supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
         keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
-        cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path),
+        cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket,
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

@@ -204,7 +204,7 @@ export class Registry {
     });
     bus.handle('container.start', (req) => this.get(req.id).start());
     bus.handle('container.hooks', (req) => this.get(req.id).createHooks(req.kind, req.childPid));
-    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused, req.cgroups));
+    bus.handle('container.exec', (req) => this.get(req.id).exec(req.process, req.consoleSocket, req.supervised, req.ignorePaused, req.cgroups, req.pidfdSocket));
     bus.handle('exec.started', (req) => this.get(req.id).execStarted(req.execId, req.monitorPid));
     bus.handle('exec.failed', (req) => this.get(req.id).execFailed(req.execId));
     bus.handle('container.kill', (req) => this.get(req.id).kill(req.signal, req.all, req.pid));
@@ -301,7 +301,7 @@ export class Registry {
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
-          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
+          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
         },
       });
       const record: ContainerRecord = {

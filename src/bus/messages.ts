@@ -70,6 +70,8 @@ export const Request = z.discriminatedUnion('type', [
     rootless: z.boolean().optional(),
     /** --no-new-keyring: no session keyring of the container's own */
     noNewKeyring: z.boolean().optional(),
+    /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the init */
+    pidfdSocket: z.string().optional(),
   }),
   z.object({
     type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),
@@ -84,6 +86,8 @@ export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('container.start'), id }),
   z.object({
     type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional(),
+    /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the process */
+    pidfdSocket: z.string().optional(),
     ignorePaused: z.boolean().optional(),
     /** exec --cgroup: `[controller[,controller…]:]path` under the container's cgroup */
     cgroups: z.array(z.string()).optional(),

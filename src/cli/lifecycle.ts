@@ -20,6 +20,8 @@ export interface CreateOptions {
   preserveFds?: number;
   /** --no-new-keyring: the processes keep the caller's session keyring */
   noNewKeyring?: boolean;
+  /** --pidfd-socket: receives a pidfd of the init */
+  pidfdSocket?: string;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -63,6 +65,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     supervised: Boolean(opts.pidFile) && !opts.foreground,
     ...(ctx.globals.rootless ? { rootless: true } : {}),
     ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
+    ...(opts.pidfdSocket ? { pidfdSocket: ctx.abs(opts.pidfdSocket) } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

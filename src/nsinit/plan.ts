@@ -105,6 +105,8 @@ export type PlanOp =
   | { op: 'mempolicy'; mode: number; nodes: number[] }
   /** TIOCSWINSZ on stdin (the pty, after console or console-proxy) */
   | { op: 'winsize'; rows: number; cols: number }
+  /** Monitor, before `fork`: connect to PATH; the child's pidfd is sent there once it exists */
+  | { op: 'pidfd-socket'; path: string }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
   | { op: 'exec' };
@@ -128,6 +130,7 @@ function tokens(p: PlanOp): string[] {
     case 'affinity': return [p.cpus.join(',')];
     case 'mempolicy': return [String(p.mode), p.nodes.join(',')];
     case 'winsize': return [String(p.rows), String(p.cols)];
+    case 'pidfd-socket': return [p.path];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
     case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
     case 'pdeathsig': return [String(p.signal)];

@@ -123,6 +123,8 @@ export interface PlanInput {
   inUserNs?: boolean;
   /** the session keyring to join (sessionKeyring), or null to keep the caller's (--no-new-keyring) */
   keyring?: string | null;
+  /** --pidfd-socket: where a pidfd of the process goes */
+  pidfdSocket?: string;
 }
 
 /** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
@@ -180,7 +182,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   /** A namespace whose own file systems (sysfs, mqueue) can be mounted in the container: fresh, or made in the runtime's user namespace. */
   const owned = (t: string) => fresh(t) || (!userns && Boolean(input.inUserNs) && joined.has(t) && madeInOwnUserNs(joined.get(t)!, t));
 
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...pidfdOps(input.pidfdSocket), ...joinCgroup(input.cgroupDirs?.monitor)];
   // pid and time last: setns/unshare of either only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'time', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -765,6 +767,8 @@ export interface ExecPlanInput {
   keyring?: string | null;
   /** the container's cgroup namespace was joined by path (not made for it) */
   cgroupNsJoined?: boolean;
+  /** --pidfd-socket: where a pidfd of the process goes */
+  pidfdSocket?: string;
 }
 
 /**
@@ -800,7 +804,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   // process.execCPUAffinity: the CPUs before the process joins the container's cgroup, and after.
   const initial = affinityOps(input.process.execCPUAffinity?.initial);
   const final = affinityOps(input.process.execCPUAffinity?.final);
-  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
+  const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...pidfdOps(input.pidfdSocket), ...joinCgroup(input.cgroupDirs?.monitor)];
   // The container's namespaces: before its user namespace (host-owned ones need host root), or
   // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
   // The cgroup namespace is joined by the child once it is in its cgroup: with nsdelegate
@@ -979,3 +983,6 @@ function winsizeOps(proc: ProcessSpec): PlanOp[] {
   const c = proc.consoleSize;
   return c && c.height && c.width ? [{ op: 'winsize', rows: c.height, cols: c.width }] : [];
 }
+
+/** --pidfd-socket: the monitor connects while it still sees the caller's paths. */
+const pidfdOps = (socket?: string): PlanOp[] => (socket ? [{ op: 'pidfd-socket', path: socket }] : []);

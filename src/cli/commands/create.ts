@@ -7,6 +7,7 @@ export const createFlags: FlagSpecs = {
   bundle: { kind: 'string', alias: 'b', usage: 'path to the root of the bundle directory, defaults to the current directory' },
   'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+  'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process' },
   'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs (refused: runa always uses pivot_root)' },
   'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container; this will cause the container to inherit the calling processes session key' },
   'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
@@ -33,6 +34,7 @@ const create: Command = {
       consoleSocket: values['console-socket'] as string | undefined,
       preserveFds: preserveFdsFlag(values['preserve-fds']),
       noNewKeyring: Boolean(values['no-new-keyring']),
+      pidfdSocket: values['pidfd-socket'] as string | undefined,
     });
     nsinit.detach();
     return 0;

@@ -16,6 +16,7 @@ const execFlags: FlagSpecs = {
   process: { kind: 'string', alias: 'p', usage: 'path to the process.json' },
   detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+  'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process' },
   'process-label': { kind: 'string', usage: 'set the asm process label for the process commonly used with selinux (refused: runa does not apply SELinux labels)' },
   apparmor: { kind: 'string', usage: 'set the apparmor profile for the process (refused: runa does not apply AppArmor profiles)' },
   'no-new-privs': { kind: 'bool', usage: 'set the no new privileges value for the process' },
@@ -88,6 +89,7 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
     supervised: Boolean(values['pid-file']) && Boolean(values.detach),
     ignorePaused: Boolean(values['ignore-paused']),
     cgroups: values.cgroup as string[] | undefined,
+    ...(values['pidfd-socket'] ? { pidfdSocket: ctx.abs(values['pidfd-socket'] as string) } : {}),
   });
   ctx.log('debug', `exec ${id}: the daemon wrote the plan (${execId})`);
   let spawned;

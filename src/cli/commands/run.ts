@@ -11,6 +11,8 @@ const run: Command = {
     ...createFlags,
     detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
     keep: { kind: 'bool', usage: 'do not delete the container after it exits' },
+    // runa's monitor never makes itself a subreaper: what the flag asks for is always so.
+    'no-subreaper': { kind: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes (runa never uses one: the container\'s init, or its monitor\'s parent, reaps them)' },
   },
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
@@ -29,6 +31,7 @@ const run: Command = {
         start: true,
         preserveFds: preserveFdsFlag(values['preserve-fds']),
         noNewKeyring: Boolean(values['no-new-keyring']),
+        pidfdSocket: values['pidfd-socket'] as string | undefined,
       }));
     } catch (e) {
       // A failed start leaves a created container behind: run removes it, like runc.

@@ -31,6 +31,8 @@ const update: Command = {
     'cpu-shares': { kind: 'string', alias: 'cpu-share', usage: 'CPU shares (relative weight vs. other containers)' },
     'cpu-quota': { kind: 'string', usage: 'CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period' },
     'cpu-period': { kind: 'string', usage: 'CPU CFS period to be used for hardcapping (in usecs). 0 to use system default' },
+    'cpu-burst': { kind: 'string', usage: 'CPU CFS hardcap burst limit (in usecs). Allowed accumulated cpu time additionally for burst a given period' },
+    'cpu-idle': { kind: 'string', usage: 'set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE' },
     'cpu-rt-runtime': { kind: 'string', usage: 'CPU realtime runtime to be used for hardcapping (in usecs)' },
     'cpu-rt-period': { kind: 'string', usage: 'CPU realtime period to be used for hardcapping (in usecs)' },
     'cpuset-cpus': { kind: 'string', usage: 'CPU(s) to use' },
@@ -61,6 +63,12 @@ const update: Command = {
     if (values['cpu-shares']) cpu.shares = num(values['cpu-shares'] as string, 'cpu-shares');
     if (values['cpu-quota']) cpu.quota = num(values['cpu-quota'] as string, 'cpu-quota');
     if (values['cpu-period']) cpu.period = num(values['cpu-period'] as string, 'cpu-period');
+    if (values['cpu-burst'] !== undefined) cpu.burst = num(values['cpu-burst'] as string, 'cpu-burst');
+    if (values['cpu-idle'] !== undefined) {
+      const idle = num(values['cpu-idle'] as string, 'cpu-idle');
+      if (idle !== 0 && idle !== 1) throw new RunaError('invalid_argument', `invalid value for --cpu-idle: ${values['cpu-idle']} (0 or 1)`);
+      cpu.idle = idle;
+    }
     if (values['cpu-rt-runtime']) cpu.realtimeRuntime = num(values['cpu-rt-runtime'] as string, 'cpu-rt-runtime');
     if (values['cpu-rt-period']) cpu.realtimePeriod = num(values['cpu-rt-period'] as string, 'cpu-rt-period');
     if (values['cpuset-cpus']) cpu.cpus = values['cpuset-cpus'] as string;
