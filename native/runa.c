@@ -3,7 +3,7 @@
  * finds the daemon of the state root the command names (--root, else the default), hands it
  * the command line and the current directory (`cli.run` on the daemon's bus, WebSocket on
  * <root>/runa.sock), prints what comes back and exits with the status it is given. The
- * daemon runs the commands that only talk to it (src/cli/in-daemon.ts) and answers
+ * daemon runs the commands that only talk to it (src/daemon/front-end.ts) and answers
  * `fallback` for the rest; then, as when no daemon answers (the first command starts it),
  * this execs the Node.js CLI (bin/runa.js) with the same arguments.
  */
@@ -521,7 +521,7 @@ static void step_wait(int ws, struct buf *r)
 
 /* ---- no daemon answers: start it, for the commands that need one ---- */
 
-/* The commands that start the daemon when none runs (generated from src/cli/in-daemon.ts). */
+/* The commands that start the daemon when none runs (generated from src/daemon/front-end.ts). */
 #include "starts-daemon.h"
 
 static int starts_daemon(const char *command)

@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
 
 /** Go-style durations as runc takes them: 5s, 100ms, 1m, 1h30m. */
