@@ -8,6 +8,7 @@
  * this execs the Node.js CLI (bin/runa.js) with the same arguments.
  */
 #define _GNU_SOURCE
+#include "io.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -203,18 +204,6 @@ static int json_unquote(const char *p, struct buf *b)
 }
 
 /* ---- the socket ---- */
-
-static int write_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int read_full(int fd, void *data, size_t n)
 {
