@@ -45,16 +45,11 @@
 #define MAX_CLIENTS 32
 #define SOCK_NAME "monitor.sock"
 
-enum phase phase = MONITOR;
-
-static int sync_fd = -1; // fd 3 (3 + preserved) to the spawner, if it was open
 static int preserved;    // --preserve-fds N: fds 3 .. 2+N go to the process as they are
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
 static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
 static int pidfd_sock = -1;  // pidfd-socket: where the child's pidfd goes once it is forked
-int setup_sock[2] = {-1, -1};        // see nsinit.h
 static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
-static int exec_pipe[2] = {-1, -1};  // child -> monitor, CLOEXEC: EOF without data = exec succeeded
 static pid_t child = -1;
 static sigset_t old_mask;
 static char **prog_argv, **prog_env;
@@ -62,88 +57,15 @@ static size_t prog_argc, prog_envc;
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
-int write_all(int fd, const char *buf, size_t len)
+// What the monitor undoes before it reports a failure (errors.c calls it, see fail()).
+static void monitor_cleanup(void)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-// vsnprintf that reports what it wrote, never what it would have written.
-static size_t vfmt(char *buf, size_t size, const char *f, va_list ap)
-{
-	int n = vsnprintf(buf, size, f, ap);
-	return n < 0 ? 0 : (size_t)n < size ? (size_t)n : size - 1;
-}
-
-static size_t __attribute__((format(printf, 3, 4))) fmt(char *buf, size_t size, const char *f, ...)
-{
-	va_list ap;
-	va_start(ap, f);
-	size_t n = vfmt(buf, size, f, ap);
-	va_end(ap);
-	return n;
-}
-
-void warn_errno(const char *what)
-{
-	fprintf(stderr, "nsinit: %s: %s\n", what, strerror(errno));
-}
-
-// Report a failure where the current phase says it belongs, then end this process.
-void fail(int err, const char *msg)
-{
-	char buf[MSG_MAX + 32];
-
-	if (phase == CHILD_SETUP) {
-		send(setup_sock[1], buf, fmt(buf, sizeof buf, "%d\t%s", err, msg), MSG_NOSIGNAL);
-		_exit(1);
-	}
-	if (phase == CHILD_RUN) {
-		write_all(exec_pipe[1], msg, strlen(msg));
-		_exit(127);
-	}
 	proxy_restore();
 	// Our signals are blocked, so this waitpid cannot be interrupted.
 	if (child > 0 && kill(child, SIGKILL) == 0)
 		waitpid(child, NULL, 0);
 	if (sock_bound)
 		unlinkat(state_fd, SOCK_NAME, 0);
-	if (sync_fd >= 0) {
-		// One line: the channel is line-based, and a message names paths from the config,
-		// which may hold a newline. Control characters are written as \n, \r or \xNN.
-		char line[MSG_MAX * 4 + 32];
-		size_t n = (size_t)fmt(line, sizeof line, "error\t%d\t", err);
-		for (const unsigned char *c = (const unsigned char *)msg; *c && n + 5 < sizeof line; c++) {
-			if (*c == '\n') n += (size_t)fmt(line + n, sizeof line - n, "\\n");
-			else if (*c == '\r') n += (size_t)fmt(line + n, sizeof line - n, "\\r");
-			else if (*c < 0x20 && *c != '\t') n += (size_t)fmt(line + n, sizeof line - n, "\\x%02x", *c);
-			else line[n++] = (char)*c;
-		}
-		line[n++] = '\n';
-		write_all(sync_fd, line, n);
-	} else
-		fprintf(stderr, "nsinit: %s\n", msg);
-	exit(1);
-}
-
-void die_err(int err, const char *f, ...)
-{
-	char msg[MSG_MAX];
-	va_list ap;
-
-	va_start(ap, f);
-	size_t n = vfmt(msg, sizeof msg, f, ap);
-	va_end(ap);
-	fmt(msg + n, sizeof msg - n, ": %s", strerror(err));
-	fail(err, msg);
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -157,13 +79,6 @@ static void *xcalloc(size_t n, size_t size)
 static unsigned long num(const char *s) { return strtoul(s, NULL, 0); }
 static unsigned long long num64(const char *s) { return strtoull(s, NULL, 0); }
 static rlim_t limit(const char *s) { return strcmp(s, "unlimited") == 0 ? RLIM_INFINITY : (rlim_t)num64(s); }
-
-void close_fd(int *fd)
-{
-	if (*fd >= 0)
-		close(*fd);
-	*fd = -1;
-}
 
 // ---- the monitor ----
 
@@ -1141,6 +1056,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	size_t n, i;
 
+	fail_cleanup = monitor_cleanup;
 	// `--preserve-fds N`: fds 3 .. 2+N are the process's (runc's flag), the sync channel follows them.
 	if (argc == 4 && strcmp(argv[1], "--preserve-fds") == 0 && plan_is_num(argv[2]) && num(argv[2]) < 1024) {
 		preserved = (int)num(argv[2]);

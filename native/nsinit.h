@@ -1,4 +1,5 @@
-// Shared between nsinit.c (plan, monitor) and console.c (ptys, the console socket, the relay).
+// Shared between nsinit.c (plan, monitor) and the files of its ops (console.c, mounts.c, …);
+// error reporting is errors.c's, fd and buffer helpers io.c's.
 #ifndef NSINIT_H
 #define NSINIT_H
 #define _GNU_SOURCE
@@ -7,29 +8,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define MSG_MAX 2048 // error messages; small enough for one atomic pipe write
+#include "errors.h"
+#include "io.h"
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-// Where a failure is reported depends on which process hit it, and when.
-enum phase { MONITOR, CHILD_SETUP, CHILD_RUN };
-extern enum phase phase;
-// child -> monitor, SOCK_SEQPACKET: "<errno>\t<message>" (errno 0 = at the gate), or "pty" + SCM_RIGHTS
-extern int setup_sock[2];
-
-void __attribute__((noreturn)) fail(int err, const char *msg);
-// Fail with "<formatted>: <strerror(err)>".
-void __attribute__((noreturn, format(printf, 2, 3))) die_err(int err, const char *f, ...);
-#define die(...) die_err(errno, __VA_ARGS__)
-// For calls returning < 0 on failure: die naming the operation and its argument.
-#define TRY(call, ...)                    \
-	do {                              \
-		if ((call) < 0)           \
-			die(__VA_ARGS__); \
-	} while (0)
-
-int write_all(int fd, const char *buf, size_t len);
-void close_fd(int *fd);
-void warn_errno(const char *what);
 
 // console.c: fd passing (one message carrying data and one fd)
 int send_fd(int sock, const char *data, int fd);

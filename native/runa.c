@@ -3,11 +3,12 @@
  * finds the daemon of the state root the command names (--root, else the default), hands it
  * the command line and the current directory (`cli.run` on the daemon's bus, WebSocket on
  * <root>/runa.sock), prints what comes back and exits with the status it is given. The
- * daemon runs the commands that only talk to it (src/cli/in-daemon.ts) and answers
+ * daemon runs the commands that only talk to it (src/daemon/front-end.ts) and answers
  * `fallback` for the rest; then, as when no daemon answers (the first command starts it),
  * this execs the Node.js CLI (bin/runa.js) with the same arguments.
  */
 #define _GNU_SOURCE
+#include "io.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -203,18 +204,6 @@ static int json_unquote(const char *p, struct buf *b)
 }
 
 /* ---- the socket ---- */
-
-static int write_all(int fd, const void *data, size_t n)
-{
-	const char *p = data;
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int read_full(int fd, void *data, size_t n)
 {
@@ -521,7 +510,7 @@ static void step_wait(int ws, struct buf *r)
 
 /* ---- no daemon answers: start it, for the commands that need one ---- */
 
-/* The commands that start the daemon when none runs (generated from src/cli/in-daemon.ts). */
+/* The commands that start the daemon when none runs (generated from src/daemon/front-end.ts). */
 #include "starts-daemon.h"
 
 static int starts_daemon(const char *command)

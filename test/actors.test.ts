@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ActorBus, type ActorMessage } from '../src/bus/actor-bus.js';
+import { ActorBus, type ActorMessage } from '../src/actors/actor-bus.js';
 import { GoferActor, goferAddress } from '../src/actors/gofer-actor.js';
 import { SandboxActor, sandboxAddress } from '../src/actors/sandbox-actor.js';
 import { ProcessActor } from '../src/actors/process-actor.js';

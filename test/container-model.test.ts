@@ -5,7 +5,7 @@ import { getSimplePaths } from 'xstate/graph';
 import { containerMachine, containerStatus, type ContainerEvent, type ContainerStatus } from '../src/machines/index.js';
 
 // Model-based test: every simple path through the container machine, over a finite set of
-// events, is replayed on a fresh actor and checked against LIFECYCLE.md's table written
+// events, is replayed on a fresh actor and checked against docs/LIFECYCLE.md's table written
 // out again here, independently of the machine.
 
 type Op =

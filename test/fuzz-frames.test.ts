@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { BusClient } from '../src/bus/client.js';
-import { ActorBus, type ActorMessage } from '../src/bus/actor-bus.js';
+import { ActorBus, type ActorMessage } from '../src/actors/actor-bus.js';
 import { MonitorMessage } from '../src/bus/messages.js';
 import { MonitorLink, MAX_LINE } from '../src/actors/monitor-link.js';
 import { ProcessActor, processAddress } from '../src/actors/process-actor.js';

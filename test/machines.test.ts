@@ -29,7 +29,7 @@ const SIGKILL = 9;
 const ID = 'c1';
 
 // ---------------------------------------------------------------------------------------
-// Container: every cell of LIFECYCLE.md's table, plus the `deleted` row (all refused).
+// Container: every cell of docs/LIFECYCLE.md's table, plus the `deleted` row (all refused).
 
 type Op = 'start' | 'kill' | 'pause' | 'resume' | 'exec' | 'delete' | 'delete --force' | 'init exits';
 

@@ -1,5 +1,5 @@
 // OCI hooks through the whole runtime: order, namespaces, the state each receives, and
-// the failure rules of LIFECYCLE.md.
+// the failure rules of docs/LIFECYCLE.md.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -14,7 +14,7 @@ import { planFile } from '../paths.js';
 import { removeStateDir } from '../state.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
-import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from '../bus/actor-bus.js';
+import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from './actor-bus.js';
 import type { Watch } from './inspection.js';
 import { containerAddress } from './sandbox-actor.js';
 

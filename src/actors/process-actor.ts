@@ -8,7 +8,7 @@ import { processMachine, type MonitorRequest, type ProcessRole } from '../machin
 import { containerAddress } from './sandbox-actor.js';
 import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
-import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+import type { ActorBus, ActorMessage } from './actor-bus.js';
 import type { MonitorMessage } from '../bus/messages.js';
 import type { Watch } from './inspection.js';
 

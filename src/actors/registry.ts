@@ -6,7 +6,8 @@ import os from 'node:os';
 import type { AnyActor } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
-import { hostCgroups, type Bundle } from './gofer.js';
+import { type Bundle } from './gofer.js';
+import { hostCgroups } from '../cgroups/host.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
 import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
@@ -15,7 +16,7 @@ import { claimStateDir, clearIntent, isMarked, listIds, readExit, readIntent, re
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { History, brief } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
-import { ActorBus } from '../bus/actor-bus.js';
+import { ActorBus } from './actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import { sessionKeyring } from '../oci/plan.js';
 import type { Request } from '../bus/messages.js';

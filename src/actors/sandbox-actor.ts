@@ -5,7 +5,7 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
 import { invalidState } from '../machines/refusal.js';
 import { RunaError } from '../errors.js';
-import type { ActorBus, ActorMessage } from '../bus/actor-bus.js';
+import type { ActorBus, ActorMessage } from './actor-bus.js';
 import type { Watch } from './inspection.js';
 
 export const sandboxAddress = (id: string) => `sandbox:${id}`;

@@ -119,13 +119,13 @@ export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('container.file'), id, request: FileRequest }),
   z.object({ type: z.literal('container.list') }),
   z.object({ type: z.literal('inspect.subscribe') }),
-  /** the native front end: run this command line in the daemon (src/cli/in-daemon.ts) */
+  /** the native front end: run this command line in the daemon (src/daemon/front-end.ts) */
   z.object({
     type: z.literal('cli.run'), argv: z.array(z.string().max(65536)).max(4096), cwd: z.string().min(1).max(4096).nullable(),
     /** the caller's environment, `K=V` (`do` gives it to the container) */
     env: z.array(z.string().max(131072)).max(4096).optional(),
   }),
-  /** the front end's answer to the step it was given (checked in src/cli/in-daemon.ts) */
+  /** the front end's answer to the step it was given (checked in src/daemon/front-end.ts) */
   z.object({ type: z.literal('cli.step'), session: z.string().min(1).max(64), result: z.unknown() }),
   z.object({ type: z.literal('inspect.unsubscribe') }),
 ]);

@@ -3,19 +3,17 @@
 // for the commands that only talk to the daemon, in the daemon itself on behalf of the native
 // front end (native/runa.c, `cli.run`): its output and its status go back to the caller.
 import fs from 'node:fs';
-import { Context, absolute, processIO, type CliIO, type Globals } from './context.js';
+import { Context, absolute, processIO, type CliIO, type Globals, type RunDaemon } from './context.js';
 import type { Host } from './host.js';
 import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
-import { commandHelp, optionLines, type HelpTopic } from './help.js';
+import { commandHelp, optionLines } from './help.js';
+import type { Command, CommandTable } from './command.js';
 import { defaultStateRoot, rootlessCgroups } from '../rootless.js';
 import { RunaError } from '../errors.js';
 
-/** A command: its help (generated from its flags, which its parser takes) and what it does. */
-export interface Command extends HelpTopic {
-  run(this: Command, ctx: Context, args: string[]): Promise<number>;
-}
+export type { Command } from './command.js';
 
-export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+export const COMMANDS: CommandTable = {
   create: () => import('./commands/create.js'),
   start: () => import('./commands/start.js'),
   exec: () => import('./commands/exec.js'),
@@ -38,7 +36,8 @@ export const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   restore: () => import('./commands/restore.js'),
   debug: () => import('./commands/debug.js'),
   ui: () => import('./commands/ui.js'),
-  completion: () => import('./commands/completion.js'),
+  // (given the table it completes from, which lists it)
+  completion: async () => ({ default: (await import('./commands/completion.js')).completionCommand(COMMANDS, GLOBAL_FLAGS) }),
 };
 export const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
@@ -124,13 +123,13 @@ export function parseGlobals(argv: string[], io: CliIO) {
  * Run one command line; never throws: an error is reported as runc does (stderr, and --log)
  * and becomes the exit status.
  */
-export async function runCli(argv: string[], io: CliIO = processIO, connect?: Context['connect'], host?: Host): Promise<number> {
+export async function runCli(argv: string[], io: CliIO = processIO, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
   let globals: Globals | null = null;
   let topic: { name: string; cmd: Command } | null = null;
   try {
     const parsed = parseGlobals(argv, io);
     globals = parsed.globals;
-    return await main(parsed, io, (t) => { topic = t; }, connect, host);
+    return await main(parsed, io, (t) => { topic = t; }, connect, host, runDaemon);
   } catch (e) {
     // As urfave/cli: a usage error shows the command's help on stdout, then the error.
     if (e instanceof UsageError) {
@@ -142,7 +141,7 @@ export async function runCli(argv: string[], io: CliIO = processIO, connect?: Co
   }
 }
 
-async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host): Promise<number> {
+async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
   refuseGlobals(values);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
@@ -172,7 +171,7 @@ async function main({ values, globals, fmt, name, given, rest }: ReturnType<type
     return 0;
   }
   running({ name: given ?? name, cmd });
-  const ctx = new Context(globals, io, connect, host);
+  const ctx = new Context(globals, io, connect, host, runDaemon);
   try {
     return await cmd.run(ctx, rest);
   } finally {

@@ -20,6 +20,20 @@ export interface Globals {
   debug: boolean;
 }
 
+/** What `runa daemon` is asked to run. */
+export interface DaemonOptions {
+  root: string;
+  /** leave after this long with no container and no client; null: never */
+  idleMs: number | null;
+}
+
+/**
+ * The daemon, as the entry point gives it (src/cli/main.ts, src/daemon/main.ts): the daemon
+ * runs the CLI's commands for the native front end (src/daemon/front-end.ts), so the CLI's
+ * `daemon` command does not import it.
+ */
+export type RunDaemon = (opts: DaemonOptions) => Promise<number>;
+
 const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
@@ -59,6 +73,8 @@ export class Context {
     private readonly connectTo?: () => Promise<BusClient>,
     /** where nsinit is spawned and waited for: this process, or the native front end */
     readonly host: Host = localHost,
+    /** what `runa daemon` runs, from the entry point (none where the daemon cannot be run) */
+    readonly runDaemon?: RunDaemon,
   ) {}
 
   /** A path the caller gave, made absolute from its directory. */

@@ -2,7 +2,7 @@
 // (so that the monitor is the caller's descendant, as OCI callers expect), talking to it on
 // its sync channel, and waiting for it while passing signals on. The Node.js CLI does it
 // itself (LocalHost); for the native front end, the daemon asks the front end to (RemoteHost
-// in src/cli/in-daemon.ts). The command's logic is the same either way.
+// in src/daemon/front-end.ts). The command's logic is the same either way.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Socket } from 'node:net';

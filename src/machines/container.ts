@@ -2,7 +2,7 @@ import { assertEvent, assign, setup, type SnapshotFrom } from 'xstate';
 import { execPaused, invalidState, notRunning, type Refusal } from './refusal.js';
 
 /**
- * The OCI container lifecycle (LIFECYCLE.md, "Container"), as the single answer to
+ * The OCI container lifecycle (docs/LIFECYCLE.md, "Container"), as the single answer to
  * "can this happen now". Pure: the actor layer asks `snapshot.can(event)`, does the
  * effect, then sends the event. Every cell the table marks "error" is left unhandled,
  * so `can()` is false there and sending it changes nothing.

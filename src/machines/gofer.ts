@@ -1,7 +1,7 @@
 import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 
 /**
- * A container's gofer (LIFECYCLE.md, "Gofer"): created (bundle validated, mounts
+ * A container's gofer (docs/LIFECYCLE.md, "Gofer"): created (bundle validated, mounts
  * resolved) → running (rootfs prepared, serving) → paused (queues writes) ⇄ running →
  * stopped (mounts undone). A failure stops it and keeps the error for the caller.
  *

@@ -1,7 +1,7 @@
 import { assertEvent, assign, fromPromise, setup, spawnChild, type SnapshotFrom } from 'xstate';
 
 /**
- * A container's init or an exec'd process (LIFECYCLE.md, "Process"): created (monitor
+ * A container's init or an exec'd process (docs/LIFECYCLE.md, "Process"): created (monitor
  * spawned, gate closed) → running (user program exec'd) → paused (cgroup frozen) ⇄
  * running → stopped (exit status recorded, `128+signal` if signalled).
  *

@@ -1,7 +1,7 @@
 import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 
 /**
- * A sandbox (pod): the root container plus the subcontainers that join it (LIFECYCLE.md,
+ * A sandbox (pod): the root container plus the subcontainers that join it (docs/LIFECYCLE.md,
  * "Sandbox"; runsc's pods). Its status comes from its root container's:
  * - created when the root is created, running when the root starts;
  * - paused and resumed as a whole: when the root pauses, every member is paused

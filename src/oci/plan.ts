@@ -5,10 +5,10 @@ import { RunaError } from '../errors.js';
 import { idMap, MS, type IdMapping, type PlanOp } from '../nsinit/plan.js';
 import type { Mount, Spec } from './spec.js';
 type Personality = NonNullable<NonNullable<Spec['linux']>['personality']>;
-import type { HostCgroupMount } from '../actors/gofer.js';
+import type { HostCgroupMount } from '../cgroups/host.js';
 import { secureJoin } from './secure-join.js';
 import { capNamesMask, NS_PROC_NAME, RLIMITS } from './linux.js';
-import type { CompiledFilter } from '../seccomp/index.js';
+import type { SeccompLoad } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
 import { affinityOps, ioPriorityOp, memoryPolicyOp, personalityOp, schedulerOp } from './process-attrs.js';
@@ -127,8 +127,6 @@ export interface PlanInput {
   pidfdSocket?: string;
 }
 
-/** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
-export interface SeccompLoad { filter: CompiledFilter; listenerState?: string }
 
 const DEFAULT_DEVICES: Array<[string, number, number]> = [
   ['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0],

@@ -9,8 +9,7 @@ import { CAPABILITIES, RLIMITS } from './linux.js';
 import { LinuxResourcesSchema } from '../cgroups/index.js';
 import { HooksSchema } from '../hooks/index.js';
 import { ExecCpuAffinitySchema, IoPrioritySchema, MemoryPolicySchema, PersonalitySchema, SchedulerSchema } from './process-attrs.js';
-import { compileSeccomp, listenerState, SeccompError, type CompiledFilter } from '../seccomp/index.js';
-import type { SeccompLoad } from './plan.js';
+import { compileSeccomp, listenerState, SeccompError, type CompiledFilter, type SeccompLoad } from '../seccomp/index.js';
 import { supportedFlagBits } from '../seccomp/probe.js';
 
 const absolute = z.string().refine((p) => p.startsWith('/'), 'must be an absolute path');

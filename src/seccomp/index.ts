@@ -24,6 +24,9 @@ export interface CompiledFilter {
   unknown: string[];
 }
 
+/** A compiled filter for the process, and the state its listener gets (with SCMP_ACT_NOTIFY). */
+export interface SeccompLoad { filter: CompiledFilter; listenerState?: string }
+
 export interface CompileOptions { native?: SyscallArch; flagsSupported?: number }
 
 const cache = new Map<string, CompiledFilter>();

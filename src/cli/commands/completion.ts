@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command, CommandTable } from '../command.js';
 import { parseFlags, usage, type FlagSpecs } from '../flags.js';
 
 /** Commands whose arguments are not container ids. */
@@ -13,8 +13,7 @@ const names = (flags: FlagSpecs, which: (kind: string) => boolean): string[] =>
  * the same command and flag definitions the parser uses: commands, each command's flags, and
  * container ids from `runa list -q` (with the --root given on the line).
  */
-async function bashScript(): Promise<string> {
-  const { COMMANDS, GLOBAL_FLAGS } = await import('../cli.js');
+async function bashScript(COMMANDS: CommandTable, GLOBAL_FLAGS: FlagSpecs): Promise<string> {
   const cmds = Object.keys(COMMANDS);
   const loaded = await Promise.all(cmds.map(async (c) => [c, (await COMMANDS[c]()).default] as const));
   const q = (xs: string[]) => xs.join(' ');
@@ -64,7 +63,8 @@ complete -F _runa runa
 `;
 }
 
-const completion: Command = {
+/** The command, given the table it completes from (src/cli/cli.ts's, which lists this one too). */
+export const completionCommand = (commands: CommandTable, globalFlags: FlagSpecs): Command => ({
   summary: 'print a shell completion script',
   args: 'bash',
   description: 'Commands, their flags and container ids (from `runa list -q`). For example:\n   source <(runa completion bash)',
@@ -72,8 +72,7 @@ const completion: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
     if (positionals.length !== 1 || positionals[0] !== 'bash') throw usage('"completion" requires exactly 1 argument(s): bash');
-    ctx.out(await bashScript());
+    ctx.out(await bashScript(commands, globalFlags));
     return 0;
   },
-};
-export default completion;
+});

@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { exactArgs, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { createContainer, preserveFdsFlag } from '../lifecycle.js';

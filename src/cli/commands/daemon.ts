@@ -1,5 +1,6 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
+import { RunaError } from '../../errors.js';
 
 const daemon: Command = {
   summary: 'run the daemon for this --root (commands start it on demand)',
@@ -11,7 +12,9 @@ const daemon: Command = {
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
     if (positionals.length) throw usage('"daemon" takes no arguments');
-    const { runDaemon } = await import('../../actors/daemon.js');
+    // The entry point gives the daemon (src/cli/main.ts, src/daemon/main.ts): it runs commands of this CLI.
+    const { runDaemon } = ctx;
+    if (!runDaemon) throw new RunaError('unsupported', 'the daemon cannot be run from here');
     const idle = values['idle-timeout'] ?? process.env.RUNA_DAEMON_IDLE_MS;
     // In the foreground (systemd) the daemon stays; started on demand, it leaves soon once it has
     // no container and no client: under a caller that is a child subreaper waiting for all its

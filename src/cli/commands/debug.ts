@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
 
 interface Machine { address: string; value: string; context: Record<string, unknown> }

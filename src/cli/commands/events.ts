@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
 import { eventLine } from '../../cgroups/stats-json.js';
 

@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { SPEC_VERSION, VERSION } from '../../version.js';
 import { ACTIONS, FLAGS, OCI_ARCHES, OPERATORS } from '../../seccomp/index.js';

@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { parseSignal } from '../signals.js';
 import { RunaError } from '../../errors.js';

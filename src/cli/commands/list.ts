@@ -1,4 +1,4 @@
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { listIds, loadContainer, SANDBOX_ID_ANNOTATION } from '../../state.js';
 

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { listIds, loadContainer, readState } from '../../state.js';
@@ -45,7 +45,7 @@ const ps: Command = {
       ctx.out(JSON.stringify(values.sandbox ? byContainer : pids) + '\n');
       return 0;
     }
-    // Not spawnSync: this may run in the daemon (src/cli/in-daemon.ts), which must not block.
+    // Not spawnSync: this may run in the daemon (src/daemon/front-end.ts), which must not block.
     const stdout = await new Promise<string>((resolve, reject) => {
       execFile('ps', psArgs.length ? psArgs : ['-ef'], { encoding: 'utf8', maxBuffer: 64 << 20 }, (err, out, errOut) => {
         if (err) reject(new RunaError('ps_failed', `ps: ${errOut.trim() || (typeof err.code === 'number' ? `exit status ${err.code}` : err.message)}`));

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { defaultSpec, rootlessSpec } from '../../oci/default-spec.js';

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { parseFlags, usage } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { isStatelyFrame } from '../../actors/inspection.js';

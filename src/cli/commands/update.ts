@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { Command } from '../cli.js';
+import type { Command } from '../command.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { RunaError } from '../../errors.js';
 

@@ -5,8 +5,8 @@
 // event from one actor to another).
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
-import { describeIssues, FileRequest } from './messages.js';
-export { FILE_MAX, FileRequest } from './messages.js';
+import { describeIssues, FileRequest } from '../bus/messages.js';
+export { FILE_MAX, FileRequest } from '../bus/messages.js';
 import type { PlanInput } from '../oci/plan.js';
 
 /** What the gofer needs to lay a container's plan out: everything but the rootfs, its state dir and path resolution, which are its own. */

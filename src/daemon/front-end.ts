@@ -14,7 +14,8 @@ import type { BusClient } from '../bus/client.js';
 import type { Request } from '../bus/messages.js';
 import { RunaError } from '../errors.js';
 import { nsinitPath } from '../paths.js';
-import type { Host, NsinitProcess } from './host.js';
+import type { Host, NsinitProcess } from '../cli/host.js';
+import { COMMANDS, parseGlobals, runCli } from '../cli/cli.js';
 
 /** Commands run in the daemon. (`spec`, `update`, `events`, `checkpoint`, `restore`, `ui`, `daemon`: the Node.js CLI.) */
 export const IN_DAEMON = new Set(['do', 'create', 'run', 'exec', 'state', 'list', 'kill', 'delete', 'start', 'pause', 'resume', 'ps', 'wait', 'debug', 'features', 'completion']);
@@ -169,7 +170,6 @@ class RemoteNsinit implements NsinitProcess {
 export function serveCli(bus: Bus, root: string): void {
   const sessions = new Map<string, FrontEnd>();
   bus.handle('cli.run', async (req, env): Promise<CliReply> => {
-    const { COMMANDS, parseGlobals, runCli } = await import('./cli.js');
     const fe = new FrontEnd();
     // The front end could not read its directory (it is gone): as process.cwd() fails for the CLI.
     const io = {

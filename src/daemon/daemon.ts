@@ -6,16 +6,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { Bus } from '../bus/bus.js';
 import { serveSocket, type SocketServer } from '../bus/socket-server.js';
-import { Registry } from './registry.js';
+import { Registry } from '../actors/registry.js';
 import { socketPath } from '../paths.js';
-import { serveCli } from '../cli/in-daemon.js';
+import { serveCli } from './front-end.js';
 import { saveCodeCache } from '../code-cache.js';
 
-export interface DaemonOptions {
-  root: string;
-  /** leave after this long with no container and no client; null: never */
-  idleMs: number | null;
-}
+import type { DaemonOptions } from '../cli/context.js';
+
+export type { DaemonOptions };
 
 /**
  * One daemon per root, even when many CLIs start one at once: an abstract unix socket

@@ -3,8 +3,10 @@
 // CommonJS file, because Node.js keeps no code cache for ES modules and compiling them was
 // a quarter of the daemon's start.
 import { z } from 'zod';
-import { COMMANDS, runCli } from './cli/cli.js';
-import { setCodeCacheSaver } from './code-cache.js';
+import { COMMANDS, runCli } from '../cli/cli.js';
+import { processIO } from '../cli/context.js';
+import { setCodeCacheSaver } from '../code-cache.js';
+import { runDaemon } from './daemon.js';
 
 // zod compiles a fast path per object schema with `new Function` on its first parse: a cost
 // at each first use (9 ms for a config.json) that a daemon started on demand pays in full,
@@ -14,7 +16,7 @@ z.config({ jitless: true });
 /** Run a command line (`--root R daemon …`) and exit with its status. */
 export function main(argv: string[], saveCodeCache: (() => void) | null): void {
   setCodeCacheSaver(saveCodeCache);
-  void runCli(argv).then((code) => process.exit(code));
+  void runCli(argv, processIO, undefined, undefined, runDaemon).then((code) => process.exit(code));
 }
 
 /**
@@ -22,5 +24,5 @@ export function main(argv: string[], saveCodeCache: (() => void) | null): void {
  * made from at build time, so that the functions compiled then come compiled from the cache.
  */
 export async function warm(): Promise<void> {
-  await Promise.all([...Object.values(COMMANDS).map((load) => load()), import('./actors/daemon.js'), import('./cli/in-daemon.js')]);
+  await Promise.all(Object.values(COMMANDS).map((load) => load())); // the daemon's own modules are imported above
 }
