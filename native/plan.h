@@ -65,7 +65,11 @@
 	X(affinity, "affinity", "s")                 \
 	X(personality, "personality", "n")           \
 	X(setdomainname, "setdomainname", "s")       \
-	X(lchown, "lchown", "snn")
+	X(lchown, "lchown", "snn")                   \
+	X(netdev, "netdev", "ss")                    \
+	X(netdev_move, "netdev-move", "")            \
+	X(idmap_userns, "idmap-userns", "ss")        \
+	X(hold_idmap, "hold-idmap", "nnn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -12,6 +12,8 @@ import type { CompiledFilter } from '../seccomp/index.js';
 import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
 import { affinityOps, ioPriorityOp, personalityOp, schedulerOp } from './process-attrs.js';
+import { netDeviceOps } from './netdevices.js';
+import { IDMAP_OPTIONS, idmapOps, mountIdmap, type MountIdmap } from './idmap.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -65,6 +67,8 @@ export function parseMountOptions(options: string[] = []): MountOptions {
     if (o in PROPAGATION) { propagation.push(PROPAGATION[o]); continue; }
     // runc's extension (podman's tmpfs mounts): the tmpfs starts with what the directory held.
     if (o === 'tmpcopyup') { copyup = true; continue; }
+    // runc's idmapped bind mounts (src/oci/idmap.ts): not kernel data.
+    if (IDMAP_OPTIONS.includes(o)) continue;
     const r = RECURSIVE_OPTIONS[o];
     if (r) {
       recursive ??= { set: 0, clear: 0 };
@@ -156,15 +160,26 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (unpriv && !types.has('user')) throw new RunaError('invalid_spec', 'rootless container requires user namespaces');
   if (unpriv && spec.process.user.additionalGids?.length) throw new RunaError('invalid_spec', 'cannot set any additional groups in a rootless container');
   const userns = userNamespace(spec, joined.get('user'));
-  /** In a user namespace: bind mounts cloned from before it (mount index → index of its `hold`); not rootless: cloning needs host root. */
+  const netdevs = netDeviceOps(spec, { types, unprivileged: Boolean(unpriv) });
+  /** Idmapped mounts (by mount index), checked even without a mount namespace (runc checks them first). */
+  const idmapped = new Map<number, MountIdmap>();
+  (spec.mounts ?? []).forEach((m, i) => {
+    const idmap = mountIdmap(m, i, { isBind: isBindMount(m), userns: Boolean(userns), containerMaps: userns, unprivileged: Boolean(unpriv) });
+    if (idmap) idmapped.set(i, idmap);
+  });
+  /**
+   * Bind mounts cloned from before the user namespace, and idmapped ones (mount index → index of
+   * its `hold`); not rootless: cloning needs host root, and so does MOUNT_ATTR_IDMAP.
+   */
   const held = new Map<number, number>();
   const holds: PlanOp[] = [];
-  if (userns && mnt && !unpriv) {
+  if (mnt && !unpriv) {
     (spec.mounts ?? []).forEach((m, i) => {
-      if (!isBindMount(m) || !m.source?.startsWith('/')) return;
+      if (!isBindMount(m) || !m.source?.startsWith('/') || (!userns && !idmapped.has(i))) return;
       held.set(i, holds.length);
       holds.push({ op: 'hold', path: m.source, recursive: (parseMountOptions(m.options).flags & MS.REC) !== 0 });
     });
+    holds.push(...idmapOps([...idmapped].map(([i, idmap]) => ({ held: held.get(i)!, idmap }))));
   }
   if (userns) checkReachable(userns, input.rootfs, 'root.path', true);
   /** A namespace created for the container (so, in a user namespace, owned by it). */
@@ -173,6 +188,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const owned = (t: string) => fresh(t) || (!userns && Boolean(input.inUserNs) && joined.has(t) && madeInOwnUserNs(joined.get(t)!, t));
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
+  // linux.netDevices: queued with a helper forked now, in the runtime's namespaces (see netdev-move below).
+  plan.push(...netdevs);
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -180,6 +197,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   // monitor has no capabilities outside, and only the user namespace gives it some.
   const joinOthers = () => { for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' }); };
   if (!unpriv) joinOthers();
+  // Without a user namespace, idmapped binds are cloned here (with one, below, before entering it).
+  if (!userns) plan.push(...holds);
   /** Rootless with setgroups denied (a map of the user's own gid): no setgroups(2) inside. */
   let groupsDenied = Boolean(unpriv);
   if (userns) {
@@ -199,6 +218,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (unpriv) joinOthers();
   const unshared = order.filter((t) => !joined.has(t)).map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
+  // The monitor is in the container's network namespace now (made or joined): the interfaces move in.
+  if (netdevs.length) plan.push({ op: 'netdev-move' });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
