@@ -102,6 +102,26 @@ test('netDevices: without a new name the interface keeps its own; a %d template 
   await until(() => allGone(a) && allGone(b), 'the interfaces to go with their namespace', 5000);
 });
 
+test('netDevices: into a container with a user namespace of its own (the helper moves it with the runtime\'s capabilities)', { skip: haveIp ? false : 'needs iproute2 (ip)' }, async () => {
+  fs.chmodSync(sb.dir, 0o755);
+  const rootfs = await sb.rootfs();
+  for (let d = rootfs; d !== sb.dir; d = path.dirname(d)) fs.chmodSync(d, 0o755);
+  const host = dummy('u');
+  const MAP = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  const bundle = await sb.bundle(['sh', '-c', 'ls /sys/class/net; cat /sys/class/net/uns0/flags'], (s) => {
+    s.linux.namespaces.push({ type: 'user' });
+    s.linux.uidMappings = MAP;
+    s.linux.gidMappings = MAP;
+    s.linux.netDevices = { [host]: { name: 'uns0' } };
+  });
+  const r = await sb.run(['run', '-b', bundle, `nd${++n}`]);
+  assert.equal(r.code, 0, r.stderr);
+  const [a, b, flags] = r.stdout.trim().split(/\s+/);
+  assert.deepEqual([a, b], ['lo', 'uns0']);
+  assert.equal(Number(flags) & 1, 1, 'up');
+  await until(() => allGone(host), 'the interface to go with its namespace', 5000);
+});
+
 test('netDevices: refusals before anything is created (runc\'s words), and the interface stays on the host', { skip: haveIp ? false : 'needs iproute2 (ip)' }, async () => {
   const host = dummy('d');
   const other = dummy('e');
