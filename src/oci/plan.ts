@@ -190,6 +190,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...joinCgroup(input.cgroupDirs?.monitor)];
   // linux.netDevices: queued with a helper forked now, in the runtime's namespaces (see netdev-move below).
   plan.push(...netdevs);
+  // Bind sources are opened (and idmapped binds made) while still host root, before any namespace
+  // is joined: the mapped root may not reach them (runc), and idmap-userns forks (not into a joined pid namespace).
+  plan.push(...holds);
   // pid last: setns/unshare of a pid namespace only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -197,8 +200,6 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   // monitor has no capabilities outside, and only the user namespace gives it some.
   const joinOthers = () => { for (const t of order) if (joined.has(t)) plan.push({ op: 'setns', path: joined.get(t)!, nstype: NS_FLAG[t] as 'ipc' }); };
   if (!unpriv) joinOthers();
-  // Without a user namespace, idmapped binds are cloned here (with one, below, before entering it).
-  if (!userns) plan.push(...holds);
   /** Rootless with setgroups denied (a map of the user's own gid): no setgroups(2) inside. */
   let groupsDenied = Boolean(unpriv);
   if (userns) {
@@ -206,8 +207,6 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // the child inherits the limits, the oom score and the console socket.
     plan.push(...hostProcessOps(spec.process));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
-    // Bind sources are opened while still host root: the mapped root may not reach them (runc).
-    plan.push(...holds);
     if (userns.joined) plan.push({ op: 'setns', path: userns.joined, nstype: 'user' });
     else if (unpriv) {
       const op = unprivilegedUserns(userns.uid!, userns.gid!, unpriv);
