@@ -225,10 +225,11 @@ static int move_one(int fd, int in, const char *host, const char *name, int nsfd
 		errno = EEXIST;
 		FAIL("netdev \"%s\": \"%s\" already exists in the container's network namespace", host, name);
 	}
-	if (link_up(fd, index, 0) < 0)
-		FAIL("netdev \"%s\": set it down", host);
+	// Listed before it goes down: IPv6 drops its addresses then (keep_addr_on_down 0).
 	if ((naddr = link_addrs(fd, index, addrs, ADDR_MAX)) < 0)
 		FAIL("netdev \"%s\": list its addresses", host);
+	if (link_up(fd, index, 0) < 0)
+		FAIL("netdev \"%s\": set it down", host);
 	// Moved and renamed at once: no moment where its name could clash on either side.
 	link_req(&r, index);
 	addattr(&r, IFLA_IFNAME, name, strlen(name) + 1);

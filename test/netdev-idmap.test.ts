@@ -66,6 +66,7 @@ async function refused(edit: (s: any) => void, message: RegExp) {
 test('netDevices: a host interface moves in renamed, with its address, up; gone from the host while the container runs, destroyed with its namespace (a virtual one)', { skip: haveIp ? false : 'needs iproute2 (ip)' }, async () => {
   const host = dummy('a');
   ip('addr', 'add', '192.0.2.77/24', 'dev', host);
+  const v6 = fs.existsSync('/proc/net/if_inet6') && spawnSync('ip', ['addr', 'add', '2001:db8::77/64', 'dev', host, 'nodad']).status === 0;
   const bundle = await sb.bundle(['sh', '-c', 'ls /sys/class/net; cat /sys/class/net/ctr0/operstate /sys/class/net/ctr0/flags; grep -c 192.0.2.77 /proc/net/fib_trie; sleep 1000'], (s) => {
     s.linux.netDevices = { [host]: { name: 'ctr0' } };
   });
@@ -82,6 +83,10 @@ test('netDevices: a host interface moves in renamed, with its address, up; gone 
     assert.equal(flags & 1, 1, 'up');
     const trie = spawnSync('nsenter', ['-t', String(state.pid), '-n', 'cat', '/proc/net/fib_trie'], { encoding: 'utf8' }).stdout;
     assert.match(trie, /192\.0\.2\.77/);
+    if (v6) {
+      const inet6 = spawnSync('nsenter', ['-t', String(state.pid), '-n', 'cat', '/proc/net/if_inet6'], { encoding: 'utf8' }).stdout;
+      assert.match(inet6, /^20010db8000000000000000000000077 .* ctr0$/m, 'the IPv6 address came along');
+    }
   } finally {
     assert.equal((await sb.run(['delete', '--force', id])).code, 0);
   }
