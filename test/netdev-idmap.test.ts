@@ -3,7 +3,7 @@
 // the host; and their refusals, which leave nothing behind.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Sandbox, until } from './helpers/runa.js';
@@ -105,6 +105,29 @@ test('netDevices: without a new name the interface keeps its own; a %d template 
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split(/\s+/).sort(), [a, 'eth0', 'lo'].sort());
   await until(() => allGone(a) && allGone(b), 'the interfaces to go with their namespace', 5000);
+});
+
+test('netDevices: into a network namespace joined by path, where it stays after delete (the namespace is not the container\'s to end)', { skip: haveIp ? false : 'needs iproute2 (ip)' }, async () => {
+  const host = dummy('j');
+  // A network namespace held by a process of the test's (ip netns would leave /run/netns mounted).
+  const holder = spawn('unshare', ['--net', 'sleep', '1000'], { stdio: 'ignore' });
+  try {
+    const nsPath = `/proc/${holder.pid}/ns/net`;
+    await until(() => fs.readlinkSync(nsPath) !== fs.readlinkSync('/proc/self/ns/net'), 'the holder to be in its namespace');
+    const bundle = await sb.bundle(['sh', '-c', 'ls /sys/class/net'], (s) => {
+      s.linux.namespaces = s.linux.namespaces.map((x: any) => (x.type === 'network' ? { type: 'network', path: nsPath } : x));
+      s.linux.netDevices = { [host]: { name: 'joined0' } };
+    });
+    const r = await sb.run(['run', '-b', bundle, `nd${++n}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split(/\s+/).sort(), ['joined0', 'lo']);
+    assert.equal(hostHas(host), false);
+    const there = spawnSync('nsenter', ['-t', String(holder.pid), '-n', 'cat', '/proc/net/dev'], { encoding: 'utf8' }).stdout;
+    assert.match(there, /^\s*joined0:/m, 'still in the joined namespace after delete');
+  } finally {
+    holder.kill('SIGKILL');
+  }
+  await until(() => allGone(host), 'the interface to go with the namespace', 5000);
 });
 
 test('netDevices: into a container with a user namespace of its own (the helper moves it with the runtime\'s capabilities)', { skip: haveIp ? false : 'needs iproute2 (ip)' }, async () => {
