@@ -542,7 +542,7 @@ static void op_setns(char **a)
 // ---- user namespaces ----
 
 // Close every fd >= 3 but keep[0] < keep[1] (hygiene only: errors are ignored).
-static void close_all_but(const int keep[2])
+void close_all_but(const int keep[2])
 {
 	unsigned lo = 3;
 	for (int k = 0; k < 2; k++) {

@@ -72,5 +72,13 @@ void op_setdomainname(char **a);
 void op_keyring(char **a);
 void op_mempolicy(char **a);
 void op_winsize(char **a);
+// netdev.c: linux.netDevices
+void op_netdev(char **a);
+void op_netdev_move(char **a);
+// mounts.c: idmapped mounts
+void op_idmap_userns(char **a);
+void op_hold_idmap(char **a);
+// Close every fd from 3 up but keep[0] and keep[1] (sorted; may be equal).
+void close_all_but(const int keep[2]);
 
 #endif

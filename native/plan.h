@@ -69,7 +69,11 @@
 	X(keyring, "keyring", "snn")                 \
 	X(mempolicy, "mempolicy", "ns")              \
 	X(winsize, "winsize", "nn")                  \
-	X(pidfd_socket, "pidfd-socket", "s")
+	X(pidfd_socket, "pidfd-socket", "s")         \
+	X(netdev, "netdev", "ss")                    \
+	X(netdev_move, "netdev-move", "")            \
+	X(idmap_userns, "idmap-userns", "ss")        \
+	X(hold_idmap, "hold-idmap", "nnn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

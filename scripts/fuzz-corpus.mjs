@@ -75,6 +75,17 @@ const plans = {
       uidMappings: [{ containerID: 0, hostID: 1000, size: 1 }, { containerID: 1, hostID: 200000, size: 65536 }],
       gidMappings: [{ containerID: 0, hostID: 1000, size: 1 }] },
   })), { cgroupDirs: undefined, unprivileged: { uid: 1000, gid: 1000, newuidmap: '/usr/bin/newuidmap', newgidmap: '/usr/bin/newgidmap' } }),
+  // linux.netDevices (netdev, netdev-move) and idmapped binds (hold, idmap-userns, hold-idmap);
+  // `lo` is the one interface every runtime namespace has (the planner checks it is there)
+  'netdev-idmap': container(spec((s) => ({
+    ...s,
+    mounts: [...s.mounts,
+      { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind', 'ridmap'],
+        uidMappings: [{ containerID: 1000, hostID: 0, size: 1 }], gidMappings: [{ containerID: 1000, hostID: 0, size: 1 }] },
+      { destination: '/more', type: 'bind', source: '/srv/more', options: ['bind', 'ro'],
+        uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }] }],
+    linux: { ...s.linux, netDevices: { lo: { name: 'ctr0' } } },
+  }))),
   // docker's seccomp profile, and a user-notification listener
   'seccomp-docker': container(spec(), { seccomp: seccomp(docker) }),
   'seccomp-notify': container(spec(), { seccomp: seccomp(notify) }),

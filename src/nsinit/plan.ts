@@ -109,6 +109,17 @@ export type PlanOp =
   | { op: 'pidfd-socket'; path: string }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
+  /**
+   * Monitor, before `userns`, any `setns` of a network namespace and `unshare`: queue the runtime's
+   * interface HOST, to be named NAME in the container, with a helper left in the runtime's namespaces.
+   */
+  | { op: 'netdev'; host: string; name: string }
+  /** Monitor, in the container's network namespace, before `fork`: the helper moves the queued interfaces into it. */
+  | { op: 'netdev-move' }
+  /** Monitor, while host root: a user namespace with exactly these maps for idmapped mounts (the next index, from 0). */
+  | { op: 'idmap-userns'; uidMap: string; gidMap: string }
+  /** Make the INDEXth `hold` an idmapped mount with the USERNSth `idmap-userns`; recursive: its whole tree (ridmap). */
+  | { op: 'hold-idmap'; index: number; userns: number; recursive: boolean }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -133,6 +144,9 @@ function tokens(p: PlanOp): string[] {
     case 'pidfd-socket': return [p.path];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
     case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
+    case 'netdev': return [p.host, p.name];
+    case 'idmap-userns': return [p.uidMap, p.gidMap];
+    case 'hold-idmap': return [String(p.index), String(p.userns), p.recursive ? '1' : '0'];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];
@@ -164,7 +178,7 @@ function tokens(p: PlanOp): string[] {
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];
     case 'loopback': case 'fork': case 'fork-sibling': case 'chdir-late': case 'gate': case 'exec': case 'setsid': case 'console':
-    case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null':
+    case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null': case 'netdev-move':
       return [];
   }
 }

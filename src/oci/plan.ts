@@ -13,6 +13,8 @@ import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
 import { affinityOps, ioPriorityOp, memoryPolicyOp, personalityOp, schedulerOp } from './process-attrs.js';
 import { checkSecurity, labelOps, withMountLabel } from './security.js';
+import { netDeviceOps } from './netdevices.js';
+import { IDMAP_OPTIONS, idmapOps, mountIdmap, type MountIdmap } from './idmap.js';
 
 const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   defaults: {}, rw: { clear: MS.RDONLY }, ro: { set: MS.RDONLY },
@@ -66,6 +68,8 @@ export function parseMountOptions(options: string[] = []): MountOptions {
     if (o in PROPAGATION) { propagation.push(PROPAGATION[o]); continue; }
     // runc's extension (podman's tmpfs mounts): the tmpfs starts with what the directory held.
     if (o === 'tmpcopyup') { copyup = true; continue; }
+    // runc's idmapped bind mounts (src/oci/idmap.ts): not kernel data.
+    if (IDMAP_OPTIONS.includes(o)) continue;
     const r = RECURSIVE_OPTIONS[o];
     if (r) {
       recursive ??= { set: 0, clear: 0 };
@@ -164,15 +168,26 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   if (unpriv && !types.has('user')) throw new RunaError('invalid_spec', 'rootless container requires user namespaces');
   if (unpriv && spec.process.user.additionalGids?.length) throw new RunaError('invalid_spec', 'cannot set any additional groups in a rootless container');
   const userns = userNamespace(spec, joined.get('user'));
-  /** In a user namespace: bind mounts cloned from before it (mount index → index of its `hold`); not rootless: cloning needs host root. */
+  const netdevs = netDeviceOps(spec, { types, unprivileged: Boolean(unpriv) });
+  /** Idmapped mounts (by mount index), checked even without a mount namespace (runc checks them first). */
+  const idmapped = new Map<number, MountIdmap>();
+  (spec.mounts ?? []).forEach((m, i) => {
+    const idmap = mountIdmap(m, i, { isBind: isBindMount(m), userns: Boolean(userns), containerMaps: userns, unprivileged: Boolean(unpriv) });
+    if (idmap) idmapped.set(i, idmap);
+  });
+  /**
+   * Bind mounts cloned from before the user namespace, and idmapped ones (mount index → index of
+   * its `hold`); not rootless: cloning needs host root, and so does MOUNT_ATTR_IDMAP.
+   */
   const held = new Map<number, number>();
   const holds: PlanOp[] = [];
-  if (userns && mnt && !unpriv) {
+  if (mnt && !unpriv) {
     (spec.mounts ?? []).forEach((m, i) => {
-      if (!isBindMount(m) || !m.source?.startsWith('/')) return;
+      if (!isBindMount(m) || !m.source?.startsWith('/') || (!userns && !idmapped.has(i))) return;
       held.set(i, holds.length);
       holds.push({ op: 'hold', path: m.source, recursive: (parseMountOptions(m.options).flags & MS.REC) !== 0 });
     });
+    holds.push(...idmapOps([...idmapped].map(([i, idmap]) => ({ held: held.get(i)!, idmap }))));
   }
   if (userns) checkReachable(userns, input.rootfs, 'root.path', true);
   /** A namespace created for the container (so, in a user namespace, owned by it). */
@@ -181,6 +196,11 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   const owned = (t: string) => fresh(t) || (!userns && Boolean(input.inUserNs) && joined.has(t) && madeInOwnUserNs(joined.get(t)!, t));
 
   const plan: PlanOp[] = [{ op: 'statedir', path: input.stateDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...pidfdOps(input.pidfdSocket), ...joinCgroup(input.cgroupDirs?.monitor)];
+  // linux.netDevices: queued with a helper forked now, in the runtime's namespaces (see netdev-move below).
+  plan.push(...netdevs);
+  // Bind sources are opened (and idmapped binds made) while still host root, before any namespace
+  // is joined: the mapped root may not reach them (runc), and idmap-userns forks (not into a joined pid namespace).
+  plan.push(...holds);
   // pid and time last: setns/unshare of either only applies to the children forked after it.
   const order = ['ipc', 'uts', 'network', 'cgroup', 'time', 'pid'].filter((t) => types.has(t));
   // Every namespace joined by path before the user namespace: a host-owned one cannot be
@@ -195,8 +215,6 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // the child inherits the limits, the oom score and the console socket.
     plan.push(...hostProcessOps(spec.process));
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
-    // Bind sources are opened while still host root: the mapped root may not reach them (runc).
-    plan.push(...holds);
     if (userns.joined) plan.push({ op: 'setns', path: userns.joined, nstype: 'user' });
     else if (unpriv) {
       const op = unprivilegedUserns(userns.uid!, userns.gid!, unpriv);
@@ -213,6 +231,8 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   // A new time namespace's clocks are set before any process is in it (the fork below).
   plan.push(...timeOffsets);
   const cgroupNs: PlanOp[] = fresh('cgroup') ? [{ op: 'unshare', namespaces: ['cgroup'] }] : [];
+  // The monitor is in the container's network namespace now (made or joined): the interfaces move in.
+  if (netdevs.length) plan.push({ op: 'netdev-move' });
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });

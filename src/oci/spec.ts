@@ -27,6 +27,9 @@ export const Mount = z.looseObject({
   type: z.string().optional(),
   source: z.string().optional(),
   options: z.array(z.string()).optional(),
+  // runtime-spec 1.2: an idmapped mount (see src/oci/idmap.ts)
+  uidMappings: z.array(idMapping).optional(),
+  gidMappings: z.array(idMapping).optional(),
 });
 export type Mount = z.infer<typeof Mount>;
 
@@ -93,6 +96,8 @@ export const Spec = z.looseObject({
       z.looseObject({ secs: z.number().int().optional(), nanosecs: z.number().int().min(0).max(999_999_999).optional() }),
     ).optional(),
     intelRdt: z.looseObject({}).optional(),
+    // runtime-spec 1.3: host interfaces moved into the container (see src/oci/netdevices.ts)
+    netDevices: z.record(z.string(), z.looseObject({ name: z.string().optional() })).optional(),
   }).optional(),
 });
 export type Spec = z.infer<typeof Spec>;

@@ -31,6 +31,9 @@ export function features() {
       },
       apparmor: { enabled: false },
       selinux: { enabled: false },
+      // As runc 1.3 reports them (idmap/ridmap are not in its mountOptions either).
+      mountExtensions: { idmap: { enabled: true } },
+      netDevices: { enabled: true },
     },
     annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false', 'io.github.runa.version': VERSION },
   };
