@@ -55,6 +55,16 @@ test('features describes what runa supports', async () => {
   assert.equal(f.ociVersionMin, '1.0.0');
   assert.ok(f.linux.namespaces.includes('pid'));
   assert.ok(f.mountOptions.includes('rbind'));
+  assert.equal(f.ociVersionMax, '1.3.0');
+  assert.ok(f.linux.namespaces.includes('time'));
+  assert.equal(f.linux.capabilities.length, 41);
+  assert.ok(f.linux.capabilities.includes('CAP_CHECKPOINT_RESTORE'));
+  assert.equal(f.linux.cgroup.rdma, true);
+  assert.equal(f.linux.mountExtensions.idmap.enabled, true);
+  assert.equal(f.linux.netDevices.enabled, true);
+  assert.ok(f.linux.memoryPolicy.modes.includes('MPOL_BIND'));
+  assert.equal(f.linux.apparmor.enabled, fs.existsSync('/sys/kernel/security/apparmor') && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y'));
+  assert.match(f.annotations['org.opencontainers.runc.checkpoint.enabled'], /^(true|false)$/);
 });
 
 test('with --log-format json a failure ends with one {"level":"error","msg"} line in --log', async () => {

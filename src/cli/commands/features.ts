@@ -3,9 +3,22 @@ import { parseFlags, usage } from '../flags.js';
 import { SPEC_VERSION, VERSION } from '../../version.js';
 import { ACTIONS, FLAGS, OCI_ARCHES, OPERATORS } from '../../seccomp/index.js';
 import { supportedFlagNames } from '../../seccomp/probe.js';
+import { CAPABILITIES } from '../../oci/linux.js';
+import { MPOL_FLAGS, MPOL_MODES } from '../../oci/process-attrs.js';
+import { hostSecurity } from '../../oci/security.js';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** A criu executable on PATH (what checkpoint and restore run). */
+function criuFound(): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => {
+    try { fs.accessSync(path.join(d || '.', 'criu'), fs.constants.X_OK); return true; } catch { return false; }
+  });
+}
 
 /** What this build of runa supports, in the shape of runc's `features` (runtime-spec features.md). */
 export function features() {
+  const host = hostSecurity();
   return {
     ociVersionMin: '1.0.0',
     ociVersionMax: SPEC_VERSION,
@@ -18,9 +31,9 @@ export function features() {
       'rprivate', 'rrelatime', 'rro', 'rrw', 'rshared', 'rslave', 'rstrictatime', 'rsuid', 'rsymfollow',
       'runbindable', 'rw', 'shared', 'slave', 'strictatime', 'suid', 'symfollow', 'sync', 'tmpcopyup', 'unbindable'],
     linux: {
-      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
-      capabilities: [],
-      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false },
+      namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'time', 'user', 'uts'],
+      capabilities: [...CAPABILITIES],
+      cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: {
         enabled: true,
         actions: [...ACTIONS].sort(),
@@ -29,13 +42,17 @@ export function features() {
         knownFlags: Object.keys(FLAGS),
         supportedFlags: supportedFlagNames(),
       },
-      apparmor: { enabled: false },
-      selinux: { enabled: false },
+      // What this host has: runa applies a profile or label where it does, refuses one where not.
+      apparmor: { enabled: host.apparmor },
+      selinux: { enabled: host.selinux },
+      intelRdt: { enabled: false },
+      memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
       // As runc 1.3 reports them (idmap/ridmap are not in its mountOptions either).
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
     },
-    annotations: { 'org.opencontainers.runc.checkpoint.enabled': 'false', 'io.github.runa.version': VERSION },
+    // checkpoint/restore go through CRIU: enabled where a criu binary is there to run.
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': String(criuFound()), 'io.github.runa.version': VERSION },
   };
 }
 
