@@ -90,8 +90,6 @@ test('flags that runa cannot honour are refused with a clear message, never igno
     [['--criu', '/opt/criu', 'list'], /--criu \/opt\/criu: runa runs criu from PATH/],
     [['create', '--no-pivot', '-b', b, 'np'], /create --no-pivot: runa always uses pivot_root/],
     [['run', '--no-pivot', '-b', b, 'np'], /run --no-pivot: runa always uses pivot_root/],
-    [['exec', '--apparmor', 'p', 'np', 'true'], /exec --apparmor: runa does not apply AppArmor profiles/],
-    [['exec', '--process-label', 'l', 'np', 'true'], /exec --process-label: runa does not apply SELinux labels/],
     [['update', '--l3-cache-schema', 'L3:0=f', 'np'], /update --l3-cache-schema: Intel RDT \(resctrl\) is not supported/],
     [['checkpoint', '--page-server', '1.2.3.4:5', 'np'], /checkpoint --page-server: not supported by runa/],
   ] as const) {
@@ -100,10 +98,28 @@ test('flags that runa cannot honour are refused with a clear message, never igno
     assert.match(r.stderr, msg, args.join(' '));
   }
   assert.equal((await sb.run(['state', 'np'])).code, 1, 'nothing was created');
-  // Accepted, and honoured: --rootless true/false/auto (test/rootless.test.ts), --no-new-keyring (runa never makes a keyring).
+  // Accepted, and honoured: --rootless true/false/auto (test/rootless.test.ts), --no-new-keyring (test/config.test.ts).
   for (const v of ['auto', 'true', 'false']) assert.equal((await sb.run(['--rootless', v, 'list'])).code, 0, v);
   const r = await sb.run(['run', '--no-new-keyring', '-b', b, 'nk']);
   assert.equal(r.code, 0, r.stderr);
+  // exec --apparmor and --process-label: the exec'd process's own, refused where the host lacks the LSM.
+  const { hostSecurity } = await import('../src/oci/security.js');
+  const sleeper = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', sleeper, 'lsm'])).code, 0);
+  try {
+    if (!hostSecurity().apparmor) {
+      const a = await sb.run(['exec', '--apparmor', 'p', 'lsm', 'true']);
+      assert.equal(a.code, 255);
+      assert.match(a.stderr, /exec: process\.apparmorProfile: apparmor profile "p" is specified in config, but AppArmor is not enabled on this host/);
+    }
+    if (!hostSecurity().selinux) {
+      const l = await sb.run(['exec', '--process-label', 'l', 'lsm', 'true']);
+      assert.equal(l.code, 255);
+      assert.match(l.stderr, /exec: process\.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported/);
+    }
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', 'lsm'])).code, 0);
+  }
 });
 
 test('kill --pid signals that process of the container, and only it; a process not in it is refused', async () => {

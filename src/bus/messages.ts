@@ -28,6 +28,9 @@ export const ExecOverrides = z.object({
   caps: z.array(z.string()).optional(),
   noNewPrivileges: z.boolean().optional(),
   terminal: z.boolean().optional(),
+  /** --apparmor and --process-label: the exec'd process's own */
+  apparmorProfile: z.string().optional(),
+  selinuxLabel: z.string().optional(),
   /** a whole process.json, replacing the container's process */
   process: z.unknown().optional(),
 });

@@ -810,7 +810,7 @@ function joinCgroup(dirs: string[] = []): PlanOp[] {
 export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   const ns = (t: string) => `/proc/${input.initPid}/ns/${NS_PROC_NAME[t]}`;
   const userns = input.namespaces.includes('user');
-  checkSecurity({ process: input.process }, undefined, 'process.json: ');
+  checkSecurity({ process: input.process }, undefined, 'exec: ');
   const unpriv = Boolean(input.unprivileged);
   if (unpriv && input.process.user.additionalGids?.length) throw new RunaError('invalid_argument', 'cannot set any additional groups in a rootless container');
   if (userns) {

@@ -215,6 +215,8 @@ export function execProcess(base: Spec['process'], o: import('../bus/messages.js
     terminal: o.terminal ?? false,
     user: o.user ? { ...base.user, uid: o.user.uid, gid: o.user.gid ?? 0 } : base.user,
     noNewPrivileges: o.noNewPrivileges || base.noNewPrivileges,
+    ...(o.apparmorProfile !== undefined ? { apparmorProfile: o.apparmorProfile } : {}),
+    ...(o.selinuxLabel !== undefined ? { selinuxLabel: o.selinuxLabel } : {}),
     capabilities: caps || added.length ? {
       bounding: withCaps(caps?.bounding), effective: withCaps(caps?.effective), permitted: withCaps(caps?.permitted),
       inheritable: caps?.inheritable, ambient: caps?.ambient,

@@ -17,8 +17,8 @@ const execFlags: FlagSpecs = {
   detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
   'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process' },
-  'process-label': { kind: 'string', usage: 'set the asm process label for the process commonly used with selinux (refused: runa does not apply SELinux labels)' },
-  apparmor: { kind: 'string', usage: 'set the apparmor profile for the process (refused: runa does not apply AppArmor profiles)' },
+  'process-label': { kind: 'string', usage: 'set the asm process label for the process commonly used with selinux (refused where SELinux is not enabled)' },
+  apparmor: { kind: 'string', usage: 'set the apparmor profile for the process (refused where AppArmor is not enabled)' },
   'no-new-privs': { kind: 'bool', usage: 'set the no new privileges value for the process' },
   cap: { kind: 'strings', alias: 'c', usage: 'add a capability to the bounding set for the process' },
   'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
@@ -53,10 +53,9 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   const { values, positionals } = parseFlags(args, execFlags, { stopAtPositional: true });
   const [id, ...cmd] = positionals;
   if (!id) throw usage('exec: a container-id is required');
-  for (const [f, what] of [['process-label', 'SELinux labels'], ['apparmor', 'AppArmor profiles']] as const) {
-    if (values[f] !== undefined) throw new RunaError('unsupported', `exec --${f}: runa does not apply ${what}`);
-  }
   const o: ExecOverrides = {};
+  if (values['process-label'] !== undefined) o.selinuxLabel = values['process-label'] as string;
+  if (values.apparmor !== undefined) o.apparmorProfile = values.apparmor as string;
   if (values.process) {
     const file = values.process as string;
     try { o.process = JSON.parse(fs.readFileSync(ctx.abs(file), 'utf8')); } catch (e) { throw new RunaError('invalid_argument', `parsing process file ${file}: ${(e as Error).message}`); }
