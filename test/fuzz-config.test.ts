@@ -99,9 +99,13 @@ function baseConfigs(rootfs: string): Array<{ name: string; spec: Json }> {
       capabilities: { bounding: ['CAP_KILL'], effective: ['CAP_KILL'], permitted: ['CAP_KILL'] },
       rlimits: [{ type: 'RLIMIT_CORE', hard: 1024, soft: 512 }, { type: 'RLIMIT_NOFILE', hard: 512, soft: 256 }],
       noNewPrivileges: true,
+      // runtime-spec 1.2/1.3 process fields
+      scheduler: { policy: 'SCHED_BATCH', nice: 5 }, ioPriority: { class: 'IOPRIO_CLASS_BE', priority: 4 },
+      consoleSize: { height: 24, width: 80 }, execCPUAffinity: { initial: '0', final: '0' },
     },
     root: { path: rootfs, readonly: false },
     hostname: 'validation',
+    domainname: 'validation.test',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
@@ -121,10 +125,13 @@ function baseConfigs(rootfs: string): Array<{ name: string; spec: Json }> {
         memory: { limit: 268435456, reservation: 134217728 }, cpu: { shares: 512, quota: 50000, period: 100000 },
         pids: { limit: 64 }, ...(BLKIO_WEIGHT ? { blockIO: { weight: 500 } } : {}),
       },
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }],
+      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'user' }, ...(fs.existsSync('/proc/self/ns/time') ? [{ type: 'time' }] : [])],
       devices: [{ path: '/dev/fuzz-null', type: 'c', major: 1, minor: 3, fileMode: 438, uid: 0, gid: 0 }],
       sysctl: { 'kernel.shm_rmid_forced': '1' },
       maskedPaths: ['/proc/kcore'], readonlyPaths: ['/proc/sys'],
+      personality: { domain: 'LINUX' },
+      ...(fs.existsSync('/sys/devices/system/node/node0') ? { memoryPolicy: { mode: 'MPOL_PREFERRED', nodes: '0' } } : {}),
+      ...(fs.existsSync('/proc/self/ns/time') ? { timeOffsets: { monotonic: { secs: 100, nanosecs: 0 } } } : {}),
     },
   };
   return [{ name: 'runc spec', spec: runc }, { name: 'podman', spec: podman as Json }, { name: 'validation', spec: validation as Json }];

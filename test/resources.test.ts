@@ -354,3 +354,18 @@ test('kill KILL of a container without a pid namespace of its own ends every pro
   await until(() => before.every((p) => !alive(p)), 'every process gone, the sleeps included');
   assert.equal((await sb.run(['delete', 'nopid'])).code, 0);
 });
+
+test('kernel memory limits are ignored with a warning on stderr, at create and update (runc warns too)', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    s.linux.cgroupsPath = cgPath('kmem');
+    s.linux.resources = { ...s.linux.resources, memory: { limit: 64 << 20, kernel: 32 << 20, kernelTCP: 16 << 20 } };
+  });
+  const r = await sb.run(['run', '-d', '-b', bundle, 'kmem']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /level=warning msg="linux\.resources\.memory\.kernel: ignored/);
+  assert.match(r.stderr, /level=warning msg="linux\.resources\.memory\.kernelTCP: ignored/);
+  const u = await sb.run(['update', '--resources', '-', 'kmem'], { input: JSON.stringify({ memory: { kernel: 8 << 20 } }) });
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stderr, /level=warning msg="linux\.resources\.memory\.kernel: ignored/);
+  assert.equal((await sb.run(['delete', '-f', 'kmem'])).code, 0);
+});

@@ -731,7 +731,8 @@ export class ContainerActor {
     return this.cgroup()?.oomCount() ?? 0;
   }
 
-  update(resources: LinuxResources): Promise<void> {
+  /** Apply new limits; resolves with what the host ignored (kernel memory, …), for a warning. */
+  update(resources: LinuxResources): Promise<{ warnings: string[] }> {
     return this.enqueue(() => {
       const status = this.status;
       if (status !== 'created' && status !== 'running' && status !== 'paused') {
@@ -740,13 +741,14 @@ export class ContainerActor {
       // New device rules replace the old ones whole, with runc's defaults after them as at create
       // (containerd's CRI passes the container's whole list again).
       const devices = resources.devices ? { devices: [...resources.devices, ...RUNC_DEFAULT_DEVICE_RULES] } : {};
-      this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update({ ...resources, ...devices });
+      const { warnings } = this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update({ ...resources, ...devices });
       // The stored config follows, so exec and a restarted daemon see the new limits.
       const spec = this.spec();
       const linux = (spec.linux ??= {});
       linux.resources = { ...linux.resources, ...resources };
       fs.writeFileSync(path.join(this.record.stateDir, 'config.json'), stringifySpec(spec), { mode: 0o600 });
       this.specCache = spec;
+      return { warnings };
     });
   }
 

@@ -294,7 +294,8 @@ export class Registry {
       const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
       // Rootless, the default cgroup is runa/<id> below the daemon's own (runc: below its own), where one delegated to the user takes it.
       const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
-      cgroup = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups);
+      let ignored: string[];
+      ({ cgroup, ignored } = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups));
       const inUse = cgroup.unused ? null : cgroup;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
@@ -328,7 +329,7 @@ export class Registry {
       const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
       // runc says so at warning level: the container shares its cgroup with processes already there.
       const others = cgroup.preExisting ? cgroup.pids().length : 0;
-      const notices = others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [];
+      const notices = [...ignored, ...(others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [])];
       return { id, stateDir: dir, plan, warnings, notices };
     } catch (e) {
       await this.actors.request({ type: 'gofer.undo', from, to }).catch(() => undefined);
@@ -521,7 +522,7 @@ function removeStaleExecs(dir: string, live: Set<string>): void {
 }
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
-function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): Cgroup {
+function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): { cgroup: Cgroup; ignored: string[] } {
   const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { rootless });
   // The directories this create will make, recorded before it makes them.
   intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
@@ -531,10 +532,10 @@ function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: Lin
     // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
     const frozen = cg.preExisting ? cg.freezerState() : null;
     if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup ${cg.path} is unexpectedly frozen`);
-    cg.apply(r);
+    // What the host ignores (kernel memory, v2's swappiness…) is said at warning level, as runc does.
+    return { cgroup: cg, ignored: cg.apply(r).warnings };
   } catch (e) {
     void cg.destroy();
     throw e;
   }
-  return cg;
 }

@@ -31,7 +31,11 @@ export const MPOL_FLAGS = { MPOL_F_NUMA_BALANCING: 1 << 13, MPOL_F_RELATIVE_NODE
 
 const keys = <T extends object>(o: T) => Object.keys(o) as [keyof T & string, ...Array<keyof T & string>];
 const oneOf = <T extends object>(o: T, what: string) =>
-  z.enum(keys(o), { error: (i) => `unknown ${what} ${JSON.stringify(i.input)} (one of ${Object.keys(o).join(', ')})` });
+  z.enum(keys(o), {
+    error: (i) => (i.input === undefined
+      ? `missing (expected a ${what}: one of ${Object.keys(o).join(', ')})`
+      : `unknown ${what} ${JSON.stringify(i.input)} (one of ${Object.keys(o).join(', ')})`),
+  });
 const u64 = z.number().int().min(0);
 
 /** A CPU list as cpuset takes it: "0-3,7". */
