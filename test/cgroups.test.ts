@@ -530,15 +530,16 @@ describe('cgroup v2 (temp dir laid out like cgroupfs)', () => {
       { message: `linux.resources.memory.swap: cannot apply: ${cg.dirs.v2}/memory.swap.max does not exist (swap accounting disabled?)` });
   });
 
-  test('pids.max: "max" for -1 and 0', () => {
+  test('pids.max: "max" for -1, and 0 is a real limit (runtime-spec 1.3); an absent limit changes nothing', () => {
     const { cg, file } = fake();
     cg.apply({ pids: { limit: 100 } });
     assert.equal(file('pids.max'), '100');
     cg.apply({ pids: { limit: -1 } });
     assert.equal(file('pids.max'), 'max');
-    cg.apply({ pids: { limit: 100 } });
     cg.apply({ pids: { limit: 0 } });
-    assert.equal(file('pids.max'), 'max');
+    assert.equal(file('pids.max'), '0');
+    cg.apply({ pids: {} });
+    assert.equal(file('pids.max'), '0');
   });
 
   test('io: io.weight conversion, io.max lines; io.bfq.weight when BFQ is there', () => {

@@ -38,7 +38,9 @@ const DELETE_KILL_TIMEOUT_MS = 10_000;
 /** Every hierarchy's directory of a cgroup, split by who joins it (see CgroupDirs). */
 export function cgroupDirs(cg: Cgroup, d: { v1: Record<string, string>; v2: string | null } = cg.dirs): CgroupDirs {
   const dirs: CgroupDirs = { monitor: [], child: [] };
-  for (const [controller, dir] of Object.entries(d.v1)) (controller === 'freezer' ? dirs.child : dirs.monitor).push(dir);
+  // The freezer would freeze the monitor with the container; pids would count it, and with
+  // pids.limit 0 (a real limit) refuse the monitor's fork of the container's process.
+  for (const [controller, dir] of Object.entries(d.v1)) (controller === 'freezer' || controller === 'pids' ? dirs.child : dirs.monitor).push(dir);
   if (d.v2) dirs.child.push(d.v2);
   return { monitor: [...new Set(dirs.monitor)], child: [...new Set(dirs.child)] };
 }

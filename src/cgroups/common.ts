@@ -223,3 +223,9 @@ export function memorySwapToV2(swap: number, memory: number): number {
 export function devNum(n: number | null | undefined): string {
   return n === undefined || n === null || n < 0 ? '*' : String(n);
 }
+
+/**
+ * pids.limit as pids.max takes it. runtime-spec 1.3: -1 (any negative) is no limit ("max"), and
+ * 0 is a real limit the runtime SHOULD apply (no new task at all); runc before 1.3 read 0 as "max".
+ */
+export const pidsMax = (limit: number): string => (limit < 0 ? 'max' : String(limit));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { emulateDeviceRules } from './devices.js';
 import {
-  CgroupError, cannotApply, devNum, errnoText, exists, parseList, parseU64, parseU64List, readKeyValues, readText, readU64, readUint,
+  pidsMax, CgroupError, cannotApply, devNum, errnoText, exists, parseList, parseU64, parseU64List, readKeyValues, readText, readU64, readUint,
   satU64, tryWrite, writeKnob, MAX_U64,
 } from './common.js';
 import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxDeviceCgroup, type LinuxResources, type MemoryEntry } from './types.js';
@@ -33,7 +33,7 @@ export function applyV1(dirOf: DirOf, r: LinuxResources, warnings: string[]): vo
   if (r.pids?.limit !== undefined) {
     // 0 and negative mean "no limit" (runc writes "max" for PidsLimit < 0; runtime-spec: 0 or -1 unlimited)
     const dir = need(dirOf, 'pids', `${R}.pids.limit`, 'pids.max');
-    writeKnob(dir, 'pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max', `${R}.pids.limit`);
+    writeKnob(dir, 'pids.max', pidsMax(r.pids.limit), `${R}.pids.limit`);
   }
   if (r.blockIO) blkioV1(dirOf, r.blockIO);
   for (const [i, h] of (r.hugepageLimits ?? []).entries()) {

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import {
-  CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
+  pidsMax, CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
   parseU64, readKeyValues, readText, readU64, readUint, satU64, tryWrite, writeKnob,
 } from './common.js';
 import { checkUsage, rdmaLine, safeReaddir } from './v1.js';
@@ -54,7 +54,7 @@ export function applyV2(dir: string, r: LinuxResources, warnings: string[]): voi
     writeKnob(dir, file, value, field, exists(path.join(dir, file)) ? undefined : hint ?? missingHint(dir, controller));
 
   // pids
-  if (r.pids?.limit !== undefined) knob('pids.max', r.pids.limit > 0 ? String(r.pids.limit) : 'max', `${R}.pids.limit`, 'pids');
+  if (r.pids?.limit !== undefined) knob('pids.max', pidsMax(r.pids.limit), `${R}.pids.limit`, 'pids');
 
   // memory
   const m = r.memory;
