@@ -28,6 +28,8 @@ export interface PersistedContainer {
   sandbox?: string;
   /** created with --no-new-keyring */
   noNewKeyring?: boolean;
+  /** linux.intelRdt: its class of service directory, and whether runa made it */
+  rdt?: { dir: string; created: boolean };
   initStartTime?: string | null;
   /** -1: unknown, the status went to the caller that reaped the process */
   exitStatus: number | null;

@@ -490,7 +490,10 @@ test('AppArmor, SELinux labels and Intel RDT: refused where the host lacks them,
     await refused((s) => { s.process.selinuxLabel = 'system_u:system_r:container_t:s0'; }, /process\.selinuxLabel: selinux label is specified in config, but selinux is disabled or not supported/);
     await refused((s) => { s.linux.mountLabel = 'system_u:object_r:container_file_t:s0'; }, /linux\.mountLabel: selinux mount label is specified in config, but selinux is disabled or not supported/);
   }
-  await refused((s) => { s.linux.intelRdt = { closID: 'guaranteed_group' }; }, host.resctrl ? /Intel RDT \(resctrl\) is not supported by runa yet/ : /intelRdt is specified in config, but Intel RDT is not supported or enabled/);
+  if (!host.resctrl) await refused((s) => { s.linux.intelRdt = { closID: 'guaranteed_group' }; }, /linux\.intelRdt: intelRdt is specified in config, but Intel RDT is not supported or enabled/);
+  // Malformed values are refused on any host, before resctrl is looked at.
+  await refused((s) => { s.linux.intelRdt = { closID: '../x' }; }, /linux\.intelRdt\.closID: "\.\.\/x" is not a directory name/);
+  await refused((s) => { s.linux.intelRdt = { memBwSchema: 'L3:0=f' }; }, /linux\.intelRdt\.memBwSchema: must be one line starting with "MB:"/);
 });
 
 test('AppArmor: a profile the host knows is the process\'s after its exec', { skip: fs.existsSync('/sys/kernel/security/apparmor') ? false : 'this host has no AppArmor' }, async () => {

@@ -21,6 +21,7 @@ import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } fro
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
+import { removeRdt } from '../cgroups/resctrl.js';
 import { Cgroup, CANNOT_FREEZE, emptyStats, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
 import { rootlessEuid } from '../rootless.js';
 import { hostCgroups } from '../cgroups/host.js';
@@ -86,6 +87,8 @@ export interface ContainerRecord {
   sandbox?: string;
   /** created with --no-new-keyring: its processes keep their caller's session keyring */
   noNewKeyring?: boolean;
+  /** linux.intelRdt: its class of service directory, and whether runa made it */
+  rdt?: { dir: string; created: boolean };
 }
 
 /** The container's effects machine, with runa's effects provided once per daemon. */
@@ -294,6 +297,7 @@ export class ContainerActor {
       supervised: this.record.supervised,
       sandbox: this.record.sandbox,
       ...(this.record.noNewKeyring ? { noNewKeyring: true } : {}),
+      ...(this.record.rdt ? { rdt: this.record.rdt } : {}),
       initStartTime: this.initStartTime,
       exitStatus: this.exitStatus,
       cgroup: this.record.cgroup,
@@ -622,6 +626,7 @@ export class ContainerActor {
     for (const id of [...this.execs.keys()]) this.execGone(id);
     // The cgroups first: the state dir, gone last, is what tells a next daemon they were there.
     await this.effects.ask({ type: 'destroyCgroup' });
+    removeRdt(this.record.rdt);
     killPoint('delete:cgroups');
     // The gofer undoes the container's filesystem side: plan, config, overlay, records.
     await this.opts.bus.request({ type: 'gofer.undo', from: this.address, to: goferAddress(this.id) })
@@ -786,7 +791,7 @@ export class ContainerActor {
         seccomp: seccompLoad(spec, { id: this.id, status: 'running', bundle: this.record.bundle, annotations: this.record.annotations }),
         supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
         keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
-        cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket,
+        cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket, rdtDir: this.record.rdt?.dir,
       });
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });

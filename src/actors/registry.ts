@@ -19,6 +19,7 @@ import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.
 import { ActorBus } from './actor-bus.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import { sessionKeyring } from '../oci/plan.js';
+import { prepareRdt, removeRdt, type RdtGroup } from '../cgroups/resctrl.js';
 import type { Request } from '../bus/messages.js';
 import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
 import { Cgroup, CgroupError, LinuxResourcesSchema, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
@@ -271,6 +272,7 @@ export class Registry {
     const history = new History();
     this.creating.set(id, { gofer, history });
     let cgroup: Cgroup | null = null;
+    let rdt: RdtGroup | undefined;
     try {
       const loaded = await this.actors.request<Bundle>({ type: 'gofer.validate', from, to, bundle: req.bundle });
       const { bundle, rootfs } = loaded;
@@ -297,13 +299,15 @@ export class Registry {
       let ignored: string[];
       ({ cgroup, ignored } = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups));
       const inUse = cgroup.unused ? null : cgroup;
+      // linux.intelRdt: its class of service, made (or checked) like its cgroups, before the process exists.
+      rdt = spec.linux?.intelRdt ? prepareRdt(spec.linux.intelRdt, id) : undefined;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
       const plan = await this.actors.request<string>({
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
-          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
+          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, rdtDir: rdt?.dir, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
         },
       });
       const record: ContainerRecord = {
@@ -312,6 +316,7 @@ export class Registry {
         ...(inUse ? { cgroup: { path: inUse.path, createdDirs: inUse.createdDirs, ...(inUse.usedDirs ? { usedDirs: inUse.usedDirs } : {}) } } : {}),
         supervised: req.supervised,
         ...(req.noNewKeyring ? { noNewKeyring: true } : {}),
+        ...(rdt ? { rdt } : {}),
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       killPoint('create:prepared');
@@ -338,6 +343,7 @@ export class Registry {
       this.containers.get(id)?.discard();
       this.containers.delete(id);
       if (cgroup) await cgroup.destroy().catch(() => undefined);
+      removeRdt(rdt);
       throw e;
     }
   }
@@ -419,6 +425,7 @@ export class Registry {
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,
         supervised: saved.supervised, ...(saved.sandbox !== undefined ? { sandbox: saved.sandbox } : {}),
         ...(saved.noNewKeyring ? { noNewKeyring: true } : {}),
+        ...(saved.rdt ? { rdt: saved.rdt } : {}),
       };
       removeStaleExecs(dir, live);
       const actor = this.add(record, {

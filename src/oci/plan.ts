@@ -13,6 +13,7 @@ import type { Unprivileged } from '../rootless.js';
 import { checkSysctls, sysctlFile } from './sysctl.js';
 import { affinityOps, ioPriorityOp, memoryPolicyOp, personalityOp, schedulerOp } from './process-attrs.js';
 import { checkSecurity, labelOps, withMountLabel } from './security.js';
+import { checkIntelRdt } from '../cgroups/resctrl.js';
 import { netDeviceOps } from './netdevices.js';
 import { IDMAP_OPTIONS, idmapOps, mountIdmap, type MountIdmap } from './idmap.js';
 
@@ -129,6 +130,8 @@ export interface PlanInput {
   keyring?: string | null;
   /** --pidfd-socket: where a pidfd of the process goes */
   pidfdSocket?: string;
+  /** linux.intelRdt: the CLOS directory the process joins (its tasks file), made by the daemon */
+  rdtDir?: string;
 }
 
 
@@ -157,6 +160,7 @@ export function buildPlan(input: PlanInput): PlanOp[] {
   checkSysctls(spec.linux?.sysctl, { types, joined });
   const timeOffsets = timeNamespaceOps(spec.linux?.timeOffsets, types.has('time'), joined.get('time'));
   checkSecurity(spec);
+  if (spec.linux?.intelRdt) checkIntelRdt(spec.linux.intelRdt);
   (spec.mounts ?? []).forEach((m, i) => {
     // runc's validator: a bind mount takes flags only; data would be silently dropped by the kernel.
     if (isBindMount(m) && parseMountOptions(m.options).data) {
@@ -242,9 +246,9 @@ export function buildPlan(input: PlanInput): PlanOp[] {
     // The cgroup files are host root's: join while still host uid 0. Then become the
     // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
     // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
+    plan.push(...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
   } else {
-    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child), ...cgroupNs);
+    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
@@ -787,6 +791,8 @@ export interface ExecPlanInput {
   cgroupNsJoined?: boolean;
   /** --pidfd-socket: where a pidfd of the process goes */
   pidfdSocket?: string;
+  /** linux.intelRdt: the CLOS directory the process joins (its tasks file), made by the daemon */
+  rdtDir?: string;
 }
 
 /**
@@ -844,9 +850,9 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
     plan.push({ op: 'setns', path: ns('user'), nstype: 'user' });
     if (unpriv) joinOthers();
     plan.push(forkOp(input.supervised));
-    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...cgroupNs, ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
+    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...final, ...cgroupNs, ...becomeRoot(unpriv && setgroupsDenied(input.initPid)), ...deathsigOps(input.supervised));
   } else {
-    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...final, ...cgroupNs);
+    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...final, ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });
@@ -1004,3 +1010,6 @@ function winsizeOps(proc: ProcessSpec): PlanOp[] {
 
 /** --pidfd-socket: the monitor connects while it still sees the caller's paths. */
 const pidfdOps = (socket?: string): PlanOp[] => (socket ? [{ op: 'pidfd-socket', path: socket }] : []);
+
+/** linux.intelRdt: the process writes itself (0) into its class's tasks, right after its cgroup join. */
+const joinRdt = (dir?: string): PlanOp[] => (dir ? [{ op: 'write', path: `${dir}/tasks`, value: '0' }] : []);

@@ -1,4 +1,4 @@
-// process.apparmorProfile, process.selinuxLabel, linux.mountLabel and linux.intelRdt: applied
+// process.apparmorProfile, process.selinuxLabel and linux.mountLabel: applied
 // where the host has the feature, refused (runc's words where it has them) where it does not.
 import fs from 'node:fs';
 import { RunaError } from '../errors.js';
@@ -23,7 +23,7 @@ export function hostSecurity(): HostSecurity {
 interface Fields { apparmorProfile?: string; selinuxLabel?: string }
 
 /** Refusals that need no process: checked before anything is created. */
-export function checkSecurity(spec: { process?: Fields; linux?: { mountLabel?: string; intelRdt?: unknown } }, host = hostSecurity(), where = 'config.json: '): void {
+export function checkSecurity(spec: { process?: Fields; linux?: { mountLabel?: string } }, host = hostSecurity(), where = 'config.json: '): void {
   const p = spec.process ?? {};
   if (p.apparmorProfile && !host.apparmor) {
     throw new RunaError('invalid_spec', `${where}process.apparmorProfile: apparmor profile ${JSON.stringify(p.apparmorProfile)} is specified in config, but AppArmor is not enabled on this host`);
@@ -33,11 +33,6 @@ export function checkSecurity(spec: { process?: Fields; linux?: { mountLabel?: s
   }
   if (spec.linux?.mountLabel && !host.selinux) {
     throw new RunaError('invalid_spec', `${where}linux.mountLabel: selinux mount label is specified in config, but selinux is disabled or not supported`);
-  }
-  if (spec.linux?.intelRdt !== undefined) {
-    throw new RunaError('invalid_spec', host.resctrl
-      ? `${where}linux.intelRdt: Intel RDT (resctrl) is not supported by runa yet`
-      : `${where}linux.intelRdt: intelRdt is specified in config, but Intel RDT is not supported or enabled (no resctrl file system is mounted)`);
   }
 }
 

@@ -95,7 +95,10 @@ export const Spec = z.looseObject({
       z.enum(['monotonic', 'boottime'], { error: (i) => `unknown clock ${JSON.stringify(i.input)} (monotonic or boottime)` }),
       z.looseObject({ secs: z.number().int().optional(), nanosecs: z.number().int().min(0).max(999_999_999).optional() }),
     ).optional(),
-    intelRdt: z.looseObject({}).optional(),
+    intelRdt: z.looseObject({
+      closID: z.string().optional(), l3CacheSchema: z.string().optional(), memBwSchema: z.string().optional(),
+      schemata: z.string().optional(), enableCMT: z.boolean().optional(), enableMBM: z.boolean().optional(),
+    }).optional(),
     // runtime-spec 1.3: host interfaces moved into the container (see src/oci/netdevices.ts)
     netDevices: z.record(z.string(), z.looseObject({ name: z.string().optional() })).optional(),
   }).optional(),
