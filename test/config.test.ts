@@ -589,3 +589,9 @@ test('linux.memoryPolicy: malformed values refused with the field', async () => 
   await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '2-1' }; }, /linux\.memoryPolicy\.nodes: must be a NUMA node list/);
   await refused((s) => { s.linux.memoryPolicy = { mode: 'MPOL_BIND', nodes: '0', flags: ['MPOL_F_FAST'] }; }, /unknown memory policy flag "MPOL_F_FAST"/);
 });
+
+test('SELinux: a label is the process\'s after its exec', { skip: fs.existsSync('/sys/fs/selinux/enforce') ? false : 'this host has no SELinux' }, async () => {
+  const current = fs.readFileSync('/proc/self/attr/current', 'utf8').replace(/\0/g, '').trim();
+  const out = await inside('cat /proc/self/attr/current', (s) => { s.process.selinuxLabel = current; });
+  assert.equal(out.replace(/\0/g, '').trim(), current);
+});
