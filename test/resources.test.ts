@@ -382,3 +382,21 @@ test('pids.limit 0 is a real limit: the container cannot fork (runtime-spec 1.3)
   assert.match(r.stderr, /fork/i);
   assert.equal(fs.existsSync(path.join(V1, 'pids', prefix, 'pids0')), false, 'run removed it');
 });
+
+test('the config\'s memory.checkBeforeUpdate holds for update: a limit below the usage is refused and changes nothing (runc)', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    s.linux.cgroupsPath = cgPath('cbu');
+    s.linux.resources = { ...s.linux.resources, memory: { limit: 64 << 20, checkBeforeUpdate: true } };
+  });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'cbu'])).code, 0);
+  const usage = Number(file('memory', 'cbu', 'memory.usage_in_bytes'));
+  assert.ok(usage > 8192, `usage ${usage}`);
+  const u = await sb.run(['update', '--memory', '4096', 'cbu']);
+  assert.equal(u.code, 1);
+  assert.match(u.stderr, /linux\.resources\.memory\.limit: cannot apply: rejecting memory limit 4096 <= usage \d+ \(checkBeforeUpdate\)/);
+  assert.equal(file('memory', 'cbu', 'memory.limit_in_bytes'), String(64 << 20), 'a refused update changes nothing');
+  const ok = await sb.run(['update', '--memory', String(32 << 20), 'cbu']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(file('memory', 'cbu', 'memory.limit_in_bytes'), String(32 << 20));
+  assert.equal((await sb.run(['delete', '-f', 'cbu'])).code, 0);
+});

@@ -748,6 +748,9 @@ export class ContainerActor {
       // New device rules replace the old ones whole, with runc's defaults after them as at create
       // (containerd's CRI passes the container's whole list again).
       const devices = resources.devices ? { devices: [...resources.devices, ...RUNC_DEFAULT_DEVICE_RULES] } : {};
+      // The config's memory.checkBeforeUpdate holds for every later update of the memory limits (runc).
+      const check = this.spec().linux?.resources?.memory?.checkBeforeUpdate;
+      if (check && resources.memory && resources.memory.checkBeforeUpdate === undefined) resources = { ...resources, memory: { ...resources.memory, checkBeforeUpdate: true } };
       const { warnings } = this.requireCgroup('cannot update the container\'s limits: container could not join or create cgroup (rootless, without a delegated cgroup)').update({ ...resources, ...devices });
       // The stored config follows, so exec and a restarted daemon see the new limits.
       const spec = this.spec();
