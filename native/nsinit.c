@@ -848,7 +848,15 @@ static void op_setgroups(char **a)
 }
 
 static void op_sethostname(char **a) { TRY(sethostname(a[0], strlen(a[0])), "sethostname \"%s\"", a[0]); }
-static void op_pdeathsig(char **a) { TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]); }
+static void op_pdeathsig(char **a)
+{
+	TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]);
+	// A monitor that died between the fork and now sent no signal: go as if it had. (Its end of
+	// the gate pipe is closed then; getppid() cannot tell from inside a new pid namespace.)
+	struct pollfd p = {.fd = gate_pipe[0], .events = POLLIN};
+	if (phase != MONITOR && gate_pipe[0] >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+		_exit(1);
+}
 static void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
 
 // fix-stdio UID, before the credential change: fds 0-2 (the console's pty, the caller's pipes)

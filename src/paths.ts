@@ -7,6 +7,9 @@ export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const nsinitPath = path.join(packageRoot, 'native', 'nsinit');
 /** Loads and attaches cgroup v2 device programs (native/cgroup-bpf.c). */
 export const cgroupBpfPath = path.join(packageRoot, 'native', 'cgroup-bpf');
+/** Holds the daemon's one-per-root lock (native/runa-lock.c). */
+export const lockHolderPath = path.join(packageRoot, 'native', 'runa-lock');
+export const lockFile = (root: string) => path.join(root, 'daemon.lock');
 export const cliEntry = path.join(packageRoot, 'bin', 'runa.js');
 /** `runa daemon` from its one-file bundle and code cache (what the CLI and the front end start). */
 export const daemonEntry = path.join(packageRoot, 'bin', 'runa-daemon.cjs');

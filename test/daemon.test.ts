@@ -3,7 +3,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Sandbox, alive, monitorOf, until } from './helpers/runa.js';
+import { spawnSync } from 'node:child_process';
+import { Sandbox, alive, monitorOf, runaBin, until } from './helpers/runa.js';
+import { runToFiles } from './helpers/users.js';
 
 const sandboxes: Sandbox[] = [];
 const make = (name: string) => { const s = new Sandbox(name); sandboxes.push(s); return s; };
@@ -32,6 +34,110 @@ test('20 CLIs started at once start exactly one daemon', async () => {
   await until(() => daemonsOf(sb).length === 1, 'one daemon left');
   assert.equal(daemonsOf(sb)[0], sb.daemonPid());
   assert.equal(fs.statSync(path.join(sb.root, 'runa.sock')).mode & 0o777, 0o600, 'socket is 0600');
+});
+
+/** A runa command from new namespaces of its own (`unshare` flags), through the front end. */
+let nsRuns = 0;
+function runIn(sb: Sandbox, unshare: string[], args: string[]) {
+  const n = ++nsRuns;
+  return runToFiles('unshare', [...unshare, '--', runaBin, '--root', sb.root, ...args],
+    { out: path.join(sb.dir, `ns-out-${n}`), err: path.join(sb.dir, `ns-err-${n}`) }, { env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000' } });
+}
+
+test('one daemon per root whatever the callers\' namespaces: concurrent starts from the host and from new network, mount and user namespaces', async () => {
+  const sb = make('nsdaemons');
+  const bundle = await sb.bundle(['sleep', '1000']);
+  for (let round = 0; round < 4; round++) {
+    const ids = Array.from({ length: 6 }, (_, i) => `r${round}c${i}`);
+    const results = await Promise.all(ids.map((id, i) => {
+      const args = ['run', '-d', '-b', bundle, id];
+      // An abstract-socket lock belongs to one network namespace: a new one each for half of them.
+      if (i % 3 === 1) return runIn(sb, ['--net'], args);
+      if (i % 3 === 2) return runIn(sb, ['--mount', '--net'], args);
+      return sb.run(args);
+    }));
+    results.forEach((r, i) => assert.equal(r.code, 0, `${ids[i]}: ${r.stderr}`));
+    await until(() => daemonsOf(sb).length === 1, 'one daemon left');
+    assert.equal(daemonsOf(sb)[0], sb.daemonPid());
+    const listed = (await sb.run(['list', '-q'])).stdout.trim().split('\n');
+    for (const id of ids) assert.ok(listed.includes(id), `${id} is known to the daemon`);
+    // Every container's exec works through the one daemon (no exec dir lost to a second one).
+    for (const id of ids) assert.equal((await sb.run(['exec', id, 'true'])).code, 0, id);
+    for (const id of ids) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+    // The next round starts from no daemon at all.
+    const d = sb.daemonPid()!;
+    process.kill(d, 'SIGTERM');
+    await until(() => !alive(d), 'the daemon gone');
+  }
+  // From a user namespace of its own (root mapped to root: the same files), the same lock.
+  const u = await runIn(sb, ['--user', '--map-root-user', '--net'], ['delete', '-f', 'none']);
+  assert.equal(u.code, 0, u.stderr);
+  assert.equal((await sb.run(['delete', '-f', 'none'])).code, 0);
+  await until(() => daemonsOf(sb).length === 1, 'one daemon');
+});
+
+test('a --root of any length: the socket is bound and reached through a directory fd (sun_path holds 107 bytes)', async () => {
+  const sb = make('longroot');
+  const long = path.join(sb.dir, 'l'.repeat(150), 'state');
+  fs.mkdirSync(long, { recursive: true });
+  const bundle = await sb.bundle(['sleep', '1000']);
+  const run = (args: string[]) => runToFiles(runaBin, ['--root', long, ...args], { out: path.join(sb.dir, `lr-${args[0]}-out`), err: path.join(sb.dir, `lr-${args[0]}-err`) });
+  const strays = () => fs.readdirSync(path.dirname(sb.dir)).filter((n) => n.startsWith(path.basename(sb.dir)) && n !== path.basename(sb.dir));
+  const before = strays();
+  const r = await run(['run', '-d', '-b', bundle, 'lr']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((await run(['exec', 'lr', 'true'])).code, 0);
+  assert.match((await run(['state', 'lr'])).stdout, /"status": "running"/);
+  assert.equal((await run(['delete', '-f', 'lr'])).code, 0);
+  assert.ok(fs.statSync(path.join(long, 'runa.sock')).isSocket(), 'the socket is where it belongs');
+  assert.deepEqual(strays(), before, 'no socket bound at a path cut short');
+  const pid = Number(fs.readFileSync(path.join(long, 'daemon.pid'), 'utf8'));
+  process.kill(pid, 'SIGTERM');
+  await until(() => !alive(pid), 'the daemon gone');
+});
+
+test('a daemon whose socket is removed or replaced leaves at once; the next command starts a new one', async () => {
+  const sb = make('sockgone');
+  const bundle = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'sg'])).code, 0);
+  const first = sb.daemonPid()!;
+  fs.unlinkSync(path.join(sb.root, 'runa.sock'));
+  await until(() => !alive(first), 'the daemon without its socket leaves', 3000);
+  // The container goes on, and the next daemon (an exec starts one) adopts it.
+  assert.equal((await sb.run(['exec', 'sg', 'true'])).code, 0);
+  assert.match((await sb.run(['state', 'sg'])).stdout, /"status": "running"/);
+  const second = sb.daemonPid()!;
+  assert.notEqual(second, first);
+  // A socket put over it by someone else: the same.
+  fs.renameSync(path.join(sb.root, 'runa.sock'), path.join(sb.root, 'moved.sock'));
+  fs.writeFileSync(path.join(sb.root, 'runa.sock'), 'not a socket');
+  await until(() => !alive(second), 'the daemon whose socket was replaced leaves', 3000);
+  fs.rmSync(path.join(sb.root, 'moved.sock'));
+  fs.rmSync(path.join(sb.root, 'runa.sock'));
+  assert.equal((await sb.run(['delete', '-f', 'sg'])).code, 0);
+});
+
+test('a lock file that is a symlink, a FIFO or another user\'s is refused with a clear error', async () => {
+  const sb = make('badlock');
+  const lock = path.join(sb.root, 'daemon.lock');
+  fs.mkdirSync(sb.root, { recursive: true });
+  const target = path.join(sb.dir, 'elsewhere');
+  fs.writeFileSync(target, '');
+  fs.symlinkSync(target, lock);
+  const node = spawnSync(process.execPath, [path.resolve('bin/runa.js'), '--root', sb.root, 'daemon', '--foreground'], { encoding: 'utf8', timeout: 10000 });
+  assert.notEqual(node.status, 0);
+  assert.match(node.stderr, /cannot take the lock of .*: .*daemon\.lock is a symbolic link/);
+  fs.rmSync(lock);
+  spawnSync('mkfifo', [lock]);
+  const fifo = spawnSync(process.execPath, [path.resolve('bin/runa.js'), '--root', sb.root, 'daemon', '--foreground'], { encoding: 'utf8', timeout: 10000 });
+  assert.match(fifo.stderr, /daemon\.lock is not a regular file/);
+  fs.rmSync(lock);
+  fs.writeFileSync(lock, '');
+  fs.chownSync(lock, 65534, 65534);
+  const other = spawnSync(process.execPath, [path.resolve('bin/runa.js'), '--root', sb.root, 'daemon', '--foreground'], { encoding: 'utf8', timeout: 10000 });
+  assert.match(other.stderr, /daemon\.lock belongs to uid 65534, not to uid 0/);
+  fs.rmSync(lock);
+  assert.equal(daemonsOf(sb).length, 0, 'no daemon started');
 });
 
 test('the daemon leaves after its idle grace period when it has no containers', async () => {

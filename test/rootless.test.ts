@@ -373,21 +373,20 @@ describe('rootless', { skip: missing ?? false }, () => {
     assert.equal(JSON.parse((await runa(a, ['state', 'mine'])).stdout).status, 'running');
     assert.equal(JSON.parse((await sb.run(['state', 'roots'])).stdout).status, 'running');
 
-    // The daemon's lock cannot be squatted: b holds the lock name runa used to use for a's
-    // root, and a's daemon still starts (its lock's name carries a key only a can read).
+    // The daemon's lock cannot be squatted: it is a flock on a file in a's root, which b cannot
+    // open (the root is a's, 0700), so a's daemon starts whatever b does.
     const daemon = daemonOf(a)!;
     process.kill(daemon, 'SIGTERM');
     await until(() => !alive(daemon), 'a\'s daemon to exit');
-    const squat = spawn('setpriv', ['--reuid', String(b.uid), '--regid', String(b.gid), '--init-groups', process.execPath, '-e',
-      `require('net').createServer().listen('\\0runa-daemon:${fs.realpathSync(aRoot)}', () => console.log('holding')); setTimeout(() => {}, 60000)`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => { squat.kill('SIGKILL'); });
-    await new Promise((resolve) => squat.stdout!.once('data', resolve));
+    const squat = spawnSync('setpriv', ['--reuid', String(b.uid), '--regid', String(b.gid), '--init-groups', 'flock', '-n', path.join(fs.realpathSync(aRoot), 'daemon.lock'), 'true'], { encoding: 'utf8' });
+    assert.notEqual(squat.status, 0, 'b cannot take a\'s lock');
+    assert.match(squat.stderr, /Permission denied/);
     const s = await runa(a, ['state', 'mine']);
     assert.equal(JSON.parse(s.stdout).status, 'running', show(s));
     const k = await runa(a, ['delete', '--force', 'mine']);
     assert.equal(k.code, 0, show(k));
     assert.ok(daemonOf(a) && alive(daemonOf(a)!), 'a\'s daemon runs');
-    assert.equal(fs.statSync(path.join(aRoot, 'daemon.key')).mode & 0o777, 0o600);
+    assert.equal(fs.statSync(path.join(aRoot, 'daemon.lock')).mode & 0o777, 0o600);
     assert.equal((await sb.run(['delete', '--force', 'roots'])).code, 0);
   });
 

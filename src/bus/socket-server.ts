@@ -15,6 +15,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import fs from 'node:fs';
+import nodePath from 'node:path';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Subscription } from 'rxjs';
 import { ClientFrame, describeIssues, type ServerFrame } from './messages.js';
@@ -45,22 +46,36 @@ export interface SocketServer {
   /** connections closed so far for a protocol error or for not reading their replies */
   refused(): number;
   close(): Promise<void>;
+  /** Whether `path` is still this server's socket (not removed, not replaced). */
+  owns(): boolean;
 }
 
+/**
+ * Serve `path`: bound under a temporary name in its directory, then renamed over `path`, so
+ * that the socket is replaced in one step (a client finds the old one or the new one, never
+ * none). The bind goes through /proc/self/fd/<dir> so that a directory of any length works
+ * (sun_path holds 107 bytes; Node would cut a longer path short and bind somewhere else).
+ */
 export async function serveSocket(bus: Bus, path: string, opts: SocketServerOptions = {}): Promise<SocketServer> {
-  try { fs.unlinkSync(path); } catch { /* no stale socket */ }
   const server = http.createServer((_req, res) => { res.writeHead(426).end('websocket only\n'); });
   const wss = new WebSocketServer({ server, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
+  const tmp = nodePath.join(nodePath.dirname(path), `.${nodePath.basename(path)}.${process.pid}`);
+  const dirFd = fs.openSync(nodePath.dirname(path), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try { fs.unlinkSync(tmp); } catch { /* none left */ }
   const old = process.umask(0o177); // the socket is born 0600: no window where others can connect
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(path, () => resolve());
+      server.listen(`/proc/self/fd/${dirFd}/${nodePath.basename(tmp)}`, () => resolve());
     });
   } finally {
     process.umask(old);
+    fs.closeSync(dirFd);
   }
-  fs.chmodSync(path, 0o600);
+  fs.chmodSync(tmp, 0o600);
+  fs.renameSync(tmp, path);
+  /** The socket's inode: the daemon checks it is still the one at `path` (see owns). */
+  const ino = fs.statSync(path).ino;
 
   const alive = new WeakMap<WebSocket, boolean>();
   const connections = new Set<Connection>();
@@ -95,8 +110,10 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
       await new Promise<void>((r) => server.close(() => r()));
-      try { fs.unlinkSync(path); } catch { /* already gone */ }
+      // Only our own: a socket put there by someone else is not ours to remove.
+      try { if (fs.statSync(path).ino === ino) fs.unlinkSync(path); } catch { /* already gone */ }
     },
+    owns: () => { try { return fs.statSync(path).ino === ino; } catch { return false; } },
   };
 }
 

@@ -1,13 +1,16 @@
 // The daemon: one per state root. It holds the actor system (registry of containers),
 // serves the bus on <root>/runa.sock, and leaves when idle.
-import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { RunaError } from '../errors.js';
 import { Bus } from '../bus/bus.js';
 import { serveSocket, type SocketServer } from '../bus/socket-server.js';
 import { Registry } from '../actors/registry.js';
-import { socketPath } from '../paths.js';
+import { lockFile, lockHolderPath, socketPath } from '../paths.js';
+
+/** How often the daemon checks that its socket is still its own. */
+const SOCKET_CHECK_MS = 500;
 import { serveCli } from './front-end.js';
 import { saveCodeCache } from '../code-cache.js';
 
@@ -16,38 +19,39 @@ import type { DaemonOptions } from '../cli/context.js';
 export type { DaemonOptions };
 
 /**
- * One daemon per root, even when many CLIs start one at once: an abstract unix socket
- * named after the root is the lock (atomic to take, released by the kernel when we die).
- * Abstract sockets have no permissions, so the name also holds a key only the root's owner
- * can read: another user cannot take the lock first and keep this root's daemon from starting.
+ * One daemon per root, whatever the namespaces of the CLIs that start it: a flock on
+ * <root>/daemon.lock, which every network, mount and user namespace that sees the root shares,
+ * held for this daemon's life by native/runa-lock (it dies with us: PDEATHSIG). The root's
+ * owner alone can open it (the root is 0700; a lock file of another user, a symlink or a FIFO
+ * is refused), so nobody else can keep this root's daemon from starting.
+ * Resolves true when we hold it, false when another daemon does.
  */
-async function takeLock(root: string): Promise<net.Server | null> {
-  const lock = net.createServer();
-  const key = lockKey(root);
-  return new Promise((resolve) => {
-    lock.once('error', () => resolve(null));
-    lock.listen(`\0runa-daemon:${root}:${key}`, () => resolve(lock));
+async function takeLock(root: string): Promise<boolean> {
+  // argv0 says whose it is in ps: the daemon's part.
+  const holder = spawn(lockHolderPath, [lockFile(root)], { stdio: ['pipe', 'pipe', 'pipe'], argv0: 'runa daemon lock' });
+  let out = '';
+  let err = '';
+  holder.stdout!.on('data', (d) => { out += d; });
+  holder.stderr!.on('data', (d) => { err += d; });
+  const answer = await new Promise<string>((resolve) => {
+    holder.on('error', (e) => resolve(`error ${e.message}`));
+    holder.stdout!.on('data', () => { if (out.includes('\n')) resolve(out.trim()); });
+    holder.on('exit', () => resolve(out.trim() || `error ${err.trim() || 'runa-lock exited'}`));
   });
-}
-
-/** The root's lock key (<root>/daemon.key, 0600): made once, atomically (link), by whichever daemon comes first. */
-function lockKey(root: string): string {
-  const file = path.join(root, 'daemon.key');
-  const read = () => { try { return fs.readFileSync(file, 'utf8'); } catch { return null; } };
-  const found = read();
-  if (found) return found;
-  const tmp = `${file}.${process.pid}`;
-  fs.writeFileSync(tmp, crypto.randomBytes(16).toString('hex'), { mode: 0o600 });
-  try { fs.linkSync(tmp, file); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; } finally { fs.rmSync(tmp, { force: true }); }
-  return read()!;
+  if (answer === 'locked') {
+    // Held while it lives; it must not keep our event loop alive (the daemon leaves when idle).
+    holder.unref();
+    for (const s of [holder.stdin, holder.stdout, holder.stderr]) (s as unknown as { unref?: () => void })?.unref?.();
+    return true;
+  }
+  if (answer === 'busy') return false;
+  throw new RunaError('daemon_lock', `runa daemon: cannot take the lock of ${root}: ${answer.replace(/^error /, '').replace(/^runa-lock: /, '')}`);
 }
 
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
   const root = fs.realpathSync(opts.root);
-  const lock = await takeLock(root);
-  if (!lock) return 0; // another daemon owns this root
-  lock.unref();
+  if (!await takeLock(root)) return 0; // another daemon owns this root
 
   const bus = new Bus();
   let server: SocketServer | null = null;
@@ -62,7 +66,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     if (served) saveCodeCache();
     await server?.close();
     try { fs.unlinkSync(path.join(root, 'daemon.pid')); } catch { /* gone */ }
-    lock.close();
     // Containers keep running: their monitors hold the truth until a daemon comes back.
     setImmediate(() => process.exit(0));
   };
@@ -87,6 +90,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
   server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
   fs.writeFileSync(path.join(root, 'daemon.pid'), String(process.pid));
+  // A socket removed or replaced under us means clients can no longer reach us: leave at once
+  // (the containers go on; the next command's daemon adopts them).
+  const watch = setInterval(() => { if (!closing && !server!.owns()) { clearInterval(watch); void shutdown(); } }, SOCKET_CHECK_MS);
+  watch.unref();
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void shutdown());
   process.on('SIGPIPE', () => {});
   onChange();
