@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <sys/un.h>
@@ -577,14 +578,37 @@ static int start_daemon(const char *root)
 	return failed[0];
 }
 
+/* Whether a daemon holds this root's lock (a flock on <root>/daemon.lock, src/daemon/daemon.ts):
+ * read from /proc/locks, which tests without taking (a probing flock could make a starting
+ * daemon believe another one holds it). A lock file not there yet counts as not held. */
+static int lock_held(const char *root)
+{
+	char file[PATH_MAX + 16], line[256];
+	struct stat st;
+	snprintf(file, sizeof file, "%s/daemon.lock", root);
+	if (stat(file, &st) < 0) return 0;
+	char id[64];
+	snprintf(id, sizeof id, " %02x:%02x:%lu ", major(st.st_dev), minor(st.st_dev), (unsigned long)st.st_ino);
+	FILE *f = fopen("/proc/locks", "re");
+	if (!f) return 1; /* cannot tell: assume it is */
+	int held = 0;
+	while (!held && fgets(line, sizeof line, f))
+		held = strstr(line, "FLOCK") && strstr(line, "WRITE") && strstr(line, id);
+	fclose(f);
+	return held;
+}
+
 /* Connect once the daemon listens: every millisecond for half a second (Node.js takes 80 ms
- * or more to listen), then every 10 ms. A daemon that could not be executed (`failed` gives
- * its errno), or 10 s (the Node CLI's wait) without one, and the Node CLI takes over and says
- * what went wrong. */
-static int await_daemon(int fd, const struct sockaddr_un *sa, int failed)
+ * or more to listen), then every 10 ms. A daemon that dies before it listens (killed, or the
+ * machine's OOM killer) leaves the lock free: then a new one is started at once, every 300 ms at
+ * most, so a command recovers within a fraction of a second. A daemon that could not be executed
+ * (`failed` gives its errno), or 10 s (the Node CLI's wait) without one, and the Node CLI takes
+ * over and says what went wrong. */
+static int await_daemon(int fd, const struct sockaddr_un *sa, int failed, const char *root)
 {
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long started = 0;
 	for (;;) {
 		if (failed >= 0) {
 			struct pollfd p = { .fd = failed, .events = POLLIN };
@@ -602,6 +626,11 @@ static int await_daemon(int fd, const struct sockaddr_un *sa, int failed)
 		usleep(ms > 500 ? 10000 : 1000);
 		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { if (failed >= 0) close(failed); return 0; }
 		if (errno != ENOENT && errno != ECONNREFUSED) break;
+		if (ms - started >= 300 && !lock_held(root)) {
+			if (failed >= 0) close(failed);
+			failed = start_daemon(root);
+			started = ms;
+		}
 	}
 	if (failed >= 0) close(failed);
 	return -1;
@@ -640,7 +669,7 @@ int main(int argc, char **argv)
 	if (fd < 0) fallback();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		if ((errno != ENOENT && errno != ECONNREFUSED) || !starts_daemon(command)) fallback();
-		if (await_daemon(fd, &sa, start_daemon(root)) < 0) fallback();
+		if (await_daemon(fd, &sa, start_daemon(root), root) < 0) fallback();
 	}
 
 	static const char hello[] = "GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

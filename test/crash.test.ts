@@ -164,3 +164,26 @@ test('nsinit killed with SIGKILL before it tells its caller the container is cre
   assert.deepEqual(processesUnder(path.join(sb.root, id)), [], 'no process left');
   assert.deepEqual(cgroupDirs(`/runa/${id}`), [], 'no cgroup directory left');
 });
+
+for (const point of KILL_POINTS.filter((p) => p.startsWith('daemon:'))) {
+  test(`a daemon killed at ${point} (its start-up): 8 commands in flight all complete, soon after the death`, async (t) => {
+    const id = `crash-${point.replace(/\W/g, '-')}`;
+    assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '7304']), id])).code, 0);
+    await stopDaemon();
+    const marker = path.join(sb.dir, `killed-${id}`); // the first daemon to reach the point makes it, and dies
+    const env = { RUNA_KILL_POINT: point, RUNA_KILL_ONCE: marker };
+    const t0 = Date.now();
+    const ends: number[] = [];
+    const results = await Promise.all(Array.from({ length: 8 }, () => sb.run(['exec', id, 'true'], { env }).then((r) => { ends.push(Date.now()); return r; })));
+    results.forEach((r, i) => assert.equal(r.code, 0, `command ${i}: ${r.stderr}`));
+    assert.ok(fs.existsSync(marker), 'a daemon died at that point');
+    const death = fs.statSync(marker).mtimeMs;
+    const after = ends.map((e) => e - death).sort((a, b) => a - b);
+    t.diagnostic(`${point}: commands done ${after.map((ms) => Math.round(ms)).join(', ')} ms after the death (first command started ${Math.round(death - t0)} ms before it)`);
+    // The issue's bound is 2 s; this machine may be loaded by other suites, so the test allows
+    // more, still far below the 10 s a command used to wait for a daemon that had died starting.
+    assert.ok(after[after.length - 1] < 5000, `the last command ended ${Math.round(after[after.length - 1])} ms after the daemon's death`);
+    assert.equal(JSON.parse((await sb.run(['state', id])).stdout).status, 'running', 'the container goes on');
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  });
+}

@@ -420,6 +420,7 @@ export class Registry {
       const dir = containerDir(this.root, id);
       const saved = readState(dir);
       if (!saved || this.containers.has(id)) continue;
+      killPoint('daemon:adopting'); // with a container read and not yet adopted
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: saved.ociVersion, bundle: saved.bundle, rootfs: saved.rootfs,
         created: saved.created, owner: saved.owner, annotations: saved.annotations, cgroup: saved.cgroup,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import type { BusClient } from '../bus/client.js';
 import { daemonEntry, socketPath } from '../paths.js';
+import { daemonLockHeld } from '../daemon-lock.js';
 import { RunaError } from '../errors.js';
 import { explainRootError } from '../rootless.js';
 import { localHost, type Host } from './host.js';
@@ -118,7 +119,7 @@ export class Context {
     const { BusClient } = await import('../bus/client.js'); // ws is loaded only by commands that talk to the daemon
     const sock = socketPath(this.root);
     const deadline = Date.now() + CONNECT_TIMEOUT_MS;
-    let started = false;
+    let started = 0;
     let delay = 2;
     for (;;) {
       try {
@@ -129,7 +130,8 @@ export class Context {
         if (code === 'EACCES') throw new RunaError('no_daemon', `connect ${sock}: permission denied (the state root of another user)`);
         if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
         if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
-        if (!started) { this.startDaemon(); started = true; }
+        // None started yet, or the one that was died before it listened (its lock is free): start one.
+        if (!started || (Date.now() - started >= 300 && !daemonLockHeld(this.root))) { this.startDaemon(); started = Date.now(); }
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 50);
       }

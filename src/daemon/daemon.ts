@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
+import { killPoint } from '../faults.js';
 import { Bus } from '../bus/bus.js';
 import { serveSocket, type SocketServer } from '../bus/socket-server.js';
 import { Registry } from '../actors/registry.js';
@@ -52,6 +53,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
   const root = fs.realpathSync(opts.root);
   if (!await takeLock(root)) return 0; // another daemon owns this root
+  killPoint('daemon:locked');
 
   const bus = new Bus();
   let server: SocketServer | null = null;
@@ -89,6 +91,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   await registry.adopt();
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
   server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
+  killPoint('daemon:listening');
   fs.writeFileSync(path.join(root, 'daemon.pid'), String(process.pid));
   // A socket removed or replaced under us means clients can no longer reach us: leave at once
   // (the containers go on; the next command's daemon adopts them).
