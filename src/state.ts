@@ -102,8 +102,8 @@ export function liveStatus(dir: string, s: PersistedContainer): { status: Status
 /** What the OCI state is made of. */
 export type StateFields = Pick<PersistedContainer, 'ociVersion' | 'id' | 'bundle' | 'rootfs' | 'created' | 'owner' | 'annotations' | 'initPid' | 'sandbox'>;
 
-/** The annotation `state` adds: the container's sandbox (its own id for a sandbox's root). Kept in step with src/oci/sandbox.ts. */
-export const SANDBOX_ID_ANNOTATION = 'dev.runa.sandbox-id';
+/** The sandbox (pod) a container belongs to: its own id for a sandbox's root. `list` shows it. */
+export const sandboxOf = (s: Pick<PersistedContainer, 'id' | 'sandbox'>): string => s.sandbox ?? s.id;
 
 export function ociState(s: StateFields, status: Status) {
   return {
@@ -116,7 +116,8 @@ export function ociState(s: StateFields, status: Status) {
     rootfs: s.rootfs,
     created: s.created,
     owner: s.owner,
-    annotations: { ...s.annotations, [SANDBOX_ID_ANNOTATION]: s.sandbox ?? s.id },
+    // The config's annotations and nothing else (runtime-spec; hooks read this state on stdin).
+    annotations: { ...s.annotations },
   };
 }
 export type OciStateView = ReturnType<typeof ociState>;

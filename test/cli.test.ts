@@ -207,3 +207,24 @@ test('kill takes the signal by name, SIG-name or number, and refuses unknown one
   assert.equal(JSON.parse((await sb.run(['state', 'sig'])).stdout).status, 'running');
   assert.equal((await sb.run(['delete', '-f', 'sig'])).code, 0);
 });
+
+test('list -f json: runc\'s keys in runc\'s order, no annotations key when there are none, null for no container', async () => {
+  const empty = new (await import('./helpers/runa.js')).Sandbox('emptylist');
+  try {
+    const none = await empty.run(['list', '-f', 'json']);
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout, 'null\n');
+  } finally { await empty.cleanup(); }
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.annotations = { 'org.example/a': 'b' }; });
+  assert.equal((await sb.run(['create', '-b', bundle, 'ljson'])).code, 0);
+  try {
+    const listed = JSON.parse((await sb.run(['list', '-f', 'json'])).stdout) as any[];
+    const mine = listed.find((c) => c.id === 'ljson');
+    assert.deepEqual(Object.keys(mine), ['ociVersion', 'id', 'pid', 'status', 'bundle', 'rootfs', 'created', 'annotations', 'owner']);
+    assert.deepEqual(mine.annotations, { 'org.example/a': 'b' }, 'the config\'s annotations and nothing else');
+    const st = JSON.parse((await sb.run(['state', 'ljson'])).stdout);
+    assert.deepEqual(st.annotations, { 'org.example/a': 'b' });
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', 'ljson'])).code, 0);
+  }
+});

@@ -139,7 +139,10 @@ describe('containerd e2e', { skip: missing ?? false }, () => {
     assert.notDeepEqual(namespacesOf(member, ['pid']), namespacesOf(root, ['pid']), 'ctr asks for a pid namespace of its own');
     if (!process.env.RUNA_E2E_RUNTIME) {
       const st = JSON.parse(execFileSync(runaBin, ['--root', c.runtimeRoot, 'state', 'cpod-a'], { encoding: 'utf8' }));
-      assert.equal(st.annotations['dev.runa.sandbox-id'], 'cpod');
+      assert.equal(st.annotations['io.kubernetes.cri.sandbox-id'], 'cpod', 'the config\'s annotations, and only those');
+      assert.equal(st.annotations['dev.runa.sandbox-id'], undefined);
+      const row = execFileSync(runaBin, ['--root', c.runtimeRoot, 'list'], { encoding: 'utf8' }).split('\n').find((l) => l.startsWith('cpod-a '));
+      assert.match(row ?? '', /\scpod$/, 'list names its sandbox');
       // Killing the sandbox's root takes its member down (runc would leave it running).
       const r = await c.ctr(['task', 'kill', '-s', 'KILL', 'cpod']);
       assert.equal(r.code, 0, show(r));

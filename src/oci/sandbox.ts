@@ -9,7 +9,6 @@ export const CRI_SANDBOX_ID = 'io.kubernetes.cri.sandbox-id';
 /** CRI-O's, which podman puts on a pod's containers (the infra container has none). */
 export const CRIO_CONTAINER_TYPE = 'io.kubernetes.cri-o.ContainerType';
 export const CRIO_SANDBOX_ID = 'io.kubernetes.cri-o.SandboxID';
-export { SANDBOX_ID_ANNOTATION } from '../state.js';
 
 /**
  * runsc's rules: no container type, or `sandbox`, makes a new sandbox whose id is the

@@ -5,7 +5,7 @@ import { loadContainer } from '../../state.js';
 const state: Command = {
   summary: 'output the state of a container',
   args: '<container-id>',
-  description: 'The state of the container as the OCI runtime spec defines it (JSON). The sandbox it\nbelongs to is the annotation dev.runa.sandbox-id.',
+  description: 'The state of the container as the OCI runtime spec defines it (JSON). The sandbox it\nbelongs to is in `list`\'s SANDBOX column.',
   flags: {},
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
