@@ -293,7 +293,8 @@ export class Registry {
       const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
       // Rootless, the default cgroup is runa/<id> below the daemon's own (runc: below its own), where one delegated to the user takes it.
       const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
-      cgroup = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups);
+      const ignored: string[] = []; // resources the host's cgroups ignore (runc: silently, or at debug level)
+      cgroup = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups, ignored);
       const inUse = cgroup.unused ? null : cgroup;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
@@ -324,7 +325,7 @@ export class Registry {
       deadline.unref();
       actor.onLeaveCreating(() => clearTimeout(deadline));
       // runc and crun skip syscall names libseccomp does not know, saying so at debug level.
-      const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
+      const warnings = [...ignored, ...(seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`)];
       // runc says so at warning level: the container shares its cgroup with processes already there.
       const others = cgroup.preExisting ? cgroup.pids().length : 0;
       const notices = others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [];
@@ -520,7 +521,7 @@ function removeStaleExecs(dir: string, live: Set<string>): void {
 }
 
 /** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
-function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): Cgroup {
+function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false, ignored: string[] = []): Cgroup {
   const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { rootless });
   // The directories this create will make, recorded before it makes them.
   intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
@@ -530,7 +531,7 @@ function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: Lin
     // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
     const frozen = cg.preExisting ? cg.freezerState() : null;
     if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup ${cg.path} is unexpectedly frozen`);
-    cg.apply(r);
+    ignored.push(...cg.apply(r).warnings);
   } catch (e) {
     void cg.destroy();
     throw e;
