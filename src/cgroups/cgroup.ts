@@ -82,7 +82,10 @@ export class Cgroup {
     if (layout.v2 !== null && layout.mode !== 'v1') {
       hierarchies.push({
         kind: 'v2', mount: path.join(root || '/', layout.v2), controllers: [],
-        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, own[''], root),
+        // runc's fs2 (pure v2) anchors a relative path at the parent of its own cgroup: "the
+        // current user scope most probably has tasks in it already, making it impossible to
+        // enable controllers for its sub-cgroup" (a v1 hierarchy, or hybrid's, at its own).
+        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, layout.mode === 'v2' && own[''] !== undefined ? path.posix.dirname(own['']) : own[''], root),
       });
     }
     if (hierarchies.length === 0) throw new CgroupError('cgroups: no cgroup hierarchy to use');
