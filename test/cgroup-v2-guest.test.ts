@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { APPLETS, BUSYBOX, busyboxMissing } from './helpers/oci-image.js';
+import { APPLETS, BUSYBOX, IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
 import { guestLeftovers, guestMissing, guestTempDir, runInGuest, type GuestResult } from './helpers/v2-guest.js';
 import { runaBin, repo } from './helpers/runa.js';
 import { defaultSpec, rootlessSpec } from '../src/oci/default-spec.js';
@@ -15,6 +15,11 @@ import { defaultSpec, rootlessSpec } from '../src/oci/default-spec.js';
 const MiB = 1024 * 1024;
 /** Where the guest keeps runa's state: its own tmpfs. */
 const ROOT = '/run/runa-test';
+/**
+ * podman and containerd (ctr) in the guest too: about 15 s each under TCG (their start-up in
+ * Go, the image load, conmon and the shim); RUNA_V2_GUEST_CALLERS=0 leaves them out.
+ */
+const CALLERS = process.env.RUNA_V2_GUEST_CALLERS !== '0';
 /** The guest's unprivileged user for the rootless case (made there; the host never sees it). */
 const RL_UID = 1500;
 
@@ -109,9 +114,10 @@ function suite(): void {
       fs.mkdirSync(path.join(dir, 'rootless'));
       fs.writeFileSync(path.join(dir, 'rootless', 'config.json'), JSON.stringify(spec, null, 2));
     }
+    if (CALLERS) writeBusyboxImage(path.join(dir, 'busybox.tar'));
     fs.writeFileSync(path.join(dir, 'guest.sh'), guestScript(dir));
     try {
-      guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: 240_000, kernelArgs: ['cgroup_disable=rdma'] });
+      guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: CALLERS ? 420_000 : 240_000, kernelArgs: ['cgroup_disable=rdma'], env: { RUNA_V2_GUEST_CALLERS: CALLERS ? '1' : '0' } });
     } catch (e) {
       bootError = e as Error;
       return;
@@ -126,6 +132,7 @@ function suite(): void {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     if (guest) {
       const times = [...values].filter(([k]) => k.startsWith('TIME_')).map(([k, v]) => `${k.slice(5).toLowerCase()} ${v}`).join(', ');
+      if (process.env.RUNA_V2_GUEST_DUMP === '1') console.log(`# the guest's output:\n${guest.stdout}\n# its stderr:\n${guest.stderr}`);
       console.log(`# v2 guest: ${guest.accel}, ${guest.ms} ms from qemu's start to its end; guest uptime per case (s): ${times}`);
     }
   });
@@ -306,6 +313,30 @@ function suite(): void {
     assert.match(get('RL_FORK'), /can't fork|Resource temporarily unavailable/, 'pids.max holds');
     assert.equal(get('RL_DELETE_RC'), '0');
     assert.equal(get('RL_LEFT'), 'no');
+  });
+
+  const callers = { skip: CALLERS ? false : 'RUNA_V2_GUEST_CALLERS=0 leaves podman and containerd out' };
+
+  test('podman --runtime runa --cgroup-manager cgroupfs: run, exec, stop; the limits inside and on the host', callers, () => {
+    assert.equal(get('POD_LOAD'), '0', get('POD_LOAD_ERR'));
+    assert.equal(get('POD_RUN'), String(64 * MiB), get('POD_RUN_ERR'));
+    assert.equal(get('POD_D_RC'), '0', get('POD_D_ERR'));
+    assert.equal(get('POD_EXEC'), `${48 * MiB} 30`, 'memory.max and pids.max inside');
+    assert.equal(get('POD_HOST'), `${48 * MiB} 30`, 'and in the guest\'s /sys/fs/cgroup');
+    assert.equal(get('POD_STOP_RC'), '0');
+    assert.equal(get('POD_RM_RC'), '0');
+    assert.equal(get('POD_LEFT'), '', 'no runa state left');
+  });
+
+  test('ctr run (containerd\'s runc shim driving runa): run, exec, kill; the limit inside and on the host', callers, () => {
+    assert.equal(get('CTRD_UP'), 'yes', get('CTRD_LOG'));
+    assert.equal(get('CTRD_IMPORT'), '0', get('CTRD_IMPORT_ERR'));
+    assert.equal(get('CTRD_RUN'), '0', get('CTRD_RUN_ERR'));
+    assert.equal(get('CTRD_EXEC'), String(40 * MiB));
+    assert.equal(get('CTRD_HOST'), String(40 * MiB));
+    assert.equal(get('CTRD_KILL_RC'), '0');
+    assert.match(get('CTRD_STATUS'), /STOPPED|^$/);
+    assert.equal(get('CTRD_DELETE_RC'), '0');
   });
 
   test('kill and delete leave no cgroup behind; a foreground run exits with the program\'s status', () => {
@@ -574,9 +605,58 @@ RL
   sh -c "echo \\$\\$ > $U/init.scope/cgroup.procs && exec setpriv --reuid ${RL_UID} --regid ${RL_UID} --init-groups env -i PATH=${path.dirname(runaBin)}:/usr/bin:/bin HOME=/tmp/rl USER=rl XDG_RUNTIME_DIR=/run/user/${RL_UID} RUNA_DAEMON_IDLE_MS=600000 sh /tmp/rl/run.sh $B/rootless"
 }
 
+# The callers (RUNA_V2_GUEST_CALLERS=1): podman with the cgroupfs manager, its storage on the
+# guest's tmpfs; containerd with its own config, root and state there, and ctr.
+case_podman() {
+  P=/tmp/podman; mkdir -p $P/vartmp
+  printf '%s\\n' '[containers]' 'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]' '[engine]' "image_copy_tmp_dir = \\"$P/vartmp\\"" > $P/containers.conf
+  PODMAN="timeout 90 env CONTAINERS_CONF=$P/containers.conf TMPDIR=$P/vartmp podman --root $P/root --runroot $P/runroot --tmpdir $P/tmp --volumepath $P/volumes --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime ${runaBin}"
+  $PODMAN load -i $B/busybox.tar > /run/pod.out 2>&1; say POD_LOAD $?; say POD_LOAD_ERR "$(tail -n 1 /run/pod.out)"
+  say POD_RUN "$($PODMAN run --rm --network none --memory 64m ${IMAGE} cat /sys/fs/cgroup/memory.max 2> /run/pod.err)"
+  say POD_RUN_ERR "$(tail -n 1 /run/pod.err)"
+  $PODMAN run -d --name pd --network none --memory 48m --pids-limit 30 ${IMAGE} sleep 1000 > /run/pod.id 2> /run/pod.err; say POD_D_RC $?
+  say POD_D_ERR "$(tail -n 1 /run/pod.err)"
+  say POD_EXEC "$($PODMAN exec pd sh -c 'echo $(cat /sys/fs/cgroup/memory.max) $(cat /sys/fs/cgroup/pids.max)' 2>&1)"
+  pid=$($PODMAN inspect --format '{{.State.Pid}}' pd)
+  d=/sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup)
+  say POD_HOST "$(cat $d/memory.max) $(cat $d/pids.max)"
+  $PODMAN stop -t 1 pd > /dev/null 2>&1; say POD_STOP_RC $?
+  $PODMAN rm pd > /dev/null 2>&1; say POD_RM_RC $?
+  say POD_LEFT "$(${runaBin} list -q 2>&1 | tr '\\n' ' ')"
+}
+
+case_containerd() {
+  C=/tmp/ctrd; mkdir -p $C/fifo
+  printf '%s\\n' 'version = 2' "root = \\"$C/root\\"" "state = \\"$C/state\\"" \
+    'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.overlayfs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]' \
+    '[grpc]' "  address = \\"$C/c.sock\\"" '[ttrpc]' "  address = \\"$C/c.sock.ttrpc\\"" '[debug]' '  address = ""' '[metrics]' '  address = ""' > $C/config.toml
+  containerd --config $C/config.toml > $C/log 2>&1 &
+  cd_pid=$!
+  CTR="timeout 60 env CONTAINERD_SNAPSHOTTER=native ctr -a $C/c.sock -n runa-test"
+  up() { [ -S $C/c.sock ] && timeout 10 ctr -a $C/c.sock version > /dev/null 2>&1; }
+  i=0; while [ $i -lt 300 ] && kill -0 $cd_pid 2>/dev/null && ! up; do sleep 0.2; i=$((i+1)); done
+  if ! up; then say CTRD_UP no; say CTRD_LOG "$(tail -n 1 $C/log)"; kill $cd_pid 2>/dev/null; return; fi
+  say CTRD_UP yes
+  say CTRD_LOG "$(tail -n 1 $C/log)"
+  $CTR images import $B/busybox.tar > $C/out 2>&1; say CTRD_IMPORT $?; say CTRD_IMPORT_ERR "$(tail -n 1 $C/out)"
+  # ctr's spec has no /sys/fs/cgroup mount: one of type cgroup (the container's cgroup, bound: no cgroup namespace)
+  $CTR run -d --memory-limit ${40 * MiB} --mount type=cgroup,src=cgroup,dst=/sys/fs/cgroup,options=ro --runtime io.containerd.runc.v2 --runc-binary ${runaBin} --runc-root $C/rt --fifo-dir $C/fifo ${IMAGE} cd1 sleep 1000 > $C/out 2>&1
+  say CTRD_RUN $?; say CTRD_RUN_ERR "$(tail -n 1 $C/out)"
+  say CTRD_EXEC "$($CTR task exec --fifo-dir $C/fifo --exec-id x1 cd1 cat /sys/fs/cgroup/memory.max 2>&1)"
+  pid=$($CTR task ls | awk '$1 == "cd1" { print $2 }')
+  say CTRD_HOST "$(cat /sys/fs/cgroup$(cut -d: -f3 /proc/$pid/cgroup)/memory.max)"
+  $CTR task kill -s SIGKILL cd1; say CTRD_KILL_RC $?
+  i=0; while [ $i -lt 50 ] && ! $CTR task ls | grep -q 'cd1.*STOPPED'; do sleep 0.2; i=$((i+1)); done
+  say CTRD_STATUS "$($CTR task ls | awk '$1 == "cd1" { print $3 }')"
+  $CTR task delete cd1 > /dev/null 2>&1; $CTR container delete cd1; say CTRD_DELETE_RC $?
+  kill $cd_pid; wait $cd_pid
+}
+
 # Each case's guest uptime at its start and end (seconds), for the log.
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-for c in pure_v2 limits cgroupns cgroup_mount update pause stats devices resources refused oom preexisting killall rootless kill_delete; do
+CASES="pure_v2 limits cgroupns cgroup_mount update pause stats devices resources refused oom preexisting killall rootless"
+[ "\${RUNA_V2_GUEST_CALLERS:-0}" = 1 ] && CASES="$CASES podman containerd"
+for c in $CASES kill_delete; do
   t=$(uptime_s); case_$c; say "TIME_$(echo $c | tr a-z A-Z)" "$t-$(uptime_s)"
 done
 say DONE yes
