@@ -94,6 +94,7 @@ function suite(): void {
       s.linux.resources = {
         ...s.linux.resources, memory: { limit: 64 * MiB, swappiness: 60, kernelTCP: 16 * MiB },
         cpu: { quota: 50000, period: 100000, burst: 20000, idle: 1 }, hugepageLimits: [{ pageSize: '2MB', limit: 4 * MiB }],
+        blockIO: { leafWeight: 300 },
       };
     });
     // What the guest cannot take: refused, leaving nothing (rdma is cgroup_disable'd at boot).
@@ -234,6 +235,7 @@ function suite(): void {
     assert.equal(get('RES_RUN'), '0', get('RES_ERR'));
     assert.match(get('RES_IGNORED'), /memory\.swappiness: ignored/, 'said at debug level');
     assert.match(get('RES_IGNORED_KTCP'), /memory\.kernelTCP: ignored/);
+    assert.match(get('RES_IGNORED_LEAF'), /blockIO\.leafWeight: ignored/);
     assert.equal(get('RES_SWAPPINESS_FILES'), '0', 'no such knob on v2');
     const want = `${64 * MiB} 50000 100000 20000 1`;
     assert.equal(get('RES_HOST'), want, 'memory.max, cpu.max, cpu.max.burst, cpu.idle');
@@ -481,13 +483,16 @@ case_resources() {
   say RES_ERR "$(grep -v level=debug /run/res.err | head -n 1)"
   say RES_IGNORED "$(grep -o 'memory.swappiness: ignored[^"]*' /run/res.err)"
   say RES_IGNORED_KTCP "$(grep -o 'memory.kernelTCP: ignored[^"]*' /run/res.err)"
+  say RES_IGNORED_LEAF "$(grep -o 'blockIO.leafWeight: ignored[^"]*' /run/res.err)"
   d=$(cg res)
   say RES_SWAPPINESS_FILES "$(ls $d | grep -c swappiness)"
   say RES_HOST "$(cat $d/memory.max $d/cpu.max $d/cpu.max.burst $d/cpu.idle | tr '\\n' ' ' | sed 's/ $//')"
-  say RES_INSIDE "$($RUNA exec res sh -c 'cd /sys/fs/cgroup && cat memory.max cpu.max cpu.max.burst cpu.idle' 2>&1 | tr '\\n' ' ' | sed 's/ $//')"
+  # one exec for both: memory.max, cpu.max, cpu.max.burst, cpu.idle on its first line, hugetlb.2MB.max on its second
+  $RUNA exec res sh -c 'cd /sys/fs/cgroup && echo $(cat memory.max cpu.max cpu.max.burst cpu.idle) && cat hugetlb.2MB.max' > /run/res.inside 2>&1
+  say RES_INSIDE "$(sed -n 1p /run/res.inside)"
   say HUGE_2MB "$([ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] && echo yes || echo no)"
   say RES_HUGE "$(cat $d/hugetlb.2MB.max $d/hugetlb.2MB.rsvd.max 2>&1 | tr '\\n' ' ' | sed 's/ $//')"
-  say RES_HUGE_INSIDE "$($RUNA exec res cat /sys/fs/cgroup/hugetlb.2MB.max 2>&1)"
+  say RES_HUGE_INSIDE "$(sed -n 2p /run/res.inside)"
   say RES_STATS_SWAP "$($RUNA events --stats res 2>&1 | tr -d '\n ')"
   # checkBeforeUpdate: 20 MiB in the container's tmpfs, then a limit below and one above it
   $RUNA exec res sh -c 'head -c 20971520 /dev/zero > /dev/shm/fill'
