@@ -262,7 +262,7 @@ describe('cgroup v1 (this host)', () => {
         { message: 'linux.resources.hugepageLimits[0]: cannot apply: hugetlb.2MB.limit_in_bytes: the hugetlb cgroup controller is not mounted (no cgroup v1 hierarchy for it in /proc/self/mountinfo)' });
     }
     if (!host!.v1.net_cls) assert.throws(() => cg.apply({ network: { classID: 0x100001 } }), /^CgroupError: linux\.resources\.network\.classID: cannot apply: net_cls\.classid: the net_cls cgroup controller is not mounted/);
-    assert.throws(() => cg.apply({ unified: { 'memory.high': '1G' } }), /^CgroupError: linux\.resources\.unified: cannot apply: unified \(cgroup v2\) resources need a cgroup v2 host/);
+    assert.throws(() => cg.apply({ unified: { 'memory.high': '1G' } }), /^CgroupError: linux\.resources\.unified: cannot apply: invalid configuration: cannot use unified on cgroup v1 \(unified \(cgroup v2\) resources need a cgroup v2 host/);
     if (d.blkio && !existsSync(path.join(d.blkio, 'blkio.leaf_weight'))) {
       assert.throws(() => cg.apply({ blockIO: { leafWeight: 100 } }),
         { message: `linux.resources.blockIO.leafWeight: cannot apply: ${d.blkio}/blkio.leaf_weight does not exist (only the CFQ scheduler (removed in Linux 5.0) has leaf weights)` });
@@ -490,7 +490,7 @@ describe('cgroup v2 (temp dir laid out like cgroupfs)', () => {
     assert.equal(file('cpuset.cpus'), '0-1');
     assert.equal(file('cpuset.mems'), '0');
     assert.throws(() => cg.apply({ cpu: { realtimeRuntime: 950000 } }),
-      { message: `linux.resources.cpu.realtimeRuntime: cannot apply: ${cg.dirs.v2}/cpu.rt_runtime_us does not exist (cgroup v2 has no realtime group scheduling)` });
+      { message: 'linux.resources.cpu.realtimeRuntime: cannot apply: cpu.rt_runtime_us is cgroup v1\'s: cgroup v2 has no realtime group scheduling' });
   });
 
   test('controllers are enabled in the parents\' cgroup.subtree_control', () => {
@@ -571,7 +571,7 @@ describe('cgroup v2 (temp dir laid out like cgroupfs)', () => {
     cg.apply({ unified: { 'memory.high': '123456789', 'cgroup.freeze': '0' } });
     assert.equal(file('memory.high'), '123456789');
     assert.throws(() => cg.apply({ unified: { 'misc.max': 'x 1' } }),
-      { message: `linux.resources.unified["misc.max"]: cannot apply: ${leaf}/misc.max does not exist (controller "misc" is not enabled for this cgroup: not in ${leaf}/cgroup.controllers)` });
+      { message: `linux.resources.unified["misc.max"]: unified resource "misc.max" can't be set: controller "misc" not available (not in ${path.resolve(leaf, '../../cgroup.controllers')}: the kernel has no misc controller, or it is disabled)` });
     assert.throws(() => cg.apply({ unified: { '../x': '1' } }), /must be a file name/);
     const r = cg.apply({ network: { classID: 1, priorities: [{ name: 'eth0', priority: 1 }] } });
     assert.equal(r.warnings.length, 2);
@@ -582,8 +582,11 @@ describe('cgroup v2 (temp dir laid out like cgroupfs)', () => {
 
   test('a missing controller names the file and why', () => {
     const { cg, leaf } = fake({ controllers: 'cpu pids', leafFiles: ['cpu.weight', 'pids.max'] });
+    // Not even the hierarchy's root has it: refused before anything is written, in runc's words.
     assert.throws(() => cg.apply({ memory: { limit: 1 << 30 } }),
-      { message: `linux.resources.memory.limit: cannot apply: ${leaf}/memory.max does not exist (controller "memory" is not enabled for this cgroup: not in ${leaf}/cgroup.controllers)` });
+      { message: `linux.resources.memory.limit: cannot apply: controller "memory" not available (not in ${path.resolve(leaf, '../../cgroup.controllers')}: the kernel has no memory controller, or it is disabled)` });
+    assert.throws(() => cg.apply({ pids: { limit: 7 }, memory: { limit: 1 << 30 } }), /controller "memory" not available/);
+    assert.notEqual(readFileSync(path.join(leaf, 'pids.max'), 'utf8').trim(), '7', 'nothing written before the refusal');
   });
 
   test('freeze writes cgroup.freeze 1 and waits for cgroup.events "frozen 1"; thaw writes 0', async () => {

@@ -282,6 +282,27 @@ test('a resource the host cannot apply fails create clearly and leaves no cgroup
   assert.equal(fs.existsSync(path.join(sb.root, 'bad')), false);
 });
 
+test('unified (cgroup v2) keys on this cgroup v1 host are refused in runc\'s words before anything is made, at create and at update', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    s.linux.cgroupsPath = cgPath('uni');
+    s.linux.resources = { ...s.linux.resources, pids: { limit: 30 }, unified: { 'memory.high': String(32 * 1024 * 1024) } };
+  });
+  const r = await sb.run(['create', '-b', bundle, 'uni']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /linux\.resources\.unified: cannot apply: invalid configuration: cannot use unified on cgroup v1/);
+  for (const c of controllers) assert.equal(exists(c, 'uni'), false, `no ${c} cgroup made`);
+  assert.equal(fs.existsSync(path.join(sb.root, 'uni')), false, 'no state dir');
+  assert.doesNotMatch((await sb.run(['list', '-q'])).stdout, /^uni$/m);
+  // update: refused before its first write (pids.max stays)
+  const ok = await sb.bundle(['sleep', '1000'], (s) => { s.linux.cgroupsPath = cgPath('uni2'); s.linux.resources = { ...s.linux.resources, pids: { limit: 30 } }; });
+  assert.equal((await sb.run(['run', '-d', '-b', ok, 'uni2'])).code, 0);
+  const u = await sb.run(['update', '-r', '-', 'uni2'], { input: JSON.stringify({ pids: { limit: 40 }, unified: { 'memory.high': '1000000' } }) });
+  assert.notEqual(u.code, 0);
+  assert.match(u.stderr, /cannot use unified on cgroup v1/);
+  assert.equal(file('pids', 'uni2', 'pids.max'), '30', 'nothing written');
+  assert.equal((await sb.run(['delete', '-f', 'uni2'])).code, 0);
+});
+
 test('pause freezes every process, exec is refused while paused, resume delivers queued signals', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'trap "exit 7" TERM; while :; do sleep 0.05; done'], (s) => { s.linux.cgroupsPath = cgPath('pz'); });
   assert.equal((await sb.run(['run', '-d', '-b', bundle, 'pz'])).code, 0);

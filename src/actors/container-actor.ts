@@ -267,7 +267,7 @@ export class ContainerActor {
         if (cg.removeIfEmpty()) return;
         // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
         // A cgroup that existed before the container may hold others' processes: those stay.
-        for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+        if (!tryKill(cg)) for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
         await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
       },
       checkpoint: (r) => {
@@ -576,6 +576,8 @@ export class ContainerActor {
   /** Every process in the container's pid namespace (the pid namespace is the container). */
   private signalAll(signal: number): void {
     if (this.initPid === null) return;
+    // cgroup v2's cgroup.kill, as runc: the whole cgroup at once, where runa made it.
+    if (signal === 9 && this.cgroup()?.kill()) return;
     for (const pid of containerPids(this.initPid)) {
       try { process.kill(pid, signal); } catch { /* gone meanwhile */ }
     }
@@ -852,4 +854,9 @@ export class ContainerActor {
   processRef(name: string) {
     return name === 'init' ? this.init.actor : this.execs.get(name)?.process.actor;
   }
+}
+
+/** cgroup.kill where it can (Cgroup.kill); false (kill one by one) when it cannot or fails. */
+function tryKill(cg: Cgroup): boolean {
+  try { return cg.kill(); } catch { return false; }
 }

@@ -294,7 +294,7 @@ export class Registry {
       const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
       // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
       const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
-      // Rootless, the default cgroup is runa/<id> below the daemon's own (runc: below its own), where one delegated to the user takes it.
+      // Rootless, the default cgroup is runa/<id> below the daemon's own cgroup (beside it on pure v2, as runc's fs2), where one delegated to the user takes it.
       const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
       let ignored: string[];
       ({ cgroup, ignored } = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups));

@@ -82,7 +82,10 @@ export class Cgroup {
     if (layout.v2 !== null && layout.mode !== 'v1') {
       hierarchies.push({
         kind: 'v2', mount: path.join(root || '/', layout.v2), controllers: [],
-        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, own[''], root),
+        // runc's fs2 (pure v2) anchors a relative path at the parent of its own cgroup: "the
+        // current user scope most probably has tasks in it already, making it impossible to
+        // enable controllers for its sub-cgroup" (a v1 hierarchy, or hybrid's, at its own).
+        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, layout.mode === 'v2' && own[''] !== undefined ? path.posix.dirname(own['']) : own[''], root),
       });
     }
     if (hierarchies.length === 0) throw new CgroupError('cgroups: no cgroup hierarchy to use');
@@ -133,6 +136,7 @@ export class Cgroup {
    * controllers they need in the parents' cgroup.subtree_control now (apply does it anyway).
    */
   create(resources?: LinuxResources): { created: boolean } {
+    if (resources) this.check(resources);
     const madeNow: string[] = [];
     try {
       for (const h of [...this.hierarchies]) {
@@ -157,6 +161,22 @@ export class Cgroup {
       throw e;
     }
     return { created: this.owned };
+  }
+
+  /**
+   * What no cgroup of this host can take, refused before anything is made (runc finds these
+   * out after making the cgroup, and removes it): unified keys without a cgroup v2 host, and
+   * on v2 a controller the hierarchy's root does not have.
+   */
+  check(resources: LinuxResources): void {
+    if (this.layout.mode !== 'v2') {
+      if (resources.unified && Object.keys(resources.unified).length > 0) throw v1.noUnified();
+      return;
+    }
+    const h = this.hierarchies.find((x) => x.kind === 'v2');
+    if (h) v2.checkAvailable(h.mount, resources);
+    const c = resources.cpu;
+    if (c?.realtimeRuntime || c?.realtimePeriod) throw v2.noRealtime(c.realtimeRuntime ? 'realtimeRuntime' : 'realtimePeriod');
   }
 
   /** mkdir every level from `mount` to `dir`, remembering what runa made; a parent removed meanwhile by a concurrent destroy is made again. */
@@ -220,6 +240,7 @@ export class Cgroup {
 
   /** Apply `linux.resources`. Throws on the first setting the host cannot apply; returns what was ignored. */
   apply(resources: LinuxResources): ApplyResult {
+    this.check(resources); // an update too: refused before its first write
     const warnings: string[] = [];
     let r = resources;
     if (this.opts.rootless && r.devices !== undefined) {
@@ -309,6 +330,22 @@ export class Cgroup {
       for (const d of subtreeDeepestFirst(h.dir)) for (const p of parsePids(readText(path.join(d, 'cgroup.procs')))) set.add(p);
     }
     return [...set].sort((a, b) => a - b);
+  }
+
+  /**
+   * SIGKILL every process in the cgroup and its descendants at once by writing 1 to
+   * cgroup.kill (cgroup v2, kernel ≥ 5.14), as runc's signalAllProcesses does for SIGKILL: no
+   * process can fork away from it. Only in a cgroup runa made (a pre-existing one may hold
+   * others' processes). False when it cannot (v1, an older kernel, not runa's): the caller
+   * signals the processes one by one.
+   */
+  kill(): boolean {
+    const u = this.unified;
+    if (!u || !this.created.has(u)) return false;
+    const err = tryWrite(path.join(u, 'cgroup.kill'), '1');
+    if (!err) return true;
+    if (err.code === 'ENOENT') return false;
+    throw new CgroupError(`cgroups: cannot kill the processes of ${u}: writing "1" to ${path.join(u, 'cgroup.kill')}: ${errnoText(err)}`);
   }
 
   /** runc `events --stats` data (types.Stats) from whatever files exist. */

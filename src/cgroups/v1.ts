@@ -20,12 +20,14 @@ function need(dirOf: DirOf, controller: string, field: string, file: string): st
   return dir;
 }
 
+/** runc's ErrV1NoUnified ("invalid configuration: cannot use unified on cgroup v1"), hybrid included. */
+export function noUnified(): CgroupError {
+  return cannotApply(`${R}.unified`, 'invalid configuration: cannot use unified on cgroup v1 (unified (cgroup v2) resources need a cgroup v2 host; this host uses cgroup v1 controllers)');
+}
+
 /** Apply in runc's subsystem order: cpuset, devices, memory, cpu, pids, blkio, hugetlb, net_cls, net_prio, rdma. */
 export function applyV1(dirOf: DirOf, r: LinuxResources, warnings: string[]): void {
-  if (r.unified && Object.keys(r.unified).length > 0) {
-    // runc: ErrV1NoUnified ("invalid configuration: cannot use unified on cgroup v1"), hybrid included.
-    throw cannotApply(`${R}.unified`, 'unified (cgroup v2) resources need a cgroup v2 host; this host uses cgroup v1 controllers');
-  }
+  if (r.unified && Object.keys(r.unified).length > 0) throw noUnified();
   if (r.cpu?.cpus || r.cpu?.mems) cpusetV1(dirOf, r.cpu);
   if (r.devices !== undefined) devicesV1(need(dirOf, 'devices', `${R}.devices`, 'devices.allow'), r.devices);
   if (r.memory) memoryV1(dirOf, r.memory, warnings);

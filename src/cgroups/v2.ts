@@ -15,23 +15,60 @@ const R = 'linux.resources';
 
 /** The v2 controllers a resources object needs enabled in the parents' cgroup.subtree_control. */
 export function neededControllers(r: LinuxResources): string[] {
-  const need = new Set<string>();
+  return [...new Set(controllerFields(r).map(([c]) => c))];
+}
+
+/** [controller, the first OCI field that needs it] for each v2 controller `r` needs, in the order their subtree_control writes go. */
+export function controllerFields(r: LinuxResources): [string, string][] {
+  const need = new Map<string, string>();
+  const add = (c: string, field: string) => { if (!need.has(c)) need.set(c, field); };
   const m = r.memory;
-  if (m && (m.limit || m.swap || m.reservation)) need.add('memory');
+  if (m && (m.limit || m.swap || m.reservation)) add('memory', `${R}.memory.${m.limit ? 'limit' : m.swap ? 'swap' : 'reservation'}`);
   const c = r.cpu;
-  if (c && (c.shares || c.quota || c.period || c.burst !== undefined || c.idle !== undefined)) need.add('cpu');
-  if (c && (c.cpus || c.mems)) need.add('cpuset');
-  if (r.pids?.limit !== undefined) need.add('pids');
+  if (c) {
+    const f = (['shares', 'quota', 'period', 'burst', 'idle'] as const).find((k) => (k === 'burst' || k === 'idle' ? c[k] !== undefined : c[k]));
+    if (f) add('cpu', `${R}.cpu.${f}`);
+    if (c.cpus || c.mems) add('cpuset', `${R}.cpu.${c.cpus ? 'cpus' : 'mems'}`);
+  }
+  if (r.pids?.limit !== undefined) add('pids', `${R}.pids.limit`);
   const b = r.blockIO;
-  if (b && (b.weight || b.weightDevice?.length || b.throttleReadBpsDevice?.length || b.throttleWriteBpsDevice?.length
-    || b.throttleReadIOPSDevice?.length || b.throttleWriteIOPSDevice?.length)) need.add('io');
-  if (r.hugepageLimits?.length) need.add('hugetlb');
-  if (r.rdma && Object.keys(r.rdma).length) need.add('rdma');
+  if (b) {
+    const f = (['weight', 'weightDevice', 'throttleReadBpsDevice', 'throttleWriteBpsDevice', 'throttleReadIOPSDevice', 'throttleWriteIOPSDevice'] as const)
+      .find((k) => (k === 'weight' ? b.weight : b[k]?.length));
+    if (f) add('io', `${R}.blockIO.${f}`);
+  }
+  if (r.hugepageLimits?.length) add('hugetlb', `${R}.hugepageLimits`);
+  if (r.rdma && Object.keys(r.rdma).length) add('rdma', `${R}.rdma`);
   for (const k of Object.keys(r.unified ?? {})) {
     const ctrl = k.split('.')[0];
-    if (ctrl && ctrl !== 'cgroup' && k.includes('.')) need.add(ctrl);
+    if (ctrl && ctrl !== 'cgroup' && k.includes('.')) add(ctrl, `${R}.unified[${JSON.stringify(k)}]`);
   }
   return [...need];
+}
+
+/**
+ * Before anything is made: a controller the v2 hierarchy's root does not have (not built into
+ * the kernel, or disabled with cgroup_disable=) can never be enabled below it. runc finds out
+ * later, once the cgroup exists, in these words ("controller ... not available").
+ */
+export function checkAvailable(mount: string, r: LinuxResources): void {
+  const rootFile = path.join(mount, 'cgroup.controllers');
+  const avail = readText(rootFile);
+  if (avail === null) return; // not readable: apply says what is missing
+  const have = avail.split(/\s+/);
+  for (const [ctrl, field] of controllerFields(r)) {
+    if (have.includes(ctrl)) continue;
+    const what = field.startsWith(`${R}.unified[`) ? `unified resource ${field.slice(`${R}.unified[`.length, -1)} can't be set` : 'cannot apply';
+    throw new CgroupError(`${field}: ${what}: controller "${ctrl}" not available (not in ${rootFile}: the kernel has no ${ctrl} controller, or it is disabled)`);
+  }
+}
+
+/**
+ * cpu.rt_runtime_us and cpu.rt_period_us are v1's: cgroup v2 has no realtime group scheduling.
+ * runc 1.1 ignores them there without a word; runa refuses a realtime budget it cannot give.
+ */
+export function noRealtime(key: 'realtimeRuntime' | 'realtimePeriod'): CgroupError {
+  return cannotApply(`${R}.cpu.${key}`, `cpu.${key === 'realtimeRuntime' ? 'rt_runtime_us' : 'rt_period_us'} is cgroup v1's: cgroup v2 has no realtime group scheduling`);
 }
 
 /** Why a knob of `controller` is missing from `dir`, for the error message. */
@@ -120,10 +157,7 @@ export function applyV2(dir: string, r: LinuxResources, warnings: string[]): voi
   const c = r.cpu;
   if (c) {
     const F = `${R}.cpu`;
-    if (c.realtimePeriod || c.realtimeRuntime) {
-      throw cannotApply(c.realtimeRuntime ? `${F}.realtimeRuntime` : `${F}.realtimePeriod`,
-        `${path.join(dir, 'cpu.rt_runtime_us')} does not exist (cgroup v2 has no realtime group scheduling)`);
-    }
+    if (c.realtimePeriod || c.realtimeRuntime) throw noRealtime(c.realtimeRuntime ? 'realtimeRuntime' : 'realtimePeriod');
     if (c.shares) knob('cpu.weight', String(cpuSharesToWeight(c.shares)), `${F}.shares`, 'cpu');
     if (c.idle !== undefined) knob('cpu.idle', String(c.idle), `${F}.idle`, 'cpu');
     let burst = '';

@@ -367,7 +367,10 @@ function rootfsOps(input: PlanInput, c: { joined: Map<string, string>; userns: U
     else plan.push(...mkdirs(target));
     if (m.type === 'cgroup') {
       // In the host's cgroup namespace a fresh mount shows the hierarchy's root: bind the container's own cgroup instead (runc).
-      const own = fresh('cgroup') ? undefined : [...(input.cgroupDirs?.monitor ?? []), ...(input.cgroupDirs?.child ?? [])];
+      // So on pure v2 in a user namespace: the one cgroup2 superblock is the host's user namespace's, and a
+      // cgroup namespace a user namespace owns cannot mount it (the kernel's EBUSY; runc then binds).
+      const pureV2UserNs = Boolean(userns) && input.hostCgroups.some((h) => h.fstype === 'cgroup2' && h.dir === '');
+      const own = fresh('cgroup') && !pureV2UserNs ? undefined : [...(input.cgroupDirs?.monitor ?? []), ...(input.cgroupDirs?.child ?? [])];
       plan.push(...cgroupMounts(target, m, input.hostCgroups, own));
       return;
     }

@@ -47,6 +47,8 @@ export interface GuestOptions {
   cpus?: number;
   /** extra environment for the script */
   env?: Record<string, string>;
+  /** extra kernel command-line words, e.g. cgroup_disable=rdma (a controller the guest then lacks) */
+  kernelArgs?: string[];
 }
 
 function onPath(cmd: string): string | null {
@@ -307,6 +309,7 @@ async function boot(script: string, opts: GuestOptions, how: 'kvm' | 'tcg'): Pro
   let timedOut = false;
   try {
     fs.writeFileSync(path.join(io, 'script'), script);
+    for (const a of opts.kernelArgs ?? []) if (!/^[A-Za-z0-9_.,=-]+$/.test(a)) throw new Error(`runInGuest: bad kernel argument ${JSON.stringify(a)}`);
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`runInGuest: bad environment name ${JSON.stringify(k)}`);
       return `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`;
@@ -317,7 +320,7 @@ async function boot(script: string, opts: GuestOptions, how: 'kvm' | 'tcg'): Pro
       '-accel', how, '-cpu', how === 'kvm' ? 'host' : 'max', '-m', String(opts.memoryMiB ?? 2048), '-smp', String(opts.cpus ?? 2),
       '-nodefaults', '-no-user-config', '-nographic', '-no-reboot', '-display', 'none',
       '-kernel', path.join(kernelDir, 'boot', `vmlinuz-${rel}`), '-initrd', initrd,
-      '-append', `console=hvc0 quiet loglevel=3 panic=-1 cgroup_no_v1=all mitigations=off v2guest.io=${io}`,
+      '-append', [`console=hvc0 quiet loglevel=3 panic=-1 cgroup_no_v1=all mitigations=off`, ...(opts.kernelArgs ?? []), `v2guest.io=${io}`].join(' '),
       '-device', 'virtio-serial-pci', '-chardev', `file,id=con,path=${consoleFile}`, '-device', 'virtconsole,chardev=con',
       '-fsdev', 'local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap',
       '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
