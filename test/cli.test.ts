@@ -4,6 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { Sandbox } from './helpers/runa.js';
 
 const sb = new Sandbox('cli');
@@ -227,4 +228,17 @@ test('list -f json: runc\'s keys in runc\'s order, no annotations key when there
   } finally {
     assert.equal((await sb.run(['delete', '-f', 'ljson'])).code, 0);
   }
+});
+
+test('spec -b of a missing directory says so in runc\'s words; --criu naming the criu on PATH is accepted', async () => {
+  const r = await sb.run(['spec', '-b', path.join(sb.dir, 'no-such-bundle')]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /chdir .*no-such-bundle: no such file or directory/);
+  assert.doesNotMatch(r.stderr, /ENOENT|at /);
+  const which = spawnSync('sh', ['-c', 'command -v criu'], { encoding: 'utf8' }).stdout.trim();
+  if (which) {
+    const ok = await sb.run(['--criu', which, 'list']);
+    assert.equal(ok.code, 0, ok.stderr);
+  }
+  assert.match((await sb.run(['--criu', '/opt/other/criu', 'list'])).stderr, /--criu \/opt\/other\/criu: runa runs criu from PATH/);
 });

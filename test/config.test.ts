@@ -595,3 +595,20 @@ test('SELinux: a label is the process\'s after its exec', { skip: fs.existsSync(
   const out = await inside('cat /proc/self/attr/current', (s) => { s.process.selinuxLabel = current; });
   assert.equal(out.replace(/\0/g, '').trim(), current);
 });
+
+test('runc\'s refusals: a root.path that is a symlink; exec --cwd that does not exist is not made', async () => {
+  const link = path.join(sb.dir, 'rootfs-link');
+  if (!fs.existsSync(link)) fs.symlinkSync(await sb.rootfs(), link);
+  await refused((s) => { s.root.path = link; }, /invalid rootfs: not an absolute path, or a symlink/);
+  const bundle = await sb.bundle(['sleep', '1000']);
+  const id = `cwd${++n}`;
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, id])).code, 0);
+  try {
+    const r = await sb.run(['exec', '--cwd', '/missing-dir', id, 'true']);
+    assert.equal(r.code, 255);
+    assert.match(r.stderr, /missing-dir.*No such file or directory/);
+    assert.equal(fs.existsSync(path.join(await sb.rootfs(), 'missing-dir')), false, 'nothing was made');
+  } finally {
+    assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  }
+});

@@ -57,7 +57,7 @@ export function execCgroupDirs(cg: Cgroup, specs: string[]): CgroupDirs {
     const colon = spec.indexOf(':');
     const controllers = colon >= 0 ? spec.slice(0, colon).split(',') : null;
     const sub = colon >= 0 ? spec.slice(colon + 1) : spec;
-    if (!sub || sub.split('/').includes('..')) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: invalid path`);
+    if (!sub || sub.split('/').includes('..')) throw new RunaError('invalid_argument', `exec --cgroup: ${JSON.stringify(sub)} is not a sub cgroup path`);
     if (controllers && !Object.keys(cg.dirs.v1).length) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: controllers can only be named on cgroup v1`);
     for (const c of controllers ?? Object.keys(cg.dirs.v1)) {
       if (!(c in cg.dirs.v1)) throw new RunaError('invalid_argument', `exec --cgroup ${JSON.stringify(spec)}: no ${c} controller in the container's cgroup`);

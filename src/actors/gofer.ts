@@ -27,6 +27,10 @@ export function loadBundle(bundleArg: string): Bundle {
   let rst: fs.Stats;
   try { rst = fs.statSync(rootfs); } catch { throw new RunaError('invalid_bundle', `rootfs (${rootfs}) does not exist`); }
   if (!rst.isDirectory()) throw new RunaError('invalid_bundle', `rootfs (${rootfs}) is not a directory`);
+  // runc: the rootfs path itself may hold no symlink (a relative one is read from the bundle's
+  // physical path), or pivot_root and the mounts below it would act elsewhere than asked.
+  const given = path.isAbsolute(spec.root.path) ? path.resolve(spec.root.path) : path.resolve(fs.realpathSync(bundle), spec.root.path);
+  if (fs.realpathSync(given) !== given) throw new RunaError('invalid_bundle', `invalid rootfs: not an absolute path, or a symlink (${spec.root.path} is ${fs.realpathSync(given)})`);
   return { bundle, spec, rootfs: fs.realpathSync(rootfs) };
 }
 

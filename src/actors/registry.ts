@@ -334,7 +334,7 @@ export class Registry {
       const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
       // runc says so at warning level: the container shares its cgroup with processes already there.
       const others = cgroup.preExisting ? cgroup.pids().length : 0;
-      const notices = [...ignored, ...(others ? [`container's cgroup ${cgroup.path} is not empty: ${others} process(es) found`] : [])];
+      const notices = [...ignored, ...(others ? [`container's cgroup is not empty: ${others} process(es) found (${cgroup.path})`] : [])];
       return { id, stateDir: dir, plan, warnings, notices };
     } catch (e) {
       await this.actors.request({ type: 'gofer.undo', from, to }).catch(() => undefined);
@@ -539,7 +539,7 @@ function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: Lin
   try {
     // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
     const frozen = cg.preExisting ? cg.freezerState() : null;
-    if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup ${cg.path} is unexpectedly frozen`);
+    if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup unexpectedly frozen (${cg.path})`);
     // What the host ignores (kernel memory, v2's swappiness…) is said at warning level, as runc does.
     return { cgroup: cg, ignored: cg.apply(r).warnings };
   } catch (e) {

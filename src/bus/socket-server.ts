@@ -107,11 +107,15 @@ export async function serveSocket(bus: Bus, path: string, opts: SocketServerOpti
     refused: () => stats.refused,
     close: async () => {
       clearInterval(heartbeat);
+      // Stop taking connections first, and take the socket away (only our own: one put there by
+      // someone else is not ours to remove): a client arriving while the open ones are closed
+      // finds no socket and starts the next daemon, instead of reaching an http server whose
+      // WebSocket side is gone (426).
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      try { if (fs.statSync(path).ino === ino) fs.unlinkSync(path); } catch { /* already gone */ }
       for (const ws of wss.clients) ws.terminate();
       await new Promise<void>((r) => wss.close(() => r()));
-      await new Promise<void>((r) => server.close(() => r()));
-      // Only our own: a socket put there by someone else is not ours to remove.
-      try { if (fs.statSync(path).ino === ino) fs.unlinkSync(path); } catch { /* already gone */ }
+      await closed;
     },
     owns: () => { try { return fs.statSync(path).ino === ino; } catch { return false; } },
   };

@@ -3,6 +3,7 @@
 // for the commands that only talk to the daemon, in the daemon itself on behalf of the native
 // front end (native/runa.c, `cli.run`): its output and its status go back to the caller.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Context, absolute, processIO, type CliIO, type Globals, type RunDaemon } from './context.js';
 import type { Host } from './host.js';
 import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
@@ -89,12 +90,12 @@ async function appHelp(): Promise<string> {
 }
 
 /** The global flags runa refuses rather than ignore (see their help). */
-function refuseGlobals(values: Record<string, unknown>): void {
+function refuseGlobals(values: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
   if (values['systemd-cgroup']) throw new RunaError('unsupported', '--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs (podman --cgroup-manager cgroupfs; containerd SystemdCgroup = false)');
   const rootless = values.rootless as string | undefined;
   if (rootless !== undefined && !['true', 'false', 'auto'].includes(rootless)) throw usage(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
   const criu = values.criu as string | undefined;
-  if (criu !== undefined && criu !== 'criu') throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
+  if (criu !== undefined && criu !== 'criu' && !isCriuOnPath(criu, env)) throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
 }
 
 /** The global flags, up to the command's name. */
@@ -143,7 +144,7 @@ export async function runCli(argv: string[], io: CliIO = processIO, connect?: Co
 
 async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
-  refuseGlobals(values);
+  refuseGlobals(values, io.env);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
   if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));
   if (values.version) {
@@ -199,4 +200,16 @@ async function report(e: unknown, g: Globals | null, io: CliIO): Promise<void> {
     } catch { /* the log is best effort; stderr still gets it */ }
   }
   io.err(`${msg}\n`);
+}
+
+/** `--criu PATH` naming the very criu that PATH finds (runc's default is the full path of it). */
+function isCriuOnPath(given: string, env: NodeJS.ProcessEnv): boolean {
+  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return null; } };
+  const mine = real(given);
+  if (!mine) return false;
+  for (const dir of (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const found = real(path.join(dir || '.', 'criu'));
+    if (found) return found === mine;
+  }
+  return false;
 }

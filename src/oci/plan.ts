@@ -699,6 +699,8 @@ export interface ProcessOpsOptions {
   home?: () => string;
   /** a session keyring of the container's own to join (see sessionKeyring) */
   keyring?: string | null;
+  /** an exec'd process: its cwd is not made (runc: chdir fails, nothing is created) */
+  exec?: boolean;
 }
 
 /** runc's name for a container's session keyring; its processes join it instead of the caller's. */
@@ -710,7 +712,8 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   const { withHostOps = true, seccomp, supervised = false, unprivileged = false, personality } = o;
   const ops: PlanOp[] = withHostOps ? hostProcessOps(proc) : [];
   const filter: PlanOp[] = seccomp ? [{ op: 'seccomp', flags: seccomp.filter.flags, program: seccomp.filter.program }] : [];
-  ops.push(...cwdMkdirs(proc.cwd));
+  // The init's working directory is made if missing (runc); an exec'd process's must exist.
+  if (!o.exec) ops.push(...cwdMkdirs(proc.cwd));
   // Scheduling, I/O priority and personality while still root with every capability (an RT
   // policy needs CAP_SYS_NICE); all three survive the exec.
   if (proc.scheduler) ops.push(schedulerOp(proc.scheduler, 'config.json: process.scheduler'));
@@ -864,7 +867,7 @@ export function buildExecPlan(input: ExecPlanInput): PlanOp[] {
   if (input.console) plan.push(...winsizeOps(input.process));
   plan.push(...processOps(input.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: unpriv,
-    personality: input.personality, memoryPolicy: input.memoryPolicy,
+    personality: input.personality, memoryPolicy: input.memoryPolicy, exec: true,
     home: () => homeOf(`/proc/${input.initPid}/root`, input.process.user.uid), keyring: input.keyring,
   }));
   return plan;
