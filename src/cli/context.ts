@@ -128,7 +128,9 @@ export class Context {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EACCES') throw new RunaError('no_daemon', `connect ${sock}: permission denied (the state root of another user)`);
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED') throw e;
+        // 426: a daemon on its way out answered from its http side; the next one will listen.
+        const leaving = e instanceof RunaError && e.code === 'handshake' && / 426 /.test(e.message);
+        if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw e;
         if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
         // None started yet, or the one that was died before it listened (its lock is free): start one.
         if (!started || (Date.now() - started >= 300 && !daemonLockHeld(this.root))) { this.startDaemon(); started = Date.now(); }
