@@ -183,6 +183,12 @@ export class ContainerActor {
     return this.mailbox.enqueue(type, () => this.operate(op), 'registry');
   }
 
+  /** The sandbox's order, in its turn: begun a microtask later (as an operation), never inside its sender's call. */
+  private async order<T>(op: () => Promise<T> | T): Promise<T> {
+    await undefined;
+    return this.operate(op);
+  }
+
   /** An operation's turn has come: a supervised init's end is applied first. */
   private operate<T>(op: () => Promise<T> | T): Promise<T> | T {
     this.followUnmonitored();
@@ -240,14 +246,14 @@ export class ContainerActor {
           else this.execGone(m.name);
         },
       },
-      'container.stop': () => this.operate(() => this.killAndWait()),
-      'container.pause': () => this.operate(async () => {
+      'container.stop': () => this.order(() => this.killAndWait()),
+      'container.pause': () => this.order(async () => {
         if (this.status !== 'running') return false;
         await this.freeze();
         this.followedSandbox = 'paused';
         return true;
       }),
-      'container.resume': () => this.operate(async () => {
+      'container.resume': () => this.order(async () => {
         if (this.status !== 'paused') return false;
         await this.thaw();
         this.followedSandbox = 'running';
