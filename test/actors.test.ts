@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ActorBus, type ActorMessage } from '../src/actors/actor-bus.js';
+import { ActorBus, type ActorMessage, type GoferPrepareInput } from '../src/actors/actor-bus.js';
+import { parseSpec } from '../src/oci/spec.js';
 import { GoferActor, goferAddress } from '../src/actors/gofer-actor.js';
 import { SandboxActor, sandboxAddress } from '../src/actors/sandbox-actor.js';
 import { ProcessActor } from '../src/actors/process-actor.js';
@@ -16,20 +17,22 @@ import { containerMachine } from '../src/machines/index.js';
 import { processStartTime } from '../src/state.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-actors-'));
+/** What gofer.prepare carries, at its smallest. */
+const prepareInput: GoferPrepareInput = { spec: parseSpec({ ociVersion: '1.2.0', root: { path: 'rootfs' }, process: { user: { uid: 0, gid: 0 }, args: ['true'], cwd: '/' } }), hostCgroups: [] };
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 test('the actors\' bus: a malformed message is refused before it reaches a mailbox; watchers see every message', async () => {
   const bus = new ActorBus();
   const got: ActorMessage[] = [];
   const seen: string[] = [];
-  bus.register('container:c1', (m) => { got.push(m); return 'ok'; });
-  bus.watch((m) => seen.push(m.type));
-  assert.equal(await bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:c1' }), 'ok');
+  bus.register('container:c1', { 'container.pause': (m) => { got.push(m); return true; } });
+  bus.watch((ev) => { if (ev.kind === 'request') seen.push(ev.msg.type); });
+  assert.equal(await bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:c1' }), true);
   await assert.rejects(bus.request({ type: 'container.pause', from: 'nobody', to: 'container:c1' } as never), /actor message: from: /);
   await assert.rejects(bus.request({ type: 'no.such', from: 'sandbox:s', to: 'container:c1' } as never), /actor message/);
   await assert.rejects(bus.request({ type: 'process.signal', from: 'container:c1', to: 'process:c1/init', signal: 99 }), /signal/);
   assert.equal(got.length, 1, 'only the valid message was delivered');
-  await assert.rejects(bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:ghost' }), /no actor container:ghost/);
+  await assert.rejects(bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:ghost' }), /no actor at container:ghost: container.pause refused/);
   assert.deepEqual(seen, ['container.pause', 'container.pause']);
 });
 
@@ -43,12 +46,12 @@ test('the gofer validates a bundle by message; a failure stops it with the reaso
   await assert.rejects(bus.request({ type: 'gofer.validate', from, to: goferAddress('g1'), bundle: missing }), new RegExp(`bundle ${missing} does not exist`));
   assert.equal(gofer.status, 'stopped');
   assert.match(gofer.actor.getSnapshot().context.error!, /does not exist/);
-  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to: goferAddress('g1'), input: {} as never }), /cannot prepare gofer "g1" in state stopped/);
+  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to: goferAddress('g1'), input: prepareInput }), /cannot prepare gofer "g1" in state stopped/);
   await bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') });
   assert.equal(fs.existsSync(dir), false, 'undo removes what the container had on disk');
-  await assert.rejects(bus.request({ type: 'container.stop', from, to: goferAddress('g1') }), /gofer g1 does not take container.stop/);
+  await assert.rejects(bus.request({ type: 'container.stop', from, to: goferAddress('g1') }), /actor gofer:g1 does not take container.stop/);
   gofer.stop();
-  await assert.rejects(bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') }), /no actor/);
+  await assert.rejects(bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') }), /actor gofer:g1 stopped: gofer.undo refused/);
 });
 
 test('the gofer\'s work is invoked by key: swapped effects see every request, in order, and their answers go back', async () => {
@@ -57,16 +60,16 @@ test('the gofer\'s work is invoked by key: swapped effects see every request, in
   const gofer = new GoferActor('g2', path.join(tmp, 'state-g2'), null, {
     bus,
     effects: {
-      validateBundle: (b) => { calls.push(`validate ${b}`); return { bundle: b, rootfs: '/r', spec: {} as never }; },
+      validateBundle: (b) => { calls.push(`validate ${b}`); return { bundle: b, rootfs: '/r', spec: prepareInput.spec }; },
       preparePlan: () => { calls.push('prepare'); return '/plan'; },
       undoFiles: () => { calls.push('undo'); },
     },
   });
   const from = 'container:g2';
   const to = goferAddress('g2');
-  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to, input: {} as never }), /cannot prepare gofer "g2" in state created/, 'prepare needs a validated bundle');
-  assert.deepEqual(await bus.request({ type: 'gofer.validate', from, to, bundle: '/b' }), { bundle: '/b', rootfs: '/r', spec: {} });
-  assert.equal(await bus.request({ type: 'gofer.prepare', from, to, input: {} as never }), '/plan');
+  await assert.rejects(bus.request({ type: 'gofer.prepare', from, to, input: prepareInput }), /cannot prepare gofer "g2" in state created/, 'prepare needs a validated bundle');
+  assert.deepEqual(await bus.request({ type: 'gofer.validate', from, to, bundle: '/b' }), { bundle: '/b', rootfs: '/r', spec: prepareInput.spec });
+  assert.equal(await bus.request({ type: 'gofer.prepare', from, to, input: prepareInput }), '/plan');
   await bus.request({ type: 'gofer.serve', from, to });
   assert.equal(gofer.status, 'running');
   await bus.request({ type: 'gofer.undo', from, to });
@@ -210,4 +213,119 @@ test('a monitor link dropped while the monitor lives on: the container waits for
   assert.equal(c.exitStatus, 3, 'the monitor\'s record, not 137');
   await c.teardown();
   assert.equal(bus.size, 0);
+});
+
+// ---- the bus itself: mailboxes, dead letters, timeouts, schemas ----
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+const member = (to: string) => ({ type: 'container.pause' as const, from: 'sandbox:s', to });
+
+test('a mailbox handles one message at a time, in order, even when a handler awaits', async () => {
+  const bus = new ActorBus();
+  const log: string[] = [];
+  let n = 0;
+  bus.register('container:m1', {
+    'container.pause': async () => { const i = ++n; log.push(`begin ${i}`); await tick(i === 1 ? 30 : 0); log.push(`end ${i}`); return true; },
+    'container.stop': () => { log.push('stop'); },
+  });
+  const first = bus.request(member('container:m1'));
+  const second = bus.request(member('container:m1'));
+  bus.tell({ type: 'container.stop', from: 'sandbox:s', to: 'container:m1' });
+  const third = bus.request(member('container:m1'));
+  assert.deepEqual(await Promise.all([first, second, third]), [true, true, true]);
+  assert.deepEqual(log, ['begin 1', 'end 1', 'begin 2', 'end 2', 'stop', 'begin 3', 'end 3']);
+});
+
+test('a concurrent handler runs as its message arrives, beside the one the queue is handling; the owner\'s work takes its turn', async () => {
+  const bus = new ActorBus();
+  const log: string[] = [];
+  let release!: () => void;
+  const box = bus.register('container:m2', {
+    'container.stop': () => new Promise<void>((r) => { log.push('stop begins'); release = () => { log.push('stop ends'); r(); }; }),
+    'process.exited': { concurrent: true, handle: (m) => { log.push(`exited ${m.exitStatus}`); } },
+  });
+  const stop = bus.request({ type: 'container.stop', from: 'sandbox:s', to: 'container:m2' });
+  const op = box.enqueue('container.delete', () => { log.push('delete'); return 'deleted'; });
+  await tick();
+  // The stop waits for the exit: a queued fact would wait forever.
+  await bus.request({ type: 'process.exited', from: 'process:m2/init', to: 'container:m2', name: 'init', exitStatus: 0 });
+  const view = bus.mailboxes();
+  assert.deepEqual(view.map((v) => [v.address, v.handling.map((h) => h.type), v.queued.map((q) => `${q.type} from ${q.from}`)]),
+    [['container:m2', ['container.stop'], ['container.delete from owner']]], 'debug --stacks sees the queue');
+  assert.ok(view[0].queued[0].ms >= 0);
+  release();
+  assert.equal(await op, 'deleted');
+  await stop;
+  assert.deepEqual(log, ['stop begins', 'exited 0', 'stop ends', 'delete']);
+  assert.deepEqual(bus.mailboxes(), [], 'idle again');
+});
+
+test('dead letters: no actor, a stopped actor, a full mailbox, a message it does not take — each refused at once, and seen', async () => {
+  const bus = new ActorBus({ capacity: 2 });
+  const dead: string[] = [];
+  bus.watch((ev) => { if (ev.kind === 'dead-letter') dead.push(ev.reason); });
+  await assert.rejects(bus.request(member('container:nobody')), (e: Error & { code?: string }) => e.code === 'dead_letter' && /^no actor at container:nobody: container.pause refused$/.test(e.message));
+  let release!: () => void;
+  const box = bus.register('container:m3', { 'container.pause': () => new Promise<boolean>((r) => { release = () => r(true); }) });
+  const a = bus.request(member('container:m3'));
+  const b = bus.request(member('container:m3'));
+  await assert.rejects(bus.request(member('container:m3')), /actor container:m3 mailbox full \(2 messages\): container.pause refused/);
+  await assert.rejects(bus.request({ type: 'container.stop', from: 'sandbox:s', to: 'container:m3' }), /actor container:m3 does not take container.stop/);
+  box.close();
+  await assert.rejects(bus.request(member('container:m3')), /: actor container:m3 stopped: container.pause refused$/);
+  bus.tell(member('container:m3')); // a fact to a stopped actor: seen, not thrown
+  assert.equal(bus.mailboxes().length, 1, 'a stopped actor still handles what it had taken');
+  release();
+  assert.equal(await a, true);
+  release();
+  assert.equal(await b, true);
+  assert.deepEqual(bus.mailboxes(), []);
+  assert.equal(dead.length, 5, 'no actor, full, not taken, stopped (a request, then a tell)');
+  assert.match(dead[4], /actor container:m3 stopped/);
+});
+
+test('a request times out with its type and address; the late reply is dropped, and seen', async () => {
+  const bus = new ActorBus({ timeoutMs: 1000 });
+  const events: string[] = [];
+  bus.watch((ev) => events.push(`${ev.kind} ${ev.msg.type}`));
+  bus.register('process:t1/init', { 'process.signal': async () => { await tick(60); } });
+  await assert.rejects(bus.request({ type: 'process.signal', from: 'container:t1', to: 'process:t1/init', signal: 15 }, { timeoutMs: 20 }),
+    (e: Error & { code?: string }) => e.code === 'timeout' && e.message === 'no reply to process.signal from process:t1/init within 20 ms');
+  assert.deepEqual(bus.awaiting(), [], 'no longer awaited');
+  await tick(80);
+  assert.deepEqual(events, ['request process.signal', 'timeout process.signal', 'late process.signal']);
+  // The default applies when the caller names none.
+  const slow = new ActorBus({ timeoutMs: 15 });
+  slow.register('process:t2/init', { 'process.gate': () => new Promise(() => {}) });
+  await assert.rejects(slow.request({ type: 'process.gate', from: 'container:t2', to: 'process:t2/init' }), /no reply to process.gate from process:t2\/init within 15 ms/);
+});
+
+test('schemas: a request and a reply are refused with the field path; gofer.prepare\'s input is checked whole', async () => {
+  const bus = new ActorBus();
+  bus.register('gofer:s1', {
+    'gofer.prepare': () => '/plan',
+    'gofer.validate': () => ({ bundle: '/b', rootfs: '', spec: prepareInput.spec }),
+  });
+  const prepare = (input: unknown) => bus.request({ type: 'gofer.prepare', from: 'container:s1', to: 'gofer:s1', input: input as GoferPrepareInput });
+  assert.equal(await prepare(prepareInput), '/plan');
+  await assert.rejects(prepare({ ...prepareInput, spec: { ...prepareInput.spec, process: { ...prepareInput.spec.process, args: [] } } }), /actor message: input\.spec\.process\.args: must name the program to run/);
+  await assert.rejects(prepare({ ...prepareInput, console: 'tty' }), /actor message: input\.console: /);
+  await assert.rejects(prepare({ ...prepareInput, seccomp: { filter: { program: [1, 2], length: 1, flags: 0, notify: false, unknown: [] } } }), /input\.seccomp\.filter\.program: must be a Buffer/);
+  await assert.rejects(prepare({ hostCgroups: [] }), /actor message: input\.spec: /);
+  // A reply that is not what its schema says is refused to the caller, with the path.
+  await assert.rejects(bus.request({ type: 'gofer.validate', from: 'container:s1', to: 'gofer:s1', bundle: '/b' }), /reply to gofer.validate from gofer:s1: rootfs: /);
+  // Unchecked (RUNA_CHECK_ACTOR_MESSAGES=0), nothing is parsed: the message goes as it is.
+  const loose = new ActorBus({ check: false });
+  loose.register('gofer:s2', { 'gofer.prepare': (m) => String((m.input as { marker?: string }).marker) });
+  assert.equal(await loose.request({ type: 'gofer.prepare', from: 'container:s2', to: 'gofer:s2', input: { marker: 'as is' } as never }), 'as is');
+});
+
+test('a malformed tell throws; a tell\'s failure is seen, not thrown', async () => {
+  const bus = new ActorBus();
+  const failed: string[] = [];
+  bus.watch((ev) => { if (ev.kind === 'failed') failed.push(ev.error); });
+  bus.register('gofer:f1', { 'gofer.serve': () => { throw new Error('cannot serve'); } });
+  assert.throws(() => bus.tell({ type: 'gofer.serve', from: 'nobody', to: 'gofer:f1' } as never), /actor message: from: /);
+  bus.tell({ type: 'gofer.serve', from: 'container:f1', to: 'gofer:f1' });
+  assert.deepEqual(failed, ['cannot serve']);
 });

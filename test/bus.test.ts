@@ -186,6 +186,11 @@ test('inspection: messages between actors (container → gofer, process → cont
     // A container being created has no actor until its gofer has prepared it: its first messages have no sender yet.
     if (type !== 'gofer.validate' && type !== 'gofer.prepare') assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
   }
+  // What became of each message: the replies, each with its time.
+  const reply = (type: string) => frames.find((x) => x.type === '@runa.message' && x.kind === 'reply' && x.message === type && x.to?.includes(':ipod-a'));
+  for (const type of ['gofer.validate', 'gofer.prepare', 'process.attach', 'process.gate']) {
+    assert.ok(reply(type)?.ok === true && typeof reply(type).ms === 'number', `${type}'s reply seen`);
+  }
   await c.request({ type: 'inspect.unsubscribe' });
   for (const id of ['ipod-a', 'ipod']) assert.equal((await sb.run(['delete', '--force', id])).code, 0);
 });

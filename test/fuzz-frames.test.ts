@@ -464,7 +464,8 @@ async function actorCase(i: number, sockPath: string, want: ReturnType<typeof ex
   const bus = new ActorBus();
   const id = `fzm${i}`;
   const told: ActorMessage[] = [];
-  const unregister = bus.register(`container:${id}`, (m) => { told.push(m); return undefined; });
+  const hear = (m: ActorMessage) => { told.push(m); };
+  const mailbox = bus.register(`container:${id}`, { 'process.started': hear, 'process.exited': hear, 'process.lost': hear });
   const p = new ProcessActor(id, 'init', 'init', { bus });
   try {
     const attached = await withTimeout(bus.request({ type: 'process.attach', from: `container:${id}`, to: processAddress(id, 'init'), socket: sockPath, expectedPid: null }), ANSWER_MS, 'attach')
@@ -485,6 +486,6 @@ async function actorCase(i: number, sockPath: string, want: ReturnType<typeof ex
     if ((want.broken || end) && told.filter((m) => m.type === 'process.lost').length !== 1) return fail('the link\'s end was not told once');
   } finally {
     p.stop();
-    unregister();
+    mailbox.close();
   }
 }

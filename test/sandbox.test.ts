@@ -265,12 +265,13 @@ test('debug --stacks shows the daemon\'s async activity for a container: the req
   }, 'the poststart hook in flight'))!;
   assert.match(out, /async activity in the daemon:\n {2}request {3}container\.start \(client request \S+\), \d+ ms\n/);
   assert.match(out, /effect {4}effects:stk runHooks #\d+ running, \d+ ms/);
+  assert.match(out, /mailbox {3}container:stk handling container\.start \(from registry\), \d+ ms/, 'the container\'s mailbox, handling the start');
   assert.match(out, /child {5}effects:stk runHooks \(actor x:\d+\)/);
   assert.equal((await starting).code, 0);
   const idle = await ok(['debug', '--stacks', 'stk']);
   assert.match(idle, /async activity in the daemon:\n {2}none: its actors are idle\n$/);
   const json = JSON.parse(await ok(['debug', '--stacks', '--format', 'json', 'stk']));
-  assert.deepEqual(json.activity, { requests: [], messages: [], effects: [], children: [] });
+  assert.deepEqual(json.activity, { requests: [], mailboxes: [], messages: [], effects: [], children: [] });
   await ok(['delete', '-f', 'stk']);
 });
 

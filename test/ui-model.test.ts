@@ -73,3 +73,17 @@ test('names: a state value as one line, and the container an address concerns', 
   assert.equal(stateName(null), '');
   for (const [a, c] of [['container:x', 'x'], ['process:x/e1', 'x'], ['sandbox:p', 'p'], ['effects:x', 'x'], ['nothing', null], [null, null]] as const) assert.equal(containerOf(a), c);
 });
+
+test('what became of an actors\' message: a dead letter, a timeout or a failed reply is on the timeline; a good reply adds nothing', () => {
+  const m = new Model();
+  const touched = m.apply({ kind: 'frames', frames: [
+    { type: '@runa.message', _runa: 1, kind: 'reply', message: 'gofer.prepare', from: 'container:b', to: 'gofer:b', ms: 1.2, ok: true, error: null, createdAt: '20' },
+    { type: '@runa.message', _runa: 1, kind: 'dead-letter', message: 'member.left', from: 'container:b', to: 'sandbox:b', ms: null, ok: false, error: 'actor sandbox:b stopped: member.left refused', createdAt: '21' },
+    { type: '@runa.message', _runa: 1, kind: 'timeout', message: 'process.gate', from: 'container:b', to: 'process:b/init', ms: 60000, ok: false, error: 'no reply within 60000 ms', createdAt: '22' },
+  ] });
+  assert.deepEqual([...touched], ['b']);
+  assert.deepEqual(m.timeline.map((e) => `${e.kind} ${e.from} → ${e.to} ${e.type}: ${e.detail}`), [
+    'message container:b → sandbox:b member.left dead-letter: actor sandbox:b stopped: member.left refused',
+    'message container:b → process:b/init process.gate timeout: no reply within 60000 ms',
+  ]);
+});

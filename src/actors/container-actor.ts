@@ -6,13 +6,12 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { createActor, type Actor, type AnyActor, type AnyActorRef } from 'xstate';
 import { containerMachine, containerStatus, refusal, type ContainerEvent } from '../machines/container.js';
-import { ProcessActor, type MonitorHello } from './process-actor.js';
+import { ProcessActor } from './process-actor.js';
 import { TicketedEffects, providedOnce } from './effects.js';
 import { History } from './history.js';
 import { CONTAINER_EFFECTS, containerEffectsMachine, type ContainerEffect } from '../machines/container-effects.js';
-import type { MonitorMessage } from '../bus/messages.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
-import type { ActorBus, ActorMessage, FileRequest } from './actor-bus.js';
+import type { ActorBus, FileRequest, Mailbox } from './actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
@@ -123,7 +122,8 @@ export class ContainerActor {
   readonly effectsActor: Actor<typeof containerEffectsMachine>;
   private readonly effects: TicketedEffects<ContainerEffect>;
   readonly gofer: GoferActor;
-  private mailbox: Promise<unknown> = Promise.resolve();
+  /** Its mailbox on the actors' bus: messages and its operations, one at a time in order. */
+  private readonly mailbox: Mailbox;
   /** The init's Process actor holds a live link to its monitor. */
   private linked = false;
   private monitorPid: number | null = null;
@@ -165,7 +165,8 @@ export class ContainerActor {
     this.track(this.init.actor, this.init.address);
     this.track(this.gofer.actor, goferAddress(record.id));
     this.syncCompanions();
-    this.unregister = opts.bus.register(containerAddress(record.id), (m) => this.receive(m));
+    this.mailbox = opts.bus.register(containerAddress(record.id), this.handlers());
+    this.unregister = () => this.mailbox.close();
   }
 
   get id(): string { return this.record.id; }
@@ -177,12 +178,21 @@ export class ContainerActor {
   get exitStatus(): number | null { return this.container.getSnapshot().context.exitStatus; }
   get pid(): number | null { return this.monitorPid; }
 
-  /** Serialize an operation behind every earlier one on this container. */
-  enqueue<T>(op: () => Promise<T> | T): Promise<T> {
-    const run = () => { this.followUnmonitored(); return op(); };
-    const next = this.mailbox.then(run, run);
-    this.mailbox = next.catch(() => undefined);
-    return next;
+  /** Serialize an operation behind every earlier one on this container, in its mailbox (`type`: what `debug --stacks` calls it). */
+  enqueue<T>(op: () => Promise<T> | T, type = 'operation'): Promise<T> {
+    return this.mailbox.enqueue(type, () => this.operate(op), 'registry');
+  }
+
+  /** The sandbox's order, in its turn: begun a microtask later (as an operation), never inside its sender's call. */
+  private async order<T>(op: () => Promise<T> | T): Promise<T> {
+    await undefined;
+    return this.operate(op);
+  }
+
+  /** An operation's turn has come: a supervised init's end is applied first. */
+  private operate<T>(op: () => Promise<T> | T): Promise<T> | T {
+    this.followUnmonitored();
+    return op();
   }
 
   private refuseUnless(event: ContainerEvent): void {
@@ -222,31 +232,34 @@ export class ContainerActor {
 
   /**
    * Orders from the sandbox (members follow their root; each is a no-op where it does not
-   * apply), and facts from the container's processes (applied at once, never queued).
+   * apply), in turn with the container's operations; and facts from the container's processes,
+   * applied at once (concurrent: an operation may be waiting for them).
    */
-  private receive(m: ActorMessage): Promise<unknown> {
-    switch (m.type) {
-      case 'process.started': if (m.name === 'init') this.started(); return Promise.resolve();
-      case 'process.exited': if (m.name === 'init') this.exited(m.exitStatus); return Promise.resolve();
-      case 'process.lost':
-        if (m.name === 'init') this.initLost();
-        else this.execGone(m.name);
-        return Promise.resolve();
-      case 'container.stop': return this.enqueue(() => this.killAndWait());
-      case 'container.pause': return this.enqueue(async () => {
+  private handlers() {
+    return {
+      'process.started': { concurrent: true, handle: (m: { name: string }) => { if (m.name === 'init') this.started(); } },
+      'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') this.exited(m.exitStatus); } },
+      'process.lost': {
+        concurrent: true,
+        handle: (m: { name: string }) => {
+          if (m.name === 'init') this.initLost();
+          else this.execGone(m.name);
+        },
+      },
+      'container.stop': () => this.order(() => this.killAndWait()),
+      'container.pause': () => this.order(async () => {
         if (this.status !== 'running') return false;
         await this.freeze();
         this.followedSandbox = 'paused';
         return true;
-      });
-      case 'container.resume': return this.enqueue(async () => {
+      }),
+      'container.resume': () => this.order(async () => {
         if (this.status !== 'paused') return false;
         await this.thaw();
         this.followedSandbox = 'running';
         return true;
-      });
-      default: return Promise.reject(new RunaError('invalid_message', `container ${this.id} does not take ${m.type}`));
-    }
+      }),
+    } as const;
   }
 
   /** runa's own effects on the host, by key. */
@@ -390,7 +403,7 @@ export class ContainerActor {
       if (this.status !== 'creating') throw new RunaError('invalid_state', `cannot run ${kind} hooks of container ${JSON.stringify(this.id)} in state ${this.status}`);
       const state = { ...this.state(), status: 'creating', pid: childPid };
       await this.effects.ask({ type: 'runHooks', kind, state, ...(kind === 'createContainer' ? { nsPid: childPid } : {}) });
-    });
+    }, 'container.hooks');
   }
 
   /** nsinit reported `created`: attach to its monitor. */
@@ -408,13 +421,13 @@ export class ContainerActor {
       } finally {
         this.persistHeld = false;
       }
-    });
+    }, 'container.created');
   }
   private persistHeld = false;
 
   /** Ask the init's Process actor to connect to the monitor (the one we expect) and report what it says. */
   async attach(expectedPid: number | null): Promise<'created' | 'running'> {
-    const hello = await this.opts.bus.request<MonitorHello>({
+    const hello = await this.opts.bus.request({
       type: 'process.attach', from: this.address, to: this.init.address, socket: monitorSocket(this.record.stateDir), expectedPid,
     });
     this.linked = true;
@@ -498,7 +511,7 @@ export class ContainerActor {
       this.refuseUnless({ type: 'container.start' });
       killPoint('start:requested');
       await this.runProgram();
-    });
+    }, 'container.start');
   }
 
   /** Open the gate: startContainer hooks, the user program, poststart hooks. */
@@ -510,7 +523,7 @@ export class ContainerActor {
       await this.signalInit(9).catch(() => undefined);
       throw e;
     }
-    const r = await this.opts.bus.request<MonitorMessage>({ type: 'process.gate', from: this.address, to: this.init.address });
+    const r = await this.opts.bus.request({ type: 'process.gate', from: this.address, to: this.init.address });
     if (r.type === 'process.failed') throw new RunaError('start_failed', `starting container process: ${r.message}`);
     if (r.type === 'process.exited') throw new RunaError('start_failed', 'container process exited before it started');
     killPoint('start:gated'); // the program runs; the daemon has not recorded it
@@ -538,7 +551,7 @@ export class ContainerActor {
       else await this.signalInit(signal);
       // A SIGKILL to a frozen container takes effect once it is thawed.
       if (this.status === 'paused') await this.effects.ask({ type: 'thawCgroup' });
-    });
+    }, 'container.kill');
   }
 
   /** `kill --pid`: one process of this container (runsc's words where it has them). */
@@ -602,7 +615,7 @@ export class ContainerActor {
       // poststop: after everything is gone; failures are warnings, delete succeeds.
       if (!this.hasHooks('poststop')) { this.effectsActor.stop(); return { warnings: [] }; }
       return { warnings: await this.effects.ask<string[]>({ type: 'runHooks', kind: 'poststop', bestEffort: true, state }).finally(() => this.effectsActor.stop()) };
-    });
+    }, 'container.delete');
   }
 
   /** SIGKILL the init (thawing it if frozen) and wait until it is gone; a no-op when it is not there. */
@@ -687,7 +700,7 @@ export class ContainerActor {
         throw new RunaError('invalid_state', `cannot checkpoint container ${JSON.stringify(this.id)} in state ${this.status}`);
       }
       await this.effects.ask({ type: 'checkpoint', options });
-    });
+    }, 'container.checkpoint');
   }
 
   pause(): Promise<void> {
@@ -699,7 +712,7 @@ export class ContainerActor {
       await this.freeze();
       // A root's pause is its sandbox's: it returns once every member is paused too.
       await this.sandboxSettled;
-    });
+    }, 'container.pause');
   }
 
   private async freeze(): Promise<void> {
@@ -715,7 +728,7 @@ export class ContainerActor {
       this.refuseUnless({ type: 'container.resume' });
       await this.thaw();
       await this.sandboxSettled;
-    });
+    }, 'container.resume');
   }
 
   private async thaw(): Promise<void> {
@@ -805,7 +818,7 @@ export class ContainerActor {
       this.execs.set(execId, { process, dir });
       killPoint('exec:prepared');
       return { execId, plan: planFile(dir) };
-    });
+    }, 'container.exec');
   }
 
   /** The exec'd process's monitor is up: open its gate and follow it until it exits. */
@@ -817,9 +830,9 @@ export class ContainerActor {
       // Its Process actor holds the monitor link; the link's end (process.lost) ends the exec.
       const to = ex.process.address;
       await this.opts.bus.request({ type: 'process.attach', from: this.address, to, socket: monitorSocket(ex.dir), expectedPid: monitorPid });
-      const r = await this.opts.bus.request<MonitorMessage>({ type: 'process.gate', from: this.address, to });
+      const r = await this.opts.bus.request({ type: 'process.gate', from: this.address, to });
       if (r.type === 'process.failed') throw new RunaError('exec_failed', `exec failed: ${r.message}`);
-    });
+    }, 'exec.started');
   }
 
   execFailed(execId: string): void {

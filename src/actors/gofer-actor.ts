@@ -14,7 +14,7 @@ import { planFile } from '../paths.js';
 import { removeStateDir } from '../state.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
-import { FILE_MAX, type ActorBus, type ActorMessage, type FileRequest, type GoferPrepareInput } from './actor-bus.js';
+import { FILE_MAX, type ActorBus, type FileRequest, type GoferPrepareInput, type Mailbox, type ReplyOf } from './actor-bus.js';
 import type { Watch } from './inspection.js';
 import { containerAddress } from './sandbox-actor.js';
 
@@ -55,7 +55,7 @@ function providedGofer(): typeof goferMachine {
 
 export class GoferActor {
   readonly actor: Actor<typeof goferMachine>;
-  private readonly unregister: () => void;
+  private readonly mailbox: Mailbox;
 
   /** What the last piece of work answered, or the error it failed with (given back as it was). */
   private result: { ok: true; value: unknown } | { ok: false; error: unknown } | null = null;
@@ -76,7 +76,16 @@ export class GoferActor {
     opts.watch?.(this.actor, goferAddress(id), containerAddress(id));
     if (rootfs) this.rootfs = rootfs;
     if (opts.serving) this.actor.send({ type: 'gofer.serve' });
-    this.unregister = opts.bus.register(goferAddress(id), (m) => this.receive(m));
+    this.mailbox = opts.bus.register(goferAddress(id), {
+      'gofer.validate': (m) => this.work('validate', { type: 'gofer.validate', bundle: m.bundle }) as Promise<ReplyOf<'gofer.validate'>>,
+      'gofer.prepare': (m) => this.work('prepare', { type: 'gofer.prepare', input: m.input }) as Promise<string>,
+      'gofer.serve': () => this.follow('gofer.serve'),
+      'gofer.pause': () => this.follow('gofer.pause'),
+      'gofer.resume': () => this.follow('gofer.resume'),
+      'gofer.undo': async () => { await this.work('undo', { type: 'gofer.undo' }); },
+      // Not in turn: a write held while the container is frozen must not keep gofer.resume waiting.
+      'gofer.file': { concurrent: true, handle: (m) => this.file(m.request, m.root) as ReplyOf<'gofer.file'> | Promise<ReplyOf<'gofer.file'>> },
+    });
   }
 
   private rootfs: string | null = null;
@@ -95,19 +104,6 @@ export class GoferActor {
     }
   }
   get status() { return goferStatus(this.actor.getSnapshot()); }
-
-  private receive(m: ActorMessage): unknown {
-    switch (m.type) {
-      case 'gofer.validate': return this.work('validate', { type: 'gofer.validate', bundle: m.bundle });
-      case 'gofer.prepare': return this.work('prepare', { type: 'gofer.prepare', input: m.input });
-      case 'gofer.serve': return this.follow('gofer.serve');
-      case 'gofer.pause': return this.follow('gofer.pause');
-      case 'gofer.resume': return this.follow('gofer.resume');
-      case 'gofer.undo': return this.work('undo', { type: 'gofer.undo' });
-      case 'gofer.file': return this.file(m.request, m.root);
-      default: throw new RunaError('invalid_message', `gofer ${this.id} does not take ${m.type}`);
-    }
-  }
 
   /**
    * Hand the machine a piece of work and answer with its result once done. A failure during
@@ -207,7 +203,7 @@ export class GoferActor {
 
   /** Leave the bus (after undo, or when the container is forgotten). */
   stop(): void {
-    this.unregister();
+    this.mailbox.close();
     this.actor.stop();
   }
 }

@@ -4,6 +4,7 @@
 // and the first event after the last one left detaches them. The converter loads lazily.
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { Bus } from '../bus/bus.js';
+import type { BusEvent } from './actor-bus.js';
 
 /** An actor the inspector may watch: its machine, its bus address and its parent's. */
 export interface Watched { ref: AnyActorRef; address: string; parent: string | null }
@@ -96,6 +97,19 @@ export class Inspection {
   message(from: AnyActorRef | undefined, to: AnyActorRef | undefined, event: { type: string }): void {
     if (!to || !this.bus.hasListeners('inspect') || !this.inspector) return;
     this.inspector.inspect.next?.({ type: '@xstate.event', rootId: to.sessionId, actorRef: to, sourceRef: from, event } as InspectionEvent);
+  }
+
+  /**
+   * What became of a message on the actors' bus (its sending is the @xstate.event above): its
+   * reply (ok or the error), a tell's failure, a dead letter, a timeout, a reply that came too
+   * late. runa's own frame: Stately's protocol has no replies.
+   */
+  busEvent(ev: Exclude<BusEvent, { kind: 'request' | 'tell' }>): void {
+    if (!this.bus.hasListeners('inspect')) return;
+    const { msg } = ev;
+    const ms = 'ms' in ev ? Math.round(ev.ms * 10) / 10 : null;
+    const error = ev.kind === 'dead-letter' ? ev.reason : ev.kind === 'timeout' ? `no reply within ${ev.ms} ms` : 'error' in ev ? ev.error : null;
+    this.bus.publish('inspect', { type: '@runa.message', _runa: 1, kind: ev.kind, message: msg.type, from: msg.from, to: msg.to, ms, ok: error === null && ev.kind !== 'late', error, createdAt: Date.now().toString() });
   }
 
   private load(): Promise<Inspector> {

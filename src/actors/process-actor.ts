@@ -8,7 +8,7 @@ import { processMachine, type MonitorRequest, type ProcessRole } from '../machin
 import { containerAddress } from './sandbox-actor.js';
 import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
-import type { ActorBus, ActorMessage } from './actor-bus.js';
+import type { ActorBus, Mailbox } from './actor-bus.js';
 import type { MonitorMessage } from '../bus/messages.js';
 import type { Watch } from './inspection.js';
 
@@ -37,7 +37,7 @@ type MonitorAsk = MonitorRequest extends infer R ? (R extends MonitorRequest ? O
 export class ProcessActor {
   readonly actor: Actor<typeof processMachine>;
   private link: MonitorLink | null = null;
-  private readonly unregister: () => void;
+  private readonly mailbox: Mailbox;
   private readonly containerAddr: string;
 
   private readonly effects: TicketedEffects<MonitorAsk>;
@@ -59,23 +59,19 @@ export class ProcessActor {
     this.actor.start();
     this.containerAddr = containerAddress(container);
     opts.watch?.(this.actor, this.address, this.containerAddr);
-    this.unregister = opts.bus.register(this.address, (m) => this.receive(m));
+    this.mailbox = opts.bus.register(this.address, {
+      'process.attach': (m) => this.effects.ask<MonitorHello>({ type: 'monitor.attach', socket: m.socket, expectedPid: m.expectedPid }),
+      'process.gate': () => this.effects.ask<MonitorMessage>({ type: 'monitor.gate' }),
+      'process.signal': async (m) => { await this.effects.ask({ type: 'monitor.signal', signal: m.signal }); },
+      // A fact about its container: applied as it arrives, even while a request to the monitor waits.
+      'process.follow': { concurrent: true, handle: (m) => this.follow(m.status, m.pid, m.exitStatus) },
+    });
   }
 
   get address(): string { return processAddress(this.container, this.name); }
 
   /** Its monitor requests not yet answered (`runa debug --stacks`). */
   inFlight() { return this.effects.inFlight(); }
-
-  private receive(m: ActorMessage): unknown {
-    switch (m.type) {
-      case 'process.attach': return this.effects.ask({ type: 'monitor.attach', socket: m.socket, expectedPid: m.expectedPid });
-      case 'process.gate': return this.effects.ask({ type: 'monitor.gate' });
-      case 'process.signal': return this.effects.ask({ type: 'monitor.signal', signal: m.signal });
-      case 'process.follow': return this.follow(m.status, m.pid, m.exitStatus);
-      default: throw new RunaError('invalid_message', `process ${this.address} does not take ${m.type}`);
-    }
-  }
 
   /** Connect to the monitor, check it is the one expected, and report what it says from then on. */
   private async attach(socket: string, expectedPid: number | null): Promise<MonitorHello> {
@@ -156,7 +152,7 @@ export class ProcessActor {
   stop(): void {
     this.detach();
     this.effects.rejectAll(new RunaError('not_running', 'container not running'));
-    this.unregister();
+    this.mailbox.close();
     this.actor.stop();
   }
 }

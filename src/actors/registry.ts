@@ -6,7 +6,6 @@ import os from 'node:os';
 import type { AnyActor } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, cgroupDirs, type ContainerRecord } from './container-actor.js';
-import { type Bundle } from './gofer.js';
 import { hostCgroups } from '../cgroups/host.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad } from '../oci/spec.js';
@@ -62,9 +61,14 @@ export class Registry {
     this.inspection = new Inspection(bus, () => this.liveActors());
     this.watch = (ref, address, parent) => this.inspection.attach({ ref, address, parent });
     // Every message between actors is an event from one to the other, for whoever watches.
-    this.actors.watch((m) => {
-      if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m);
-      this.remember(m.type, m.from, m.to);
+    this.actors.watch((ev) => {
+      const m = ev.msg;
+      if (ev.kind === 'request' || ev.kind === 'tell') {
+        if (this.inspection.watching) this.inspection.message(this.refOf(m.from), this.refOf(m.to), m);
+        this.remember(m.type, m.from, m.to);
+      } else if (this.inspection.watching) {
+        this.inspection.busEvent(ev);
+      }
     });
     this.routes();
     bus.tap((body, ms, error) => this.inspection.request(body.type, 'id' in body ? body.id : undefined, Math.round(ms * 10) / 10, error?.message ?? null));
@@ -116,6 +120,7 @@ export class Registry {
     const concerns = (address: string) => address.slice(address.indexOf(':') + 1).split('/')[0] === c.id;
     return {
       requests: this.bus.inFlight().filter((r) => r.id === c.id && r.type !== 'container.debug'),
+      mailboxes: this.actors.mailboxes(concerns),
       messages: this.actors.awaiting().filter((m) => concerns(m.from) || concerns(m.to)),
       ...c.activity(),
     };
@@ -274,7 +279,7 @@ export class Registry {
     let cgroup: Cgroup | null = null;
     let rdt: RdtGroup | undefined;
     try {
-      const loaded = await this.actors.request<Bundle>({ type: 'gofer.validate', from, to, bundle: req.bundle });
+      const loaded = await this.actors.request({ type: 'gofer.validate', from, to, bundle: req.bundle });
       const { bundle, rootfs } = loaded;
       const allAnnotations = { ...loaded.spec.annotations, ...annotations };
       // A pod's member joins its sandbox's namespaces, and its cgroup nests in the sandbox's.
@@ -303,7 +308,7 @@ export class Registry {
       rdt = spec.linux?.intelRdt ? prepareRdt(spec.linux.intelRdt, id) : undefined;
       killPoint('create:cgroups');
       const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
-      const plan = await this.actors.request<string>({
+      const plan = await this.actors.request({
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,

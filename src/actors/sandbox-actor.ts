@@ -5,7 +5,7 @@ import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
 import { invalidState } from '../machines/refusal.js';
 import { RunaError } from '../errors.js';
-import type { ActorBus, ActorMessage } from './actor-bus.js';
+import type { ActorBus, Mailbox } from './actor-bus.js';
 import type { Watch } from './inspection.js';
 
 export const sandboxAddress = (id: string) => `sandbox:${id}`;
@@ -44,7 +44,7 @@ export interface SandboxActorOptions {
 
 export class SandboxActor {
   readonly actor: Actor<typeof sandboxMachine>;
-  private readonly unregister: () => void;
+  private readonly mailbox: Mailbox;
 
   constructor(readonly id: string, private readonly opts: SandboxActorOptions) {
     const machine = opts.actors ? sandboxMachine.provide({ actors: { ...memberEffects(opts.bus), ...opts.actors } }) : providedSandbox(opts.bus);
@@ -54,7 +54,14 @@ export class SandboxActor {
     this.actor.subscribe((s) => {
       if (s.status === 'done') this.removed();
     });
-    this.unregister = opts.bus.register(sandboxAddress(id), (m) => this.receive(m));
+    this.mailbox = opts.bus.register(sandboxAddress(id), {
+      'member.joined': (m) => this.send({ type: 'member.joined', id: m.id }),
+      'member.left': (m) => this.send({ type: 'member.left', id: m.id }),
+      // Applied as it arrives, and not in turn: the reply to the root's status waits for every
+      // member to follow, and a member's own status (sent from its pause, which waits for this
+      // reply) must not wait behind it.
+      'member.status': { concurrent: true, handle: (m) => this.memberStatus(m.id, m.status) },
+    });
     this.actor.start();
     opts.watch?.(this.actor, sandboxAddress(id), null);
   }
@@ -71,21 +78,12 @@ export class SandboxActor {
     }
   }
 
-  private async receive(m: ActorMessage): Promise<unknown> {
-    switch (m.type) {
-      case 'member.joined': return this.send({ type: 'member.joined', id: m.id });
-      case 'member.left': return this.send({ type: 'member.left', id: m.id });
-      case 'member.status': {
-        if (m.id !== this.id) return; // a member's own life is its own: the sandbox only counts it
-        const ev = rootEvent(m.status);
-        if (ev) this.send(ev);
-        // The root's operation returns once the whole sandbox has followed it.
-        await waitFor(this.actor, (s) => !sandboxSettling(s) || s.status !== 'active');
-        return;
-      }
-      default:
-        throw new RunaError('invalid_message', `sandbox ${this.id} does not take ${m.type}`);
-    }
+  private async memberStatus(id: string, status: string): Promise<void> {
+    if (id !== this.id) return; // a member's own life is its own: the sandbox only counts it
+    const ev = rootEvent(status);
+    if (ev) this.send(ev);
+    // The root's operation returns once the whole sandbox has followed it.
+    await waitFor(this.actor, (s) => !sandboxSettling(s) || s.status !== 'active');
   }
 
   private send(ev: SandboxEvent): void {
@@ -96,7 +94,7 @@ export class SandboxActor {
   private removed(): void {
     if (this.gone) return;
     this.gone = true;
-    this.unregister();
+    this.mailbox.close();
     this.opts.onRemoved?.(this.id);
   }
 

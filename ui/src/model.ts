@@ -203,6 +203,15 @@ export class Model {
         this.push({ at: when, kind: 'action', container: containerOf(address), type: action.type, from: null, to: address, detail: '' });
         return containerOf(address);
       }
+      case '@runa.message': {
+        // What became of a message between actors: an answer that went wrong shows (a failed
+        // reply or tell, a timeout, a late reply, a dead letter); a good answer adds nothing to
+        // the message already shown.
+        if (f.ok) return null;
+        const to = String(f.to ?? '');
+        this.push({ at: when, kind: 'message', container: containerOf(to), type: `${String(f.message)} ${String(f.kind)}`, from: (f.from as string | null) ?? null, to, detail: String(f.error ?? '') });
+        return containerOf(to);
+      }
       case '@runa.request': {
         const id = (f.id as string | null) ?? null;
         const ms = Number(f.ms ?? 0);

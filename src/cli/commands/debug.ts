@@ -12,6 +12,8 @@ interface Debug {
   events: Array<{ at: number; actor: string; kind: string; type: string; from?: string; to?: string }>;
   activity?: {
     requests: Array<{ type: string; cid: string; ms: number }>;
+    /** each of its actors' mailbox with something in it: what it handles, what waits (oldest first) */
+    mailboxes?: Array<{ address: string; handling: Array<{ type: string; from: string; ms: number }>; queued: Array<{ type: string; from: string; ms: number }> }>;
     messages: Array<{ type: string; from: string; to: string; ms: number }>;
     effects: Array<{ actor: string; effect: string; ticket: number; state: string; ms: number }>;
     children: Array<{ actor: string; src: string; sessionId: string }>;
@@ -22,6 +24,10 @@ interface Debug {
 function activityLines(a: NonNullable<Debug['activity']>): string[] {
   const out = ['', 'async activity in the daemon:'];
   for (const r of a.requests) out.push(`  request   ${r.type} (client request ${r.cid}), ${r.ms} ms`);
+  for (const m of a.mailboxes ?? []) {
+    for (const h of m.handling) out.push(`  mailbox   ${m.address} handling ${h.type} (from ${h.from}), ${h.ms} ms`);
+    for (const q of m.queued) out.push(`  mailbox   ${m.address} queued ${q.type} (from ${q.from}), ${q.ms} ms`);
+  }
   for (const m of a.messages) out.push(`  awaiting  ${m.from} → ${m.to} ${m.type}, ${m.ms} ms`);
   for (const e of a.effects) out.push(`  effect    ${e.actor} ${e.effect} #${e.ticket} ${e.state}, ${e.ms} ms`);
   for (const c of a.children) out.push(`  child     ${c.actor} ${c.src} (actor ${c.sessionId})`);
@@ -45,7 +51,7 @@ const debug: Command = {
   description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.',
   flags: {
     events: { kind: 'string', usage: 'also print the container\'s last N events (0 to 256)', value: 'N', default: '0' },
-    stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, messages awaiting an answer, effects in flight' },
+    stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, its actors\' mailboxes, messages awaiting an answer, effects in flight' },
     format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
   },
   async run(ctx, args) {
