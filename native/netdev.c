@@ -26,6 +26,15 @@
 #define NETDEV_MAX 256
 #define ADDR_MAX 64
 
+// recv(2) of a netlink reply, again when interrupted.
+static ssize_t nl_recv(int fd, char *buf, size_t size)
+{
+	ssize_t n;
+	while ((n = recv(fd, buf, size, 0)) < 0 && errno == EINTR)
+		;
+	return n;
+}
+
 static int helper_sock = -1;
 static pid_t helper = -1;
 
@@ -63,11 +72,8 @@ static int nl_talk(int fd, struct nlreq *r)
 	if (send(fd, r, r->h.nlmsg_len, 0) < 0)
 		return -1;
 	for (;;) {
-		if ((n = recv(fd, buf, sizeof buf, 0)) < 0) {
-			if (errno == EINTR)
-				continue;
+		if ((n = nl_recv(fd, buf, sizeof buf)) < 0)
 			return -1;
-		}
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				int e = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
@@ -147,11 +153,8 @@ static int link_addrs(int fd, int index, struct addr *out, int max)
 	if (send(fd, &r, r.h.nlmsg_len, 0) < 0)
 		return -1;
 	for (;;) {
-		if ((n = recv(fd, buf, sizeof buf, 0)) < 0) {
-			if (errno == EINTR)
-				continue;
+		if ((n = nl_recv(fd, buf, sizeof buf)) < 0)
 			return -1;
-		}
 		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
 			if (h->nlmsg_type == NLMSG_DONE)
 				return count;

@@ -100,6 +100,8 @@ export class Sandbox {
       try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
       for (let i = 0; i < 200 && alive(pid); i++) await sleep(10);
     }
+    // The daemon's lock holder dies with it (PDEATHSIG): a moment later.
+    for (let i = 0; i < 200 && this.leftovers().some((l) => l.includes('runa daemon lock')); i++) await sleep(10);
     const leftovers = this.leftovers();
     for (const l of leftovers) { try { process.kill(Number(l.split(':')[0]), 'SIGKILL'); } catch { /* gone */ } }
     const mounts = this.mountsLeft();
