@@ -46,6 +46,7 @@ async function main(): Promise<void> {
   const after: number[] = [];
   const baseline: number[] = [];
   let failed = 0;
+  const reasons = new Map<string, number>();
   try {
     // Rounds alternate: one with the kill, one without (the same commands' own time from that moment).
     for (let round = 0; round < 2 * ROUNDS; round++) {
@@ -58,7 +59,11 @@ async function main(): Promise<void> {
       if (kill) for (const pid of daemonsOf(root)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
       const results = await Promise.all(runs);
       for (const r of results) {
-        if (r.code !== 0) failed++;
+        if (r.code !== 0) {
+          failed++;
+          const why = r.stderr.trim().split('\n').pop() ?? `status ${r.code}`;
+          reasons.set(why, (reasons.get(why) ?? 0) + 1);
+        }
         (kill ? after : baseline).push(t0 + r.ms - killedAt);
       }
       for (const id of ids) await runTimed(runa, ['--root', root, 'delete', '-f', id]);
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   }
   const s = stat(after);
   const b = stat(baseline);
+  for (const [why, n] of reasons) console.log(`failed ${n}×: ${why}`);
   console.log(`| ${COMMANDS} run -d in flight, daemon SIGKILLed ${KILL_AFTER} ms after they start (${ROUNDS} rounds) | ends after the kill: median ${Math.round(s.median)} ms, worst ${Math.round(s.max)} ms | without the kill, from the same moment: median ${Math.round(b.median)} ms, worst ${Math.round(b.max)} ms | failed ${failed} of ${after.length + baseline.length} | load ${os.loadavg()[0].toFixed(1)} |`);
 }
 

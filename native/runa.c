@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -598,6 +599,23 @@ static int lock_held(const char *root)
 	return held;
 }
 
+/* One front end at a time starts a daemon: a flock on <root>/daemon.start, held from the start
+ * until it connects (or gives up). Without it every command that found no daemon started one,
+ * a herd of Node.js processes of which all but one leave at once (the daemon's own lock). */
+static int start_lock = -1;
+static int may_start(const char *root)
+{
+	if (start_lock >= 0) return 1;
+	char file[PATH_MAX + 16];
+	snprintf(file, sizeof file, "%s/daemon.start", root);
+	int fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) return 1; /* cannot tell: start one */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) { close(fd); return 0; }
+	start_lock = fd;
+	return 1;
+}
+static void started_done(void) { if (start_lock >= 0) { close(start_lock); start_lock = -1; } }
+
 /* Connect once the daemon listens: every millisecond for half a second (Node.js takes 80 ms
  * or more to listen), then every 10 ms. A daemon that dies before it listens (killed, or the
  * machine's OOM killer) leaves the lock free: then a new one is started at once, every 300 ms at
@@ -624,15 +642,16 @@ static int await_daemon(int fd, const struct sockaddr_un *sa, int failed, const 
 		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
 		if (ms > 10000) break;
 		usleep(ms > 500 ? 10000 : 1000);
-		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { if (failed >= 0) close(failed); return 0; }
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { if (failed >= 0) close(failed); started_done(); return 0; }
 		if (errno != ENOENT && errno != ECONNREFUSED) break;
-		if (ms - started >= 300 && !lock_held(root)) {
+		if (ms - started >= 300 && !lock_held(root) && may_start(root)) {
 			if (failed >= 0) close(failed);
 			failed = start_daemon(root);
 			started = ms;
 		}
 	}
 	if (failed >= 0) close(failed);
+	started_done();
 	return -1;
 }
 
@@ -669,7 +688,7 @@ int main(int argc, char **argv)
 	if (fd < 0) fallback();
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		if ((errno != ENOENT && errno != ECONNREFUSED) || !starts_daemon(command)) fallback();
-		if (await_daemon(fd, &sa, start_daemon(root), root) < 0) fallback();
+		if (await_daemon(fd, &sa, may_start(root) ? start_daemon(root) : -1, root) < 0) fallback();
 	}
 
 	static const char hello[] = "GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

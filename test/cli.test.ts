@@ -174,7 +174,7 @@ test('create with an invalid id fails and leaves nothing', async () => {
     assert.equal(r.code, 1, id);
     assert.match(r.stderr, /invalid container id/);
   }
-  assert.deepEqual(fs.readdirSync(sb.root).filter((n) => !['runa.sock', 'daemon.pid', 'daemon.log', 'daemon.lock'].includes(n) && !/^daemon-.*\.cache$/.test(n)), []);
+  assert.deepEqual(fs.readdirSync(sb.root).filter((n) => !['runa.sock', 'daemon.pid', 'daemon.log', 'daemon.lock', 'daemon.start'].includes(n) && !/^daemon-.*\.cache$/.test(n)), []);
 });
 
 test('create with a duplicate id fails and leaves the first container untouched', async () => {
