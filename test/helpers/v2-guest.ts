@@ -131,8 +131,11 @@ $B mount -t tmpfs -o mode=0755 rw /rw || fail "tmpfs rw"
 $B mkdir /rw/upper /rw/work
 $B mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || fail "overlay"
 # Written to the overlay's upper layer (the guest's tmpfs): the host never sees them.
-$B mkdir -p /newroot/.v2-guest /newroot/etc
+$B mkdir -p /newroot/.v2-guest/host /newroot/etc
 $B cp /bin/busybox /stage2 /newroot/.v2-guest/
+# The host's root as it is, for what the fresh /tmp and /run of stage 2 would hide (V2GUEST_BINDS).
+$B mount -o bind /lower /newroot/.v2-guest/host || fail "bind the host's root"
+
 echo "::sysinit:/.v2-guest/busybox sh /.v2-guest/stage2" > /newroot/etc/inittab
 $B umount /proc
 $B umount /dev
@@ -160,6 +163,9 @@ $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 io "$IO" || fail "9
 $B hostname v2-guest
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb
 [ -f "$IO/env" ] && . "$IO/env"
+# Host directories under the fresh /tmp or /run that the script needs (the repository, when a
+# clone lives there), bound from the host's root as it is (read-only: 9p).
+for d in \${V2GUEST_BINDS:-}; do $B mkdir -p "$d" && $B mount -o bind "/.v2-guest/host$d" "$d" || fail "bind $d"; done
 cd /
 /bin/sh "$IO/script" < /dev/null > "$IO/stdout" 2> "$IO/stderr"
 echo $? > "$IO/status.tmp" && $B mv "$IO/status.tmp" "$IO/status"
@@ -310,7 +316,10 @@ async function boot(script: string, opts: GuestOptions, how: 'kvm' | 'tcg'): Pro
   try {
     fs.writeFileSync(path.join(io, 'script'), script);
     for (const a of opts.kernelArgs ?? []) if (!/^[A-Za-z0-9_.,=-]+$/.test(a)) throw new Error(`runInGuest: bad kernel argument ${JSON.stringify(a)}`);
-    const env = Object.entries(opts.env ?? {}).map(([k, v]) => {
+    // The repository (runa, its dist and node_modules) must be seen where it is, even in a
+    // clone under /tmp (CI's may be).
+    const binds = guestVisible(repo) ? {} : { V2GUEST_BINDS: repo };
+    const env = Object.entries({ ...opts.env, ...binds }).map(([k, v]) => {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`runInGuest: bad environment name ${JSON.stringify(k)}`);
       return `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`;
     }).join('');
