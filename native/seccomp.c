@@ -74,7 +74,8 @@ void seccomp_handover(int listener, pid_t pid)
 		out = stpcpy(out, num);
 	}
 	strcpy(out, p);
-	sock = unix_connect("seccomp-listener", listener_path);
+	// runc's words lead: scripts grep for them.
+	sock = unix_connect("failed to connect with seccomp agent specified in the seccomp profile: seccomp-listener", listener_path);
 	TRY(send_fd(sock, msg, listener), "seccomp-listener \"%s\": send the listener fd", listener_path);
 	close(sock);
 	close(listener);

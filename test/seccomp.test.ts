@@ -217,7 +217,7 @@ test('bad profiles and an unreachable listener fail create, naming the field, an
     [{ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_PDP11'] }, /linux\.seccomp\.architectures\.0: unknown architecture/],
     [{ defaultAction: 'SCMP_ACT_ALLOW', flags: ['SECCOMP_FILTER_FLAG_BOGUS'] }, /linux\.seccomp\.flags\.0: unknown flag/],
     [{ defaultAction: 'SCMP_ACT_ALLOW', listenerMetadata: 'm' }, /linux\.seccomp\.listenerMetadata: needs listenerPath/],
-    [{ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(sb.dir, 'nobody.sock'), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, /seccomp-listener ".*nobody\.sock": No such file or directory/],
+    [{ defaultAction: 'SCMP_ACT_ALLOW', listenerPath: path.join(sb.dir, 'nobody.sock'), syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] }, /failed to connect with seccomp agent specified in the seccomp profile: seccomp-listener ".*nobody\.sock": No such file or directory/],
   ];
   for (const [seccomp, message] of cases) {
     const bundle = await sb.bundle(['true'], (s) => { s.linux.seccomp = seccomp; });

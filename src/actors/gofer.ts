@@ -41,6 +41,6 @@ export function checkSpecialDirs(rootfs: string, spec: Spec): void {
     const p = path.join(rootfs, m.destination);
     let st: fs.Stats | undefined;
     try { st = fs.lstatSync(p); } catch { continue; }
-    if (st.isSymbolicLink()) throw new RunaError('invalid_rootfs', `${m.type} mount destination ${m.destination} is a symlink in the rootfs: refused`);
+    if (st.isSymbolicLink()) throw new RunaError('invalid_rootfs', `${m.type} mount destination ${m.destination} is a symlink in the rootfs: refused (filesystem "${m.type}" must be mounted on ordinary directory)`);
   }
 }
