@@ -118,7 +118,7 @@ function suite(): void {
     if (CALLERS) writeBusyboxImage(path.join(dir, 'busybox.tar'));
     fs.writeFileSync(path.join(dir, 'guest.sh'), guestScript(dir));
     try {
-      guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: CALLERS ? 420_000 : 240_000, kernelArgs: ['cgroup_disable=rdma'], env: { RUNA_V2_GUEST_CALLERS: CALLERS ? '1' : '0' } });
+      guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: CALLERS ? 600_000 : 240_000, kernelArgs: ['cgroup_disable=rdma'], env: { RUNA_V2_GUEST_CALLERS: CALLERS ? '1' : '0' } });
     } catch (e) {
       bootError = e as Error;
       return;
@@ -615,7 +615,7 @@ RL
 case_podman() {
   P=/tmp/podman; mkdir -p $P/vartmp
   printf '%s\\n' '[containers]' 'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]' '[engine]' "image_copy_tmp_dir = \\"$P/vartmp\\"" > $P/containers.conf
-  PODMAN="timeout 90 env CONTAINERS_CONF=$P/containers.conf TMPDIR=$P/vartmp podman --root $P/root --runroot $P/runroot --tmpdir $P/tmp --volumepath $P/volumes --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime ${runaBin}"
+  PODMAN="timeout 180 env CONTAINERS_CONF=$P/containers.conf TMPDIR=$P/vartmp podman --root $P/root --runroot $P/runroot --tmpdir $P/tmp --volumepath $P/volumes --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --runtime ${runaBin}"
   $PODMAN load -i $B/busybox.tar > /run/pod.out 2>&1; say POD_LOAD $?; say POD_LOAD_ERR "$(tail -n 1 /run/pod.out)"
   say POD_RUN "$($PODMAN run --rm --network none --memory 64m ${IMAGE} cat /sys/fs/cgroup/memory.max 2> /run/pod.err)"
   say POD_RUN_ERR "$(tail -n 1 /run/pod.err)"
@@ -637,7 +637,7 @@ case_containerd() {
     '[grpc]' "  address = \\"$C/c.sock\\"" '[ttrpc]' "  address = \\"$C/c.sock.ttrpc\\"" '[debug]' '  address = ""' '[metrics]' '  address = ""' > $C/config.toml
   containerd --config $C/config.toml > $C/log 2>&1 &
   cd_pid=$!
-  CTR="timeout 60 env CONTAINERD_SNAPSHOTTER=native ctr -a $C/c.sock -n runa-test"
+  CTR="timeout 180 env CONTAINERD_SNAPSHOTTER=native ctr -a $C/c.sock -n runa-test"
   up() { [ -S $C/c.sock ] && timeout 10 ctr -a $C/c.sock version > /dev/null 2>&1; }
   i=0; while [ $i -lt 300 ] && kill -0 $cd_pid 2>/dev/null && ! up; do sleep 0.2; i=$((i+1)); done
   if ! up; then say CTRD_UP no; say CTRD_LOG "$(tail -n 1 $C/log)"; kill $cd_pid 2>/dev/null; return; fi
