@@ -66,6 +66,7 @@ test('features describes what runa supports', async () => {
   assert.ok(f.linux.memoryPolicy.modes.includes('MPOL_BIND'));
   assert.equal(f.linux.apparmor.enabled, fs.existsSync('/sys/kernel/security/apparmor') && fs.readFileSync('/sys/module/apparmor/parameters/enabled', 'utf8').startsWith('Y'));
   assert.match(f.annotations['org.opencontainers.runc.checkpoint.enabled'], /^(true|false)$/);
+  assert.equal(f.linux.intelRdt.enabled, / - resctrl /.test(fs.readFileSync('/proc/self/mountinfo', 'utf8')));
 });
 
 test('with --log-format json a failure ends with one {"level":"error","msg"} line in --log', async () => {

@@ -3,7 +3,6 @@
 // for the commands that only talk to the daemon, in the daemon itself on behalf of the native
 // front end (native/runa.c, `cli.run`): its output and its status go back to the caller.
 import fs from 'node:fs';
-import path from 'node:path';
 import { Context, absolute, processIO, type CliIO, type Globals, type RunDaemon } from './context.js';
 import type { Host } from './host.js';
 import { parseFlags, usage, UsageError, type FlagSpecs } from './flags.js';
@@ -11,6 +10,7 @@ import { commandHelp, optionLines } from './help.js';
 import type { Command, CommandTable } from './command.js';
 import { defaultStateRoot, rootlessCgroups } from '../rootless.js';
 import { RunaError } from '../errors.js';
+import { onPath } from '../which.js';
 
 export type { Command } from './command.js';
 
@@ -95,7 +95,7 @@ function refuseGlobals(values: Record<string, unknown>, env: NodeJS.ProcessEnv):
   const rootless = values.rootless as string | undefined;
   if (rootless !== undefined && !['true', 'false', 'auto'].includes(rootless)) throw usage(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
   const criu = values.criu as string | undefined;
-  if (criu !== undefined && criu !== 'criu' && !isCriuOnPath(criu, env)) throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
+  if (criu !== undefined && criu !== 'criu' && !sameFile(criu, onPath('criu', env))) throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
 }
 
 /** The global flags, up to the command's name. */
@@ -203,13 +203,6 @@ async function report(e: unknown, g: Globals | null, io: CliIO): Promise<void> {
 }
 
 /** `--criu PATH` naming the very criu that PATH finds (runc's default is the full path of it). */
-function isCriuOnPath(given: string, env: NodeJS.ProcessEnv): boolean {
-  const real = (p: string) => { try { return fs.realpathSync(p); } catch { return null; } };
-  const mine = real(given);
-  if (!mine) return false;
-  for (const dir of (env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    const found = real(path.join(dir || '.', 'criu'));
-    if (found) return found === mine;
-  }
-  return false;
+function sameFile(given: string, found: string | null): boolean {
+  try { return found !== null && fs.realpathSync(given) === found; } catch { return false; }
 }

@@ -2,6 +2,7 @@
 // where the host has the feature, refused (runc's words where it has them) where it does not.
 import fs from 'node:fs';
 import { RunaError } from '../errors.js';
+import { resctrlMount } from '../cgroups/resctrl.js';
 import type { PlanOp } from '../nsinit/plan.js';
 
 export interface HostSecurity { apparmor: boolean; selinux: boolean; resctrl: boolean }
@@ -15,7 +16,7 @@ export function hostSecurity(): HostSecurity {
   cached = {
     apparmor: fs.existsSync('/sys/kernel/security/apparmor') && read('/sys/module/apparmor/parameters/enabled').startsWith('Y'),
     selinux: fs.existsSync('/sys/fs/selinux/enforce'),
-    resctrl: / - resctrl /.test(read('/proc/self/mountinfo')),
+    resctrl: resctrlMount() !== null,
   };
   return cached;
 }

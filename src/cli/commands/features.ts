@@ -6,15 +6,7 @@ import { supportedFlagNames } from '../../seccomp/probe.js';
 import { CAPABILITIES } from '../../oci/linux.js';
 import { MPOL_FLAGS, MPOL_MODES } from '../../oci/process-attrs.js';
 import { hostSecurity } from '../../oci/security.js';
-import fs from 'node:fs';
-import path from 'node:path';
-
-/** A criu executable on PATH (what checkpoint and restore run). */
-function criuFound(): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').some((d) => {
-    try { fs.accessSync(path.join(d || '.', 'criu'), fs.constants.X_OK); return true; } catch { return false; }
-  });
-}
+import { onPath } from '../../which.js';
 
 /** What this build of runa supports, in the shape of runc's `features` (runtime-spec features.md). */
 export function features() {
@@ -45,14 +37,14 @@ export function features() {
       // What this host has: runa applies a profile or label where it does, refuses one where not.
       apparmor: { enabled: host.apparmor },
       selinux: { enabled: host.selinux },
-      intelRdt: { enabled: false },
+      intelRdt: { enabled: host.resctrl },
       memoryPolicy: { modes: Object.keys(MPOL_MODES), flags: Object.keys(MPOL_FLAGS) },
       // As runc 1.3 reports them (idmap/ridmap are not in its mountOptions either).
       mountExtensions: { idmap: { enabled: true } },
       netDevices: { enabled: true },
     },
     // checkpoint/restore go through CRIU: enabled where a criu binary is there to run.
-    annotations: { 'org.opencontainers.runc.checkpoint.enabled': String(criuFound()), 'io.github.runa.version': VERSION },
+    annotations: { 'org.opencontainers.runc.checkpoint.enabled': String(onPath('criu') !== null), 'io.github.runa.version': VERSION },
   };
 }
 
