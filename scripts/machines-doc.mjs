@@ -26,27 +26,41 @@ const transitions = (x) => asList(x).map((t) => (typeof t === 'string' ? { targe
 const targetOf = (from, t) => {
   if (t.target === undefined) return from; // targetless: stays
   const target = asList(t.target)[0];
-  return target.startsWith('.') ? target.slice(1) : target;
+  // `#machine.state` (from a nested state) and `.child` name a state by its own name: every name is unique.
+  return target.startsWith('#') ? target.slice(target.indexOf('.') + 1) : target.startsWith('.') ? target.slice(1) : target;
 };
+
+/** A state's transitions (and its children's, inside a composite state), as diagram lines. */
+function stateLines(state, node, indent) {
+  const lines = [];
+  if (node.states) {
+    lines.push(`${indent}state ${state} {`, `${indent}  [*] --> ${node.initial}`);
+    for (const [child, sub] of Object.entries(node.states)) lines.push(...stateLines(child, sub, `${indent}  `));
+    lines.push(`${indent}}`);
+  }
+  for (const [event, ts] of Object.entries(node.on ?? {})) {
+    for (const t of transitions(ts)) lines.push(`${indent}${state} --> ${targetOf(state, t)} : ${event}${guardOf(t)}${actionsOf(t)}`);
+  }
+  for (const inv of asList(node.invoke)) {
+    for (const [k, label] of [['onDone', 'done'], ['onError', 'error']]) {
+      for (const t of transitions(inv[k])) lines.push(`${indent}${state} --> ${targetOf(state, t)} : ${label}(${inv.src})${guardOf(t)}${actionsOf(t)}`);
+    }
+  }
+  for (const [delay, ts] of Object.entries(node.after ?? {})) {
+    for (const t of transitions(ts)) lines.push(`${indent}${state} --> ${targetOf(state, t)} : after(${delay})${guardOf(t)}${actionsOf(t)}`);
+  }
+  for (const t of transitions(node.always)) lines.push(`${indent}${state} --> ${targetOf(state, t)} : always${guardOf(t)}`);
+  if (node.type === 'final') lines.push(`${indent}${state} --> [*]`);
+  const invoked = asList(node.invoke).map((i) => i.src);
+  if (invoked.length) lines.push(`${indent}note right of ${state} : invokes ${invoked.join(', ')}`);
+  return lines;
+}
 
 /** One machine as a Mermaid stateDiagram, from its config. */
 export function machineDiagram(machine) {
   const c = machine.config;
   const lines = ['```mermaid', 'stateDiagram-v2', `  [*] --> ${c.initial}`];
-  for (const [state, node] of Object.entries(c.states ?? {})) {
-    for (const [event, ts] of Object.entries(node.on ?? {})) {
-      for (const t of transitions(ts)) lines.push(`  ${state} --> ${targetOf(state, t)} : ${event}${guardOf(t)}${actionsOf(t)}`);
-    }
-    for (const inv of asList(node.invoke)) {
-      for (const [k, label] of [['onDone', 'done'], ['onError', 'error']]) {
-        for (const t of transitions(inv[k])) lines.push(`  ${state} --> ${targetOf(state, t)} : ${label}(${inv.src})${actionsOf(t)}`);
-      }
-    }
-    for (const t of transitions(node.always)) lines.push(`  ${state} --> ${targetOf(state, t)} : always${guardOf(t)}`);
-    if (node.type === 'final') lines.push(`  ${state} --> [*]`);
-    const invoked = asList(node.invoke).map((i) => i.src);
-    if (invoked.length) lines.push(`  note right of ${state} : invokes ${invoked.join(', ')}`);
-  }
+  for (const [state, node] of Object.entries(c.states ?? {})) lines.push(...stateLines(state, node, '  '));
   // Transitions of the whole machine: taken in any state.
   const any = Object.entries(c.on ?? {}).flatMap(([event, ts]) => transitions(ts).map((t) => {
     const target = t.target === undefined ? '' : ` → ${targetOf('', t)}`;
@@ -55,11 +69,6 @@ export function machineDiagram(machine) {
   if (any.length) lines.push(`  note left of ${c.initial} : in any state: ${any.join('; ')}`);
   lines.push('```');
   return lines.join('\n');
-}
-
-/** The events a stateless machine takes (the container's effects). */
-export function eventList(machine) {
-  return `Events: ${Object.keys(machine.config.on ?? {}).map((e) => `\`${e}\``).join(', ')} (each spawns the effect of that name).`;
 }
 
 function replaceBlock(text, block, body, file) {
@@ -73,13 +82,11 @@ function replaceBlock(text, block, body, file) {
 
 export async function generate() {
   const m = await import(dist('machines/index.js'));
-  const fx = await import(dist('machines/container-effects.js'));
   const lifecycle = join(root, 'docs', 'LIFECYCLE.md');
   let text = readFileSync(lifecycle, 'utf8');
   for (const [block, machine] of [['container', m.containerMachine], ['sandbox', m.sandboxMachine], ['process', m.processMachine], ['gofer', m.goferMachine]]) {
     text = replaceBlock(text, block, machineDiagram(machine), lifecycle);
   }
-  text = replaceBlock(text, 'container-effects', eventList(fx.containerEffectsMachine), lifecycle);
   return { [lifecycle]: text };
 }
 

@@ -13,7 +13,15 @@ import { SandboxActor, sandboxAddress } from '../src/actors/sandbox-actor.js';
 import { ProcessActor } from '../src/actors/process-actor.js';
 import { createActor, fromPromise } from 'xstate';
 import { ContainerActor } from '../src/actors/container-actor.js';
-import { containerMachine } from '../src/machines/index.js';
+import { containerMachine, isSettled, type ContainerEvent } from '../src/machines/index.js';
+import { waitFor } from 'xstate';
+
+/** The pure machine's persisted snapshot after these operations, each settled (its effects do nothing). */
+async function settledAfter(id: string, events: ContainerEvent[]): Promise<unknown> {
+  const a = createActor(containerMachine, { input: { id } }).start();
+  for (const e of events) { a.send(e); await waitFor(a, isSettled); }
+  return a.getPersistedSnapshot();
+}
 import { processStartTime } from '../src/state.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-actors-'));
@@ -25,15 +33,15 @@ test('the actors\' bus: a malformed message is refused before it reaches a mailb
   const bus = new ActorBus();
   const got: ActorMessage[] = [];
   const seen: string[] = [];
-  bus.register('container:c1', { 'container.pause': (m) => { got.push(m); return true; } });
+  bus.register('container:c1', { 'order.pause': (m) => { got.push(m); return true; } });
   bus.watch((ev) => { if (ev.kind === 'request') seen.push(ev.msg.type); });
-  assert.equal(await bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:c1' }), true);
-  await assert.rejects(bus.request({ type: 'container.pause', from: 'nobody', to: 'container:c1' } as never), /actor message: from: /);
+  assert.equal(await bus.request({ type: 'order.pause', from: 'sandbox:s', to: 'container:c1' }), true);
+  await assert.rejects(bus.request({ type: 'order.pause', from: 'nobody', to: 'container:c1' } as never), /actor message: from: /);
   await assert.rejects(bus.request({ type: 'no.such', from: 'sandbox:s', to: 'container:c1' } as never), /actor message/);
   await assert.rejects(bus.request({ type: 'process.signal', from: 'container:c1', to: 'process:c1/init', signal: 99 }), /signal/);
   assert.equal(got.length, 1, 'only the valid message was delivered');
-  await assert.rejects(bus.request({ type: 'container.pause', from: 'sandbox:s', to: 'container:ghost' }), /no actor at container:ghost: container.pause refused/);
-  assert.deepEqual(seen, ['container.pause', 'container.pause']);
+  await assert.rejects(bus.request({ type: 'order.pause', from: 'sandbox:s', to: 'container:ghost' }), /no actor at container:ghost: order.pause refused/);
+  assert.deepEqual(seen, ['order.pause', 'order.pause']);
 });
 
 test('the gofer validates a bundle by message; a failure stops it with the reason, and the caller gets the error as it was', async () => {
@@ -49,7 +57,7 @@ test('the gofer validates a bundle by message; a failure stops it with the reaso
   await assert.rejects(bus.request({ type: 'gofer.prepare', from, to: goferAddress('g1'), input: prepareInput }), /cannot prepare gofer "g1" in state stopped/);
   await bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') });
   assert.equal(fs.existsSync(dir), false, 'undo removes what the container had on disk');
-  await assert.rejects(bus.request({ type: 'container.stop', from, to: goferAddress('g1') }), /actor gofer:g1 does not take container.stop/);
+  await assert.rejects(bus.request({ type: 'order.stop', from, to: goferAddress('g1') }), /actor gofer:g1 does not take order.stop/);
   gofer.stop();
   await assert.rejects(bus.request({ type: 'gofer.undo', from, to: goferAddress('g1') }), /actor gofer:g1 stopped: gofer.undo refused/);
 });
@@ -152,22 +160,18 @@ test('a container\'s effects are spawned by key: swapped, they see the container
   fs.mkdirSync(dir);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: '/' } }));
   // A running container, as a restarted daemon would find it (no monitor attached).
-  const running = createActor(containerMachine, { input: { id: 'c4' } }).start();
-  running.send({ type: 'container.created' });
-  running.send({ type: 'container.start' });
+  const running = await settledAfter('c4', [{ type: 'container.created' }, { type: 'container.start' }]);
   const calls: string[] = [];
   const c = new ContainerActor(
     { id: 'c4', stateDir: dir, ociVersion: '1.2.0', bundle: tmp, rootfs: '/', created: new Date().toISOString(), owner: 'root' },
     {
       bus,
-      snapshot: running.getPersistedSnapshot(),
+      snapshot: running,
       effects: {
-        freezeCgroup: () => { calls.push('freeze'); },
-        thawCgroup: () => { calls.push('thaw'); },
-        signalAll: (r) => { calls.push(`signal all ${r.signal}`); },
+        freeze: (r) => { calls.push(`freeze from ${r.from}`); },
+        signal: (r) => { calls.push(`signal${r.all ? ' all' : ''} ${r.signal} from ${r.from}`); },
         checkpoint: (r) => { calls.push(`checkpoint ${(r.options as { imagePath: string }).imagePath}`); },
-        runHooks: (r) => { calls.push(`hooks ${r.kind}`); return []; },
-        destroyCgroup: () => { calls.push('destroy cgroup'); },
+        runHooks: (r) => { calls.push(`hooks ${r.kind}`); },
       },
     },
   );
@@ -175,10 +179,13 @@ test('a container\'s effects are spawned by key: swapped, they see the container
   await c.checkpoint({ imagePath: '/img' });
   await c.pause();
   assert.equal(c.status, 'paused');
-  await c.kill(9, true); // a SIGKILL to a frozen container is followed by a thaw
-  assert.deepEqual(calls, ['signal all 15', 'checkpoint /img', 'freeze', 'signal all 9', 'thaw']);
-  await c.teardown();
-  assert.deepEqual(calls.slice(5), ['destroy cgroup']);
+  await c.kill(15); // queued by the machine until resume: no effect
+  await c.kill(9, true); // a SIGKILL to a frozen container: the signal effect knows it was paused (and thaws)
+  assert.deepEqual(calls, ['signal all 15 from running', 'checkpoint /img', 'freeze from running', 'signal all 9 from paused']);
+  await assert.rejects(c.start(), /cannot start container "c4" in state paused/);
+  assert.equal(c.container.getSnapshot().context.pendingSignals.length, 1);
+  await c.delete(true);
+  assert.equal(c.status, 'deleted');
   assert.equal(fs.existsSync(dir), false, 'its gofer undid the state dir');
   assert.equal(bus.size, 0, 'nothing of it is left on the bus');
 });
@@ -187,20 +194,17 @@ test('a monitor link dropped while the monitor lives on: the container waits for
   const bus = new ActorBus();
   const dir = path.join(tmp, 'state-c5');
   fs.mkdirSync(dir);
-  const running = createActor(containerMachine, { input: { id: 'c5' } }).start();
-  running.send({ type: 'container.created' });
-  running.send({ type: 'container.start' });
-  const noop = () => {};
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ociVersion: '1.2.0', process: { args: ['true'], cwd: '/' }, root: { path: '/' } }));
+  const running = await settledAfter('c5', [{ type: 'container.created' }, { type: 'container.start' }]);
   const c = new ContainerActor(
     { id: 'c5', stateDir: dir, ociVersion: '1.2.0', bundle: tmp, rootfs: '/', created: new Date().toISOString(), owner: 'root' },
-    { bus, snapshot: running.getPersistedSnapshot(), effects: { freezeCgroup: noop, thawCgroup: noop, signalAll: noop, checkpoint: noop, runHooks: () => [], destroyCgroup: noop } },
+    { bus, snapshot: running },
   );
   // Its "monitor": a live process, linked as if attached.
   const monitor = spawn('sleep', ['30'], { stdio: 'ignore' });
-  const inner = c as unknown as { linked: boolean; monitorPid: number; monitorStartTime: string | null };
-  inner.linked = true;
-  inner.monitorPid = monitor.pid!;
-  inner.monitorStartTime = processStartTime(monitor.pid!);
+  c.monitor.linked = true;
+  c.monitor.monitorPid = monitor.pid!;
+  c.monitor.monitorStartTime = processStartTime(monitor.pid!);
   await bus.request({ type: 'process.lost', from: 'process:c5/init', to: 'container:c5', name: 'init' });
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(c.status, 'running', 'no exit is made up while the monitor lives');
@@ -211,26 +215,26 @@ test('a monitor link dropped while the monitor lives on: the container waits for
   for (let i = 0; i < 100 && (c.status as string) !== 'stopped'; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(c.status, 'stopped');
   assert.equal(c.exitStatus, 3, 'the monitor\'s record, not 137');
-  await c.teardown();
+  await c.delete();
   assert.equal(bus.size, 0);
 });
 
 // ---- the bus itself: mailboxes, dead letters, timeouts, schemas ----
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
-const member = (to: string) => ({ type: 'container.pause' as const, from: 'sandbox:s', to });
+const member = (to: string) => ({ type: 'order.pause' as const, from: 'sandbox:s', to });
 
 test('a mailbox handles one message at a time, in order, even when a handler awaits', async () => {
   const bus = new ActorBus();
   const log: string[] = [];
   let n = 0;
   bus.register('container:m1', {
-    'container.pause': async () => { const i = ++n; log.push(`begin ${i}`); await tick(i === 1 ? 30 : 0); log.push(`end ${i}`); return true; },
-    'container.stop': () => { log.push('stop'); },
+    'order.pause': async () => { const i = ++n; log.push(`begin ${i}`); await tick(i === 1 ? 30 : 0); log.push(`end ${i}`); return true; },
+    'order.stop': () => { log.push('stop'); },
   });
   const first = bus.request(member('container:m1'));
   const second = bus.request(member('container:m1'));
-  bus.tell({ type: 'container.stop', from: 'sandbox:s', to: 'container:m1' });
+  bus.tell({ type: 'order.stop', from: 'sandbox:s', to: 'container:m1' });
   const third = bus.request(member('container:m1'));
   assert.deepEqual(await Promise.all([first, second, third]), [true, true, true]);
   assert.deepEqual(log, ['begin 1', 'end 1', 'begin 2', 'end 2', 'stop', 'begin 3', 'end 3']);
@@ -241,17 +245,17 @@ test('a concurrent handler runs as its message arrives, beside the one the queue
   const log: string[] = [];
   let release!: () => void;
   const box = bus.register('container:m2', {
-    'container.stop': () => new Promise<void>((r) => { log.push('stop begins'); release = () => { log.push('stop ends'); r(); }; }),
+    'order.stop': () => new Promise<void>((r) => { log.push('stop begins'); release = () => { log.push('stop ends'); r(); }; }),
     'process.exited': { concurrent: true, handle: (m) => { log.push(`exited ${m.exitStatus}`); } },
   });
-  const stop = bus.request({ type: 'container.stop', from: 'sandbox:s', to: 'container:m2' });
+  const stop = bus.request({ type: 'order.stop', from: 'sandbox:s', to: 'container:m2' });
   const op = box.enqueue('container.delete', () => { log.push('delete'); return 'deleted'; });
   await tick();
   // The stop waits for the exit: a queued fact would wait forever.
   await bus.request({ type: 'process.exited', from: 'process:m2/init', to: 'container:m2', name: 'init', exitStatus: 0 });
   const view = bus.mailboxes();
   assert.deepEqual(view.map((v) => [v.address, v.handling.map((h) => h.type), v.queued.map((q) => `${q.type} from ${q.from}`)]),
-    [['container:m2', ['container.stop'], ['container.delete from owner']]], 'debug --stacks sees the queue');
+    [['container:m2', ['order.stop'], ['container.delete from owner']]], 'debug --stacks sees the queue');
   assert.ok(view[0].queued[0].ms >= 0);
   release();
   assert.equal(await op, 'deleted');
@@ -264,15 +268,15 @@ test('dead letters: no actor, a stopped actor, a full mailbox, a message it does
   const bus = new ActorBus({ capacity: 2 });
   const dead: string[] = [];
   bus.watch((ev) => { if (ev.kind === 'dead-letter') dead.push(ev.reason); });
-  await assert.rejects(bus.request(member('container:nobody')), (e: Error & { code?: string }) => e.code === 'dead_letter' && /^no actor at container:nobody: container.pause refused$/.test(e.message));
+  await assert.rejects(bus.request(member('container:nobody')), (e: Error & { code?: string }) => e.code === 'dead_letter' && /^no actor at container:nobody: order.pause refused$/.test(e.message));
   let release!: () => void;
-  const box = bus.register('container:m3', { 'container.pause': () => new Promise<boolean>((r) => { release = () => r(true); }) });
+  const box = bus.register('container:m3', { 'order.pause': () => new Promise<boolean>((r) => { release = () => r(true); }) });
   const a = bus.request(member('container:m3'));
   const b = bus.request(member('container:m3'));
-  await assert.rejects(bus.request(member('container:m3')), /actor container:m3 mailbox full \(2 messages\): container.pause refused/);
-  await assert.rejects(bus.request({ type: 'container.stop', from: 'sandbox:s', to: 'container:m3' }), /actor container:m3 does not take container.stop/);
+  await assert.rejects(bus.request(member('container:m3')), /actor container:m3 mailbox full \(2 messages\): order.pause refused/);
+  await assert.rejects(bus.request({ type: 'order.stop', from: 'sandbox:s', to: 'container:m3' }), /actor container:m3 does not take order.stop/);
   box.close();
-  await assert.rejects(bus.request(member('container:m3')), /: actor container:m3 stopped: container.pause refused$/);
+  await assert.rejects(bus.request(member('container:m3')), /: actor container:m3 stopped: order.pause refused$/);
   bus.tell(member('container:m3')); // a fact to a stopped actor: seen, not thrown
   assert.equal(bus.mailboxes().length, 1, 'a stopped actor still handles what it had taken');
   release();

@@ -146,8 +146,10 @@ test('inspection: a subscriber sees a container go created → running → stopp
   await until(() => frames.some((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && f.snapshot.value === 'stopped'), 'stopped frame');
   // A new actor is announced with its first snapshot (@xstate.actor), then each change (@xstate.snapshot).
   const mine = frames.filter((f) => (f.type === '@xstate.snapshot' || f.type === '@xstate.actor') && f.snapshot?.context?.id === 'watched' && 'pendingSignals' in (f.snapshot.context ?? {}));
-  const values = mine.map((f) => f.snapshot.value).filter((v, i, a) => v !== a[i - 1]);
-  assert.deepEqual(values, ['creating', 'created', 'running', 'stopped']);
+  const values = mine.map((f) => JSON.stringify(f.snapshot.value)).filter((v, i, a) => v !== a[i - 1]);
+  // The machine drives itself through its in-between states: attaching to the monitor, starting.
+  // (`exit 0` may end before its start has settled: then the exit, recorded while starting, settles it as stopped.)
+  assert.deepEqual(values.filter((v) => v !== '"running"'), ['{"creating":"idle"}', '{"creating":"attaching"}', '"created"', '"starting"', '"stopped"']);
   assert.ok(frames.some((f) => f.type === '@xstate.actor'), 'actor frames');
   assert.ok(frames.some((f) => f.type === '@xstate.event' && f.event?.type === 'container.start'), 'event frames');
   for (const f of frames.filter((x) => !x._runa)) assert.ok(f.sessionId && f._version !== undefined && f.createdAt, 'stately frame fields');
@@ -156,11 +158,14 @@ test('inspection: a subscriber sees a container go created → running → stopp
   const steps = frames.filter((f) => f.type === '@xstate.microstep' && f.sessionId === session);
   const start = steps.find((f) => f.event?.type === 'container.start');
   assert.ok(start, 'the microstep of container.start');
-  assert.equal(start.value, 'running');
-  assert.deepEqual(start.transitions, [{ eventType: 'container.start', source: 'container.created', targets: ['container.running'] }]);
-  // (The container machine's own actions are assigns, folded into its transitions; its effects are spawned, and show.)
-  const actions = frames.filter((f) => f.type === '@xstate.action').map((f) => f.action.type);
-  assert.ok(actions.includes('xstate.spawnChild'), `action frames: ${[...new Set(actions)].join(', ')}`);
+  assert.equal(start.value, 'starting');
+  assert.deepEqual(start.transitions, [{ eventType: 'container.start', source: 'container.created', targets: ['container.starting'] }]);
+  // The effect's answer settles it: the invoked `start` actor's done event.
+  const started = steps.find((f) => f.event?.type === 'xstate.done.actor.start');
+  assert.ok(started, 'the microstep of the start effect\'s answer');
+  assert.ok(started.value === 'running' || started.value === 'stopped', started.value);
+  // The effects are invoked actors: each shows as an actor of its own, a child of the container.
+  assert.ok(frames.some((f) => f.type === '@xstate.actor' && f.parentId === session), 'an effect actor, child of the container');
   await c.request({ type: 'inspect.unsubscribe' });
   assert.equal((await sb.run(['delete', 'watched'])).code, 0);
 });
@@ -175,11 +180,11 @@ test('inspection: messages between actors (container → gofer, process → cont
   assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '1000'], (s) => { s.annotations = member; }), 'ipod-a'])).code, 0);
   assert.equal((await sb.run(['kill', 'ipod', 'KILL'])).code, 0);
   const sent = (type: string) => frames.find((f) => f.type === '@xstate.event' && f.event?.type === type && f.event?.to?.endsWith(':ipod-a'));
-  await until(() => sent('container.stop'), 'the sandbox ordering its member to stop');
+  await until(() => sent('order.stop'), 'the sandbox ordering its member to stop');
   // Every actor a message names is known to the viewer, and the frame links sender to receiver.
   const sessionOf = (f: any) => frames.find((a) => a.type === '@xstate.actor' && a.sessionId === f.sessionId);
   const message = (type: string) => frames.find((x) => x.type === '@xstate.event' && x.event?.type === type && (x.event.from?.endsWith(':ipod-a') || x.event.to?.endsWith(':ipod-a')));
-  for (const type of ['gofer.validate', 'gofer.prepare', 'process.attach', 'process.gate', 'process.started', 'member.joined', 'container.stop']) {
+  for (const type of ['gofer.validate', 'gofer.prepare', 'process.attach', 'process.gate', 'process.started', 'member.joined', 'order.stop']) {
     const f = message(type);
     assert.ok(f, `${type} seen`);
     assert.ok(sessionOf(f), `${type}: its receiver is an actor the viewer knows`);
@@ -200,16 +205,16 @@ test('inspect.snapshot: every live actor in one reply, with its parent, state an
   assert.equal((await sb.run(['run', '-d', '-b', await sb.bundle(['sleep', '1000']), 'snap'])).code, 0);
   const r = await c.request<any>({ type: 'inspect.snapshot' });
   const mine = r.actors.filter((a: any) => a.address.endsWith(':snap') || a.address.startsWith('process:snap/'));
-  assert.deepEqual(mine.map((a: any) => a.address).sort(), ['container:snap', 'effects:snap', 'gofer:snap', 'process:snap/init', 'sandbox:snap']);
+  assert.deepEqual(mine.map((a: any) => a.address).sort(), ['container:snap', 'gofer:snap', 'process:snap/init', 'sandbox:snap']);
   const by = Object.fromEntries(mine.map((a: any) => [a.address, a]));
   assert.equal(by['container:snap'].value, 'running');
   assert.equal(by['container:snap'].parent, 'sandbox:snap');
   assert.equal(by['process:snap/init'].parent, 'container:snap');
   assert.equal(by['sandbox:snap'].value, 'running');
-  for (const m of ['container', 'sandbox', 'gofer', 'process', 'container-effects']) {
+  for (const m of ['container', 'sandbox', 'gofer', 'process']) {
     assert.ok(r.definitions[m]?.states || r.definitions[m]?.on, `${m}'s definition`);
   }
-  assert.ok(r.definitions.container.states.running, 'the definition names the states');
+  assert.ok(r.definitions.container.states.running && r.definitions.container.states.pausing, 'the definition names the states, in-between ones too');
   assert.equal((await sb.run(['delete', '--force', 'snap'])).code, 0);
 });
 

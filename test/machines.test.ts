@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActor, fromPromise, waitFor, type Actor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
+import { createActor, fromPromise, getInitialSnapshot, getNextSnapshot, waitFor, type Actor, type AnyStateMachine, type EventObject, type Snapshot } from 'xstate';
 import {
   containerMachine,
+  containerState,
   containerStatus,
+  isSettled,
   refusal,
+  settle,
   goferMachine,
   processMachine,
   sandboxMachine,
@@ -123,11 +126,20 @@ const containerPaths: Record<ContainerStatus, ContainerEvent[]> = {
   deleted: [{ type: 'container.created' }, { type: 'container.delete' }],
 };
 
-function containerIn(state: ContainerStatus): Actor<typeof containerMachine> {
-  const actor = createActor(containerMachine, { input: { id: ID } }).start();
-  for (const event of containerPaths[state]) actor.send(event);
-  assert.equal(containerStatus(actor.getSnapshot()), state, `setup reached ${state}`);
-  return actor;
+type CSnap = ReturnType<typeof getInitialSnapshot<typeof containerMachine>>;
+
+/** Each operation settled by the machine's default effects (no actor runs). */
+function containerAfter(events: ContainerEvent[]): CSnap {
+  let snap = getInitialSnapshot(containerMachine, { id: ID });
+  for (const event of events) snap = settle(snap, event);
+  return snap;
+}
+
+function containerIn(state: ContainerStatus): CSnap {
+  const snap = containerAfter(containerPaths[state]);
+  assert.equal(containerStatus(snap), state, `setup reached ${state}`);
+  assert.ok(isSettled(snap));
+  return snap;
 }
 
 function observable<T extends Snapshot<unknown> & { value: unknown; context: unknown }>(snapshot: T) {
@@ -139,109 +151,191 @@ for (const [from, row] of Object.entries(containerTable) as [ContainerStatus, Re
     const event = opEvents[op];
     if (typeof cell === 'string') {
       test(`container ${from} + ${op} → ${cell}`, () => {
-        const actor = containerIn(from);
-        assert.equal(actor.getSnapshot().can(event), true);
-        assert.equal(refusal(actor.getSnapshot(), event), null);
-        actor.send(event);
-        assert.equal(containerStatus(actor.getSnapshot()), cell);
+        const snap = containerIn(from);
+        assert.equal(snap.can(event), true);
+        assert.equal(refusal(snap, event), null);
+        const next = settle(snap, event);
+        assert.equal(containerStatus(next), cell);
+        assert.ok(isSettled(next), 'the operation settles');
+        // An operation gets its outcome; a fact does not.
+        if (event.type !== 'process.exited') assert.deepEqual(next.context.outcome && { seq: next.context.outcome.seq, ok: next.context.outcome.ok }, { seq: snap.context.seq + 1, ok: true });
       });
     } else {
       test(`container ${from} + ${op} is refused: ${cell.refused}`, () => {
-        const actor = containerIn(from);
-        const before = observable(actor.getSnapshot());
-        assert.equal(actor.getSnapshot().can(event), false);
-        const refused = refusal(actor.getSnapshot(), event);
+        const snap = containerIn(from);
+        const before = observable(snap);
+        assert.equal(snap.can(event), false);
+        const refused = refusal(snap, event);
         assert.ok(refused);
         assert.equal(refused.message, cell.refused);
         const code = op === 'kill' && from === 'stopped' ? 'not_running' : op === 'exec' && from === 'paused' ? 'paused' : 'invalid_state';
         assert.equal(refused.code, code);
-        actor.send(event);
-        assert.deepEqual(observable(actor.getSnapshot()), before, 'a refused operation changes nothing');
+        if (snap.status === 'active') assert.deepEqual(observable(getNextSnapshot(containerMachine, snap, event)), before, 'a refused operation changes nothing');
       });
     }
   }
 }
 
+test('container in-between states report where their operation began, and settle on the effect\'s answer', () => {
+  const running = containerIn('running');
+  const pausing = getNextSnapshot(containerMachine, running, { type: 'container.pause' });
+  assert.equal(containerState(pausing), 'pausing');
+  assert.equal(containerStatus(pausing), 'running');
+  assert.equal(isSettled(pausing), false);
+  assert.deepEqual(Object.keys(pausing.children), ['freeze'], 'the effect is invoked by key');
+  // Nothing else is accepted while an operation is in flight (the mailbox would not send it).
+  for (const e of Object.values(opEvents).filter((e) => e.type !== 'process.exited')) assert.equal(pausing.can(e), false, e.type);
+  // The init exits meanwhile: recorded, and the operation still gets its answer.
+  const exited = getNextSnapshot(containerMachine, pausing, { type: 'process.exited', exitStatus: 137 });
+  assert.equal(containerState(exited), 'pausing');
+  assert.equal(containerStatus(exited), 'stopped');
+  const done = getNextSnapshot(containerMachine, exited, { type: 'xstate.done.actor.freeze' } as never);
+  assert.equal(containerStatus(done), 'stopped');
+  assert.equal(done.context.outcome?.ok, true);
+});
+
+test('container effect failures: the operation fails with the effect\'s error and the container stays where it was', () => {
+  const cases: Array<[ContainerStatus, ContainerEvent, string, ContainerStatus]> = [
+    ['created', { type: 'container.start' }, 'start', 'created'],
+    ['running', { type: 'container.pause' }, 'freeze', 'running'],
+    ['created', { type: 'container.pause' }, 'freeze', 'created'],
+    ['paused', { type: 'container.resume' }, 'resume', 'paused'],
+    ['running', { type: 'container.kill', signal: SIGTERM }, 'signal', 'running'],
+    ['paused', { type: 'container.kill', signal: SIGKILL }, 'signal', 'paused'],
+    ['running', { type: 'container.exec' }, 'prepareExec', 'running'],
+    ['running', { type: 'container.update' }, 'update', 'running'],
+    ['paused', { type: 'container.checkpoint' }, 'checkpoint', 'paused'],
+    ['paused', { type: 'container.delete', force: true }, 'prepareDelete', 'paused'],
+    ['creating', { type: 'container.created' }, 'attach', 'creating'],
+    ['creating', { type: 'container.hooks', kind: 'prestart', childPid: 1 }, 'runHooks', 'creating'],
+  ];
+  for (const [from, event, key, to] of cases) {
+    const snap = containerIn(from);
+    const next = settle(snap, event, { errors: { [key]: { code: 'boom', message: `${key} failed` } } });
+    assert.equal(containerStatus(next), to, `${event.type} in ${from}`);
+    assert.ok(isSettled(next));
+    assert.deepEqual(next.context.outcome, { seq: snap.context.seq + 1, ok: false, code: 'boom', message: `${key} failed` });
+  }
+  // A failed teardown still ends the container (its state dir is what a next daemon would find).
+  const gone = settle(containerIn('stopped'), { type: 'container.delete' }, { errors: { teardown: new Error('rm failed') } });
+  assert.equal(containerStatus(gone), 'deleted');
+  assert.deepEqual(gone.context.outcome, { seq: 3, ok: false, code: 'failed', message: 'rm failed' });
+});
+
+test('container stop and delete of a live init wait for its exit, or give up after a while', () => {
+  const running = containerIn('running');
+  const stopping = settle(running, { type: 'sandbox.stop' }, { outputs: { stop: true } });
+  assert.equal(containerState(stopping), 'stopping');
+  assert.equal(settle(stopping, { type: 'process.exited', exitStatus: 137 }).value, 'stopped');
+  const deleting = settle(running, { type: 'container.delete', force: true }, { outputs: { stop: true } });
+  assert.deepEqual(deleting.value, { deleting: 'killingInit' });
+  assert.equal(containerStatus(settle(deleting, { type: 'process.exited', exitStatus: 137 })), 'deleted');
+});
+
+test('container paused before start: resume starts the program (the resume effect is told)', () => {
+  const paused = containerAfter([{ type: 'container.created' }, { type: 'container.pause' }]);
+  assert.equal(containerStatus(paused), 'paused');
+  assert.equal(paused.context.programStarted, false);
+  const resuming = getNextSnapshot(containerMachine, paused, { type: 'container.resume' });
+  assert.equal(containerState(resuming), 'resuming');
+  const running = settle(paused, { type: 'container.resume' });
+  assert.equal(running.context.programStarted, true);
+});
+
+test('container sandbox orders: followed by the member\'s own pause or resume, which then succeeds at once', () => {
+  const paused = settle(containerIn('running'), { type: 'sandbox.pause' });
+  assert.equal(containerStatus(paused), 'paused');
+  assert.equal(paused.context.followed, 'paused');
+  assert.equal(refusal(paused, { type: 'container.pause' }), null);
+  const again = settle(paused, { type: 'container.pause' });
+  assert.equal(again.context.followed, null);
+  assert.equal(refusal(again, { type: 'container.pause' })?.message, 'cannot pause container "c1" in state paused');
+  // Where an order does not apply, it is answered false.
+  const created = settle(containerIn('created'), { type: 'sandbox.pause' });
+  assert.equal(containerStatus(created), 'created');
+  assert.equal(created.context.outcome?.ok && created.context.outcome.value, false);
+});
+
 test('container paused + exec --ignore-paused → paused (the process waits in the frozen cgroup)', () => {
-  const actor = containerIn('paused');
+  const snap = containerIn('paused');
   const event = { type: 'container.exec', ignorePaused: true } as const;
-  assert.equal(refusal(actor.getSnapshot(), event), null);
-  actor.send(event);
-  assert.equal(containerStatus(actor.getSnapshot()), 'paused');
+  assert.equal(refusal(snap, event), null);
+  assert.equal(containerStatus(settle(snap, event)), 'paused');
 });
 
 test('container creating + container.created → created; refused once created', () => {
-  const actor = containerIn('creating');
-  actor.send({ type: 'container.created' });
-  assert.equal(containerStatus(actor.getSnapshot()), 'created');
-  assert.deepEqual(refusal(actor.getSnapshot(), { type: 'container.created' }), {
+  const snap = settle(containerIn('creating'), { type: 'container.created' });
+  assert.equal(containerStatus(snap), 'created');
+  assert.deepEqual(refusal(snap, { type: 'container.created' }), {
     code: 'invalid_state',
     message: 'cannot create container "c1" in state created',
   });
+  // The monitor says the program runs already (a daemon died between gate and record).
+  assert.equal(containerStatus(settle(containerIn('creating'), { type: 'container.created' }, { outputs: { attach: { state: 'running' } } })), 'running');
 });
 
 test('container kill --all: allowed in stopped (stays stopped), refused in creating', () => {
   const all: ContainerEvent = { type: 'container.kill', signal: SIGKILL, all: true };
   const stopped = containerIn('stopped');
-  assert.equal(refusal(stopped.getSnapshot(), all), null);
-  stopped.send(all);
-  assert.equal(containerStatus(stopped.getSnapshot()), 'stopped');
+  assert.equal(refusal(stopped, all), null);
+  assert.equal(containerStatus(settle(stopped, all)), 'stopped');
 
-  const creating = containerIn('creating');
-  assert.deepEqual(refusal(creating.getSnapshot(), all), {
+  assert.deepEqual(refusal(containerIn('creating'), all), {
     code: 'invalid_state',
     message: 'cannot kill container "c1" in state creating',
   });
   for (const state of ['created', 'running', 'paused'] as const) {
-    assert.equal(containerIn(state).getSnapshot().can(all), true, state);
+    assert.equal(containerIn(state).can(all), true, state);
   }
 });
 
 test('container delete of a running container without force uses the one wording', () => {
-  assert.deepEqual(refusal(containerIn('running').getSnapshot(), { type: 'container.delete' }), {
+  assert.deepEqual(refusal(containerIn('running'), { type: 'container.delete' }), {
     code: 'invalid_state',
     message: 'cannot delete container "c1" in state running',
   });
 });
 
 test('container paused: kill queues signals except SIGKILL; resume clears the queue', () => {
-  const actor = containerIn('paused');
-  actor.send({ type: 'container.kill', signal: SIGTERM });
-  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM]);
-  actor.send({ type: 'container.kill', signal: SIGHUP, all: true });
-  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM, SIGHUP]);
-  actor.send({ type: 'container.kill', signal: SIGKILL });
-  assert.deepEqual(actor.getSnapshot().context.pendingSignals, [SIGTERM, SIGHUP], 'SIGKILL is not queued');
-  assert.equal(containerStatus(actor.getSnapshot()), 'paused');
-  actor.send({ type: 'container.resume' });
-  assert.equal(containerStatus(actor.getSnapshot()), 'running');
-  assert.deepEqual(actor.getSnapshot().context.pendingSignals, []);
+  let snap = containerIn('paused');
+  snap = settle(snap, { type: 'container.kill', signal: SIGTERM });
+  assert.deepEqual(snap.context.pendingSignals, [SIGTERM]);
+  snap = settle(snap, { type: 'container.kill', signal: SIGHUP, all: true });
+  assert.deepEqual(snap.context.pendingSignals, [SIGTERM, SIGHUP]);
+  const killing = getNextSnapshot(containerMachine, snap, { type: 'container.kill', signal: SIGKILL });
+  assert.equal(containerState(killing), 'killing', 'SIGKILL is not queued: its effect runs');
+  snap = settle(snap, { type: 'container.kill', signal: SIGKILL });
+  assert.deepEqual(snap.context.pendingSignals, [SIGTERM, SIGHUP]);
+  assert.equal(containerStatus(snap), 'paused');
+  const resuming = getNextSnapshot(containerMachine, snap, { type: 'container.resume' });
+  assert.deepEqual((resuming.children.resume as unknown as { options?: unknown }) !== undefined, true, 'the resume effect delivers them');
+  snap = settle(snap, { type: 'container.resume' });
+  assert.equal(containerStatus(snap), 'running');
+  assert.deepEqual(snap.context.pendingSignals, []);
 });
 
 test('container running/created: kill does not queue', () => {
   for (const state of ['created', 'running'] as const) {
-    const actor = containerIn(state);
-    actor.send({ type: 'container.kill', signal: SIGTERM });
-    assert.deepEqual(actor.getSnapshot().context.pendingSignals, [], state);
+    assert.deepEqual(settle(containerIn(state), { type: 'container.kill', signal: SIGTERM }).context.pendingSignals, [], state);
   }
 });
 
 test('container init exit records the exit status and drops undeliverable signals', () => {
-  const actor = containerIn('paused');
-  actor.send({ type: 'container.kill', signal: SIGTERM });
-  actor.send({ type: 'process.exited', exitStatus: 128 + SIGKILL });
-  const snapshot = actor.getSnapshot();
-  assert.equal(containerStatus(snapshot), 'stopped');
-  assert.deepEqual(snapshot.context, { id: ID, exitStatus: 137, pendingSignals: [] });
+  let snap = settle(containerIn('paused'), { type: 'container.kill', signal: SIGTERM });
+  snap = settle(snap, { type: 'process.exited', exitStatus: 128 + SIGKILL });
+  assert.equal(containerStatus(snap), 'stopped');
+  assert.equal(snap.context.exitStatus, 137);
+  assert.deepEqual(snap.context.pendingSignals, []);
 });
 
 test('container initial context', () => {
-  assert.deepEqual(containerIn('creating').getSnapshot().context, { id: ID, exitStatus: null, pendingSignals: [] });
+  assert.deepEqual(containerIn('creating').context, {
+    id: ID, exitStatus: null, pendingSignals: [], settled: 'creating', programStarted: false, followed: null, seq: 0, outcome: null,
+  });
 });
 
 test('container deleted is final', () => {
-  const actor = containerIn('deleted');
-  assert.equal(actor.getSnapshot().status, 'done');
+  assert.equal(containerIn('deleted').status, 'done');
 });
 
 test('container persisted snapshot restores to the same state and context', () => {
@@ -252,24 +346,25 @@ test('container persisted snapshot restores to the same state and context', () =
     deleted: containerPaths.deleted,
   };
   for (const [name, events] of Object.entries(scenarios)) {
-    const original = createActor(containerMachine, { input: { id: ID } }).start();
-    for (const event of events) original.send(event);
+    const original = createActor(containerMachine, { snapshot: containerAfter(events), input: { id: ID } }).start();
     // Through JSON, as it is stored in state.json.
     const stored: Snapshot<unknown> = JSON.parse(JSON.stringify(original.getPersistedSnapshot()));
     const restored = createActor(containerMachine, { snapshot: stored, input: { id: ID } }).start();
-    assert.deepEqual(observable(restored.getSnapshot()), observable(original.getSnapshot()), name);
+    assert.deepEqual(observable(restored.getSnapshot()), JSON.parse(JSON.stringify(observable(original.getSnapshot()))), name);
     // The restored actor keeps answering by the same rules.
     for (const event of Object.values(opEvents)) {
       assert.equal(restored.getSnapshot().can(event), original.getSnapshot().can(event), `${name}: ${event.type}`);
     }
   }
+});
 
-  const paused = createActor(containerMachine, { input: { id: ID } }).start();
-  for (const event of scenarios['paused with a queued signal']) paused.send(event);
-  const restored = createActor(containerMachine, { snapshot: paused.getPersistedSnapshot(), input: { id: ID } }).start();
-  restored.send({ type: 'container.resume' });
-  assert.equal(containerStatus(restored.getSnapshot()), 'running');
-  assert.deepEqual(restored.getSnapshot().context.pendingSignals, []);
+test('container actor: an operation runs its effect and settles (the machine drives itself)', async () => {
+  const actor = createActor(containerMachine, { snapshot: containerIn('paused'), input: { id: ID } }).start();
+  actor.send({ type: 'container.resume' });
+  assert.equal(containerState(actor.getSnapshot()), 'resuming');
+  await waitFor(actor, isSettled);
+  assert.equal(containerStatus(actor.getSnapshot()), 'running');
+  assert.equal(actor.getSnapshot().context.outcome?.ok, true);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -240,8 +240,9 @@ test('debug shows a pod member\'s actors with their states, its monitor, and its
   assert.match(out, /├─ gofer: running/);
   assert.match(out, new RegExp(`└─ init: running {2}\\{pid=${pid}\\}`));
   // What the sandbox ordered, what the member did, and the exec that came and went.
-  for (const line of [/sandbox:p7 → container:p7-a {2}container\.pause/, /container:p7-a {2}container\.pause: running → paused/,
-    /sandbox:p7 → container:p7-a {2}container\.resume/, /container:p7-a → gofer:p7-a {2}gofer\.validate/,
+  for (const line of [/sandbox:p7 → container:p7-a {2}order\.pause/, /container:p7-a {2}sandbox\.pause: running → pausing/,
+    /container:p7-a {2}xstate\.done\.actor\.freeze: pausing → paused/,
+    /sandbox:p7 → container:p7-a {2}order\.resume/, /daemon:router → container:p7-a {2}container\.exec/, /container:p7-a → gofer:p7-a {2}gofer\.validate/,
     /process:p7-a\/[0-9a-f]{16} {2}state: running → stopped/, /process:p7-a\/init → container:p7-a {2}process\.started/]) {
     assert.match(out, line);
   }
@@ -261,12 +262,12 @@ test('debug --stacks shows the daemon\'s async activity for a container: the req
   const starting = sb.run(['start', 'stk']);
   const out = (await until(async () => {
     const o = (await sb.run(['debug', '--stacks', 'stk'])).stdout;
-    return /effect {4}effects:stk runHooks #\d+ running/.test(o) ? o : undefined;
+    return /effect {4}container:stk start #\d+ running/.test(o) ? o : undefined;
   }, 'the poststart hook in flight'))!;
   assert.match(out, /async activity in the daemon:\n {2}request {3}container\.start \(client request \S+\), \d+ ms\n/);
-  assert.match(out, /effect {4}effects:stk runHooks #\d+ running, \d+ ms/);
-  assert.match(out, /mailbox {3}container:stk handling container\.start \(from registry\), \d+ ms/, 'the container\'s mailbox, handling the start');
-  assert.match(out, /child {5}effects:stk runHooks \(actor x:\d+\)/);
+  assert.match(out, /effect {4}container:stk start #\d+ running, \d+ ms/);
+  assert.match(out, /mailbox {3}container:stk handling container\.start \(from daemon:router\), \d+ ms/, 'the container\'s mailbox, handling the start the router sent it');
+  assert.match(out, /child {5}container:stk start \(actor x:\d+\)/);
   assert.equal((await starting).code, 0);
   const idle = await ok(['debug', '--stacks', 'stk']);
   assert.match(idle, /async activity in the daemon:\n {2}none: its actors are idle\n$/);

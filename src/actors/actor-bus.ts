@@ -19,13 +19,15 @@
 // - Every request, tell, reply, timeout and dead letter is shown to watchers (the inspector).
 import { z } from 'zod';
 import { RunaError } from '../errors.js';
-import { describeIssues, FileRequest, MonitorMessage } from '../bus/messages.js';
+import { ContainerOp, describeIssues, FileRequest, MonitorMessage, OciState, StatsEvent } from '../bus/messages.js';
 import { Spec } from '../oci/spec.js';
 export { FILE_MAX, FileRequest } from '../bus/messages.js';
 import type { PlanInput } from '../oci/plan.js';
 
 const id = z.string().min(1).max(1024);
-const address = z.string().regex(/^(sandbox|container|gofer|process):.+$/);
+const address = z.string().regex(/^(sandbox|container|gofer|process|daemon):.+$/);
+/** A client's operation on one container, from the daemon's router (src/bus/messages.ts, ContainerOp). */
+const routed = { from: address, to: address };
 const signal = z.number().int().min(0).max(64);
 /** a container's process: `init`, or an exec'd process's id */
 const name = z.string().regex(/^(init|[a-f0-9]{16})$/);
@@ -77,9 +79,27 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('member.status'), from: address, to: address, id, status, exitStatus: int.nullable() }),
   z.object({ type: z.literal('member.left'), from: address, to: address, id }),
   // Sandbox → Container: orders for the whole pod.
-  z.object({ type: z.literal('container.stop'), from: address, to: address }),
-  z.object({ type: z.literal('container.pause'), from: address, to: address }),
-  z.object({ type: z.literal('container.resume'), from: address, to: address }),
+  z.object({ type: z.literal('order.stop'), from: address, to: address }),
+  z.object({ type: z.literal('order.pause'), from: address, to: address }),
+  z.object({ type: z.literal('order.resume'), from: address, to: address }),
+  // Router → Container: the client's operations, each one message to `container:<id>`.
+  ContainerOp.created.extend(routed),
+  ContainerOp.createFailed.extend(routed),
+  ContainerOp.hooks.extend(routed),
+  ContainerOp.start.extend(routed),
+  ContainerOp.exec.extend(routed),
+  ContainerOp.execStarted.extend(routed),
+  ContainerOp.execFailed.extend(routed),
+  ContainerOp.kill.extend(routed),
+  ContainerOp.delete.extend(routed),
+  ContainerOp.wait.extend(routed),
+  ContainerOp.pause.extend(routed),
+  ContainerOp.checkpoint.extend(routed),
+  ContainerOp.resume.extend(routed),
+  ContainerOp.update.extend(routed),
+  ContainerOp.stats.extend(routed),
+  ContainerOp.state.extend(routed),
+  ContainerOp.file.extend(routed),
   // Container → Gofer: the container's filesystem. validate answers the bundle; prepare resolves
   // every path inside the rootfs and writes the plan nsinit follows; undo removes it all.
   z.object({ type: z.literal('gofer.validate'), from: address, to: address, bundle: z.string().min(1) }),
@@ -115,15 +135,37 @@ export const FileReply = z.union([
 /** The monitor's hello, as the Process actor that attached answers it. */
 export const MonitorHelloReply = z.object({ pid: int.positive(), initPid: int.positive(), state: z.enum(['created', 'running']) });
 
+const Warnings = z.object({ warnings: z.array(z.string()) });
+
 /** The reply to each message (`z.void()`: none but "done"). */
 export const ActorReplies = {
   'member.joined': z.void(),
   'member.status': z.void(),
   'member.left': z.void(),
   /** pause and resume: whether the member did anything (false: it was not where the order applies) */
-  'container.stop': z.void(),
-  'container.pause': z.boolean(),
-  'container.resume': z.boolean(),
+  'order.stop': z.void(),
+  'order.pause': z.boolean(),
+  'order.resume': z.boolean(),
+  'container.created': z.void(),
+  'container.createFailed': z.void(),
+  'container.hooks': z.void(),
+  'container.start': z.void(),
+  /** the exec'd process's id and the plan its nsinit follows */
+  'container.exec': z.object({ execId: z.string().regex(/^[a-f0-9]{16}$/), plan: path }),
+  'exec.started': z.void(),
+  'exec.failed': z.void(),
+  'container.kill': z.void(),
+  /** what the poststop hooks or the host said, for the caller's warnings */
+  'container.delete': Warnings,
+  /** the init's exit status */
+  'container.wait': int,
+  'container.pause': z.void(),
+  'container.checkpoint': z.void(),
+  'container.resume': z.void(),
+  'container.update': Warnings,
+  'container.stats': StatsEvent,
+  'container.state': OciState,
+  'container.file': FileReply,
   'gofer.validate': BundleReply,
   /** the plan file's path */
   'gofer.prepare': z.string().min(1),

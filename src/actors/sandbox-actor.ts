@@ -1,5 +1,5 @@
 // A sandbox (pod) as an actor on the actors' bus. It hears its members' lifecycles as
-// `member.*` messages and orders them about (`container.stop|pause|resume`) as the root
+// `member.*` messages and orders them about (`order.stop|pause|resume`) as the root
 // container goes: the effects its machine invokes, by key.
 import { createActor, fromPromise, waitFor, type Actor } from 'xstate';
 import { sandboxMachine, sandboxSettling, sandboxStatus, type MembersOutcome, type SandboxEvent } from '../machines/sandbox.js';
@@ -13,14 +13,14 @@ export const containerAddress = (id: string) => `container:${id}`;
 
 /** The effects on members, over the bus: every member is ordered at once, and all answers awaited. */
 export function memberEffects(bus: ActorBus) {
-  const order = (type: 'container.stop' | 'container.pause' | 'container.resume') =>
+  const order = (type: 'order.stop' | 'order.pause' | 'order.resume') =>
     fromPromise<MembersOutcome, { sandbox: string; members: string[] }>(async ({ input }) => {
       const results = await Promise.allSettled(input.members.map((m) =>
         bus.request({ type, from: sandboxAddress(input.sandbox), to: containerAddress(m) })));
       const failed = results.flatMap((r, i) => (r.status === 'rejected' ? [`${input.members[i]}: ${(r.reason as Error).message}`] : []));
       return { failed };
     });
-  return { pauseMembers: order('container.pause'), resumeMembers: order('container.resume'), stopMembers: order('container.stop') };
+  return { pauseMembers: order('order.pause'), resumeMembers: order('order.resume'), stopMembers: order('order.stop') };
 }
 
 /** The sandbox machine with the bus's effects, made once per bus (`provide` copies the whole machine). */

@@ -55,6 +55,47 @@ export const CheckpointOptions = z.object({
 export type CheckpointOptions = z.infer<typeof CheckpointOptions>;
 
 // ---- requests a client (CLI, test, tool) sends to the daemon ----
+/**
+ * The operations on one container, defined once: a client sends each with the container's `id`
+ * (`Request`); the daemon's router sends it on to the actor at `container:<id>`, the address
+ * standing for the id (src/actors/actor-bus.ts).
+ */
+export const ContainerOp = {
+  created: z.object({
+    type: z.literal('container.created'), monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),
+    /** start it right away (run, do): one round trip instead of two */
+    start: z.boolean().optional(),
+  }),
+  createFailed: z.object({ type: z.literal('container.createFailed'), message: z.string() }),
+  hooks: z.object({
+    type: z.literal('container.hooks'), kind: z.enum(['prestart', 'createRuntime', 'createContainer']),
+    childPid: z.number().int().positive(), monitorPid: z.number().int().positive(),
+  }),
+  start: z.object({ type: z.literal('container.start') }),
+  exec: z.object({
+    type: z.literal('container.exec'), process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional(),
+    /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the process */
+    pidfdSocket: z.string().optional(),
+    ignorePaused: z.boolean().optional(),
+    /** exec --cgroup: `[controller[,controller…]:]path` under the container's cgroup */
+    cgroups: z.array(z.string()).optional(),
+  }),
+  execStarted: z.object({ type: z.literal('exec.started'), execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
+  execFailed: z.object({ type: z.literal('exec.failed'), execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
+  /** `pid`: that process of the container only (a host PID) */
+  kill: z.object({ type: z.literal('container.kill'), signal, all: z.boolean().optional(), pid: z.number().int().positive().optional() }),
+  delete: z.object({ type: z.literal('container.delete'), force: z.boolean().optional() }),
+  wait: z.object({ type: z.literal('container.wait') }),
+  pause: z.object({ type: z.literal('container.pause') }),
+  checkpoint: z.object({ type: z.literal('container.checkpoint'), options: CheckpointOptions }),
+  resume: z.object({ type: z.literal('container.resume') }),
+  update: z.object({ type: z.literal('container.update'), resources: z.record(z.string(), z.unknown()) }),
+  stats: z.object({ type: z.literal('container.stats') }),
+  state: z.object({ type: z.literal('container.state') }),
+  /** a file operation on the container's filesystem, served by its gofer */
+  file: z.object({ type: z.literal('container.file'), request: FileRequest }),
+};
+
 export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('daemon.ping') }),
   z.object({ type: z.literal('daemon.shutdown') }),
@@ -76,50 +117,34 @@ export const Request = z.discriminatedUnion('type', [
     /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the init */
     pidfdSocket: z.string().optional(),
   }),
-  z.object({
-    type: z.literal('container.created'), id, monitorPid: z.number().int().positive(), initPid: z.number().int().positive(),
-    /** start it right away (run, do): one round trip instead of two */
-    start: z.boolean().optional(),
-  }),
-  z.object({ type: z.literal('container.createFailed'), id, message: z.string() }),
-  z.object({
-    type: z.literal('container.hooks'), id, kind: z.enum(['prestart', 'createRuntime', 'createContainer']),
-    childPid: z.number().int().positive(), monitorPid: z.number().int().positive(),
-  }),
-  z.object({ type: z.literal('container.start'), id }),
-  z.object({
-    type: z.literal('container.exec'), id, process: ExecOverrides, consoleSocket: z.string().optional(), supervised: z.boolean().optional(),
-    /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the process */
-    pidfdSocket: z.string().optional(),
-    ignorePaused: z.boolean().optional(),
-    /** exec --cgroup: `[controller[,controller…]:]path` under the container's cgroup */
-    cgroups: z.array(z.string()).optional(),
-  }),
-  z.object({ type: z.literal('exec.started'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), monitorPid: z.number().int().positive() }),
-  z.object({ type: z.literal('exec.failed'), id, execId: z.string().regex(/^[a-f0-9]{16}$/), message: z.string() }),
-  /** `pid`: that process of the container only (a host PID) */
-  z.object({ type: z.literal('container.kill'), id, signal, all: z.boolean().optional(), pid: z.number().int().positive().optional() }),
-  z.object({ type: z.literal('container.delete'), id, force: z.boolean().optional() }),
-  z.object({ type: z.literal('container.wait'), id }),
-  z.object({ type: z.literal('container.pause'), id }),
-  z.object({ type: z.literal('container.checkpoint'), id, options: CheckpointOptions }),
-  z.object({ type: z.literal('container.resume'), id }),
-  z.object({ type: z.literal('container.update'), id, resources: z.record(z.string(), z.unknown()) }),
-  z.object({ type: z.literal('container.stats'), id }),
+  ContainerOp.created.extend({ id }),
+  ContainerOp.createFailed.extend({ id }),
+  ContainerOp.hooks.extend({ id }),
+  ContainerOp.start.extend({ id }),
+  ContainerOp.exec.extend({ id }),
+  ContainerOp.execStarted.extend({ id }),
+  ContainerOp.execFailed.extend({ id }),
+  ContainerOp.kill.extend({ id }),
+  ContainerOp.delete.extend({ id }),
+  ContainerOp.wait.extend({ id }),
+  ContainerOp.pause.extend({ id }),
+  ContainerOp.checkpoint.extend({ id }),
+  ContainerOp.resume.extend({ id }),
+  ContainerOp.update.extend({ id }),
+  ContainerOp.stats.extend({ id }),
   z.object({
     type: z.literal('container.events'), id, interval: z.number().int().min(10).max(86_400_000),
     /** the id is a sandbox's: events of every container in it */
     sandbox: z.boolean().optional(),
   }),
-  z.object({ type: z.literal('container.state'), id }),
+  ContainerOp.state.extend({ id }),
   /** runa debug: the container's actors and their last `events` history entries */
   z.object({ type: z.literal('container.debug'), id, events: z.number().int().min(0).max(256).optional(), stacks: z.boolean().optional() }),
   /** every live actor with its definition, state and context, in one reply */
   z.object({ type: z.literal('inspect.snapshot') }),
   /** a container's recorded history, each transition with its state and context (time travel) */
   z.object({ type: z.literal('container.history'), id }),
-  /** a file operation on the container's filesystem, served by its gofer */
-  z.object({ type: z.literal('container.file'), id, request: FileRequest }),
+  ContainerOp.file.extend({ id }),
   z.object({ type: z.literal('container.list') }),
   z.object({ type: z.literal('inspect.subscribe') }),
   /** the native front end: run this command line in the daemon (src/daemon/front-end.ts) */

@@ -204,8 +204,15 @@ export function activeIds(def: StateJSON, value: unknown): string[] {
 export function highlight(l: Layout, value: unknown, last: { source: string; targets: string[]; eventType?: string } | null): void {
   const active = new Set(activeIds(l.definition, value));
   for (const [id, g] of l.nodes) g.classList.toggle('active', active.has(id));
-  const lastKeys = new Set((last?.targets ?? []).map((t) => `${strip(last!.source)}→${strip(t)}`));
-  for (const [key, { g }] of l.edges) g.classList.toggle('last', lastKeys.has(key));
+  const wanted = (last?.targets ?? []).map((t) => [strip(last!.source), strip(t)]);
+  const lastKeys = new Set(wanted.map(([s, t]) => `${s}→${t}`));
+  // A recorded transition names top-level states: where the edge leaves from a state inside
+  // the source (a composite state's child settles it), that edge is the one.
+  const exact = [...l.edges.keys()].some((k) => lastKeys.has(k));
+  for (const [key, { g }] of l.edges) {
+    const [s, t] = key.split('→');
+    g.classList.toggle('last', lastKeys.has(key) || (!exact && wanted.some(([ws, wt]) => t === wt && s.startsWith(`${ws}.`))));
+  }
 }
 
 /** A state's id from the machine's and a top-level state's name (for recorded transitions). */
