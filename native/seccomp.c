@@ -1,6 +1,8 @@
 // seccomp: load a filter the TypeScript side compiled, hand a user-notification listener to
 // the runtime's listener socket (runc's protocol), and report what the kernel supports.
 #include "nsinit.h"
+#include "seccomp.h"
+#include "unixsock.h"
 #include "plan.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>
