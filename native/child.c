@@ -6,6 +6,7 @@
 #include "console.h"
 #include "hook.h"
 #include "monitor.h"
+#include "seccomp.h"
 #include "unixsock.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -35,6 +36,8 @@ static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gat
 static pid_t child = -1;
 static char **prog_argv, **prog_env;
 static size_t prog_argc, prog_envc;
+static int fds_marked;                  // every fd from 3 + preserved up is close-on-exec already
+static struct seccomp_prog late_filter; // a `seccomp` after the gate: exec loads it
 
 void exec_init(char **argv, char **env)
 {
@@ -194,14 +197,48 @@ void op_hookpoint(char **a)
 		_exit(1); // EOF: the monitor is gone (a failed hook kills us first anyway)
 }
 
+// seccomp FLAGS PROGRAM. Nothing nsinit does once the filter is loaded may need a syscall the
+// profile could deny (runc: "as few syscalls as possible" after it). Before the gate (runc's
+// place without noNewPrivileges, while capabilities are still there; or with a listener, which
+// goes to the monitor over the setup socket) every fd is marked close-on-exec first, so exec
+// needs no close_range under the filter. After the gate (runc's place with noNewPrivileges)
+// the program is checked now and exec loads it as its last step before execve.
+void op_seccomp(char **a)
+{
+	struct seccomp_prog p;
+	int fd;
+
+	seccomp_decode(a, &p);
+	if (phase == CHILD_RUN) {
+		if (seccomp_wants_listener(&p))
+			die_err(EINVAL, "seccomp: a filter with a listener must come before the gate (its fd goes to the monitor over the setup socket)");
+		free(late_filter.bytes);
+		late_filter = p;
+		return;
+	}
+	if (phase == CHILD_SETUP && !fds_marked) {
+		cloexec_from_3();
+		fds_marked = 1;
+	}
+	if ((fd = seccomp_load(&p)) >= 0) {
+		// The monitor passes it on before it reads our "ready": the listener has it before start.
+		TRY(send_fd(setup_sock[1], "seccomp", fd), "seccomp: send the listener to the monitor");
+		close(fd);
+	}
+}
+
+// Everything but execve happens before a filter given after the gate is loaded.
 void op_exec(char **a)
 {
 	(void)a;
 	if (prog_argc == 0)
 		die_err(EINVAL, "exec: no \"arg\" in the plan");
-	cloexec_from_3();
+	if (!fds_marked)
+		cloexec_from_3();
 	reset_signals();
 	environ = prog_env; // so execvp looks PATH up in the container's environment
+	if (late_filter.bytes)
+		seccomp_load(&late_filter);
 	execvp(prog_argv[0], prog_argv);
 	die("exec \"%s\"", prog_argv[0]);
 }

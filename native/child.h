@@ -20,6 +20,7 @@ void op_env(char **a);
 void op_arg(char **a);
 void op_gate(char **a);
 void op_hookpoint(char **a);
+void op_seccomp(char **a);
 void op_exec(char **a);
 
 #endif
