@@ -218,9 +218,95 @@ int open_in_root(const char *path, int flags)
 	return fd;
 }
 
+// --no-pivot (nsinit's flag): `pivot_root` moves the root with MS_MOVE and chroots instead.
+static int no_pivot;
+void mounts_no_pivot(void) { no_pivot = 1; }
+
+// A mountinfo field, its \ooo escapes (space, tab, newline, backslash) undone in place.
+static char *unescape(char *s)
+{
+	char *in = s, *out = s;
+	for (; *in; in++, out++) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+			*out = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
+			in += 3;
+		} else
+			*out = *in;
+	}
+	*out = '\0';
+	return s;
+}
+
+// runc's msMoveRoot, before the move: every full proc or sysfs mount (its root is the file
+// system's) outside the new root goes, made a slave first so nothing propagates, or is covered
+// with a tmpfs when it cannot be unmounted (EINVAL, EPERM: locked in a user namespace). Else the
+// host's /proc stays reachable past the chroot, and with it a fresh procfs mount.
+static void hide_host_proc_sysfs(const char *newroot)
+{
+	char *line = NULL, *f[10], *save, *fstype;
+	size_t cap = 0, n = 0, max = 0, k;
+	char **points = NULL, **more;
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	ssize_t len;
+
+	if (!mi)
+		die("no-pivot: open \"/proc/self/mountinfo\"");
+	while ((errno = 0, len = getline(&line, &cap, mi)) > 0) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		for (k = 0, f[0] = strtok_r(line, " \n", &save); f[k] && k < 5; f[++k] = strtok_r(NULL, " \n", &save))
+			;
+		if (k < 5)
+			continue;
+		while ((fstype = strtok_r(NULL, " \n", &save)) && strcmp(fstype, "-") != 0)
+			;
+		if (!fstype || !(fstype = strtok_r(NULL, " \n", &save)))
+			continue;
+		if (strcmp(unescape(f[3]), "/") != 0 || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+			continue;
+		if (strncmp(unescape(f[4]), newroot, strlen(newroot)) == 0) // runc's test, a string prefix
+			continue;
+		if (n == max) {
+			max = max ? 2 * max : 16;
+			if (!(more = realloc(points, max * sizeof *points)))
+				die("no-pivot: read \"/proc/self/mountinfo\"");
+			points = more;
+		}
+		if (!(points[n++] = strdup(f[4])))
+			die("no-pivot: read \"/proc/self/mountinfo\"");
+	}
+	if (errno)
+		die("no-pivot: read \"/proc/self/mountinfo\"");
+	fclose(mi);
+	free(line);
+	for (k = 0; k < n; k++) {
+		if (mount("", points[k], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+			if (errno == ENOENT) // under one unmounted already
+				continue;
+			die("no-pivot: make \"%s\" a slave mount", points[k]);
+		}
+		if (umount2(points[k], MNT_DETACH) < 0) {
+			if (errno != EINVAL && errno != EPERM)
+				die("no-pivot: unmount \"%s\"", points[k]);
+			TRY(mount("tmpfs", points[k], "tmpfs", 0, NULL), "no-pivot: cover \"%s\" with a tmpfs", points[k]);
+		}
+		free(points[k]);
+	}
+	free(points);
+}
+
+// pivot_root NEWROOT; with --no-pivot, runc's MS_MOVE of NEWROOT onto `/` and chroot (for a root
+// on ramfs or initramfs, where pivot_root is refused).
 void op_pivot_root(char **a)
 {
 	TRY(chdir(a[0]), "chdir \"%s\"", a[0]);
+	if (no_pivot) {
+		hide_host_proc_sysfs(a[0]);
+		// "." is NEWROOT's mount (our cwd): moved without resolving its path again.
+		TRY(mount(".", "/", NULL, MS_MOVE, NULL), "no-pivot: move \"%s\" onto \"/\"", a[0]);
+		TRY(chroot("."), "no-pivot: chroot \"%s\"", a[0]);
+		TRY(chdir("/"), "chdir \"/\"");
+		return;
+	}
 	// pivot_root(".", ".") stacks the old root on top of the new one; detach it right away.
 	TRY(syscall(SYS_pivot_root, ".", "."), "pivot_root \"%s\"", a[0]);
 	TRY(umount2(".", MNT_DETACH), "pivot_root \"%s\": umount old root", a[0]);

@@ -14,6 +14,8 @@ void op_mkfile(char **a);
 void op_lchown(char **a);
 void op_symlink(char **a);
 void op_pivot_root(char **a);
+// --no-pivot: op_pivot_root moves the new root onto `/` (MS_MOVE) and chroots instead.
+void mounts_no_pivot(void);
 
 // How a message names a plan path (below the root's host path if relative).
 const char *shown(const char *path, char *buf, size_t size);

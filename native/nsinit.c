@@ -83,11 +83,18 @@ int main(int argc, char **argv)
 	size_t n, i;
 
 	fail_cleanup = monitor_cleanup;
-	// `--preserve-fds N`: fds 3 .. 2+N are the process's (runc's flag), the sync channel follows them.
-	if (argc == 4 && strcmp(argv[1], "--preserve-fds") == 0 && plan_is_num(argv[2]) && num(argv[2]) < 1024) {
-		preserved = (int)num(argv[2]);
-		argv += 2;
-		argc -= 2;
+	for (;;) {
+		// `--preserve-fds N`: fds 3 .. 2+N are the process's (runc's flag), the sync channel follows them.
+		if (argc >= 4 && strcmp(argv[1], "--preserve-fds") == 0 && plan_is_num(argv[2]) && num(argv[2]) < 1024) {
+			preserved = (int)num(argv[2]);
+			argv += 2;
+			argc -= 2;
+		} else if (argc >= 3 && strcmp(argv[1], "--no-pivot") == 0) { // runc's flag: MS_MOVE and chroot
+			mounts_no_pivot();
+			argv++;
+			argc--;
+		} else
+			break;
 	}
 	// Checked before we open anything, which could otherwise land on the sync fd.
 	if (fcntl(3 + preserved, F_GETFD) >= 0) {
@@ -97,7 +104,7 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--probe-seccomp") == 0)
 		return seccomp_probe();
 	if (argc != 2)
-		die_err(EINVAL, "usage: nsinit [--preserve-fds N] PLANFILE | --probe-seccomp");
+		die_err(EINVAL, "usage: nsinit [--preserve-fds N] [--no-pivot] PLANFILE | --probe-seccomp");
 	// CVE-2019-5736: until it execs the container's program, every process of ours that a
 	// container can see (an exec'd process between joining its pid namespace and execve, an
 	// init waiting for start) must not be reachable through /proc/<pid>/exe (the host's
