@@ -2,6 +2,8 @@
 // `tmpcopyup` for tmpfs). The directory is opened before the mount, so the copy reads the tree
 // the mount covers; files keep their mode, owner and type.
 #include "nsinit.h"
+#include "copyup.h"
+#include "mounts.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -3,9 +3,11 @@
 // acts on it resolves it with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS) from an fd of the
 // root, and acts on the fd it got, so a symlink swapped into the rootfs meanwhile (a volume
 // another container shares) can never lead outside it (runc's CVE-2021-30465). An absolute PATH
-// is the process's own. mask and readonly always resolve inside `/` (the container's, once
-// pivoted) and use the new mount API, which needs no /proc.
+// is the process's own. The root switch (pivot_root) is here too; held and idmapped mounts are
+// held.c's, masked and read-only paths masks.c's.
 #include "nsinit.h"
+#include "mountapi.h"
+#include "mounts.h"
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
@@ -15,58 +17,10 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#ifndef SYS_open_tree
-#define SYS_open_tree 428
-#endif
-#ifndef SYS_move_mount
-#define SYS_move_mount 429
-#endif
-#ifndef SYS_fsopen
-#define SYS_fsopen 430
-#endif
-#ifndef SYS_fsconfig
-#define SYS_fsconfig 431
-#endif
-#ifndef SYS_fsmount
-#define SYS_fsmount 432
-#endif
-#ifndef SYS_mount_setattr
-#define SYS_mount_setattr 442
-#endif
-#ifndef OPEN_TREE_CLONE
-#define OPEN_TREE_CLONE 1
-#endif
-#ifndef AT_RECURSIVE
-#define AT_RECURSIVE 0x8000
-#endif
-#ifndef MOVE_MOUNT_F_EMPTY_PATH
-#define MOVE_MOUNT_F_EMPTY_PATH 0x4
-#endif
-#ifndef MOVE_MOUNT_T_EMPTY_PATH
-#define MOVE_MOUNT_T_EMPTY_PATH 0x40
-#endif
-#ifndef FSOPEN_CLOEXEC
-#define FSOPEN_CLOEXEC 1
-#endif
-#ifndef FSMOUNT_CLOEXEC
-#define FSMOUNT_CLOEXEC 1
-#endif
-#ifndef MOUNT_ATTR_RDONLY
-#define MOUNT_ATTR_RDONLY 0x1
-#endif
-#define FSCONFIG_SET_FLAG_ 0
-#define FSCONFIG_SET_STRING_ 1
-#define FSCONFIG_CMD_CREATE_ 6
 #define PROC_SUPER_MAGIC_ 0x9fa0
 
 static int root_fd = -1;      // the `rootfs` op's directory
@@ -82,7 +36,7 @@ void op_rootfs(char **a)
 
 // openat2 in the root `dir`: ".." and absolute symlinks stop at it, /proc magic links are
 // refused. EAGAIN (a rename raced with "..") is retried, as the kernel asks.
-static int open_in(int dir, const char *path, int flags, unsigned long long resolve)
+int open_in(int dir, const char *path, int flags, unsigned long long resolve)
 {
 	struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC), .resolve = resolve | RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
 	int fd, tries = 0;
@@ -237,43 +191,6 @@ void op_symlink(char **a)
 	done(&at);
 }
 
-// hold PATH RECURSIVE: while still host root (before the user namespace), clone the mount tree
-// at PATH into a detached mount (open_tree OPEN_TREE_CLONE, AT_RECURSIVE for rbind);
-// mount-held K DST attaches the Kth one at DST (move_mount), as runc does for mount sources the
-// user namespace's root cannot reach. A detached mount may be attached in another mount namespace.
-#define HELD_MAX 256
-static int held[HELD_MAX];
-static const char *held_path[HELD_MAX]; // for messages
-static size_t nheld;
-void op_hold(char **a)
-{
-	unsigned int flags = OPEN_TREE_CLONE | O_CLOEXEC | (strtoul(a[1], NULL, 0) ? AT_RECURSIVE : 0);
-
-	if (nheld == HELD_MAX)
-		die_err(E2BIG, "hold \"%s\": more than %d held mounts", a[0], HELD_MAX);
-	TRY((held[nheld] = (int)syscall(SYS_open_tree, AT_FDCWD, a[0], flags)), "hold \"%s\": open_tree", a[0]);
-	held_path[nheld++] = a[0];
-}
-
-void op_mount_held(char **a)
-{
-	unsigned long k = strtoul(a[0], NULL, 0);
-	char buf[PATH_MAX + 64];
-	int fd;
-
-	if (k >= nheld)
-		die_err(EINVAL, "mount-held %lu: no such held mount", k);
-	TRY((fd = open_target("mount-held", a[1], O_PATH)), "mount held \"%s\" on \"%s\"", a[2], shown(a[1], buf, sizeof buf));
-	TRY(syscall(SYS_move_mount, held[k], "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
-	    "mount held \"%s\" on \"%s\": move_mount", a[2], shown(a[1], buf, sizeof buf));
-	close(fd);
-	close(held[k]);
-}
-
-struct mount_attr_arg {
-	unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
-
 // PATH SET CLEAR: mount_setattr(2) on the mount at PATH and every mount below it (runc's rro, …).
 void op_mount_setattr(char **a)
 {
@@ -285,46 +202,6 @@ void op_mount_setattr(char **a)
 	TRY(syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr),
 	    "mount_setattr \"%s\" (set 0x%llx, clear 0x%llx)", shown(a[0], buf, sizeof buf), attr.attr_set, attr.attr_clr);
 	close(fd);
-}
-
-// Attach the detached mount `tree` on the fd `target`, and let go of it.
-static void attach(int tree, int target, const char *op, const char *path, const char *what)
-{
-	TRY(syscall(SYS_move_mount, tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
-	    "%s \"%s\": attach %s", op, path, what);
-	close(tree);
-}
-
-// The container's /dev/null, checked on the fd that will be bound (CVE-2025-31133: a symlink
-// there, or another file, would put what it names over the masked path).
-static int open_null(int root, const char *path)
-{
-	struct stat st;
-	int fd = open_in(root, "/dev/null", O_PATH | O_NOFOLLOW, RESOLVE_NO_SYMLINKS);
-
-	if (fd < 0 && errno == ELOOP)
-		die_err(ELOOP, "mask \"%s\": \"/dev/null\" is a symlink or lies under one: refused", path);
-	TRY(fd, "mask \"%s\": open \"/dev/null\"", path);
-	TRY(fstat(fd, &st), "mask \"%s\": fstat \"/dev/null\"", path);
-	if (S_ISLNK(st.st_mode)) // O_NOFOLLOW with O_PATH opens the link itself
-		die_err(ELOOP, "mask \"%s\": \"/dev/null\" is a symlink or lies under one: refused", path);
-	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
-		die_err(EINVAL, "mask \"%s\": \"/dev/null\" is not the null device (character device 1:3): refused", path);
-	return fd;
-}
-
-// An empty read-only tmpfs, detached (fsopen/fsmount: no path, no /proc).
-static int empty_tmpfs(const char *path)
-{
-	int fs, tree;
-
-	TRY((fs = (int)syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC)), "mask \"%s\": fsopen tmpfs", path);
-	TRY(syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING_, "source", "tmpfs", 0), "mask \"%s\": fsconfig source", path);
-	TRY(syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG_, "ro", NULL, 0), "mask \"%s\": fsconfig ro", path);
-	TRY(syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE_, NULL, NULL, 0), "mask \"%s\": create tmpfs", path);
-	TRY((tree = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY)), "mask \"%s\": fsmount tmpfs", path);
-	close(fs);
-	return tree;
 }
 
 // A container path opened inside `/` (the container's root once pivoted); -1 and errno on failure.
@@ -341,145 +218,97 @@ int open_in_root(const char *path, int flags)
 	return fd;
 }
 
-// PATH inside `/`; -1 (nothing to do) if it does not exist.
-static int open_in_slash(const char *op, const char *path, int *root)
+// --no-pivot (nsinit's flag): `pivot_root` moves the root with MS_MOVE and chroots instead.
+static int no_pivot;
+void mounts_no_pivot(void) { no_pivot = 1; }
+
+// A mountinfo field, its \ooo escapes (space, tab, newline, backslash) undone in place.
+static char *unescape(char *s)
 {
-	int fd;
-
-	TRY((*root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)), "%s \"%s\": open \"/\"", op, path);
-	if ((fd = open_in(*root, path, O_PATH, 0)) < 0 && errno != ENOENT)
-		die("%s \"%s\"", op, path);
-	return fd;
-}
-
-// linux.maskedPaths: a directory gets an empty read-only tmpfs, anything else the container's
-// /dev/null. A missing PATH is fine.
-void op_mask(char **a)
-{
-	struct stat st;
-	int root, fd;
-
-	if ((fd = open_in_slash("mask", a[0], &root)) >= 0) {
-		TRY(fstat(fd, &st), "mask \"%s\": fstat", a[0]);
-		if (S_ISDIR(st.st_mode)) {
-			attach(empty_tmpfs(a[0]), fd, "mask", a[0], "tmpfs");
-		} else {
-			int null = open_null(root, a[0]), tree;
-			TRY((tree = (int)syscall(SYS_open_tree, null, "", OPEN_TREE_CLONE | AT_EMPTY_PATH | O_CLOEXEC)),
-			    "mask \"%s\": bind \"/dev/null\"", a[0]);
-			attach(tree, fd, "mask", a[0], "\"/dev/null\"");
-			close(null);
-		}
-		close(fd);
+	char *in = s, *out = s;
+	for (; *in; in++, out++) {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' && in[2] >= '0' && in[2] <= '7' && in[3] >= '0' && in[3] <= '7') {
+			*out = (char)((in[1] - '0') << 6 | (in[2] - '0') << 3 | (in[3] - '0'));
+			in += 3;
+		} else
+			*out = *in;
 	}
-	close(root);
+	*out = '\0';
+	return s;
 }
 
-// linux.readonlyPaths: a read-only bind of PATH onto itself. mount_setattr only sets ro, so the
-// mount keeps its other flags (in a user namespace the kernel refuses to clear locked ones).
-void op_readonly(char **a)
+// runc's msMoveRoot, before the move: every full proc or sysfs mount (its root is the file
+// system's) outside the new root goes, made a slave first so nothing propagates, or is covered
+// with a tmpfs when it cannot be unmounted (EINVAL, EPERM: locked in a user namespace). Else the
+// host's /proc stays reachable past the chroot, and with it a fresh procfs mount.
+static void hide_host_proc_sysfs(const char *newroot)
 {
-	struct mount_attr_arg ro = {.attr_set = MOUNT_ATTR_RDONLY};
-	int root, fd, tree;
+	char *line = NULL, *f[10], *save, *fstype;
+	size_t cap = 0, n = 0, max = 0, k;
+	char **points = NULL, **more;
+	FILE *mi = fopen("/proc/self/mountinfo", "re");
+	ssize_t len;
 
-	if ((fd = open_in_slash("readonly", a[0], &root)) >= 0) {
-		TRY((tree = (int)syscall(SYS_open_tree, fd, "", OPEN_TREE_CLONE | AT_RECURSIVE | AT_EMPTY_PATH | O_CLOEXEC)),
-		    "readonly \"%s\": bind", a[0]);
-		TRY(syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH, &ro, sizeof ro), "readonly \"%s\": remount", a[0]);
-		attach(tree, fd, "readonly", a[0], "the read-only bind");
-		close(fd);
-	}
-	close(root);
-}
-
-// ---- idmapped mounts ----
-
-#ifndef MOUNT_ATTR_IDMAP
-#define MOUNT_ATTR_IDMAP 0x100000
-#endif
-#define MAPNS_MAX 256
-static int mapns[MAPNS_MAX];
-static size_t nmapns;
-
-// Write MAP to /proc/PID/FILE in one write; 0 or an errno.
-static int write_map(pid_t pid, const char *file, const char *map)
-{
-	char path[64];
-	int fd, err = 0;
-	ssize_t n;
-
-	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return errno;
-	if ((n = write(fd, map, strlen(map))) < 0)
-		err = errno;
-	else if ((size_t)n != strlen(map))
-		err = EIO;
-	close(fd);
-	return err;
-}
-
-// idmap-userns UIDMAP GIDMAP (while host root): a user namespace with exactly these maps, for
-// MOUNT_ATTR_IDMAP, kept as the next index (0, 1, ...). A child unshares it and waits while we
-// write its maps and open /proc/<child>/ns/user, then is killed and reaped: no process is left
-// in it, the fd keeps it alive.
-void op_idmap_userns(char **a)
-{
-	int ready[2], hold[2], err = 0, st;
-	char c = 0, path[64];
-	pid_t pid;
-
-	if (nmapns == MAPNS_MAX)
-		die_err(E2BIG, "idmap-userns: more than %d user namespaces", MAPNS_MAX);
-	TRY(pipe2(ready, O_CLOEXEC), "idmap-userns: pipe2");
-	TRY(pipe2(hold, O_CLOEXEC), "idmap-userns: pipe2");
-	TRY((pid = fork()), "idmap-userns: fork");
-	if (pid == 0) {
-		close(ready[0]);
-		close(hold[1]);
-		c = unshare(CLONE_NEWUSER) < 0 ? (char)errno : 0;
-		if (write(ready[1], &c, 1) != 1 || c)
-			_exit(1);
-		while (read(hold[0], &c, 1) < 0 && errno == EINTR) // EOF: the parent is done (or gone)
+	if (!mi)
+		die("no-pivot: open \"/proc/self/mountinfo\"");
+	while ((errno = 0, len = getline(&line, &cap, mi)) > 0) {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		for (k = 0, f[0] = strtok_r(line, " \n", &save); f[k] && k < 5; f[++k] = strtok_r(NULL, " \n", &save))
 			;
-		_exit(0);
+		if (k < 5)
+			continue;
+		while ((fstype = strtok_r(NULL, " \n", &save)) && strcmp(fstype, "-") != 0)
+			;
+		if (!fstype || !(fstype = strtok_r(NULL, " \n", &save)))
+			continue;
+		if (strcmp(unescape(f[3]), "/") != 0 || (strcmp(fstype, "proc") != 0 && strcmp(fstype, "sysfs") != 0))
+			continue;
+		if (strncmp(unescape(f[4]), newroot, strlen(newroot)) == 0) // runc's test, a string prefix
+			continue;
+		if (n == max) {
+			max = max ? 2 * max : 16;
+			if (!(more = realloc(points, max * sizeof *points)))
+				die("no-pivot: read \"/proc/self/mountinfo\"");
+			points = more;
+		}
+		if (!(points[n++] = strdup(f[4])))
+			die("no-pivot: read \"/proc/self/mountinfo\"");
 	}
-	close(ready[1]);
-	close(hold[0]);
-	while (read(ready[0], &c, 1) < 0 && errno == EINTR)
-		;
-	if (c)
-		err = c;
-	else if (!(err = write_map(pid, "uid_map", a[0])) && !(err = write_map(pid, "gid_map", a[1]))) {
-		snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-		if ((mapns[nmapns] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			err = errno;
+	if (errno)
+		die("no-pivot: read \"/proc/self/mountinfo\"");
+	fclose(mi);
+	free(line);
+	for (k = 0; k < n; k++) {
+		if (mount("", points[k], NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+			if (errno == ENOENT) // under one unmounted already
+				continue;
+			die("no-pivot: make \"%s\" a slave mount", points[k]);
+		}
+		if (umount2(points[k], MNT_DETACH) < 0) {
+			if (errno != EINVAL && errno != EPERM)
+				die("no-pivot: unmount \"%s\"", points[k]);
+			TRY(mount("tmpfs", points[k], "tmpfs", 0, NULL), "no-pivot: cover \"%s\" with a tmpfs", points[k]);
+		}
+		free(points[k]);
 	}
-	close(ready[0]);
-	close(hold[1]);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (err)
-		die_err(err, "idmap-userns: a user namespace with uid_map \"%s\" and gid_map \"%s\"", a[0], a[1]);
-	nmapns++;
+	free(points);
 }
 
-// hold-idmap INDEX USERNS RECURSIVE: make the INDEXth held mount (still detached) an idmapped
-// one, with the USERNSth idmap-userns; RECURSIVE: every mount of the held tree (ridmap).
-void op_hold_idmap(char **a)
+// pivot_root NEWROOT; with --no-pivot, runc's MS_MOVE of NEWROOT onto `/` and chroot (for a root
+// on ramfs or initramfs, where pivot_root is refused).
+void op_pivot_root(char **a)
 {
-	unsigned long k = strtoul(a[0], NULL, 0), u = strtoul(a[1], NULL, 0);
-	struct mount_attr_arg attr = {.attr_set = MOUNT_ATTR_IDMAP};
-
-	if (k >= nheld)
-		die_err(EINVAL, "hold-idmap %lu: no such held mount", k);
-	if (u >= nmapns)
-		die_err(EINVAL, "hold-idmap \"%s\": no user namespace %lu", held_path[k], u);
-	attr.userns_fd = (unsigned long long)mapns[u];
-	if (syscall(SYS_mount_setattr, held[k], "", AT_EMPTY_PATH | (strtoul(a[2], NULL, 0) ? AT_RECURSIVE : 0), &attr, sizeof attr) < 0) {
-		int err = errno;
-		die_err(err, "idmapped mount of \"%s\": mount_setattr MOUNT_ATTR_IDMAP%s", held_path[k],
-			err == EINVAL ? " (its file system may not support idmapped mounts on this kernel)" : "");
+	TRY(chdir(a[0]), "chdir \"%s\"", a[0]);
+	if (no_pivot) {
+		hide_host_proc_sysfs(a[0]);
+		// "." is NEWROOT's mount (our cwd): moved without resolving its path again.
+		TRY(mount(".", "/", NULL, MS_MOVE, NULL), "no-pivot: move \"%s\" onto \"/\"", a[0]);
+		TRY(chroot("."), "no-pivot: chroot \"%s\"", a[0]);
+		TRY(chdir("/"), "chdir \"/\"");
+		return;
 	}
+	// pivot_root(".", ".") stacks the old root on top of the new one; detach it right away.
+	TRY(syscall(SYS_pivot_root, ".", "."), "pivot_root \"%s\"", a[0]);
+	TRY(umount2(".", MNT_DETACH), "pivot_root \"%s\": umount old root", a[0]);
+	TRY(chdir("/"), "chdir \"/\"");
 }

@@ -8,6 +8,7 @@
 // down, its permanent global addresses noted, moved and renamed in one RTM_NEWLINK with
 // IFLA_NET_NS_FD, the addresses put back inside, up) and report the first failure.
 #include "nsinit.h"
+#include "netdev.h"
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>

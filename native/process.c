@@ -1,7 +1,9 @@
 // Attributes of the container's process that outlive exec: scheduling policy, I/O priority, CPU
-// affinity, personality, and the UTS namespace's domain name. Each op takes the numbers the
-// TypeScript side computed (src/oci/process-attrs.ts) and makes one checked syscall.
+// affinity, personality, memory policy, session keyring, working directory, umask and session.
+// Each op takes the numbers the TypeScript side computed (src/oci/process-attrs.ts) and makes one
+// checked syscall.
 #include "nsinit.h"
+#include "process.h"
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,10 +11,9 @@
 #include <linux/keyctl.h>
 #include <stdio.h>
 #include <sys/personality.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static unsigned long long num64(const char *s) { return strtoull(s, NULL, 0); }
 
 // struct sched_attr (linux/sched/types.h), its first version: glibc before 2.41 has no wrapper.
 struct runa_sched_attr {
@@ -97,11 +98,6 @@ void op_personality(char **a)
 	TRY(personality((unsigned long)num64(a[0])), "personality \"%s\"", a[0]);
 }
 
-void op_setdomainname(char **a)
-{
-	TRY(setdomainname(a[0], strlen(a[0])), "setdomainname \"%s\"", a[0]);
-}
-
 // keyring NAME MASK SET: join (or make) the session keyring NAME, then set its permissions to
 // (perm & MASK) | SET. Without keyrings in the kernel (ENOSYS) the caller's stays, as in runc.
 void op_keyring(char **a)
@@ -127,3 +123,25 @@ void op_keyring(char **a)
 	if (syscall(SYS_keyctl, KEYCTL_SETPERM, id, perm, 0, 0) < 0)
 		die("keyring \"%s\": setperm 0x%lx", a[0], perm);
 }
+
+void op_chdir(char **a) { TRY(chdir(a[0]), "chdir \"%s\"", a[0]); }
+
+// chdir-early PATH, while still root: a permission error leaves PATH to chdir-late, which tries
+// again as the process's user (runc: a cwd only root can enter, or only the user can).
+static const char *chdir_pending;
+void op_chdir_early(char **a)
+{
+	if (chdir(a[0]) == 0)
+		return;
+	if (errno != EACCES && errno != EPERM)
+		die("chdir \"%s\"", a[0]);
+	chdir_pending = a[0];
+}
+void op_chdir_late(char **a)
+{
+	(void)a;
+	if (chdir_pending)
+		TRY(chdir(chdir_pending), "chdir \"%s\"", chdir_pending);
+}
+void op_umask(char **a) { umask((mode_t)num(a[0])); }
+void op_setsid(char **a) { (void)a; TRY(setsid(), "setsid"); }

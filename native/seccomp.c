@@ -1,6 +1,9 @@
-// seccomp: load a filter the TypeScript side compiled, hand a user-notification listener to
-// the runtime's listener socket (runc's protocol), and report what the kernel supports.
+// seccomp: decode and load a filter the TypeScript side compiled (the `seccomp` op itself is
+// child.c's: where it loads the filter is the child's business), hand a user-notification
+// listener to the runtime's listener socket (runc's protocol), and report what the kernel supports.
 #include "nsinit.h"
+#include "seccomp.h"
+#include "unixsock.h"
 #include "plan.h"
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -18,29 +21,34 @@
 static const char *listener_path, *listener_state; // from seccomp-listener (the monitor's)
 
 // FLAGS PROGRAM: PROGRAM is the sock_filter array in lowercase hex (16 digits an instruction).
-void op_seccomp(char **a)
+void seccomp_decode(char **a, struct seccomp_prog *p)
 {
-	unsigned long flags = strtoul(a[0], NULL, 0);
-	unsigned char *bytes;
-	size_t len;
-	int fd;
-
-	if (!(bytes = plan_hex_program(a[1], BPF_MAXINSNS, &len))) {
+	p->flags = strtoul(a[0], NULL, 0);
+	if (!(p->bytes = plan_hex_program(a[1], BPF_MAXINSNS, &p->len))) {
 		if (errno == ERANGE)
 			die_err(EINVAL, "seccomp: the program is not 1 to %d instructions of 16 hex digits", BPF_MAXINSNS);
 		if (errno == EINVAL)
 			die_err(EINVAL, "seccomp: the program is not hex");
 		die("seccomp");
 	}
-	struct sock_fprog prog = {.len = (unsigned short)len, .filter = (struct sock_filter *)bytes};
-	TRY((fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog)),
-	    "seccomp: load the filter (%zu instructions, flags 0x%lx)", len, flags);
-	free(bytes);
-	if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
-		// The monitor passes it on before it reads our "ready": the listener has it before start.
-		TRY(send_fd(setup_sock[1], "seccomp", fd), "seccomp: send the listener to the monitor");
-		close(fd);
-	}
+}
+
+int seccomp_wants_listener(const struct seccomp_prog *p)
+{
+	return (p->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0;
+}
+
+// The one syscall made under the filter here is seccomp(2) itself, which loaded it.
+int seccomp_load(struct seccomp_prog *p)
+{
+	struct sock_fprog prog = {.len = (unsigned short)p->len, .filter = (struct sock_filter *)p->bytes};
+	int fd;
+
+	TRY((fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->flags, &prog)),
+	    "seccomp: load the filter (%zu instructions, flags 0x%lx)", p->len, p->flags);
+	free(p->bytes);
+	p->bytes = NULL;
+	return seccomp_wants_listener(p) ? fd : -1;
 }
 
 // PATH STATE: where a listener fd goes, and the state JSON sent with it (PID_MARK stands for

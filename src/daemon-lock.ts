@@ -1,6 +1,6 @@
 // Whether a daemon holds a root's lock (a flock on <root>/daemon.lock, src/daemon/daemon.ts),
 // told from /proc/locks: a probing flock of our own could make a starting daemon believe
-// another one holds it. The front end (native/runa.c lock_held) reads it the same way.
+// another one holds it. The front end (native/daemon-start.c lock_held) reads it the same way.
 import fs from 'node:fs';
 import path from 'node:path';
 

@@ -84,12 +84,14 @@ test('usage errors: runc\'s wording on stderr, "Incorrect Usage" and the command
 
 test('flags that runa cannot honour are refused with a clear message, never ignored', async () => {
   const b = await sb.bundle(['true']);
+  const bp = await sb.bundle(['true'], (s) => { s.linux.rootfsPropagation = 'rprivate'; });
   for (const [args, msg] of [
     [['--systemd-cgroup', 'list'], /--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs/],
     [['--rootless', 'maybe', 'list'], /invalid value "maybe" for flag -rootless/],
     [['--criu', '/opt/criu', 'list'], /--criu \/opt\/criu: runa runs criu from PATH/],
-    [['create', '--no-pivot', '-b', b, 'np'], /create --no-pivot: runa always uses pivot_root/],
-    [['run', '--no-pivot', '-b', b, 'np'], /run --no-pivot: runa always uses pivot_root/],
+    // --no-pivot works (test/no-pivot.test.ts), but not with a private root propagation (runc's words).
+    [['create', '--no-pivot', '-b', bp, 'np'], /create --no-pivot: rootfsPropagation of \[r\]private is not safe without pivot_root/],
+    [['run', '--no-pivot', '-b', bp, 'np'], /run --no-pivot: rootfsPropagation of \[r\]private is not safe without pivot_root/],
     [['update', '--l3-cache-schema', 'L3:0=f', 'np'], /update --l3-cache-schema: Intel RDT \(resctrl\) is not supported/],
     [['checkpoint', '--page-server', '1.2.3.4:5', 'np'], /checkpoint --page-server: not supported by runa/],
   ] as const) {

@@ -22,6 +22,8 @@ export interface CreateOptions {
   noNewKeyring?: boolean;
   /** --pidfd-socket: receives a pidfd of the init */
   pidfdSocket?: string;
+  /** --no-pivot: nsinit moves the rootfs onto / (MS_MOVE) and chroots instead of pivot_root */
+  noPivot?: boolean;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -73,7 +75,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   let spawned: { nsinit: NsinitProcess; initPid: number };
   try {
     spawned = await spawnNsinit(ctx, plan, (kind, childPid, monitorPid) =>
-      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds);
+      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds, opts.noPivot);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
@@ -97,9 +99,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
 /**
  * Spawn nsinit on a plan, on the caller's side (with the caller's stdio and, with
  * `preserveFds`, its fds 3 .. 2+N), and wait for its `created` line on the sync channel.
+ * `noPivot` (runc's --no-pivot) is nsinit's flag: the plan's pivot_root becomes MS_MOVE + chroot.
  */
-export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0): Promise<{ nsinit: NsinitProcess; initPid: number }> {
-  const args = preserveFds ? ['--preserve-fds', String(preserveFds), plan] : [plan];
+export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0, noPivot = false): Promise<{ nsinit: NsinitProcess; initPid: number }> {
+  const args = [...(noPivot ? ['--no-pivot'] : []), ...(preserveFds ? ['--preserve-fds', String(preserveFds)] : []), plan];
   const nsinit = await ctx.host.spawnNsinit(args, preserveFds);
   try {
     return { nsinit, initPid: await readSync(nsinit, onHook) };

@@ -682,9 +682,9 @@ export function hostProcessOps(proc: ProcessSpec): PlanOp[] {
 /**
  * Everything about the process itself, shared by a container's init and exec'd processes
  * (without the hostProcessOps part when `withHostOps` is false: see there), up to its exec.
- * The seccomp filter goes where runc puts it: with noNewPrivileges as late as possible (the
- * gate and the exec are all that run under it), without it while we still have CAP_SYS_ADMIN,
- * before the capabilities and ids change.
+ * The seccomp filter goes where runc puts it: with noNewPrivileges as late as possible (after
+ * the gate: nsinit loads it as exec's last step, so only execve runs under it), without it
+ * while we still have CAP_SYS_ADMIN, before the capabilities and ids change.
  */
 export interface ProcessOpsOptions {
   /** the hostProcessOps part too (false: the monitor did it before entering a user namespace) */
@@ -747,8 +747,11 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   for (const value of proc.args) ops.push({ op: 'arg', value });
   // pdeathsig again after the process's own setuid/setgid: a credential change clears it.
   ops.push(...deathsigOps(supervised));
-  if (proc.noNewPrivileges) ops.push(...filter);
-  ops.push({ op: 'gate' }, { op: 'exec' });
+  // With noNewPrivileges the filter is loaded last: nsinit loads one given after the gate right
+  // before execve (a listener's fd goes to the monitor over the setup socket: before the gate).
+  const late = proc.noNewPrivileges && !seccomp?.filter.notify;
+  if (proc.noNewPrivileges && !late) ops.push(...filter);
+  ops.push({ op: 'gate' }, ...(late ? filter : []), { op: 'exec' });
   return ops;
 }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from '../command.js';
 import { exactArgs, parseFlags, type FlagSpecs, type FlagValues } from '../flags.js';
 import { RunaError } from '../../errors.js';
@@ -8,14 +10,24 @@ export const createFlags: FlagSpecs = {
   'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
   'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process' },
-  'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs (refused: runa always uses pivot_root)' },
+  'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs' },
   'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container; this will cause the container to inherit the calling processes session key' },
   'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
 };
 
-/** The flags create and run refuse rather than ignore. */
-export function refuseCreateFlags(values: FlagValues, cmd: string): void {
-  if (values['no-pivot']) throw new RunaError('unsupported', `${cmd} --no-pivot: runa always uses pivot_root (a rootfs on ramfs is not supported)`);
+/**
+ * What create and run refuse of their flags. --no-pivot (MS_MOVE and chroot, for a rootfs on
+ * ramfs) with a private root propagation, as runc does: the host's mounts would stay reachable.
+ */
+export function refuseCreateFlags(values: FlagValues, cmd: string, bundle: string): void {
+  if (!values['no-pivot']) return;
+  let propagation: unknown;
+  try {
+    propagation = (JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8')) as { linux?: { rootfsPropagation?: unknown } }).linux?.rootfsPropagation;
+  } catch { return; /* the daemon says what is wrong with the bundle */ }
+  if (propagation === 'private' || propagation === 'rprivate') {
+    throw new RunaError('invalid_spec', `${cmd} --no-pivot: rootfsPropagation of [r]private is not safe without pivot_root`);
+  }
 }
 
 const create: Command = {
@@ -26,7 +38,7 @@ const create: Command = {
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'create');
-    refuseCreateFlags(values, 'create');
+    refuseCreateFlags(values, 'create', ctx.abs((values.bundle as string | undefined) ?? '.'));
     const { nsinit } = await createContainer(ctx, {
       id: positionals[0],
       bundle: (values.bundle as string | undefined) ?? '.',
@@ -35,6 +47,7 @@ const create: Command = {
       preserveFds: preserveFdsFlag(values['preserve-fds']),
       noNewKeyring: Boolean(values['no-new-keyring']),
       pidfdSocket: values['pidfd-socket'] as string | undefined,
+      noPivot: Boolean(values['no-pivot']),
     });
     nsinit.detach();
     return 0;

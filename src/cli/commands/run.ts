@@ -17,7 +17,7 @@ const run: Command = {
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'run');
-    refuseCreateFlags(values, 'run');
+    refuseCreateFlags(values, 'run', ctx.abs((values.bundle as string | undefined) ?? '.'));
     const id = positionals[0];
     const client = await ctx.connect();
     let nsinit;
@@ -32,6 +32,7 @@ const run: Command = {
         preserveFds: preserveFdsFlag(values['preserve-fds']),
         noNewKeyring: Boolean(values['no-new-keyring']),
         pidfdSocket: values['pidfd-socket'] as string | undefined,
+        noPivot: Boolean(values['no-pivot']),
       }));
     } catch (e) {
       // A failed start leaves a created container behind: run removes it, like runc.

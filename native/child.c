@@ -1,0 +1,244 @@
+// The container process's side of nsinit: the monitor forks it (or clones it as the spawner's
+// child), it runs the rest of the plan, reports to the monitor over the setup socket, waits at
+// the gate until `start`, and execs the program.
+#include "nsinit.h"
+#include "child.h"
+#include "console.h"
+#include "hook.h"
+#include "monitor.h"
+#include "seccomp.h"
+#include "unixsock.h"
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+int preserved;
+sigset_t old_mask;
+static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
+static int pidfd_sock = -1;  // pidfd-socket: where the child's pidfd goes once it is forked
+static int gate_pipe[2] = {-1, -1};  // monitor -> child: one byte opens the gate
+static pid_t child = -1;
+static char **prog_argv, **prog_env;
+static size_t prog_argc, prog_envc;
+static int fds_marked;                  // every fd from 3 + preserved up is close-on-exec already
+static struct seccomp_prog late_filter; // a `seccomp` after the gate: exec loads it
+
+void exec_init(char **argv, char **env)
+{
+	prog_argv = argv;
+	prog_env = env;
+}
+
+// The container starts with default dispositions and the spawner's mask, as if exec'd directly.
+static void reset_signals(void)
+{
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL); // fails harmlessly for SIGKILL, SIGSTOP and libc-reserved signals
+	TRY(sigprocmask(SIG_SETMASK, &old_mask, NULL), "sigprocmask");
+}
+
+// Nothing but stdio (and the preserved fds) may leak into the container, whatever fds the
+// spawner handed us.
+static void cloexec_from_3(void)
+{
+	unsigned int first = 3U + (unsigned int)preserved;
+	struct rlimit rl;
+
+	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if (errno != ENOSYS && errno != EINVAL) // EINVAL: kernel without CLOSE_RANGE_CLOEXEC
+		die("close_range");
+	TRY(getrlimit(RLIMIT_NOFILE, &rl), "getrlimit");
+	for (rlim_t fd = first; fd < rl.rlim_cur && fd < (1 << 20); fd++)
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0 && errno != EBADF)
+			die("fcntl %d", (int)fd);
+}
+
+// fork (the monitor is the child's parent) or fork-sibling: clone(CLONE_PARENT), so the child is
+// the spawner's child and, once the spawner exits, its subreaper's, which then reaps it and owns
+// its exit status (OCI callers with --pid-file). The monitor watches a sibling through a pidfd.
+static void spawn_child(int sibling)
+{
+	TRY(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup_sock), "fork: socketpair");
+	TRY(pipe2(gate_pipe, O_CLOEXEC), "fork: pipe2");
+	TRY(pipe2(exec_pipe, O_CLOEXEC), "fork: pipe2");
+	if (sibling)
+		TRY((child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0)), "fork-sibling: clone");
+	else
+		TRY((child = fork()), "fork");
+	if (child > 0) {
+		monitor_child(child);
+		if (sibling)
+			TRY((child_pidfd = (int)syscall(SYS_pidfd_open, child, 0)), "fork-sibling: pidfd_open %d", (int)child);
+		if (pidfd_sock >= 0) {
+			int pfd = sibling ? child_pidfd : (int)syscall(SYS_pidfd_open, child, 0);
+			TRY(pfd, "pidfd-socket: pidfd_open %d", (int)child);
+			TRY(send_fd(pidfd_sock, "pidfd", pfd), "pidfd-socket: send the pidfd of %d", (int)child);
+			if (pfd != child_pidfd)
+				close(pfd);
+			close_fd(&pidfd_sock);
+		}
+		for (int fd = 3; fd < 3 + preserved; fd++) // the caller's fds are the process's, not ours to hold
+			close(fd);
+		close_fd(&setup_sock[1]);
+		close_fd(&gate_pipe[0]);
+		close_fd(&exec_pipe[1]);
+		console_drop_socket();
+		monitor_run(gate_pipe[1], child_pidfd);
+	}
+	phase = CHILD_SETUP;
+	close_fd(&pidfd_sock);
+	close_fd(&setup_sock[0]);
+	close_fd(&gate_pipe[1]); // so the gate reads EOF if the monitor dies
+	close_fd(&exec_pipe[0]);
+	monitor_leave();
+	reset_signals();
+}
+
+// pidfd-socket PATH: connect now (the monitor, with the caller's view of PATH); the pidfd of the
+// child forked next is sent there with SCM_RIGHTS, as runc's --pidfd-socket does.
+void op_pidfd_socket(char **a)
+{
+	close_fd(&pidfd_sock);
+	pidfd_sock = unix_connect("pidfd-socket", a[0]);
+}
+
+void op_fork(char **a)
+{
+	(void)a;
+	spawn_child(0);
+}
+
+void op_fork_sibling(char **a)
+{
+	(void)a;
+	spawn_child(1);
+}
+
+void op_pdeathsig(char **a)
+{
+	TRY(prctl(PR_SET_PDEATHSIG, num(a[0]), 0, 0, 0), "pdeathsig \"%s\"", a[0]);
+	// A monitor that died between the fork and now sent no signal: go as if it had. (Its end of
+	// the gate pipe is closed then; getppid() cannot tell from inside a new pid namespace.)
+	struct pollfd p = {.fd = gate_pipe[0], .events = POLLIN};
+	if (phase != MONITOR && gate_pipe[0] >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLHUP))
+		_exit(1);
+}
+
+void op_env(char **a) { prog_env[prog_envc++] = a[0]; }
+void op_arg(char **a) { prog_argv[prog_argc++] = a[0]; }
+
+// Let go of the spawner's stdio (the caller reads it to EOF): /dev/null on 0, 1 and 2.
+void op_stdio_null(char **a)
+{
+	int fd;
+	(void)a;
+
+	TRY((fd = open("/dev/null", O_RDWR | O_CLOEXEC)), "stdio-null: open \"/dev/null\"");
+	for (int i = 0; i <= 2; i++)
+		TRY(dup2(fd, i), "stdio-null: dup2 to %d", i);
+	close(fd);
+}
+
+void op_gate(char **a)
+{
+	char c;
+	ssize_t n;
+	(void)a;
+
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "gate: only a child can wait at the gate (no \"fork\" before it)");
+	if (send(setup_sock[1], "0\tready", 7, MSG_NOSIGNAL) != 7)
+		_exit(1); // the monitor is gone: nobody to report to
+	close_fd(&setup_sock[1]);
+	phase = CHILD_RUN; // from here on failures are reported as process.failed
+	while ((n = read(gate_pipe[0], &c, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		_exit(1); // EOF: the monitor is gone, nobody will ever start us
+	close_fd(&gate_pipe[0]);
+}
+
+// Stop so the spawner can run hooks here (see PROTOCOL.md). In the child the monitor relays;
+// before fork the monitor itself is the process at the hookpoint.
+void op_hookpoint(char **a)
+{
+	char rec[128], ok[8];
+	ssize_t n;
+
+	if (phase == MONITOR) {
+		run_hook(a[0], getpid());
+		return;
+	}
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "hookpoint \"%s\": only before the gate", a[0]);
+	size_t len = fmt(rec, sizeof rec, "hook\t%s", a[0]);
+	if (send(setup_sock[1], rec, len, MSG_NOSIGNAL) != (ssize_t)len)
+		_exit(1); // the monitor is gone: nobody to report to
+	while ((n = recv(setup_sock[1], ok, sizeof ok, 0)) < 0 && errno == EINTR)
+		;
+	if (n != 2 || memcmp(ok, "ok", 2) != 0)
+		_exit(1); // EOF: the monitor is gone (a failed hook kills us first anyway)
+}
+
+// seccomp FLAGS PROGRAM. Nothing nsinit does once the filter is loaded may need a syscall the
+// profile could deny (runc: "as few syscalls as possible" after it). Before the gate (runc's
+// place without noNewPrivileges, while capabilities are still there; or with a listener, which
+// goes to the monitor over the setup socket) every fd is marked close-on-exec first, so exec
+// needs no close_range under the filter. After the gate (runc's place with noNewPrivileges)
+// the program is checked now and exec loads it as its last step before execve.
+void op_seccomp(char **a)
+{
+	struct seccomp_prog p;
+	int fd;
+
+	seccomp_decode(a, &p);
+	if (phase == CHILD_RUN) {
+		if (seccomp_wants_listener(&p))
+			die_err(EINVAL, "seccomp: a filter with a listener must come before the gate (its fd goes to the monitor over the setup socket)");
+		free(late_filter.bytes);
+		late_filter = p;
+		return;
+	}
+	if (phase == CHILD_SETUP && !fds_marked) {
+		cloexec_from_3();
+		fds_marked = 1;
+	}
+	if ((fd = seccomp_load(&p)) >= 0) {
+		// The monitor passes it on before it reads our "ready": the listener has it before start.
+		TRY(send_fd(setup_sock[1], "seccomp", fd), "seccomp: send the listener to the monitor");
+		close(fd);
+	}
+}
+
+// Everything but execve happens before a filter given after the gate is loaded.
+void op_exec(char **a)
+{
+	(void)a;
+	if (prog_argc == 0)
+		die_err(EINVAL, "exec: no \"arg\" in the plan");
+	if (!fds_marked)
+		cloexec_from_3();
+	reset_signals();
+	environ = prog_env; // so execvp looks PATH up in the container's environment
+	if (late_filter.bytes)
+		seccomp_load(&late_filter);
+	execvp(prog_argv[0], prog_argv);
+	die("exec \"%s\"", prog_argv[0]);
+}

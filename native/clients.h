@@ -1,0 +1,21 @@
+// The monitor socket's clients (clients.c, PROTOCOL.md "Monitor socket"): JSON lines in and out.
+#ifndef CLIENTS_H
+#define CLIENTS_H
+#include <poll.h>
+#include <sys/types.h>
+
+#define MAX_CLIENTS 32
+#define SOCK_NAME "monitor.sock" // in the state dir
+
+// No client yet; `gate` is the write end of the gate pipe (monitor.start opens it), `child` the
+// process requests act on.
+void clients_init(int gate, pid_t child);
+// A connection on the listening socket: a new client, greeted with monitor.hello.
+void clients_accept(int listen_fd);
+// One pollfd a client (fd -1: a free slot), and serve those that are readable.
+void clients_pollfds(struct pollfd p[MAX_CLIENTS]);
+void clients_io(const struct pollfd p[MAX_CLIENTS]);
+// Tell every client process.exited.
+void clients_exited(int status, int sig);
+
+#endif
