@@ -133,7 +133,7 @@ describe('CRI e2e (containerd CRI plugin + crictl)', { skip: missing ?? false },
     for (const k of ['pid', 'mnt']) assert.notEqual(mine[k], pause[k], `${k} of its own`);
     // The namespaces inspect reports are the ones the process is in.
     const specNs: { type: string; path?: string }[] = info.runtimeSpec.linux.namespaces;
-    assert.equal(specNs.find((n) => n.type === 'network')?.path, noCni ? undefined : `/proc/${pausePid}/ns/net`);
+    assert.equal(specNs.find((n) => n.type === 'network')?.path, `/proc/${pausePid}/ns/net`);
     assert.match(specNs.find((n) => n.type === 'ipc')?.path ?? '', new RegExp(`^/proc/${pausePid}/ns/ipc$`));
     // The cgroup is the pod's cgroup_parent plus the container's ID.
     assert.ok(cgroupDirs(`${CGROUP_PARENT}/base/${id}`).length > 0, 'the container\'s cgroup under the pod\'s parent');
@@ -227,7 +227,7 @@ describe('CRI e2e (containerd CRI plugin + crictl)', { skip: missing ?? false },
     const pod = await runp(null, 'gone');
     const id = await createStart(pod, 'doomed', ['sleep', '7307']);
     const pausePid = (await inspect(pod.id, 'inspectp')).info.pid;
-    const netnsPath: string | undefined = (await inspect(pod.id, 'inspectp')).info.runtimeSpec.linux.namespaces.find((n: any) => n.type === 'network').path;
+    const netnsPath: string | undefined = (await inspect(pod.id, 'inspectp')).info.runtimeSpec.linux.namespaces.find((n: any) => n.type === 'network')?.path;
     let r = await c.crictl(['stop', '--timeout', '1', id]);
     assert.equal(r.code, 0, show(r));
     assert.equal(await state(id), 'CONTAINER_EXITED');
