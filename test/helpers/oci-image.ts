@@ -104,10 +104,17 @@ export interface BuiltImage { name: string; manifestDigest: string; configDigest
  * `io.containerd.image.name` (the full name, read by containerd and podman) and
  * `org.opencontainers.image.ref.name` (the tag, per the image spec).
  */
-export function writeBusyboxImage(file: string, opts: { name?: string; extraFiles?: Record<string, string> } = {}): BuiltImage {
-  const name = opts.name ?? IMAGE;
+export interface ImageOpts {
+  name?: string;
+  extraFiles?: Record<string, string>;
+  /** The image config's Entrypoint and Cmd (default: no Entrypoint, Cmd ["sh"]). */
+  entrypoint?: string[];
+  cmd?: string[];
+}
+
+/** The image's layer (uncompressed tar), its diff id and its config blob. */
+function imageParts(opts: ImageOpts): { layerTar: Buffer; diffId: string; config: Buffer } {
   const layerTar = tar(rootfsEntries(opts.extraFiles ?? {}));
-  const layer = gzipSync(layerTar, { level: 6 });
   const diffId = sha256(layerTar);
   const config = Buffer.from(JSON.stringify({
     created: new Date(MTIME * 1000).toISOString(),
@@ -115,11 +122,39 @@ export function writeBusyboxImage(file: string, opts: { name?: string; extraFile
     os: 'linux',
     config: {
       Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      Cmd: ['sh'],
+      ...(opts.entrypoint ? { Entrypoint: opts.entrypoint } : {}),
+      Cmd: opts.cmd ?? ['sh'],
     },
     rootfs: { type: 'layers', diff_ids: [diffId] },
     history: [{ created: new Date(MTIME * 1000).toISOString(), created_by: 'runa test/helpers/oci-image.ts (host busybox-static)' }],
   }));
+  return { layerTar, diffId, config };
+}
+
+/**
+ * Write the busybox image as a docker-archive tar (what `docker save` writes and `docker load`
+ * reads): manifest.json naming the config and the layer, the config as <hex>.json and the layer,
+ * uncompressed, as <hex>/layer.tar.
+ */
+export function writeBusyboxDockerArchive(file: string, opts: ImageOpts = {}): BuiltImage {
+  const name = opts.name ?? IMAGE;
+  const { layerTar, diffId, config } = imageParts(opts);
+  const configHex = sha256(config).slice(7);
+  const layerDir = diffId.slice(7);
+  const manifest = Buffer.from(JSON.stringify([{ Config: `${configHex}.json`, RepoTags: [name], Layers: [`${layerDir}/layer.tar`] }]));
+  fs.writeFileSync(file, tar([
+    { name: 'manifest.json', type: 'file', mode: 0o644, data: manifest },
+    { name: `${configHex}.json`, type: 'file', mode: 0o644, data: config },
+    { name: `${layerDir}/`, type: 'dir', mode: 0o755 },
+    { name: `${layerDir}/layer.tar`, type: 'file', mode: 0o644, data: layerTar },
+  ]));
+  return { name, manifestDigest: '', configDigest: sha256(config), diffId };
+}
+
+export function writeBusyboxImage(file: string, opts: ImageOpts = {}): BuiltImage {
+  const name = opts.name ?? IMAGE;
+  const { layerTar, diffId, config } = imageParts(opts);
+  const layer = gzipSync(layerTar, { level: 6 });
   const manifest = Buffer.from(JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
