@@ -15,7 +15,7 @@ import type { ActorBus, FileRequest, Mailbox } from './actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
-import { buildExecPlan, sessionKeyring, type CgroupDirs } from '../oci/plan.js';
+import { buildExecPlan, readExecHostFacts, sessionKeyring, type CgroupDirs } from '../oci/plan.js';
 import { execProcess, parseSpecText, seccompLoad, stringifySpec, type Spec } from '../oci/spec.js';
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
@@ -810,7 +810,7 @@ export class ContainerActor {
         supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
         keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
         cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket, rdtDir: this.record.rdt?.dir,
-      });
+      }, readExecHostFacts({ initPid: this.initPid }));
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
       const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, watch: this.opts.watch });
