@@ -38,6 +38,8 @@ function container(s, more = {}) {
   return buildPlan(input, readHostFacts(input));
 }
 
+const exec = (input) => buildExecPlan(input, readExecHostFacts(input));
+
 const docker = JSON.parse(readFileSync(join(ROOT, 'test/data/seccomp-docker.json'), 'utf8'));
 const notify = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock',
   syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_NOTIFY' }] };
@@ -91,10 +93,10 @@ const plans = {
   'seccomp-docker': container(spec(), { seccomp: seccomp(docker) }),
   'seccomp-notify': container(spec(), { seccomp: seccomp(notify) }),
   // `runa exec` into a running container
-  'exec': buildExecPlan({
+  'exec': exec({
     process: { ...spec().process, args: ['ps', 'aux'], env: ['PATH=/bin', 'A=b'] }, execDir: `${STATE}/exec/e1`, initPid: 4242,
     namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'], cgroupDirs: { monitor: [], child: ['/sys/fs/cgroup/runa/c1'] },
-  }, readExecHostFacts({ initPid: 4242 })),
+  }),
   // the plan nsinit's own tests run
   'nsinit-test': containerPlan(ROOTFS, STATE, ['/bin/sh', '-c', 'echo hi'], { hostname: 'h' }),
 };

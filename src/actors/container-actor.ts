@@ -810,7 +810,7 @@ export class ContainerActor {
         supervised, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
         keyring: this.record.noNewKeyring ? null : sessionKeyring(this.id),
         cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket, rdtDir: this.record.rdt?.dir,
-      }, readExecHostFacts({ initPid: this.initPid }));
+      }, readExecHostFacts({ initPid: this.initPid, process: proc }));
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
       fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
       const process = new ProcessActor(this.id, execId, 'exec', { bus: this.opts.bus, watch: this.opts.watch });

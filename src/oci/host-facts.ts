@@ -9,7 +9,7 @@ import { hostSecurity, type HostSecurity } from './security.js';
 import { runtimeInterfaces } from './netdevices.js';
 import { secureJoin } from './secure-join.js';
 import { NS_PROC_NAME } from './linux.js';
-import type { ExecPlanInput, PlanInput } from './plan/common.js';
+import type { ExecPlanInput, PlanInput, ProcessSpec } from './plan/common.js';
 
 /** stat(2) of a host path (symlinks followed). */
 export interface PathStat {
@@ -38,7 +38,7 @@ export interface ProcessHostFacts {
   security: HostSecurity;
   /** /proc/self/attr/apparmor/exec exists (else an AppArmor exec label goes to /proc/self/attr/exec) */
   apparmorExecAttr: boolean;
-  /** the container's /etc/passwd (for HOME), null when it has none */
+  /** the container's /etc/passwd (for HOME), null when it has none, or when the process's environment names HOME (not read) */
   passwd: string | null;
 }
 
@@ -119,8 +119,10 @@ function passwdIn(root: string): string | null {
   try { return fs.readFileSync(secureJoin(root, '/etc/passwd'), 'utf8'); } catch { return null; }
 }
 
-function processFacts(root: string): ProcessHostFacts {
-  return { security: hostSecurity(), apparmorExecAttr: fs.existsSync('/proc/self/attr/apparmor/exec'), passwd: passwdIn(root) };
+/** What the process's ops read; /etc/passwd only when HOME is not in the environment (as before, when it was read lazily). */
+function processFacts(root: string, proc: ProcessSpec): ProcessHostFacts {
+  const home = (proc.env ?? []).some((e) => e.startsWith('HOME='));
+  return { security: hostSecurity(), apparmorExecAttr: fs.existsSync('/proc/self/attr/apparmor/exec'), passwd: home ? null : passwdIn(root) };
 }
 
 /** The host's device nodes under /dev, breadth first (the order a match is looked for in). */
@@ -187,7 +189,7 @@ export function readHostFacts(input: Pick<PlanInput, 'spec' | 'rootfs' | 'resolv
   try { mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { mountinfo = null; }
   const interfaces = Object.keys(spec.linux?.netDevices ?? {}).length ? runtimeInterfaces() : null;
   return {
-    ...processFacts(rootfs),
+    ...processFacts(rootfs, spec.process),
     mountinfo, ownMaps: mapsOf('self'), procMaps, timeNamespaces: fs.existsSync('/proc/self/ns/time'),
     realpaths, stats, present, nsFiles, devNodes: userns && elsewhere ? hostDevNodes() : null,
     interfaces: interfaces && [...interfaces],
@@ -195,9 +197,9 @@ export function readHostFacts(input: Pick<PlanInput, 'spec' | 'rootfs' | 'resolv
 }
 
 /** Everything buildExecPlan may look at for this input: the init's user namespace and root. */
-export function readExecHostFacts(input: Pick<ExecPlanInput, 'initPid'>): ExecHostFacts {
+export function readExecHostFacts(input: Pick<ExecPlanInput, 'initPid' | 'process'>): ExecHostFacts {
   const pid = input.initPid;
   let setgroupsDenied: boolean;
   try { setgroupsDenied = fs.readFileSync(`/proc/${pid}/setgroups`, 'utf8').trim() === 'deny'; } catch { setgroupsDenied = true; }
-  return { ...processFacts(`/proc/${pid}/root`), maps: mapsOf(String(pid)), setgroupsDenied };
+  return { ...processFacts(`/proc/${pid}/root`, input.process), maps: mapsOf(String(pid)), setgroupsDenied };
 }

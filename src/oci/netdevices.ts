@@ -29,11 +29,11 @@ export function runtimeInterfaces(): Set<string> | null {
 
 /**
  * The `netdev` ops (one per interface, for the monitor before it enters any namespace) for
- * linux.netDevices, or none; `interfaces` are the runtime's (runtimeInterfaces, read by
- * src/oci/host-facts.ts), null when unknown. Refused, as runc refuses them: without a network namespace in
+ * linux.netDevices, or none. Refused, as runc refuses them: without a network namespace in
  * linux.namespaces, rootless, an invalid name; and, before the kernel would, an interface the
  * runtime's namespace does not have and two interfaces given the same name in the container
- * (a name with `%d` is a template the kernel completes: several may share it).
+ * (a name with `%d` is a template the kernel completes: several may share it). `interfaces`:
+ * the runtime's (runtimeInterfaces, read by src/oci/host-facts.ts), null when unknown.
  */
 export function netDeviceOps(spec: Spec, c: { types: Set<string>; unprivileged: boolean; interfaces: readonly string[] | null }): PlanOp[] {
   const devices = Object.entries(spec.linux?.netDevices ?? {});
