@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(join(ROOT, 'dist', p));
-const { buildPlan, buildExecPlan } = await dist('src/oci/plan.js');
+const { buildPlan, buildExecPlan, readHostFacts, readExecHostFacts } = await dist('src/oci/plan.js');
 const { encodePlan } = await dist('src/nsinit/plan.js');
 const { parseSpec } = await dist('src/oci/spec.js');
 const { defaultSpec } = await dist('src/oci/default-spec.js');
@@ -31,11 +31,14 @@ function spec(edit = (s) => s) {
 }
 
 function container(s, more = {}) {
-  return buildPlan({
+  const input = {
     spec: s, stateDir: STATE, rootfs: ROOTFS, resolve: (p) => join(ROOTFS, p), hostCgroups,
     cgroupDirs: { monitor: ['/sys/fs/cgroup/runa/c1'], child: ['/sys/fs/cgroup/runa/c1'] }, ...more,
-  });
+  };
+  return buildPlan(input, readHostFacts(input));
 }
+
+const exec = (input) => buildExecPlan(input, readExecHostFacts(input));
 
 const docker = JSON.parse(readFileSync(join(ROOT, 'test/data/seccomp-docker.json'), 'utf8'));
 const notify = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: '/run/agent.sock',
@@ -90,7 +93,7 @@ const plans = {
   'seccomp-docker': container(spec(), { seccomp: seccomp(docker) }),
   'seccomp-notify': container(spec(), { seccomp: seccomp(notify) }),
   // `runa exec` into a running container
-  'exec': buildExecPlan({
+  'exec': exec({
     process: { ...spec().process, args: ['ps', 'aux'], env: ['PATH=/bin', 'A=b'] }, execDir: `${STATE}/exec/e1`, initPid: 4242,
     namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'], cgroupDirs: { monitor: [], child: ['/sys/fs/cgroup/runa/c1'] },
   }),

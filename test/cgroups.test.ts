@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import {
   Cgroup, detectCgroups, resolvePath, cpuSharesToWeight, blkioWeightToIoWeight, memorySwapToV2, deviceRuleLines, type CgroupLayout,
 } from '../src/cgroups/index.js';
-import { statsV1 } from '../src/cgroups/v1.js';
+import { statsV1 } from '../src/cgroups/v1-stats.js';
 import { eventLine, statsEvent } from '../src/cgroups/stats-json.js';
 import { isInteger, parse as losslessParse } from 'lossless-json';
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { prepareRdt, removeRdt, resctrlMount, schemataWrites } from '../src/cgroups/resctrl.js';
-import { buildExecPlan } from '../src/oci/plan.js';
+import { buildExecPlan, readExecHostFacts } from '../src/oci/plan.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-resctrl-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -67,10 +67,11 @@ test('no resctrl, or monitoring the host lacks: refused in runc\'s words', () =>
 });
 
 test('the container\'s processes join the class themselves: the exec plan writes 0 to its tasks after the cgroup join', () => {
-  const plan = buildExecPlan({
+  const input = {
     process: { args: ['true'], cwd: '/', user: { uid: 0, gid: 0 }, env: ['HOME=/'] } as any, execDir: '/x', initPid: process.pid, namespaces: ['mount'],
     cgroupDirs: { monitor: [], child: ['/sys/fs/cgroup/x'] }, rdtDir: '/sys/fs/resctrl/c1',
-  });
+  };
+  const plan = buildExecPlan(input, readExecHostFacts(input));
   const i = plan.findIndex((o) => o.op === 'write' && o.path === '/sys/fs/cgroup/x/cgroup.procs');
   const j = plan.findIndex((o) => o.op === 'write' && o.path === '/sys/fs/resctrl/c1/tasks');
   assert.ok(i >= 0 && j === i + 1, JSON.stringify(plan.map((o) => o.op)));

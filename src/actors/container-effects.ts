@@ -9,7 +9,7 @@ import type { ActorBus } from './actor-bus.js';
 import { containerPids } from '../proc.js';
 import { RunaError } from '../errors.js';
 import { monitorSocket, planFile } from '../paths.js';
-import { buildExecPlan, sessionKeyring } from '../oci/plan.js';
+import { buildExecPlan, readExecHostFacts, sessionKeyring } from '../oci/plan.js';
 import { execProcess, seccompLoad, stringifySpec, type Spec } from '../oci/spec.js';
 import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
@@ -233,7 +233,7 @@ function prepareExec(c: EffectHost, r: ExecRequest): { execId: string; plan: str
     supervised: r.supervised ?? false, unprivileged: rootlessEuid(), personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
     keyring: c.record.noNewKeyring ? null : sessionKeyring(c.id),
     cgroupNsJoined: Boolean(spec.linux?.namespaces?.find((n) => n.type === 'cgroup')?.path), pidfdSocket: r.pidfdSocket, rdtDir: c.record.rdt?.dir,
-  });
+  }, readExecHostFacts({ initPid, process: proc }));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   fs.writeFileSync(planFile(dir), encodePlan(plan), { mode: 0o600 });
   c.addExec(execId, dir);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createActor, fromPromise, waitFor, type Actor, type ActorSystem } from 'xstate';
 import { goferBusy, goferMachine, goferStatus, type GoferEvent } from '../machines/gofer.js';
 import { invalidState } from '../machines/refusal.js';
-import { buildPlan } from '../oci/plan.js';
+import { buildPlan, readHostFacts } from '../oci/plan.js';
 import { stringifySpec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import { planFile } from '../paths.js';
@@ -188,7 +188,9 @@ export class GoferActor {
     const rootfs = this.rootfs;
     if (!rootfs) throw new RunaError('invalid_state', `gofer ${this.id}: no bundle validated`); // the machine's guard keeps this from happening
     checkSpecialDirs(rootfs, input.spec);
-    const plan = buildPlan({ ...input, stateDir: this.stateDir, rootfs, resolve: (p) => secureJoin(rootfs, p) });
+    const planInput = { ...input, stateDir: this.stateDir, rootfs, resolve: (p: string) => secureJoin(rootfs, p) };
+    // The host is read here, once; the planner is pure.
+    const plan = buildPlan(planInput, readHostFacts(planInput));
     if (input.overlay) fs.mkdirSync(path.join(this.stateDir, 'overlay'), { mode: 0o700 });
     fs.writeFileSync(planFile(this.stateDir), encodePlan(plan), { mode: 0o600 });
     fs.writeFileSync(path.join(this.stateDir, 'config.json'), stringifySpec(input.spec), { mode: 0o600 });

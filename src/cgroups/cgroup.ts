@@ -1,11 +1,15 @@
 // One container's cgroup across every hierarchy of the host: create, apply/update resources,
-// join, freeze/thaw, inspect, destroy. Driver-agnostic; v1.ts and v2.ts hold the knobs.
+// join, freeze/thaw, inspect, destroy. Driver-agnostic; v1.ts and v2.ts hold the knobs,
+// hierarchy.ts where the cgroup is in each hierarchy, teardown.ts its removal.
 import fs from 'node:fs';
 import path from 'node:path';
 import { CgroupError, errnoText, exists, parsePids, readText, subtreeDeepestFirst, tryWrite } from './common.js';
-import { hierarchyDir, parseProcCgroup, resolvePath, type CgroupLayout, type CgroupMode } from './detect.js';
+import { resolvePath, type CgroupLayout, type CgroupMode } from './detect.js';
+import { enableControllers, locateHierarchies, mkdirChain, type Hierarchy } from './hierarchy.js';
+import { DESTROY_WAIT_MS, removeParents, rmdirRetry } from './teardown.js';
 import type { ApplyResult, CgroupStats, LinuxResources } from './types.js';
 import * as v1 from './v1.js';
+import { oomCountV1, statsV1 } from './v1-stats.js';
 import * as v2 from './v2.js';
 
 export interface CgroupOptions {
@@ -25,21 +29,7 @@ export interface CgroupOptions {
   usedDirs?: string[];
 }
 
-interface Hierarchy {
-  kind: 'v1' | 'v2';
-  /** mount point (with the root prefix) */
-  mount: string;
-  /** controllers of a v1 hierarchy ("name=systemd" for named ones); [] for v2 */
-  controllers: string[];
-  /** this cgroup's directory in it */
-  dir: string;
-}
-
 export type FreezerState = 'FROZEN' | 'THAWED' | 'FREEZING';
-
-const DESTROY_WAIT_MS = 2000;
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class Cgroup {
   private readonly created: Set<string>;
@@ -60,34 +50,7 @@ export class Cgroup {
   /** Locate (not create) `cgroupPath` in every hierarchy of `layout`. */
   static open(layout: CgroupLayout, cgroupPath: string, opts: CgroupOptions = {}): Cgroup {
     const cgPath = resolvePath(cgroupPath, '');
-    let own: Record<string, string> = {};
-    if (!cgPath.startsWith('/')) own = parseProcCgroup(opts.selfCgroup ?? fs.readFileSync('/proc/self/cgroup', 'utf8'));
-    const root = opts.root ?? '';
-    const hierarchies: Hierarchy[] = [];
-    if (layout.mode !== 'v2') {
-      const byMount = new Map<string, string[]>();
-      for (const [ctrl, mount] of Object.entries(layout.v1)) {
-        const l = byMount.get(mount) ?? [];
-        l.push(ctrl);
-        byMount.set(mount, l);
-      }
-      for (const [mount, controllers] of byMount) {
-        const ownPath = controllers.map((c) => own[c]).find((p) => p !== undefined);
-        hierarchies.push({
-          kind: 'v1', mount: path.join(root || '/', mount), controllers,
-          dir: hierarchyDir(mount, layout.mountRoots?.[mount] ?? '/', cgPath, ownPath, root),
-        });
-      }
-    }
-    if (layout.v2 !== null && layout.mode !== 'v1') {
-      hierarchies.push({
-        kind: 'v2', mount: path.join(root || '/', layout.v2), controllers: [],
-        // runc's fs2 (pure v2) anchors a relative path at the parent of its own cgroup: "the
-        // current user scope most probably has tasks in it already, making it impossible to
-        // enable controllers for its sub-cgroup" (a v1 hierarchy, or hybrid's, at its own).
-        dir: hierarchyDir(layout.v2, layout.mountRoots?.[layout.v2] ?? '/', cgPath, layout.mode === 'v2' && own[''] !== undefined ? path.posix.dirname(own['']) : own[''], root),
-      });
-    }
+    const hierarchies = locateHierarchies(layout, cgPath, opts);
     if (hierarchies.length === 0) throw new CgroupError('cgroups: no cgroup hierarchy to use');
     return new Cgroup(layout, cgPath, hierarchies, opts);
   }
@@ -141,7 +104,7 @@ export class Cgroup {
     try {
       for (const h of [...this.hierarchies]) {
         try {
-          this.mkdirChain(h.mount, h.dir, madeNow);
+          mkdirChain(h.mount, h.dir, madeNow, this.created);
         } catch (e) {
           // runc (fs.go Apply): rootless, a permission error leaves this hierarchy out.
           const code = (e as CgroupError & { errno?: string }).errno;
@@ -152,7 +115,7 @@ export class Cgroup {
         }
         if (h.kind === 'v1' && h.controllers.includes('cpuset')) v1.initCpuset(h.mount, h.dir);
       }
-      if (resources && this.unified) this.enableControllers(v2.neededControllers(resources));
+      if (resources && this.unified) enableControllers(this.hierarchies.find((x) => x.kind === 'v2'), v2.neededControllers(resources));
     } catch (e) {
       for (const d of madeNow.reverse()) {
         try { fs.rmdirSync(d); } catch { /* leave it */ }
@@ -179,65 +142,6 @@ export class Cgroup {
     if (c?.realtimeRuntime || c?.realtimePeriod) throw v2.noRealtime(c.realtimeRuntime ? 'realtimeRuntime' : 'realtimePeriod');
   }
 
-  /** mkdir every level from `mount` to `dir`, remembering what runa made; a parent removed meanwhile by a concurrent destroy is made again. */
-  private mkdirChain(mount: string, dir: string, madeNow: string[]): void {
-    // Usually the parents are there (runa's own /runa): one mkdir, not one per level.
-    if (dir !== mount) {
-      try {
-        fs.mkdirSync(dir, { mode: 0o755 });
-        madeNow.push(dir);
-        this.created.add(dir);
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw Object.assign(new CgroupError(`cgroups: cannot create ${dir}: ${errnoText(e)}`), { errno: (e as NodeJS.ErrnoException).code });
-      }
-    }
-    if (!exists(mount)) throw new CgroupError(`cgroups: cannot create ${dir}: ${mount} is not mounted`);
-    const segs = path.relative(mount, dir).split('/').filter(Boolean);
-    for (let attempt = 0; ; attempt++) {
-      let cur = mount;
-      try {
-        for (const seg of segs) {
-          cur = path.join(cur, seg);
-          try {
-            fs.mkdirSync(cur, { mode: 0o755 });
-            madeNow.push(cur);
-            this.created.add(cur);
-          } catch (e) {
-            if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-          }
-        }
-        return;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 5) continue;
-        throw Object.assign(new CgroupError(`cgroups: cannot create ${cur}: ${errnoText(e)}`), { errno: (e as NodeJS.ErrnoException).code });
-      }
-    }
-  }
-
-  /**
-   * v2: make `controllers` available in this cgroup by enabling them in cgroup.subtree_control
-   * of every ancestor below the mount point, where the ancestor has them (runc enables all it
-   * can and ignores refusals; a knob still missing afterwards is reported by apply).
-   */
-  private enableControllers(controllers: string[]): void {
-    const h = this.hierarchies.find((x) => x.kind === 'v2');
-    if (!h || controllers.length === 0) return;
-    const segs = path.relative(h.mount, h.dir).split('/').filter(Boolean);
-    let cur = h.mount;
-    for (const seg of segs) {
-      const avail = (readText(path.join(cur, 'cgroup.controllers')) ?? '').split(/\s+/);
-      const enabled = (readText(path.join(cur, 'cgroup.subtree_control')) ?? '').split(/\s+/);
-      const missing = controllers.filter((c) => avail.includes(c) && !enabled.includes(c));
-      const file = path.join(cur, 'cgroup.subtree_control');
-      if (missing.length > 0 && tryWrite(file, missing.map((c) => `+${c}`).join(' '))) {
-        for (const c of missing) tryWrite(file, `+${c}`);
-      }
-      cur = path.join(cur, seg);
-    }
-  }
-
   /** Apply `linux.resources`. Throws on the first setting the host cannot apply; returns what was ignored. */
   apply(resources: LinuxResources): ApplyResult {
     this.check(resources); // an update too: refused before its first write
@@ -253,7 +157,7 @@ export class Cgroup {
     }
     const u = this.unified;
     if (u) {
-      this.enableControllers(v2.neededControllers(r));
+      enableControllers(this.hierarchies.find((x) => x.kind === 'v2'), v2.neededControllers(r));
       v2.applyV2(u, r, warnings);
     } else if (this.layout.mode === 'v2' && this.left.length) {
       const [first] = v2.neededControllers(r);
@@ -351,13 +255,13 @@ export class Cgroup {
   /** runc `events --stats` data (types.Stats) from whatever files exist. */
   stats(): CgroupStats {
     const u = this.unified;
-    return u ? v2.statsV2(u) : v1.statsV1(this.dirOf);
+    return u ? v2.statsV2(u) : statsV1(this.dirOf);
   }
 
   /** OOM kills so far (v1 memory.oom_control oom_kill, v2 memory.events oom_kill); 0 when unknown. */
   oomCount(): number {
     const u = this.unified;
-    return u ? v2.oomCountV2(u) : v1.oomCountV1(this.dirOf);
+    return u ? v2.oomCountV2(u) : oomCountV1(this.dirOf);
   }
 
   /**
@@ -380,7 +284,7 @@ export class Cgroup {
         }
       }
     }
-    this.removeParents();
+    removeParents(this.created, this.hierarchies);
     if (failures.length) throw new CgroupError(`cgroups: cannot remove ${failures.join('; ')}`);
   }
 
@@ -399,23 +303,8 @@ export class Cgroup {
       }
       this.created.delete(h.dir);
     }
-    this.removeParents();
+    removeParents(this.created, this.hierarchies);
     return true;
-  }
-
-  /** The parents runa made (e.g. /runa): only when empty; a sibling container may live there. */
-  private removeParents(): void {
-    for (const d of [...this.created].sort((a, b) => b.length - a.length)) {
-      if (this.hierarchies.some((h) => h.dir === d)) continue;
-      try {
-        fs.rmdirSync(d);
-        this.created.delete(d);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') this.created.delete(d);
-        else if (code === 'EBUSY' || code === 'ENOTEMPTY') this.created.delete(d); // in use by someone else now
-      }
-    }
   }
 }
 
@@ -427,17 +316,3 @@ function couldNotJoin(controller: string, why: string): CgroupError {
   return new CgroupError(`cannot set ${controller} limit: container could not join or create cgroup (rootless: ${why.replace(/^cgroups: /, '')})`);
 }
 
-/** rmdir, retrying EBUSY (processes still leaving) until `deadline` (ms since epoch). */
-async function rmdirRetry(dir: string, deadline: number): Promise<NodeJS.ErrnoException | null> {
-  for (let i = 0; ; i++) {
-    try {
-      fs.rmdirSync(dir);
-      return null;
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code === 'ENOENT') return null;
-      if (err.code !== 'EBUSY' || Date.now() >= deadline) return err;
-      await (i < 50 ? tick() : pause(10));
-    }
-  }
-}

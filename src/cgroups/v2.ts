@@ -6,7 +6,8 @@ import {
   pidsMax, CgroupError, MAX_U64, blkioWeightToIoWeight, cannotApply, cpuSharesToWeight, errnoText, exists, memorySwapToV2,
   parseU64, readKeyValues, readText, readU64, readUint, satU64, tryWrite, writeKnob,
 } from './common.js';
-import { checkUsage, rdmaLine, safeReaddir } from './v1.js';
+import { checkUsage, rdmaLine } from './v1.js';
+import { safeReaddir } from './v1-stats.js';
 import { emptyStats, type BlkioEntry, type CgroupStats, type LinuxDeviceCgroup, type LinuxResources } from './types.js';
 import { deviceProgram } from './devices.js';
 import { cgroupBpfPath } from '../paths.js';

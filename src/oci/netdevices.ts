@@ -18,7 +18,7 @@ export function validIfName(name: string): boolean {
 }
 
 /** The interfaces of this process's network namespace (/proc/self/net/dev). */
-function runtimeInterfaces(): Set<string> | null {
+export function runtimeInterfaces(): Set<string> | null {
   try {
     const lines = fs.readFileSync('/proc/self/net/dev', 'utf8').split('\n').slice(2);
     return new Set(lines.map((l) => l.split(':')[0].trim()).filter(Boolean));
@@ -32,15 +32,16 @@ function runtimeInterfaces(): Set<string> | null {
  * linux.netDevices, or none. Refused, as runc refuses them: without a network namespace in
  * linux.namespaces, rootless, an invalid name; and, before the kernel would, an interface the
  * runtime's namespace does not have and two interfaces given the same name in the container
- * (a name with `%d` is a template the kernel completes: several may share it).
+ * (a name with `%d` is a template the kernel completes: several may share it). `interfaces`:
+ * the runtime's (runtimeInterfaces, read by src/oci/host-facts.ts), null when unknown.
  */
-export function netDeviceOps(spec: Spec, c: { types: Set<string>; unprivileged: boolean }): PlanOp[] {
+export function netDeviceOps(spec: Spec, c: { types: Set<string>; unprivileged: boolean; interfaces: readonly string[] | null }): PlanOp[] {
   const devices = Object.entries(spec.linux?.netDevices ?? {});
   if (!devices.length) return [];
   const field = 'config.json: linux.netDevices';
   if (!c.types.has('network')) throw new RunaError('invalid_spec', `${field}: unable to move network devices without a NET namespace`);
   if (c.unprivileged) throw new RunaError('invalid_spec', `${field}: network devices are not supported for rootless containers`);
-  const present = runtimeInterfaces();
+  const present = c.interfaces && new Set(c.interfaces);
   const named = new Map<string, string>();
   const ops: PlanOp[] = [];
   for (const [host, dev] of devices) {

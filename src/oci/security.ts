@@ -39,12 +39,13 @@ export function checkSecurity(spec: { process?: Fields; linux?: { mountLabel?: s
 
 /**
  * The process's LSM labels, taking effect at its exec: AppArmor's change_onexec and SELinux's
- * exec context, written to the process's own attr files (runc does the same).
+ * exec context, written to the process's own attr files (runc does the same). `apparmorExecAttr`:
+ * the host has /proc/self/attr/apparmor/exec (HostFacts.apparmorExecAttr).
  */
-export function labelOps(p: Fields): PlanOp[] {
+export function labelOps(p: Fields, apparmorExecAttr: boolean): PlanOp[] {
   const ops: PlanOp[] = [];
   if (p.apparmorProfile) {
-    const file = fs.existsSync('/proc/self/attr/apparmor/exec') ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
+    const file = apparmorExecAttr ? '/proc/self/attr/apparmor/exec' : '/proc/self/attr/exec';
     ops.push({ op: 'write', path: file, value: `exec ${p.apparmorProfile}` });
   }
   if (p.selinuxLabel) ops.push({ op: 'write', path: '/proc/self/attr/exec', value: p.selinuxLabel });

@@ -1,8 +1,8 @@
 // linux.sysctl: only keys that a namespace of the container's own covers are written, as runc's
 // validator allows them (libcontainer/configs/validate sysctl); anything else would reach the
 // host's kernel and is refused before anything is created.
-import fs from 'node:fs';
 import { RunaError } from '../errors.js';
+import type { NsFile } from './host-facts.js';
 
 /** IPC-namespaced keys besides fs.mqueue.* (ipc/ipc_sysctl.c). */
 const IPC_KEYS = new Set([
@@ -31,8 +31,8 @@ export interface SysctlNamespaces {
   types: Set<string>;
   /** type → path, for the namespaces joined by path */
   joined: Map<string, string>;
-  /** the runtime's own network namespace (default /proc/self/ns/net) */
-  hostNetns?: string;
+  /** namespace files as stat(2) saw them (HostFacts.nsFiles): the joined network namespace's and the runtime's own, /proc/self/ns/net */
+  nsFiles: Record<string, NsFile>;
 }
 
 /** Refuse, in runc's words, every key no namespace of the container's own covers. */
@@ -65,12 +65,13 @@ function isHostNet(ns: SysctlNamespaces): boolean {
   if (!ns.types.has('network')) return true;
   const p = ns.joined.get('network');
   if (p === undefined) return false;
-  let theirs: fs.Stats;
-  try {
-    theirs = fs.statSync(p);
-  } catch (e) {
-    throw new RunaError('invalid_spec', `config.json: linux.sysctl: invalid netns path: ${(e as Error).message}`);
-  }
-  const ours = fs.statSync(ns.hostNetns ?? '/proc/self/ns/net');
+  const fact = (f: string) => {
+    if (!Object.hasOwn(ns.nsFiles, f)) throw new Error(`host facts: the namespace file ${JSON.stringify(f)} was not read`);
+    return ns.nsFiles[f];
+  };
+  const theirs = fact(p);
+  if ('error' in theirs) throw new RunaError('invalid_spec', `config.json: linux.sysctl: invalid netns path: ${theirs.error}`);
+  const ours = fact('/proc/self/ns/net');
+  if ('error' in ours) throw new Error(ours.error);
   return theirs.dev === ours.dev && theirs.ino === ours.ino;
 }
