@@ -59,14 +59,15 @@ function stateLines(state, node, indent) {
 /** One machine as a Mermaid stateDiagram, from its config. */
 export function machineDiagram(machine) {
   const c = machine.config;
-  const lines = ['```mermaid', 'stateDiagram-v2', `  [*] --> ${c.initial}`];
+  // A parallel machine's regions run side by side: each is drawn as a composite state.
+  const lines = ['```mermaid', 'stateDiagram-v2', ...(c.type === 'parallel' ? [] : [`  [*] --> ${c.initial}`])];
   for (const [state, node] of Object.entries(c.states ?? {})) lines.push(...stateLines(state, node, '  '));
   // Transitions of the whole machine: taken in any state.
   const any = Object.entries(c.on ?? {}).flatMap(([event, ts]) => transitions(ts).map((t) => {
     const target = t.target === undefined ? '' : ` → ${targetOf('', t)}`;
     return `${event}${guardOf(t)}${target}${actionsOf(t)}`;
   }));
-  if (any.length) lines.push(`  note left of ${c.initial} : in any state: ${any.join('; ')}`);
+  if (any.length) lines.push(`  note left of ${c.initial ?? Object.keys(c.states ?? {})[0]} : in any state: ${any.join('; ')}`);
   lines.push('```');
   return lines.join('\n');
 }

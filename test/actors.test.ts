@@ -13,7 +13,7 @@ import { SandboxActor, sandboxAddress } from '../src/actors/sandbox-actor.js';
 import { ProcessActor } from '../src/actors/process-actor.js';
 import { createActor, fromPromise } from 'xstate';
 import { ContainerActor } from '../src/actors/container-actor.js';
-import { containerMachine, isSettled, type ContainerEvent } from '../src/machines/index.js';
+import { containerMachine, isSettled, processStatus, type ContainerEvent } from '../src/machines/index.js';
 import { waitFor } from 'xstate';
 
 /** The pure machine's persisted snapshot after these operations, each settled (its effects do nothing). */
@@ -94,14 +94,14 @@ test('a process without a monitor link refuses the gate and signals in runc\'s w
   await assert.rejects(bus.request({ type: 'process.attach', from: 'container:c2', to: p.address, socket: path.join(tmp, 'no.sock'), expectedPid: null }));
   // It follows its container's state as a process does.
   await bus.request({ type: 'process.follow', from: 'container:c2', to: p.address, status: 'running', pid: 42, exitStatus: null });
-  assert.equal(p.actor.getSnapshot().value, 'running');
+  assert.equal(processStatus(p.actor.getSnapshot()), 'running');
   assert.equal(p.actor.getSnapshot().context.pid, 42);
   await bus.request({ type: 'process.follow', from: 'container:c2', to: p.address, status: 'stopped', pid: null, exitStatus: 3 });
-  assert.deepEqual([p.actor.getSnapshot().value, p.actor.getSnapshot().context.exitStatus], ['stopped', 3]);
+  assert.deepEqual([processStatus(p.actor.getSnapshot()), p.actor.getSnapshot().context.exitStatus], ['stopped', 3]);
   p.stop();
 });
 
-test('the process\'s dealings with its monitor are spawned by key: swapped effects answer each request by its ticket', async () => {
+test('the process\'s dealings with its monitor are invoked by key: swapped effects answer each request, in turn', async () => {
   const bus = new ActorBus();
   const calls: string[] = [];
   const p = new ProcessActor('c3', 'init', 'init', {
@@ -175,14 +175,14 @@ test('a container\'s effects are spawned by key: swapped, they see the container
       },
     },
   );
-  await c.kill(15, true);
-  await c.checkpoint({ imagePath: '/img' });
-  await c.pause();
+  await c.operate({ type: 'container.kill', signal: 15, all: true });
+  await c.operate({ type: 'container.checkpoint', options: { imagePath: '/img' } });
+  await c.operate({ type: 'container.pause' });
   assert.equal(c.status, 'paused');
-  await c.kill(15); // queued by the machine until resume: no effect
-  await c.kill(9, true); // a SIGKILL to a frozen container: the signal effect knows it was paused (and thaws)
+  await c.operate({ type: 'container.kill', signal: 15 }); // queued by the machine until resume: no effect
+  await c.operate({ type: 'container.kill', signal: 9, all: true }); // a SIGKILL to a frozen container: the signal effect knows it was paused (and thaws)
   assert.deepEqual(calls, ['signal all 15 from running', 'checkpoint /img', 'freeze from running', 'signal all 9 from paused']);
-  await assert.rejects(c.start(), /cannot start container "c4" in state paused/);
+  await assert.rejects(c.operate({ type: 'container.start' }), /cannot start container "c4" in state paused/);
   assert.equal(c.container.getSnapshot().context.pendingSignals.length, 1);
   await c.delete(true);
   assert.equal(c.status, 'deleted');

@@ -307,7 +307,7 @@ function suite(): void {
   });
 
   test('rootless in a delegated subtree (systemd user@.service style): the limits are applied there', () => {
-    assert.equal(get('RL_RUN'), '0', get('RL_ERR'));
+    assert.equal(get('RL_RUN'), '0', `${get('RL_ERR')}; the daemon's log: ${get('RL_DAEMON_LOG')}`);
     assert.equal(get('RL_CG'), '0::/user.slice/user@1500.service/runa/rl', 'beside the caller\'s cgroup, in the delegated one (runc\'s fs2)');
     assert.equal(get('RL_HOST'), `20 ${32 * MiB}`, 'pids.max and memory.max');
     assert.equal(get('RL_INSIDE'), `20 ${32 * MiB}`);
@@ -596,6 +596,7 @@ say() { printf '%s=%s\\n' "$1" "$(printf '%s' "$2" | head -n 1)"; }
 cd "$1"
 runa run -d rl < /dev/null > /dev/null 2> /tmp/rl/err; say RL_RUN $?
 say RL_ERR "$(cat /tmp/rl/err)"
+say RL_DAEMON_LOG "$(tail -c 1500 /run/user/${RL_UID}/runa/daemon.log 2>/dev/null | tr '\\n' '|')"
 pid=$(runa state rl | sed -n 's/.*"pid": *\\([0-9]*\\).*/\\1/p')
 cg=$(cat /proc/$pid/cgroup)
 say RL_CG "$cg"

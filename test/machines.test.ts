@@ -10,6 +10,8 @@ import {
   settle,
   goferMachine,
   processMachine,
+  processStatus,
+  monitorIdle,
   sandboxMachine,
   goferBusy,
   goferStatus,
@@ -371,7 +373,7 @@ test('container actor: an operation runs its effect and settles (the machine dri
 // Sandbox, Gofer, Process: the same check, driven by a table per machine.
 
 /** Checks one (state, event) cell: the next state if allowed, else can() false and no change. */
-function checkCell(actor: Actor<AnyStateMachine>, event: EventObject, expected: string): void {
+function checkCell(actor: Actor<AnyStateMachine>, event: EventObject, expected: string, status: (value: unknown) => unknown = (v) => v): void {
   const before = observable(actor.getSnapshot());
   if (expected === 'error') {
     assert.equal(actor.getSnapshot().can(event), false);
@@ -380,7 +382,7 @@ function checkCell(actor: Actor<AnyStateMachine>, event: EventObject, expected: 
   } else {
     assert.equal(actor.getSnapshot().can(event), true);
     actor.send(event);
-    assert.equal(actor.getSnapshot().value, expected);
+    assert.equal(status(actor.getSnapshot().value), expected);
   }
 }
 
@@ -592,25 +594,47 @@ const processTable: Record<ProcessStatus, Record<ProcessOp, ProcessStatus | 'err
 function processIn(state: ProcessStatus): Actor<typeof processMachine> {
   const actor = createActor(processMachine, { input: { role: 'exec' } }).start();
   for (const op of processPaths[state]) actor.send(processEvents[op]);
-  assert.equal(actor.getSnapshot().value, state, `setup reached ${state}`);
+  assert.equal(processStatus(actor.getSnapshot()), state, `setup reached ${state}`);
   return actor;
 }
 
+const lifeOf = (value: unknown) => (value as { life: string }).life;
+
 for (const [from, row] of Object.entries(processTable) as [ProcessStatus, Record<ProcessOp, string>][]) {
   for (const [op, expected] of Object.entries(row) as [ProcessOp, string][]) {
-    test(`process ${from} + ${op} → ${expected}`, () => checkCell(processIn(from), processEvents[op], expected));
+    test(`process ${from} + ${op} → ${expected}`, () => checkCell(processIn(from), processEvents[op], expected, lifeOf));
   }
 }
 
 test('process records its pid, role and exit status', () => {
   const init = createActor(processMachine, { input: { role: 'init', pid: 4242 } }).start();
-  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: null, role: 'init' });
+  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: null, role: 'init', seq: 0, outcome: null });
   init.send({ type: 'process.start' });
   init.send({ type: 'process.exited', exitStatus: 128 + SIGTERM });
-  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: 143, role: 'init' });
+  assert.deepEqual(init.getSnapshot().context, { pid: 4242, exitStatus: 143, role: 'init', seq: 0, outcome: null });
 
   const exec = createActor(processMachine, { input: { role: 'exec' } }).start();
   assert.equal(exec.getSnapshot().context.pid, null);
   exec.send({ type: 'process.start', pid: 77 });
-  assert.deepEqual(exec.getSnapshot().context, { pid: 77, exitStatus: null, role: 'exec' });
+  assert.deepEqual(exec.getSnapshot().context, { pid: 77, exitStatus: null, role: 'exec', seq: 0, outcome: null });
+});
+
+test('process: a request to its monitor is an in-between state of its monitor region, whatever its life; the answer is the outcome', async () => {
+  const calls: string[] = [];
+  const machine = processMachine.provide({ actors: {
+    attachMonitor: fromPromise(async ({ input }) => { calls.push(`attach ${(input as { socket: string }).socket}`); return { pid: 1, initPid: 2, state: 'created' }; }),
+    signalProcess: fromPromise<unknown, unknown>(async () => { throw Object.assign(new Error('no such process'), { code: 'kill_failed' }); }) as never,
+  } });
+  const p = createActor(machine, { input: { role: 'init' } }).start();
+  p.send({ type: 'monitor.attach', socket: '/s', expectedPid: null });
+  assert.deepEqual(p.getSnapshot().value, { life: 'created', monitor: 'attaching' });
+  assert.equal(p.getSnapshot().can({ type: 'monitor.gate' }), false, 'one request at a time');
+  p.send({ type: 'process.start', pid: 2 }); // facts go on meanwhile
+  await waitFor(p, (s) => monitorIdle(s));
+  assert.equal(processStatus(p.getSnapshot()), 'running');
+  assert.deepEqual(p.getSnapshot().context.outcome, { seq: 1, ok: true, value: { pid: 1, initPid: 2, state: 'created' } });
+  p.send({ type: 'monitor.signal', signal: 15 });
+  await waitFor(p, (s) => monitorIdle(s));
+  assert.deepEqual(p.getSnapshot().context.outcome, { seq: 2, ok: false, code: 'kill_failed', message: 'no such process' });
+  assert.deepEqual(calls, ['attach /s']);
 });

@@ -2,27 +2,28 @@
 // effects by key), its init and exec'd processes, its gofer and its mailbox. An operation is
 // one event to the machine, in the mailbox's turn: the machine refuses it or settles it, and
 // its outcome is the reply. Facts from the monitor (the init started, exited) apply at once.
-import fs from 'node:fs';
-import path from 'node:path';
-import { createActor, fromPromise, type Actor, type ActorSystem, type AnyActor } from 'xstate';
+import { createActor, type Actor, type AnyActor } from 'xstate';
+import { outcomeAfter, performKept, providedByOwner } from './invoked.js';
 import {
   containerMachine, containerState, containerStatus, isSettled, refusal, CONTAINER_EFFECT_KEYS,
-  type ContainerEvent, type ContainerSnapshot, type ContainerStatus, type HookKind, type Outcome,
-} from '../machines/container.js';
+  type ContainerEvent, type ContainerSnapshot, type ContainerStatus,
+} from '../machines/index.js';
 import { ProcessActor } from './process-actor.js';
 import { History } from './history.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import type { ActorBus, FileRequest, Mailbox } from './actor-bus.js';
 import { RunaError } from '../errors.js';
-import { parseSpecText, type Spec } from '../oci/spec.js';
-import { Cgroup, emptyStats, LinuxResourcesSchema } from '../cgroups/index.js';
-import { statsEvent } from '../cgroups/stats-json.js';
-import { describeIssues } from '../bus/messages.js';
-import { hostCgroups } from '../cgroups/host.js';
+import type { Spec } from '../oci/spec.js';
+import { emptyStats, type Cgroup } from '../cgroups/index.js';
+import { ContainerFiles } from './container-files.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
-import { ociState, processAlive, readExit, removeStateDir, writeState, SCHEMA_VERSION, type PersistedContainer, type Status } from '../state.js';
+import { ociState, removeStateDir, writeState, type Status } from '../state.js';
+import { persistedKey, persistedState, restorable } from './container-persist.js';
+import { containerHandlers } from './container-handlers.js';
+import { activity, debugInfo, valueName, type ContainerView } from './container-view.js';
+import { InitWatch } from './container-monitor.js';
 import type { Watch } from './inspection.js';
-import { runaEffects, attach, type ContainerEffects, type EffectHost, type ExecRequest, type MonitorFacts } from './container-effects.js';
+import { runaEffects, attach, type ContainerEffects, type EffectHost, type MonitorFacts } from './container-effects.js';
 import type { ContainerRecord } from './container-record.js';
 import { monitorSocket } from '../paths.js';
 import { killPoint } from '../faults.js';
@@ -31,22 +32,10 @@ export type { ContainerRecord } from './container-record.js';
 export { cgroupDirs, execCgroupDirs } from './container-cgroups.js';
 export type { ContainerEffects } from './container-effects.js';
 
-/** Exit status recorded when a monitor vanished without writing one: its death SIGKILLs the init (pdeathsig). */
-export const LOST_MONITOR_STATUS = 137;
+export { LOST_MONITOR_STATUS } from './container-monitor.js';
 
-/**
- * The container machine with runa's effects provided once per daemon (`provide` copies a whole
- * machine: too dear per container): an invoked effect finds its container's through the actor
- * system it runs in.
- */
-const owners = new WeakMap<ActorSystem<any>, ContainerActor>();
-const providedMachine = containerMachine.provide({
-  actors: Object.fromEntries(CONTAINER_EFFECT_KEYS.map((key) => [key, fromPromise(async ({ input, system }) => {
-    const owner = owners.get(system);
-    if (!owner) throw new RunaError('not_running', 'container not running');
-    return owner.perform(key, input);
-  })])) as never,
-});
+/** The container machine with runa's effects provided once per daemon (src/actors/invoked.ts). */
+const provided = providedByOwner(containerMachine, CONTAINER_EFFECT_KEYS);
 
 export interface ContainerActorOptions {
   /** the actors' bus: the container's sandbox hears about it there, and orders it about */
@@ -87,22 +76,24 @@ export class ContainerActor implements EffectHost {
   /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
   sandboxSettled: Promise<unknown> = Promise.resolve();
   private gone = false;
+  private readonly files: ContainerFiles;
 
   constructor(readonly record: ContainerRecord, private readonly opts: ContainerActorOptions) {
     this.bus = opts.bus;
     this.history = opts.history ?? new History();
-    this.specCache = opts.spec ?? null;
+    this.files = new ContainerFiles(record, opts.spec ?? null);
     if (opts.monitor) {
       Object.assign(this.monitor, { monitorPid: opts.monitor.pid, monitorStartTime: opts.monitor.startTime, initPid: opts.monitor.initPid, initStartTime: opts.monitor.initStartTime ?? null });
     }
     this.effects = { ...runaEffects(this), ...opts.effects } as ContainerEffects;
-    this.container = createActor(providedMachine, {
+    this.watch = new InitWatch(record, this.monitor, { exited: (status) => this.exited(status), gone: () => this.gone });
+    this.container = createActor(provided.machine, {
       input: { id: record.id },
       ...(opts.snapshot ? { snapshot: restorable(opts.snapshot) as never } : {}),
       // What each transition was caused by, for the history: the event the machine took.
       inspect: (ev) => { if (ev.type === '@xstate.event' && ev.actorRef === this.container) this.cause = ev.event.type; },
     });
-    owners.set(this.container.system, this);
+    provided.own(this.container, this);
     this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, watch: opts.watch });
     this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch: opts.watch, serving: true });
     this.last = this.container.getSnapshot();
@@ -112,7 +103,7 @@ export class ContainerActor implements EffectHost {
     this.track(this.init.actor, this.init.address);
     this.track(this.gofer.actor, goferAddress(record.id));
     this.syncCompanions();
-    this.mailbox = opts.bus.register(this.address, this.handlers());
+    this.mailbox = opts.bus.register(this.address, containerHandlers(this));
   }
 
   get id(): string { return this.record.id; }
@@ -136,47 +127,27 @@ export class ContainerActor implements EffectHost {
   }
 
   /** An operation whose turn has come (a message the mailbox is handling). */
-  private turn<T = unknown>(event: ContainerEvent): Promise<T> {
+  turn<T = unknown>(event: ContainerEvent): Promise<T> {
     this.followUnmonitored();
     return this.decide<T>(event);
   }
 
   /** Send an operation now (its turn has come): the machine refuses it, or settles it with an outcome. */
-  private decide<T>(event: ContainerEvent): Promise<T> {
+  decide<T>(event: ContainerEvent): Promise<T> {
     const snap = this.container.getSnapshot();
     const r = snap.status === 'active' ? refusal(snap, event) : { code: 'not_exist', message: 'container does not exist' };
     if (r) return Promise.reject(new RunaError(r.code, r.message));
-    const seq = snap.context.seq;
-    const outcome = new Promise<Outcome>((resolve) => {
-      const check = (s: ContainerSnapshot) => {
-        const o = s.context.outcome;
-        if (o && o.seq > seq && isSettled(s)) { sub.unsubscribe(); resolve(o); }
-      };
-      const sub = this.container.subscribe(check);
-      check(this.container.getSnapshot());
-    });
+    const answer = outcomeAfter<T>(this.container, snap.context.seq, (s) => isSettled(s as ContainerSnapshot), this.errors);
     this.container.send(event);
-    return outcome.then((o) => {
-      if (o.ok) return o.value as T;
-      throw this.errors.get(o.seq) ?? new RunaError(o.code, o.message);
-    }).finally(() => this.errors.delete(seq + 1));
+    return answer;
   }
 
   /** The errors effects threw, by operation, so that the caller gets the error itself. */
   private readonly errors = new Map<number, unknown>();
 
-  /** Run an effect the machine invoked (`owners`). */
-  async perform(key: keyof ContainerEffects, input: unknown): Promise<unknown> {
-    const ticket = this.container.getSnapshot().context.seq;
-    this.running.set(ticket, { effect: key, ticket, since: performance.now() });
-    try {
-      return await (this.effects[key] as (i: unknown) => unknown)(input);
-    } catch (e) {
-      this.errors.set(ticket, e);
-      throw e;
-    } finally {
-      this.running.delete(ticket);
-    }
+  /** Run an effect the machine invoked (src/actors/invoked.ts). */
+  perform(key: string, input: unknown): Promise<unknown> {
+    return performKept(key, this.container.getSnapshot().context.seq, () => (this.effects[key as keyof ContainerEffects] as (i: unknown) => unknown)(input), this.running, this.errors);
   }
 
   // ---- what follows the machine ----
@@ -228,66 +199,8 @@ export class ContainerActor implements EffectHost {
     }).catch(() => undefined);
   }
 
-  /** Orders from the sandbox, in turn with the container's operations; facts from its processes, at once. */
-  private handlers() {
-    const order = <T>(type: 'sandbox.stop' | 'sandbox.pause' | 'sandbox.resume', otherwise: T) => async (): Promise<T> => {
-      await undefined; // begun a microtask later, never inside its sender's call
-      this.followUnmonitored();
-      if (refusal(this.container.getSnapshot(), { type })) return otherwise;
-      return this.decide<T>({ type });
-    };
-    return {
-      // The client's operations, from the daemon's router: each in its turn, one event to the machine.
-      'container.created': (m: { monitorPid: number; initPid: number; start?: boolean }) => this.onCreated(m.monitorPid, m.initPid, m.start ?? false),
-      'container.createFailed': async () => { if (this.status === 'creating') await this.turn({ type: 'container.delete', force: true }); },
-      'container.hooks': (m: { kind: HookKind; childPid: number }) => this.turn<void>({ type: 'container.hooks', kind: m.kind, childPid: m.childPid }),
-      'container.start': () => this.turn<void>({ type: 'container.start' }),
-      'container.exec': (m: { process: ExecRequest['overrides']; consoleSocket?: string; supervised?: boolean; ignorePaused?: boolean; cgroups?: string[]; pidfdSocket?: string }) => this.turn<{ execId: string; plan: string }>({
-        type: 'container.exec', ignorePaused: m.ignorePaused ?? false,
-        request: { overrides: m.process, consoleSocket: m.consoleSocket, supervised: m.supervised, cgroups: m.cgroups, pidfdSocket: m.pidfdSocket } satisfies ExecRequest,
-      }),
-      'exec.started': (m: { execId: string; monitorPid: number }) => this.openExec(m.execId, m.monitorPid),
-      'exec.failed': { concurrent: true, handle: (m: { execId: string }) => this.execGone(m.execId) },
-      'container.kill': (m: { signal: number; all?: boolean; pid?: number }) => this.turn<void>({ type: 'container.kill', signal: m.signal, all: m.all ?? false, ...(m.pid !== undefined ? { pid: m.pid } : {}) }),
-      'container.delete': async (m: { force?: boolean }) => (await this.turn<{ warnings: string[] } | undefined>({ type: 'container.delete', force: m.force ?? false })) ?? { warnings: [] },
-      'container.pause': async () => {
-        await this.turn({ type: 'container.pause' });
-        // A root's pause is its sandbox's: it returns once every member is paused too.
-        await this.sandboxSettled;
-      },
-      'container.resume': async () => {
-        await this.turn({ type: 'container.resume' });
-        await this.sandboxSettled;
-      },
-      'container.checkpoint': (m: { options: unknown }) => this.turn<void>({ type: 'container.checkpoint', options: m.options }),
-      'container.update': (m: { resources: unknown }) => {
-        const r = LinuxResourcesSchema.safeParse(m.resources);
-        if (!r.success) throw new RunaError('invalid_argument', `resources: ${describeIssues(r.error)}`);
-        return this.turn<{ warnings: string[] }>({ type: 'container.update', resources: r.data });
-      },
-      // Reads and waits: answered as they arrive, beside the operation in its turn.
-      'container.wait': { concurrent: true, handle: () => this.wait() },
-      'container.stats': { concurrent: true, handle: () => statsEvent(this.id, this.stats()) as never }, // the wire's form (decimal strings), which the schema reads
-      'container.state': { concurrent: true, handle: () => this.state() },
-      'container.file': { concurrent: true, handle: (m: { request: FileRequest }) => this.file(m.request) as never },
-      // Facts from its processes, applied at once (an operation may be waiting for them).
-      'process.started': { concurrent: true, handle: (m: { name: string }) => { if (m.name === 'init') this.fact({ type: 'process.started' }); } },
-      'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') this.exited(m.exitStatus); } },
-      'process.lost': {
-        concurrent: true,
-        handle: (m: { name: string }) => {
-          if (m.name === 'init') this.initLost();
-          else this.execGone(m.name);
-        },
-      },
-      'order.stop': async () => { await order('sandbox.stop', undefined)(); },
-      'order.pause': async () => (await order('sandbox.pause', false)()) === true,
-      'order.resume': async () => (await order('sandbox.resume', false)()) === true,
-    } as const;
-  }
-
   /** A fact the machine takes where it applies. */
-  private fact(event: ContainerEvent): void {
+  fact(event: ContainerEvent): void {
     const snap = this.container.getSnapshot();
     if (snap.status === 'active' && snap.can(event)) this.container.send(event);
   }
@@ -298,80 +211,28 @@ export class ContainerActor implements EffectHost {
   }
 
   persist(): void {
-    if (this.gone || this.persistHeld) return;
-    const status = this.status;
-    if (status === 'deleted') return;
-    const m = this.monitor;
-    const snapshot = this.container.getPersistedSnapshot() as unknown as { value: unknown; context: Record<string, unknown>; children?: unknown };
-    const state: PersistedContainer = {
-      schemaVersion: SCHEMA_VERSION,
-      ociVersion: this.record.ociVersion,
-      id: this.id,
-      bundle: this.record.bundle,
-      rootfs: this.record.rootfs,
-      created: this.record.created,
-      owner: this.record.owner,
-      annotations: this.record.annotations,
-      status,
-      monitorPid: m.monitorPid,
-      monitorStartTime: m.monitorStartTime,
-      initPid: m.initPid,
-      supervised: this.record.supervised,
-      sandbox: this.record.sandbox,
-      ...(this.record.noNewKeyring ? { noNewKeyring: true } : {}),
-      ...(this.record.rdt ? { rdt: this.record.rdt } : {}),
-      initStartTime: m.initStartTime,
-      exitStatus: this.exitStatus,
-      cgroup: this.record.cgroup,
-      // Settled as the OCI status says (an effect in flight is not restored: it would run again), and
-      // without its outcome (an answer to a caller, not state).
-      snapshot: isSettled(this.container.getSnapshot())
-        ? { ...snapshot, context: { ...snapshot.context, outcome: null } }
-        : { ...snapshot, value: status === 'creating' ? { creating: 'idle' } : status, children: {}, context: { ...snapshot.context, settled: status === 'creating' ? 'creating' : status, outcome: null } },
-    };
-    writeState(this.record.stateDir, state);
+    if (this.gone || this.persistHeld || this.status === 'deleted') return;
+    writeState(this.record.stateDir, persistedState(this.record, this.monitor, this.container.getSnapshot(), this.container.getPersistedSnapshot()));
   }
 
   /** Keep a companion machine's changes of state in this container's history. */
   track(actor: AnyActor, address: string): void {
-    let last = String(actor.getSnapshot().value);
+    let last = valueName(actor.getSnapshot().value);
     actor.subscribe((s: { value: unknown; context: unknown }) => {
-      const now = String(s.value);
+      const now = valueName(s.value);
       if (now !== last) this.history.push({ actor: address, kind: 'transition', type: 'state', from: last, to: now, value: s.value, context: s.context });
       last = now;
     });
   }
 
   /** `runa debug`: the container's actors, their states and contexts, and its monitor. */
-  debugInfo() {
-    const machine = (address: string, a: AnyActor) => { const s = a.getSnapshot(); return { address, value: String(s.value), context: s.context }; };
-    const m = this.monitor;
-    return {
-      container: { address: this.address, value: containerState(this.container.getSnapshot()), context: shown(this.container.getSnapshot()), monitorPid: m.monitorPid, initPid: m.initPid, linked: m.linked, supervised: Boolean(this.record.supervised) },
-      processes: [machine(this.init.address, this.init.actor), ...[...this.execs.values()].map((e) => machine(e.process.address, e.process.actor))],
-      gofer: machine(goferAddress(this.id), this.gofer.actor),
-      status: this.status,
-    };
-  }
+  debugInfo() { return debugInfo(this.view()); }
 
-  /**
-   * `runa debug --stacks`: what its actors are doing now: effects invoked and not answered
-   * (by operation, with their age), monitor requests in flight, and every child actor still active.
-   */
-  activity() {
-    const now = performance.now();
-    const effects = [...this.running.values()].map((r) => ({ actor: this.address, effect: r.effect, ticket: r.ticket, state: 'running' as const, ms: Math.round(now - r.since) }));
-    const processes: Array<[string, ProcessActor]> = [[this.init.address, this.init], ...[...this.execs.values()].map((e): [string, ProcessActor] => [e.process.address, e.process])];
-    for (const [address, p] of processes) for (const f of p.inFlight()) effects.push({ actor: address, ...f } as never);
-    const children: Array<{ actor: string; src: string; sessionId: string }> = [];
-    const actors: Array<[string, AnyActor]> = [[this.address, this.container], [goferAddress(this.id), this.gofer.actor], ...processes.map(([a, p]): [string, AnyActor] => [a, p.actor])];
-    for (const [address, actor] of actors) {
-      const kids = (actor.getSnapshot() as { children?: Record<string, AnyActor | undefined> }).children ?? {};
-      for (const child of Object.values(kids)) {
-        if (child && child.getSnapshot().status === 'active') children.push({ actor: address, src: String((child as { src?: unknown }).src ?? child.id), sessionId: child.sessionId });
-      }
-    }
-    return { effects, children };
+  /** `runa debug --stacks`: what its actors are doing now. */
+  activity() { return activity(this.view()); }
+
+  private view(): ContainerView {
+    return { address: this.address, id: this.id, status: this.status, container: this.container, monitor: this.monitor, supervised: Boolean(this.record.supervised), init: this.init, gofer: this.gofer, execs: [...this.execs.values()].map((e) => e.process), running: [...this.running.values()] };
   }
 
   onLeaveCreating(fn: () => void): void {
@@ -387,7 +248,7 @@ export class ContainerActor implements EffectHost {
   // ---- operations (each one event to the machine) ----
 
   /** nsinit reported `created`: attach to its monitor; `start` (run): the start follows, and its state write is the only one. */
-  private async onCreated(monitorPid: number, initPid: number, start: boolean): Promise<void> {
+  async onCreated(monitorPid: number, initPid: number, start: boolean): Promise<void> {
     this.persistHeld = start;
     try {
       await this.turn({ type: 'container.created', monitorPid, initPid });
@@ -416,19 +277,6 @@ export class ContainerActor implements EffectHost {
     }, 'container.settle');
   }
 
-  start(): Promise<void> { return this.operate({ type: 'container.start' }); }
-  kill(signal: number, all = false, pid?: number): Promise<void> { return this.operate({ type: 'container.kill', signal, all, ...(pid !== undefined ? { pid } : {}) }); }
-  async pause(): Promise<void> {
-    await this.operate({ type: 'container.pause' });
-    // A root's pause is its sandbox's: it returns once every member is paused too.
-    await this.sandboxSettled;
-  }
-  async resume(): Promise<void> {
-    await this.operate({ type: 'container.resume' });
-    await this.sandboxSettled;
-  }
-  checkpoint(options: unknown): Promise<void> { return this.operate({ type: 'container.checkpoint', options }); }
-  update(resources: unknown): Promise<{ warnings: string[] }> { return this.operate({ type: 'container.update', resources }); }
   async delete(force = false): Promise<{ warnings: string[] }> {
     return (await this.operate<{ warnings: string[] } | undefined>({ type: 'container.delete', force })) ?? { warnings: [] };
   }
@@ -460,7 +308,7 @@ export class ContainerActor implements EffectHost {
   }
 
   /** The exec'd process's monitor is up: open its gate and follow it until it exits. */
-  private async openExec(execId: string, monitorPid: number): Promise<void> {
+  async openExec(execId: string, monitorPid: number): Promise<void> {
     killPoint('exec:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
     const ex = this.execs.get(execId);
     if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
@@ -471,7 +319,7 @@ export class ContainerActor implements EffectHost {
     if (r.type === 'process.failed') throw new RunaError('exec_failed', `exec failed: ${r.message}`);
   }
 
-  private execGone(execId: string): void {
+  execGone(execId: string): void {
     const ex = this.execs.get(execId);
     if (!ex) return;
     this.execs.delete(execId);
@@ -508,93 +356,13 @@ export class ContainerActor implements EffectHost {
     this.fact({ type: 'process.started' });
   }
 
-  /** The init's monitor link closed. The monitor writes the exit record before it goes; without one it was killed. */
-  private initLost(): void {
-    if (!this.monitor.linked) return;
-    this.monitor.linked = false;
-    const exit = readExit(this.record.stateDir);
-    if (exit) this.exited(exit.exitStatus);
-    else if (processAlive(this.monitor.monitorPid, this.monitor.monitorStartTime)) this.awaitMonitorEnd(0);
-    else this.monitorLost();
-  }
+  // ---- the host side (src/actors/container-files.ts) ----
 
-  /**
-   * The link was dropped while its monitor lives on (one that broke its protocol, or a monitor
-   * still on its way out): its word comes when it ends, from the exit record it writes then,
-   * rather than a guess now. Checked every 25 ms for a second, then every 250 ms.
-   */
-  private awaitMonitorEnd(tick: number): void {
-    setTimeout(() => {
-      if (this.gone || this.monitor.linked) return;
-      if (processAlive(this.monitor.monitorPid, this.monitor.monitorStartTime)) { this.awaitMonitorEnd(tick + 1); return; }
-      const exit = readExit(this.record.stateDir);
-      if (exit) this.exited(exit.exitStatus);
-      else this.monitorLost();
-    }, tick < 40 ? 25 : 250).unref();
-  }
-
-  /**
-   * The monitor is gone without an exit record (killed). Its own child died with it (pdeathsig):
-   * status 137. A supervised init is the caller's and lives on: it is followed by pid and start
-   * time until it is gone, and signalled directly.
-   */
-  monitorLost(): void {
-    if (!this.record.supervised || !processAlive(this.monitor.initPid, this.monitor.initStartTime)) {
-      this.exited(this.record.supervised ? -1 : LOST_MONITOR_STATUS);
-      return;
-    }
-    this.unmonitored = true;
-    const timer = setInterval(() => {
-      if (this.gone || !this.followUnmonitored()) clearInterval(timer);
-    }, 250);
-    timer.unref();
-  }
-
-  /** A supervised init with no monitor: is it still there? Its end is applied at once (before any operation too). */
-  private unmonitored = false;
-  private followUnmonitored(): boolean {
-    if (!this.unmonitored || this.monitor.linked) return false;
-    if (processAlive(this.monitor.initPid, this.monitor.initStartTime)) return true;
-    this.unmonitored = false;
-    this.exited(-1);
-    return false;
-  }
-
-  // ---- the host side ----
-
-  private cg: Cgroup | null = null;
-  /** The container's cgroup (opened lazily; null for containers without one). */
-  cgroup(): Cgroup | null {
-    if (!this.cg && this.record.cgroup) {
-      const { path: cgPath, createdDirs, usedDirs } = this.record.cgroup;
-      this.cg = Cgroup.open(hostCgroups().layout, cgPath, { createdDirs, ...(usedDirs ? { usedDirs } : {}) });
-    }
-    return this.cg;
-  }
-
-  /** `why`: the refusal when there is none (a rootless container without delegation has none). */
-  requireCgroup(why = `container ${JSON.stringify(this.id)} has no cgroup`): Cgroup {
-    const cg = this.cgroup();
-    if (!cg) throw new RunaError('no_cgroup', why);
-    return cg;
-  }
-
-  /**
-   * Whether the config has hooks of this kind. None is the usual case: then no hook runs (and
-   * no OCI state is built for them).
-   */
-  hasHooks(kind: string): boolean {
-    const hooks = (this.spec().hooks as Record<string, unknown> | undefined)?.[kind];
-    return Array.isArray(hooks) && hooks.length > 0;
-  }
-
-  /** The config.json this container was created with (kept in its state dir). */
-  spec(): Spec {
-    this.specCache ??= parseSpecText(fs.readFileSync(path.join(this.record.stateDir, 'config.json'), 'utf8')) as Spec;
-    return this.specCache;
-  }
-  setSpec(spec: Spec): void { this.specCache = spec; }
-  private specCache: Spec | null = null;
+  cgroup(): Cgroup | null { return this.files.cgroup(); }
+  requireCgroup(why?: string): Cgroup { return this.files.requireCgroup(why); }
+  hasHooks(kind: string): boolean { return this.files.hasHooks(kind); }
+  spec(): Spec { return this.files.spec(); }
+  setSpec(spec: Spec): void { this.files.setSpec(spec); }
 
   /** The container's processes are let go of (teardown): its monitor link, its exec'd processes. */
   release(): void {
@@ -611,7 +379,7 @@ export class ContainerActor implements EffectHost {
     this.release();
     this.gofer.stop();
     this.mailbox.close();
-    queueMicrotask(() => { owners.delete(this.container.system); });
+    queueMicrotask(() => provided.disown(this.container));
     // The sandbox counts its containers down: its root's going, or a member leaving.
     const to = sandboxAddress(this.sandboxId);
     if (this.isSandboxRoot) this.bus.tell({ type: 'member.status', from: this.address, to, id: this.id, status: 'deleted', exitStatus: this.exitStatus });
@@ -627,35 +395,15 @@ export class ContainerActor implements EffectHost {
     this.init.stop();
     this.container.stop();
   }
+
+  /** The init's monitor link closed: its word, or its loss (src/actors/container-monitor.ts). */
+  initLost(): void { this.watch.lost(); }
+
+  /** The monitor is gone without an exit record. */
+  monitorLost(): void { this.watch.monitorLost(); }
+
+  followUnmonitored(): boolean { return this.watch.follow(); }
+
+  private readonly watch: InitWatch;
 }
 
-/** The context as `runa debug` shows it: what the container keeps, not the bookkeeping of its operations. */
-function shown(s: ContainerSnapshot) {
-  const { id, exitStatus, pendingSignals } = s.context;
-  return { id, exitStatus, pendingSignals };
-}
-
-/**
- * What of a snapshot is worth a state write: a change of the OCI status (an in-between state's
- * too: a program that started while its start's poststart hooks run is running) or of what the
- * context keeps; not a kill in running, not an operation's bookkeeping.
- */
-function persistedKey(s: ContainerSnapshot): string {
-  const c = s.context;
-  return JSON.stringify([containerStatus(s), c.exitStatus, c.pendingSignals, c.programStarted, c.followed]);
-}
-
-/**
- * A persisted snapshot as this machine restores it: one written by an older runa has a flat
- * `creating` and fewer context fields.
- */
-function restorable(snapshot: unknown): unknown {
-  const s = snapshot as { value: unknown; context: Record<string, unknown> };
-  const status = typeof s.value === 'string' ? s.value : Object.keys(s.value as object)[0];
-  const settled = status === 'creating' ? 'creating' : status === 'deleted' ? 'stopped' : status;
-  return {
-    ...s,
-    value: s.value === 'creating' ? { creating: 'idle' } : s.value,
-    context: { settled, programStarted: status === 'running', followed: null, seq: 0, ...s.context, outcome: null },
-  };
-}

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { EffectInputs, ContainerEffectKey, AttachOutput, ContainerStatus } from '../machines/container.js';
+import type { EffectInputs, ContainerEffectKey, AttachOutput, ContainerStatus } from '../machines/index.js';
 import { ProcessActor } from './process-actor.js';
 import type { ActorBus } from './actor-bus.js';
 import { containerPids } from '../proc.js';

@@ -3,8 +3,8 @@
 // the gate and to signal, and hears from it what the monitor reports (started, exited,
 // gone) as facts.
 import { createActor, type Actor } from 'xstate';
-import { TicketedEffects, providedOnce } from './effects.js';
-import { processMachine, type MonitorRequest, type ProcessRole } from '../machines/process.js';
+import { monitorIdle, processMachine, type ProcessEvent, type ProcessRole, type ProcessSnapshot } from '../machines/process.js';
+import { outcomeAfter, performKept, providedByOwner } from './invoked.js';
 import { containerAddress } from './sandbox-actor.js';
 import { MonitorLink } from './monitor-link.js';
 import { RunaError } from '../errors.js';
@@ -22,17 +22,15 @@ export interface ProcessActorOptions {
   watch?: Watch;
 }
 
-/** The process's dealings with its monitor, by the keys its machine spawns (tests swap them). */
+/** The process's dealings with its monitor, by the keys its machine invokes (tests swap them). */
 export interface ProcessEffects {
   attachMonitor(req: { socket: string; expectedPid: number | null }): Promise<MonitorHello>;
   openGate(): Promise<MonitorMessage>;
   signalProcess(req: { signal: number }): Promise<void>;
 }
 
-/** The process machine with its monitor effects provided once per daemon. */
-const processEffectsMachine = providedOnce(processMachine, ['attachMonitor', 'openGate', 'signalProcess']);
-/** A request to the monitor as the actor asks it (the ticket is added on the way). */
-type MonitorAsk = MonitorRequest extends infer R ? (R extends MonitorRequest ? Omit<R, 'ticket'> : never) : never;
+/** The process machine with its monitor effects provided once per daemon (src/actors/invoked.ts). */
+const provided = providedByOwner(processMachine, ['attachMonitor', 'openGate', 'signalProcess']);
 
 export class ProcessActor {
   readonly actor: Actor<typeof processMachine>;
@@ -40,29 +38,26 @@ export class ProcessActor {
   private readonly mailbox: Mailbox;
   private readonly containerAddr: string;
 
-  private readonly effects: TicketedEffects<MonitorAsk>;
+  private readonly effects: ProcessEffects;
+  private readonly running = new Map<number, { effect: string; ticket: number; since: number }>();
+  private readonly errors = new Map<number, unknown>();
 
   constructor(readonly container: string, readonly name: string, readonly role: ProcessRole, private readonly opts: ProcessActorOptions & { effects?: Partial<ProcessEffects> }) {
-    const effects: ProcessEffects = {
+    this.effects = {
       attachMonitor: (r) => this.attach(r.socket, r.expectedPid),
       openGate: () => this.gate(),
       signalProcess: (r) => this.signal(r.signal),
       ...opts.effects,
     };
-    this.effects = new TicketedEffects<MonitorAsk>({
-      'monitor.attach': (r) => effects.attachMonitor(r),
-      'monitor.gate': () => effects.openGate(),
-      'monitor.signal': (r) => effects.signalProcess(r),
-    });
-    this.actor = createActor(processEffectsMachine.machine(), { input: { role } });
-    processEffectsMachine.register(this.actor, this.effects);
+    this.actor = createActor(provided.machine, { input: { role } });
+    provided.own(this.actor, this);
     this.actor.start();
     this.containerAddr = containerAddress(container);
     opts.watch?.(this.actor, this.address, this.containerAddr);
     this.mailbox = opts.bus.register(this.address, {
-      'process.attach': (m) => this.effects.ask<MonitorHello>({ type: 'monitor.attach', socket: m.socket, expectedPid: m.expectedPid }),
-      'process.gate': () => this.effects.ask<MonitorMessage>({ type: 'monitor.gate' }),
-      'process.signal': async (m) => { await this.effects.ask({ type: 'monitor.signal', signal: m.signal }); },
+      'process.attach': (m) => this.ask<MonitorHello>({ type: 'monitor.attach', socket: m.socket, expectedPid: m.expectedPid }),
+      'process.gate': () => this.ask<MonitorMessage>({ type: 'monitor.gate' }),
+      'process.signal': async (m) => { await this.ask({ type: 'monitor.signal', signal: m.signal }); },
       // A fact about its container: applied as it arrives, even while a request to the monitor waits.
       'process.follow': { concurrent: true, handle: (m) => this.follow(m.status, m.pid, m.exitStatus) },
     });
@@ -71,7 +66,25 @@ export class ProcessActor {
   get address(): string { return processAddress(this.container, this.name); }
 
   /** Its monitor requests not yet answered (`runa debug --stacks`). */
-  inFlight() { return this.effects.inFlight(); }
+  inFlight() {
+    const now = performance.now();
+    return [...this.running.values()].map((r) => ({ effect: r.effect, ticket: r.ticket, state: 'running' as const, ms: Math.round(now - r.since) }));
+  }
+
+  /** A request to the monitor, in its mailbox's turn: its machine invokes the effect, and its outcome is the answer. */
+  private ask<T>(event: Extract<ProcessEvent, { type: `monitor.${string}` }>): Promise<T> {
+    const snap = this.actor.getSnapshot();
+    if (snap.status !== 'active') return Promise.reject(new RunaError('not_running', 'container not running'));
+    const answer = outcomeAfter<T>(this.actor, snap.context.seq, (s) => monitorIdle(s as ProcessSnapshot), this.errors);
+    this.actor.send(event);
+    return answer;
+  }
+
+  /** Run an effect the machine invoked (src/actors/invoked.ts). */
+  perform(key: string, input: unknown): Promise<unknown> {
+    const fn = this.effects[key as keyof ProcessEffects] as (i: unknown) => Promise<unknown>;
+    return performKept(key, this.actor.getSnapshot().context.seq, () => fn(input), this.running, this.errors);
+  }
 
   /** Connect to the monitor, check it is the one expected, and report what it says from then on. */
   private async attach(socket: string, expectedPid: number | null): Promise<MonitorHello> {
@@ -151,8 +164,8 @@ export class ProcessActor {
 
   stop(): void {
     this.detach();
-    this.effects.rejectAll(new RunaError('not_running', 'container not running'));
     this.mailbox.close();
     this.actor.stop();
+    provided.disown(this.actor);
   }
 }

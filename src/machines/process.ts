@@ -1,14 +1,17 @@
-import { assertEvent, assign, fromPromise, setup, spawnChild, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
 
 /**
- * A container's init or an exec'd process (docs/LIFECYCLE.md, "Process"): created (monitor
- * spawned, gate closed) → running (user program exec'd) → paused (cgroup frozen) ⇄
- * running → stopped (exit status recorded, `128+signal` if signalled).
- *
- * Its dealings with the process's nsinit monitor are actors it spawns by key, provided by
- * the actor layer (src/actors/process-actor.ts) and swapped by tests: `attachMonitor`
- * (connect and check it is the expected monitor), `openGate` (exec the user program) and
- * `signalProcess`. Each request carries a ticket, by which its answer goes back.
+ * A container's init or an exec'd process (docs/LIFECYCLE.md, "Process"). Two regions side by
+ * side:
+ * - `life`: created (monitor spawned, gate closed) → running (user program exec'd) → paused
+ *   (cgroup frozen) ⇄ running → stopped (exit status recorded, `128+signal` if signalled);
+ * - `monitor`: its dealings with the process's nsinit monitor, one at a time: attaching
+ *   (connect and check it is the expected monitor), gating (exec the user program) and
+ *   signalling each invoke their effect, provided by key by the actor layer
+ *   (src/actors/process-actor.ts) and swapped by tests, and go back to idle on `onDone` or
+ *   `onError`, with the answer as the outcome in the context.
+ * The monitor answers for the process's state, so its requests are taken whatever the process's
+ * life is.
  */
 
 export type ProcessRole = 'init' | 'exec';
@@ -18,10 +21,16 @@ export interface ProcessInput {
   pid?: number;
 }
 
+/** What a monitor request came to: its value, or its error (code and message, as RunaError carries). */
+export type ProcessOutcome = { seq: number; ok: true; value?: unknown } | { seq: number; ok: false; code: string; message: string };
+
 export interface ProcessContext {
   pid: number | null;
   exitStatus: number | null;
   role: ProcessRole;
+  /** Requests to the monitor taken so far; `outcome` is the last one's. */
+  seq: number;
+  outcome: ProcessOutcome | null;
 }
 
 export type ProcessEvent =
@@ -29,15 +38,27 @@ export type ProcessEvent =
   | { type: 'process.pause' }
   | { type: 'process.resume' }
   | { type: 'process.exited'; exitStatus: number }
-  | { type: 'monitor.attach'; ticket: number; socket: string; expectedPid: number | null }
-  | { type: 'monitor.gate'; ticket: number }
-  | { type: 'monitor.signal'; ticket: number; signal: number };
+  | { type: 'monitor.attach'; socket: string; expectedPid: number | null }
+  | { type: 'monitor.gate' }
+  | { type: 'monitor.signal'; signal: number };
 
-/** What a monitor effect is given: the request, ticket included. */
+/** A request to the monitor, as its effect is given it. */
 export type MonitorRequest = Extract<ProcessEvent, { type: `monitor.${string}` }>;
 const nothing = fromPromise<unknown, MonitorRequest>(async () => undefined);
 
 export type ProcessStatus = 'created' | 'running' | 'paused' | 'stopped';
+
+const outputOf = (event: unknown): unknown => (event as { output?: unknown }).output;
+const errorOf = (event: unknown): { code?: unknown; message?: unknown } | null => (event as { error?: { code?: unknown; message?: unknown } }).error ?? null;
+
+/** One monitor request's in-between state: invoke its effect, then idle again with the answer. */
+const request = (src: 'attachMonitor' | 'openGate' | 'signalProcess') => ({
+  invoke: {
+    id: src, src, input: ({ event }: { event: ProcessEvent }) => event as MonitorRequest,
+    onDone: { target: 'idle', actions: 'done' as const },
+    onError: { target: 'idle', actions: 'fail' as const },
+  },
+});
 
 export const processMachine = setup({
   types: {
@@ -63,37 +84,57 @@ export const processMachine = setup({
         return event.exitStatus;
       },
     }),
+    begin: assign(({ context }) => ({ seq: context.seq + 1, outcome: null })),
+    done: assign(({ context, event }) => ({ outcome: { seq: context.seq, ok: true as const, value: outputOf(event) } })),
+    fail: assign(({ context, event }) => {
+      const e = errorOf(event);
+      return { outcome: { seq: context.seq, ok: false as const, code: typeof e?.code === 'string' ? e.code : 'failed', message: String(e?.message ?? e) } };
+    }),
   },
 }).createMachine({
   id: 'process',
-  initial: 'created',
-  context: ({ input }) => ({ pid: input.pid ?? null, exitStatus: null, role: input.role }),
-  on: {
-    // Requests to the monitor run beside the lifecycle: the monitor answers for the process's state.
-    'monitor.attach': { actions: spawnChild('attachMonitor', { input: ({ event }) => event as MonitorRequest }) },
-    'monitor.gate': { actions: spawnChild('openGate', { input: ({ event }) => event as MonitorRequest }) },
-    'monitor.signal': { actions: spawnChild('signalProcess', { input: ({ event }) => event as MonitorRequest }) },
-  },
+  type: 'parallel',
+  context: ({ input }) => ({ pid: input.pid ?? null, exitStatus: null, role: input.role, seq: 0, outcome: null }),
   states: {
-    created: {
-      on: {
-        'process.start': { target: 'running', actions: 'recordPid' },
-        'process.exited': { target: 'stopped', actions: 'recordExit' },
+    life: {
+      initial: 'created',
+      states: {
+        created: {
+          on: {
+            'process.start': { target: 'running', actions: 'recordPid' },
+            'process.exited': { target: 'stopped', actions: 'recordExit' },
+          },
+        },
+        running: {
+          on: {
+            'process.pause': { target: 'paused' },
+            'process.exited': { target: 'stopped', actions: 'recordExit' },
+          },
+        },
+        paused: {
+          on: {
+            'process.resume': { target: 'running' },
+            'process.exited': { target: 'stopped', actions: 'recordExit' },
+          },
+        },
+        stopped: {},
       },
     },
-    running: {
-      on: {
-        'process.pause': { target: 'paused' },
-        'process.exited': { target: 'stopped', actions: 'recordExit' },
+    monitor: {
+      initial: 'idle',
+      states: {
+        idle: {
+          on: {
+            'monitor.attach': { target: 'attaching', actions: 'begin' },
+            'monitor.gate': { target: 'gating', actions: 'begin' },
+            'monitor.signal': { target: 'signalling', actions: 'begin' },
+          },
+        },
+        attaching: request('attachMonitor'),
+        gating: request('openGate'),
+        signalling: request('signalProcess'),
       },
     },
-    paused: {
-      on: {
-        'process.resume': { target: 'running' },
-        'process.exited': { target: 'stopped', actions: 'recordExit' },
-      },
-    },
-    stopped: {},
   },
 });
 
@@ -101,5 +142,10 @@ export type ProcessMachine = typeof processMachine;
 export type ProcessSnapshot = SnapshotFrom<typeof processMachine>;
 
 export function processStatus(snapshot: ProcessSnapshot): ProcessStatus {
-  return snapshot.value;
+  return (snapshot.value as { life: ProcessStatus }).life;
+}
+
+/** Whether no request to the monitor is in flight. */
+export function monitorIdle(snapshot: ProcessSnapshot): boolean {
+  return (snapshot.value as { monitor: string }).monitor === 'idle';
 }
