@@ -338,7 +338,11 @@ test('process: env and HOME from the container\'s passwd, capabilities, rlimits,
   const seccomp = { filter: { flags: 0, program: Buffer.alloc(8), notify: false } } as any;
   const nnp = plan(spec(), facts(), { seccomp });
   assert.ok(nnp.findIndex((o) => o.op === 'seccomp') > nnp.findIndex((o) => o.op === 'nonewprivs'));
-  assert.deepEqual(nnp.slice(-3).map((o) => o.op), ['seccomp', 'gate', 'exec']);
+  // after the gate: nsinit loads it as exec's last step, so only execve runs under it
+  assert.deepEqual(nnp.slice(-3).map((o) => o.op), ['gate', 'seccomp', 'exec']);
+  // a filter with a listener goes before the gate (its fd reaches the monitor over the setup socket)
+  const notify = plan(spec(), facts(), { seccomp: { filter: { ...seccomp.filter, notify: true } } });
+  assert.deepEqual(notify.slice(-3).map((o) => o.op), ['seccomp', 'gate', 'exec']);
 });
 
 test('process labels: refused without the LSM, written where the host has the attr file', () => {

@@ -137,9 +137,15 @@ export class ContainerActor implements EffectHost {
     const snap = this.container.getSnapshot();
     const r = snap.status === 'active' ? refusal(snap, event) : { code: 'not_exist', message: 'container does not exist' };
     if (r) return Promise.reject(new RunaError(r.code, r.message));
+    this.changeError = null;
     const answer = outcomeAfter<T>(this.container, snap.context.seq, (s) => isSettled(s as ContainerSnapshot), this.errors);
     this.container.send(event);
-    return answer;
+    return answer.then((v) => {
+      const e = this.changeError;
+      this.changeError = null;
+      if (e) throw e; // its state could not be written, or its companions told
+      return v;
+    });
   }
 
   /** The errors effects threw, by operation, so that the caller gets the error itself. */
@@ -159,6 +165,18 @@ export class ContainerActor implements EffectHost {
 
   /** Every change of the machine: companions, sandbox, history, waiters and the state on disk follow. */
   private changed(after: ContainerSnapshot): void {
+    // An error here would be thrown inside the machine's notification (and end the daemon): it
+    // is kept, said, and given to the operation in progress instead (decide).
+    try {
+      this.follow(after);
+    } catch (e) {
+      this.changeError ??= e;
+      process.stderr.write(`runa: container ${JSON.stringify(this.id)}: ${(e as Error).message}\n`);
+    }
+  }
+  private changeError: unknown = null;
+
+  private follow(after: ContainerSnapshot): void {
     const before = this.last;
     this.last = after;
     const was = containerStatus(before);
