@@ -126,7 +126,7 @@ export interface Cell { value?: number; p90?: number; text?: string; detail?: un
 export interface Row {
   section: string;
   name: string;
-  unit: 'ms' | '/s' | 'MB' | 'insns';
+  unit: 'ms' | '/s' | 'MB' | 'insns' | 'actors';
   higherIsBetter?: boolean;
   runa: Cell;
   runc: Cell;

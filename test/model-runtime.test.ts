@@ -110,6 +110,10 @@ test('every simple path of the container machine replays on the real runtime', a
         assert.equal(r.stderr.trim(), why.message, `${id} ${trail.join(' → ')}: ${probe.type}`);
         assert.equal(await realStatus(id), final, `${id}: a refused ${probe.type} changes nothing`);
       }
+      // What the daemon recorded of it is a trace the machines allow (runa debug --check).
+      const check = await sb.run(['debug', '--check', id]);
+      assert.equal(check.code, 0, `${id} ${trail.join(' → ')}: ${check.stdout}${check.stderr}`);
+      assert.match(check.stdout, /recorded steps, each one the machines allow/);
       assert.equal((await sb.run(['delete', '--force', id])).code, 0);
     }
   }

@@ -6,6 +6,9 @@ import { rows, extra, opts, rootA, nextId, nextIdC, runa, runc, log, Failure, mu
 export interface DensitySample {
   n: number;
   started: number;
+  /** live actors in the daemon with the containers running (inspect.snapshot), and before */
+  actors?: number;
+  actorsBefore?: number;
   daemonBefore?: Mem | null;
   daemonAfter?: Mem | null;
   monitors?: Mem & { count: number };
@@ -23,6 +26,8 @@ export async function densityRuna(n: number): Promise<DensitySample> {
   await sleep(1000);
   const daemonBefore = memOf(dpid);
   const availBefore = memAvailable();
+  const liveActors = async () => ((await client.request({ type: 'inspect.snapshot' })) as { actors: unknown[] }).actors.length;
+  const actorsBefore = await liveActors();
   const ids = Array.from({ length: n }, () => nextId('d'));
   let started = 0;
   await pool(ids, 4, async (id) => {
@@ -36,7 +41,7 @@ export async function densityRuna(n: number): Promise<DensitySample> {
   const mons = processes((cmd) => cmd.startsWith(nsinitPath) && cmd.includes(rootA + '/'));
   const inits = mons.flatMap((m) => descendants(m.pid));
   const sample: DensitySample = {
-    n, started, daemonBefore, daemonAfter,
+    n, started, daemonBefore, daemonAfter, actors: await liveActors(), actorsBefore,
     monitors: sumMem(mons.map((m) => m.pid)),
     containers: sumMem(inits),
     memAvailableDropKB: availBefore - memAvailable(),
@@ -86,6 +91,12 @@ export async function phaseDensity(): Promise<void> {
         runa: { value: mb(overheadKB + a.containers.pss) }, runc: c ? { value: mb(c.containers.pss) } : noRunc,
         note: `runa: daemon growth (USS) + nsinit monitors (Pss) + container processes (Pss); runc: container processes (Pss) (started: ${started})`,
       });
+      if (a.actors !== undefined) {
+        rows.push({
+          section: 'density', name: `actors per idle container @ ${n}`, unit: 'actors', runa: { value: (a.actors - (a.actorsBefore ?? 0)) / Math.max(1, a.started) }, runc: { text: '—' },
+          note: 'live actors in the daemon (its inspector\'s snapshot) per running container: its sandbox, container, gofer and init process; effects are actors only while invoked',
+        });
+      }
       rows.push({
         section: 'density', name: `runtime overhead per container @ ${n}`, unit: 'MB',
         runa: { value: mb(overheadKB) }, runc: c ? { text: '0 (no process left)' } : noRunc,

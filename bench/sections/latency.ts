@@ -1,7 +1,17 @@
 // The bench's "latency" section. `run`, create/start/delete, exec, state and list: runa against runc, one call at a time.
 import { type ChildProcess } from 'node:child_process';
 import { describeFailure, stat } from '../util.js';
-import { type Row, rows, extra, opts, rootA, nextId, nextIdC, runa, runc, log, Failure, must, stopDaemon, bundleTrue, bundleSleep, alternate, noRunc } from '../harness.js';
+import { type Row, rows, extra, opts, rootA, nextId, nextIdC, runa, runc, log, Failure, must, stopDaemon, bundleTrue, bundleSleep, alternate, noRunc, daemonPid } from '../harness.js';
+import fs from 'node:fs';
+
+/** A process's user + system CPU time so far, in ms (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) * 10;
+  } catch { return NaN; }
+}
 
 export async function phaseLatency(): Promise<void> {
   log(`latency: ${opts.runs} runs per figure`);
@@ -9,10 +19,19 @@ export async function phaseLatency(): Promise<void> {
   must(await runa(['run', '-b', bundleTrue, nextId('warm')]), 'runa run (warm-up)');
   if (opts.runc) must(await runc(['run', '-b', bundleTrue, nextIdC('warm')]), 'runc run (warm-up)');
 
+  const dpid = daemonPid(rootA);
+  const cpuBefore = dpid ? cpuMs(dpid) : NaN;
+  let runaRuns = 0;
   const warm = await alternate(opts.runs,
-    async () => must(await runa(['run', '-b', bundleTrue, nextId('r')]), 'runa run').ms,
+    async () => { runaRuns++; return must(await runa(['run', '-b', bundleTrue, nextId('r')]), 'runa run').ms; },
     opts.runc ? async () => must(await runc(['run', '-b', bundleTrue, nextIdC('c')]), 'runc run').ms : null);
   rows.push({ section: 'latency', name: '`run /bin/true`, daemon warm', unit: 'ms', ...warm });
+  if (dpid) {
+    rows.push({
+      section: 'latency', name: 'the daemon\'s CPU per warm `run`', unit: 'ms', runa: { value: (cpuMs(dpid) - cpuBefore) / Math.max(1, runaRuns) }, runc: { text: '—' },
+      note: 'user + system time of the daemon process (/proc/PID/stat) over the warm runs, per run; runc has no daemon',
+    });
+  }
 
   log(`latency: ${opts.coldRuns} cold runs (daemon stopped before each)`);
   const cold = await alternate(opts.coldRuns, async () => {

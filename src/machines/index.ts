@@ -4,3 +4,4 @@ export * from './container-status.js';
 export * from './sandbox.js';
 export * from './gofer.js';
 export * from './process.js';
+export * from './conformance.js';

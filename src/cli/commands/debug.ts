@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { exactArgs, parseFlags, usage } from '../flags.js';
+import { checkHistory, type RecordedStep } from '../../machines/conformance.js';
 
 interface Machine { address: string; value: string; context: Record<string, unknown> }
 interface Debug {
@@ -53,6 +54,7 @@ const debug: Command = {
     events: { kind: 'string', usage: 'also print the container\'s last N events (0 to 256)', value: 'N', default: '0' },
     stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, its actors\' mailboxes, messages awaiting an answer, effects in flight' },
     format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
+    check: { kind: 'bool', usage: 'replay the container\'s recorded history against the machines: print each step the model forbids and exit 1 if there is one' },
   },
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
@@ -63,6 +65,15 @@ const debug: Command = {
     const events = eventsArg === undefined ? 0 : Number(eventsArg);
     if (!Number.isInteger(events) || events < 0 || events > 256) throw usage(`invalid value "${eventsArg}" for flag -events: a number from 0 to 256`);
     const client = await ctx.connect();
+    if (values.check) {
+      const { events: history } = await client.request<{ events: RecordedStep[] }>({ type: 'container.history', id: positionals[0] });
+      const bad = checkHistory(history);
+      const steps = history.filter((e) => e.kind === 'transition').length;
+      if (format === 'json') ctx.out(JSON.stringify({ id: positionals[0], steps, nonconforming: bad }) + '\n');
+      else if (!bad.length) ctx.out(`${positionals[0]}: ${steps} recorded steps, each one the machines allow\n`);
+      else for (const b of bad) ctx.out(`step ${b.index}: ${b.step.actor}  ${b.step.type}: ${b.step.from} → ${b.step.to}: ${b.why}\n`);
+      return bad.length ? 1 : 0;
+    }
     const d = await client.request<Debug>({ type: 'container.debug', id: positionals[0], events, ...(values.stacks ? { stacks: true } : {}) });
     if (format === 'json') {
       ctx.out(JSON.stringify(d) + '\n');
