@@ -288,5 +288,20 @@ async function destroyCgroup(c: EffectHost): Promise<void> {
   // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
   // A cgroup that existed before the container may hold others' processes: those stay.
   if (!tryKill(cg)) for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  await cg.destroy().catch((e) => process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message}\n`));
+  await cg.destroy().catch((e) => {
+    // Still busy after the wait: the state dir goes now (delete succeeds, as runc's does), and
+    // the daemon keeps trying for a minute, so that a slow exit does not leave the cgroup behind.
+    process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message} (trying again for a minute)\n`);
+    void (async () => {
+      const until = Date.now() + 60_000;
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1000).unref());
+        try { await cg.destroy(); return; } catch (err) {
+          if (Date.now() < until) continue;
+          process.stderr.write(`runa: warning: cgroup ${cg.path} left behind: ${(err as Error).message}\n`);
+          return;
+        }
+      }
+    })();
+  });
 }

@@ -3,8 +3,12 @@
 import fs from 'node:fs';
 import type { Hierarchy } from './hierarchy.js';
 
-/** How long destroy() waits, in all, for the cgroup to empty. */
-export const DESTROY_WAIT_MS = 2000;
+/**
+ * How long destroy() waits, in all, for the cgroup to empty: the processes it killed, and a
+ * monitor on its way out, leave within milliseconds on an idle host, but a loaded one (a CI
+ * machine running the fuzzers) took over 2 s.
+ */
+export const DESTROY_WAIT_MS = 10_000;
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
