@@ -293,22 +293,7 @@ export class Containerd {
   async start(): Promise<void> {
     const d = this.dir;
     fs.writeFileSync(path.join(d, 'config.toml'), [
-      'version = 2',
-      `root = "${d}/root"`,
-      `state = "${d}/state"`,
-      // Only the native snapshotter: the others mount (overlay) or need a special filesystem;
-      // "opt" would write /opt/containerd.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.overlayfs",',
-      '  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",',
-      '  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]',
-      '[grpc]',
-      `  address = "${this.sock}"`,
-      '[ttrpc]',
-      `  address = "${this.sock}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
+      ...containerdConfigHead(`${d}/root`, `${d}/state`, this.sock, { cri: false }),
       '',
     ].join('\n'));
     this.shimSocketsBefore = new Set(this.shimSockets());
@@ -540,4 +525,28 @@ export class Podman {
 
 function readPid(file: string): number {
   try { return Number(fs.readFileSync(file, 'utf8')) || 0; } catch { return 0; }
+}
+
+/**
+ * The head of a private containerd's config.toml: its own root, state and sockets, no debug or
+ * metrics listener, only the native snapshotter (the others mount overlays or need a special
+ * filesystem; "opt" would write /opt/containerd), and the CRI plugin only where asked.
+ */
+export function containerdConfigHead(root: string, state: string, sock: string, o: { cri: boolean }): string[] {
+  return [
+    'version = 2',
+    `root = "${root}"`,
+    `state = "${state}"`,
+    `disabled_plugins = [${o.cri ? '' : '"io.containerd.grpc.v1.cri", '}"io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.overlayfs",`,
+    '  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",',
+    '  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]',
+    '[grpc]',
+    `  address = "${sock}"`,
+    '[ttrpc]',
+    `  address = "${sock}.ttrpc"`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+  ];
 }

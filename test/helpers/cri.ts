@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  RUNTIME, cgroupChildren, cgroupDirs, command, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
+  RUNTIME, cgroupChildren, cgroupDirs, command, containerdConfigHead, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
   type CmdOpts, type CmdResult, type Leftovers,
 } from './callers.js';
 import { repo, sleep, until } from './runa.js';
@@ -88,20 +88,7 @@ export class CriContainerd {
     const d = this.dir;
     const cri = 'plugins."io.containerd.grpc.v1.cri"';
     return [
-      'version = 2',
-      `root = "${d}/root"`,
-      `state = "${d}/state"`,
-      'disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.overlayfs",',
-      '  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",',
-      '  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]',
-      '[grpc]',
-      `  address = "${this.sock}"`,
-      '[ttrpc]',
-      `  address = "${this.sock}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
+      ...containerdConfigHead(`${d}/root`, `${d}/state`, this.sock, { cri: true }),
       `[${cri}]`,
       `  sandbox_image = "${sandboxImage}"`,
       // This host withholds CAP_SYS_RESOURCE: the pause container's -998 would be refused.

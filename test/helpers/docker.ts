@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  RUNTIME, cgroupChildren, cgroupDirs, command, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
+  RUNTIME, cgroupChildren, cgroupDirs, command, containerdConfigHead, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
   type CmdOpts, type CmdResult, type Leftovers,
 } from './callers.js';
 import { sleep, until } from './runa.js';
@@ -88,20 +88,7 @@ export class Docker {
     const r = spawnSync('unshare', [`--net=${this.netns}`, 'ip', 'link', 'set', 'lo', 'up'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`unshare --net: ${r.stderr}`);
     fs.writeFileSync(path.join(d, 'containerd.toml'), [
-      'version = 2',
-      `root = "${d}/ctrd-root"`,
-      `state = "${d}/ctrd-state"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.internal.v1.opt", "io.containerd.snapshotter.v1.overlayfs",',
-      '  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",',
-      '  "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]',
-      '[grpc]',
-      `  address = "${this.ctrdSock}"`,
-      '[ttrpc]',
-      `  address = "${this.ctrdSock}.ttrpc"`,
-      '[debug]',
-      '  address = ""',
-      '[metrics]',
-      '  address = ""',
+      ...containerdConfigHead(`${d}/ctrd-root`, `${d}/ctrd-state`, this.ctrdSock, { cri: false }),
       '',
     ].join('\n'));
     // Else dockerd writes its trust key to /etc/docker/key.json (daemon.json only: no flag).
