@@ -51,8 +51,9 @@ export default exec;
 async function execCommand(ctx: Context, args: string[]): Promise<number> {
   // Flags come before the container id; everything after the id is the command.
   const { values, positionals } = parseFlags(args, execFlags, { stopAtPositional: true });
-  const [id, ...cmd] = positionals;
-  if (!id) throw usage('exec: a container-id is required');
+  const [given, ...cmd] = positionals;
+  if (!given) throw usage('exec: a container-id is required');
+  const id = ctx.id(given);
   const o: ExecOverrides = {};
   if (values['process-label'] !== undefined) o.selinuxLabel = values['process-label'] as string;
   if (values.apparmor !== undefined) o.apparmorProfile = values.apparmor as string;
