@@ -10,6 +10,7 @@ import {
   type ContainerEvent, type ContainerSnapshot, type ContainerStatus, type HookKind, type Outcome,
 } from '../machines/container.js';
 import { ProcessActor } from './process-actor.js';
+import { PidWaits } from './pid-waits.js';
 import { History } from './history.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import type { ActorBus, FileRequest, Mailbox } from './actor-bus.js';
@@ -82,6 +83,12 @@ export class ContainerActor implements EffectHost {
   private readonly running = new Map<number, Running>();
   private stoppedWaiters: Array<(status: number) => void> = [];
   private readonly execs = new Map<string, { process: ProcessActor; dir: string }>();
+  /** `wait --pid`: its init's and exec'd processes' exits by host pid (src/actors/pid-waits.ts) */
+  private readonly pidWaits = new PidWaits({
+    id: () => this.id, initPid: () => this.monitor.initPid, waitInit: () => this.wait(),
+    execPids: () => [...this.execs.keys()].flatMap((name) => this.execPid(name) ?? []),
+  });
+  private execPid(name: string): number | null { return this.execs.get(name)?.process.actor.getSnapshot().context.pid ?? null; }
   /** What happened to this container's actors lately (`runa debug --events`). */
   readonly history: History;
   /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
@@ -267,12 +274,13 @@ export class ContainerActor implements EffectHost {
       },
       // Reads and waits: answered as they arrive, beside the operation in its turn.
       'container.wait': { concurrent: true, handle: () => this.wait() },
+      'container.waitPid': { concurrent: true, handle: (m: { pid: number }) => this.pidWaits.wait(m.pid) },
       'container.stats': { concurrent: true, handle: () => statsEvent(this.id, this.stats()) as never }, // the wire's form (decimal strings), which the schema reads
       'container.state': { concurrent: true, handle: () => this.state() },
       'container.file': { concurrent: true, handle: (m: { request: FileRequest }) => this.file(m.request) as never },
       // Facts from its processes, applied at once (an operation may be waiting for them).
       'process.started': { concurrent: true, handle: (m: { name: string }) => { if (m.name === 'init') this.fact({ type: 'process.started' }); } },
-      'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') this.exited(m.exitStatus); } },
+      'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') this.exited(m.exitStatus); else this.pidWaits.exit(this.execPid(m.name), m.exitStatus); } },
       'process.lost': {
         concurrent: true,
         handle: (m: { name: string }) => {
@@ -601,6 +609,7 @@ export class ContainerActor implements EffectHost {
     this.monitor.linked = false;
     this.init.stop(); // lets go of the monitor: no fact follows
     for (const id of [...this.execs.keys()]) this.execGone(id);
+    this.pidWaits.close();
   }
 
   /** Deleted: its actors stop, its address goes, its sandbox counts it out. */

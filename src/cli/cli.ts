@@ -40,6 +40,8 @@ export const COMMANDS: CommandTable = {
   ui: () => import('./commands/ui.js'),
   // (given the table it completes from, which lists it)
   completion: async () => ({ default: (await import('./commands/completion.js')).completionCommand(COMMANDS, GLOBAL_FLAGS) }),
+  // runsc's: every global flag with its default and help
+  flags: async () => ({ default: (await import('./commands/flags.js')).flagsCommand(GLOBAL_FLAGS) }),
 };
 export const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
