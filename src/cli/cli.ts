@@ -193,7 +193,7 @@ async function main({ values, globals, fmt, name, given, rest, argv }: ReturnTyp
   const pattern = values['debug-log'] as string | undefined;
   if (pattern !== undefined || debugLogFd !== undefined) {
     const { openDebugLog } = await import('./debug-log-command.js');
-    await openDebugLog(ctx, { pattern, fd: debugLogFd, format: values['debug-log-format'] === 'json' ? 'json' : 'text', command: name, args: rest, cmd, argv });
+    await openDebugLog(ctx, { pattern, fd: debugLogFd, format: values['debug-log-format'] === 'json' ? 'json' : 'text', command: name, args: rest, flags: cmd.flags, argv });
   }
   let status = 1;
   try {

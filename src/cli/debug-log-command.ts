@@ -8,25 +8,37 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { BusClient } from '../bus/client.js';
 import type { Request } from '../bus/messages.js';
-import type { Command } from './command.js';
-import type { Context } from './context.js';
 import { DebugLog } from './debug-log.js';
-import { parseFlags } from './flags.js';
+import { parseFlags, type FlagSpecs } from './flags.js';
 import { containerDir } from '../paths.js';
 import { readState, sandboxOf } from '../state.js';
 import { sandboxToJoin } from '../oci/sandbox.js';
 import { COMMIT, VERSION } from '../version.js';
 
+/**
+ * What of the command's Context this uses (not the Context itself: the Context loads this
+ * module, and an import back would be a cycle, even of types).
+ */
+interface Context {
+  readonly startedAt: number;
+  readonly globals: { root: string };
+  debugLog: DebugLog | null;
+  debugLogId: string | null;
+  abs(p: string): string;
+  id(given: string): string;
+  connectIfRunning(): Promise<BusClient | null>;
+}
+
 /** The commands whose first argument is a container id. */
 const ID_COMMANDS = new Set(['create', 'run', 'start', 'exec', 'ps', 'pause', 'resume', 'events', 'update', 'state', 'kill', 'delete', 'wait', 'debug', 'checkpoint', 'restore']);
 
 /** The container (%CID%) and its sandbox (%ID%) a command line is about, as far as it says. */
-function subject(ctx: Context, command: string, args: string[], cmd: Command): { cid?: string; id?: string } {
+function subject(ctx: Context, command: string, args: string[], flags: FlagSpecs): { cid?: string; id?: string } {
   if (!ID_COMMANDS.has(command)) return {};
   let values: Record<string, unknown>;
   let given: string | undefined;
   try {
-    ({ values, positionals: [given] } = parseFlags(args, cmd.flags, { stopAtPositional: true }));
+    ({ values, positionals: [given] } = parseFlags(args, flags, { stopAtPositional: true }));
   } catch { return {}; } // the command says what is wrong with its flags
   if (given === undefined) return {};
   if (command === 'create' || command === 'run' || command === 'restore') {
@@ -45,9 +57,11 @@ function subject(ctx: Context, command: string, args: string[], cmd: Command): {
   return { cid, ...(saved ? { id: sandboxOf(saved) } : {}) };
 }
 
-export async function openDebugLog(ctx: Context, o: { pattern?: string; fd?: number; format: 'text' | 'json'; command: string; args: string[]; cmd: Command; argv: string[] }): Promise<void> {
-  const who = subject(ctx, o.command, o.args, o.cmd);
-  const log = o.fd !== undefined ? DebugLog.onFd(o.fd, o.format) : DebugLog.open(o.pattern!, o.format, { command: o.command, id: who.id, cid: who.cid, time: new Date(ctx.startedAt) });
+export async function openDebugLog(ctx: Context, o: { pattern?: string; fd?: number; format: 'text' | 'json'; command: string; args: string[]; flags: FlagSpecs; argv: string[] }): Promise<void> {
+  const who = subject(ctx, o.command, o.args, o.flags);
+  // A relative pattern is the caller's (the command may run in the daemon, elsewhere); a trailing / stays.
+  const pattern = o.pattern === undefined ? '' : ctx.abs(o.pattern) + (o.pattern.endsWith('/') ? '/' : '');
+  const log = o.fd !== undefined ? DebugLog.onFd(o.fd, o.format) : DebugLog.open(pattern, o.format, { command: o.command, id: who.id, cid: who.cid, time: new Date(ctx.startedAt) });
   ctx.debugLog = log;
   ctx.debugLogId = who.cid ?? null;
   const delim = '**************** runa ****************';
