@@ -1,7 +1,7 @@
 // runsc's `flags` (google/subcommands' FlagsCommand): every global flag with its default and
 // help, as Go's flag.PrintDefaults lays them out; given names, only those.
 import type { Command } from '../command.js';
-import { parseFlags, type FlagSpec, type FlagSpecs } from '../flags.js';
+import type { FlagSpec, FlagSpecs } from '../flags.js';
 import { RunaError } from '../../errors.js';
 
 /** Go's type word for a flag's value. */
@@ -37,7 +37,8 @@ export const flagsCommand = (globalFlags: FlagSpecs): Command => ({
   description: 'With no arguments, print all top-level (global) flags with their defaults. With arguments,\nprint descriptions of only the specified flags (runsc\'s `flags`).',
   flags: {},
   async run(ctx, args) {
-    const { positionals } = parseFlags(args, this.flags);
+    // Its arguments are flag names, with or without their dashes: none is a flag of its own.
+    const positionals = args[0] === '--' ? args.slice(1) : args;
     const known = new Map(entries(globalFlags));
     const names = positionals.map((n) => n.replace(/^--?/, ''));
     const unknown = names.filter((n) => !known.has(n));
