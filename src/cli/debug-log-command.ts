@@ -112,6 +112,7 @@ export async function finish(ctx: Context, status: number): Promise<void> {
           const raw = (client as { rawRequest?: BusClient['request'] }).rawRequest ?? client.request.bind(client);
           const d = await raw<{ events: HistoryLine[] }>({ type: 'container.debug', id: ctx.debugLogId, events: 256 });
           const since = d.events.filter((e) => e.at >= ctx.startedAt);
+          log.write('info', `the daemon's history of ${ctx.debugLogId} while the command ran (${since.length} event(s), at their own times):`);
           for (const e of since) {
             log.write('info', e.kind === 'transition' ? `${e.actor} ${e.type}: ${e.from} → ${e.to}` : `${e.from} → ${e.to} ${e.type}`, 'daemon', new Date(e.at));
           }
