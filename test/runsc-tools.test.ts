@@ -238,6 +238,11 @@ test('unique-prefix ids: every command takes a unique prefix; an exact id wins; 
     const del = await sb.run(['delete', 'pfx-']);
     assert.equal(del.code, 1, 'ambiguous: nothing deleted');
     assert.equal((await sb.run(['list', '-q'])).stdout.split('\n').filter((l) => l.startsWith('pfx-')).length, 3);
+    const forced = await sb.run(['delete', '-f', 'pfx-ab']);
+    assert.equal(forced.code, 0);
+    assert.equal((await sb.run(['delete', '-f', 'pfx-ab'])).code, 0, 'a gone id with --force: nothing to do (runc), never pfx-ab\'s prefix-mates');
+    assert.equal((await sb.run(['delete', '-f', 'pfx-'])).code, 0, '--force takes exact ids only: pfx- is none');
+    assert.equal((await sb.run(['list', '-q'])).stdout.split('\n').filter((l) => l.startsWith('pfx-')).length, 2);
     assert.equal((await sb.run(['delete', 'pfx-ze'])).code, 0);
     assert.equal((await sb.run(['state', 'pfx-zeta'])).code, 1);
   } finally {

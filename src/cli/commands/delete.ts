@@ -16,7 +16,9 @@ const del: Command = {
     const force = Boolean(values.force);
     for (const given of positionals) {
       try {
-        const id = ctx.id(given);
+        // --force is the callers' idempotent cleanup (containerd, podman): exact ids only, so that
+        // an id already gone never stands for a longer one that has it as its prefix.
+        const id = force ? given : ctx.id(given);
         const { warnings } = await client.request<{ warnings?: string[] }>({ type: 'container.delete', id, force });
         for (const w of warnings ?? []) ctx.err(`warning: ${w}\n`);
         ctx.log('debug', `delete ${id}: state, cgroups and mounts removed`);
