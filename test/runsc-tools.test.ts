@@ -23,12 +23,12 @@ after(async () => {
 });
 
 /** Run runa with more fds than stdio: `fds[i]` becomes fd 3+i in it. */
-function runWithFds(args: string[], fds: number[]): Promise<Result> {
+function runWithFds(args: string[], fds: number[], cwd?: string): Promise<Result> {
   const out = path.join(sb.dir, `fd-out-${Date.now()}`);
   const err = path.join(sb.dir, `fd-err-${Date.now()}`);
   const o = fs.openSync(out, 'w+');
   const e = fs.openSync(err, 'w+');
-  const child = spawn(runaBin, ['--root', sb.root, ...args], { stdio: ['ignore', o, e, ...fds], env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000' } });
+  const child = spawn(runaBin, ['--root', sb.root, ...args], { cwd, stdio: ['ignore', o, e, ...fds], env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000' } });
   fs.closeSync(o);
   fs.closeSync(e);
   return new Promise((resolve) => child.on('exit', (code, signal) => {
@@ -84,6 +84,10 @@ test('--debug-log patterns: %ID%, %CID%, %COMMAND%, %TIMESTAMP%; --debug-log-for
   const lines = fs.readFileSync(path.join(sb.dir, 'pat', 'box', file), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.ok(lines.every((l) => typeof l.msg === 'string' && ['info', 'debug', 'warning', 'error'].includes(l.level) && !Number.isNaN(Date.parse(l.time))));
   assert.equal(lines.at(-1).msg, 'Exiting with status: 0');
+  // A relative pattern is the caller's, also when the daemon runs the command.
+  const rel = await runWithFds(['--debug-log', 'rel/', 'state', 'box'], [], sb.dir);
+  assert.equal(rel.code, 0, rel.stderr);
+  assert.match(fs.readdirSync(path.join(sb.dir, 'rel')).join(), /^runa\.log\.\d{8}-\d{6}\.\d{6}\.state\.txt$/);
   const bad = await sb.run(['--debug-log', path.join(sb.dir, 'pat2', '%CID%.txt'), '--debug-log-format', 'json', 'state', 'nosuch']);
   assert.equal(bad.code, 1);
   const logged = fs.readFileSync(path.join(sb.dir, 'pat2', 'nosuch.txt'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -7,6 +7,7 @@
 // the status it exits with.
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { RunaError } from '../errors.js';
 import { usage } from './flags.js';
 
@@ -69,14 +70,18 @@ export class DebugLog {
   }
 
   /** One line: runsc's glog layout (`I1207 03:19:12.123456   4242 cli] msg`) or its JSON (`{"msg","level","time"}`). */
-  write(level: Level, msg: string, source: 'cli' | 'daemon' = 'cli', at = new Date()): void {
+  write(level: Level, msg: string, source: 'cli' | 'daemon' = 'cli', when?: Date): void {
+    // Now to the microsecond (runsc's precision), or a time the daemon recorded (to the ms).
+    const t = when === undefined ? performance.timeOrigin + performance.now() : when.getTime();
+    const at = new Date(Math.floor(t));
+    const micros = Math.floor((t - Math.floor(t)) * 1000);
     let line: string;
     if (this.format === 'json') {
       line = JSON.stringify({ msg, level, time: at.toISOString(), ...(source === 'daemon' ? { source } : {}) }) + '\n';
     } else {
       const p = (n: number, w = 2) => String(n).padStart(w, '0');
       const letter = { debug: 'D', info: 'I', warning: 'W', error: 'E' }[level];
-      line = `${letter}${p(at.getMonth() + 1)}${p(at.getDate())} ${p(at.getHours())}:${p(at.getMinutes())}:${p(at.getSeconds())}.${p(at.getMilliseconds() * 1000, 6)} ${String(process.pid).padStart(7)} ${source}] ${msg}\n`;
+      line = `${letter}${p(at.getMonth() + 1)}${p(at.getDate())} ${p(at.getHours())}:${p(at.getMinutes())}:${p(at.getSeconds())}.${p(at.getMilliseconds() * 1000 + micros, 6)} ${String(process.pid).padStart(7)} ${source}] ${msg}\n`;
     }
     try { fs.writeSync(this.fd, line); } catch { /* a log is best effort */ }
   }
