@@ -66,3 +66,30 @@ function cgroupProcsFile(pid: number): string | null {
   const dir2 = unified ? mountOf((t) => t === 'cgroup2') : null;
   return unified && dir2 && unified.slice(3) !== '/' ? path.join(dir2, unified.slice(3), 'cgroup.procs') : null;
 }
+
+/** A process's NSpid: its pid in each pid namespace from the host's down to its own. */
+export function nsPids(pid: number): number[] | null {
+  try {
+    const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('NSpid:'));
+    return line ? line.trim().split(/\s+/).slice(1).map(Number) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The host pid of the live process that is `nsPid` in the pid namespace `refPid` is in (runsc's
+ * "PID in the sandbox's root PID namespace"), or null: found among the processes of that very
+ * namespace.
+ */
+export function hostPidIn(refPid: number, nsPid: number): number | null {
+  let ns: string;
+  try { ns = fs.readlinkSync(`/proc/${refPid}/ns/pid`); } catch { return null; }
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.readlinkSync(`/proc/${name}/ns/pid`) === ns && nsPids(Number(name))?.at(-1) === nsPid) return Number(name);
+    } catch { /* gone */ }
+  }
+  return null;
+}

@@ -79,7 +79,8 @@ test('every transition of the sandbox machine replays on a real pod', async () =
   let n = 0;
   const status = async (id: string): Promise<string> => {
     const r = await sb.run(['state', id]);
-    return r.code === 0 ? JSON.parse(r.stdout).status : 'gone';
+    // `state` takes a unique prefix (runsc): once the root `sN` is gone, `state sN` is its member `sN-m`.
+    return r.code === 0 && JSON.parse(r.stdout).id === id ? JSON.parse(r.stdout).status : 'gone';
   };
   for (const { path, event } of transitions) {
     const root = `s${++n}`;

@@ -76,6 +76,7 @@ export const ActorMessage = z.discriminatedUnion('type', [
   ContainerOp.kill.extend(routed),
   ContainerOp.delete.extend(routed),
   ContainerOp.wait.extend(routed),
+  ContainerOp.waitPid.extend(routed),
   ContainerOp.pause.extend(routed),
   ContainerOp.checkpoint.extend(routed),
   ContainerOp.resume.extend(routed),
@@ -142,6 +143,8 @@ export const ActorReplies = {
   'container.delete': Warnings,
   /** the init's exit status */
   'container.wait': int,
+  /** that process's exit status */
+  'container.waitPid': int,
   'container.pause': z.void(),
   'container.checkpoint': z.void(),
   'container.resume': z.void(),

@@ -9,6 +9,7 @@ import {
   type ContainerEvent, type ContainerSnapshot, type ContainerStatus,
 } from '../machines/index.js';
 import { ProcessActor } from './process-actor.js';
+import { PidWaits } from './pid-waits.js';
 import { History } from './history.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import type { ActorBus, FileRequest, Mailbox } from './actor-bus.js';
@@ -71,6 +72,12 @@ export class ContainerActor implements EffectHost {
   private readonly running = new Map<number, Running>();
   private stoppedWaiters: Array<(status: number) => void> = [];
   private readonly execs = new Map<string, { process: ProcessActor; dir: string }>();
+  /** `wait --pid`: its init's and exec'd processes' exits by host pid (src/actors/pid-waits.ts) */
+  readonly pidWaits = new PidWaits({
+    id: () => this.id, initPid: () => this.monitor.initPid, waitInit: () => this.wait(),
+    execPids: () => [...this.execs.keys()].flatMap((name) => this.execPid(name) ?? []),
+  });
+  execPid(name: string): number | null { return this.execs.get(name)?.process.actor.getSnapshot().context.pid ?? null; }
   /** What happened to this container's actors lately (`runa debug --events`). */
   readonly history: History;
   /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
@@ -387,6 +394,7 @@ export class ContainerActor implements EffectHost {
     this.monitor.linked = false;
     this.init.stop(); // lets go of the monitor: no fact follows
     for (const id of [...this.execs.keys()]) this.execGone(id);
+    this.pidWaits.close();
   }
 
   /** Deleted: its actors stop, its address goes, its sandbox counts it out. */

@@ -29,6 +29,8 @@ export interface HandlerHost {
   exited(exitStatus: number): void;
   initLost(): void;
   wait(): Promise<number>;
+  readonly pidWaits: { wait(pid: number): Promise<number>; exit(pid: number | null, status: number): void };
+  execPid(name: string): number | null;
   stats(): CgroupStats;
   state(): OciStateView;
   file(request: FileRequest): Promise<unknown>;
@@ -73,12 +75,13 @@ export function containerHandlers(c: HandlerHost): Handlers {
     },
     // Reads and waits: answered as they arrive, beside the operation in its turn.
     'container.wait': { concurrent: true, handle: () => c.wait() },
+    'container.waitPid': { concurrent: true, handle: (m: { pid: number }) => c.pidWaits.wait(m.pid) },
     'container.stats': { concurrent: true, handle: () => statsEvent(c.id, c.stats()) as never }, // the wire's form (decimal strings), which the schema reads
     'container.state': { concurrent: true, handle: () => c.state() },
     'container.file': { concurrent: true, handle: (m: { request: FileRequest }) => c.file(m.request) as never },
     // Facts from its processes, applied at once (an operation may be waiting for them).
     'process.started': { concurrent: true, handle: (m: { name: string }) => { if (m.name === 'init') c.fact({ type: 'process.started' }); } },
-    'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') c.exited(m.exitStatus); } },
+    'process.exited': { concurrent: true, handle: (m: { name: string; exitStatus: number }) => { if (m.name === 'init') c.exited(m.exitStatus); else c.pidWaits.exit(c.execPid(m.name), m.exitStatus); } },
     'process.lost': {
       concurrent: true,
       handle: (m: { name: string }) => {

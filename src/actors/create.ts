@@ -11,6 +11,7 @@ import { alreadyExists, RunaError, validateId } from '../errors.js';
 import { containerDir } from '../paths.js';
 import { claimStateDir, clearIntent, writeIntent } from '../state.js';
 import { History } from './history.js';
+import { userLog } from './user-log.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import { sessionKeyring } from '../oci/plan.js';
@@ -46,6 +47,7 @@ export async function create(r: RegistryHost, req: Extract<Request, { type: 'con
   validateId(id);
   const dir = containerDir(r.root, id);
   if (r.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
+  const toUserLog = req.userLog === undefined ? null : userLog(req.userLog);
   // The state dir is the container's claim on its id, made first and atomically, already
   // marked as a create in progress (intent.json, until its state is written): one a daemon
   // died in is undone by the next (rollBackOrphans), with what the intent recorded by then.
@@ -55,6 +57,7 @@ export async function create(r: RegistryHost, req: Extract<Request, { type: 'con
   const to = goferAddress(id);
   const gofer = new GoferActor(id, dir, null, { bus: r.actors, watch: r.watch });
   const history = new History();
+  history.listener = toUserLog;
   r.creating.set(id, { gofer, history });
   let cgroup: Cgroup | null = null;
   let rdt: RdtGroup | undefined;

@@ -31,6 +31,9 @@ export class History {
   private readonly ring: HistoryEntry[] = [];
   private next = 0;
 
+  /** told of every entry as it is kept (create --user-log) */
+  listener: ((e: HistoryEntry) => void) | null = null;
+
   constructor(private readonly size = HISTORY_SIZE) {}
 
   push(entry: Omit<HistoryEntry, 'at'>): void {
@@ -38,6 +41,7 @@ export class History {
     if (this.ring.length < this.size) this.ring.push(e);
     else this.ring[this.next] = e;
     this.next = (this.next + 1) % this.size;
+    this.listener?.(e);
   }
 
   /** The last `n` entries, oldest first. */

@@ -15,6 +15,7 @@ import type { Request } from '../bus/messages.js';
 import { CgroupError } from '../cgroups/index.js';
 import { statsEvent } from '../cgroups/stats-json.js';
 import { killPoint } from '../faults.js';
+import { hostPidIn } from '../proc.js';
 import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
 import type { RegistryHost } from './registry-host.js';
 import { create } from './create.js';
@@ -24,7 +25,7 @@ import { adopt } from './adoption.js';
 const ROUTER = 'daemon:router';
 type RoutedType = 'container.created' | 'container.createFailed' | 'container.start' | 'container.hooks' | 'container.exec' | 'exec.started' | 'exec.failed'
   | 'container.kill' | 'container.delete' | 'container.pause' | 'container.checkpoint' | 'container.resume' | 'container.update' | 'container.stats'
-  | 'container.wait' | 'container.state' | 'container.file';
+  | 'container.wait' | 'container.waitPid' | 'container.state' | 'container.file';
 
 const MACHINES = [sandboxMachine, containerMachine, goferMachine, processMachine];
 
@@ -189,6 +190,17 @@ export class Registry implements RegistryHost {
     bus.handle('container.update', (req) => this.route(req));
     bus.handle('container.stats', (req) => this.route(req));
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.route(req) }));
+    bus.handle('container.waitPid', async ({ rootNs, ...req }) => {
+      // --rootpid: the pid as the sandbox's root pid namespace (its root's init's) shows it, found among the live processes there.
+      let pid = req.pid;
+      if (rootNs) {
+        const root = this.containers.get(this.get(req.id).sandboxId)?.monitor.initPid;
+        const found = root ? hostPidIn(root, req.pid) : null;
+        if (found === null) throw new RunaError('not_exist', `waiting on PID in root PID namespace ${req.pid} in container ${JSON.stringify(req.id)}: no such live process in sandbox ${JSON.stringify(this.get(req.id).sandboxId)}'s root PID namespace`);
+        pid = found;
+      }
+      return { id: req.id, pid, exitStatus: await this.route({ ...req, pid }) };
+    });
     bus.handle('container.state', (req) => this.route(req));
     bus.handle('container.file', (req) => this.route(req));
     bus.handle('container.events', (req, env) => {

@@ -86,6 +86,8 @@ export const ContainerOp = {
   kill: z.object({ type: z.literal('container.kill'), signal, all: z.boolean().optional(), pid: z.number().int().positive().optional() }),
   delete: z.object({ type: z.literal('container.delete'), force: z.boolean().optional() }),
   wait: z.object({ type: z.literal('container.wait') }),
+  /** wait --pid: one process of the container (its init or an exec'd one) by host pid */
+  waitPid: z.object({ type: z.literal('container.waitPid'), pid: z.number().int().positive() }),
   pause: z.object({ type: z.literal('container.pause') }),
   checkpoint: z.object({ type: z.literal('container.checkpoint'), options: CheckpointOptions }),
   resume: z.object({ type: z.literal('container.resume') }),
@@ -99,6 +101,8 @@ export const ContainerOp = {
 export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('daemon.ping') }),
   z.object({ type: z.literal('daemon.shutdown') }),
+  /** runa debug --profile-cpu/--profile-heap: the daemon profiles itself for `ms` (cpu) or after `ms` (heap) and writes `file` */
+  z.object({ type: z.literal('daemon.profile'), kind: z.enum(['cpu', 'heap']), file: z.string().min(1).max(4096).refine((f) => f.startsWith('/'), 'must be absolute'), ms: z.number().int().min(0).max(3_600_000) }),
   z.object({
     type: z.literal('container.create'),
     id,
@@ -116,6 +120,8 @@ export const Request = z.discriminatedUnion('type', [
     noNewKeyring: z.boolean().optional(),
     /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the init */
     pidfdSocket: z.string().optional(),
+    /** --user-log (runsc): the container's user-visible log, Kubernetes JSON lines */
+    userLog: z.string().min(1).optional(),
   }),
   ContainerOp.created.extend({ id }),
   ContainerOp.createFailed.extend({ id }),
@@ -127,6 +133,8 @@ export const Request = z.discriminatedUnion('type', [
   ContainerOp.kill.extend({ id }),
   ContainerOp.delete.extend({ id }),
   ContainerOp.wait.extend({ id }),
+  /** `rootNs`: the pid is as the sandbox's root pid namespace shows it (wait --rootpid) */
+  ContainerOp.waitPid.extend({ id, rootNs: z.boolean().optional() }),
   ContainerOp.pause.extend({ id }),
   ContainerOp.checkpoint.extend({ id }),
   ContainerOp.resume.extend({ id }),

@@ -11,6 +11,7 @@ import type { Command, CommandTable } from './command.js';
 import { defaultStateRoot, rootlessCgroups } from '../rootless.js';
 import { RunaError } from '../errors.js';
 import { onPath } from '../which.js';
+import { checkPattern, logLine, parseFd } from './debug-log.js';
 
 export type { Command } from './command.js';
 
@@ -39,6 +40,8 @@ export const COMMANDS: CommandTable = {
   ui: () => import('./commands/ui.js'),
   // (given the table it completes from, which lists it)
   completion: async () => ({ default: (await import('./commands/completion.js')).completionCommand(COMMANDS, GLOBAL_FLAGS) }),
+  // runsc's: every global flag with its default and help
+  flags: async () => ({ default: (await import('./commands/flags.js')).flagsCommand(GLOBAL_FLAGS) }),
 };
 export const ALIASES: Record<string, string> = { ls: 'list', rm: 'delete', del: 'delete' };
 
@@ -48,6 +51,10 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   debug: { kind: 'bool', usage: 'enable debug logging: one line per step, with the time since the command began' },
   log: { kind: 'string', usage: 'set the log file to write runa logs to', default: '/dev/stderr' },
   'log-format': { kind: 'string', usage: 'set the log format (\'text\' or \'json\')', default: 'text' },
+  'log-fd': { kind: 'string', usage: 'file descriptor to log to (runsc): what --log would get goes to this inherited fd instead (not with --log)', value: 'FD', default: '-1' },
+  'debug-log': { kind: 'string', usage: 'additional location for this command\'s log (runsc): its requests to the daemon, the daemon\'s history of the container meanwhile, its steps (with --debug), warnings and errors. If it ends with \'/\', a file per command is made inside the directory (runa.log.%TIMESTAMP%.%COMMAND%.txt). Variables: %TIMESTAMP%, %COMMAND%, %ID% (the sandbox), %CID% (the container), %TEST%', value: 'PATTERN' },
+  'debug-log-format': { kind: 'string', usage: 'set the debug log format (\'text\' or \'json\'; needs --debug-log or --debug-log-fd)', default: 'text' },
+  'debug-log-fd': { kind: 'string', usage: 'file descriptor to write the debug log to (runsc): an inherited fd, in place of --debug-log (not with it)', value: 'FD', default: '-1' },
   root: { kind: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: helpRoot() },
   criu: { kind: 'string', usage: 'path to the criu binary used for checkpoint and restore (runa runs `criu` from PATH: another is refused)', default: 'criu' },
   'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
@@ -94,6 +101,12 @@ function refuseGlobals(values: Record<string, unknown>, env: NodeJS.ProcessEnv):
   if (values['systemd-cgroup']) throw new RunaError('unsupported', '--systemd-cgroup: runa has no systemd cgroup driver; use cgroupfs (podman --cgroup-manager cgroupfs; containerd SystemdCgroup = false)');
   const rootless = values.rootless as string | undefined;
   if (rootless !== undefined && !['true', 'false', 'auto'].includes(rootless)) throw usage(`invalid value "${rootless}" for flag -rootless: must be true, false or auto`);
+  if (values.log !== undefined && values['log-fd'] !== undefined) throw usage('--log and --log-fd cannot both be given: --log-fd replaces --log');
+  if (values['debug-log'] !== undefined && values['debug-log-fd'] !== undefined) throw usage('--debug-log and --debug-log-fd cannot both be given: --debug-log-fd replaces --debug-log');
+  const dlf = values['debug-log-format'] as string | undefined;
+  if (dlf !== undefined && dlf !== 'text' && dlf !== 'json') throw usage(`invalid debug log format "${dlf}", must be 'text' or 'json'`);
+  if (dlf !== undefined && values['debug-log'] === undefined && values['debug-log-fd'] === undefined) throw usage('--debug-log-format needs --debug-log or --debug-log-fd');
+  if (values['debug-log'] !== undefined) checkPattern(values['debug-log'] as string);
   const criu = values.criu as string | undefined;
   if (criu !== undefined && criu !== 'criu' && !sameFile(criu, onPath('criu', env))) throw new RunaError('unsupported', `--criu ${criu}: runa runs criu from PATH; another binary is not supported`);
 }
@@ -102,6 +115,8 @@ function refuseGlobals(values: Record<string, unknown>, env: NodeJS.ProcessEnv):
 export function parseGlobals(argv: string[], io: CliIO) {
   // Global flags stop at the first positional: the command name.
   const { values, positionals } = parseFlags(argv, GLOBAL_FLAGS, { stopAtPositional: true });
+  // -1 is runsc's "none" for an fd flag.
+  for (const f of ['log-fd', 'debug-log-fd']) if (values[f] === '-1') delete values[f];
   const fmt = (values['log-format'] as string | undefined) ?? 'text';
   const root = values.root as string | undefined;
   const log = values.log as string | undefined;
@@ -117,7 +132,7 @@ export function parseGlobals(argv: string[], io: CliIO) {
     rootless: rootlessCgroups(rootless),
   };
   const [name, ...rest] = positionals;
-  return { values, globals, fmt, name: name === undefined ? undefined : ALIASES[name] ?? name, given: name, rest };
+  return { values, globals, fmt, name: name === undefined ? undefined : ALIASES[name] ?? name, given: name, rest, argv };
 }
 
 /**
@@ -142,9 +157,11 @@ export async function runCli(argv: string[], io: CliIO = processIO, connect?: Co
   }
 }
 
-async function main({ values, globals, fmt, name, given, rest }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
+async function main({ values, globals, fmt, name, given, rest, argv }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
   refuseGlobals(values, io.env);
+  if (values['log-fd'] !== undefined) globals.logFd = parseFd('log-fd', values['log-fd'] as string);
+  const debugLogFd = values['debug-log-fd'] === undefined ? undefined : parseFd('debug-log-fd', values['debug-log-fd'] as string);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
   if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));
   if (values.version) {
@@ -173,9 +190,21 @@ async function main({ values, globals, fmt, name, given, rest }: ReturnType<type
   }
   running({ name: given ?? name, cmd });
   const ctx = new Context(globals, io, connect, host, runDaemon);
+  const pattern = values['debug-log'] as string | undefined;
+  if (pattern !== undefined || debugLogFd !== undefined) {
+    const { openDebugLog } = await import('./debug-log-command.js');
+    await openDebugLog(ctx, { pattern, fd: debugLogFd, format: values['debug-log-format'] === 'json' ? 'json' : 'text', command: name, args: rest, flags: cmd.flags, argv });
+  }
+  let status = 1;
   try {
-    return await cmd.run(ctx, rest);
+    status = await cmd.run(ctx, rest);
+    return status;
+  } catch (e) {
+    ctx.debugLog?.write('error', e instanceof Error ? e.message : String(e));
+    status = (e instanceof RunaError && e.exitStatus) || 1;
+    throw e;
   } finally {
+    await ctx.finishDebugLog(status);
     ctx.close();
   }
 }
@@ -193,7 +222,9 @@ function wantsHelp(args: string[]): boolean {
 async function report(e: unknown, g: Globals | null, io: CliIO): Promise<void> {
   const msg = e instanceof Error ? e.message : String(e);
   if (g?.debug && e instanceof Error && !(e instanceof RunaError)) io.err(`${e.stack}\n`);
-  if (g?.log) {
+  if (g?.logFd !== undefined) {
+    try { fs.writeSync(g.logFd, logLine(g.logFormat, 'error', msg)); } catch { /* best effort, as --log */ }
+  } else if (g?.log) {
     try {
       const { reportToLog } = await import('./log.js');
       reportToLog(g.log, g.logFormat, msg);

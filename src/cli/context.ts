@@ -9,6 +9,8 @@ import { daemonLockHeld } from '../daemon-lock.js';
 import { RunaError } from '../errors.js';
 import { explainRootError } from '../rootless.js';
 import { localHost, type Host } from './host.js';
+import { resolveId } from './ids.js';
+import type { DebugLog } from './debug-log.js';
 
 export interface Globals {
   root: string;
@@ -17,6 +19,8 @@ export interface Globals {
   /** --rootless, resolved: cgroup permission errors are ignored (runc's rootless cgroup manager) */
   rootless?: boolean;
   log?: string;
+  /** --log-fd: an inherited fd that gets what --log would */
+  logFd?: number;
   logFormat: 'text' | 'json';
   debug: boolean;
 }
@@ -64,6 +68,12 @@ export const processIO: CliIO = {
 export class Context {
   private client: BusClient | null = null;
   private readonly started = performance.now();
+  /** when the command began (ms since the epoch): the daemon's history from then goes to the debug log */
+  readonly startedAt = Date.now();
+  /** --debug-log / --debug-log-fd (src/cli/debug-log-command.ts) */
+  debugLog: DebugLog | null = null;
+  /** the container the command is about, for the debug log's daemon lines */
+  debugLogId: string | null = null;
   /**
    * @param connect how to reach the daemon when the command runs inside it (`cli.run`);
    *   by default, over its socket, starting it if none answers
@@ -78,6 +88,9 @@ export class Context {
     readonly runDaemon?: RunDaemon,
   ) {}
 
+  /** The container id the caller gave: an existing id, or a unique prefix of one (runsc's rule). */
+  id(given: string): string { return resolveId(this.root, given); }
+
   /** A path the caller gave, made absolute from its directory. */
   abs(p: string): string { return absolute(this.io, p); }
 
@@ -90,12 +103,14 @@ export class Context {
    */
   log(level: 'debug' | 'warning', msg: string): void {
     if (level === 'debug' && !this.globals.debug) return;
+    this.debugLog?.write(level, msg);
     const time = new Date().toISOString();
     const ms = Math.round((performance.now() - this.started) * 10) / 10;
-    const line = this.globals.log && this.globals.logFormat === 'json'
+    const line = (this.globals.log || this.globals.logFd !== undefined) && this.globals.logFormat === 'json'
       ? JSON.stringify({ level, msg, time, ms }) + '\n'
       : `time="${time}" level=${level} msg=${JSON.stringify(msg)} ms=${ms}\n`;
-    if (this.globals.log) fs.appendFileSync(this.globals.log, line);
+    if (this.globals.logFd !== undefined) fs.writeSync(this.globals.logFd, line);
+    else if (this.globals.log) fs.appendFileSync(this.globals.log, line);
     else this.io.err(line);
   }
 
@@ -115,6 +130,26 @@ export class Context {
   /** Connect to this root's daemon, starting it (detached) if none answers. */
   async connect(): Promise<BusClient> {
     if (this.client) return this.client;
+    const client = await this.connectRaw();
+    if (this.debugLog) (await import('./debug-log-command.js')).logRequests(this, client);
+    return client;
+  }
+
+  /** Write the debug log's last lines (the daemon's, then the status) and close it. */
+  async finishDebugLog(status: number): Promise<void> {
+    if (!this.debugLog) return;
+    await (await import('./debug-log-command.js')).finish(this, status);
+  }
+
+  /** The daemon if it is there (a command that never started it does not start it now), else null. */
+  async connectIfRunning(): Promise<BusClient | null> {
+    if (this.client) return this.client;
+    if (this.connectTo) return (this.client = await this.connectTo());
+    const { BusClient } = await import('../bus/client.js');
+    try { return (this.client = await BusClient.connect(socketPath(this.root))); } catch { return null; }
+  }
+
+  private async connectRaw(): Promise<BusClient> {
     if (this.connectTo) return (this.client = await this.connectTo());
     const { BusClient } = await import('../bus/client.js'); // ws is loaded only by commands that talk to the daemon
     const sock = socketPath(this.root);

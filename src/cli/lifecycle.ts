@@ -24,6 +24,8 @@ export interface CreateOptions {
   pidfdSocket?: string;
   /** --no-pivot: nsinit moves the rootfs onto / (MS_MOVE) and chroots instead of pivot_root */
   noPivot?: boolean;
+  /** --user-log (runsc): the container's user-visible log */
+  userLog?: string;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -68,6 +70,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     ...(ctx.globals.rootless ? { rootless: true } : {}),
     ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     ...(opts.pidfdSocket ? { pidfdSocket: ctx.abs(opts.pidfdSocket) } : {}),
+    ...(opts.userLog ? { userLog: ctx.abs(opts.userLog) } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

@@ -86,6 +86,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const registry = new Registry(root, bus, onChange);
   bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0, clients: server?.clients() ?? 0, refusedPeers: server?.refused() ?? 0 }));
   bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
+  bus.handle('daemon.profile', async (req) => (await import('./profile.js')).profile(req.kind, req.file, req.ms));
   serveCli(bus, root);
 
   await registry.adopt();

@@ -189,6 +189,8 @@ export function serveCli(bus: Bus, root: string): void {
     }
     // (No command, `help` and an unknown one are answered here too.)
     if (parsed.name !== undefined && parsed.name in COMMANDS && !IN_DAEMON.has(parsed.name)) return { fallback: true };
+    // An inherited fd to log to is the caller's, not the daemon's: the Node.js CLI writes to it.
+    if (parsed.values['log-fd'] !== undefined || parsed.values['debug-log-fd'] !== undefined) return { fallback: true };
     // Only for this daemon's own root (a front end connected here because --root named it).
     let same = false;
     try { same = !parsed.globals.rootError && fs.realpathSync(parsed.globals.root) === root; } catch { /* no such root */ }

@@ -40,7 +40,7 @@ const checkpoint: Command = {
       manageCgroupsMode: values['manage-cgroups-mode'] as CheckpointOptions['manageCgroupsMode'],
       emptyNs: values['empty-ns'] as string[] | undefined,
     };
-    await (await ctx.connect()).request({ type: 'container.checkpoint', id: positionals[0], options });
+    await (await ctx.connect()).request({ type: 'container.checkpoint', id: ctx.id(positionals[0]), options });
     return 0;
   },
 };

@@ -12,6 +12,7 @@ export const createFlags: FlagSpecs = {
   'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the init process' },
   'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs' },
   'no-new-keyring': { kind: 'bool', usage: 'do not create a new session keyring for the container; this will cause the container to inherit the calling processes session key' },
+  'user-log': { kind: 'string', usage: 'filename to send user-visible logs to (runsc): the container\'s and its processes\' changes of state and exit statuses, as Kubernetes JSON log lines; not reopened by a daemon that restarts', value: 'FILE' },
   'preserve-fds': { kind: 'string', usage: 'Pass N additional file descriptors to the container (stdio + $LISTEN_FDS + N in total)', default: '0' },
 };
 
@@ -48,6 +49,7 @@ const create: Command = {
       noNewKeyring: Boolean(values['no-new-keyring']),
       pidfdSocket: values['pidfd-socket'] as string | undefined,
       noPivot: Boolean(values['no-pivot']),
+      userLog: values['user-log'] as string | undefined,
     });
     nsinit.detach();
     return 0;

@@ -1,6 +1,27 @@
 import type { Command } from '../command.js';
-import { exactArgs, parseFlags, usage } from '../flags.js';
+import type { Context } from '../context.js';
+import { parseFlags, usage } from '../flags.js';
 import { checkHistory, type RecordedStep } from '../../machines/conformance.js';
+import { parseSignal } from '../signals.js';
+import { parseDuration } from './events.js';
+import { RunaError } from '../../errors.js';
+import { listIds, loadContainer, sandboxOf } from '../../state.js';
+import { containerPids } from '../../proc.js';
+
+/**
+ * runsc's `debug --pid`: the container that holds the process: its init's monitor, its init, or
+ * one of its processes. Pod members first: a sandbox's root that owns its pid namespace sees
+ * its members' processes too.
+ */
+function containerWithPid(ctx: Context, pid: number): string {
+  const found = listIds(ctx.root).flatMap((id) => {
+    try { return [loadContainer(ctx.root, id)]; } catch { return []; } // removed meanwhile
+  }).filter(({ status }) => status !== 'stopped');
+  const members = [...found.filter((c) => sandboxOf(c.saved) !== c.saved.id), ...found.filter((c) => sandboxOf(c.saved) === c.saved.id)];
+  for (const { saved } of members) if (saved.monitorPid === pid || saved.initPid === pid) return saved.id;
+  for (const { saved } of members) if (saved.initPid && containerPids(saved.initPid).includes(pid)) return saved.id;
+  throw new RunaError('not_exist', `container with PID ${pid} not found`);
+}
 
 interface Machine { address: string; value: string; context: Record<string, unknown> }
 interface Debug {
@@ -48,33 +69,70 @@ const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 
 const debug: Command = {
   summary: 'shows a container\'s actors, their states, its monitor and its recent events (runsc\'s debug)',
-  args: '<container-id>',
-  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.',
+  args: '<container-id> | --pid PID',
+  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.\n'
+    + 'Before it, in runsc\'s order: --signal sends a signal to the container\'s init, --profile-cpu and\n'
+    + '--profile-heap profile the daemon (through node:inspector) into files Chrome DevTools opens.',
   flags: {
     events: { kind: 'string', usage: 'also print the container\'s last N events (0 to 256)', value: 'N', default: '0' },
     stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, its actors\' mailboxes, messages awaiting an answer, effects in flight' },
     format: { kind: 'string', alias: 'f', usage: 'select one of: table or json', default: 'table' },
     check: { kind: 'bool', usage: 'replay the container\'s recorded history against the machines: print each step the model forbids and exit 1 if there is one' },
+    pid: { kind: 'string', usage: 'the container holding this process (runsc): its monitor, its init or any of its processes, by host PID; then no container id is given', value: 'PID', default: '0' },
+    signal: { kind: 'string', usage: 'send this signal (a number or a name) to the container\'s init, the process that stands for runsc\'s sandbox, before printing (runsc)', value: 'SIGNAL', default: '-1' },
+    'profile-cpu': { kind: 'string', usage: 'write a CPU profile of the daemon, taken over --duration, to this file (a .cpuprofile Chrome DevTools reads)', value: 'FILE' },
+    'profile-heap': { kind: 'string', usage: 'write a heap snapshot of the daemon, after --delay, to this file (a .heapsnapshot Chrome DevTools reads)', value: 'FILE' },
+    duration: { kind: 'string', usage: 'how long --profile-cpu profiles (runsc)', value: 'DURATION', default: '1m' },
+    delay: { kind: 'string', usage: 'how long to wait before --profile-heap takes its snapshot (runsc)', value: 'DURATION', default: '0s' },
   },
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
-    exactArgs(positionals, 1, 'debug');
+    const pidArg = values.pid as string | undefined;
+    const byPid = pidArg !== undefined && pidArg !== '0';
+    if (byPid && !/^[1-9]\d*$/.test(pidArg)) throw usage(`invalid value "${pidArg}" for flag -pid: a positive PID`);
+    if (byPid && positionals.length !== 0) throw usage('container ID should not be provided when -pid is set');
+    if (!byPid && positionals.length !== 1) throw usage('container ID should be provided when -pid is not set');
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
     const eventsArg = values.events as string | undefined;
     const events = eventsArg === undefined ? 0 : Number(eventsArg);
     if (!Number.isInteger(events) || events < 0 || events > 256) throw usage(`invalid value "${eventsArg}" for flag -events: a number from 0 to 256`);
+    const signalArg = values.signal as string | undefined;
+    const signal = signalArg === undefined || signalArg === '-1' ? null : parseSignal(signalArg);
+    if (signal === 0) throw usage('invalid value "0" for flag -signal: signal 0 sends nothing (-1 for none)');
+    // Durations only where they apply: never a flag that does nothing.
+    if (values.duration !== undefined && values['profile-cpu'] === undefined) throw usage('-duration applies to -profile-cpu only');
+    if (values.delay !== undefined && values['profile-heap'] === undefined) throw usage('-delay applies to -profile-heap only');
+    const durationMs = values.duration === undefined ? 60_000 : Math.round(parseDuration(values.duration as string));
+    const delayMs = values.delay === undefined || values.delay === '0s' || values.delay === '0' ? 0 : Math.round(parseDuration(values.delay as string));
+    if (durationMs > 3_600_000 || delayMs > 3_600_000) throw usage('-duration and -delay: at most 1h');
+    const profiles = [
+      ...(values['profile-cpu'] !== undefined ? [{ kind: 'cpu' as const, file: ctx.abs(values['profile-cpu'] as string), ms: durationMs }] : []),
+      ...(values['profile-heap'] !== undefined ? [{ kind: 'heap' as const, file: ctx.abs(values['profile-heap'] as string), ms: delayMs }] : []),
+    ];
+    const id = byPid ? containerWithPid(ctx, Number(pidArg)) : ctx.id(positionals[0]);
     const client = await ctx.connect();
     if (values.check) {
-      const { events: history } = await client.request<{ events: RecordedStep[] }>({ type: 'container.history', id: positionals[0] });
+      const { events: history } = await client.request<{ events: RecordedStep[] }>({ type: 'container.history', id });
       const bad = checkHistory(history);
       const steps = history.filter((e) => e.kind === 'transition').length;
-      if (format === 'json') ctx.out(JSON.stringify({ id: positionals[0], steps, nonconforming: bad }) + '\n');
-      else if (!bad.length) ctx.out(`${positionals[0]}: ${steps} recorded steps, each one the machines allow\n`);
+      if (format === 'json') ctx.out(JSON.stringify({ id, steps, nonconforming: bad }) + '\n');
+      else if (!bad.length) ctx.out(`${id}: ${steps} recorded steps, each one the machines allow\n`);
       else for (const b of bad) ctx.out(`step ${b.index}: ${b.step.actor}  ${b.step.type}: ${b.step.from} → ${b.step.to}: ${b.why}\n`);
       return bad.length ? 1 : 0;
     }
-    const d = await client.request<Debug>({ type: 'container.debug', id: positionals[0], events, ...(values.stacks ? { stacks: true } : {}) });
+    if (signal !== null) {
+      // runsc signals its sandbox process, which stands for the whole sandbox: runa's is the container's init.
+      const { status, saved } = loadContainer(ctx.root, id);
+      if (status !== 'running' && status !== 'paused') throw new RunaError('not_running', 'container sandbox is not running');
+      await client.request({ type: 'container.kill', id, signal });
+      ctx.err(`Sending signal ${signal} to process: ${saved.initPid}\n`);
+    }
+    for (const p of profiles) {
+      const r = await client.request<{ bytes: number }>({ type: 'daemon.profile', kind: p.kind, file: p.file, ms: p.ms });
+      ctx.err(`${p.kind === 'cpu' ? 'CPU profile' : 'Heap snapshot'} of the daemon written to ${p.file} (${r.bytes} bytes)\n`);
+    }
+    const d = await client.request<Debug>({ type: 'container.debug', id, events, ...(values.stacks ? { stacks: true } : {}) });
     if (format === 'json') {
       ctx.out(JSON.stringify(d) + '\n');
       return 0;

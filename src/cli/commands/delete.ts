@@ -14,8 +14,11 @@ const del: Command = {
     if (positionals.length < 1) throw usage('"delete" requires at least one container id');
     const client = await ctx.connect();
     const force = Boolean(values.force);
-    for (const id of positionals) {
+    for (const given of positionals) {
       try {
+        // --force is the callers' idempotent cleanup (containerd, podman): exact ids only, so that
+        // an id already gone never stands for a longer one that has it as its prefix.
+        const id = force ? given : ctx.id(given);
         const { warnings } = await client.request<{ warnings?: string[] }>({ type: 'container.delete', id, force });
         for (const w of warnings ?? []) ctx.err(`warning: ${w}\n`);
         ctx.log('debug', `delete ${id}: state, cgroups and mounts removed`);

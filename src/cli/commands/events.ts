@@ -31,7 +31,7 @@ const events: Command = {
   async run(ctx, args) {
     const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'events');
-    const id = positionals[0];
+    const id = ctx.id(positionals[0]);
     const sandbox = Boolean(values.sandbox);
     if (sandbox && values.stats) throw usage('events: --stats takes a container, not a --sandbox');
     const client = await ctx.connect();

@@ -5,6 +5,7 @@ import { parseFlags, usage, type FlagSpecs } from '../flags.js';
 import { RunaError } from '../../errors.js';
 import { preserveFdsFlag, spawnNsinit, writePidFile } from '../lifecycle.js';
 import type { ExecOverrides } from '../../bus/messages.js';
+import { nsPids } from '../../proc.js';
 
 const execFlags: FlagSpecs = {
   'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
@@ -16,6 +17,7 @@ const execFlags: FlagSpecs = {
   process: { kind: 'string', alias: 'p', usage: 'path to the process.json' },
   detach: { kind: 'bool', alias: 'd', usage: 'detach from the container\'s process' },
   'pid-file': { kind: 'string', usage: 'specify the file to write the process id to' },
+  'internal-pid-file': { kind: 'string', usage: 'filename that the container-internal pid will be written to (runsc): the PID as the container\'s own PID namespace shows it, written before --pid-file' },
   'pidfd-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the exec process' },
   'process-label': { kind: 'string', usage: 'set the asm process label for the process commonly used with selinux (refused where SELinux is not enabled)' },
   apparmor: { kind: 'string', usage: 'set the apparmor profile for the process (refused where AppArmor is not enabled)' },
@@ -51,8 +53,9 @@ export default exec;
 async function execCommand(ctx: Context, args: string[]): Promise<number> {
   // Flags come before the container id; everything after the id is the command.
   const { values, positionals } = parseFlags(args, execFlags, { stopAtPositional: true });
-  const [id, ...cmd] = positionals;
-  if (!id) throw usage('exec: a container-id is required');
+  const [given, ...cmd] = positionals;
+  if (!given) throw usage('exec: a container-id is required');
+  const id = ctx.id(given);
   const o: ExecOverrides = {};
   if (values['process-label'] !== undefined) o.selinuxLabel = values['process-label'] as string;
   if (values.apparmor !== undefined) o.apparmorProfile = values.apparmor as string;
@@ -103,6 +106,12 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
     throw e;
   }
   const { nsinit } = spawned;
+  // runsc: the internal pid file first, so that it is there once --pid-file is.
+  if (values['internal-pid-file']) {
+    const inner = nsPids(spawned.initPid)?.at(-1);
+    if (inner === undefined) throw new RunaError('exec_failed', `writing internal pid file ${JSON.stringify(values['internal-pid-file'])}: process ${spawned.initPid} is gone`);
+    writePidFile(ctx.abs(values['internal-pid-file'] as string), inner);
+  }
   if (values['pid-file']) writePidFile(ctx.abs(values['pid-file'] as string), spawned.initPid);
   if (values.detach) {
     nsinit.detach();

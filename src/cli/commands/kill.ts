@@ -18,7 +18,7 @@ const kill: Command = {
     const pidArg = values.pid as string | undefined;
     if (pidArg !== undefined && !/^[1-9]\d*$/.test(pidArg)) throw new RunaError('invalid_argument', `PID (${pidArg}) must be positive`);
     const client = await ctx.connect();
-    await client.request({ type: 'container.kill', id: positionals[0], signal, all: Boolean(values.all), ...(pidArg ? { pid: Number(pidArg) } : {}) });
+    await client.request({ type: 'container.kill', id: ctx.id(positionals[0]), signal, all: Boolean(values.all), ...(pidArg ? { pid: Number(pidArg) } : {}) });
     return 0;
   },
 };

@@ -9,7 +9,7 @@ const pause: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'pause');
-    await (await ctx.connect()).request({ type: 'container.pause', id: positionals[0] });
+    await (await ctx.connect()).request({ type: 'container.pause', id: ctx.id(positionals[0]) });
     return 0;
   },
 };

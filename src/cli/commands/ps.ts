@@ -33,7 +33,8 @@ const ps: Command = {
     const format = (values.format as string | undefined) ?? 'table';
     if (format !== 'table' && format !== 'json') throw usage(`invalid format option "${format}"`);
     // --sandbox: every container of the pod whose sandbox id (its root container's id) is given.
-    const members = values.sandbox ? sandboxMembers(ctx.root, id) : [id];
+    const full = ctx.id(id);
+    const members = values.sandbox ? sandboxMembers(ctx.root, full) : [full];
     const byContainer: Record<string, number[]> = {};
     for (const m of members) {
       const { saved, status } = loadContainer(ctx.root, m);

@@ -9,7 +9,7 @@ const resume: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'resume');
-    await (await ctx.connect()).request({ type: 'container.resume', id: positionals[0] });
+    await (await ctx.connect()).request({ type: 'container.resume', id: ctx.id(positionals[0]) });
     return 0;
   },
 };

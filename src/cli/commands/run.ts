@@ -33,6 +33,7 @@ const run: Command = {
         noNewKeyring: Boolean(values['no-new-keyring']),
         pidfdSocket: values['pidfd-socket'] as string | undefined,
         noPivot: Boolean(values['no-pivot']),
+        userLog: values['user-log'] as string | undefined,
       }));
     } catch (e) {
       // A failed start leaves a created container behind: run removes it, like runc.

@@ -9,10 +9,11 @@ const start: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'start');
+    const id = ctx.id(positionals[0]);
     const client = await ctx.connect();
-    ctx.log('debug', `start ${positionals[0]}: connected to the daemon`);
-    await client.request({ type: 'container.start', id: positionals[0] });
-    ctx.log('debug', `start ${positionals[0]}: the process runs (hooks done)`);
+    ctx.log('debug', `start ${id}: connected to the daemon`);
+    await client.request({ type: 'container.start', id });
+    ctx.log('debug', `start ${id}: the process runs (hooks done)`);
     return 0;
   },
 };

@@ -10,7 +10,7 @@ const state: Command = {
   async run(ctx, args) {
     const { positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'state');
-    ctx.out(JSON.stringify(loadContainer(ctx.root, positionals[0]).state, null, 2) + '\n');
+    ctx.out(JSON.stringify(loadContainer(ctx.root, ctx.id(positionals[0])).state, null, 2) + '\n');
     return 0;
   },
 };

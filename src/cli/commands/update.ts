@@ -76,7 +76,7 @@ const update: Command = {
     if (Object.keys(cpu).length) resources.cpu = cpu;
     if (values['pids-limit']) resources.pids = { limit: num(values['pids-limit'] as string, 'pids-limit') };
     if (values['blkio-weight']) resources.blockIO = { ...resources.blockIO, weight: num(values['blkio-weight'] as string, 'blkio-weight') };
-    const r = await (await ctx.connect()).request<{ warnings?: string[] } | undefined>({ type: 'container.update', id: positionals[0], resources });
+    const r = await (await ctx.connect()).request<{ warnings?: string[] } | undefined>({ type: 'container.update', id: ctx.id(positionals[0]), resources });
     for (const w of r?.warnings ?? []) ctx.log('warning', w);
     return 0;
   },
