@@ -38,6 +38,7 @@ static char **prog_argv, **prog_env;
 static size_t prog_argc, prog_envc;
 static int fds_marked;                  // every fd from 3 + preserved up is close-on-exec already
 static struct seccomp_prog late_filter; // a `seccomp` after the gate: exec loads it
+static unsigned long long gate_signals; // `gate-signals`: these end the child while it waits at the gate
 
 void exec_init(char **argv, char **env)
 {
@@ -156,6 +157,37 @@ void op_stdio_null(char **a)
 	close(fd);
 }
 
+// gate-signals MASK: the signals (bit n = signal n) that end the child while it waits at the gate.
+void op_gate_signals(char **a)
+{
+	unsigned long long m = num64(a[0]);
+
+	if (phase != CHILD_SETUP)
+		die_err(EINVAL, "gate-signals \"%s\": only in the child before the gate", a[0]);
+	if (m & (1ULL | 1ULL << SIGKILL | 1ULL << SIGSTOP))
+		die_err(EINVAL, "gate-signals \"%s\": signal 0, SIGKILL and SIGSTOP cannot be caught", a[0]);
+	gate_signals = m;
+}
+
+// A signal of `gate-signals` at the gate. With SA_RESETHAND the disposition is the default again:
+// raise() kills us as the signal would, unless we are the init of a pid namespace, which the kernel
+// keeps from dying of any signal but SIGKILL (even its own): then the exit status says which.
+static void gate_signal(int sig)
+{
+	raise(sig);
+	_exit(128 + sig);
+}
+
+static void catch_gate_signals(void)
+{
+	struct sigaction sa = {.sa_handler = gate_signal, .sa_flags = (int)(SA_RESETHAND | SA_NODEFER)};
+
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < 64; s++)
+		if (gate_signals >> s & 1)
+			TRY(sigaction(s, &sa, NULL), "gate-signals: sigaction %d", s);
+}
+
 void op_gate(char **a)
 {
 	char c;
@@ -164,6 +196,7 @@ void op_gate(char **a)
 
 	if (phase != CHILD_SETUP)
 		die_err(EINVAL, "gate: only a child can wait at the gate (no \"fork\" before it)");
+	catch_gate_signals(); // before "ready": once created, a signal from `kill` finds them
 	if (send(setup_sock[1], "0\tready", 7, MSG_NOSIGNAL) != 7)
 		_exit(1); // the monitor is gone: nobody to report to
 	close_fd(&setup_sock[1]);

@@ -18,6 +18,7 @@ void op_pdeathsig(char **a);
 void op_stdio_null(char **a);
 void op_env(char **a);
 void op_arg(char **a);
+void op_gate_signals(char **a);
 void op_gate(char **a);
 void op_hookpoint(char **a);
 void op_seccomp(char **a);

@@ -47,6 +47,7 @@
 	X(ambient, "ambient", "n")                   \
 	X(env, "env", "s")                           \
 	X(arg, "arg", "s")                           \
+	X(gate_signals, "gate-signals", "n")         \
 	X(gate, "gate", "")                          \
 	X(exec, "exec", "")                          \
 	X(userns, "userns", "ss")                    \

@@ -69,3 +69,18 @@ test('restore: CRIU\'s reason where it cannot work', { skip: (!haveCriu || !criu
   assert.match(r.stderr, /^restore: criu cannot work on this host: Error \(/);
   assert.equal((await sb.run(['state', 'r1'])).code, 1, 'nothing was created');
 });
+
+test('restore --no-pivot: parsed; with a [r]private root propagation refused in runc\'s words before CRIU, nothing created', async () => {
+  const priv = await sb.bundle(['true'], (s) => { s.linux.rootfsPropagation = 'rprivate'; });
+  const r = await sb.run(['restore', '--no-pivot', '-b', priv, '--image-path', path.join(sb.dir, 'none'), 'np1']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /restore --no-pivot: rootfsPropagation of \[r\]private is not safe without pivot_root/);
+  assert.equal((await sb.run(['state', 'np1'])).code, 1, 'nothing was created');
+  // Without it the flag is taken, and restore says what it always says here.
+  const plain = await sb.bundle(['true']);
+  const p = await sb.run(['restore', '--no-pivot', '-b', plain, '--image-path', path.join(sb.dir, 'none'), 'np2']);
+  assert.equal(p.code, 1);
+  assert.doesNotMatch(p.stderr, /flag provided but not defined|pivot/, p.stderr);
+  assert.match(p.stderr, /^restore: /);
+  assert.equal((await sb.run(['state', 'np2'])).code, 1, 'nothing was created');
+});

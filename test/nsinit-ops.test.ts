@@ -65,6 +65,32 @@ test('setns: an exec-style plan joins a running container (pid, uts, ipc, net, c
   assert.deepEqual(await ca.next(), { type: 'process.exited', exitStatus: 137, signal: 9 });
 });
 
+test('gate-signals: a pid namespace\'s init at the gate exits 128+N of a listed signal and ignores the others; refused for SIGKILL and in the monitor', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const p = containerPlan(stateDir, ['true']);
+  p.splice(p.findIndex((o) => o.op === 'gate'), 0, { op: 'gate-signals', mask: 1n << 15n });
+  const run = await runNsinit(p, stateDir);
+  assert.match(await run.sync, /^created\t\d+\n$/);
+  const c = await h.connect(path.join(stateDir, 'monitor.sock'));
+  defer(() => c.close());
+  assert.equal((await c.next()).type, 'monitor.hello');
+  // SIGUSR1 is not listed: the init of a pid namespace ignores it (default disposition).
+  c.send({ type: 'monitor.signal', signal: 10 });
+  assert.deepEqual(await c.next(), { type: 'monitor.signalled', signal: 10 });
+  c.send({ type: 'monitor.signal', signal: 15 });
+  assert.deepEqual(await c.next(), { type: 'monitor.signalled', signal: 15 });
+  assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 143, signal: 0 });
+  assert.deepEqual(await run.exited, { code: 143, signal: null });
+  assert.equal(readFileSync(path.join(stateDir, 'exit'), 'utf8'), '{"exitStatus":143,"signal":0}');
+
+  const kill = containerPlan(stateDir, ['true']);
+  kill.splice(kill.findIndex((o) => o.op === 'gate'), 0, { op: 'gate-signals', mask: (1n << 15n) | (1n << 9n) });
+  assert.equal(await setupError(kill, stateDir), 'error\t22\tgate-signals "0x8200": signal 0, SIGKILL and SIGSTOP cannot be caught: Invalid argument\n');
+  const early = containerPlan(stateDir, ['true']);
+  early.splice(early.findIndex((o) => o.op === 'fork'), 0, { op: 'gate-signals', mask: 1n << 15n });
+  assert.equal(await setupError(early, stateDir), 'error\t22\tgate-signals "0x8000": only in the child before the gate: Invalid argument\n');
+});
+
 test('setns: wrong namespace type, unknown type and non-namespace files are refused clearly', { timeout: 30000 }, async () => {
   const dir = await tempDir('state');
   const uts = `/proc/${process.pid}/ns/uts`;

@@ -367,6 +367,16 @@ function execPlan(more: Partial<ExecPlanInput> = {}, host = execFacts()): PlanOp
   return offHost(() => buildExecPlan(input, host));
 }
 
+test('gate-signals: the init (not an exec\'d process) dies at the gate of runc\'s set, after the fork and before the gate', () => {
+  const p = plan(spec());
+  const g = ops(p, 'gate-signals');
+  const sigs = (m: bigint) => [...Array(64).keys()].filter((n) => (m >> BigInt(n)) & 1n);
+  assert.deepEqual(g.map((o) => sigs(o.mask)), [[1, 2, 3, 4, 5, 6, 7, 8, 11, 15, 16, 31]]);
+  const at = p.findIndex((o) => o.op === 'gate-signals');
+  assert.ok(p.findIndex((o) => o.op === 'fork') < at && at < p.findIndex((o) => o.op === 'gate'));
+  assert.deepEqual(ops(execPlan(), 'gate-signals'), []);
+});
+
 test('exec: the init\'s namespaces joined, the cgroup namespace by the child after its cgroup, the mount namespace last, HOME from passwd', () => {
   const p = execPlan();
   assert.deepEqual(p.slice(0, 6), [

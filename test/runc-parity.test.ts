@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 
 import path from 'node:path';
-import { runaBin, Sandbox, until } from './helpers/runa.js';
+import { alive, runaBin, Sandbox, sleep, until } from './helpers/runa.js';
 
 const RUNC = ['/usr/sbin/runc', '/usr/bin/runc', '/usr/local/sbin/runc'].find((p) => fs.existsSync(p));
 const sb = new Sandbox('parity');
@@ -72,6 +72,44 @@ describe('side by side with runc', { skip: RUNC ? false : 'runc not installed: a
     assert.deepEqual([ps.runa.status, ps.runc.status], [0, 0]);
     for (const o of [ps.runa, ps.runc]) assert.match(o.stdout, /^UID\s+PID\s+PPID/);
     for (const id of ['k', 'c']) both((rt) => ['delete', '--force', `${id}${rt}`]);
+  });
+
+  test('kill of a created container: SIGTERM ends the waiting init (stopped), SIGWINCH and SIGUSR1 change nothing', async () => {
+    const b = await bundle(['sleep', '1000']);
+    const cr = both((rt) => ['create', '-b', b, `g${rt}`]);
+    assert.deepEqual([cr.runa.status, cr.runc.status], [0, 0], cr.runa.stderr + cr.runc.stderr);
+    const st = (rt: Runtime) => JSON.parse(call(rt, ['state', `g${rt}`]).stdout);
+    const initPid = st('runa').pid as number;
+    assert.ok(initPid > 0);
+    // runc's init waits in Go, which drops SIGUSR1 (and every signal but the fatal ones); SIGWINCH is ignored by default.
+    for (const sig of ['WINCH', 'USR1']) {
+      const k = both((rt) => ['kill', `g${rt}`, sig]);
+      assert.deepEqual([k.runa.status, k.runc.status], [0, 0], k.runa.stderr + k.runc.stderr);
+    }
+    await sleep(300);
+    assert.deepEqual([st('runa').status, st('runc').status], ['created', 'created']);
+    assert.ok(alive(initPid), 'the waiting init is still there');
+    const k = both((rt) => ['kill', `g${rt}`, 'TERM']);
+    assert.deepEqual([k.runa.status, k.runc.status], [0, 0], k.runa.stderr + k.runc.stderr);
+    await until(() => st('runa').status === 'stopped' && st('runc').status === 'stopped', 'both stopped');
+    assert.deepEqual([st('runa').pid, st('runc').pid], [0, 0]);
+    await until(() => !alive(initPid), 'the init gone');
+    // runc's init exits 2 (Go's fallback when the kernel keeps a pid namespace's init from dying of the signal); runa's 128+15.
+    const w = call('runa', ['wait', 'gruna']);
+    assert.deepEqual(JSON.parse(w.stdout), { id: 'gruna', exitStatus: 143 }, w.stderr);
+    const start = both((rt) => ['start', `g${rt}`]);
+    assert.deepEqual([start.runa.status, start.runc.status], [1, 1]);
+    const d = both((rt) => ['delete', `g${rt}`]);
+    assert.deepEqual([d.runa.status, d.runc.status], [0, 0], d.runa.stderr + d.runc.stderr);
+    assert.deepEqual([call('runa', ['list', '-q']).stdout, call('runc', ['list', '-q']).stdout], ['', '']);
+
+    // Without a pid namespace of its own the init is an ordinary process: it dies of the signal itself.
+    const nb = await bundle(['sleep', '1000'], (s) => { s.linux.namespaces = s.linux.namespaces.filter((n: { type: string }) => n.type !== 'pid'); });
+    assert.equal(call('runa', ['create', '-b', nb, 'gnopid']).status, 0);
+    assert.equal(call('runa', ['kill', 'gnopid', 'HUP']).status, 0);
+    await until(() => JSON.parse(call('runa', ['state', 'gnopid']).stdout).status === 'stopped', 'stopped');
+    assert.deepEqual(JSON.parse(call('runa', ['wait', 'gnopid']).stdout), { id: 'gnopid', exitStatus: 129 });
+    assert.equal(call('runa', ['delete', 'gnopid']).status, 0);
   });
 
   test('--version has three lines in the same order; --log is created when nothing fails', () => {

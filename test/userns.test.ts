@@ -212,6 +212,40 @@ test('a bind source the mapped root cannot reach is opened before entering the u
   }
 });
 
+// runc's userns.bats "userns with 2 inaccessible mounts" and "userns with inaccessible mount + exec":
+// bind sources relative to the bundle (runc's cwd), each below a 0700 directory of host root.
+test('two bind sources the mapped root cannot reach, relative to the bundle: the container and an exec see both', async () => {
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => {
+    userns(s);
+    for (const k of [1, 2]) s.mounts.push({ source: `source-inaccessible-${k}/dir`, destination: `/tmp/mount-${k}`, options: ['bind'] });
+  });
+  const rootfs = await sb.rootfs();
+  for (const k of [1, 2]) {
+    fs.mkdirSync(path.join(bundle, `source-inaccessible-${k}`, 'dir'), { recursive: true });
+    fs.writeFileSync(path.join(bundle, `source-inaccessible-${k}`, 'dir', 'foo.txt'), `foo ${k}\n`);
+    fs.chmodSync(path.join(bundle, `source-inaccessible-${k}`), 0o700);
+    fs.mkdirSync(path.join(rootfs, 'tmp', `mount-${k}`), { recursive: true });
+  }
+  try {
+    // The CLI runs elsewhere than the bundle (the test's cwd): the sources are the bundle's all the same.
+    assert.notEqual(process.cwd(), bundle);
+    const r = await sb.run(['run', '-d', '-b', bundle, 'u2m']);
+    assert.equal(r.code, 0, r.stderr);
+    const pid = JSON.parse((await sb.run(['state', 'u2m'])).stdout).pid as number;
+    assert.deepEqual(hostIds(pid), { uid: 100000, gid: 100000 });
+    const e = await sb.run(['exec', 'u2m', 'cat', '/tmp/mount-1/foo.txt', '/tmp/mount-2/foo.txt']);
+    assert.equal(e.code, 0, e.stderr);
+    assert.equal(e.stdout, 'foo 1\nfoo 2\n');
+    const d = await sb.run(['delete', '--force', 'u2m']);
+    assert.equal(d.code, 0, d.stderr);
+    await until(() => !alive(pid), 'the init gone');
+    assert.deepEqual(sb.mountsLeft(), []);
+    assert.equal(fs.existsSync(path.join(sb.root, 'u2m')), false);
+  } finally {
+    for (const k of [1, 2]) fs.rmdirSync(path.join(rootfs, 'tmp', `mount-${k}`));
+  }
+});
+
 // A console-socket receiver: one connection, the pty name and master (SCM_RIGHTS), then what
 // the container writes to it, as JSON.
 test('--console-socket with a user namespace: the monitor connects before entering it', { skip: !havePython() && 'python3 is needed for the receiver' }, async () => {

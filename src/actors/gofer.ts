@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
 import { readSpec, type Spec } from '../oci/spec.js';
+import { isBindMount } from '../oci/plan/mount-options.js';
 
 export { secureJoin } from '../oci/secure-join.js';
 
@@ -31,6 +32,11 @@ export function loadBundle(bundleArg: string): Bundle {
   // physical path), or pivot_root and the mounts below it would act elsewhere than asked.
   const given = path.isAbsolute(spec.root.path) ? path.resolve(spec.root.path) : path.resolve(fs.realpathSync(bundle), spec.root.path);
   if (fs.realpathSync(given) !== given) throw new RunaError('invalid_bundle', `invalid rootfs: not an absolute path, or a symlink (${spec.root.path} is ${fs.realpathSync(given)})`);
+  // runc: a relative bind source is the bundle's (runc runs in the bundle), never the caller's
+  // cwd; made absolute here, it is also held before a user namespace like any other.
+  for (const m of spec.mounts ?? []) {
+    if (m.source && !path.isAbsolute(m.source) && isBindMount(m)) m.source = path.join(fs.realpathSync(bundle), m.source);
+  }
   return { bundle, spec, rootfs: fs.realpathSync(rootfs) };
 }
 

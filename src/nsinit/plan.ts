@@ -74,6 +74,8 @@ export type PlanOp =
   | { op: 'ambient'; mask: bigint }
   | { op: 'env'; entry: string }
   | { op: 'arg'; value: string }
+  /** Signals (bit n = signal n) that end the child while it waits at the gate (the init of a pid namespace with status 128+n). */
+  | { op: 'gate-signals'; mask: bigint }
   | { op: 'gate' }
   /**
    * Pause for OCI hooks: nsinit writes `hook\t<name>\t<pid>\n` on fd 3 and waits for `ok\n`
@@ -164,7 +166,7 @@ function tokens(p: PlanOp): string[] {
     case 'readonly': return [p.path];
     case 'console-connect': return [p.socketPath];
     case 'rlimit': return [String(p.resource), rlim(p.soft), rlim(p.hard)];
-    case 'capbset': return [hex(p.mask)];
+    case 'capbset': case 'gate-signals': return [hex(p.mask)];
     case 'capset': return [hex(p.effective), hex(p.permitted), hex(p.inheritable)];
     case 'ambient': return [hex(p.mask)];
     case 'setgroups': return [p.gids.join(',')];

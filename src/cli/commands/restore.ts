@@ -1,6 +1,7 @@
 import type { Command } from '../command.js';
 import { exactArgs, parseFlags } from '../flags.js';
 import { criuCheck } from '../../actors/criu.js';
+import { refuseCreateFlags } from './create.js';
 
 const restore: Command = {
   summary: 'restore a container from a previous checkpoint',
@@ -24,9 +25,12 @@ const restore: Command = {
     'auto-dedup': { kind: 'bool', usage: 'enable auto deduplication of memory images' },
     'lazy-pages': { kind: 'bool', usage: 'use userfaultfd to lazily restore memory pages' },
   },
-  async run(_ctx, args) {
-    const { positionals } = parseFlags(args, this.flags);
+  async run(ctx, args) {
+    const { values, positionals } = parseFlags(args, this.flags);
     exactArgs(positionals, 1, 'restore');
+    // runc restores through create's config checks: --no-pivot with a [r]private root propagation
+    // is refused before CRIU is asked anything. (Once restore exists, --no-pivot goes to nsinit as create's does.)
+    refuseCreateFlags(values, 'restore', ctx.abs((values.bundle as string | undefined) ?? '.'));
     // CRIU's own verdict first: on a host where it cannot run, that is the answer.
     await criuCheck('restore');
     throw new Error('restore: not implemented yet (CRIU works on this host, but runa cannot restore into a container yet)');

@@ -160,6 +160,7 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   if (input.console) plan.push(...winsizeOps(spec.process));
+  plan.push({ op: 'gate-signals', mask: GATE_SIGNALS });
   plan.push(...processOps(spec.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
     personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
@@ -167,6 +168,15 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   }));
   return plan;
 }
+
+/**
+ * The signals that end a created container's init, waiting for `start` (`runa kill` of a created
+ * container): runc's init waits in Go, whose runtime dies of SIGHUP, SIGINT, SIGTERM and throws on
+ * SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGSEGV, SIGSTKFLT, SIGSYS sent by kill(2), and
+ * drops every other signal (SIGUSR1, SIGPIPE, SIGALRM, real-time signals, …): runc's container then
+ * stays created. (runc's init exits 2 then; runa's, 128+signal.)
+ */
+export const GATE_SIGNALS = [1, 2, 3, 4, 5, 6, 7, 8, 11, 15, 16, 31].reduce((m, s) => m | (1n << BigInt(s)), 0n);
 
 /**
  * linux.timeOffsets: written to /proc/self/timens_offsets after the time namespace is unshared
