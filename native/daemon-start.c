@@ -45,8 +45,10 @@ static void mkdirs(const char *dir)
  * Node.js reads and parses that file at start (60 ms here). Two commands starting daemons at
  * once is fine: one takes the root's lock and the other leaves. */
 /* Returns an fd that gives the errno if the daemon could not be executed (no `node` on PATH,
- * no log) and EOF once it was, or -1. */
-static int start_daemon(const char *root)
+ * no log) and EOF once it was, or -1. *starting gets the read end of a pipe whose write end the
+ * daemon holds until it has its root's lock (or found another daemon holding it): EOF there
+ * means the daemon is past its start, or dead (RUNA_DAEMON_STARTING_FD, src/daemon/daemon.ts). */
+static int start_daemon(const char *root, int *starting)
 {
 	char self[PATH_MAX], entry[PATH_MAX + 32], log[PATH_MAX + 16];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -59,14 +61,20 @@ static int start_daemon(const char *root)
 	snprintf(entry, sizeof entry, "%s/bin/runa-daemon.cjs", self);
 	mkdirs(root);
 	snprintf(log, sizeof log, "%s/daemon.log", root);
-	int failed[2];
+	int failed[2], start[2];
 	if (pipe2(failed, O_CLOEXEC) < 0) return -1;
+	if (pipe2(start, O_CLOEXEC) < 0) { close(failed[0]); close(failed[1]); return -1; }
 	pid_t pid = fork();
-	if (pid < 0) { close(failed[0]); close(failed[1]); return -1; }
+	if (pid < 0) { close(failed[0]); close(failed[1]); close(start[0]); close(start[1]); return -1; }
 	if (pid == 0) {
 		if (fork() != 0) _exit(0);
 		close(failed[0]);
+		close(start[0]);
 		setsid();
+		/* The daemon inherits the write end (not close-on-exec) and is told its number. */
+		char fdnum[16];
+		snprintf(fdnum, sizeof fdnum, "%d", start[1]);
+		if (fcntl(start[1], F_SETFD, 0) < 0 || setenv("RUNA_DAEMON_STARTING_FD", fdnum, 1) < 0) close(start[1]);
 		int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		int out = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 		if (in >= 0 && out >= 0 && dup2(in, 0) >= 0 && dup2(out, 1) >= 0 && dup2(out, 2) >= 0) {
@@ -79,8 +87,24 @@ static int start_daemon(const char *root)
 		_exit(127);
 	}
 	close(failed[1]);
+	close(start[1]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+	if (*starting >= 0) close(*starting);
+	*starting = start[0];
 	return failed[0];
+}
+
+/* Whether a daemon this front end started is still on its way to its lock (its end of the
+ * starting pipe open): a slow start (a loaded host, an emulated machine) is waited for, not
+ * doubled. */
+static int still_starting(int *starting)
+{
+	if (*starting < 0) return 0;
+	struct pollfd p = { .fd = *starting, .events = POLLIN };
+	if (poll(&p, 1, 0) == 0) return 1;
+	close(*starting);
+	*starting = -1;
+	return 0;
 }
 
 /* Whether a daemon holds this root's lock (a flock on <root>/daemon.lock, src/daemon/daemon.ts):
@@ -123,14 +147,16 @@ static void started_done(void) { if (start_lock >= 0) { close(start_lock); start
 /* Connect once the daemon listens: every millisecond for half a second (Node.js takes 80 ms
  * or more to listen), then every 10 ms. A daemon that dies before it listens (killed, or the
  * machine's OOM killer) leaves the lock free: then a new one is started at once, every 300 ms at
- * most, so a command recovers within a fraction of a second. A daemon that could not be executed
+ * most, so a command recovers within a fraction of a second; one still on its way to its lock
+ * (`starting`) is waited for, however slow the host. A daemon that could not be executed
  * (`failed` gives its errno), or 10 s (the Node CLI's wait) without one, and the Node CLI takes
- * over and says what went wrong. */
-static int await_daemon(int fd, const struct sockaddr_un *sa, int failed, const char *root)
+ * over and says what went wrong; 60 s while a daemon this front end started is still starting. */
+static int await_daemon(int fd, const struct sockaddr_un *sa, int failed, const char *root, int starting)
 {
 	struct timespec t0, now;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	long started = 0;
+	int ok = 0;
 	for (;;) {
 		if (failed >= 0) {
 			struct pollfd p = { .fd = failed, .events = POLLIN };
@@ -139,27 +165,31 @@ static int await_daemon(int fd, const struct sockaddr_un *sa, int failed, const 
 				ssize_t r = read(failed, &e, sizeof e);
 				close(failed);
 				failed = -1;
-				if (r > 0) return -1; /* not executed */
+				if (r > 0) break; /* not executed */
 			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms = (now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000;
-		if (ms > 10000) break;
+		int waiting = still_starting(&starting);
+		if (ms > (waiting ? 60000 : 10000)) break;
 		usleep(ms > 500 ? 10000 : 1000);
-		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { if (failed >= 0) close(failed); started_done(); return 0; }
+		if (connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0) { ok = 1; break; }
 		if (errno != ENOENT && errno != ECONNREFUSED) break;
-		if (ms - started >= 300 && !lock_held(root) && may_start(root)) {
+		if (ms - started >= 300 && !waiting && !lock_held(root) && may_start(root)) {
 			if (failed >= 0) close(failed);
-			failed = start_daemon(root);
+			failed = start_daemon(root, &starting);
 			started = ms;
 		}
 	}
 	if (failed >= 0) close(failed);
+	if (starting >= 0) close(starting);
 	started_done();
-	return -1;
+	return ok ? 0 : -1;
 }
 
 int daemon_connect(int fd, const struct sockaddr_un *sa, const char *root)
 {
-	return await_daemon(fd, sa, may_start(root) ? start_daemon(root) : -1, root);
+	int starting = -1;
+	int failed = may_start(root) ? start_daemon(root, &starting) : -1;
+	return await_daemon(fd, sa, failed, root, starting);
 }

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int fail(const char *what, const char *path, int err)
@@ -33,6 +34,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *file = argv[1];
+	// Nothing of the daemon's but stdio stays open here (its starting pipe, see daemon-start.c:
+	// held here, it would say the daemon is still starting for as long as the lock is held).
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+		for (int i = 3; i < 1024; i++) close(i);
 	pid_t parent = getppid();
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		return fail("prctl PR_SET_PDEATHSIG for", file, errno);

@@ -36,6 +36,49 @@ test('20 CLIs started at once start exactly one daemon', async () => {
   assert.equal(fs.statSync(path.join(sb.root, 'runa.sock')).mode & 0o777, 0o600, 'socket is 0600');
 });
 
+/** The cpu controller's directory for a throttled cgroup of the test's own (v1 cpu, or v2 cpu.max), or null. */
+function throttled(name: string, percent: number): { dir: string; remove(): void } | null {
+  const v1 = '/sys/fs/cgroup/cpu';
+  const v2 = fs.existsSync('/sys/fs/cgroup/cgroup.controllers') && fs.readFileSync('/sys/fs/cgroup/cgroup.controllers', 'utf8').includes('cpu') ? '/sys/fs/cgroup' : null;
+  const base = fs.existsSync(path.join(v1, 'cpu.cfs_quota_us')) ? v1 : v2;
+  if (!base) return null;
+  const dir = path.join(base, name);
+  fs.mkdirSync(dir, { recursive: true });
+  if (base === v1) {
+    fs.writeFileSync(path.join(dir, 'cpu.cfs_period_us'), '100000');
+    fs.writeFileSync(path.join(dir, 'cpu.cfs_quota_us'), String(percent * 1000));
+  } else fs.writeFileSync(path.join(dir, 'cpu.max'), `${percent * 1000} 100000`);
+  return { dir, remove: () => { try { fs.rmdirSync(dir); } catch { /* busy: left for the after hook's report */ } } };
+}
+
+test('a daemon slow to start (a loaded or emulated host) is waited for, not started again and again', async (t) => {
+  const sb = make('slowstart');
+  // The front end, and so the daemon it starts, on 4% of one CPU: Node.js then takes seconds to
+  // reach its lock, where the front end used to start another daemon every 300 ms.
+  const cg = throttled(`runa-test-slowstart-${process.pid}`, 4);
+  if (!cg) { t.skip('no cpu controller to throttle with'); return; }
+  try {
+    const seen = new Set<number>();
+    let watching = true;
+    const watch = (async () => { while (watching) { for (const p of daemonsOf(sb)) seen.add(p); await new Promise((r) => setTimeout(r, 20)); } })();
+    const r = await runToFiles('sh', ['-c', `echo $$ > ${cg.dir}/cgroup.procs && exec ${runaBin} --root ${sb.root} delete --force nothing-here`],
+      { out: path.join(sb.dir, 'slow-out'), err: path.join(sb.dir, 'slow-err') }, { env: { ...process.env, RUNA_DAEMON_IDLE_MS: '60000' }, timeoutMs: 90_000 });
+    watching = false;
+    await watch;
+    assert.equal(r.code, 0, r.stderr);
+    t.diagnostic(`${seen.size} daemon process(es) seen while the command ran`);
+    assert.equal(seen.size, 1, `one daemon started, not ${seen.size}`);
+    // Out of the throttled cgroup before it goes (the daemon lives on to its idle timeout).
+    const pid = sb.daemonPid();
+    if (pid) fs.writeFileSync(path.join(path.dirname(cg.dir), 'cgroup.procs'), String(pid));
+    for (const p of fs.readFileSync(path.join(cg.dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+      try { fs.writeFileSync(path.join(path.dirname(cg.dir), 'cgroup.procs'), p); } catch { /* gone */ }
+    }
+  } finally {
+    cg.remove();
+  }
+});
+
 /** A runa command from new namespaces of its own (`unshare` flags), through the front end. */
 let nsRuns = 0;
 function runIn(sb: Sandbox, unshare: string[], args: string[]) {

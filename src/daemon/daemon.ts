@@ -49,10 +49,21 @@ async function takeLock(root: string): Promise<boolean> {
   throw new RunaError('daemon_lock', `runa daemon: cannot take the lock of ${root}: ${answer.replace(/^error /, '').replace(/^runa-lock: /, '')}`);
 }
 
+/** Close the starting pipe the front end gave us (RUNA_DAEMON_STARTING_FD): nothing we start inherits it. */
+function startingDone(): void {
+  const fd = Number(process.env.RUNA_DAEMON_STARTING_FD);
+  delete process.env.RUNA_DAEMON_STARTING_FD;
+  if (Number.isInteger(fd) && fd > 2) { try { fs.closeSync(fd); } catch { /* not ours, or closed */ } }
+}
+
 export async function runDaemon(opts: DaemonOptions): Promise<number> {
   fs.mkdirSync(opts.root, { recursive: true, mode: 0o700 });
   const root = fs.realpathSync(opts.root);
-  if (!await takeLock(root)) return 0; // another daemon owns this root
+  const owned = await takeLock(root);
+  // The front end that started us waits while we are on our way to the lock, however slow
+  // (native/daemon-start.c): past it now, one way or the other.
+  startingDone();
+  if (!owned) return 0; // another daemon owns this root
   killPoint('daemon:locked');
 
   const bus = new Bus();
