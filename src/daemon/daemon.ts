@@ -84,7 +84,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
 
   const registry = new Registry(root, bus, onChange);
-  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0, clients: server?.clients() ?? 0, refusedPeers: server?.refused() ?? 0 }));
+  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0, clients: server?.clients() ?? 0, refusedPeers: server?.refused() ?? 0, memory: memoryKb() }));
   bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
   serveCli(bus, root);
 
@@ -102,4 +102,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   onChange();
   await new Promise<never>(() => {});
   return 0;
+}
+
+/** The daemon's memory in kB (its RSS, and V8's heap as it stands: no collection forced). */
+function memoryKb(): { rss: number; heapTotal: number; heapUsed: number; external: number } {
+  const m = process.memoryUsage();
+  const kb = (n: number) => Math.round(n / 1024);
+  return { rss: kb(m.rss), heapTotal: kb(m.heapTotal), heapUsed: kb(m.heapUsed), external: kb(m.external) };
 }
