@@ -8,11 +8,12 @@
 // still be there to exec into, to stop and to delete, and its exit status must be the one its
 // program gave (`exit N` reports N; a TERM trapped into `exit 42` reports 42). At the end
 // nothing may be left: containers, tasks, pods, shims, daemons, cgroups, mounts, state dirs.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { BusClient } from '../../src/bus/client.js';
-import { Containerd, RUNTIME, command, show, stateDirs, type CmdResult, type Leftovers } from './callers.js';
-import { CGROUP_PARENT, CriContainerd } from './cri.js';
+import { Containerd, RUNTIME, command, processes, show, stateDirs, type CmdResult, type Leftovers } from './callers.js';
+import { CGROUP_PARENT, CRI_NAMESPACE, CriContainerd } from './cri.js';
 import { IMAGE, writeBusyboxImage, type ImageOpts } from './oci-image.js';
 import { alive, runaBin, sleep } from './runa.js';
 
@@ -53,13 +54,33 @@ export const GONE = /connection to runa daemon closed|cannot reach the runa daem
 const newReport = (caller: CallersSoakReport['caller'], seconds: number): CallersSoakReport =>
   ({ caller, seconds, lives: 0, pods: 0, whole: 0, ops: 0, interrupted: 0, kills: 0, daemons: 0, exitStatuses: 0, problems: [], leftovers: [] });
 
-/** SIGKILL the daemon of `root` every so often until `done()`. */
+/** A runa command of `root` in flight (the shim's create, start, exec, kill, delete…). */
+function runaInFlight(root: string): boolean {
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv[0] === RUNTIME && argv.includes(root) && !argv.includes('state')) return true;
+    } catch { /* gone */ }
+  }
+  return false;
+}
+
+/**
+ * SIGKILL the daemon of `root` every so often until `done()`: after a random pause, at the
+ * first moment in the next 1.5 s that a runa command is in flight (most of a caller's time is
+ * its own: a kill at a random moment would mostly find the daemon idle), else then.
+ */
 async function killer(root: string, opts: CallersSoakOptions, report: CallersSoakReport, done: () => boolean): Promise<void> {
   const seen = new Set<number>();
   while (!done()) {
     const [lo, hi] = opts.killEveryMs;
     const wake = Date.now() + lo + Math.random() * (hi - lo);
     while (!done() && Date.now() < wake) await sleep(50);
+    // A command that has just begun, or one well on its way.
+    const settle = Math.random() * 60;
+    for (const end = Date.now() + 1500; !done() && Date.now() < end && !runaInFlight(root);) await sleep(5);
+    await sleep(settle);
     if (done()) break;
     let pid = 0;
     try { pid = Number(fs.readFileSync(path.join(root, 'daemon.pid'), 'utf8')); } catch { continue; }
@@ -100,12 +121,25 @@ const describeLeft = (l: Leftovers): string[] => Object.entries(l).flatMap(([k, 
 function tools(report: CallersSoakReport, log: (l: string) => void) {
   const problem = (s: string) => { if (report.problems.length < 50) report.problems.push(s); log(`PROBLEM ${s}`); };
   /** A failed command: tolerated (and counted) when runa's daemon died under it, else a problem. */
+  const cut: string[] = [];
   const failed = (r: CmdResult, what: string): void => {
     if (r.timedOut) problem(`${what}: hung: ${show(r)}`);
-    else if (GONE.test(r.stderr) || GONE.test(r.stdout)) { report.interrupted++; log(`${what}: cut short by the daemon's death`); }
+    else if (GONE.test(r.stderr) || GONE.test(r.stdout)) { report.interrupted++; cut.push(what); log(`${what}: cut short by the daemon's death`); }
     else problem(`${what}: ${show(r)}`);
   };
-  return { problem, failed };
+  /** The life of `id` (a container, or a pod: the shim's id) is over: its shim must be gone, and its socket. */
+  const shimGone = async (address: string, ns: string, id: string, name = id): Promise<void> => {
+    const socket = `/run/containerd/s/${createHash('sha256').update(path.join(address, ns, id)).digest('hex')}`;
+    const shims = () => processes((cmd) => cmd.includes('containerd-shim') && cmd.includes(address) && cmd.includes(` -id ${id} `));
+    for (let i = 0; i < 100; i++) {
+      if (!fs.existsSync(socket) && shims().length === 0) return;
+      await sleep(50);
+    }
+    const what = [...(fs.existsSync(socket) ? [`its socket ${socket}`] : []), ...shims().map((p) => `its shim ${p.split(':')[0]}`)].join(' and ');
+    const why = cut.filter((w) => w.includes(name));
+    problem(`${name}: ${what} left after its delete (${why.length ? `cut short: ${why.join('; ')}` : 'nothing was cut short'})`);
+  };
+  return { problem, failed, shimGone };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,7 +148,7 @@ function tools(report: CallersSoakReport, log: (l: string) => void) {
 export async function soakContainerd(opts: CallersSoakOptions): Promise<CallersSoakReport> {
   const log = opts.log ?? (() => {});
   const report = newReport('containerd', opts.seconds);
-  const { problem, failed } = tools(report, log);
+  const { problem, failed, shimGone } = tools(report, log);
   const c = new Containerd();
   let tornDown = false;
   try {
@@ -239,6 +273,7 @@ export async function soakContainerd(opts: CallersSoakOptions): Promise<CallersS
         report.lives++;
         const whole = n % 2 === 0 ? await foreground(id, n) : await detached(id, n);
         if (whole) report.whole++;
+        await shimGone(c.sock, c.namespace, id);
       }
     };
     let clientsDone = false;
@@ -270,7 +305,7 @@ export const PAUSE_IMAGE = 'localhost/runa-test/pause:latest';
 export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakReport> {
   const log = opts.log ?? (() => {});
   const report = newReport('cri', opts.seconds);
-  const { problem, failed } = tools(report, log);
+  const { problem, failed, shimGone } = tools(report, log);
   // No CNI: the pods take the node's network (the test's network namespace).
   const c = new CriContainerd({ cni: false });
   let tornDown = false;
@@ -317,14 +352,14 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
         if (r.code === 0) return { id: r.stdout.trim(), config };
         failed(r, `crictl runp ${name}`);
         if (!GONE.test(r.stderr)) return null;
-        for (const p of (await crictl(['pods', '-q', '--name', `^${name}$`])).stdout.split('\n').filter(Boolean)) await removePod(p);
+        for (const p of (await crictl(['pods', '-q', '--name', `^${name}$`])).stdout.split('\n').filter(Boolean)) await removePod(p, name);
       }
       problem(`crictl runp ${name}: cut short 10 times`);
       return null;
     };
-    const removePod = async (id: string): Promise<void> => {
-      await retried(['stopp', id], `crictl stopp ${id.slice(0, 12)}`, (r) => r.code === 0);
-      await retried(['rmp', id], `crictl rmp ${id.slice(0, 12)}`, (r) => r.code === 0);
+    const removePod = async (id: string, name = id.slice(0, 12)): Promise<void> => {
+      await retried(['stopp', id], `crictl stopp ${name}`, (r) => r.code === 0);
+      await retried(['rmp', id], `crictl rmp ${name}`, (r) => r.code === 0);
     };
 
     /** One container's life in a pod: create, start, (exec, stop), exited with the right status, removed. */
@@ -356,7 +391,8 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
       if (long) {
         for (let i = 0; i < 10; i++) {
           const ex = await crictl(['exec', '-s', id, 'sh', '-c', 'exit 3']);
-          if (ex.code === 3) { report.exitStatuses++; break; }
+          // crictl exec -s exits 1 and names the command's status.
+          if (ex.code === 3 || (ex.code === 1 && /exited with 3\b/.test(ex.stderr))) { report.exitStatuses++; break; }
           whole = false;
           failed(ex, `crictl exec ${podName}/${name} (exit 3)`);
           if (!GONE.test(ex.stderr)) break;
@@ -388,7 +424,8 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
           report.lives++;
           if (await life(pod, podName, n)) report.whole++;
         }
-        await removePod(pod.id);
+        await removePod(pod.id, podName);
+        await shimGone(c.sock, CRI_NAMESPACE, pod.id, podName);
       }
     };
     let clientsDone = false;
