@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  RUNTIME, cgroupChildren, cgroupDirs, command, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
+  RUNTIME, cgroupChildren, cgroupDirs, command, mountsMentioning, ownShimSockets, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
   type CmdOpts, type CmdResult, type Leftovers,
 } from './callers.js';
 import { repo, sleep, until } from './runa.js';
@@ -217,6 +217,8 @@ export class CriContainerd {
 
   /** What is left of this containerd's pods now (call after an orderly teardown). */
   leftovers(): Leftovers {
+    // Only this containerd's shims: another suite's may come and go in the same directory.
+    const own = ownShimSockets(path.join(this.dir, 'containerd.log'), this.sock);
     return {
       processes: processes((cmd) => cmd.includes(this.dir)),
       mounts: [...mountsMentioning(this.dir).filter((l) => l.split(' ')[4] !== this.netns), ...this.netnsNames().filter((n) => !this.netnsBefore.has(n)).flatMap((n) => mountsMentioning(`${NETNS_DIR}/${n}`))],
@@ -224,7 +226,7 @@ export class CriContainerd {
       cgroups: cgroupChildren(CGROUP_PARENT).filter((d) => /\/[0-9a-f]{64}$/.test(d)),
       state: stateDirs(this.runtimeRoot),
       files: [
-        ...this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s)).map((s) => `/run/containerd/s/${s}`),
+        ...this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s) && own.has(s)).map((s) => `/run/containerd/s/${s}`),
         ...this.netnsNames().filter((n) => !this.netnsBefore.has(n)).map((n) => `${NETNS_DIR}/${n}`),
         ...(fs.existsSync(path.join(this.dir, 'ipam', 'runa-cri-e2e')) ? fs.readdirSync(path.join(this.dir, 'ipam', 'runa-cri-e2e')).filter((f) => /^\d/.test(f)).map((f) => `ipam lease ${f}`) : []),
       ],
