@@ -97,7 +97,8 @@ export const ContainerOp = {
 };
 
 export const Request = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('daemon.ping') }),
+  /** `gc`: a full garbage collection first, so that the memory it reports is what is live (test/helpers/lives.ts) */
+  z.object({ type: z.literal('daemon.ping'), gc: z.boolean().optional() }),
   z.object({ type: z.literal('daemon.shutdown') }),
   z.object({
     type: z.literal('container.create'),

@@ -1,8 +1,9 @@
 // Many container lives through one daemon, and its memory as they go: each life is
 // `runa run -d` of a sleeping container and `runa delete -f` of it, `parallel` at a time, all
 // through the command line against one private state root whose daemon must stay the same
-// process throughout. The daemon's RSS and USS (from /proc) and its V8 heap and actor counts
-// (from `daemon.ping`) are sampled every `sampleEvery` lives. Used by test/soak-memory.test.ts
+// process throughout. Every `sampleEvery` lives the daemon is asked for a full garbage
+// collection and its actor counts and V8 heap (`daemon.ping` with `gc`), and its RSS and USS
+// are read from /proc. Used by test/soak-memory.test.ts
 // (a bounded run) and `npm run soak -- --lives 1000,10000` (bench/soak.ts).
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,7 +26,7 @@ export interface LivesSample {
   /** from /proc/PID/smaps_rollup, kB */
   rssKb: number;
   ussKb: number;
-  /** what the daemon says of itself (daemon.ping) at that moment */
+  /** what the daemon says of itself (daemon.ping) after a full collection */
   heapUsedKb: number;
   heapTotalKb: number;
   containers: number;
@@ -72,9 +73,10 @@ export async function lives(opts: LivesOptions): Promise<LivesReport> {
     await sb.run(['delete', '-f', 'lv-first']);
     const daemon = sb.daemonPid()!;
     client = await BusClient.connect(path.join(sb.root, 'runa.sock'));
-    const ping = async (): Promise<Ping> => client!.request<Ping>({ type: 'daemon.ping' });
+    const ping = async (gc = false): Promise<Ping> => client!.request<Ping>({ type: 'daemon.ping', gc });
     const sample = async (): Promise<LivesSample> => {
-      const p = await ping();
+      // After a full collection: the heap is then what the daemon keeps, not its garbage.
+      const p = await ping(true);
       const m = memKb(daemon);
       const s: LivesSample = {
         lives: report.lives, rssKb: m.rss, ussKb: m.uss, heapUsedKb: p.memory?.heapUsed ?? 0, heapTotalKb: p.memory?.heapTotal ?? 0,
