@@ -286,7 +286,8 @@ export const nothingLeft = (l: Leftovers): boolean => Object.values(l).every((v)
 export class Containerd {
   readonly dir: string;
   readonly sock: string;
-  readonly namespace = 'runa-e2e';
+  /** containerd's namespace, and so the cgroup its containers go under (/NAMESPACE/ID) */
+  readonly namespace: string;
   /** The runtime's `--root` as the shim passes it (`--runc-root` plus the namespace). */
   readonly runtimeRoot: string;
   private proc: ChildProcess | null = null;
@@ -300,7 +301,9 @@ export class Containerd {
     return null;
   }
 
-  constructor() {
+  /** `namespace`: one of its own (a soak running beside the containerd suite of another checkout: each removes what is left under /NAMESPACE). */
+  constructor(opts: { namespace?: string } = {}) {
+    this.namespace = opts.namespace ?? 'runa-e2e';
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-ctrd-'));
     this.sock = path.join(this.dir, 'c.sock');
     this.runtimeRoot = path.join(this.dir, 'rt', this.namespace);

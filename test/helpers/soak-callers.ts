@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { BusClient } from '../../src/bus/client.js';
 import { Containerd, RUNTIME, command, processes, show, stateDirs, type CmdResult, type Leftovers } from './callers.js';
-import { CGROUP_PARENT, CRI_NAMESPACE, CriContainerd } from './cri.js';
+import { CRI_NAMESPACE, CriContainerd } from './cri.js';
 import { IMAGE, writeBusyboxImage, type ImageOpts } from './oci-image.js';
 import { alive, runaBin, sleep } from './runa.js';
 
@@ -149,7 +149,8 @@ export async function soakContainerd(opts: CallersSoakOptions): Promise<CallersS
   const log = opts.log ?? (() => {});
   const report = newReport('containerd', opts.seconds);
   const { problem, failed, shimGone } = tools(report, log);
-  const c = new Containerd();
+  // A namespace, and so a cgroup, of its own: another checkout's containerd suite removes what is under /runa-e2e.
+  const c = new Containerd({ namespace: `runa-soak-${process.pid}` });
   let tornDown = false;
   try {
     await c.start();
@@ -307,7 +308,8 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
   const report = newReport('cri', opts.seconds);
   const { problem, failed, shimGone } = tools(report, log);
   // No CNI: the pods take the node's network (the test's network namespace).
-  const c = new CriContainerd({ cni: false });
+  // A cgroup parent of its own: another checkout's CRI suite removes what is under /runa-cri-e2e.
+  const c = new CriContainerd({ cni: false, cgroupParent: `/runa-cri-soak-${process.pid}` });
   let tornDown = false;
   try {
     await c.start(PAUSE_IMAGE);
@@ -341,7 +343,7 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
     const podConfig = (name: string) => c.writeConfig(`pod-${name}`, {
       metadata: { name, namespace: 'runa-soak', uid: `uid-${name}`, attempt: 0 },
       log_directory: path.join(c.dir, 'logs', name),
-      linux: { cgroup_parent: `${CGROUP_PARENT}/${name}`, security_context: { namespace_options: { network: 2, pid: 1 } } },
+      linux: { cgroup_parent: `${c.cgroupParent}/${name}`, security_context: { namespace_options: { network: 2, pid: 1 } } },
     });
     /** `crictl runp`, again while the daemon's death cuts it short (what it left is removed first). */
     const runp = async (name: string): Promise<{ id: string; config: string } | null> => {
