@@ -25,10 +25,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 static char **args;
 extern char **environ;
+/* runc's global --log and --log-format, for an error only this process can report. */
+static const char *log_file;
+static int log_json;
 
 /* Exec the Node.js CLI with our arguments: bin/runa.js beside native/ (where this binary is). */
 static void fallback(void)
@@ -98,6 +102,8 @@ static int root_of(int argc, char **argv, char *root, size_t size, const char **
 			else return -1;
 		}
 		if (nlen == 4 && !strncmp(name, "root", 4)) given = value;
+		if (nlen == 3 && !strncmp(name, "log", 3)) log_file = value;
+		if (nlen == 10 && !strncmp(name, "log-format", 10)) log_json = value && !strcmp(value, "json");
 	}
 	if (!given) {
 		/* runc's shouldHonorXDGRuntimeDir, as src/rootless.ts has it: root gets /run/runa, a user
@@ -121,6 +127,47 @@ static int root_of(int argc, char **argv, char *root, size_t size, const char **
 		if (!getcwd(cwd, sizeof cwd) || (size_t)snprintf(root, size, "%s/%s", cwd, given) >= size) return -1;
 	}
 	return 0;
+}
+
+/* An error in --log as the daemon writes its own (src/cli/log.ts: pino's JSON, or logrus's
+ * text): containerd's shim reports the last error there as the runtime's, not its stderr. */
+static void log_error(const char *msg)
+{
+	if (!log_file || !*log_file) return;
+	struct timespec ts;
+	struct tm tm;
+	char when[40];
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+	struct buf line = { 0 };
+	if (log_json) {
+		puts_(&line, "{\"level\":\"error\",\"time\":\"");
+		puts_(&line, when);
+		puts_(&line, "\",\"msg\":");
+		json_str(&line, msg);
+		puts_(&line, "}\n");
+	} else {
+		puts_(&line, "time=\"");
+		puts_(&line, when);
+		puts_(&line, "\" level=error msg=");
+		json_str(&line, msg);
+		puts_(&line, "\n");
+	}
+	int fd = open(log_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0) {
+		write_all(fd, line.p, line.len);
+		close(fd);
+	}
+	free(line.p);
+}
+
+/* The daemon went away mid-command (steps.c says so and cleans up); --log hears it too. */
+static int gone(void)
+{
+	log_error("connection to runa daemon closed");
+	return daemon_gone();
 }
 
 int main(int argc, char **argv)
@@ -192,7 +239,7 @@ int main(int argc, char **argv)
 		size_t len;
 		int op = read_frame(fd, &msg, &len);
 		/* Sent and gone: whether it ran is unknown, so it is not run again. The Node CLI's words. */
-		if (op < 0 || op == 0x8) return daemon_gone();
+		if (op < 0 || op == 0x8) return gone();
 		if (op == 0x9) { send_frame(fd, 0xa, msg, len); free(msg); continue; } /* ping */
 		if (op != 0x1) { free(msg); continue; }
 		struct buf kind = { 0 }, cid = { 0 };
@@ -251,7 +298,7 @@ int main(int argc, char **argv)
 		puts_(&req2, ",\"result\":");
 		put(&req2, result.p, result.len);
 		puts_(&req2, "}}");
-		if (send_frame(fd, 0x1, req2.p, req2.len) < 0) return daemon_gone();
+		if (send_frame(fd, 0x1, req2.p, req2.len) < 0) return gone();
 		free(req2.p); free(result.p); free(what.p); free(session.p); free(out.p); free(err.p);
 		free(kind.p); free(cid.p); free(msg);
 	}

@@ -2,12 +2,14 @@
 // gets an error reply, never reaches a machine, and the daemon keeps serving.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { Bus } from '../src/bus/bus.js';
 import { BusClient } from '../src/bus/client.js';
 import { RunaError } from '../src/errors.js';
+import { Context } from '../src/cli/context.js';
 import { Sandbox, until } from './helpers/runa.js';
 
 const sb = new Sandbox('bus');
@@ -285,5 +287,40 @@ test('a peer that stops answering heartbeats is dropped', async () => {
   } finally {
     const { leftovers } = await hb.cleanup();
     assert.deepEqual(leftovers, []);
+  }
+});
+
+test('a daemon that dies while it accepts a client: the connect fails at once (never hangs), and the CLI takes its request to the next daemon', async () => {
+  // A "daemon" that accepts and dies: with a reset (a SIGKILL mid-handshake), or a close.
+  const other = new Sandbox('busreset');
+  fs.mkdirSync(other.root, { recursive: true, mode: 0o700 });
+  const fake = path.join(other.dir, 'fake.sock');
+  let accepted = 0;
+  // A unix socket closed with the handshake unread resets the peer's connection (ECONNRESET).
+  const server = net.createServer({ pauseOnConnect: true }, (s) => { accepted++; if (accepted % 2) setTimeout(() => s.destroy(), 20); else s.destroy(); });
+  await new Promise<void>((r) => server.listen(fake, r));
+  try {
+    for (let i = 0; i < 2; i++) {
+      const e = await BusClient.connect(fake).then(() => null, (x: NodeJS.ErrnoException & { code: string }) => x);
+      assert.ok(e && ['ECONNRESET', 'EPIPE', 'handshake_closed'].includes(e.code), `connect failed as a dead daemon: ${e?.code} ${e?.message}`);
+    }
+    // The CLI's connect: its root's socket is that dying "daemon" at first. Nothing was sent,
+    // so it goes on as when none listened: it starts the root's daemon, whose socket replaces
+    // the dead one, and its request is answered (it used to fail with `read ECONNRESET`).
+    fs.symlinkSync(fake, path.join(other.root, 'runa.sock'));
+    const ctx = new Context({ root: other.root, logFormat: 'text', debug: false });
+    try {
+      const client = await ctx.connect();
+      const ping = await client.request<{ pid: number }>({ type: 'daemon.ping' });
+      assert.equal(ping.pid, other.daemonPid());
+      assert.ok(accepted >= 3, `the dying daemon was reached first (${accepted} accepts)`);
+    } finally {
+      ctx.close();
+    }
+  } finally {
+    server.close();
+    const { leftovers, mounts } = await other.cleanup();
+    assert.deepEqual(leftovers, []);
+    assert.deepEqual(mounts, []);
   }
 });

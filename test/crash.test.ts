@@ -187,3 +187,29 @@ for (const point of KILL_POINTS.filter((p) => p.startsWith('daemon:'))) {
     assert.equal((await sb.run(['delete', '-f', id])).code, 0);
   });
 }
+
+test('a command whose daemon dies under it says so in --log too, in its format: containerd\'s shim reports the log\'s last error, not stderr', async () => {
+  const bundle = await sb.bundle(['true']);
+  for (const format of ['json', 'text'] as const) {
+    const id = `crash-log-${format}`;
+    const log = path.join(sb.dir, `log-${format}`);
+    const old = sb.daemonPid();
+    if (old && alive(old)) { process.kill(old, 'SIGTERM'); await until(() => !alive(old), 'the previous daemon gone'); }
+    const r = await sb.run(['--log', log, '--log-format', format, 'create', '-b', bundle, id], { env: { RUNA_KILL_POINT: 'create:spawned' } });
+    assert.notEqual(r.code, 0, 'the create failed');
+    assert.match(r.stderr, /connection to runa daemon closed/);
+    const last = fs.readFileSync(log, 'utf8').trim().split('\n').pop()!;
+    if (format === 'json') {
+      const entry = JSON.parse(last);
+      assert.equal(entry.level, 'error', last);
+      assert.equal(entry.msg, 'connection to runa daemon closed', last);
+      assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, last);
+    } else {
+      assert.match(last, /^time="\d{4}-\d\d-\d\dT[\d:.]+Z" level=error msg="connection to runa daemon closed"$/);
+    }
+    // The next daemon rolls the create back.
+    const d = await sb.run(['delete', '-f', id]);
+    assert.ok(d.code === 0 || /does not exist/.test(d.stderr), d.stderr);
+    assert.equal(fs.existsSync(path.join(sb.root, id)), false, 'no state dir left');
+  }
+});

@@ -43,7 +43,11 @@ export class BusClient {
       const socket = net.connect(target.path);
       let head = Buffer.alloc(0);
       const fail = (e: Error) => { target.release(); socket.destroy(); reject(e); };
+      // A daemon that dies during the handshake resets the connection (ECONNRESET, through
+      // 'error') or closes it: no request was sent yet, which the caller may retry.
+      const closed = () => fail(new RunaError('handshake_closed', 'runa daemon closed the connection before it answered'));
       socket.once('error', fail);
+      socket.once('close', closed);
       socket.once('connect', () => target.release());
       socket.once('connect', () => socket.write(
         `GET / HTTP/1.1\r\nHost: runa\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
@@ -54,6 +58,7 @@ export class BusClient {
         if (end < 0) { if (head.length > 8192) fail(new RunaError('handshake', 'runa daemon: oversized handshake')); return; }
         socket.off('data', onData);
         socket.off('error', fail);
+        socket.off('close', closed);
         const text = head.subarray(0, end).toString('latin1');
         const accept = /\r\nsec-websocket-accept:\s*(\S+)/i.exec(text)?.[1];
         const expected = createHash('sha1').update(key + GUID).digest('base64');

@@ -99,7 +99,8 @@ export const ContainerOp = {
 };
 
 export const Request = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('daemon.ping') }),
+  /** `gc`: a full garbage collection first, so that the memory it reports is what is live (test/helpers/lives.ts) */
+  z.object({ type: z.literal('daemon.ping'), gc: z.boolean().optional() }),
   z.object({ type: z.literal('daemon.shutdown') }),
   /** runa debug --profile-cpu/--profile-heap: the daemon profiles itself for `ms` (cpu) or after `ms` (heap) and writes `file` */
   z.object({ type: z.literal('daemon.profile'), kind: z.enum(['cpu', 'heap']), file: z.string().min(1).max(4096).refine((f) => f.startsWith('/'), 'must be absolute'), ms: z.number().int().min(0).max(3_600_000) }),

@@ -165,7 +165,10 @@ export class Context {
         if (code === 'EACCES') throw new RunaError('no_daemon', `connect ${sock}: permission denied (the state root of another user)`);
         // 426: a daemon on its way out answered from its http side; the next one will listen.
         const leaving = e instanceof RunaError && e.code === 'handshake' && / 426 /.test(e.message);
-        if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving) throw e;
+        // A daemon that died while it accepted us (killed, crashed): nothing was sent, so the
+        // request goes to the next one, as when none listened (the chaos soak's `read ECONNRESET`).
+        const died = code === 'ECONNRESET' || code === 'EPIPE' || (e instanceof RunaError && e.code === 'handshake_closed');
+        if (code !== 'ENOENT' && code !== 'ECONNREFUSED' && !leaving && !died) throw e;
         if (Date.now() > deadline) throw new RunaError('no_daemon', `cannot reach the runa daemon at ${sock}`);
         // None started yet, or the one that was died before it listened (its lock is free): start one.
         if (!started || (Date.now() - started >= 300 && !daemonLockHeld(this.root))) { this.startDaemon(); started = Date.now(); }

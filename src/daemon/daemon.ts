@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { RunaError } from '../errors.js';
 import { killPoint } from '../faults.js';
 import { Bus } from '../bus/bus.js';
@@ -95,7 +97,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   };
 
   const registry = new Registry(root, bus, onChange);
-  bus.handle('daemon.ping', () => ({ pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0, clients: server?.clients() ?? 0, refusedPeers: server?.refused() ?? 0 }));
+  bus.handle('daemon.ping', (req) => ({ ...(req.gc ? collectGarbage() : {}), pid: process.pid, containers: registry.size, ...registry.counts(), pausedPeers: server?.paused() ?? 0, clients: server?.clients() ?? 0, refusedPeers: server?.refused() ?? 0, memory: memoryKb() }));
   bus.handle('daemon.shutdown', () => { setImmediate(() => void shutdown()); return {}; });
   bus.handle('daemon.profile', async (req) => (await import('./profile.js')).profile(req.kind, req.file, req.ms));
   serveCli(bus, root);
@@ -114,4 +116,22 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   onChange();
   await new Promise<never>(() => {});
   return 0;
+}
+
+/** The daemon's memory in kB (its RSS, and V8's heap as it stands: no collection forced). */
+function memoryKb(): { rss: number; heapTotal: number; heapUsed: number; external: number } {
+  const m = process.memoryUsage();
+  const kb = (n: number) => Math.round(n / 1024);
+  return { rss: kb(m.rss), heapTotal: kb(m.heapTotal), heapUsed: kb(m.heapUsed), external: kb(m.external) };
+}
+
+let gc: (() => void) | null = null;
+/** A full collection (V8's gc(), exposed on first use: the daemon does not start with --expose-gc). */
+function collectGarbage(): Record<string, never> {
+  if (!gc) {
+    v8.setFlagsFromString('--expose-gc');
+    gc = vm.runInNewContext('gc') as () => void;
+  }
+  gc();
+  return {};
 }

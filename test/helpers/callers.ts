@@ -255,6 +255,22 @@ export function stateDirs(root: string): string[] {
   }
 }
 
+/**
+ * The names (under /run/containerd/s) of the sockets of every shim the containerd logging to
+ * `log` with the gRPC address `address` started: sha256 of address/namespace/id, as containerd
+ * names them. That directory is the host's: other containerds' shims (another suite running at
+ * the same time) are not ours to report or remove.
+ */
+export function ownShimSockets(log: string, address: string): Set<string> {
+  const out = new Set<string>();
+  let text = '';
+  try { text = fs.readFileSync(log, 'utf8'); } catch { return out; }
+  for (const m of text.matchAll(/msg="starting signal loop" namespace=(\S+) path=\S*\/([^/\s]+) /g)) {
+    out.add(createHash('sha256').update(path.join(address, m[1], m[2])).digest('hex'));
+  }
+  return out;
+}
+
 /** What an orderly teardown left behind, found before the forced cleanup removed it. */
 export interface Leftovers { processes: string[]; mounts: string[]; cgroups: string[]; state: string[]; files: string[] }
 
@@ -270,7 +286,8 @@ export const nothingLeft = (l: Leftovers): boolean => Object.values(l).every((v)
 export class Containerd {
   readonly dir: string;
   readonly sock: string;
-  readonly namespace = 'runa-e2e';
+  /** containerd's namespace, and so the cgroup its containers go under (/NAMESPACE/ID) */
+  readonly namespace: string;
   /** The runtime's `--root` as the shim passes it (`--runc-root` plus the namespace). */
   readonly runtimeRoot: string;
   private proc: ChildProcess | null = null;
@@ -284,7 +301,9 @@ export class Containerd {
     return null;
   }
 
-  constructor() {
+  /** `namespace`: one of its own (a soak running beside the containerd suite of another checkout: each removes what is left under /NAMESPACE). */
+  constructor(opts: { namespace?: string } = {}) {
+    this.namespace = opts.namespace ?? 'runa-e2e';
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-ctrd-'));
     this.sock = path.join(this.dir, 'c.sock');
     this.runtimeRoot = path.join(this.dir, 'rt', this.namespace);
@@ -374,8 +393,14 @@ export class Containerd {
       mounts: mountsMentioning(this.dir),
       cgroups: cgroupChildren(`/${this.namespace}`),
       state: stateDirs(this.runtimeRoot),
-      files: this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s)).map((s) => `/run/containerd/s/${s}`),
+      files: this.shimSocketsLeft().map((s) => `/run/containerd/s/${s}`),
     };
+  }
+
+  /** Sockets of this containerd's shims still in /run/containerd/s. */
+  private shimSocketsLeft(): string[] {
+    const own = ownShimSockets(path.join(this.dir, 'containerd.log'), this.sock);
+    return this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s) && own.has(s));
   }
 
   /**

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  RUNTIME, cgroupChildren, cgroupDirs, command, containerdConfigHead, mountsMentioning, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
+  RUNTIME, cgroupChildren, cgroupDirs, command, containerdConfigHead, mountsMentioning, ownShimSockets, processes, removeCgroups, stateDirs, stopRunaDaemon, unmountAll, which,
   type CmdOpts, type CmdResult, type Leftovers,
 } from './callers.js';
 import { repo, sleep, until } from './runa.js';
@@ -69,10 +69,15 @@ export class CriContainerd {
   private readonly netnsDirExisted = fs.existsSync(NETNS_DIR);
   private readonly varLibCniExisted = fs.existsSync('/var/lib/cni');
   private readonly runContainerdExisted = fs.existsSync('/run/containerd');
-  private readonly cgroupParentExisted = cgroupDirs(CGROUP_PARENT).length > 0;
+  private readonly cgroupParentExisted: boolean;
+  /** The cgroup its pods go under (their cgroup_parent's parent): the leftovers are looked for there. */
+  readonly cgroupParent: string;
 
-  constructor(opts: { cni: boolean }) {
+  /** `cgroupParent`: one of its own (a soak running beside the CRI suite of another checkout: each removes what is left under its parent). */
+  constructor(opts: { cni: boolean; cgroupParent?: string }) {
     this.withCni = opts.cni;
+    this.cgroupParent = opts.cgroupParent ?? CGROUP_PARENT;
+    this.cgroupParentExisted = cgroupDirs(this.cgroupParent).length > 0;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-cri-'));
     this.sock = path.join(this.dir, 'c.sock');
     this.netns = path.join(this.dir, 'netns');
@@ -204,14 +209,16 @@ export class CriContainerd {
 
   /** What is left of this containerd's pods now (call after an orderly teardown). */
   leftovers(): Leftovers {
+    // Only this containerd's shims: another suite's may come and go in the same directory.
+    const own = ownShimSockets(path.join(this.dir, 'containerd.log'), this.sock);
     return {
       processes: processes((cmd) => cmd.includes(this.dir)),
       mounts: [...mountsMentioning(this.dir).filter((l) => l.split(' ')[4] !== this.netns), ...this.netnsNames().filter((n) => !this.netnsBefore.has(n)).flatMap((n) => mountsMentioning(`${NETNS_DIR}/${n}`))],
       // The containers' cgroups (named by their IDs); the pods' parents are kubelet's to make and remove.
-      cgroups: cgroupChildren(CGROUP_PARENT).filter((d) => /\/[0-9a-f]{64}$/.test(d)),
+      cgroups: cgroupChildren(this.cgroupParent).filter((d) => /\/[0-9a-f]{64}$/.test(d)),
       state: stateDirs(this.runtimeRoot),
       files: [
-        ...this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s)).map((s) => `/run/containerd/s/${s}`),
+        ...this.shimSockets().filter((s) => !this.shimSocketsBefore.has(s) && own.has(s)).map((s) => `/run/containerd/s/${s}`),
         ...this.netnsNames().filter((n) => !this.netnsBefore.has(n)).map((n) => `${NETNS_DIR}/${n}`),
         ...(fs.existsSync(path.join(this.dir, 'ipam', 'runa-cri-e2e')) ? fs.readdirSync(path.join(this.dir, 'ipam', 'runa-cri-e2e')).filter((f) => /^\d/.test(f)).map((f) => `ipam lease ${f}`) : []),
       ],
@@ -249,8 +256,8 @@ export class CriContainerd {
       fs.rmSync(`${NETNS_DIR}/${n}`, { force: true });
     }
     unmountAll(mountsMentioning(this.dir));
-    const cgroups = cgroupChildren(CGROUP_PARENT);
-    if (!this.cgroupParentExisted) cgroups.push(...cgroupDirs(CGROUP_PARENT));
+    const cgroups = cgroupChildren(this.cgroupParent);
+    if (!this.cgroupParentExisted) cgroups.push(...cgroupDirs(this.cgroupParent));
     left.cgroups.push(...removeCgroups(cgroups).map((s) => `not removed: ${s}`));
     fs.rmSync(this.dir, { recursive: true, force: true });
     for (const f of left.files.filter((x) => x.startsWith('/run/containerd/s/'))) fs.rmSync(f, { force: true });
