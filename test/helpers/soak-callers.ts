@@ -198,17 +198,7 @@ export async function soakContainerd(opts: CallersSoakOptions): Promise<CallersS
       await containerRm(id);
       if (await taskStatus(id)) problem(`${id}: its task is still there after its recovery`);
     };
-    /** A command retried while runa's daemon dies under it; `ok` says whether a result is success. */
-    const retried = async (args: string[], what: string, ok: (r: CmdResult) => boolean, tries = 10): Promise<CmdResult | null> => {
-      for (let i = 0; i < tries; i++) {
-        const r = await ctr(args);
-        if (ok(r)) return r;
-        failed(r, what);
-        if (!GONE.test(r.stderr) || r.timedOut) return null;
-      }
-      problem(`${what}: cut short ${tries} times`);
-      return null;
-    };
+    const retried = retrier(ctr, failed, problem);
 
     /** `ctr run --rm` in the foreground: its status is the program's `exit N`. */
     const foreground = async (id: string, n: number): Promise<boolean> => {
@@ -322,16 +312,7 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
     const deadline = Date.now() + opts.seconds * 1000;
     const stop = () => Date.now() >= deadline || report.problems.length > 0;
     const crictl = (args: string[], timeoutMs = 90_000): Promise<CmdResult> => { report.ops++; return c.crictl(args, { timeoutMs }); };
-    const retried = async (args: string[], what: string, ok: (r: CmdResult) => boolean, tries = 10): Promise<CmdResult | null> => {
-      for (let i = 0; i < tries; i++) {
-        const r = await crictl(args);
-        if (ok(r)) return r;
-        failed(r, what);
-        if (!GONE.test(r.stderr) || r.timedOut) return null;
-      }
-      problem(`${what}: cut short ${tries} times`);
-      return null;
-    };
+    const retried = retrier(crictl, failed, problem);
     const inspect = async (id: string): Promise<any> => {
       const r = await crictl(['inspect', '-o', 'json', id]);
       return r.code === 0 ? JSON.parse(r.stdout) : null;
@@ -448,4 +429,21 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
     if (!tornDown) await c.teardown();
   }
   return report;
+}
+
+/**
+ * A caller's command retried while runa's daemon dies under it (its error says so, GONE): `ok`
+ * says whether a result is success; any other failure is the caller's answer.
+ */
+function retrier(run: (args: string[]) => Promise<CmdResult>, failed: (r: CmdResult, what: string) => void, problem: (message: string) => void) {
+  return async (args: string[], what: string, ok: (r: CmdResult) => boolean, tries = 10): Promise<CmdResult | null> => {
+    for (let i = 0; i < tries; i++) {
+      const r = await run(args);
+      if (ok(r)) return r;
+      failed(r, what);
+      if (!GONE.test(r.stderr) || r.timedOut) return null;
+    }
+    problem(`${what}: cut short ${tries} times`);
+    return null;
+  };
 }
