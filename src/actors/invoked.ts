@@ -4,6 +4,7 @@
 // operation's answer as an outcome in its context (`seq`, `outcome`); `outcomeAfter` waits for it.
 import { fromPromise, type ActorSystem, type AnyActor, type AnyStateMachine } from 'xstate';
 import { RunaError } from '../errors.js';
+import type { Outcome } from '../machines/outcome.js';
 
 /** Whoever runs a machine's effects. */
 export interface EffectOwner { perform(key: string, input: unknown): Promise<unknown> }
@@ -24,8 +25,6 @@ export function providedByOwner<M extends AnyStateMachine>(machine: M, keys: rea
   };
 }
 
-/** An operation's answer, as the machine records it. */
-export type Outcome = { seq: number; ok: true; value?: unknown } | { seq: number; ok: false; code: string; message: string };
 type WithOutcome = { context: { seq: number; outcome: Outcome | null } };
 
 /**

@@ -1,4 +1,5 @@
 import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import { failed, outputOf, succeeded, type Outcome } from './outcome.js';
 
 /**
  * The OCI container lifecycle (docs/LIFECYCLE.md, "Container"). The machine drives it: an
@@ -27,8 +28,7 @@ export interface ContainerInput {
 export type ContainerStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped' | 'deleted';
 export type Settled = Exclude<ContainerStatus, 'deleted'>;
 
-/** What an operation came to: its value, or its error (code and message, as RunaError carries). */
-export type Outcome = { seq: number; ok: true; value?: unknown } | { seq: number; ok: false; code: string; message: string };
+export type { Outcome } from './outcome.js';
 
 export interface ContainerContext {
   id: string;
@@ -103,14 +103,6 @@ export interface AttachOutput { state: 'created' | 'running' }
 
 const nothing = <I>() => fromPromise<unknown, I>(async () => undefined);
 
-/** An operation's outcome from an effect's error (a RunaError's code, or `failed`). */
-function failure(seq: number, error: unknown): Outcome {
-  const e = error as { code?: unknown; message?: unknown } | null;
-  return { seq, ok: false, code: typeof e?.code === 'string' ? e.code : 'failed', message: String(e?.message ?? error) };
-}
-
-const outputOf = (event: unknown): unknown => (event as { output?: unknown }).output;
-const errorOf = (event: unknown): unknown => (event as { error?: unknown }).error;
 
 export const containerMachine = setup({
   types: {
@@ -152,10 +144,10 @@ export const containerMachine = setup({
     /** An operation accepted and answered at once, without an effect. */
     answer: assign(({ context }, params: { value?: unknown }) => ({ seq: context.seq + 1, outcome: { seq: context.seq + 1, ok: true as const, value: params.value } })),
     /** The operation in progress answered: its effect's output. */
-    done: assign(({ context, event }) => ({ outcome: { seq: context.seq, ok: true as const, value: outputOf(event) } })),
+    done: assign(({ context, event }) => ({ outcome: succeeded(context.seq, event) })),
     /** The operation in progress answered without a value of its effect's. */
     doneWith: assign(({ context }, params: { value?: unknown }) => ({ outcome: { seq: context.seq, ok: true as const, value: params.value } })),
-    fail: assign(({ context, event }) => ({ outcome: failure(context.seq, errorOf(event)) })),
+    fail: assign(({ context, event }) => ({ outcome: failed(context.seq, event) })),
     queueSignal: assign({
       pendingSignals: ({ context, event }) => {
         assertEvent(event, 'container.kill');

@@ -1,4 +1,5 @@
 import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import { failed, succeeded, type Outcome } from './outcome.js';
 
 /**
  * A container's init or an exec'd process (docs/LIFECYCLE.md, "Process"). Two regions side by
@@ -21,8 +22,6 @@ export interface ProcessInput {
   pid?: number;
 }
 
-/** What a monitor request came to: its value, or its error (code and message, as RunaError carries). */
-export type ProcessOutcome = { seq: number; ok: true; value?: unknown } | { seq: number; ok: false; code: string; message: string };
 
 export interface ProcessContext {
   pid: number | null;
@@ -30,7 +29,7 @@ export interface ProcessContext {
   role: ProcessRole;
   /** Requests to the monitor taken so far; `outcome` is the last one's. */
   seq: number;
-  outcome: ProcessOutcome | null;
+  outcome: Outcome | null;
 }
 
 export type ProcessEvent =
@@ -48,8 +47,6 @@ const nothing = fromPromise<unknown, MonitorRequest>(async () => undefined);
 
 export type ProcessStatus = 'created' | 'running' | 'paused' | 'stopped';
 
-const outputOf = (event: unknown): unknown => (event as { output?: unknown }).output;
-const errorOf = (event: unknown): { code?: unknown; message?: unknown } | null => (event as { error?: { code?: unknown; message?: unknown } }).error ?? null;
 
 /** One monitor request's in-between state: invoke its effect, then idle again with the answer. */
 const request = (src: 'attachMonitor' | 'openGate' | 'signalProcess') => ({
@@ -85,11 +82,8 @@ export const processMachine = setup({
       },
     }),
     begin: assign(({ context }) => ({ seq: context.seq + 1, outcome: null })),
-    done: assign(({ context, event }) => ({ outcome: { seq: context.seq, ok: true as const, value: outputOf(event) } })),
-    fail: assign(({ context, event }) => {
-      const e = errorOf(event);
-      return { outcome: { seq: context.seq, ok: false as const, code: typeof e?.code === 'string' ? e.code : 'failed', message: String(e?.message ?? e) } };
-    }),
+    done: assign(({ context, event }) => ({ outcome: succeeded(context.seq, event) })),
+    fail: assign(({ context, event }) => ({ outcome: failed(context.seq, event) })),
   },
 }).createMachine({
   id: 'process',
