@@ -121,7 +121,6 @@ export class ContainerActor implements EffectHost {
   get initAddress(): string { return this.init.address; }
   get status(): ContainerStatus { return containerStatus(this.container.getSnapshot()); }
   get exitStatus(): number | null { return this.container.getSnapshot().context.exitStatus; }
-  get pid(): number | null { return this.monitor.monitorPid; }
 
   /** Serialize work behind every earlier operation on this container, in its mailbox (`type`: what `debug --stacks` calls it). */
   enqueue<T>(op: () => Promise<T> | T, type = 'operation'): Promise<T> {

@@ -11,7 +11,7 @@ import { Inspection, type Watch, type Watched } from './inspection.js';
 import { brief, type History } from './history.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { ActorBus, type ActorMessage, type ReplyOf } from './actor-bus.js';
-import type { Request } from '../bus/messages.js';
+import { ContainerOp, type Request } from '../bus/messages.js';
 import { CgroupError } from '../cgroups/index.js';
 import { statsEvent } from '../cgroups/stats-json.js';
 import { killPoint } from '../faults.js';
@@ -23,9 +23,10 @@ import { adopt } from './adoption.js';
 
 /** Where the client's operations come from on the actors' bus. */
 const ROUTER = 'daemon:router';
-type RoutedType = 'container.created' | 'container.createFailed' | 'container.start' | 'container.hooks' | 'container.exec' | 'exec.started' | 'exec.failed'
-  | 'container.kill' | 'container.delete' | 'container.pause' | 'container.checkpoint' | 'container.resume' | 'container.update' | 'container.stats'
-  | 'container.wait' | 'container.waitPid' | 'container.state' | 'container.file';
+/** The client's operations on one container (ContainerOp, src/bus/messages.ts): each routed as it is. */
+type RoutedType = (typeof ContainerOp)[keyof typeof ContainerOp]['shape']['type']['value'];
+/** Those the router does more for than pass on (below). */
+const ROUTED_WITH_MORE = new Set<RoutedType>(['container.created', 'container.wait', 'container.waitPid']);
 
 const MACHINES = [sandboxMachine, containerMachine, goferMachine, processMachine];
 
@@ -176,19 +177,10 @@ export class Registry implements RegistryHost {
       return this.route(req);
     });
     // A client's operation on one container: one message to `container:<id>`, whose reply is the answer.
-    bus.handle('container.createFailed', (req) => this.route(req));
-    bus.handle('container.start', (req) => this.route(req));
-    bus.handle('container.hooks', (req) => this.route(req));
-    bus.handle('container.exec', (req) => this.route(req));
-    bus.handle('exec.started', (req) => this.route(req));
-    bus.handle('exec.failed', (req) => this.route(req));
-    bus.handle('container.kill', (req) => this.route(req));
-    bus.handle('container.delete', (req) => this.route(req));
-    bus.handle('container.pause', (req) => this.route(req));
-    bus.handle('container.checkpoint', (req) => this.route(req));
-    bus.handle('container.resume', (req) => this.route(req));
-    bus.handle('container.update', (req) => this.route(req));
-    bus.handle('container.stats', (req) => this.route(req));
+    for (const op of Object.values(ContainerOp)) {
+      const type = op.shape.type.value;
+      if (!ROUTED_WITH_MORE.has(type)) bus.handle(type, (req) => this.route(req as never));
+    }
     bus.handle('container.wait', async (req) => ({ id: req.id, exitStatus: await this.route(req) }));
     bus.handle('container.waitPid', async ({ rootNs, ...req }) => {
       // --rootpid: the pid as the sandbox's root pid namespace (its root's init's) shows it, found among the live processes there.
@@ -201,8 +193,6 @@ export class Registry implements RegistryHost {
       }
       return { id: req.id, pid, exitStatus: await this.route({ ...req, pid }) };
     });
-    bus.handle('container.state', (req) => this.route(req));
-    bus.handle('container.file', (req) => this.route(req));
     bus.handle('container.events', (req, env) => {
       if (!env.session) throw new RunaError('unsupported', 'events need a socket session');
       if (req.sandbox && !this.sandboxes.has(req.id)) throw new RunaError('not_exist', `sandbox "${req.id}" does not exist`);
