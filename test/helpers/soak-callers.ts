@@ -278,8 +278,7 @@ export async function soakContainerd(opts: CallersSoakOptions): Promise<CallersS
     if (ls.stdout.trim()) report.leftovers.push(`ctr container ls: ${ls.stdout.trim().split('\n').join(' ')}`);
     const tasks = [...(await c.tasks()).keys()];
     if (tasks.length) report.leftovers.push(`ctr task ls: ${tasks.join(' ')}`);
-    report.leftovers.push(...stateDirs(c.runtimeRoot).map((d) => `runa state dir ${d}`));
-    report.leftovers.push(...(await daemonHolds(c.runtimeRoot)));
+    report.leftovers.push(...(await runaLeft(c.runtimeRoot)));
     tornDown = true;
     report.leftovers.push(...describeLeft(await c.teardown()));
   } finally {
@@ -421,8 +420,7 @@ export async function soakCri(opts: CallersSoakOptions): Promise<CallersSoakRepo
     if (ps.stdout.trim()) report.leftovers.push(`crictl ps -a: ${ps.stdout.trim().split('\n').join(' ')}`);
     const pods = await c.crictl(['pods', '-q']);
     if (pods.stdout.trim()) report.leftovers.push(`crictl pods: ${pods.stdout.trim().split('\n').join(' ')}`);
-    report.leftovers.push(...stateDirs(c.runtimeRoot).map((d) => `runa state dir ${d}`));
-    report.leftovers.push(...(await daemonHolds(c.runtimeRoot)));
+    report.leftovers.push(...(await runaLeft(c.runtimeRoot)));
     tornDown = true;
     report.leftovers.push(...describeLeft(await c.teardown()));
   } finally {
@@ -446,4 +444,9 @@ function retrier(run: (args: string[]) => Promise<CmdResult>, failed: (r: CmdRes
     problem(`${what}: cut short ${tries} times`);
     return null;
   };
+}
+
+/** What runa kept of a soak's containers: state dirs under its root, and anything its daemon still holds. */
+async function runaLeft(root: string): Promise<string[]> {
+  return [...stateDirs(root).map((d) => `runa state dir ${d}`), ...(await daemonHolds(root))];
 }
