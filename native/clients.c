@@ -18,6 +18,8 @@ struct client {
 };
 static struct client clients[MAX_CLIENTS];
 static int started;
+static int accepted; // clients ever greeted
+static char start_error[MSG_MAX]; // --start: why the program did not start ("" when it did)
 static int gate_fd = -1; // monitor -> child: one byte opens the gate
 static pid_t child = -1;
 
@@ -71,44 +73,69 @@ void clients_accept(int listen_fd)
 		if (clients[i].fd < 0) {
 			clients[i].fd = fd;
 			clients[i].len = 0;
-			reply(&clients[i], "{\"type\":\"monitor.hello\",\"pid\":%d,\"initPid\":%d,\"state\":\"%s\"}",
-			      (int)getpid(), (int)child, started ? "running" : "created");
+			accepted++;
+			if (start_error[0])
+				reply(&clients[i], "{\"type\":\"monitor.hello\",\"pid\":%d,\"initPid\":%d,\"state\":\"running\",\"startError\":\"%s\"}",
+				      (int)getpid(), (int)child, json_esc(start_error));
+			else
+				reply(&clients[i], "{\"type\":\"monitor.hello\",\"pid\":%d,\"initPid\":%d,\"state\":\"%s\"}",
+				      (int)getpid(), (int)child, started ? "running" : "created");
 			return;
 		}
 	}
 	close(fd); // full: this client sees EOF instead of a hello
 }
 
+// Open the gate and wait for the child's execve (the exec pipe is CLOEXEC): 0 with msg empty
+// when it succeeded, 0 with msg saying why it failed, -1 (errno) when the gate would not open.
+static int open_gate(char *msg, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	if (write_all(gate_fd, "1", 1) < 0)
+		return -1;
+	close_fd(&gate_fd);
+	started = 1;
+	for (;;) {
+		n = read(exec_pipe[0], msg + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (len += (size_t)n) == cap - 1)
+			break;
+	}
+	close_fd(&exec_pipe[0]);
+	msg[len] = '\0';
+	return 0;
+}
+
 static void start(struct client *c)
 {
 	char msg[MSG_MAX];
-	size_t len = 0;
-	ssize_t n;
 
 	if (started) {
 		reply_error(c, "monitor.start: the process was already started");
 		return;
 	}
-	if (write_all(gate_fd, "1", 1) < 0) {
+	if (open_gate(msg, sizeof msg) < 0) {
 		reply_error(c, "monitor.start: open the gate: %s", strerror(errno));
 		return;
 	}
-	close_fd(&gate_fd);
-	started = 1;
-	// Blocks only until the child's execvp fails or succeeds (the pipe is CLOEXEC).
-	for (;;) {
-		n = read(exec_pipe[0], msg + len, sizeof msg - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (len += (size_t)n) == sizeof msg - 1)
-			break;
-	}
-	close_fd(&exec_pipe[0]);
-	msg[len] = '\0';
-	if (len == 0)
+	if (!msg[0])
 		reply(c, "{\"type\":\"process.started\"}");
 	else
 		reply(c, "{\"type\":\"process.failed\",\"message\":\"%s\"}", json_esc(msg));
+}
+
+void clients_start_now(void)
+{
+	if (open_gate(start_error, sizeof start_error) < 0)
+		fmt(start_error, sizeof start_error, "open the gate: %s", strerror(errno));
+}
+
+int clients_ever(void)
+{
+	return accepted;
 }
 
 static void handle(struct client *c, const char *line)

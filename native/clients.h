@@ -15,6 +15,10 @@ void clients_accept(int listen_fd);
 // One pollfd a client (fd -1: a free slot), and serve those that are readable.
 void clients_pollfds(struct pollfd p[MAX_CLIENTS]);
 void clients_io(const struct pollfd p[MAX_CLIENTS]);
+// --start: open the gate now, with no client asking; the first hello carries a failure.
+void clients_start_now(void);
+// Whether a client was ever greeted.
+int clients_ever(void);
 // Tell every client process.exited.
 void clients_exited(int status, int sig);
 

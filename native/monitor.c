@@ -23,6 +23,16 @@
 static int state_fd = -1, listen_fd = -1, sig_fd = -1, sock_bound;
 static int child_pidfd = -1; // fork-sibling: the child is not ours to reap, its pidfd says when it exits
 static pid_t child = -1;
+static int start_at_once;  // --start: the gate opens after `created`, with no monitor.start
+static int held, held_st;  // --start: the child's exit (reaped), until the first client hears of it
+// How long a held exit waits for its first client: the daemon that asked for --start attaches
+// at once, and a daemon that died meanwhile reads the exit file instead.
+#define HELD_EXIT_MS 60000
+
+void monitor_start_at_once(void)
+{
+	start_at_once = 1;
+}
 
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
 
@@ -80,18 +90,13 @@ static void write_exit_file(const char *buf, size_t len)
 		warn_errno("rename exit.tmp to exit");
 }
 
-static void __attribute__((noreturn)) finish(int st)
+// Leave as the child did, so whoever waits for us sees the same.
+static void __attribute__((noreturn)) leave_as(int st)
 {
 	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
-	int status = sig ? 128 + sig : WEXITSTATUS(st);
-	char buf[64];
 
-	proxy_finish(); // all output is relayed before anyone hears of the exit
-	if (state_fd >= 0)
-		write_exit_file(buf, fmt(buf, sizeof buf, "{\"exitStatus\":%d,\"signal\":%d}", status, sig));
-	clients_exited(status, sig);
 	if (sig) {
-		// Die the way the child did, so whoever waits for us sees the same; no core of ours.
+		// Die the way the child did; no core of ours.
 		struct rlimit rl = {0, 0};
 		sigset_t set;
 		if (setrlimit(RLIMIT_CORE, &rl) < 0)
@@ -102,7 +107,35 @@ static void __attribute__((noreturn)) finish(int st)
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		raise(sig);
 	}
-	exit(status); // also reached for signals whose default action is not to terminate
+	exit(sig ? 128 + sig : WEXITSTATUS(st)); // also reached for signals whose default action is not to terminate
+}
+
+static void tell_exit(int st)
+{
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+
+	clients_exited(sig ? 128 + sig : WEXITSTATUS(st), sig);
+}
+
+// The child exited (reaped): its status in the exit file and to every client, then we leave.
+// With --start and no client yet, the exit is held until the first one has heard of it.
+static void finish(int st)
+{
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
+	int status = sig ? 128 + sig : WEXITSTATUS(st);
+	char buf[64];
+
+	proxy_finish(); // all output is relayed before anyone hears of the exit
+	if (state_fd >= 0)
+		write_exit_file(buf, fmt(buf, sizeof buf, "{\"exitStatus\":%d,\"signal\":%d}", status, sig));
+	if (start_at_once && !clients_ever()) {
+		held = 1;
+		held_st = st;
+		child = -1; // reaped: its pid may be anyone's now
+		return;
+	}
+	tell_exit(st);
+	leave_as(st);
 }
 
 // A sibling child exited: its status goes to the parent we share, not to us (-1: unknown).
@@ -127,6 +160,8 @@ static void on_signal(void)
 		return;
 	if (n != sizeof si)
 		die("read signalfd");
+	if (held)
+		return; // the child is reaped: nothing to forward a signal to, nothing more to reap
 	if (si.ssi_signo == SIGWINCH && proxy_resize())
 		return; // resizing the pty signals the container's foreground process group
 	if (si.ssi_signo != SIGCHLD) {
@@ -202,21 +237,31 @@ void monitor_run(int gate, int pidfd)
 	}
 
 	clients_init(gate, child);
+	if (start_at_once)
+		clients_start_now();
 	for (;;) {
 		pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN}; // poll skips -1
 		proxy_pollfds(&pfd[2]);
 		clients_pollfds(&pfd[4]);
 		pfd[4 + MAX_CLIENTS] = (struct pollfd){.fd = child_pidfd, .events = POLLIN};
-		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+		int ready = poll(pfd, ARRAY_SIZE(pfd), held ? HELD_EXIT_MS : -1);
+		if (ready < 0) {
 			if (errno == EINTR)
 				continue;
 			die("poll");
 		}
+		if (ready == 0 && held)
+			leave_as(held_st); // nobody came: the exit file tells the next daemon
 		if (pfd[0].revents)
 			on_signal();
-		if (pfd[1].revents)
+		if (pfd[1].revents) {
 			clients_accept(listen_fd);
+			if (held && clients_ever()) {
+				tell_exit(held_st);
+				leave_as(held_st);
+			}
+		}
 		proxy_io(&pfd[2]);
 		clients_io(&pfd[4]);
 		if (pfd[4 + MAX_CLIENTS].revents)

@@ -20,5 +20,8 @@ void monitor_child(pid_t pid);
 void __attribute__((noreturn)) monitor_run(int gate, int pidfd);
 // In the child: let go of the monitor's fds (listening socket, signalfd, state dir, fd 3).
 void monitor_leave(void);
+// `--start` (run): open the gate as soon as `created` is written, without waiting for a
+// client's monitor.start; the exit then waits for the first client (PROTOCOL.md).
+void monitor_start_at_once(void);
 
 #endif

@@ -93,6 +93,10 @@ int main(int argc, char **argv)
 			mounts_no_pivot();
 			argv++;
 			argc--;
+		} else if (argc >= 3 && strcmp(argv[1], "--start") == 0) { // run: the gate opens after `created`
+			monitor_start_at_once();
+			argv++;
+			argc--;
 		} else
 			break;
 	}
@@ -104,7 +108,7 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--probe-seccomp") == 0)
 		return seccomp_probe();
 	if (argc != 2)
-		die_err(EINVAL, "usage: nsinit [--preserve-fds N] [--no-pivot] PLANFILE | --probe-seccomp");
+		die_err(EINVAL, "usage: nsinit [--preserve-fds N] [--no-pivot] [--start] PLANFILE | --probe-seccomp");
 	// CVE-2019-5736: until it execs the container's program, every process of ours that a
 	// container can see (an exec'd process between joining its pid namespace and execve, an
 	// init waiting for start) must not be reachable through /proc/<pid>/exe (the host's

@@ -143,6 +143,39 @@ test('a failed start (missing program) reports the exec error', async () => {
   assert.equal((await sb.run(['delete', 'c4'])).code, 0);
 });
 
+test('run: nsinit starts the program itself (--start) unless a start hook must run between', async () => {
+  const monitorArgs = async (id: string) => {
+    const pid = (await state(id)).pid as number;
+    const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+    return fs.readFileSync(`/proc/${ppid}/cmdline`, 'utf8').split('\0');
+  };
+  const bundle = await sb.bundle(['sleep', '1000']);
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'at-once'])).code, 0);
+  assert.equal((await state('at-once')).status, 'running');
+  assert.ok((await monitorArgs('at-once')).includes('--start'));
+  // The history is one the machines allow: created → running with no start of the daemon's.
+  const check = await sb.run(['debug', '--check', 'at-once']);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  // create + start keeps the gate for `start`; a poststart hook keeps it for the daemon.
+  const marker = path.join(sb.dir, 'poststart-ran');
+  const hooked = await sb.bundle(['sleep', '1000'], (s) => { s.hooks = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}`] }] }; });
+  assert.equal((await sb.run(['run', '-d', '-b', hooked, 'hooked'])).code, 0);
+  assert.ok(!(await monitorArgs('hooked')).includes('--start'));
+  assert.ok(fs.existsSync(marker), 'the poststart hook ran');
+  assert.equal((await sb.run(['create', '-b', bundle, 'two-step'])).code, 0);
+  assert.equal((await state('two-step')).status, 'created');
+  assert.ok(!(await monitorArgs('two-step')).includes('--start'));
+  for (const id of ['at-once', 'hooked', 'two-step']) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+});
+
+test('run of a missing program: the exec error, status 1, nothing left (nsinit started it)', async () => {
+  const bundle = await sb.bundle(['/no/such/program']);
+  const r = await sb.run(['run', '-b', bundle, 'missing']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^starting container process: exec "\/no\/such\/program": No such file or directory/);
+  assert.notEqual((await sb.run(['state', 'missing'])).code, 0, 'run removed it');
+});
+
 test('hostname, cwd and env come from config.json', async () => {
   const bundle = await sb.bundle(['sh', '-c', 'hostname; pwd; echo $FOO; id -u'], (s) => {
     s.hostname = 'box';

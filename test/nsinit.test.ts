@@ -145,6 +145,52 @@ test('exec of a missing program: process.failed, then exit 127', { timeout: 3000
   assert.deepEqual(await run.exited, { code: 127, signal: null });
 });
 
+// `nsinit --start` (runa run): the monitor opens the gate itself after `created`.
+const runStarted = async (stateDir: string, args: string[]) => {
+  const file = await h.writePlan(containerPlan(stateDir, args), stateDir);
+  return h.spawnWithSync(NSINIT, ['--start', file], file);
+};
+
+test('--start: the program runs with no monitor.start, and its exit waits for the first client', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const run = await runStarted(stateDir, ['sh', '-c', 'echo started; exit 5']);
+  const initPid = createdPid(await run.sync);
+  // The program ran and exited with nobody attached: the exit file says so, the monitor waits.
+  for (let i = 0; i < 500 && !existsSync(path.join(stateDir, 'exit')); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(await fs.readFile(path.join(stateDir, 'exit'), 'utf8'), '{"exitStatus":5,"signal":0}');
+  assert.equal(run.proc.exitCode, null, 'the monitor holds the exit until a client hears of it');
+  assert.ok(!alive(initPid));
+  const c = await connect(path.join(stateDir, 'monitor.sock'));
+  assert.deepEqual(await c.next(), { type: 'monitor.hello', pid: run.proc.pid, initPid, state: 'running' });
+  assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 5, signal: 0 });
+  assert.deepEqual(await run.exited, { code: 5, signal: null });
+  assert.equal(run.stdout(), 'started\n');
+});
+
+test('--start: a client already there is told of the exit as usual; a second start is refused', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const run = await runStarted(stateDir, ['sleep', '1000']);
+  const initPid = createdPid(await run.sync);
+  const c = await connect(path.join(stateDir, 'monitor.sock'));
+  assert.deepEqual(await c.next(), { type: 'monitor.hello', pid: run.proc.pid, initPid, state: 'running' });
+  c.send({ type: 'monitor.start' });
+  assert.deepEqual(await c.next(), { type: 'monitor.error', message: 'monitor.start: the process was already started' });
+  c.send({ type: 'monitor.signal', signal: 9 }); // pid 1 of its namespace: only SIGKILL ends a sleep
+  assert.deepEqual(await c.next(), { type: 'monitor.signalled', signal: 9 });
+  assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 137, signal: 9 });
+  assert.deepEqual(await run.exited, { code: null, signal: 'SIGKILL' });
+});
+
+test('--start of a missing program: the hello says why, then the exit (127)', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const run = await runStarted(stateDir, ['no-such-program']);
+  const initPid = createdPid(await run.sync);
+  const c = await connect(path.join(stateDir, 'monitor.sock'));
+  assert.deepEqual(await c.next(), { type: 'monitor.hello', pid: run.proc.pid, initPid, state: 'running', startError: 'exec "no-such-program": No such file or directory' });
+  assert.deepEqual(await c.next(), { type: 'process.exited', exitStatus: 127, signal: 0 });
+  assert.deepEqual(await run.exited, { code: 127, signal: null });
+});
+
 test('monitor protocol: errors keep the monitor serving, several clients at once', { timeout: 30000 }, async () => {
   const stateDir = await tempDir('state');
   const run = await runNsinit(containerPlan(stateDir, ['sleep', '1000']), stateDir);

@@ -117,7 +117,8 @@ export const FileReply = z.union([
   z.object({ written: int.min(0) }),
 ]);
 /** The monitor's hello, as the Process actor that attached answers it. */
-export const MonitorHelloReply = z.object({ pid: int.positive(), initPid: int.positive(), state: z.enum(['created', 'running']) });
+/** startError: `nsinit --start` opened the gate itself, and the program did not start (why) */
+export const MonitorHelloReply = z.object({ pid: int.positive(), initPid: int.positive(), state: z.enum(['created', 'running']), startError: z.string().optional() });
 
 const Warnings = z.object({ warnings: z.array(z.string()) });
 

@@ -271,8 +271,18 @@ export class ContainerActor implements EffectHost {
 
   // ---- operations (each one event to the machine) ----
 
+  /** run, and nothing must happen between create and start: nsinit opens the gate itself (`--start`). */
+  startsAtOnce = false;
+
   /** nsinit reported `created`: attach to its monitor; `start` (run): the start follows, and its state write is the only one. */
   async onCreated(monitorPid: number, initPid: number, start: boolean): Promise<void> {
+    // nsinit started the program itself: the monitor's hello says running (or why it did not start).
+    if (start && this.startsAtOnce) {
+      await this.turn({ type: 'container.created', monitorPid, initPid });
+      const why = this.monitor.startError;
+      if (why !== undefined) throw new RunaError('start_failed', `starting container process: ${why}`);
+      if (this.status !== 'created') return; // running, or already stopped
+    }
     this.persistHeld = start;
     try {
       await this.turn({ type: 'container.created', monitorPid, initPid });

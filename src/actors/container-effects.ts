@@ -44,6 +44,8 @@ export interface MonitorFacts {
   monitorStartTime: string | null;
   initPid: number | null;
   initStartTime: string | null;
+  /** `nsinit --start` (run) opened the gate itself and the program did not start: why (runc's start error) */
+  startError?: string;
 }
 
 /** The container as its effects see it (ContainerActor). */
@@ -133,6 +135,7 @@ export async function attach(c: EffectHost, expectedPid: number | null): Promise
   m.monitorStartTime = processStartTime(hello.pid);
   m.initPid = hello.initPid;
   m.initStartTime ??= processStartTime(hello.initPid);
+  if (hello.startError !== undefined) m.startError = hello.startError;
   return { state: hello.state };
 }
 

@@ -109,6 +109,10 @@ export async function create(r: RegistryHost, req: Extract<Request, { type: 'con
     };
     killPoint('create:prepared');
     const actor = r.add(record, { gofer, history, spec });
+    // run: nsinit opens the gate itself, right after `created` (`nsinit --start`), when nothing
+    // must happen between: no startContainer or poststart hook, no caller reaping the init, no pod.
+    const hooks = spec.hooks ?? {};
+    actor.startsAtOnce = Boolean(req.start) && !req.supervised && sandboxId === null && !hooks.startContainer?.length && !hooks.poststart?.length;
     r.creating.delete(id);
     actor.persist();
     clearIntent(dir);
@@ -123,7 +127,7 @@ export async function create(r: RegistryHost, req: Extract<Request, { type: 'con
     // runc says so at warning level: the container shares its cgroup with processes already there.
     const others = cgroup.preExisting ? cgroup.pids().length : 0;
     const notices = [...ignored, ...(others ? [`container's cgroup is not empty: ${others} process(es) found (${cgroup.path})`] : [])];
-    return { id, stateDir: dir, plan, warnings, notices };
+    return { id, stateDir: dir, plan, warnings, notices, startAtOnce: actor.startsAtOnce };
   } catch (e) {
     await r.actors.request({ type: 'gofer.undo', from, to }).catch(() => undefined);
     gofer.stop();

@@ -14,7 +14,7 @@ import type { Watch } from './inspection.js';
 
 export const processAddress = (container: string, name: string) => `process:${container}/${name}`;
 
-export interface MonitorHello { pid: number; initPid: number; state: 'created' | 'running' }
+export interface MonitorHello { pid: number; initPid: number; state: 'created' | 'running'; startError?: string }
 
 export interface ProcessActorOptions {
   bus: ActorBus;
@@ -91,9 +91,16 @@ export class ProcessActor {
     const from = this.address;
     const to = this.containerAddr;
     let pid: number | undefined;
+    let ours = true; // a monitor other than the one expected is believed in nothing
     const { link, hello } = await MonitorLink.connect(socket, (msg: MonitorMessage) => {
-      // Facts from the monitor go on in the order it reports them.
-      if (msg.type === 'monitor.hello') pid = msg.initPid;
+      // Facts from the monitor go on in the order it reports them: a program that started
+      // before we came (`nsinit --start`, a restarted daemon) is running before it exits.
+      if (msg.type === 'monitor.hello') {
+        pid = msg.initPid;
+        ours = expectedPid === null || msg.pid === expectedPid;
+        if (ours && msg.state === 'running') this.mirror({ type: 'process.start', pid });
+      }
+      if (!ours) return;
       if (msg.type === 'process.started') {
         this.mirror({ type: 'process.start', pid });
         this.opts.bus.tell({ type: 'process.started', from, to, name: this.name });
@@ -109,13 +116,12 @@ export class ProcessActor {
       throw new RunaError('monitor_mismatch', `${what} has pid ${hello.pid}, expected ${expectedPid}`);
     }
     this.link = link;
-    if (hello.state === 'running') this.mirror({ type: 'process.start', pid: hello.initPid });
     void link.closed.then(() => {
       if (this.link !== link) return;
       this.link = null;
       this.opts.bus.tell({ type: 'process.lost', from, to, name: this.name });
     });
-    return { pid: hello.pid, initPid: hello.initPid, state: hello.state };
+    return { pid: hello.pid, initPid: hello.initPid, state: hello.state, ...(hello.startError !== undefined ? { startError: hello.startError } : {}) };
   }
 
   private requireLink(): MonitorLink {

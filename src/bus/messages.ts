@@ -123,6 +123,8 @@ export const Request = z.discriminatedUnion('type', [
     pidfdSocket: z.string().optional(),
     /** --user-log (runsc): the container's user-visible log, Kubernetes JSON lines */
     userLog: z.string().min(1).optional(),
+    /** run: a start follows the create at once (the reply says whether nsinit may start the program itself) */
+    start: z.boolean().optional(),
   }),
   ContainerOp.created.extend({ id }),
   ContainerOp.createFailed.extend({ id }),
@@ -235,7 +237,7 @@ export type ServerFrame = z.infer<typeof ServerFrame>;
 
 // ---- nsinit monitor socket (native/PROTOCOL.md), validated on arrival ----
 export const MonitorMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('monitor.hello'), pid: z.number().int().positive(), initPid: z.number().int().positive(), state: z.enum(['created', 'running']) }),
+  z.object({ type: z.literal('monitor.hello'), pid: z.number().int().positive(), initPid: z.number().int().positive(), state: z.enum(['created', 'running']), startError: z.string().optional() }),
   z.object({ type: z.literal('process.started') }),
   z.object({ type: z.literal('process.failed'), message: z.string() }),
   z.object({ type: z.literal('monitor.signalled'), signal }),

@@ -61,7 +61,7 @@ async function readSync(nsinit: NsinitProcess, onHook: HookRunner | undefined): 
 
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
-  const { plan, warnings, notices } = await client.request<{ plan: string; warnings?: string[]; notices?: string[] }>({
+  const { plan, warnings, notices, startAtOnce } = await client.request<{ plan: string; warnings?: string[]; notices?: string[]; startAtOnce?: boolean }>({
     type: 'container.create', id: opts.id, bundle: ctx.abs(opts.bundle), overlay: opts.overlay,
     consoleSocket: opts.consoleSocket && ctx.abs(opts.consoleSocket), foreground: opts.foreground,
     // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
@@ -71,6 +71,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     ...(opts.pidfdSocket ? { pidfdSocket: ctx.abs(opts.pidfdSocket) } : {}),
     ...(opts.userLog ? { userLog: ctx.abs(opts.userLog) } : {}),
+    ...(opts.start ? { start: true } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);
@@ -78,7 +79,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   let spawned: { nsinit: NsinitProcess; initPid: number };
   try {
     spawned = await spawnNsinit(ctx, plan, (kind, childPid, monitorPid) =>
-      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds, opts.noPivot);
+      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds, opts.noPivot, startAtOnce);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
@@ -103,9 +104,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
  * Spawn nsinit on a plan, on the caller's side (with the caller's stdio and, with
  * `preserveFds`, its fds 3 .. 2+N), and wait for its `created` line on the sync channel.
  * `noPivot` (runc's --no-pivot) is nsinit's flag: the plan's pivot_root becomes MS_MOVE + chroot.
+ * `startAtOnce` (run, as the daemon decided): nsinit opens the gate itself after `created`.
  */
-export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0, noPivot = false): Promise<{ nsinit: NsinitProcess; initPid: number }> {
-  const args = [...(noPivot ? ['--no-pivot'] : []), ...(preserveFds ? ['--preserve-fds', String(preserveFds)] : []), plan];
+export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0, noPivot = false, startAtOnce = false): Promise<{ nsinit: NsinitProcess; initPid: number }> {
+  const args = [...(noPivot ? ['--no-pivot'] : []), ...(startAtOnce ? ['--start'] : []), ...(preserveFds ? ['--preserve-fds', String(preserveFds)] : []), plan];
   const nsinit = await ctx.host.spawnNsinit(args, preserveFds);
   try {
     return { nsinit, initPid: await readSync(nsinit, onHook) };
