@@ -81,17 +81,40 @@ export const devMajor = (rdev: number) => Number((BigInt(rdev) >> 8n) & 0xfffn |
 export const devMinor = (rdev: number) => Number((BigInt(rdev) & 0xffn) | ((BigInt(rdev) >> 12n) & ~0xffn));
 
 function statOf(p: string): PathStat | null {
-  let st: fs.Stats;
-  try { st = fs.statSync(p); } catch { return null; }
+  let st: fs.Stats | undefined;
+  // A missing path is the common failure (a mount source that is no path): no exception made for it.
+  try { st = fs.statSync(p, { throwIfNoEntry: false }); } catch { return null; }
+  if (!st) return null;
   const kind = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isCharacterDevice() ? 'chr' : st.isBlockDevice() ? 'blk' : 'other';
   return { kind, mode: st.mode, uid: st.uid, gid: st.gid, major: devMajor(st.rdev), minor: devMinor(st.rdev) };
 }
 
 function realpathOf(p: string): string | null {
-  try { return fs.realpathSync(p); } catch { return null; }
+  // realpath(3): one call, where fs.realpathSync walks every component from JavaScript.
+  try { return fs.realpathSync.native(p); } catch { return null; }
+}
+
+/**
+ * What never changes for this process: its own user namespace's maps, whether the kernel has
+ * time namespaces or the AppArmor exec attribute, its own namespace files. Read once.
+ */
+let constant: { ownMaps: UserMaps; timeNamespaces: boolean; apparmorExecAttr: boolean; ownNs: Record<string, NsFile> } | null = null;
+function constantFacts() {
+  return constant ??= {
+    ownMaps: mapsOf('self'),
+    timeNamespaces: fs.existsSync('/proc/self/ns/time'),
+    apparmorExecAttr: fs.existsSync('/proc/self/attr/apparmor/exec'),
+    ownNs: {},
+  };
 }
 
 function nsFileOf(p: string): NsFile {
+  // The daemon never changes its own namespaces: /proc/self/ns/* is read once.
+  if (p.startsWith('/proc/self/ns/')) return constantFacts().ownNs[p] ??= readNsFile(p);
+  return readNsFile(p);
+}
+
+function readNsFile(p: string): NsFile {
   try {
     const st = fs.statSync(p);
     return { dev: st.dev, ino: st.ino };
@@ -122,7 +145,7 @@ function passwdIn(root: string): string | null {
 /** What the process's ops read; /etc/passwd only when HOME is not in the environment (as before, when it was read lazily). */
 function processFacts(root: string, proc: ProcessSpec): ProcessHostFacts {
   const home = (proc.env ?? []).some((e) => e.startsWith('HOME='));
-  return { security: hostSecurity(), apparmorExecAttr: fs.existsSync('/proc/self/attr/apparmor/exec'), passwd: home ? null : passwdIn(root) };
+  return { security: hostSecurity(), apparmorExecAttr: constantFacts().apparmorExecAttr, passwd: home ? null : passwdIn(root) };
 }
 
 /** The host's device nodes under /dev, breadth first (the order a match is looked for in). */
@@ -190,7 +213,7 @@ export function readHostFacts(input: Pick<PlanInput, 'spec' | 'rootfs' | 'resolv
   const interfaces = Object.keys(spec.linux?.netDevices ?? {}).length ? runtimeInterfaces() : null;
   return {
     ...processFacts(rootfs, spec.process),
-    mountinfo, ownMaps: mapsOf('self'), procMaps, timeNamespaces: fs.existsSync('/proc/self/ns/time'),
+    mountinfo, ownMaps: constantFacts().ownMaps, procMaps, timeNamespaces: constantFacts().timeNamespaces,
     realpaths, stats, present, nsFiles, devNodes: userns && elsewhere ? hostDevNodes() : null,
     interfaces: interfaces && [...interfaces],
   };
