@@ -19,7 +19,7 @@ import { emptyStats, type Cgroup } from '../cgroups/index.js';
 import { ContainerFiles } from './container-files.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { ociState, removeStateDir, writeState, type Status } from '../state.js';
-import { persistedKey, persistedState, restorable } from './container-persist.js';
+import { persistedChanged, persistedState, restorable } from './container-persist.js';
 import { containerHandlers } from './container-handlers.js';
 import { activity, debugInfo, valueName, type ContainerView } from './container-view.js';
 import { InitWatch } from './container-monitor.js';
@@ -197,7 +197,7 @@ export class ContainerActor implements EffectHost {
       this.tellSandbox(now);
     }
     if (now === 'deleted') { this.finish(); return; }
-    if (persistedKey(before) !== persistedKey(after)) this.persist();
+    if (persistedChanged(before, after)) this.persist();
   }
 
   /**

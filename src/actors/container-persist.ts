@@ -42,9 +42,11 @@ export function persistedState(record: ContainerRecord, m: MonitorFacts, snap: C
  * too: a program that started while its start's poststart hooks run is running) or of what the
  * context keeps; not a kill in running, not an operation's bookkeeping.
  */
-export function persistedKey(s: ContainerSnapshot): string {
-  const c = s.context;
-  return JSON.stringify([containerStatus(s), c.exitStatus, c.pendingSignals, c.programStarted, c.followed]);
+export function persistedChanged(before: ContainerSnapshot, after: ContainerSnapshot): boolean {
+  const a = before.context;
+  const b = after.context;
+  return containerStatus(before) !== containerStatus(after) || a.exitStatus !== b.exitStatus || a.programStarted !== b.programStarted
+    || a.followed !== b.followed || a.pendingSignals.length !== b.pendingSignals.length || a.pendingSignals.some((sig, i) => sig !== b.pendingSignals[i]);
 }
 
 /**
