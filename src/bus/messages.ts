@@ -108,7 +108,8 @@ export const Request = z.discriminatedUnion('type', [
     type: z.literal('container.create'),
     id,
     bundle: z.string().min(1),
-    overlay: z.boolean().optional(),
+    /** runsc's --overlay2 MODE:memory: the rootfs ('root'), and every writable bind mount too ('all'), under an in-memory layer */
+    overlay: z.enum(['root', 'all']).optional(),
     consoleSocket: z.string().optional(),
     /** the caller stays attached (run without -d): a terminal may be relayed */
     foreground: z.boolean().optional(),
