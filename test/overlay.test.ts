@@ -10,6 +10,8 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BusClient } from '../src/bus/client.js';
 import { Sandbox } from './helpers/runa.js';
+import { Podman, nothingLeft, show } from './helpers/callers.js';
+import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
 
 const sb = new Sandbox('overlay');
 const clients: BusClient[] = [];
@@ -217,4 +219,24 @@ test('bad values and what cannot be overlaid are refused, with nothing made', as
   assert.match(none.stderr, /"do" always runs over an in-memory overlay: not with --overlay2 none/);
   // Other commands take the global flags (runsc passes them to every command) and need none of them.
   assert.equal((await sb.run(['--overlay', 'list', '-q'])).code, 0);
+});
+
+const podmanMissing = process.env.RUNA_E2E_RUNTIME ? 'another runtime is under test' : Podman.missing() ?? busyboxMissing();
+
+test('under podman: --runtime-flag overlay (every runa call gets --overlay) keeps the container\'s writes from the image and the next container', { skip: podmanMissing ?? false }, async () => {
+  const p = new Podman();
+  try {
+    const image = path.join(p.dir, 'busybox.tar');
+    writeBusyboxImage(image);
+    assert.equal((await p.podman(['load', '-i', image], { timeoutMs: 60_000 })).code, 0);
+    const run = (flags: string[], script: string) => p.podman([...flags, 'run', '--rm', '--network', 'none', IMAGE, 'sh', '-c', script]);
+    const w = await run(['--runtime-flag', 'overlay'], 'echo x > /etc/x && echo y >> /etc/hosts && cat /etc/x && tail -1 /etc/hosts && grep -c " / / .* - overlay " /proc/self/mountinfo');
+    assert.equal(w.code, 0, show(w));
+    assert.equal(w.stdout, 'x\ny\n1\n');
+    const after = await run([], 'ls /etc/x 2>&1 | grep -c "No such file"');
+    assert.equal(after.stdout, '1\n', show(after));
+  } finally {
+    const left = await p.teardown();
+    assert.ok(nothingLeft(left), JSON.stringify(left, null, 1));
+  }
 });
