@@ -9,7 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { BusClient } from '../src/bus/client.js';
-import { Sandbox } from './helpers/runa.js';
+import { Sandbox, alive, runaBin, sleep } from './helpers/runa.js';
+import { makeRootfs } from './helpers/rootfs.js';
+import { runToFiles } from './helpers/users.js';
 import { Podman, nothingLeft, show } from './helpers/callers.js';
 import { IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
 
@@ -219,6 +221,42 @@ test('bad values and what cannot be overlaid are refused, with nothing made', as
   assert.match(none.stderr, /"do" always runs over an in-memory overlay: not with --overlay2 none/);
   // Other commands take the global flags (runsc passes them to every command) and need none of them.
   assert.equal((await sb.run(['--overlay', 'list', '-q'])).code, 0);
+});
+
+test('rootless (a user with no privileges, its own uid mapped to root): the layers under its own state root', async (t) => {
+  if (spawnSync('setpriv', ['--version']).status !== 0) return t.skip('setpriv missing (util-linux)');
+  const NOBODY = 65534;
+  const dir = path.join(sb.dir, 'rootless');
+  const bundle = path.join(dir, 'bundle');
+  const xdg = path.join(dir, 'xdg');
+  fs.mkdirSync(xdg, { recursive: true });
+  await makeRootfs(path.join(bundle, 'rootfs'));
+  spawnSync('chown', ['-R', `${NOBODY}:${NOBODY}`, dir]);
+  const asNobody = (args: string[], n: number) => runToFiles('setpriv', ['--reuid', String(NOBODY), '--regid', String(NOBODY), '--clear-groups',
+    'env', '-i', 'PATH=/usr/bin:/bin', `XDG_RUNTIME_DIR=${xdg}`, 'HOME=/nonexistent', 'RUNA_DAEMON_IDLE_MS=60000', runaBin, ...args],
+  { out: path.join(sb.dir, `rootless-out-${n}`), err: path.join(sb.dir, `rootless-err-${n}`) }, { cwd: bundle });
+  try {
+    assert.equal((await asNobody(['spec', '--rootless'], 1)).code, 0);
+    const config = JSON.parse(fs.readFileSync(path.join(bundle, 'config.json'), 'utf8'));
+    config.process.terminal = false;
+    config.root.readonly = false;
+    config.process.args = ['sh', '-c', 'id -u; echo hi > /etc/rootless && cat /etc/rootless; grep -c " / / .* - overlay " /proc/self/mountinfo'];
+    fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(config));
+    const before = treeHash(path.join(bundle, 'rootfs'));
+    const r = await asNobody(['--overlay', 'run', '-b', bundle, 'rl1'], 2);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '0\nhi\n1\n');
+    assert.equal(treeHash(path.join(bundle, 'rootfs')), before);
+  } finally {
+    // The user's daemon: stopped here, as the sandbox's cleanup stops its own.
+    let pid = 0;
+    try { pid = Number(fs.readFileSync(path.join(xdg, 'runa', 'daemon.pid'), 'utf8')); } catch { /* never started */ }
+    if (pid) {
+      try { process.kill(pid, 'SIGTERM'); } catch { /* gone */ }
+      for (let i = 0; i < 200 && alive(pid); i++) await sleep(10);
+    }
+  }
+  assert.deepEqual(hostMounts(), []);
 });
 
 const podmanMissing = process.env.RUNA_E2E_RUNTIME ? 'another runtime is under test' : Podman.missing() ?? busyboxMissing();
