@@ -220,7 +220,8 @@ export class Registry implements RegistryHost {
       const c = this.get(req.id);
       const states = () => {
         const d = c.debugInfo();
-        const sandbox = this.sandboxes.get(c.sandboxId);
+        // A member's history has its sandbox's messages, not its changes (its root's has them): no state drawn for it.
+        const sandbox = c.sandboxId === c.id ? this.sandboxes.get(c.sandboxId) : undefined;
         return new Map([
           ...(sandbox ? [[sandboxAddress(sandbox.id), valueName(sandbox.actor.getSnapshot().value)] as [string, string]] : []),
           [d.container.address, d.container.value], [d.gofer.address, d.gofer.value], ...d.processes.map((p): [string, string] => [p.address, p.value]),
