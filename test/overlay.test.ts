@@ -60,6 +60,11 @@ const daemonMounts = () => ours(fs.readFileSync(`/proc/${sb.daemonPid()}/mountin
 
 const writable = (s: any) => { s.root.readonly = false; };
 
+/** The processes (in any mount namespace) that have an overlay of this sandbox's `ov*` containers mounted. */
+const holders = () => fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+  try { return fs.readFileSync(`/proc/${p}/mountinfo`, 'utf8').includes(`${sb.root}/ov`); } catch { return false; }
+});
+
 test('--overlay: writes into /, /etc and /bin stay in memory; exec and the gofer see them, the bundle and a second container never; delete leaves no mount', async () => {
   const before = treeHash(rootfs);
   const [host0, daemon0] = [hostMounts(), daemonMounts()];
@@ -86,6 +91,7 @@ test('--overlay: writes into /, /etc and /bin stay in memory; exec and the gofer
   assert.equal(treeHash(rootfs), before, 'the rootfs is unchanged while the container runs');
   assert.deepEqual(hostMounts(), host0, 'no mount on the host while it runs');
   assert.deepEqual(daemonMounts(), daemon0, 'no mount in the daemon\'s namespace while it runs');
+  assert.ok(holders().length > 0, 'only the container\'s processes have it');
 
   // A second container from the same bundle starts from the bundle, not from the first one's layer.
   assert.equal((await sb.run(['--overlay', 'run', '-d', '-b', bundle, 'ov2'])).code, 0);
@@ -97,6 +103,7 @@ test('--overlay: writes into /, /etc and /bin stay in memory; exec and the gofer
   assert.deepEqual(hostMounts(), host0);
   assert.deepEqual(daemonMounts(), daemon0);
   assert.deepEqual(fs.readdirSync(sb.root).filter((n) => n.startsWith('ov')), [], 'no state dir left (its overlay dir with it)');
+  assert.deepEqual(holders(), [], 'the overlay is mounted nowhere: no mount namespace of any process has it');
 });
 
 test('--overlay2 all:memory overlays writable bind mounts (directories and files, owner and mode kept); root:memory and read-only binds do not', async () => {
