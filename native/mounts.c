@@ -168,6 +168,32 @@ void op_lchown(char **a)
 	done(&at);
 }
 
+// mkdir-like PATH REF: a directory with REF's owner and mode (stat, following symlinks, as a
+// layer's path is taken): an overlay's upper layer, whose attributes its merged root shows.
+// Made with the umask cleared; owner then mode (a chown clears set-id bits), by fd.
+void op_mkdir_like(char **a)
+{
+	char buf[PATH_MAX + 64];
+	struct stat st;
+	struct at at = parent_of("mkdir-like", a[0]);
+	mode_t old;
+	int fd;
+
+	TRY(stat(a[1], &st), "mkdir-like \"%s\": stat \"%s\"", shown(a[0], buf, sizeof buf), a[1]);
+	old = umask(0);
+	if (mkdirat(at.dir, at.name, st.st_mode & 07777) < 0) {
+		umask(old);
+		die("mkdir-like \"%s\"", shown(a[0], buf, sizeof buf));
+	}
+	umask(old);
+	TRY((fd = openat(at.dir, at.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)), "mkdir-like \"%s\": open", shown(a[0], buf, sizeof buf));
+	TRY(fchown(fd, st.st_uid, st.st_gid), "mkdir-like \"%s\": chown %u:%u (the owner of \"%s\")", shown(a[0], buf, sizeof buf),
+	    (unsigned)st.st_uid, (unsigned)st.st_gid, a[1]);
+	TRY(fchmod(fd, st.st_mode & 07777), "mkdir-like \"%s\": chmod", shown(a[0], buf, sizeof buf));
+	close(fd);
+	done(&at);
+}
+
 // An empty regular file, e.g. a bind-mount target for a device node where mknod is refused.
 void op_mkfile(char **a)
 {

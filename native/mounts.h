@@ -12,6 +12,7 @@ void op_mkdir(char **a);
 void op_mknod(char **a);
 void op_mkfile(char **a);
 void op_lchown(char **a);
+void op_mkdir_like(char **a);
 void op_symlink(char **a);
 void op_pivot_root(char **a);
 // --no-pivot: op_pivot_root moves the new root onto `/` (MS_MOVE) and chroots instead.

@@ -67,6 +67,7 @@
 	X(personality, "personality", "n")           \
 	X(setdomainname, "setdomainname", "s")       \
 	X(lchown, "lchown", "snn")                   \
+	X(mkdir_like, "mkdir-like", "ss")            \
 	X(keyring, "keyring", "snn")                 \
 	X(mempolicy, "mempolicy", "ns")              \
 	X(winsize, "winsize", "nn")                  \

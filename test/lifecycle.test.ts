@@ -156,6 +156,10 @@ test('run: nsinit starts the program itself (--start) unless a start hook must r
   // The history is one the machines allow: created → running with no start of the daemon's.
   const check = await sb.run(['debug', '--check', 'at-once']);
   assert.equal(check.code, 0, check.stdout + check.stderr);
+  // Its companions follow as after any start: the gofer serves, the init runs.
+  const tree = (await sb.run(['debug', 'at-once'])).stdout;
+  assert.match(tree, /gofer: running/);
+  assert.match(tree, /init: running/);
   // create + start keeps the gate for `start`; a poststart hook keeps it for the daemon.
   const marker = path.join(sb.dir, 'poststart-ran');
   const hooked = await sb.bundle(['sleep', '1000'], (s) => { s.hooks = { poststart: [{ path: '/bin/sh', args: ['sh', '-c', `touch ${marker}`] }] }; });

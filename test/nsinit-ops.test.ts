@@ -418,3 +418,19 @@ test('mask refuses a /dev/null that is a symlink or not the null device (CVE-202
   });
   assert.match(await setupError(link, stateDir), /^error\t40\tmask "\/etc\/secret": "\/dev\/null" is a symlink or lies under one: refused/);
 });
+
+test('mkdir-like: a directory with another\'s owner and exact mode (set-id bits too, no umask); an existing one or a missing reference is an error naming it', { timeout: 30000 }, async () => {
+  const stateDir = await tempDir('state');
+  const ref = await tempDir('ref');
+  await fs.chown(ref, 1234, 5678);
+  await fs.chmod(ref, 0o2750);
+  const made = path.join(stateDir, 'like');
+  const r = await runToExit(containerPlan(stateDir, ['true'], { beforePivot: [{ op: 'mkdir-like', path: made, ref }] }), stateDir);
+  assert.equal(r.status, 0, r.stderr);
+  const st = await fs.stat(made);
+  assert.deepEqual([st.uid, st.gid, st.mode & 0o7777], [1234, 5678, 0o2750]);
+  assert.equal(await setupError(containerPlan(stateDir, ['true'], { beforePivot: [{ op: 'mkdir-like', path: made, ref }] }), stateDir),
+    `error\t17\tmkdir-like "${made}": File exists\n`);
+  assert.equal(await setupError(containerPlan(stateDir, ['true'], { beforePivot: [{ op: 'mkdir-like', path: `${made}2`, ref: `${ref}/none` }] }), stateDir),
+    `error\t2\tmkdir-like "${made}2": stat "${ref}/none": No such file or directory\n`);
+});

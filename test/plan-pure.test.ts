@@ -410,3 +410,62 @@ test('exec into a user namespace: ids checked against the init\'s maps, the moni
   const allowed = execPlan({ namespaces: ns, unprivileged: true }, execFacts({ setgroupsDenied: false }));
   assert.deepEqual(ops(allowed, 'setgroups'), [{ op: 'setgroups', gids: [] }], 'the namespace\'s root only: no groups of the user\'s own');
 });
+
+// ---- --overlay2 (src/oci/plan/overlay.ts) ----
+
+const OVL = `${STATE}/overlay`;
+const withState = () => facts({ realpaths: { [STATE]: STATE } });
+const writableRoot = (s: any) => ({ ...s, root: { ...s.root, readonly: false } });
+
+test('overlay root: a tmpfs on the state dir (its shared parent made private first), the upper layer like the rootfs, the merged root pivoted into', () => {
+  const p = plan(spec((s) => ({ ...writableRoot(s), linux: { ...s.linux, rootfsPropagation: 'rshared' } })), withState(), { overlay: 'root' });
+  const tmpfs = p.findIndex((o) => o.op === 'mount' && o.target === OVL && o.fstype === 'tmpfs');
+  const priv = p.findIndex((o) => o.op === 'mount' && o.target === '/run' && o.flags === MS.PRIVATE);
+  assert.ok(priv >= 0 && priv < tmpfs, 'the shared /run (holding the state dir) is private before the tmpfs is mounted on it');
+  assert.deepEqual(ops(p, 'mkdir-like'), [{ op: 'mkdir-like', path: `${OVL}/upper`, ref: ROOTFS }]);
+  assert.deepEqual(mountsAt(p, `${OVL}/merged`), [{ op: 'mount', source: 'overlay', target: `${OVL}/merged`, fstype: 'overlay', flags: MS.NOSUID | MS.NODEV, data: `lowerdir=${ROOTFS},upperdir=${OVL}/upper,workdir=${OVL}/work` }], 'the rootfs\'s /run is nosuid,nodev: its overlay too');
+  assert.deepEqual(mountsAt(p, ROOTFS), [], 'the rootfs itself is not bound');
+  assert.deepEqual(ops(p, 'pivot_root'), [{ op: 'pivot_root', newRoot: `${OVL}/merged` }]);
+  // A read-only root gets none (runsc), and `root` leaves binds alone.
+  const ro = plan(spec(), withState(), { overlay: 'all' });
+  assert.equal(ops(ro, 'mount').some((o) => o.fstype === 'overlay' || o.target === OVL), false);
+  assert.deepEqual(ops(ro, 'pivot_root'), [{ op: 'pivot_root', newRoot: ROOTFS }]);
+});
+
+test('overlay all: each writable bind from its own overlay (a file from its directory\'s), keeping its source mount\'s nosuid, nodev, noexec; read-only binds stay binds', () => {
+  const s = spec((x) => ({
+    ...writableRoot(x), mounts: [...x.mounts,
+      { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind'] },
+      { destination: '/etc/afile', type: 'bind', source: '/run/afile', options: ['bind'] },
+      { destination: '/ro', type: 'bind', source: '/srv/data', options: ['rbind', 'ro'] }],
+  }));
+  const n = s.mounts!.length;
+  const p = plan(s, withState(), { overlay: 'all' });
+  const locked = MS.NOSUID | MS.NODEV | MS.NOEXEC;
+  assert.deepEqual(mountsAt(p, `${OVL}/mounts/${n - 3}/merged`), [{ op: 'mount', source: 'overlay', target: `${OVL}/mounts/${n - 3}/merged`, fstype: 'overlay', flags: locked, data: `lowerdir=/srv/data,upperdir=${OVL}/mounts/${n - 3}/upper,workdir=${OVL}/mounts/${n - 3}/work` }]);
+  assert.equal(mountsAt(p, `${OVL}/mounts/${n - 2}/merged`)[0].data, `lowerdir=/run,upperdir=${OVL}/mounts/${n - 2}/upper,workdir=${OVL}/mounts/${n - 2}/work`);
+  assert.deepEqual(mountsAt(p, 'data')[0], { op: 'mount', source: `${OVL}/mounts/${n - 3}/merged`, target: 'data', fstype: '', flags: MS.BIND | MS.REC, data: '' });
+  assert.equal(mountsAt(p, 'etc/afile')[0].source, `${OVL}/mounts/${n - 2}/merged/afile`);
+  assert.equal(mountsAt(p, 'ro')[0].source, '/srv/data', 'a read-only bind is the host\'s');
+  assert.deepEqual(ops(p, 'mkdir-like').map((o) => o.ref), [ROOTFS, '/srv/data'], 'a directory\'s upper layer looks like it; a file\'s directory\'s is never seen');
+});
+
+test('overlay in a user namespace: the rootfs and the binds are held from before it and attached in a tmpfs on the rootfs\'s path', () => {
+  const s = spec((x) => withUserns({ ...writableRoot(x), mounts: [...x.mounts, { destination: '/data', type: 'bind', source: '/srv/data', options: ['rbind'] }] }));
+  const p = plan(s, facts(), { overlay: 'all' });
+  const holds = ops(p, 'hold');
+  assert.deepEqual(holds.map((h) => h.path), ['/srv/data', ROOTFS]);
+  assert.ok(mountsAt(p, ROOTFS).some((o) => o.fstype === 'tmpfs'));
+  assert.deepEqual(ops(p, 'mount-held').map((o) => [o.index, o.target]), [[1, `${ROOTFS}/lower`], [0, `${ROOTFS}/mounts/${s.mounts!.length - 1}/lower`]]);
+  assert.deepEqual(ops(p, 'pivot_root'), [{ op: 'pivot_root', newRoot: `${ROOTFS}/merged` }]);
+  // A file held from before the namespace has no directory to overlay: refused.
+  assert.throws(() => plan(spec((x) => withUserns({ ...writableRoot(x), mounts: [...x.mounts, { destination: '/f', type: 'bind', source: '/run/afile', options: ['bind'] }] })), facts(), { overlay: 'all' }),
+    /--overlay2 all:memory: the source of the mount on \/f, the file \/run\/afile, is taken from before the container's user namespace/);
+});
+
+test('overlay refusals: no mount namespace of its own, and a layer path overlayfs cannot take', () => {
+  assert.throws(() => plan(spec((s) => ({ ...writableRoot(s), linux: { ...s.linux, maskedPaths: [], readonlyPaths: [], namespaces: s.linux.namespaces.filter((n: any) => n.type !== 'mount') } })), withState(), { overlay: 'root' }),
+    /--overlay2 root:memory: the container has no mount namespace/);
+  assert.throws(() => plan(spec(writableRoot), facts({ realpaths: { [STATE]: STATE, '/run/b,c': '/run/b,c' }, stats: { '/run/b,c': dir() } }), { overlay: 'root', rootfs: '/run/b,c' }),
+    /overlay: the root \/run\/b,c contains ',', ':' or '\\'/);
+});

@@ -282,7 +282,7 @@ test('debug --pid finds the container holding a process; --signal signals its in
     [['debug'], /container ID should be provided when -pid is not set/],
     [['debug', '--signal', '0', 'box'], /signal 0 sends nothing/],
     [['debug', '--signal', 'BOGUS', 'box'], /unknown signal "BOGUS"/],
-    [['debug', '--duration', '1s', 'box'], /-duration applies to -profile-cpu only/],
+    [['debug', '--duration', '1s', 'box'], /-duration applies to -profile-cpu and -trace only/],
   ] as Array<[string[], RegExp]>) {
     const r = await sb.run(args);
     assert.equal(r.code, 1, args.join(' '));

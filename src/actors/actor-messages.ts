@@ -25,7 +25,8 @@ const int = z.number().int();
  */
 export const GoferPrepareInput = z.object({
   spec: Spec,
-  overlay: z.boolean().optional(),
+  /** --overlay2 (src/oci/plan/overlay.ts); false: none */
+  overlay: z.union([z.literal(false), z.enum(['root', 'all'])]).optional(),
   hostCgroups: z.array(z.object({ dir: z.string(), fstype: z.enum(['cgroup', 'cgroup2']), options: z.string() })),
   cgroupDirs: z.object({ monitor: z.array(path), child: z.array(path) }).optional(),
   console: z.enum(['socket', 'proxy']).nullable().optional(),

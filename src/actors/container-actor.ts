@@ -207,7 +207,9 @@ export class ContainerActor implements EffectHost {
   private syncCompanions(): void {
     const s = this.status;
     const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => this.bus.tell({ type, from: this.address, to: goferAddress(this.id) });
-    if (s === 'created') gofer('gofer.serve');
+    // A container that reaches running or paused without a stop at created (run's start at
+    // once) has its gofer serve first.
+    if (s === 'created' || s === 'running' || s === 'paused') gofer('gofer.serve');
     if (s === 'running') gofer('gofer.resume');
     if (s === 'paused') gofer('gofer.pause');
     for (const p of [this.init, ...[...this.execs.values()].map((e) => e.process)]) {

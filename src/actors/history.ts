@@ -6,6 +6,8 @@
 export interface HistoryEntry {
   /** ms since the epoch */
   at: number;
+  /** µs since the epoch, from the daemon's monotonic clock: ordered as the entries are (runa debug --trace) */
+  us?: number;
   /** the actor it concerns: `container:ID`, `process:ID/init`, `gofer:ID`, `sandbox:ID` */
   actor: string;
   /** a transition of the actor's machine, or a message on the actors' bus */
@@ -33,15 +35,24 @@ export class History {
 
   /** told of every entry as it is kept (create --user-log) */
   listener: ((e: HistoryEntry) => void) | null = null;
+  /** also told of every entry, while they watch (runa debug --trace --duration) */
+  private readonly watchers = new Set<(e: HistoryEntry) => void>();
 
   constructor(private readonly size = HISTORY_SIZE) {}
 
   push(entry: Omit<HistoryEntry, 'at'>): void {
-    const e = { at: Date.now(), ...entry };
+    const e = { at: Date.now(), us: Math.round((performance.timeOrigin + performance.now()) * 1000), ...entry };
     if (this.ring.length < this.size) this.ring.push(e);
     else this.ring[this.next] = e;
     this.next = (this.next + 1) % this.size;
     this.listener?.(e);
+    for (const w of this.watchers) w(e);
+  }
+
+  /** Be told of every entry from now on, until the returned function is called. */
+  watch(fn: (e: HistoryEntry) => void): () => void {
+    this.watchers.add(fn);
+    return () => { this.watchers.delete(fn); };
   }
 
   /** The last `n` entries, oldest first. */

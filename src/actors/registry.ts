@@ -9,6 +9,8 @@ import { goferAddress, type GoferActor } from './gofer-actor.js';
 import { notExist, RunaError } from '../errors.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { brief, type History } from './history.js';
+import { takeTrace } from './trace.js';
+import { valueName } from './container-view.js';
 import { SandboxActor, containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { ActorBus, type ActorMessage, type ReplyOf } from './actor-bus.js';
 import { ContainerOp, type Request } from '../bus/messages.js';
@@ -214,6 +216,19 @@ export class Registry implements RegistryHost {
       };
     });
     bus.handle('container.history', (req) => ({ id: req.id, events: this.get(req.id).history.last() }));
+    bus.handle('container.trace', (req) => {
+      const c = this.get(req.id);
+      const states = () => {
+        const d = c.debugInfo();
+        // A member's history has its sandbox's messages, not its changes (its root's has them): no state drawn for it.
+        const sandbox = c.sandboxId === c.id ? this.sandboxes.get(c.sandboxId) : undefined;
+        return new Map([
+          ...(sandbox ? [[sandboxAddress(sandbox.id), valueName(sandbox.actor.getSnapshot().value)] as [string, string]] : []),
+          [d.container.address, d.container.value], [d.gofer.address, d.gofer.value], ...d.processes.map((p): [string, string] => [p.address, p.value]),
+        ]);
+      };
+      return takeTrace({ id: c.id, address: containerAddress(c.id), history: c.history, states }, req.file, req.ms);
+    });
     bus.handle('inspect.snapshot', () => this.snapshotAll());
     bus.handle('container.list', () => [...this.containers.values()].map((c) => c.state()).sort((a, b) => a.id.localeCompare(b.id)));
     bus.handle('inspect.subscribe', (_req, env) => {

@@ -108,7 +108,8 @@ export const Request = z.discriminatedUnion('type', [
     type: z.literal('container.create'),
     id,
     bundle: z.string().min(1),
-    overlay: z.boolean().optional(),
+    /** runsc's --overlay2 MODE:memory: the rootfs ('root'), and every writable bind mount too ('all'), under an in-memory layer */
+    overlay: z.enum(['root', 'all']).optional(),
     consoleSocket: z.string().optional(),
     /** the caller stays attached (run without -d): a terminal may be relayed */
     foreground: z.boolean().optional(),
@@ -155,6 +156,8 @@ export const Request = z.discriminatedUnion('type', [
   z.object({ type: z.literal('inspect.snapshot') }),
   /** a container's recorded history, each transition with its state and context (time travel) */
   z.object({ type: z.literal('container.history'), id }),
+  /** runa debug --trace: the daemon writes the container's actors as a Chrome trace to `file`: its history now (ms 0), or what happens for `ms` */
+  z.object({ type: z.literal('container.trace'), id, file: z.string().min(1).max(4096).refine((f) => f.startsWith('/'), 'must be absolute'), ms: z.number().int().min(0).max(3_600_000) }),
   ContainerOp.file.extend({ id }),
   z.object({ type: z.literal('container.list') }),
   z.object({ type: z.literal('inspect.subscribe') }),

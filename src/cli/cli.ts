@@ -12,6 +12,7 @@ import { defaultStateRoot, rootlessCgroups } from '../rootless.js';
 import { RunaError } from '../errors.js';
 import { onPath } from '../which.js';
 import { checkPattern, logLine, parseFd } from './debug-log.js';
+import { OVERLAY_FLAGS, overlayFlags } from './overlay.js';
 
 export type { Command } from './command.js';
 
@@ -59,6 +60,7 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   criu: { kind: 'string', usage: 'path to the criu binary used for checkpoint and restore (runa runs `criu` from PATH: another is refused)', default: 'criu' },
   'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
   rootless: { kind: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\')', default: 'auto' },
+  ...OVERLAY_FLAGS,
   help: { kind: 'bool', alias: 'h', usage: 'show help' },
   version: { kind: 'bool', alias: 'v', usage: 'print the version' },
 };
@@ -160,6 +162,7 @@ export async function runCli(argv: string[], io: CliIO = processIO, connect?: Co
 async function main({ values, globals, fmt, name, given, rest, argv }: ReturnType<typeof parseGlobals>, io: CliIO, running: (t: { name: string; cmd: Command }) => void, connect?: Context['connect'], host?: Host, runDaemon?: RunDaemon): Promise<number> {
   if (fmt !== 'text' && fmt !== 'json') throw usage(`invalid log format "${fmt}", must be 'text' or 'json'`);
   refuseGlobals(values, io.env);
+  globals.overlay = overlayFlags(values);
   if (values['log-fd'] !== undefined) globals.logFd = parseFd('log-fd', values['log-fd'] as string);
   const debugLogFd = values['debug-log-fd'] === undefined ? undefined : parseFd('debug-log-fd', values['debug-log-fd'] as string);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.

@@ -23,6 +23,8 @@ export interface Globals {
   logFd?: number;
   logFormat: 'text' | 'json';
   debug: boolean;
+  /** --overlay / --overlay2 (runsc), checked: what create and run give their containers (src/cli/overlay.ts) */
+  overlay?: 'root' | 'all' | 'none';
 }
 
 /** What `runa daemon` is asked to run. */

@@ -11,7 +11,8 @@ export interface CreateOptions {
   id: string;
   bundle: string;
   pidFile?: string;
-  overlay?: boolean;
+  /** runsc's --overlay2 MODE:memory (src/oci/plan/overlay.ts); by default the global --overlay/--overlay2 */
+  overlay?: 'root' | 'all';
   consoleSocket?: string;
   foreground?: boolean;
   /** start the container in the same round trip (run, do) */
@@ -59,10 +60,16 @@ async function readSync(nsinit: NsinitProcess, onHook: HookRunner | undefined): 
   }
 }
 
+/** The global --overlay/--overlay2, as create and run apply it ('none': none). */
+function overlayOf(ctx: Context): 'root' | 'all' | undefined {
+  const o = ctx.globals.overlay;
+  return o === 'root' || o === 'all' ? o : undefined;
+}
+
 export async function createContainer(ctx: Context, opts: CreateOptions): Promise<Created> {
   const client = await ctx.connect();
   const { plan, warnings, notices, startAtOnce } = await client.request<{ plan: string; warnings?: string[]; notices?: string[]; startAtOnce?: boolean }>({
-    type: 'container.create', id: opts.id, bundle: ctx.abs(opts.bundle), overlay: opts.overlay,
+    type: 'container.create', id: opts.id, bundle: ctx.abs(opts.bundle), overlay: opts.overlay ?? overlayOf(ctx),
     consoleSocket: opts.consoleSocket && ctx.abs(opts.consoleSocket), foreground: opts.foreground,
     // A caller that asks for a pid file reaps that process (containerd's shim, conmon): it gets
     // the container's init as its child. runa supervises only in the foreground or without one.

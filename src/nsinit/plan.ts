@@ -111,6 +111,8 @@ export type PlanOp =
   | { op: 'pidfd-socket'; path: string }
   /** fchownat(AT_SYMLINK_NOFOLLOW): the owner of a node the plan made */
   | { op: 'lchown'; path: string; uid: number; gid: number }
+  /** mkdir PATH with the owner and mode REF has (stat, following symlinks): an overlay's upper layer */
+  | { op: 'mkdir-like'; path: string; ref: string }
   /**
    * Monitor, before `userns`, any `setns` of a network namespace and `unshare`: queue the runtime's
    * interface HOST, to be named NAME in the container, with a helper left in the runtime's namespaces.
@@ -145,6 +147,7 @@ function tokens(p: PlanOp): string[] {
     case 'winsize': return [String(p.rows), String(p.cols)];
     case 'pidfd-socket': return [p.path];
     case 'lchown': return [p.path, String(p.uid), String(p.gid)];
+    case 'mkdir-like': return [p.path, p.ref];
     case 'keyring': return [p.name, '0x' + p.mask.toString(16), '0x' + p.set.toString(16)];
     case 'netdev': return [p.host, p.name];
     case 'idmap-userns': return [p.uidMap, p.gidMap];

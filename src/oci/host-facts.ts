@@ -169,14 +169,15 @@ function hostDevNodes(): DevNode[] {
 }
 
 /** Everything buildPlan may look at for this input. */
-export function readHostFacts(input: Pick<PlanInput, 'spec' | 'rootfs' | 'resolve' | 'inUserNs'>): HostFacts {
+export function readHostFacts(input: Pick<PlanInput, 'spec' | 'rootfs' | 'resolve' | 'inUserNs'> & Partial<Pick<PlanInput, 'stateDir' | 'overlay'>>): HostFacts {
   const { spec, rootfs } = input;
   const namespaces = spec.linux?.namespaces ?? [];
   const devices = spec.linux?.devices ?? [];
   const realpaths: HostFacts['realpaths'] = {};
   const stats: HostFacts['stats'] = {};
   const stat = (p: string) => { if (!Object.hasOwn(stats, p)) stats[p] = statOf(p); };
-  for (const p of new Set([rootfs, ...HOST_BIND_SOURCES, ...(spec.mounts ?? []).map((m) => m.source ?? '')])) {
+  // (An overlay's tmpfs is mounted on the state dir: its mount's propagation matters.)
+  for (const p of new Set([rootfs, ...HOST_BIND_SOURCES, ...(spec.mounts ?? []).map((m) => m.source ?? ''), ...(input.overlay && input.stateDir ? [input.stateDir] : [])])) {
     realpaths[p] = realpathOf(p);
     stat(p);
   }

@@ -72,7 +72,9 @@ const debug: Command = {
   args: '<container-id> | --pid PID',
   description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.\n'
     + 'Before it, in runsc\'s order: --signal sends a signal to the container\'s init, --profile-cpu and\n'
-    + '--profile-heap profile the daemon (through node:inspector) into files Chrome DevTools opens.',
+    + '--profile-heap profile the daemon (through node:inspector) into files Chrome DevTools opens,\n'
+    + '--trace writes the container\'s actors as a Chrome trace (runsc\'s --trace takes a Go execution trace\n'
+    + 'of its sandbox; runa\'s sandbox is its actors), for --duration from now on or as its history holds it.',
   flags: {
     events: { kind: 'string', usage: 'also print the container\'s last N events (0 to 256)', value: 'N', default: '0' },
     stacks: { kind: 'bool', usage: 'also print the daemon\'s async activity for the container: requests, its actors\' mailboxes, messages awaiting an answer, effects in flight' },
@@ -82,7 +84,8 @@ const debug: Command = {
     signal: { kind: 'string', usage: 'send this signal (a number or a name) to the container\'s init, the process that stands for runsc\'s sandbox, before printing (runsc)', value: 'SIGNAL', default: '-1' },
     'profile-cpu': { kind: 'string', usage: 'write a CPU profile of the daemon, taken over --duration, to this file (a .cpuprofile Chrome DevTools reads)', value: 'FILE' },
     'profile-heap': { kind: 'string', usage: 'write a heap snapshot of the daemon, after --delay, to this file (a .heapsnapshot Chrome DevTools reads)', value: 'FILE' },
-    duration: { kind: 'string', usage: 'how long --profile-cpu profiles (runsc)', value: 'DURATION', default: '1m' },
+    trace: { kind: 'string', usage: 'write the container\'s actors as a Chrome trace (JSON Perfetto and chrome://tracing open) to this file: each actor\'s states with their durations, its transitions and the messages it received; what the container\'s history holds now, or with --duration what happens from now on for that long (or until the container is deleted)', value: 'FILE' },
+    duration: { kind: 'string', usage: 'how long --profile-cpu profiles (default 1m), and how long --trace records from now on (without it, --trace writes the history kept) (runsc)', value: 'DURATION' },
     delay: { kind: 'string', usage: 'how long to wait before --profile-heap takes its snapshot (runsc)', value: 'DURATION', default: '0s' },
   },
   async run(ctx, args) {
@@ -101,11 +104,14 @@ const debug: Command = {
     const signal = signalArg === undefined || signalArg === '-1' ? null : parseSignal(signalArg);
     if (signal === 0) throw usage('invalid value "0" for flag -signal: signal 0 sends nothing (-1 for none)');
     // Durations only where they apply: never a flag that does nothing.
-    if (values.duration !== undefined && values['profile-cpu'] === undefined) throw usage('-duration applies to -profile-cpu only');
+    if (values.duration !== undefined && values['profile-cpu'] === undefined && values.trace === undefined) throw usage('-duration applies to -profile-cpu and -trace only');
     if (values.delay !== undefined && values['profile-heap'] === undefined) throw usage('-delay applies to -profile-heap only');
-    const durationMs = values.duration === undefined ? 60_000 : Math.round(parseDuration(values.duration as string));
+    const durationMs = values.duration === undefined ? 60_000 : Math.max(1, Math.round(parseDuration(values.duration as string)));
     const delayMs = values.delay === undefined || values.delay === '0s' || values.delay === '0' ? 0 : Math.round(parseDuration(values.delay as string));
     if (durationMs > 3_600_000 || delayMs > 3_600_000) throw usage('-duration and -delay: at most 1h');
+    const traceMs = values.trace !== undefined && values.duration !== undefined ? durationMs : 0;
+    if (values.trace === '') throw usage('-trace needs a file name');
+    if (values.check && values.trace !== undefined) throw usage('-check prints the history\'s replay only: not with -trace');
     const profiles = [
       ...(values['profile-cpu'] !== undefined ? [{ kind: 'cpu' as const, file: ctx.abs(values['profile-cpu'] as string), ms: durationMs }] : []),
       ...(values['profile-heap'] !== undefined ? [{ kind: 'heap' as const, file: ctx.abs(values['profile-heap'] as string), ms: delayMs }] : []),
@@ -128,10 +134,26 @@ const debug: Command = {
       await client.request({ type: 'container.kill', id, signal });
       ctx.err(`Sending signal ${signal} to process: ${saved.initPid}\n`);
     }
-    for (const p of profiles) {
-      const r = await client.request<{ bytes: number }>({ type: 'daemon.profile', kind: p.kind, file: p.file, ms: p.ms });
-      ctx.err(`${p.kind === 'cpu' ? 'CPU profile' : 'Heap snapshot'} of the daemon written to ${p.file} (${r.bytes} bytes)\n`);
-    }
+    // The trace is taken over the same time as the CPU profile (runsc takes both over --duration).
+    let deleted = false;
+    const trace = values.trace === undefined ? null : (async () => {
+      const file = ctx.abs(values.trace as string);
+      const r = await client.request<{ events: number; entries: number; bytes: number; ended: string }>({ type: 'container.trace', id, file, ms: traceMs });
+      deleted = r.ended === 'deleted';
+      const why = deleted ? ', until the container was deleted' : r.ended === 'limit' ? ', stopped at its limit of entries' : '';
+      ctx.err(`Trace of container ${id} written to ${file} (${r.entries} history entries${why}: ${r.events} trace events, ${r.bytes} bytes)\n`);
+    })();
+    const profiled = (async () => {
+      for (const p of profiles) {
+        const r = await client.request<{ bytes: number }>({ type: 'daemon.profile', kind: p.kind, file: p.file, ms: p.ms });
+        ctx.err(`${p.kind === 'cpu' ? 'CPU profile' : 'Heap snapshot'} of the daemon written to ${p.file} (${r.bytes} bytes)\n`);
+      }
+    })();
+    // Both settle before an error is reported: no request is left running behind the command.
+    const outcomes = await Promise.allSettled([trace, profiled]);
+    for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
+    // Its actors are gone with it: nothing left to show.
+    if (deleted) return 0;
     const d = await client.request<Debug>({ type: 'container.debug', id, events, ...(values.stacks ? { stacks: true } : {}) });
     if (format === 'json') {
       ctx.out(JSON.stringify(d) + '\n');

@@ -53,13 +53,15 @@ const doCmd: Command = {
     for (const p of [root, path.join(root, cwd)]) {
       try { fs.accessSync(p); } catch { throw new RunaError('invalid_argument', `unable to access ${JSON.stringify(p)}`); }
     }
+    // runsc's do always overlays (its spec has no bind mount: root and all are the same).
+    if (ctx.globals.overlay === 'none') throw usage('"do" always runs over an in-memory overlay: not with --overlay2 none');
     const id = `runa-do-${crypto.randomBytes(4).toString('hex')}`;
     const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-do-'));
     try {
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network, env: ctx.io.env })));
       const client = await ctx.connect();
       try {
-        const { nsinit } = await createContainer(ctx, { id, bundle, overlay: true, start: true });
+        const { nsinit } = await createContainer(ctx, { id, bundle, overlay: ctx.globals.overlay === 'root' ? 'root' : 'all', start: true });
         return await nsinit.wait();
       } finally {
         await client.request({ type: 'container.delete', id, force: true }).catch(() => undefined);

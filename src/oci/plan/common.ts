@@ -23,8 +23,8 @@ export interface PlanInput {
    * relative path that nsinit resolves inside the root again when it acts (see inRoot)
    */
   resolve(containerPath: string): string;
-  /** a writable in-memory layer over the rootfs (runsc --overlay) */
-  overlay?: boolean;
+  /** runsc's --overlay2 MODE:memory: a writable in-memory layer over the rootfs, and with 'all' over each writable bind mount (overlay.ts) */
+  overlay?: OverlayMode | false;
   hostCgroups: HostCgroupMount[];
   /** the container's cgroup directories (see CgroupDirs) */
   cgroupDirs?: CgroupDirs;
@@ -59,6 +59,28 @@ export interface PlanInput {
   pidfdSocket?: string;
   /** linux.intelRdt: the CLOS directory the process joins (its tasks file), made by the daemon */
   rdtDir?: string;
+}
+
+/** runsc's --overlay2 mount specifier: the root alone, or every writable bind mount too. */
+export type OverlayMode = 'root' | 'all';
+
+/** The tmpfs holding a container's every upper layer (in its mount namespace only). */
+export const overlayDir = (stateDir: string) => path.join(stateDir, 'overlay');
+
+/** The overlays a container gets (src/oci/plan/overlay.ts). */
+export interface OverlayLayout {
+  /** the rootfs is the lower layer of an overlay */
+  root: boolean;
+  /** what pivot_root takes instead of the rootfs: the merged root, or the held rootfs attached (null: the rootfs) */
+  newRoot: string | null;
+  /** where the tmpfs of the upper layers is mounted (null: none is) */
+  base: string | null;
+  /** mount index → what its bind takes as its source instead (in the merged view of an overlay) */
+  sources: Map<number, string>;
+  /** mount index → the flags its overlay has (the source mount's nosuid, nodev, noexec) */
+  flags: Map<number, number>;
+  /** the tmpfs and the overlays, made before the rootfs is entered (host paths) */
+  ops: PlanOp[];
 }
 
 export interface ExecPlanInput {

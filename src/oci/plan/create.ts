@@ -12,7 +12,8 @@ import type { Spec } from '../spec.js';
 import { checkSysctls, sysctlFile } from '../sysctl.js';
 import { NS_FLAG, type PlanInput } from './common.js';
 import { isBindMount, parseMountOptions, PROPAGATION } from './mount-options.js';
-import { lockedFlags, overlayRoot, rootfsOps } from './mounts.js';
+import { lockedFlags, rootfsOps } from './mounts.js';
+import { NO_OVERLAY, overlaid, overlayLayout } from './overlay.js';
 import {
   cwdMkdirs, deathsigOps, forkOp, homeIn, hostProcessOps, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps,
 } from './process.js';
@@ -63,15 +64,24 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
    */
   const held = new Map<number, number>();
   const holds: PlanOp[] = [];
+  let rootHold: number | undefined;
   if (mnt && !unpriv) {
     (spec.mounts ?? []).forEach((m, i) => {
       if (!isBindMount(m) || !m.source?.startsWith('/') || (!userns && !idmapped.has(i))) return;
       held.set(i, holds.length);
       holds.push({ op: 'hold', path: m.source, recursive: (parseMountOptions(m.options).flags & MS.REC) !== 0 });
     });
+    // --overlay2 in a user namespace: the rootfs too, attached where the overlay's tmpfs is (overlay.ts).
+    const layers = overlaid(input, host);
+    if (userns && (layers.root || layers.binds.length)) {
+      rootHold = holds.length;
+      holds.push({ op: 'hold', path: input.rootfs, recursive: true });
+    }
     holds.push(...idmapOps([...idmapped].map(([i, idmap]) => ({ held: held.get(i)!, idmap }))));
   }
   if (userns) checkReachable(userns, input.rootfs, 'root.path', true, host);
+  /** --overlay2: the in-memory layers, refused before anything is made where they cannot be. */
+  const overlay = input.overlay ? overlayLayout(input, host, held, rootHold) : NO_OVERLAY;
   /** A namespace created for the container (so, in a user namespace, owned by it). */
   const fresh = (t: string) => types.has(t) && !joined.has(t);
   /** A namespace whose own file systems (sysfs, mqueue) can be mounted in the container: fresh, or made in the runtime's user namespace. */
@@ -132,7 +142,7 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
   /** Where mounts are made under a user namespace's limits: the container's own, or the runtime's (inUserNs). */
   const mountsNs = userns ?? (input.inUserNs ? ownUserNs(host) : null);
-  if (mnt) plan.push(...rootfsOps(input, { host, joined, userns: mountsNs, fresh, owned, types, requested, held }));
+  if (mnt) plan.push(...rootfsOps(input, { host, joined, userns: mountsNs, fresh, owned, types, requested, held, overlay }));
 
   // Create-time hooks: the namespaces and mounts exist, the root is not pivoted yet. A hook
   // point costs a round trip to the spawner, so there is one only where hooks are configured.
@@ -140,11 +150,11 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
     if (spec.hooks?.[kind]?.length) plan.push({ op: 'hookpoint', name: kind });
   }
   if (mnt) {
-    plan.push({ op: 'pivot_root', newRoot: input.overlay ? overlayRoot(input.stateDir) : input.rootfs });
+    plan.push({ op: 'pivot_root', newRoot: overlay.newRoot ?? input.rootfs });
     plan.push(...cwdMkdirs(spec.process.cwd));
     if (spec.root.readonly) {
       // In a user namespace the rootfs bind keeps its host mount's locked flags: restate them.
-      const locked = mountsNs && !input.overlay ? lockedFlags(host, input.rootfs) : 0;
+      const locked = mountsNs && !overlay.root ? lockedFlags(host, input.rootfs) : 0;
       plan.push({ op: 'mount', source: '', target: '/', fstype: '', flags: MS.REMOUNT | MS.BIND | MS.RDONLY | locked, data: '' });
     }
   }

@@ -2,18 +2,15 @@
 // overlay over it) bound, config.json's mounts, cgroup file systems, and /dev (devices.ts).
 // Pure: the mount table and stats come from HostFacts.
 import path from 'node:path';
-import { RunaError } from '../../errors.js';
 import { MS, type PlanOp } from '../../nsinit/plan.js';
 import type { HostCgroupMount } from '../../cgroups/host.js';
 import type { HostFacts } from '../host-facts.js';
 import { withMountLabel } from '../security.js';
 import type { Mount } from '../spec.js';
-import { inRoot, known, mkdirs, type PlanInput } from './common.js';
+import { inRoot, known, mkdirs, type OverlayLayout, type PlanInput } from './common.js';
 import { deviceOps } from './devices.js';
 import { isBindMount, parseMountOptions } from './mount-options.js';
 import { usernsMount, type UserNs } from './userns.js';
-
-export const overlayRoot = (stateDir: string) => path.join(stateDir, 'overlay', 'merged');
 
 export interface RootfsContext {
   host: HostFacts;
@@ -27,12 +24,14 @@ export interface RootfsContext {
   requested?: number;
   /** mount index → index of its `hold` */
   held: Map<number, number>;
+  /** --overlay2: the rootfs's and the binds' in-memory layers (overlay.ts) */
+  overlay: OverlayLayout;
 }
 
 /** What a new mount namespace gets before the create-time hooks: its propagation, the rootfs (or the overlay) bound, the mounts and devices. */
 export function rootfsOps(input: PlanInput, c: RootfsContext): PlanOp[] {
   const { spec } = input;
-  const { host, joined, userns, fresh, owned, types, requested, held } = c;
+  const { host, joined, userns, fresh, owned, types, requested, held, overlay } = c;
   const plan: PlanOp[] = [];
   if (joined.has('mount')) plan.push({ op: 'setns', path: joined.get('mount')!, nstype: 'mnt' });
   else plan.push({ op: 'unshare', namespaces: ['mnt'] });
@@ -44,29 +43,20 @@ export function rootfsOps(input: PlanInput, c: RootfsContext): PlanOp[] {
   // rootfs's parent mount stops being shared (private, or slave when a slave was asked for, so
   // host mounts still reach it), so the rootfs bind below is not shared either and nothing the
   // container mounts propagates to the host. The asked propagation is given to / again after
-  // pivot_root.
-  const parent = input.overlay ? null : mountOf(host, input.rootfs);
-  // Shared after the change above: what it made of /, or of everything when recursive; else as on the host.
-  if (parent && ((propagation & MS.REC) || parent.point === '/' ? (propagation & MS.SHARED) !== 0 : parent.shared)) {
-    plan.push({ op: 'mount', source: '', target: parent.point, fstype: '', flags: propagation & MS.SLAVE ? MS.SLAVE : MS.PRIVATE, data: '' });
+  // pivot_root. So does the state dir's, where an overlay's tmpfs is mounted.
+  const parents = new Set<string>();
+  for (const p of [...(overlay.newRoot ? [] : [input.rootfs]), ...(overlay.base === input.rootfs ? [input.rootfs] : overlay.base ? [input.stateDir] : [])]) {
+    const parent = mountOf(host, p);
+    // Shared after the change above: what it made of /, or of everything when recursive; else as on the host.
+    if (parent && !parents.has(parent.point) && ((propagation & MS.REC) || parent.point === '/' ? (propagation & MS.SHARED) !== 0 : parent.shared)) {
+      parents.add(parent.point);
+      plan.push({ op: 'mount', source: '', target: parent.point, fstype: '', flags: propagation & MS.SLAVE ? MS.SLAVE : MS.PRIVATE, data: '' });
+    }
   }
 
-  let root = input.rootfs;
-  if (input.overlay) {
-    const ovl = path.dirname(overlayRoot(input.stateDir));
-    if (/[,:]/.test(input.rootfs)) throw new RunaError('invalid_spec', `overlay: the root ${input.rootfs} contains ',' or ':'`);
-    plan.push(
-      { op: 'mount', source: 'tmpfs', target: ovl, fstype: 'tmpfs', flags: 0, data: 'mode=0755' },
-      // The new root's parent: never shared (see pivot_root above).
-      { op: 'mount', source: '', target: ovl, fstype: '', flags: MS.PRIVATE, data: '' },
-      { op: 'mkdir', path: `${ovl}/upper`, mode: 0o755 }, { op: 'mkdir', path: `${ovl}/work`, mode: 0o755 },
-      { op: 'mkdir', path: `${ovl}/merged`, mode: 0o755 },
-      { op: 'mount', source: 'overlay', target: `${ovl}/merged`, fstype: 'overlay', flags: 0, data: `lowerdir=${input.rootfs},upperdir=${ovl}/upper,workdir=${ovl}/work` },
-    );
-    root = overlayRoot(input.stateDir);
-  } else {
-    plan.push({ op: 'mount', source: root, target: root, fstype: '', flags: MS.BIND | MS.REC, data: '' });
-  }
+  plan.push(...overlay.ops);
+  const root = overlay.newRoot ?? input.rootfs;
+  if (!overlay.newRoot) plan.push({ op: 'mount', source: root, target: root, fstype: '', flags: MS.BIND | MS.REC, data: '' });
   // From here on every path into the rootfs is relative: nsinit resolves it inside the root,
   // where the mount is made (see inRoot).
   plan.push({ op: 'rootfs', path: root });
@@ -97,6 +87,9 @@ export function rootfsOps(input: PlanInput, c: RootfsContext): PlanOp[] {
       plan.push(...mountOps({ ...m, options: m.options.filter((o) => o !== 'ro') }, target, undefined, undefined, spec.linux?.mountLabel));
       const o = parseMountOptions(m.options);
       devReadonly = { op: 'mount', source: '', target, fstype: '', flags: MS.REMOUNT | o.flags, data: o.data };
+    } else if (overlay.sources.has(i)) {
+      // Bound from its overlay's merged view, which has no flag locked but those it was given.
+      plan.push(...mountOps({ ...m, source: overlay.sources.get(i)! }, target, () => overlay.flags.get(i)!, undefined, spec.linux?.mountLabel));
     } else {
       plan.push(...mountOps(m, target, userns ? (source) => lockedFlags(host, source) : undefined, held.get(i), spec.linux?.mountLabel));
     }
