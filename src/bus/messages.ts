@@ -123,6 +123,10 @@ export const Request = z.discriminatedUnion('type', [
     pidfdSocket: z.string().optional(),
     /** --user-log (runsc): the container's user-visible log, Kubernetes JSON lines */
     userLog: z.string().min(1).optional(),
+    /** runsc's global --network, when given: the container's network namespace (src/oci/plan/network.ts) */
+    network: z.enum(['sandbox', 'host', 'none']).optional(),
+    /** runsc's global --net-raw, when given: false drops CAP_NET_RAW from the init */
+    netRaw: z.boolean().optional(),
   }),
   ContainerOp.created.extend({ id }),
   ContainerOp.createFailed.extend({ id }),
