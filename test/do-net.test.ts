@@ -7,7 +7,6 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Sandbox, runaBin, sleep, until, alive } from './helpers/runa.js';
 import { runToFiles } from './helpers/users.js';
@@ -96,7 +95,7 @@ function outsideState() {
     rules: inNs(outside, 'iptables-save').split('\n').filter((l) => l.includes('runa do')),
     forward: inNs(outside, 'cat', '/proc/sys/net/ipv4/ip_forward').trim(),
     records: fs.existsSync(sb.root) ? fs.readdirSync(sb.root).filter((f) => f.startsWith('do-net~')) : [],
-    bundles: fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('runa-do-')),
+    bundles: fs.existsSync(sb.root) ? fs.readdirSync(sb.root).filter((f) => f.startsWith('.~do~')) : [],
   };
 }
 async function assertClean(forward: string, what: string, netnsInode?: string) {

@@ -88,8 +88,9 @@ export class DoNetwork {
     const uplink = dflt && / dev (\S+)/.exec(dflt)?.[1];
     if (!uplink) throw new RunaError('do_network', 'runa do --network sandbox: the runtime\'s network namespace has no default route to masquerade the command\'s traffic out of (ip -4 route show default): use --network none or host');
     for (const l of routes) {
-      const dst = l.split(' ')[0];
-      if (dst !== 'default' && overlaps(dst, address.network)) {
+      // `[TYPE] PREFIX …`: unicast, blackhole, unreachable, prohibit, throw… before the prefix.
+      const dst = l.split(' ').find((w) => /^\d+\.\d+\.\d+\.\d+(\/\d+)?$/.test(w) || w === 'default');
+      if (dst !== undefined && dst !== 'default' && overlaps(dst, address.network)) {
         throw new RunaError('invalid_argument', `invalid --ip ${JSON.stringify(ip)}: its network ${address.network} overlaps the route "${l.trim()}": choose another`);
       }
     }

@@ -64,7 +64,7 @@ const doCmd: Command = {
   flags: {
     root: { kind: 'string', usage: 'the directory to use as the container\'s root', default: '/' },
     cwd: { kind: 'string', usage: 'the working directory in the container', default: 'the current directory' },
-    network: { kind: 'string', usage: 'none: only loopback; host: the host\'s network; sandbox: a network of its own, NAT to the host\'s default route (see --ip). The global --network is taken when this is not given', default: 'none, or sandbox with --ip' },
+    network: { kind: 'string', usage: 'none: only loopback; host: the runtime\'s (the host\'s) network namespace; sandbox: a network of its own, NAT to the host\'s default route (see --ip). The global --network is taken when this is not given', default: 'none, or sandbox with --ip' },
     ip: { kind: 'string', usage: `the command's IPv4 address and prefix with --network sandbox (runsc's); the host's end of the link is the next address of the network`, value: 'ADDRESS[/PREFIX]', default: DEFAULT_DO_IP },
     netns: { kind: 'bool', usage: 'run in a new network namespace (runsc\'s); --netns=false is the host\'s network and needs --network host', default: 'true' },
   },
@@ -82,7 +82,9 @@ const doCmd: Command = {
     const net = network === 'sandbox' ? await (await import('../do-net.js')).DoNetwork.prepare(ctx.root, id, (values.ip as string | undefined) ?? DEFAULT_DO_IP) : null;
     let bundle: string | null = null;
     try {
-      bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'runa-do-'));
+      // In the root, as a trash name (`.~`): no container's, and swept by the next daemon if this one dies first.
+      await ctx.connect();
+      bundle = fs.mkdtempSync(path.join(ctx.root, `.~do~${id}~`));
       fs.writeFileSync(path.join(bundle, 'config.json'), JSON.stringify(doSpec({ root, cwd, args: positionals, network, env: ctx.io.env })));
       return await runIn(ctx, id, bundle, net);
     } finally {
