@@ -135,7 +135,7 @@ export class DoNetwork {
     }
   }
 
-  /** Undo all of it (what was made of it); the problems met are returned, each said once. */
+  /** Undo all of it (what was made of it); the problems met are returned. */
   async remove(): Promise<string[]> {
     active.delete(this.r.id);
     // Handed on to a do network still up, which restores it when it goes.
@@ -146,7 +146,8 @@ export class DoNetwork {
       this.r.forwardSet = false;
     }
     const problems = await undo(this.r, this.tools);
-    try { fs.unlinkSync(recordFile(this.root, this.r.id)); } catch { /* never written */ }
+    // With a problem the record stays: the root's next daemon tries again.
+    if (!problems.length) try { fs.unlinkSync(recordFile(this.root, this.r.id)); } catch { /* never written */ }
     return problems;
   }
 }
