@@ -102,7 +102,11 @@ async function assertClean(forward: string, what: string, netnsInode?: string) {
   assert.deepEqual(outsideState(), { links: [], rules: [], forward, records: [], bundles: [] }, `nothing left after ${what}`);
   assert.equal((await runa(['list', '-q'])).stdout, '', `no container left after ${what}`);
   if (netnsInode) {
-    const still = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => { try { return fs.readlinkSync(`/proc/${p}/ns/net`) === netnsInode; } catch { return false; } });
+    // Namespace inode numbers are reused: only processes of this test's (a monitor under its root, or its child) count.
+    const ours = (p: string) => { try { return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(sb.dir); } catch { return false; } };
+    const parent = (p: string) => { try { const st = fs.readFileSync(`/proc/${p}/stat`, 'utf8'); return st.slice(st.lastIndexOf(')') + 2).split(' ')[1]; } catch { return ''; } };
+    const still = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => { try { return fs.readlinkSync(`/proc/${p}/ns/net`) === netnsInode; } catch { return false; } })
+      .filter((p) => ours(p) || ours(parent(p)));
     assert.deepEqual(still, [], `the command's network namespace is gone after ${what}`);
   }
 }
