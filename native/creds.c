@@ -68,6 +68,29 @@ void op_ambient(char **a)
 			TRY(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0), "ambient \"%s\": raise %d", a[0], cap);
 }
 
+// Drop the capabilities in MASK from every set the process has, whatever the others hold: the
+// bounding set (PR_CAPBSET_DROP, needs CAP_SETPCAP), then effective, permitted and inheritable
+// (capget, capset; the kernel lowers the ambient set with them).
+void op_capdrop(char **a)
+{
+	unsigned long long mask = num64(a[0]);
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	int in;
+
+	for (int cap = 0; cap < 64 && (in = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++)
+		if (in && (mask >> cap & 1))
+			TRY(prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "capdrop \"%s\": drop %d from the bounding set", a[0], cap);
+	TRY(syscall(SYS_capget, &hdr, d), "capdrop \"%s\": capget", a[0]);
+	for (int k = 0; k < 2; k++) {
+		__u32 keep = ~(__u32)(mask >> 32 * k);
+		d[k].effective &= keep;
+		d[k].permitted &= keep;
+		d[k].inheritable &= keep;
+	}
+	TRY(syscall(SYS_capset, &hdr, d), "capdrop \"%s\": capset", a[0]);
+}
+
 void op_rlimit(char **a)
 {
 	struct rlimit rl = {.rlim_cur = limit(a[1]), .rlim_max = limit(a[2])};

@@ -11,6 +11,7 @@ void op_nonewprivs(char **a);
 void op_capbset(char **a);
 void op_capset(char **a);
 void op_ambient(char **a);
+void op_capdrop(char **a);
 void op_rlimit(char **a);
 void op_fix_stdio(char **a);
 

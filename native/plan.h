@@ -45,6 +45,7 @@
 	X(setuid, "setuid", "n")                     \
 	X(capset, "capset", "nnn")                   \
 	X(ambient, "ambient", "n")                   \
+	X(capdrop, "capdrop", "n")                   \
 	X(env, "env", "s")                           \
 	X(arg, "arg", "s")                           \
 	X(gate_signals, "gate-signals", "n")         \

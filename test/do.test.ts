@@ -3,16 +3,16 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Sandbox } from './helpers/runa.js';
 
 const sb = new Sandbox('do');
 after(async () => {
+  const bundles = fs.readdirSync(sb.root).filter((n) => n.startsWith('.~do~'));
   const { leftovers, mounts } = await sb.cleanup();
   assert.deepEqual(leftovers, []);
   assert.deepEqual(mounts, []);
-  assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('runa-do-')), [], 'no temporary bundle left');
+  assert.deepEqual(bundles, [], 'no temporary bundle left');
 });
 
 test('do -- echo hello', async () => {

@@ -49,6 +49,7 @@ export const GoferPrepareInput = z.object({
   keyring: z.string().nullable().optional(),
   pidfdSocket: z.string().optional(),
   rdtDir: z.string().optional(),
+  netRaw: z.boolean().optional(),
 });
 export type GoferPrepareInput = z.infer<typeof GoferPrepareInput>;
 // The schema is PlanInput's, field for field: buildPlan takes what it checks.

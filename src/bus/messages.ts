@@ -126,6 +126,10 @@ export const Request = z.discriminatedUnion('type', [
     userLog: z.string().min(1).optional(),
     /** run: a start follows the create at once (the reply says whether nsinit may start the program itself) */
     start: z.boolean().optional(),
+    /** runsc's global --network, when given: the container's network namespace (src/oci/plan/network.ts) */
+    network: z.enum(['sandbox', 'host', 'none']).optional(),
+    /** runsc's global --net-raw, when given: false drops CAP_NET_RAW from the init */
+    netRaw: z.boolean().optional(),
   }),
   ContainerOp.created.extend({ id }),
   ContainerOp.createFailed.extend({ id }),

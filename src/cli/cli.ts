@@ -13,6 +13,7 @@ import { RunaError } from '../errors.js';
 import { onPath } from '../which.js';
 import { checkPattern, logLine, parseFd } from './debug-log.js';
 import { OVERLAY_FLAGS, overlayFlags } from './overlay.js';
+import { parseNetworkType } from '../oci/plan/network.js';
 
 export type { Command } from './command.js';
 
@@ -61,6 +62,8 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
   rootless: { kind: 'string', usage: 'ignore cgroup permission errors (\'true\', \'false\', or \'auto\')', default: 'auto' },
   ...OVERLAY_FLAGS,
+  network: { kind: 'string', usage: 'specifies which network to use (runsc): host (the config\'s network namespace, or the runtime\'s where it names none, as runc: runa\'s containers always use the host kernel\'s network stack), sandbox (a network namespace of the container\'s own where the config names none, isolated from the host network), none (a new network namespace with only loopback, whatever the config says). A pod\'s members join their sandbox\'s. `do` has its own --network', default: 'host' },
+  'net-raw': { kind: 'bool', usage: 'keep CAP_NET_RAW where the config gives it (runsc\'s flag; true is runa\'s default, as runc). --net-raw=false drops it from the container\'s process, as runsc does by default (exec\'d processes keep it, as with runsc)', default: 'true' },
   help: { kind: 'bool', alias: 'h', usage: 'show help' },
   version: { kind: 'bool', alias: 'v', usage: 'print the version' },
 };
@@ -132,6 +135,7 @@ export function parseGlobals(argv: string[], io: CliIO) {
     logFormat: fmt === 'json' ? 'json' : 'text',
     debug: Boolean(values.debug),
     rootless: rootlessCgroups(rootless),
+    ...(values['net-raw'] !== undefined ? { netRaw: Boolean(values['net-raw']) } : {}),
   };
   const [name, ...rest] = positionals;
   return { values, globals, fmt, name: name === undefined ? undefined : ALIASES[name] ?? name, given: name, rest, argv };
@@ -164,6 +168,7 @@ async function main({ values, globals, fmt, name, given, rest, argv }: ReturnTyp
   refuseGlobals(values, io.env);
   globals.overlay = overlayFlags(values);
   if (values['log-fd'] !== undefined) globals.logFd = parseFd('log-fd', values['log-fd'] as string);
+  if (values.network !== undefined) globals.network = parseNetworkType(values.network as string);
   const debugLogFd = values['debug-log-fd'] === undefined ? undefined : parseFd('debug-log-fd', values['debug-log-fd'] as string);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
   if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));

@@ -11,6 +11,7 @@ import { explainRootError } from '../rootless.js';
 import { localHost, type Host } from './host.js';
 import { resolveId } from './ids.js';
 import type { DebugLog } from './debug-log.js';
+import type { NetworkType } from '../oci/plan/network.js';
 
 export interface Globals {
   root: string;
@@ -25,6 +26,10 @@ export interface Globals {
   debug: boolean;
   /** --overlay / --overlay2 (runsc), checked: what create and run give their containers (src/cli/overlay.ts) */
   overlay?: 'root' | 'all' | 'none';
+  /** runsc's --network, when given (src/oci/plan/network.ts) */
+  network?: NetworkType;
+  /** runsc's --net-raw, when given: false drops CAP_NET_RAW from a container's init */
+  netRaw?: boolean;
 }
 
 /** What `runa daemon` is asked to run. */

@@ -27,6 +27,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   /** --user-log (runsc): the container's user-visible log */
   userLog?: string;
+  /** the global --network is not the container's (do: its spec has the network it asked for) */
+  ownNetwork?: boolean;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -79,6 +81,8 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     ...(opts.pidfdSocket ? { pidfdSocket: ctx.abs(opts.pidfdSocket) } : {}),
     ...(opts.userLog ? { userLog: ctx.abs(opts.userLog) } : {}),
     ...(opts.start ? { start: true } : {}),
+    ...(ctx.globals.network !== undefined && !opts.ownNetwork ? { network: ctx.globals.network } : {}),
+    ...(ctx.globals.netRaw !== undefined ? { netRaw: ctx.globals.netRaw } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

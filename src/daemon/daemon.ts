@@ -16,6 +16,7 @@ import { lockFile, lockHolderPath, socketPath } from '../paths.js';
 const SOCKET_CHECK_MS = 500;
 import { serveCli } from './front-end.js';
 import { saveCodeCache } from '../code-cache.js';
+import { recoverDoNetworks } from '../cli/do-net.js';
 
 import type { DaemonOptions } from '../cli/context.js';
 
@@ -103,6 +104,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   serveCli(bus, root);
 
   await registry.adopt();
+  // `runa do` networks whose daemon died under them (their containers went with its front ends).
+  await recoverDoNetworks(root, (id) => bus.request({ type: 'container.delete', id, force: true }));
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
   server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
   killPoint('daemon:listening');

@@ -72,6 +72,8 @@ export type PlanOp =
   | { op: 'setuid'; uid: number }
   | { op: 'capset'; effective: bigint; permitted: bigint; inheritable: bigint }
   | { op: 'ambient'; mask: bigint }
+  /** drop these capabilities from every set the process has (bounding, effective, permitted, inheritable; ambient with them) */
+  | { op: 'capdrop'; mask: bigint }
   | { op: 'env'; entry: string }
   | { op: 'arg'; value: string }
   /** Signals (bit n = signal n) that end the child while it waits at the gate (the init of a pid namespace with status 128+n). */
@@ -171,7 +173,7 @@ function tokens(p: PlanOp): string[] {
     case 'rlimit': return [String(p.resource), rlim(p.soft), rlim(p.hard)];
     case 'capbset': case 'gate-signals': return [hex(p.mask)];
     case 'capset': return [hex(p.effective), hex(p.permitted), hex(p.inheritable)];
-    case 'ambient': return [hex(p.mask)];
+    case 'ambient': case 'capdrop': return [hex(p.mask)];
     case 'setgroups': return [p.gids.join(',')];
     case 'setgid': return [String(p.gid)];
     case 'setuid': case 'fix-stdio': return [String(p.uid)];

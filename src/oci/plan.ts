@@ -6,3 +6,4 @@ export type { CgroupDirs, ExecPlanInput, PlanInput, ProcessSpec } from './plan/c
 export { parseMountOptions, RECURSIVE_MOUNT_OPTIONS, type MountOptions } from './plan/mount-options.js';
 export { homeIn, hostProcessOps, processOps, sessionKeyring, type ProcessOpsOptions } from './plan/process.js';
 export { readExecHostFacts, readHostFacts, type ExecHostFacts, type HostFacts } from './host-facts.js';
+export { applyNetworkType, parseNetworkType, NETWORK_TYPES, type NetworkType } from './plan/network.js';

@@ -59,6 +59,8 @@ export interface PlanInput {
   pidfdSocket?: string;
   /** linux.intelRdt: the CLOS directory the process joins (its tasks file), made by the daemon */
   rdtDir?: string;
+  /** runsc's --net-raw: false drops CAP_NET_RAW from the init's capabilities (absent or true: the config's, as runc) */
+  netRaw?: boolean;
 }
 
 /** runsc's --overlay2 mount specifier: the root alone, or every writable bind mount too. */

@@ -11,6 +11,8 @@ import { checkSecurity } from '../security.js';
 import type { Spec } from '../spec.js';
 import { checkSysctls, sysctlFile } from '../sysctl.js';
 import { NS_FLAG, type PlanInput } from './common.js';
+import { capNamesMask } from '../linux.js';
+import { NET_RAW, withoutNetRaw } from './network.js';
 import { isBindMount, parseMountOptions, PROPAGATION } from './mount-options.js';
 import { lockedFlags, rootfsOps } from './mounts.js';
 import { NO_OVERLAY, overlaid, overlayLayout } from './overlay.js';
@@ -171,10 +173,13 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   if (input.console) plan.push(...winsizeOps(spec.process));
   plan.push({ op: 'gate-signals', mask: GATE_SIGNALS });
-  plan.push(...processOps(spec.process, {
+  // --net-raw=false (runsc): CAP_NET_RAW leaves the init's sets (exec'd processes keep the config's).
+  const dropNetRaw = input.netRaw === false;
+  plan.push(...processOps(dropNetRaw ? withoutNetRaw(spec.process) : spec.process, {
     withHostOps: !userns, seccomp: input.seccomp, supervised: input.supervised, unprivileged: Boolean(unpriv),
     personality: spec.linux?.personality, memoryPolicy: spec.linux?.memoryPolicy,
     home: () => homeIn(host.passwd, spec.process.user.uid), keyring: input.keyring, apparmorExecAttr: host.apparmorExecAttr,
+    ...(dropNetRaw ? { capdrop: capNamesMask([NET_RAW]) } : {}),
   }));
   return plan;
 }

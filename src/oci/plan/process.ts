@@ -62,6 +62,8 @@ export interface ProcessOpsOptions {
   exec?: boolean;
   /** the host has /proc/self/attr/apparmor/exec (HostFacts.apparmorExecAttr) */
   apparmorExecAttr?: boolean;
+  /** capabilities to drop from whatever the process has (a process without `capabilities`: --net-raw=false) */
+  capdrop?: bigint;
 }
 
 /** runc's name for a container's session keyring; its processes join it instead of the caller's. */
@@ -86,6 +88,7 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   if (!proc.noNewPrivileges) ops.push(...filter);
   const caps = proc.capabilities;
   if (caps) ops.push({ op: 'capbset', mask: capNamesMask(caps.bounding) }, { op: 'keepcaps' });
+  else if (o.capdrop) ops.push({ op: 'capdrop', mask: o.capdrop });
   const user = proc.user;
   // The working directory is entered as root first, and again as the user only if root could not (runc).
   ops.push({ op: 'chdir-early', path: proc.cwd }, { op: 'fix-stdio', uid: user.uid });
