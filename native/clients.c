@@ -3,6 +3,7 @@
 #include "nsinit.h"
 #include "clients.h"
 #include "request.h"
+#include "strace.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -97,6 +98,7 @@ static void start(struct client *c)
 	started = 1;
 	// Blocks only until the child's execvp fails or succeeds (the pipe is CLOEXEC).
 	for (;;) {
+		strace_await(exec_pipe[0]); // traced, the child stops at each syscall on its way to exec
 		n = read(exec_pipe[0], msg + len, sizeof msg - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;

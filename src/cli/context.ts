@@ -11,6 +11,7 @@ import { explainRootError } from '../rootless.js';
 import { localHost, type Host } from './host.js';
 import { resolveId } from './ids.js';
 import type { DebugLog } from './debug-log.js';
+import type { StraceSettings } from './strace.js';
 
 export interface Globals {
   root: string;
@@ -23,6 +24,8 @@ export interface Globals {
   logFd?: number;
   logFormat: 'text' | 'json';
   debug: boolean;
+  /** --strace (runsc), checked: the processes the command starts are traced into --debug-log */
+  strace?: StraceSettings;
 }
 
 /** What `runa daemon` is asked to run. */
