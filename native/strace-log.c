@@ -26,6 +26,10 @@
 #error "strace: no audit arch for this architecture"
 #endif
 
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1 // si_code of a filter's SIGSYS (asm-generic/siginfo.h)
+#endif
+
 #define NR_MAX 1024 // syscall numbers a `strace-call` may name
 #define NBUCKETS 256
 
@@ -238,20 +242,16 @@ static void on_entry(struct task *t, const struct __ptrace_syscall_info *info)
 // result reads as its own number) and SIGSYS, fatal, is pending: it never returned.
 static int killed_by_seccomp(const struct task *t, long long ret)
 {
-	char path[32], buf[4096], *l;
-	ssize_t n;
-	int fd;
+	struct __ptrace_peeksiginfo_args q = {.off = 0, .flags = 0, .nr = 16};
+	siginfo_t si[16];
+	int n;
 
 	if (ret < 0 || (uint64_t)ret != t->nr)
+		return 0; // only then can it be the rolled-back number
+	if ((n = ptrace(PTRACE_PEEKSIGINFO, t->pid, &q, si)) <= 0)
 		return 0;
-	fmt(path, sizeof path, "%d/status", (int)t->pid);
-	if ((fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	for (const char *key = "\nSigPnd:"; key; key = key[4] == 'P' ? "\nShdPnd:" : NULL)
-		if ((l = strstr(buf, key)) && strtoull(l + 8, NULL, 16) & (1ULL << (SIGSYS - 1)))
+	for (int i = 0; i < n; i++)
+		if (si[i].si_signo == SIGSYS && si[i].si_code == SYS_SECCOMP)
 			return 1;
 	return 0;
 }
