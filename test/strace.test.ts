@@ -116,7 +116,15 @@ test('threads are followed; exec\'d processes are traced into the container\'s l
   assert.equal((await sb.run(['run', '-d', '-b', plain, 'untraced'])).code, 0);
   assert.equal(tracerOf((await stateOf('untraced')).pid), 0, 'no ptrace at all when off');
   assert.notEqual(tracerOf((await stateOf('execs')).pid), 0, 'the monitor traces the --strace one');
-  for (const id of ['execs', 'untraced']) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
+  // The container's log gone (its directory removed): an exec into it fails, saying so, rather than run untraced.
+  const gone = path.join(sb.dir, 'gone');
+  assert.equal((await sb.run(['--debug-log', path.join(gone, 'log'), '--strace', 'run', '-d', '-b', plain, 'nolog'])).code, 0);
+  fs.rmSync(gone, { recursive: true });
+  const nolog = await sb.run(['exec', 'nolog', 'true']);
+  assert.equal(nolog.code, 255);
+  assert.equal(nolog.stderr, `strace: open "${path.join(gone, 'log')}": No such file or directory\n`);
+  assert.equal((await stateOf('nolog')).status, 'running');
+  for (const id of ['execs', 'untraced', 'nolog']) assert.equal((await sb.run(['delete', '-f', id])).code, 0);
 });
 
 test('--strace-syscalls traces only those; --strace-log-size cuts strings and buffers; --debug-log-format json', async () => {
