@@ -85,12 +85,16 @@ void op_strace_call(char **a)
 	calls[nr] = c;
 }
 
-// The pid of a task in the container's pid namespace (the last of NSpid), or the monitor's view.
+// The pid of a task as the container's pid namespace gives it: NSpid lists it from the monitor's
+// namespace inwards; the first task seen (the container's process) says which field is the
+// container's (a pid namespace the program makes inside is deeper). The monitor's view if unknown.
 static pid_t ns_pid(pid_t pid)
 {
-	char path[32], buf[4096], *l, *tab;
+	static int level; // fields of the first task's NSpid
+	char path[32], buf[4096], *l, *end, *f;
+	pid_t ids[32]; // pid namespaces nest 32 deep at most
+	int fd, fields = 0;
 	ssize_t n;
-	int fd;
 
 	fmt(path, sizeof path, "%d/status", (int)pid);
 	if ((fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -102,10 +106,15 @@ static pid_t ns_pid(pid_t pid)
 	buf[n] = '\0';
 	if (!(l = strstr(buf, "\nNSpid:")))
 		return pid;
-	if ((tab = strchr(l + 1, '\n')))
-		*tab = '\0';
-	tab = strrchr(l, '\t');
-	return tab ? (pid_t)atoi(tab + 1) : pid;
+	if ((end = strchr(l + 1, '\n')))
+		*end = '\0';
+	for (f = strtok(l + 7, " \t"); f && fields < (int)ARRAY_SIZE(ids); f = strtok(NULL, " \t"))
+		ids[fields++] = (pid_t)atoi(f);
+	if (!fields)
+		return pid;
+	if (!level)
+		level = fields;
+	return ids[(fields < level ? fields : level) - 1];
 }
 
 struct task *task_find(pid_t pid)
