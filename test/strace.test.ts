@@ -4,7 +4,9 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { Sandbox, alive, sleep, until } from './helpers/runa.js';
+import { SECCOMP_AGENT, SYSPROBE } from './helpers/seccomp.js';
 import { SYSCALLS } from '../src/seccomp/syscalls.js';
 import { STRACE_SIGNATURES } from '../src/oci/plan/strace-signatures.js';
 import { checkStraceSyscalls, stracePlan } from '../src/oci/plan/strace.js';
@@ -46,10 +48,12 @@ function joined(lines: string[]): string[] {
   }
   return out;
 }
-async function withThreads(): Promise<void> {
-  const bin = path.join(await sb.rootfs(), 'bin', 'threads');
-  if (!fs.existsSync(bin)) fs.copyFileSync(path.resolve('native/test/threads'), bin);
+/** A static helper of native/test/ in the rootfs's /bin. */
+async function helper(file: string): Promise<void> {
+  const bin = path.join(await sb.rootfs(), 'bin', path.basename(file));
+  if (!fs.existsSync(bin)) fs.copyFileSync(file, bin);
 }
+const withThreads = () => helper(path.resolve('native/test/threads'));
 const statusOf = (pid: number) => fs.readFileSync(`/proc/${pid}/status`, 'utf8');
 const tracerOf = (pid: number) => Number(/^TracerPid:\s+(\d+)/m.exec(statusOf(pid))![1]);
 const stateOf = async (id: string) => JSON.parse((await sb.run(['state', id])).stdout) as { status: string; pid: number };
@@ -201,6 +205,29 @@ test('the container\'s seccomp filter still applies: an ERRNO rule shows as that
   assert.equal(k.stdout, '159\n', 'the shell saw its child die of SIGSYS');
   assert.ok(traced(kill).some((l) => /^\[pid 2\] mkdir(at\(AT_FDCWD, |\()"\/tmp\/x", 0777\) = \?$/.test(l)), traced(kill).join('\n'));
   assert.ok(traced(kill).some((l) => /^\[pid 2\] \+\+\+ killed by SIGSYS( \(core dumped\))? \+\+\+$/.test(l)));
+});
+
+test('a seccomp user-notification listener still answers: the traced call returns what the agent said', async () => {
+  await helper(SYSPROBE);
+  const sock = path.join(sb.dir, 'agent.sock');
+  const agent = spawn(SECCOMP_AGENT, [sock, path.join(sb.dir, 'agent-state.json'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  agent.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((res) => agent.on('exit', (c) => res(c)));
+  try {
+    await until(() => out.includes('listening'), 'agent listening');
+    const log = newLog();
+    const bundle = await sb.bundle(['sysprobe', '83,0'], (s) => {
+      s.linux.seccomp = { defaultAction: 'SCMP_ACT_ALLOW', listenerPath: sock, syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_NOTIFY' }] };
+    });
+    const r = await sb.run(['--debug-log', log, '--strace', '--strace-syscalls', 'mkdir', 'run', '-b', bundle, 'notified']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '42 0\n', 'mkdir returned what the agent said');
+    assert.equal(await exited, 0, 'the agent saw the listener close');
+    assert.ok(traced(log).includes('[pid 1] mkdir(NULL, 000) = 42'), traced(log).join('\n'));
+  } finally {
+    agent.kill('SIGKILL');
+  }
 });
 
 test('in a user namespace of its own the container is traced too (the monitor has no capability over the host\'s)', async () => {
