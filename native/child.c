@@ -7,6 +7,7 @@
 #include "hook.h"
 #include "monitor.h"
 #include "seccomp.h"
+#include "strace.h"
 #include "unixsock.h"
 #include <fcntl.h>
 #include <poll.h>
@@ -197,6 +198,7 @@ void op_gate(char **a)
 	if (phase != CHILD_SETUP)
 		die_err(EINVAL, "gate: only a child can wait at the gate (no \"fork\" before it)");
 	catch_gate_signals(); // before "ready": once created, a signal from `kill` finds them
+	strace_ask(setup_sock[1]); // --strace: traced from here on, before anyone knows our pid
 	if (send(setup_sock[1], "0\tready", 7, MSG_NOSIGNAL) != 7)
 		_exit(1); // the monitor is gone: nobody to report to
 	close_fd(&setup_sock[1]);
@@ -249,6 +251,8 @@ void op_seccomp(char **a)
 		late_filter = p;
 		return;
 	}
+	if (phase == CHILD_SETUP)
+		strace_ask(setup_sock[1]); // before the filter, which may deny what asking takes
 	if (phase == CHILD_SETUP && !fds_marked) {
 		cloexec_from_3();
 		fds_marked = 1;

@@ -3,6 +3,7 @@
 #include "nsinit.h"
 #include "clients.h"
 #include "request.h"
+#include "strace.h"
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -98,6 +99,7 @@ static int open_gate(char *msg, size_t cap)
 	close_fd(&gate_fd);
 	started = 1;
 	for (;;) {
+		strace_await(exec_pipe[0]); // traced, the child stops at each syscall on its way to exec
 		n = read(exec_pipe[0], msg + len, cap - 1 - len);
 		if (n < 0 && errno == EINTR)
 			continue;

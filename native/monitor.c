@@ -8,6 +8,7 @@
 #include "hook.h"
 #include "monitor.h"
 #include "seccomp.h"
+#include "strace.h"
 #include "unixsock.h"
 #include <fcntl.h>
 #include <stdio.h>
@@ -71,6 +72,7 @@ void monitor_leave(void)
 	close_fd(&listen_fd);
 	close_fd(&sig_fd);
 	close_fd(&state_fd);
+	strace_leave();
 	sock_bound = 0;
 }
 
@@ -169,6 +171,11 @@ static void on_signal(void)
 			warn_errno("forward signal");
 		return;
 	}
+	// Traced, every stop of every task is a SIGCHLD, and the tracer reaps (strace_reaped).
+	if (strace_on()) {
+		strace_service();
+		return;
+	}
 	// A sibling child is not ours to reap (its pidfd tells of its exit): a SIGCHLD here is the
 	// userns map writer's, already reaped.
 	if (child_pidfd >= 0)
@@ -187,12 +194,18 @@ static void await_setup(void)
 	int fd;
 
 	for (;;) {
+		strace_await(setup_sock[0]); // once traced, the child stops at each syscall until we resume it
 		TRY((n = recv_fd(setup_sock[0], rec, sizeof rec, &fd)), "read setup socket");
 		if (n == 0)
 			fail(ECHILD, "setup: the child exited before reaching the gate");
 		if (fd < 0 && strncmp(rec, "hook\t", 5) == 0) {
 			run_hook(rec + 5, child);
 			// A child gone meanwhile shows as EOF on the next recv.
+			send(setup_sock[0], "ok", 2, MSG_NOSIGNAL);
+			continue;
+		}
+		if (fd < 0 && strcmp(rec, "trace") == 0) {
+			strace_seize(child, child_pidfd < 0);
 			send(setup_sock[0], "ok", 2, MSG_NOSIGNAL);
 			continue;
 		}
@@ -240,6 +253,9 @@ void monitor_run(int gate, int pidfd)
 	if (start_at_once)
 		clients_start_now();
 	for (;;) {
+		int st;
+		if (!held && strace_reaped(&st))
+			finish(st);
 		pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN}; // poll skips -1
 		proxy_pollfds(&pfd[2]);

@@ -17,6 +17,7 @@
 #include "plan.h"
 #include "process.h"
 #include "seccomp.h"
+#include "strace.h"
 #include "userns.h"
 #include <fcntl.h>
 #include <signal.h>
@@ -78,8 +79,27 @@ static char *read_plan(const char *path, size_t *len)
 	return buf;
 }
 
+// --strace PLANFILE: a plan of `strace` and `strace-call` ops only, run by the monitor before the
+// main plan (the caller writes it; the main plan is the daemon's).
+static void read_strace_plan(const char *path)
+{
+	char msg[MSG_MAX], *buf;
+	struct plan p;
+	size_t n, i;
+
+	buf = read_plan(path, &n); // kept: the ops keep pointers into it
+	if (plan_decode(buf, n, path, &p, msg, sizeof msg) < 0)
+		die_err(errno, "%s", msg);
+	for (i = 0; i < p.nsteps; i++)
+		if (p.step[i].op != PLAN_strace && p.step[i].op != PLAN_strace_call)
+			die_err(EINVAL, "strace plan \"%s\": op \"%s\" is not a strace op", path, plan_op_name(p.step[i].op));
+	for (i = 0; i < p.nsteps; i++)
+		run[p.step[i].op](p.step[i].args);
+}
+
 int main(int argc, char **argv)
 {
+	const char *strace_plan = NULL;
 	size_t n, i;
 
 	fail_cleanup = monitor_cleanup;
@@ -97,6 +117,10 @@ int main(int argc, char **argv)
 			monitor_start_at_once();
 			argv++;
 			argc--;
+		} else if (argc >= 4 && strcmp(argv[1], "--strace") == 0) { // runsc's --strace: the tracer's plan
+			strace_plan = argv[2];
+			argv += 2;
+			argc -= 2;
 		} else
 			break;
 	}
@@ -108,7 +132,7 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], "--probe-seccomp") == 0)
 		return seccomp_probe();
 	if (argc != 2)
-		die_err(EINVAL, "usage: nsinit [--preserve-fds N] [--no-pivot] [--start] PLANFILE | --probe-seccomp");
+		die_err(EINVAL, "usage: nsinit [--preserve-fds N] [--no-pivot] [--start] [--strace PLANFILE] PLANFILE | --probe-seccomp");
 	// CVE-2019-5736: until it execs the container's program, every process of ours that a
 	// container can see (an exec'd process between joining its pid namespace and execve, an
 	// init waiting for start) must not be reachable through /proc/<pid>/exe (the host's
@@ -129,6 +153,8 @@ int main(int argc, char **argv)
 		if (plan.step[i].op == PLAN_hookpoint)
 			check_sync_socket(plan.step[i].args[0]);
 	exec_init(xcalloc(plan.ntok + 1, sizeof(char *)), xcalloc(plan.ntok + 1, sizeof(char *)));
+	if (strace_plan)
+		read_strace_plan(strace_plan);
 	for (i = 0; i < plan.nsteps; i++)
 		run[plan.step[i].op](plan.step[i].args);
 	die_err(EINVAL, "plan: ended without \"exec\"");

@@ -76,7 +76,9 @@
 	X(netdev, "netdev", "ss")                    \
 	X(netdev_move, "netdev-move", "")            \
 	X(idmap_userns, "idmap-userns", "ss")        \
-	X(hold_idmap, "hold-idmap", "nnn")
+	X(hold_idmap, "hold-idmap", "nnn")          \
+	X(strace, "strace", "swnn")                 \
+	X(strace_call, "strace-call", "nws")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

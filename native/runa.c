@@ -95,7 +95,8 @@ static int root_of(int argc, char **argv, char *root, size_t size, const char **
 			(nlen == 4 && !strncmp(name, "criu", 4)) || (nlen == 9 && !strncmp(name, "debug-log", 9)) ||
 			(nlen == 16 && !strncmp(name, "debug-log-format", 16)) || (nlen == 6 && !strncmp(name, "log-fd", 6)) ||
 			(nlen == 12 && !strncmp(name, "debug-log-fd", 12)) || (nlen == 7 && !strncmp(name, "network", 7)) ||
-			(nlen == 8 && !strncmp(name, "overlay2", 8));
+			(nlen == 8 && !strncmp(name, "overlay2", 8)) || (nlen == 15 && !strncmp(name, "strace-syscalls", 15)) ||
+			(nlen == 15 && !strncmp(name, "strace-log-size", 15));
 		const char *value = NULL;
 		if (takes) {
 			if (eq) value = eq + 1;

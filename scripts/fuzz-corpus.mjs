@@ -17,6 +17,7 @@ const { parseSpec } = await dist('src/oci/spec.js');
 const { defaultSpec } = await dist('src/oci/default-spec.js');
 const { compileSeccomp, listenerState } = await dist('src/seccomp/index.js');
 const { containerPlan } = await dist('test/helpers/nsinit.js');
+const { stracePlan } = await dist('src/oci/plan/strace.js');
 
 const CORPUS = join(ROOT, 'native/fuzz/corpus');
 const ROOTFS = '/run/runa/bundle/rootfs';
@@ -97,6 +98,8 @@ const plans = {
     process: { ...spec().process, args: ['ps', 'aux'], env: ['PATH=/bin', 'A=b'] }, execDir: `${STATE}/exec/e1`, initPid: 4242,
     namespaces: ['pid', 'network', 'ipc', 'uts', 'mount', 'cgroup'], cgroupDirs: { monitor: [], child: ['/sys/fs/cgroup/runa/c1'] },
   }),
+  // a --strace plan (nsinit --strace FILE): the log, then the syscalls and their arguments' kinds
+  'strace': stracePlan({ log: '/run/runa/debug.log', format: 'text', logSize: 64, syscalls: ['openat', 'read', 'write', 'mmap', 'execve', 'clone', 'fcntl', 'exit_group'] }, 'x86_64'),
   // the plan nsinit's own tests run
   'nsinit-test': containerPlan(ROOTFS, STATE, ['/bin/sh', '-c', 'echo hi'], { hostname: 'h' }),
 };

@@ -19,4 +19,6 @@ export const containerDir = (root: string, id: string) => path.join(root, id);
 export const stateFile = (dir: string) => path.join(dir, 'state.json');
 export const exitFile = (dir: string) => path.join(dir, 'exit');
 export const planFile = (dir: string) => path.join(dir, 'plan');
+/** --strace: the plan of the monitor's tracer (a container's is kept for the processes exec'd into it) */
+export const stracePlanFile = (dir: string) => path.join(dir, 'strace.plan');
 export const monitorSocket = (dir: string) => path.join(dir, 'monitor.sock');

@@ -57,6 +57,9 @@ export const GLOBAL_FLAGS: FlagSpecs = {
   'debug-log': { kind: 'string', usage: 'additional location for this command\'s log (runsc): its requests to the daemon, the daemon\'s history of the container meanwhile, its steps (with --debug), warnings and errors. If it ends with \'/\', a file per command is made inside the directory (runa.log.%TIMESTAMP%.%COMMAND%.txt). Variables: %TIMESTAMP%, %COMMAND%, %ID% (the sandbox), %CID% (the container), %TEST%', value: 'PATTERN' },
   'debug-log-format': { kind: 'string', usage: 'set the debug log format (\'text\' or \'json\'; needs --debug-log or --debug-log-fd)', default: 'text' },
   'debug-log-fd': { kind: 'string', usage: 'file descriptor to write the debug log to (runsc): an inherited fd, in place of --debug-log (not with it)', value: 'FD', default: '-1' },
+  strace: { kind: 'bool', usage: 'enable strace (runsc): every syscall of the processes create, run, do or exec start (and of their children and threads, and of every process later exec\'d into a container created so), decoded as strace prints it, one line per syscall as it returns, appended to --debug-log (required); other commands start no process and trace nothing' },
+  'strace-syscalls': { kind: 'string', usage: 'comma-separated list of syscalls to trace (runsc); empty: all. A name this architecture has not is refused. Needs --strace', value: 'LIST', default: '' },
+  'strace-log-size': { kind: 'string', usage: 'default size (in bytes) to log data argument blobs (runsc): strings and buffers are cut there and shown with "..."; 0 is 1024. Needs --strace', value: 'N', default: '1024' },
   root: { kind: 'string', usage: 'root directory for storage of container state (this should be located in tmpfs)', default: helpRoot() },
   criu: { kind: 'string', usage: 'path to the criu binary used for checkpoint and restore (runa runs `criu` from PATH: another is refused)', default: 'criu' },
   'systemd-cgroup': { kind: 'bool', usage: 'enable systemd cgroup support (refused: runa has no systemd cgroup driver; cgroupsPath is a cgroupfs path)' },
@@ -169,6 +172,9 @@ async function main({ values, globals, fmt, name, given, rest, argv }: ReturnTyp
   globals.overlay = overlayFlags(values);
   if (values['log-fd'] !== undefined) globals.logFd = parseFd('log-fd', values['log-fd'] as string);
   if (values.network !== undefined) globals.network = parseNetworkType(values.network as string);
+  if (values.strace !== undefined || values['strace-syscalls'] !== undefined || values['strace-log-size'] !== undefined) {
+    globals.strace = (await import('./strace.js')).straceFlags(values); // the syscall tables only when asked
+  }
   const debugLogFd = values['debug-log-fd'] === undefined ? undefined : parseFd('debug-log-fd', values['debug-log-fd'] as string);
   // runc opens --log whatever happens; callers (containerd's shim) read it after every call.
   if (globals.log) fs.closeSync(fs.openSync(globals.log, 'a', 0o644));

@@ -12,6 +12,7 @@ import { localHost, type Host } from './host.js';
 import { resolveId } from './ids.js';
 import type { DebugLog } from './debug-log.js';
 import type { NetworkType } from '../oci/plan/network.js';
+import type { StraceSettings } from './strace.js';
 
 export interface Globals {
   root: string;
@@ -30,6 +31,8 @@ export interface Globals {
   network?: NetworkType;
   /** runsc's --net-raw, when given: false drops CAP_NET_RAW from a container's init */
   netRaw?: boolean;
+  /** --strace (runsc), checked: the processes the command starts are traced into --debug-log */
+  strace?: StraceSettings;
 }
 
 /** What `runa daemon` is asked to run. */

@@ -52,7 +52,7 @@ export function parseFd(flag: string, value: string): number {
 }
 
 export class DebugLog {
-  private constructor(private readonly fd: number, private readonly format: 'text' | 'json', private readonly owned: boolean, readonly path: string | null) {}
+  private constructor(private readonly fd: number, readonly format: 'text' | 'json', private readonly owned: boolean, readonly path: string | null) {}
 
   /** Open (creating its directories, 0755, and the file, 0644, for appending) the log a pattern names. */
   static open(pattern: string, format: 'text' | 'json', vars: Parameters<typeof buildPath>[1]): DebugLog {

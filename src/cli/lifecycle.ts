@@ -89,8 +89,10 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
   for (const n of notices ?? []) ctx.log('warning', n);
   let spawned: { nsinit: NsinitProcess; initPid: number };
   try {
+    // --strace: the monitor traces by a plan of the caller's, kept for the processes exec'd later.
+    const strace = ctx.globals.strace ? (await import('./strace.js')).writeStracePlan(ctx, path.dirname(plan)) : undefined;
     spawned = await spawnNsinit(ctx, plan, (kind, childPid, monitorPid) =>
-      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds, opts.noPivot, startAtOnce);
+      client.request({ type: 'container.hooks', id: opts.id, kind: kind as 'createRuntime', childPid, monitorPid }).then(() => undefined), opts.preserveFds, opts.noPivot, startAtOnce, strace);
   } catch (e) {
     await client.request({ type: 'container.createFailed', id: opts.id, message: (e as Error).message }).catch(() => undefined);
     throw e;
@@ -114,11 +116,12 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
 /**
  * Spawn nsinit on a plan, on the caller's side (with the caller's stdio and, with
  * `preserveFds`, its fds 3 .. 2+N), and wait for its `created` line on the sync channel.
- * `noPivot` (runc's --no-pivot) is nsinit's flag: the plan's pivot_root becomes MS_MOVE + chroot.
- * `startAtOnce` (run, as the daemon decided): nsinit opens the gate itself after `created`.
+ * `noPivot` (runc's --no-pivot) is nsinit's flag: the plan's pivot_root becomes MS_MOVE + chroot;
+ * `startAtOnce` (run, as the daemon decided): nsinit opens the gate itself after `created`;
+ * `strace` (runsc's --strace) the plan of the monitor's tracer (src/cli/strace.ts).
  */
-export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0, noPivot = false, startAtOnce = false): Promise<{ nsinit: NsinitProcess; initPid: number }> {
-  const args = [...(noPivot ? ['--no-pivot'] : []), ...(startAtOnce ? ['--start'] : []), ...(preserveFds ? ['--preserve-fds', String(preserveFds)] : []), plan];
+export async function spawnNsinit(ctx: Context, plan: string, onHook?: HookRunner, preserveFds = 0, noPivot = false, startAtOnce = false, strace?: string): Promise<{ nsinit: NsinitProcess; initPid: number }> {
+  const args = [...(noPivot ? ['--no-pivot'] : []), ...(startAtOnce ? ['--start'] : []), ...(preserveFds ? ['--preserve-fds', String(preserveFds)] : []), ...(strace ? ['--strace', strace] : []), plan];
   const nsinit = await ctx.host.spawnNsinit(args, preserveFds);
   try {
     return { nsinit, initPid: await readSync(nsinit, onHook) };

@@ -126,6 +126,15 @@ export type PlanOp =
   | { op: 'idmap-userns'; uidMap: string; gidMap: string }
   /** Make the INDEXth `hold` an idmapped mount with the USERNSth `idmap-userns`; recursive: its whole tree (ridmap). */
   | { op: 'hold-idmap'; index: number; userns: number; recursive: boolean }
+  /**
+   * runsc's --strace, monitor only, before `fork` (nsinit takes these from `--strace PLANFILE`):
+   * the monitor traces the process from the gate on (ptrace) and appends one line per syscall to
+   * LOG in FORMAT; strings and buffers are cut after SIZE bytes; ALL: syscalls no `strace-call`
+   * names are written too, as `syscall_0xNR(…)`.
+   */
+  | { op: 'strace'; log: string; format: 'text' | 'json'; size: number; all: boolean }
+  /** One syscall to trace: its number, name and its arguments' kinds (`fd,s,of,om`, then `=x` for a hex result). */
+  | { op: 'strace-call'; nr: number; name: string; kinds: string }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -154,6 +163,8 @@ function tokens(p: PlanOp): string[] {
     case 'netdev': return [p.host, p.name];
     case 'idmap-userns': return [p.uidMap, p.gidMap];
     case 'hold-idmap': return [String(p.index), String(p.userns), p.recursive ? '1' : '0'];
+    case 'strace': return [p.log, p.format, String(p.size), p.all ? '1' : '0'];
+    case 'strace-call': return [String(p.nr), p.name, p.kinds];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from '../command.js';
 import type { Context } from '../context.js';
 import { parseFlags, usage, type FlagSpecs } from '../flags.js';
@@ -6,6 +7,7 @@ import { RunaError } from '../../errors.js';
 import { preserveFdsFlag, spawnNsinit, writePidFile } from '../lifecycle.js';
 import type { ExecOverrides } from '../../bus/messages.js';
 import { nsPids } from '../../proc.js';
+import { containerDir, stracePlanFile } from '../../paths.js';
 
 const execFlags: FlagSpecs = {
   'console-socket': { kind: 'string', usage: 'path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console\'s pseudoterminal' },
@@ -96,7 +98,11 @@ async function execCommand(ctx: Context, args: string[]): Promise<number> {
   ctx.log('debug', `exec ${id}: the daemon wrote the plan (${execId})`);
   let spawned;
   try {
-    spawned = await spawnNsinit(ctx, plan, undefined, preserveFds);
+    // --strace: the exec's own, else the container's (created with --strace), else none.
+    const inherited = stracePlanFile(containerDir(ctx.root, id));
+    const strace = ctx.globals.strace ? (await import('../strace.js')).writeStracePlan(ctx, path.dirname(plan))
+      : fs.existsSync(inherited) ? inherited : undefined;
+    spawned = await spawnNsinit(ctx, plan, undefined, preserveFds, false, false, strace);
     ctx.log('debug', `exec ${id}: nsinit joined the container (process ${spawned.initPid})`);
     await client.request({ type: 'exec.started', id, execId, monitorPid: spawned.nsinit.pid });
     ctx.log('debug', `exec ${id}: the process runs`);
