@@ -255,6 +255,26 @@ test('the gofer serves file operations inside the container (never outside it), 
   await assert.rejects(file({ op: 'stat', path: '/' }), /container does not exist/);
 });
 
+test('where a file operation is served is the container machine\'s answer: the live root while its init lives, the bundle\'s rootfs once stopped; a write held in a frozen container that then stops fails', async () => {
+  const c = await connect();
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] }); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'files2'])).code, 0);
+  const file = (request: any) => c.request<any>({ type: 'container.file', id: 'files2', request });
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  assert.deepEqual(await file({ op: 'write', path: '/tmp/live', data: b64('x') }), { written: 1 });
+  assert.equal((await file({ op: 'stat', path: '/tmp/live' })).size, 1, 'in the container\'s own /tmp');
+  assert.equal((await sb.run(['pause', 'files2'])).code, 0);
+  const held = file({ op: 'write', path: '/tmp/held', data: b64('held') });
+  held.catch(() => undefined);
+  // SIGKILL to a paused container: thawed, killed; its gofer serves the bundle's rootfs now, and the held write is lost with its root.
+  assert.equal((await sb.run(['kill', 'files2', 'KILL'])).code, 0);
+  await until(async () => JSON.parse((await sb.run(['state', 'files2'])).stdout).status === 'stopped', 'files2 stopped');
+  await assert.rejects(held, /write \/tmp\/held in container "files2": the container stopped before it was thawed/);
+  await assert.rejects(file({ op: 'stat', path: '/tmp/live' }), /stat \/tmp\/live in container "files2": ENOENT/, 'the tmpfs went with the container');
+  assert.equal((await file({ op: 'stat', path: '/bin' })).type, 'directory', 'the bundle\'s rootfs');
+  assert.equal((await sb.run(['delete', 'files2'])).code, 0);
+});
+
 test('a peer that stops reading is not read from until it drains, loses nothing, and others are served meanwhile', async () => {
   const flooder = new WebSocket(`ws+unix://${sock}:/`);
   await new Promise((r) => flooder.once('open', r));

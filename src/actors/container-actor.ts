@@ -6,7 +6,7 @@ import { createActor, type Actor, type AnyActor } from 'xstate';
 import { outcomeAfter, performKept, providedByOwner } from './invoked.js';
 import {
   containerMachine, containerState, containerStatus, isSettled, refusal, CONTAINER_EFFECT_KEYS,
-  type ContainerEvent, type ContainerSnapshot, type ContainerStatus,
+  type ContainerEvent, type ContainerSnapshot, type ContainerStatus, type FileOp, type FileRoot,
 } from '../machines/index.js';
 import { ProcessActor } from './process-actor.js';
 import { PidWaits } from './pid-waits.js';
@@ -210,6 +210,8 @@ export class ContainerActor implements EffectHost {
     if (s === 'created') gofer('gofer.serve');
     if (s === 'running') gofer('gofer.resume');
     if (s === 'paused') gofer('gofer.pause');
+    // Stopped (from paused too): the bundle's rootfs is served; writes held for the frozen root fail.
+    if (s === 'stopped') gofer('gofer.serve');
     for (const p of [this.init, ...[...this.execs.values()].map((e) => e.process)]) {
       this.bus.tell({ type: 'process.follow', from: this.address, to: p.address, status: s, pid: p === this.init ? this.monitor.initPid : null, exitStatus: this.exitStatus });
     }
@@ -352,15 +354,29 @@ export class ContainerActor implements EffectHost {
   }
 
   /**
-   * A file operation on the container's filesystem, served by its gofer: inside the live
-   * container's root (its mounts and overlay included) while it has one, else in the bundle's
-   * rootfs. Not queued behind operations: a write held by the gofer while the container is
+   * A file operation on the container's filesystem, served by its gofer. Where (inside the live
+   * container's root, its mounts and overlay included, or in the bundle's rootfs) is the
+   * machine's answer to `container.file`, which it refuses where there is no filesystem to
+   * serve. Not queued behind operations: a write held by the gofer while the container is
    * paused must not keep `resume` waiting.
    */
   file(request: FileRequest): Promise<unknown> {
-    const live = this.status === 'created' || this.status === 'running' || this.status === 'paused';
-    const root = live && this.monitor.initPid !== null ? `/proc/${this.monitor.initPid}/root` : this.record.rootfs;
+    let root: string;
+    try { root = this.fileRoot(request.op); } catch (e) { return Promise.reject(e); }
     return this.bus.request({ type: 'gofer.file', from: this.address, to: goferAddress(this.id), request, root });
+  }
+
+  private fileRoot(op: FileOp): string {
+    const event = { type: 'container.file', op } as const;
+    const snap = this.container.getSnapshot();
+    const r = snap.status === 'active' ? refusal(snap, event) : { code: 'not_exist', message: 'container does not exist' };
+    if (r) throw new RunaError(r.code, r.message);
+    let root: FileRoot | null = null;
+    const sub = this.container.on('container.fileRoot', (e) => { root = e.root; });
+    try { this.container.send(event); } finally { sub.unsubscribe(); }
+    if (root === 'bundle') return this.record.rootfs;
+    if (root === 'live' && this.monitor.initPid !== null) return `/proc/${this.monitor.initPid}/root`;
+    throw new RunaError('not_running', root === 'live' ? 'container not running' : `container ${JSON.stringify(this.id)}: ${op} was not answered`);
   }
 
   /** The machine of the init or of an exec'd process, for the inspector. */
