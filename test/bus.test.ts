@@ -190,8 +190,9 @@ test('inspection: messages between actors (container → gofer, process → cont
     const f = message(type);
     assert.ok(f, `${type} seen`);
     assert.ok(sessionOf(f), `${type}: its receiver is an actor the viewer knows`);
-    // A container being created has no actor until its gofer has prepared it: its first messages have no sender yet.
-    if (type !== 'gofer.validate' && type !== 'gofer.prepare') assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
+    // A create is an actor of its own (create:ipod-a): its messages to the gofer have their sender too.
+    assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
+    if (type === 'gofer.validate' || type === 'gofer.prepare') assert.equal(f.event.from, 'create:ipod-a');
   }
   // What became of each message: the replies, each with its time.
   const reply = (type: string) => frames.find((x) => x.type === '@runa.message' && x.kind === 'reply' && x.message === type && x.to?.includes(':ipod-a'));
