@@ -6,7 +6,7 @@ import { createActor, type Actor, type AnyActor } from 'xstate';
 import { outcomeAfter, performKept, providedByOwner } from './invoked.js';
 import {
   containerMachine, containerState, containerStatus, isSettled, refusal, CONTAINER_EFFECT_KEYS,
-  type ContainerEvent, type ContainerSnapshot, type ContainerStatus, type FileOp, type FileRoot,
+  type ContainerEvent, type ContainerSnapshot, type ContainerStatus,
 } from '../machines/index.js';
 import { ProcessActor } from './process-actor.js';
 import { PidWaits } from './pid-waits.js';
@@ -18,6 +18,7 @@ import type { Spec } from '../oci/spec.js';
 import { emptyStats, type Cgroup } from '../cgroups/index.js';
 import { ContainerFiles } from './container-files.js';
 import { ContainerExecs } from './container-execs.js';
+import { fileOperation, tellCompanions, tellSandbox } from './container-companions.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { ociState, writeState, type Status } from '../state.js';
 import { persistedKey, persistedState, restorable } from './container-persist.js';
@@ -108,7 +109,7 @@ export class ContainerActor implements EffectHost {
     opts.watch?.(this.container, this.address, sandboxAddress(this.sandboxId));
     this.track(this.init.actor, this.init.address);
     this.track(this.gofer.actor, goferAddress(record.id));
-    this.syncCompanions();
+    tellCompanions(this);
     this.mailbox = opts.bus.register(this.address, containerHandlers(this));
   }
 
@@ -192,36 +193,12 @@ export class ContainerActor implements EffectHost {
       this.history.push({ actor: this.address, kind: 'transition', type: this.cause, from: containerState(before), to: containerState(after), value: after.value, context: after.context });
     }
     if (was !== now) {
-      this.syncCompanions();
-      this.tellSandbox(now);
+      tellCompanions(this);
+      // finish() tells the sandbox of a deletion, once everything is gone
+      if (now !== 'deleted') this.sandboxSettled = tellSandbox(this, now);
     }
     if (now === 'deleted') { this.finish(); return; }
     if (persistedKey(before) !== persistedKey(after)) this.persist();
-  }
-
-  /**
-   * The companions (init and exec'd processes, gofer) follow the container's state;
-   * each takes only the events its own machine allows from where it is.
-   */
-  private syncCompanions(): void {
-    const s = this.status;
-    const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => this.bus.tell({ type, from: this.address, to: goferAddress(this.id) });
-    if (s === 'created') gofer('gofer.serve');
-    if (s === 'running') gofer('gofer.resume');
-    if (s === 'paused') gofer('gofer.pause');
-    // Stopped (from paused too): the bundle's rootfs is served; writes held for the frozen root fail.
-    if (s === 'stopped') gofer('gofer.serve');
-    for (const p of [this.init, ...this.execs.processes()]) {
-      this.bus.tell({ type: 'process.follow', from: this.address, to: p.address, status: s, pid: p === this.init ? this.monitor.initPid : null, exitStatus: this.exitStatus });
-    }
-  }
-
-  /** Tell the sandbox where this container is now; a root's sandbox brings its members along. */
-  private tellSandbox(status: ContainerStatus): void {
-    if (status === 'deleted') return; // finish() says it, once everything is gone
-    this.sandboxSettled = this.bus.request({
-      type: 'member.status', from: this.address, to: sandboxAddress(this.sandboxId), id: this.id, status, exitStatus: this.exitStatus,
-    }).catch(() => undefined);
   }
 
   /** A fact the machine takes where it applies. */
@@ -331,30 +308,13 @@ export class ContainerActor implements EffectHost {
   get watcher(): Watch | undefined { return this.opts.watch; }
 
   /**
-   * A file operation on the container's filesystem, served by its gofer. Where (inside the live
-   * container's root, its mounts and overlay included, or in the bundle's rootfs) is the
-   * machine's answer to `container.file`, which it refuses where there is no filesystem to
-   * serve. Not queued behind operations: a write held by the gofer while the container is
-   * paused must not keep `resume` waiting.
+   * A file operation on the container's filesystem, served by its gofer, where its machine says
+   * (src/actors/container-companions.ts). Not queued behind operations: a write held by the
+   * gofer while the container is paused must not keep `resume` waiting.
    */
-  file(request: FileRequest): Promise<unknown> {
-    let root: string;
-    try { root = this.fileRoot(request.op); } catch (e) { return Promise.reject(e); }
-    return this.bus.request({ type: 'gofer.file', from: this.address, to: goferAddress(this.id), request, root });
-  }
+  file(request: FileRequest): Promise<unknown> { return fileOperation(this, request); }
 
-  private fileRoot(op: FileOp): string {
-    const event = { type: 'container.file', op } as const;
-    const snap = this.container.getSnapshot();
-    const r = snap.status === 'active' ? refusal(snap, event) : { code: 'not_exist', message: 'container does not exist' };
-    if (r) throw new RunaError(r.code, r.message);
-    let root: FileRoot | null = null;
-    const sub = this.container.on('container.fileRoot', (e) => { root = e.root; });
-    try { this.container.send(event); } finally { sub.unsubscribe(); }
-    if (root === 'bundle') return this.record.rootfs;
-    if (root === 'live' && this.monitor.initPid !== null) return `/proc/${this.monitor.initPid}/root`;
-    throw new RunaError('not_running', root === 'live' ? 'container not running' : `container ${JSON.stringify(this.id)}: ${op} was not answered`);
-  }
+  execProcesses(): ProcessActor[] { return this.execs.processes(); }
 
   /** The machine of the init or of an exec'd process, for the inspector. */
   processRef(name: string) {
