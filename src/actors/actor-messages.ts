@@ -94,6 +94,8 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('gofer.pause'), from: address, to: address }),
   z.object({ type: z.literal('gofer.resume'), from: address, to: address }),
   z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
+  // It serves no more (a container forgotten: a create undone), its files kept for gofer.undo.
+  z.object({ type: z.literal('gofer.stop'), from: address, to: address }),
   // Anyone → Gofer: file operations on the container's filesystem, as the container sees it.
   z.object({ type: z.literal('gofer.file'), from: address, to: address, request: FileRequest, root: z.string().min(1) }),
   // Container → Process: the process's monitor link (the Process actor holds it).
@@ -164,6 +166,7 @@ export const ActorReplies = {
   'gofer.pause': z.void(),
   'gofer.resume': z.void(),
   'gofer.undo': z.void(),
+  'gofer.stop': z.void(),
   'gofer.file': FileReply,
   'process.attach': MonitorHelloReply,
   /** what the monitor said when its gate opened: process.started, process.failed or process.exited */

@@ -369,7 +369,8 @@ export class ContainerActor implements EffectHost {
   discard(): void {
     this.gone = true;
     this.mailbox.close();
-    this.gofer.stop();
+    // Its gofer stops serving; whoever made it (the create) has it undo the files and lets it go.
+    this.bus.tell({ type: 'gofer.stop', from: this.address, to: goferAddress(this.id) });
     this.init.stop();
     this.container.stop();
   }

@@ -184,7 +184,7 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
         } else if (step === 'makeCgroups') {
           await cgroup?.destroy().catch(() => undefined);
         } else if (step === 'claim') {
-          // The gofer undoes the state dir (plan, config, overlay); one already stopped (by the discarded container) cannot.
+          // The gofer undoes the state dir (plan, config, overlay); should it not answer, the dir goes anyway.
           await r.actors.request({ type: 'gofer.undo', from, to }).catch(() => removeStateDir(dir));
           c.gofer?.stop();
         }

@@ -84,6 +84,8 @@ export class GoferActor {
       'gofer.pause': () => this.follow('gofer.pause'),
       'gofer.resume': () => this.follow('gofer.resume'),
       'gofer.undo': async () => { await this.work('undo', { type: 'gofer.undo' }); },
+      // It serves no more (its container is forgotten), its files kept: it still takes gofer.undo.
+      'gofer.stop': () => { this.halt(); },
       // Not in turn: a write held while the container is frozen must not keep gofer.resume waiting.
       'gofer.file': { concurrent: true, handle: (m) => this.file(m.request, m.root) as ReplyOf<'gofer.file'> | Promise<ReplyOf<'gofer.file'>> },
     });
@@ -187,8 +189,15 @@ export class GoferActor {
     removeStateDir(this.stateDir);
   }
 
-  /** Leave the bus (after undo, or when the container is forgotten). */
+  /** Its machine stops where it may (no more serving), and the writes it held fail. */
+  private halt(): void {
+    if (this.actor.getSnapshot().can({ type: 'gofer.stop' })) this.actor.send({ type: 'gofer.stop' });
+    for (const w of this.heldWrites.splice(0)) w.lose();
+  }
+
+  /** Leave the bus (after undo, or when the container is forgotten): no write it held is left waiting. */
   stop(): void {
+    for (const w of this.heldWrites.splice(0)) w.lose();
     this.mailbox.close();
     this.actor.stop();
   }
