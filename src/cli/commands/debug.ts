@@ -72,7 +72,7 @@ const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 const debug: Command = {
   summary: 'shows a container\'s actors, their states, its monitor and its recent events (runsc\'s debug)',
   args: '<container-id> | --pid PID',
-  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.\n'
+  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs (while its create\nruns: the create\'s own actor and its gofer).\n'
     + 'Before it, in runsc\'s order: --signal sends a signal to the container\'s init, --profile-cpu and\n'
     + '--profile-heap profile the daemon (through node:inspector) into files Chrome DevTools opens.',
   flags: {
