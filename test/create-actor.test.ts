@@ -33,7 +33,7 @@ function recording(calls: string[], failAt: CreateStep | null): Partial<CreateEf
     effects[step] = () => {
       calls.push(step);
       if (step === failAt) throw new RunaError('invalid_argument', `${step}: refused`);
-      return step === 'record' ? { ...REPLY } : undefined;
+      return step === 'register' ? { ...REPLY } : undefined;
     };
   }
   return effects;
@@ -57,7 +57,7 @@ test('a create runs its steps in order and answers with the last one\'s reply; i
   assert.equal(r.creating.size, 0);
   // Its steps, as the daemon records them, are the machine's own.
   const steps = c.history.last().filter((e) => e.kind === 'transition');
-  assert.deepEqual(steps.map((e) => e.to), ['claiming', 'validating', 'makingCgroups', 'reservingRdt', 'planning', 'registering', 'recording', 'done']);
+  assert.deepEqual(steps.map((e) => e.to), ['claiming', 'validating', 'makingCgroups', 'planning', 'registering', 'done']);
   assert.deepEqual(checkHistory(steps as RecordedStep[]), []);
 });
 
@@ -109,10 +109,11 @@ test('the create machine: a step\'s failure leads to undoing with the steps done
   let s = getInitialSnapshot(creationMachine, { id: 'm' });
   s = getNextSnapshot(creationMachine, s, { type: 'create.run' });
   for (const step of ['claim', 'validate', 'makeCgroups'] as const) s = getNextSnapshot(creationMachine, s, { type: `xstate.done.actor.${step}` } as never);
-  assert.equal(s.value, 'reservingRdt');
-  s = getNextSnapshot(creationMachine, s, { type: 'xstate.error.actor.reserveRdt', error: new RunaError('rdt', 'no resctrl') } as never);
+  assert.equal(s.value, 'planning');
+  s = getNextSnapshot(creationMachine, s, { type: 'xstate.error.actor.plan', error: new RunaError('rdt', 'no resctrl') } as never);
   assert.equal(s.value, 'undoing');
   assert.deepEqual(s.context.outcome, { seq: 1, ok: false, code: 'rdt', message: 'no resctrl' });
+  assert.deepEqual(s.context.done, ['claim', 'validate', 'makeCgroups']);
   const undo = s.children.undo as unknown as { options?: unknown } | undefined;
   assert.ok(undo, 'undo is invoked');
   s = getNextSnapshot(creationMachine, s, { type: 'xstate.error.actor.undo', error: new Error('rmdir: EBUSY') } as never);

@@ -19,7 +19,7 @@ import { GoferActor, goferAddress } from '../src/actors/gofer-actor.js';
 import { readSpec } from '../src/oci/spec.js';
 import { planFile } from '../src/paths.js';
 import { hostCgroups } from '../src/cgroups/host.js';
-import { fileAnswer, goferKey, goferPaths, goferStep, type GoferModelEvent } from './helpers/gofer-model.js';
+import { fileAnswer, goferPaths, goferStep, type GoferModelEvent } from './helpers/gofer-model.js';
 import { Sandbox } from './helpers/runa.js';
 
 const sb = new Sandbox('gofer-model');

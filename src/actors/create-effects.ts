@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { CreateEffectKey, CreateStep, UndoInput } from '../machines/create.js';
 import type { ContainerRecord } from './container-record.js';
-import type { ContainerActor } from './container-actor.js';
 import { cgroupDirs } from './container-cgroups.js';
 import { hostCgroups } from '../cgroups/host.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
@@ -78,8 +77,12 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
   let rdt: RdtGroup | undefined;
   let seccomp: ReturnType<typeof seccompLoad>;
   let plan = '';
-  let actor: ContainerActor | null = null;
   const inUse = () => (cgroup && !cgroup.unused ? cgroup : null);
+  /** The Container actor goes (its gofer stops serving; claim's undo has it undo the files). */
+  const forget = () => {
+    r.containers.get(id)?.discard();
+    r.containers.delete(id);
+  };
 
   return {
     /**
@@ -119,16 +122,20 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
       }
       console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
     },
-    makeCgroups: () => {
+    makeCgroups: async () => {
       // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
       const rootless = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
       // Rootless, the default cgroup is runa/<id> below the daemon's own cgroup (beside it on pure v2, as runc's fs2), where one delegated to the user takes it.
       const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootless ? `runa/${id}` : undefined);
-      ({ cgroup, ignored } = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootless));
-    },
-    // linux.intelRdt: its class of service, made (or checked) like its cgroups, before the process exists.
-    reserveRdt: () => {
-      rdt = spec.linux?.intelRdt ? prepareRdt(spec.linux.intelRdt, id) : undefined;
+      const made = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootless);
+      // linux.intelRdt: its class of service, made (or checked) like its cgroups, before the process exists.
+      try {
+        rdt = spec.linux?.intelRdt ? prepareRdt(spec.linux.intelRdt, id) : undefined;
+      } catch (e) {
+        await made.cgroup.destroy().catch(() => undefined); // this step's own part
+        throw e;
+      }
+      ({ cgroup, ignored } = made);
       killPoint('create:cgroups');
     },
     plan: async () => {
@@ -142,7 +149,8 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
         },
       });
     },
-    register: () => {
+    /** The Container actor, in `creating`, and its record: its state written, the intent cleared, its sandbox told. */
+    register: (): z.infer<typeof CreateReply> => {
       const used = inUse();
       const record: ContainerRecord = {
         id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
@@ -154,14 +162,16 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
         ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
       };
       killPoint('create:prepared');
-      actor = r.add(record, { gofer: c.gofer!, history: c.history, spec });
-    },
-    record: (): z.infer<typeof CreateReply> => {
-      const a = actor!;
-      a.persist();
-      clearIntent(dir);
-      if (sandboxId === null) r.newSandbox(id);
-      else r.actors.tell({ type: 'member.joined', from: a.address, to: sandboxAddress(sandboxId), id });
+      const a = r.add(record, { gofer: c.gofer!, history: c.history, spec });
+      try {
+        a.persist();
+        clearIntent(dir);
+        if (sandboxId === null) r.newSandbox(id);
+        else r.actors.tell({ type: 'member.joined', from: a.address, to: sandboxAddress(sandboxId), id });
+      } catch (e) {
+        forget(); // this step's own part
+        throw e;
+      }
       // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
       const deadline = setTimeout(() => void a.settleCreating(), CREATING_DEADLINE_MS);
       deadline.unref();
@@ -177,11 +187,9 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
     undo: async ({ steps }) => {
       for (const step of steps) {
         if (step === 'register') {
-          r.containers.get(id)?.discard();
-          r.containers.delete(id);
-        } else if (step === 'reserveRdt') {
-          removeRdt(rdt);
+          forget();
         } else if (step === 'makeCgroups') {
+          removeRdt(rdt);
           await cgroup?.destroy().catch(() => undefined);
         } else if (step === 'claim') {
           // The gofer undoes the state dir (plan, config, overlay); should it not answer, the dir goes anyway.

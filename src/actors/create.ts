@@ -1,11 +1,11 @@
 // A container's create as an actor of its own (src/machines/create.ts), at `create:<id>` on the
 // actors' bus: the daemon's router sends it `create.run` and its reply is the create's answer.
-// Its machine takes the steps (claim, validate, cgroups, RDT, plan, the Container actor, its
-// record), each an effect provided by key (src/actors/create-effects.ts), and on a failure undoes
+// Its machine takes the steps (claim, validate, cgroups and RDT, plan, the Container actor and
+// its record), each an effect provided by key (src/actors/create-effects.ts), and on a failure undoes
 // exactly the steps done. Until it is done, the inspector and `runa debug --stacks` show it
 // with its mailbox; then the Container actor takes over, with the history the create began.
 import { createActor, toPromise, type Actor } from 'xstate';
-import { CREATE_EFFECT_KEYS, creationMachine, createState, type CreateEffectKey, type CreateStep } from '../machines/create.js';
+import { CREATE_EFFECT_KEYS, creationMachine, createState, STEP_STATE, type CreateEffectKey, type CreateStep } from '../machines/create.js';
 import { performKept, providedByOwner, type EffectOwner } from './invoked.js';
 import { createEffects, type CreateEffects, type CreateHost } from './create-effects.js';
 import { History } from './history.js';
@@ -33,9 +33,7 @@ function causeOf(from: string, to: string, failedStep: CreateStep | null): strin
   if (from === 'undoing') return 'xstate.done.actor.undo';
   return `xstate.done.actor.${STEP_OF[from] ?? from}`;
 }
-const STEP_OF: Record<string, CreateStep> = {
-  claiming: 'claim', validating: 'validate', makingCgroups: 'makeCgroups', reservingRdt: 'reserveRdt', planning: 'plan', registering: 'register', recording: 'record',
-};
+const STEP_OF = Object.fromEntries(Object.entries(STEP_STATE).map(([step, state]) => [state, step])) as Record<string, CreateStep>;
 
 /** The create machine with runa's effects provided once per daemon (src/actors/invoked.ts). */
 const provided = providedByOwner(creationMachine, CREATE_EFFECT_KEYS);

@@ -7,18 +7,17 @@ import { failed, succeeded, type Outcome } from './outcome.js';
  * swapped by tests:
  * - claiming: the id is free; its state dir is claimed, marked as a create in progress; its gofer is made;
  * - validating: the bundle (by the gofer), the sandbox it joins, the console;
- * - makingCgroups: its cgroup, with its limits applied;
- * - reservingRdt: its Intel RDT class (linux.intelRdt);
+ * - makingCgroups: its cgroup, with its limits applied, and its Intel RDT class (linux.intelRdt);
  * - planning: the seccomp filter, and the plan nsinit follows (by the gofer);
- * - registering: the Container actor;
- * - recording: its state written, the intent cleared, its sandbox told → done.
+ * - registering: the Container actor, its state written, the intent cleared, its sandbox told → done.
  * The context keeps the steps done so far (`done`). A step that fails leads to undoing, which is
- * given exactly those, and undoes them in the reverse order (`undo`) → failed. The outcome (the
- * last step's output: the plan and the warnings, or the failed step's error) is the machine's output.
+ * given exactly those, and undoes them in the reverse order (`undo`) → failed; a step undoes its
+ * own part of what it made before it failed. The outcome (the last step's output: the plan and
+ * the warnings, or the failed step's error) is the machine's output.
  */
 
-export type CreateStep = 'claim' | 'validate' | 'makeCgroups' | 'reserveRdt' | 'plan' | 'register' | 'record';
-export const CREATE_STEPS: CreateStep[] = ['claim', 'validate', 'makeCgroups', 'reserveRdt', 'plan', 'register', 'record'];
+export type CreateStep = 'claim' | 'validate' | 'makeCgroups' | 'plan' | 'register';
+export const CREATE_STEPS: CreateStep[] = ['claim', 'validate', 'makeCgroups', 'plan', 'register'];
 
 /** The effects by key: each step's, and the undo of the steps done. */
 export type CreateEffectKey = CreateStep | 'undo';
@@ -43,8 +42,8 @@ export interface UndoInput { steps: CreateStep[] }
 const nothing = fromPromise<unknown, unknown>(async () => undefined);
 
 /** The state of each step, and the one after it. */
-const STATE: Record<CreateStep, string> = {
-  claim: 'claiming', validate: 'validating', makeCgroups: 'makingCgroups', reserveRdt: 'reservingRdt', plan: 'planning', register: 'registering', record: 'recording',
+export const STEP_STATE: Record<CreateStep, string> = {
+  claim: 'claiming', validate: 'validating', makeCgroups: 'makingCgroups', plan: 'planning', register: 'registering',
 };
 
 const createSetup = setup({
@@ -55,7 +54,7 @@ const createSetup = setup({
     output: {} as Outcome | null,
   },
   actors: {
-    claim: nothing, validate: nothing, makeCgroups: nothing, reserveRdt: nothing, plan: nothing, register: nothing, record: nothing,
+    claim: nothing, validate: nothing, makeCgroups: nothing, plan: nothing, register: nothing,
     undo: fromPromise<unknown, UndoInput>(async () => undefined),
   },
   actions: {
@@ -72,7 +71,7 @@ function step(key: CreateStep, next: CreateStep | null) {
     invoke: {
       id: key, src: key as 'claim',
       onDone: next
-        ? { target: STATE[next], actions: { type: 'stepDone', params: { step: key } } }
+        ? { target: STEP_STATE[next], actions: { type: 'stepDone', params: { step: key } } }
         : { target: 'done', actions: [{ type: 'stepDone', params: { step: key } }, 'answer'] },
       onError: { target: 'undoing', actions: { type: 'fail', params: { step: key } } },
     },
@@ -87,11 +86,9 @@ export const creationMachine = createSetup.createMachine({
     idle: { on: { 'create.run': 'claiming' } },
     claiming: step('claim', 'validate'),
     validating: step('validate', 'makeCgroups'),
-    makingCgroups: step('makeCgroups', 'reserveRdt'),
-    reservingRdt: step('reserveRdt', 'plan'),
+    makingCgroups: step('makeCgroups', 'plan'),
     planning: step('plan', 'register'),
-    registering: step('register', 'record'),
-    recording: step('record', null),
+    registering: step('register', null),
     /** Exactly what was done is undone, the last first; the create fails with its step's error either way. */
     undoing: {
       invoke: {
