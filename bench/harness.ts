@@ -1,247 +1,22 @@
-// What every section of the bench shares: the options, the results, the sandbox it works in
-// (state roots, rootfs, bundles), running runa and runc, and the cleanup on exit and SIGINT.
-// Importing it parses the command line and makes the work dir, as bench.ts did at its start.
+// What every section of the bench shares: the options (bench/options.ts), the results
+// (bench/results.ts), the sandbox it works in (state roots, rootfs, bundles), running runa and
+// runc, and the cleanup on exit and SIGINT. Importing it parses the command line and makes the
+// work dir, as bench.ts did at its start.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { defaultSpec } from '../src/oci/default-spec.js';
 import { BusClient } from '../src/bus/client.js';
 import { Context } from '../src/cli/context.js';
 import { packageRoot } from '../src/paths.js';
 import { listIds } from '../src/state.js';
-import { alive, describeFailure, inflight, pool, processes, runTimed, sleep, stat, type CmdResult, type Stat } from './util.js';
+import { alive, describeFailure, inflight, pool, processes, runTimed, sleep, stat, type CmdResult } from './util.js';
+import { fail, parseOptions } from './options.js';
+import { latencyCell, leaks, type Cell } from './results.js';
 
-// ---------------------------------------------------------------- options
+export * from './options.js';
+export * from './results.js';
 
-export interface Options {
-  quick: boolean;
-  runs: number;
-  coldRuns: number;
-  throughputSeconds: number;
-  clients: number;
-  density: number[];
-  busSeconds: number;
-  runc: string | null;
-  only: Set<string> | null;
-  out: string;
-  dir: string;
-  /** state roots on the --dir filesystem instead of a tmpfs of their own */
-  stateOnDisk: boolean;
-}
-
-export const SECTIONS = ['latency', 'breakdown', 'throughput', 'callers', 'density', 'bus', 'seccomp', 'inspection', 'page'];
-
-export const USAGE = `usage: node dist/bench/bench.js [options]
-
-  --quick            short run: 10 runs, 5 s throughput, density 1 and 50, 1 s per bus figure
-  --runs N           latency samples per figure (default 50; --quick 10); cold runs: half of it
-  --duration S       seconds per throughput figure (default 30; --quick 5)
-  --clients N        concurrent clients for throughput (default 8)
-  --density LIST     container counts for density (default 1,50,200; --quick 1,50)
-  --bus-seconds S    seconds per bus figure (default 3; --quick 1)
-  --runc PATH        runc binary (default: runc on PATH); --no-runc to skip runc
-  --only LIST        sections to run: ${SECTIONS.join(',')}
-  --out FILE         JSON results (default bench/results/latest.json)
-  --dir DIR          where the temporary bundle (and rootfs) goes (default ${os.tmpdir()})
-  --state-on-disk    put both state roots under --dir too; by default they are on a tmpfs
-                     mounted for the run, as runc's --root help asks ("this should be located
-                     in tmpfs") and as /run is on systemd hosts
-`;
-
-export function parseOptions(argv: string[]): Options {
-  const quick = argv.includes('--quick');
-  const o: Options = {
-    quick,
-    runs: quick ? 10 : 50,
-    coldRuns: 0,
-    throughputSeconds: quick ? 5 : 30,
-    clients: 8,
-    density: quick ? [1, 50] : [1, 50, 200],
-    busSeconds: quick ? 1 : 3,
-    runc: findRunc(),
-    only: null,
-    out: path.join(packageRoot, 'bench', 'results', 'latest.json'),
-    dir: os.tmpdir(),
-    stateOnDisk: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) fail(`${a} needs a value`);
-      return v;
-    };
-    const num = () => {
-      const n = Number(val());
-      if (!Number.isFinite(n) || n <= 0) fail(`${a} needs a positive number`);
-      return n;
-    };
-    switch (a) {
-      case '--quick': break;
-      case '--runs': o.runs = Math.round(num()); break;
-      case '--duration': o.throughputSeconds = num(); break;
-      case '--clients': o.clients = Math.round(num()); break;
-      case '--density': o.density = val().split(',').map(Number).filter((n) => n > 0); break;
-      case '--bus-seconds': o.busSeconds = num(); break;
-      case '--runc': o.runc = val(); break;
-      case '--no-runc': o.runc = null; break;
-      case '--only': o.only = new Set(val().split(',')); break;
-      case '--out': o.out = path.resolve(val()); break;
-      case '--dir': o.dir = path.resolve(val()); break;
-      case '--state-on-disk': o.stateOnDisk = true; break;
-      case '-h': case '--help': process.stdout.write(USAGE); process.exit(0);
-      default: fail(`unknown option ${a}\n${USAGE}`);
-    }
-  }
-  o.coldRuns = Math.max(3, Math.round(o.runs / 2));
-  if (o.runc && !runcWorks(o.runc)) o.runc = null;
-  return o;
-}
-
-export function fail(msg: string): never {
-  process.stderr.write(`bench: ${msg}\n`);
-  process.exit(2);
-}
-
-export function findRunc(): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  for (const d of dirs) {
-    if (!d) continue;
-    const p = path.join(d, 'runc');
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
-
-export function runcWorks(bin: string): boolean {
-  const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
-  return r.status === 0;
-}
-
-// ---------------------------------------------------------------- results
-
-/** One side of a row: a number (with its unit), or a text such as "n/a". */
-export interface Cell { value?: number; p90?: number; text?: string; detail?: unknown }
-export interface Row {
-  section: string;
-  name: string;
-  unit: 'ms' | '/s' | 'MB' | 'insns' | 'actors';
-  higherIsBetter?: boolean;
-  runa: Cell;
-  runc: Cell;
-  note?: string;
-}
-export interface Breakdown { name: string; ms?: Stat; text?: string; note?: string }
-
-export const rows: Row[] = [];
-export const breakdown: Breakdown[] = [];
-export const extra: Record<string, unknown> = {};
-
-export function latencyCell(s: Stat, failures = 0): Cell {
-  if (!s.n) return { text: failures ? `failed (${failures})` : 'no data' };
-  return { value: s.median, p90: s.p90, detail: { ...s, failures } };
-}
-
-export function ratio(r: Row): number | null {
-  const a = r.runa.value;
-  const c = r.runc.value;
-  if (a === undefined || c === undefined || !c) return null;
-  return a / c;
-}
-
-export function fmtNum(v: number, unit: Row['unit']): string {
-  if (unit === '/s') return v >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toFixed(v >= 100 ? 0 : 1);
-  if (unit === 'MB') return v.toFixed(v >= 10 ? 1 : 2);
-  if (unit === 'insns') return String(Math.round(v));
-  return v.toFixed(v >= 100 ? 0 : 1);
-}
-
-export function fmtCell(c: Cell, unit: Row['unit']): string {
-  if (c.text !== undefined) return c.text;
-  if (c.value === undefined) return '—';
-  const main = `${fmtNum(c.value, unit)} ${unit === '/s' ? '/s' : unit}`;
-  return c.p90 !== undefined ? `${main} (p90 ${fmtNum(c.p90, unit)})` : main;
-}
-
-export function markdown(opts: Options, machine: Record<string, unknown>, seconds: number): string {
-  const lines: string[] = [];
-  lines.push('## runa vs runc', '');
-  lines.push(`${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGB} GB, Linux ${machine.kernel}, cgroup ${machine.cgroup}, load average ${(machine.loadAverage as number[]).join(' ')} at start, ${(machine.loadAverageEnd as number[] | undefined)?.join(' ') ?? '?'} at end, `
-    + `node ${machine.node}, runc ${machine.runcVersion ?? 'not found'}, runa ${machine.runaVersion} (${machine.commit ?? '?'}${machine.dirty ? ' + uncommitted changes' : ''}); `
-    + `${opts.runs} runs per latency figure (${opts.coldRuns} cold), ${opts.clients} clients × ${opts.throughputSeconds} s per throughput figure; `
-    + `bundle under ${opts.dir} (${machine.workFs}), state roots ${machine.stateFs === 'tmpfs' && !opts.stateOnDisk ? 'on a tmpfs of their own' : `under ${opts.dir} (${machine.stateFs})`}; bench took ${Math.round(seconds)} s.`, '');
-  lines.push('| Benchmark | runa | runc | runa/runc | Note |', '|---|---:|---:|---:|---|');
-  let section = '';
-  for (const r of rows) {
-    if (r.section !== section) {
-      section = r.section;
-      lines.push(`| **${section}** | | | | |`);
-    }
-    const q = ratio(r);
-    const rs = q === null ? '—' : `${q.toFixed(2)}×`;
-    const note = [r.higherIsBetter ? 'higher is better' : '', r.note ?? ''].filter(Boolean).join('; ');
-    lines.push(`| ${r.name} | ${fmtCell(r.runa, r.unit)} | ${fmtCell(r.runc, r.unit)} | ${rs} | ${note} |`);
-  }
-  lines.push('', 'Latencies: median (p90), wall time from spawn() to exit, runa invoked as `native/runa` (the front end: the daemon runs the command line and asks it to spawn and wait for nsinit; it execs `bin/runa.js` when no daemon answers) / `runc`.');
-  if (breakdown.length) {
-    lines.push('', '### Where runa\'s time goes (medians)', '', '| Step | ms (p90) | Note |', '|---|---:|---|');
-    for (const b of breakdown) {
-      const v = b.text ?? (b.ms && b.ms.n ? `${b.ms.median.toFixed(1)} (${b.ms.p90.toFixed(1)})` : 'no data');
-      lines.push(`| ${b.name} | ${v} | ${b.note ?? ''} |`);
-    }
-  }
-  const targets = evaluateTargets();
-  if (targets.length) {
-    lines.push('', '### Targets (issue 5)', '');
-    for (const t of targets) lines.push(`- ${t}`);
-  }
-  if (leaks.length) {
-    lines.push('', '### Left behind', '');
-    for (const l of leaks) lines.push(`- ${l}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-export function findRow(section: string, prefix: string): Row | undefined {
-  return rows.find((r) => r.section === section && r.name.startsWith(prefix));
-}
-
-export function evaluateTargets(): string[] {
-  const out: string[] = [];
-  const verdict = (ok: boolean | null) => (ok === null ? 'not measured' : ok ? '**met**' : '**not met**');
-  const run = findRow('latency', '`run /bin/true`, daemon warm');
-  if (run) {
-    const q = ratio(run);
-    out.push(`run latency ≤ 3× runc: ${q === null ? 'not measured' : `${q.toFixed(2)}× — ${verdict(q <= 3)}`}`);
-  }
-  const ex = findRow('latency', '`exec /bin/true`');
-  if (ex) {
-    const q = ratio(ex);
-    out.push(`exec latency ≤ 3× runc: ${q === null ? `not measured (${ex.runa.text ?? ex.runc.text ?? 'no data'})` : `${q.toFixed(2)}× — ${verdict(q <= 3)}`}`);
-  }
-  const api = findRow('throughput', 'runa bus API');
-  const cli = findRow('throughput', 'runa CLI `run`');
-  if (api && cli && cli.runc.value !== undefined && api.runa.value !== undefined) {
-    const q = api.runa.value / cli.runc.value;
-    out.push(`throughput via the bus API ≥ 2× runc's CLI: ${q.toFixed(2)}× — ${verdict(q >= 2)}`);
-  }
-  const dens = rows.filter((r) => r.section === 'density' && r.name.startsWith('total per container'));
-  const top = dens[dens.length - 1];
-  if (top?.runa.value !== undefined) {
-    const ov = rows.filter((r) => r.section === 'density' && r.name.startsWith('runtime overhead per container')).pop();
-    out.push(`density ≤ 2 MB per idle container (${top.name.replace(/.*@ ?/, '@ ')}): ${top.runa.value.toFixed(2)} MB total, `
-      + `${ov?.runa.value?.toFixed(2) ?? '?'} MB of it runa's own overhead — ${verdict(top.runa.value <= 2)}`);
-  }
-  const bus = rows.filter((r) => r.section === 'bus' && r.name.startsWith('socket'));
-  if (bus.length) {
-    const best = bus.reduce((a, b) => ((b.runa.value ?? 0) > (a.runa.value ?? 0) ? b : a));
-    const seq = bus.find((r) => r.name.includes('1 in flight'));
-    out.push(`bus ≥ 100k request/reply round trips/s over the socket: best ${fmtNum(best.runa.value ?? 0, '/s')}/s (${best.name}) — `
-      + `${verdict((best.runa.value ?? 0) >= 100_000)}; sequential (1 in flight): ${fmtNum(seq?.runa.value ?? 0, '/s')}/s`);
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------- the sandbox
 
@@ -348,7 +123,6 @@ export function closeContext(ctx: Context): void {
 // ---------------------------------------------------------------- cleanup
 
 export let cleaning: Promise<void> | null = null;
-export const leaks: string[] = [];
 
 /**
  * Remove the (empty) cgroups named after this run's containers that a runtime left behind,

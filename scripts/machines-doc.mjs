@@ -85,7 +85,7 @@ export async function generate() {
   const m = await import(dist('machines/index.js'));
   const lifecycle = join(root, 'docs', 'LIFECYCLE.md');
   let text = readFileSync(lifecycle, 'utf8');
-  for (const [block, machine] of [['container', m.containerMachine], ['sandbox', m.sandboxMachine], ['process', m.processMachine], ['gofer', m.goferMachine]]) {
+  for (const [block, machine] of [['container', m.containerMachine], ['sandbox', m.sandboxMachine], ['process', m.processMachine], ['gofer', m.goferMachine], ['create', m.creationMachine]]) {
     text = replaceBlock(text, block, machineDiagram(machine), lifecycle);
   }
   return { [lifecycle]: text };

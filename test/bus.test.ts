@@ -143,8 +143,11 @@ test('inspection: a subscriber sees a container go created → running → stopp
   const r = await c.request<{ actors: number }>({ type: 'inspect.subscribe' });
   assert.equal(typeof r.actors, 'number');
   const bundle = await sb.bundle(['sh', '-c', 'exit 0']);
-  const run = await sb.run(['run', '--keep', '-b', bundle, 'watched']);
-  assert.equal(run.code, 0, run.stderr);
+  // create, then start: the daemon's start (run starts at once, below).
+  const created = await sb.run(['create', '-b', bundle, 'watched']);
+  assert.equal(created.code, 0, created.stderr);
+  const startCmd = await sb.run(['start', 'watched']);
+  assert.equal(startCmd.code, 0, startCmd.stderr);
   await until(() => frames.some((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'watched' && f.snapshot.value === 'stopped'), 'stopped frame');
   // A new actor is announced with its first snapshot (@xstate.actor), then each change (@xstate.snapshot).
   const mine = frames.filter((f) => (f.type === '@xstate.snapshot' || f.type === '@xstate.actor') && f.snapshot?.context?.id === 'watched' && 'pendingSignals' in (f.snapshot.context ?? {}));
@@ -168,8 +171,18 @@ test('inspection: a subscriber sees a container go created → running → stopp
   assert.ok(started.value === 'running' || started.value === 'stopped', started.value);
   // The effects are invoked actors: each shows as an actor of its own, a child of the container.
   assert.ok(frames.some((f) => f.type === '@xstate.actor' && f.parentId === session), 'an effect actor, child of the container');
+  // run: nsinit starts the program itself, and the machine goes from attaching to the monitor
+  // (found running) to running, or to stopped when the exit came with its hello.
+  const run = await sb.run(['run', '--keep', '-b', bundle, 'at-once']);
+  assert.equal(run.code, 0, run.stderr);
+  await until(() => frames.some((f) => f.type === '@xstate.snapshot' && f.snapshot?.context?.id === 'at-once' && f.snapshot.value === 'stopped'), 'stopped frame');
+  const atOnce = frames.filter((f) => (f.type === '@xstate.snapshot' || f.type === '@xstate.actor') && f.snapshot?.context?.id === 'at-once' && 'pendingSignals' in (f.snapshot.context ?? {}))
+    .map((f) => JSON.stringify(f.snapshot.value)).filter((v, i, a) => v !== a[i - 1]);
+  assert.deepEqual(atOnce.filter((v) => v !== '"running"'), ['{"creating":"idle"}', '{"creating":"attaching"}', '"stopped"']);
+  assert.ok(!frames.some((f) => f.type === '@xstate.event' && f.event?.type === 'container.start' && f.snapshot?.context?.id === 'at-once'), 'no start of the daemon\'s');
   await c.request({ type: 'inspect.unsubscribe' });
   assert.equal((await sb.run(['delete', 'watched'])).code, 0);
+  assert.equal((await sb.run(['delete', 'at-once'])).code, 0);
 });
 
 test('inspection: messages between actors (container → gofer, process → container, sandbox → member) are events from one actor to another', async () => {
@@ -190,8 +203,9 @@ test('inspection: messages between actors (container → gofer, process → cont
     const f = message(type);
     assert.ok(f, `${type} seen`);
     assert.ok(sessionOf(f), `${type}: its receiver is an actor the viewer knows`);
-    // A container being created has no actor until its gofer has prepared it: its first messages have no sender yet.
-    if (type !== 'gofer.validate' && type !== 'gofer.prepare') assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
+    // A create is an actor of its own (create:ipod-a): its messages to the gofer have their sender too.
+    assert.ok(f.sourceId && f.sourceId !== f.sessionId, `${type}: from one actor to another`);
+    if (type === 'gofer.validate' || type === 'gofer.prepare') assert.equal(f.event.from, 'create:ipod-a');
   }
   // What became of each message: the replies, each with its time.
   const reply = (type: string) => frames.find((x) => x.type === '@runa.message' && x.kind === 'reply' && x.message === type && x.to?.includes(':ipod-a'));
@@ -253,6 +267,26 @@ test('the gofer serves file operations inside the container (never outside it), 
   assert.equal((await sb.run(['exec', 'files', 'cat', '/tmp/later'])).stdout, 'later');
   assert.equal((await sb.run(['delete', '--force', 'files'])).code, 0);
   await assert.rejects(file({ op: 'stat', path: '/' }), /container does not exist/);
+});
+
+test('where a file operation is served is the container machine\'s answer: the live root while its init lives, the bundle\'s rootfs once stopped; a write held in a frozen container that then stops fails', async () => {
+  const c = await connect();
+  const bundle = await sb.bundle(['sleep', '1000'], (s) => { s.mounts.push({ destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev'] }); });
+  assert.equal((await sb.run(['run', '-d', '-b', bundle, 'files2'])).code, 0);
+  const file = (request: any) => c.request<any>({ type: 'container.file', id: 'files2', request });
+  const b64 = (t: string) => Buffer.from(t).toString('base64');
+  assert.deepEqual(await file({ op: 'write', path: '/tmp/live', data: b64('x') }), { written: 1 });
+  assert.equal((await file({ op: 'stat', path: '/tmp/live' })).size, 1, 'in the container\'s own /tmp');
+  assert.equal((await sb.run(['pause', 'files2'])).code, 0);
+  const held = file({ op: 'write', path: '/tmp/held', data: b64('held') });
+  held.catch(() => undefined);
+  // SIGKILL to a paused container: thawed, killed; its gofer serves the bundle's rootfs now, and the held write is lost with its root.
+  assert.equal((await sb.run(['kill', 'files2', 'KILL'])).code, 0);
+  await until(async () => JSON.parse((await sb.run(['state', 'files2'])).stdout).status === 'stopped', 'files2 stopped');
+  await assert.rejects(held, /write \/tmp\/held in container "files2": the container stopped before it was thawed/);
+  await assert.rejects(file({ op: 'stat', path: '/tmp/live' }), /stat \/tmp\/live in container "files2": ENOENT/, 'the tmpfs went with the container');
+  assert.equal((await file({ op: 'stat', path: '/bin' })).type, 'directory', 'the bundle\'s rootfs');
+  assert.equal((await sb.run(['delete', 'files2'])).code, 0);
 });
 
 test('a peer that stops reading is not read from until it drains, loses nothing, and others are served meanwhile', async () => {

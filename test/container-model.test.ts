@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActor, fromPromise, getInitialSnapshot, waitFor } from 'xstate';
 import { getAdjacencyMap, getSimplePaths } from 'xstate/graph';
-import { CONTAINER_EFFECT_KEYS, containerMachine, containerStatus, defaultOutput, isSettled, refusal, type ContainerStatus } from '../src/machines/index.js';
+import { CONTAINER_EFFECT_KEYS, containerMachine, containerStatus, defaultOutput, fileRoot, isSettled, refusal, type ContainerStatus, type FileRoot } from '../src/machines/index.js';
 import { effectFailure, modelKey, settledLogic, step, type ModelEvent } from './helpers/container-model.js';
 
 // Model-based test: every simple path through the container machine (each operation settled by
@@ -23,6 +23,7 @@ type Op =
   | 'delete'
   | 'delete --force'
   | 'init exits'
+  | 'file'
   | 'start fails'
   | 'pause fails'
   | 'resume fails'
@@ -42,6 +43,8 @@ const events: Record<Op, ModelEvent> = {
   delete: { type: 'container.delete' },
   'delete --force': { type: 'container.delete', force: true },
   'init exits': { type: 'process.exited', exitStatus: 0 },
+  // A file operation: answered where it is served, and nothing moves.
+  file: { type: 'container.file', op: 'write' },
   'start fails': { type: 'container.start', fail: 'start' },
   'pause fails': { type: 'container.pause', fail: 'freeze' },
   'resume fails': { type: 'container.resume', fail: 'resume' },
@@ -61,29 +64,32 @@ type Next = ContainerStatus | 'error';
 const lifecycle = {
   creating: {
     created: 'created', start: 'error', kill: 'error', 'kill SIGKILL': 'error', 'kill --all': 'error',
-    pause: 'error', resume: 'error', exec: 'error', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped',
+    pause: 'error', resume: 'error', exec: 'error', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped', file: 'creating',
   },
   created: {
     created: 'error', start: 'running', kill: 'created', 'kill SIGKILL': 'created', 'kill --all': 'created',
-    pause: 'paused', resume: 'error', exec: 'created', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'stopped',
+    pause: 'paused', resume: 'error', exec: 'created', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'stopped', file: 'created',
   },
   running: {
     created: 'error', start: 'error', kill: 'running', 'kill SIGKILL': 'running', 'kill --all': 'running',
-    pause: 'paused', resume: 'error', exec: 'running', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped',
+    pause: 'paused', resume: 'error', exec: 'running', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped', file: 'running',
   },
   paused: {
     created: 'error', start: 'error', kill: 'paused', 'kill SIGKILL': 'paused', 'kill --all': 'paused',
-    pause: 'error', resume: 'running', exec: 'error', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped',
+    pause: 'error', resume: 'running', exec: 'error', delete: 'error', 'delete --force': 'deleted', 'init exits': 'stopped', file: 'paused',
   },
   stopped: {
     created: 'error', start: 'error', kill: 'error', 'kill SIGKILL': 'error', 'kill --all': 'stopped',
-    pause: 'error', resume: 'error', exec: 'error', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'error',
+    pause: 'error', resume: 'error', exec: 'error', delete: 'deleted', 'delete --force': 'deleted', 'init exits': 'error', file: 'stopped',
   },
   deleted: {
     created: 'error', start: 'error', kill: 'error', 'kill SIGKILL': 'error', 'kill --all': 'error',
-    pause: 'error', resume: 'error', exec: 'error', delete: 'error', 'delete --force': 'error', 'init exits': 'error',
+    pause: 'error', resume: 'error', exec: 'error', delete: 'error', 'delete --force': 'error', 'init exits': 'error', file: 'error',
   },
 } as Record<ContainerStatus, Record<Op, Next>>;
+
+/** Where a file operation is served in each state (LIFECYCLE, "Container"): inside the live container's root, or in the bundle's rootfs. */
+const FILE_ROOTS: Record<ContainerStatus, FileRoot | null> = { creating: 'bundle', created: 'live', running: 'live', paused: 'live', stopped: 'bundle', deleted: null };
 
 for (const [state, row] of Object.entries(lifecycle) as [ContainerStatus, Record<Op, Next>][]) {
   for (const [failing, op] of Object.entries(FAILS) as [Op, Op][]) row[failing] = row[op] === 'error' ? 'error' : state;
@@ -125,6 +131,19 @@ async function perform(actor: ReturnType<typeof createActor<typeof running>>, ev
   failing = null;
 }
 
+/** A file operation, beside the lifecycle: the machine's emitted answer is the table's (and the pure step's), and nothing moves. */
+function checkFile(actor: ReturnType<typeof createActor<typeof running>>, trail: string[]): void {
+  const before = actor.getSnapshot();
+  const from = containerStatus(before);
+  const roots: FileRoot[] = [];
+  const sub = actor.on('container.fileRoot', (e) => roots.push(e.root));
+  actor.send(events.file as never);
+  sub.unsubscribe();
+  assert.deepEqual(roots, FILE_ROOTS[from] ? [FILE_ROOTS[from]] : [], `${trail.join(' → ')}: file in ${from}`);
+  assert.equal(fileRoot(before, 'write'), FILE_ROOTS[from], `${trail.join(' → ')}: fileRoot in ${from}`);
+  assert.deepEqual([actor.getSnapshot().value, actor.getSnapshot().context], [before.value, before.context], `${trail.join(' → ')}: file moves nothing`);
+}
+
 test('every simple path replays by the LIFECYCLE rules, on an actor whose effects run', async () => {
   for (const path of paths) {
     const actor = createActor(running, { input: { id: 'model' } }).start();
@@ -141,6 +160,7 @@ test('every simple path replays by the LIFECYCLE rules, on an actor whose effect
         assert.equal(refusal(actor.getSnapshot(), events[op]) === null, lifecycle[from][op] !== 'error', `${trail.join(' → ')}: refusal(${op}) in ${from}`);
       }
 
+      checkFile(actor, trail);
       const op = opOf(s.event);
       const expected = lifecycle[from][op];
       trail.push(op);
@@ -151,11 +171,12 @@ test('every simple path replays by the LIFECYCLE rules, on an actor whose effect
       assert.equal(containerStatus(now), expected, trail.join(' → '));
       assert.equal(containerStatus(now), containerStatus(s.state), `${trail.join(' → ')}: graph`);
       // Every operation has its answer: the effect's error for a failing one.
-      if (s.event.type !== 'process.exited') {
+      if (s.event.type !== 'process.exited' && s.event.type !== 'container.file') {
         assert.equal(now.context.outcome?.seq, seq + 1, `${trail.join(' → ')}: answered`);
         assert.deepEqual(now.context.outcome?.ok ? null : { code: now.context.outcome?.code, message: now.context.outcome?.message }, s.event.fail ? effectFailure(s.event.fail) : null);
       }
     }
+    checkFile(actor, trail);
     assert.equal(containerStatus(actor.getSnapshot()), containerStatus(path.state), trail.join(' → '));
     assert.equal(modelKey(actor.getSnapshot()), modelKey(path.state), trail.join(' → '));
   }

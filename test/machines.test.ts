@@ -5,6 +5,7 @@ import {
   containerMachine,
   containerState,
   containerStatus,
+  fileRoot,
   isSettled,
   refusal,
   settle,
@@ -194,6 +195,64 @@ test('container in-between states report where their operation began, and settle
   const done = getNextSnapshot(containerMachine, exited, { type: 'xstate.done.actor.freeze' } as never);
   assert.equal(containerStatus(done), 'stopped');
   assert.equal(done.context.outcome?.ok, true);
+});
+
+test('container file operations: the machine answers where each is served (the live root, or the bundle\'s rootfs) and refuses them in deleting and deleted', () => {
+  const roots: Record<ContainerStatus, 'live' | 'bundle' | null> = { creating: 'bundle', created: 'live', running: 'live', paused: 'live', stopped: 'bundle', deleted: null };
+  for (const [state, root] of Object.entries(roots) as [ContainerStatus, 'live' | 'bundle' | null][]) {
+    const snap = containerIn(state);
+    for (const op of ['read', 'write', 'stat'] as const) {
+      const event = { type: 'container.file', op } as const;
+      assert.equal(fileRoot(snap, op), root, `${op} in ${state}`);
+      assert.equal(snap.can(event), root !== null, `can(${op}) in ${state}`);
+      if (root === null) assert.deepEqual(refusal(snap, event), { code: 'invalid_state', message: `cannot ${op} a file in container "c1" in state ${state}` });
+      // Answered, never an operation: nothing moves, no outcome, no operation number.
+      if (snap.status === 'active') assert.deepEqual(observable(getNextSnapshot(containerMachine, snap, event)), observable(snap), `${op} in ${state} changes nothing`);
+    }
+  }
+  // Beside an operation in flight: the live root until the init's exit is recorded, the bundle's after.
+  const between: Array<[ContainerStatus, ContainerEvent]> = [
+    ['created', { type: 'container.start' }], ['running', { type: 'container.pause' }], ['paused', { type: 'container.resume' }],
+    ['running', { type: 'container.kill', signal: SIGTERM }], ['paused', { type: 'container.exec', ignorePaused: true }],
+    ['created', { type: 'container.update' }], ['running', { type: 'container.checkpoint' }], ['running', { type: 'sandbox.stop' }],
+  ];
+  for (const [from, event] of between) {
+    const inFlight = getNextSnapshot(containerMachine, containerIn(from), event);
+    assert.equal(isSettled(inFlight), false, `${event.type} is in flight`);
+    assert.equal(fileRoot(inFlight, 'write'), 'live', `${containerState(inFlight)}`);
+    assert.deepEqual(observable(getNextSnapshot(containerMachine, inFlight, { type: 'container.file', op: 'write' })), observable(inFlight), `${containerState(inFlight)}: the operation in flight is untouched`);
+    const exited = getNextSnapshot(containerMachine, inFlight, { type: 'process.exited', exitStatus: 137 });
+    assert.equal(fileRoot(exited, 'write'), 'bundle', `${containerState(exited)} after the init's exit`);
+  }
+  const hooks = getNextSnapshot(containerMachine, containerIn('creating'), { type: 'container.hooks', kind: 'prestart', childPid: 1 });
+  assert.equal(fileRoot(hooks, 'read'), 'bundle', 'creating.hooks');
+  // Deleting: the container is going, even before its init is killed.
+  const deleting = getNextSnapshot(containerMachine, containerIn('running'), { type: 'container.delete', force: true });
+  assert.deepEqual(deleting.value, { deleting: 'checking' });
+  assert.equal(fileRoot(deleting, 'read'), null);
+  assert.deepEqual(refusal(deleting, { type: 'container.file', op: 'read' }), { code: 'invalid_state', message: 'cannot read a file in container "c1" in state deleting' });
+});
+
+test('container file operations on a running actor: the answer is emitted, the operation in flight goes on', async () => {
+  let release: () => void = () => undefined;
+  const machine = containerMachine.provide({ actors: { freeze: fromPromise<unknown, { from: string }>(() => new Promise((r) => { release = () => r(undefined); })) } as never });
+  const actor = createActor(machine, { input: { id: ID } }).start();
+  actor.send({ type: 'container.created' });
+  await waitFor(actor, (s) => containerStatus(s) === 'created' && isSettled(s));
+  const answers: string[] = [];
+  actor.on('container.fileRoot', (e) => answers.push(e.root));
+  actor.send({ type: 'container.file', op: 'read' });
+  actor.send({ type: 'container.pause' });
+  actor.send({ type: 'container.file', op: 'write' });
+  assert.equal(containerState(actor.getSnapshot()), 'pausing');
+  actor.send({ type: 'process.exited', exitStatus: 0 });
+  actor.send({ type: 'container.file', op: 'write' });
+  release();
+  await waitFor(actor, (s) => isSettled(s));
+  actor.send({ type: 'container.file', op: 'stat' });
+  assert.deepEqual(answers, ['live', 'live', 'bundle', 'bundle']);
+  assert.equal(containerStatus(actor.getSnapshot()), 'stopped');
+  assert.deepEqual(actor.getSnapshot().context.outcome, { seq: 2, ok: true, value: undefined }, 'the pause got its answer');
 });
 
 test('container effect failures: the operation fails with the effect\'s error and the container stays where it was', () => {
@@ -504,8 +563,10 @@ test('sandbox: a root deleted while running stops its members first; a re-adopte
   assert.equal(adopted.getSnapshot().status, 'done');
 });
 
-type GoferOp = 'serve' | 'pause' | 'resume' | 'stop' | 'failed';
+type GoferOp = 'serve' | 'pause' | 'resume' | 'stop' | 'failed' | 'read' | 'write';
 const goferEvents: Record<GoferOp, GoferEvent> = {
+  read: { type: 'gofer.file', op: 'read' },
+  write: { type: 'gofer.file', op: 'write' },
   serve: { type: 'gofer.serve' },
   pause: { type: 'gofer.pause' },
   resume: { type: 'gofer.resume' },
@@ -519,10 +580,11 @@ const goferPaths: Record<GoferStatus, GoferOp[]> = {
   stopped: ['serve', 'stop'],
 };
 const goferTable: Record<GoferStatus, Record<GoferOp, GoferStatus | 'error'>> = {
-  created: { serve: 'running', pause: 'error', resume: 'error', stop: 'stopped', failed: 'stopped' },
-  running: { serve: 'error', pause: 'paused', resume: 'error', stop: 'stopped', failed: 'stopped' },
-  paused: { serve: 'error', pause: 'error', resume: 'running', stop: 'stopped', failed: 'stopped' },
-  stopped: { serve: 'error', pause: 'error', resume: 'error', stop: 'error', failed: 'error' },
+  created: { serve: 'running', pause: 'error', resume: 'error', stop: 'stopped', failed: 'stopped', read: 'created', write: 'created' },
+  running: { serve: 'error', pause: 'paused', resume: 'error', stop: 'stopped', failed: 'stopped', read: 'running', write: 'running' },
+  // serve while paused: the container stopped frozen (its held writes fail)
+  paused: { serve: 'running', pause: 'error', resume: 'running', stop: 'stopped', failed: 'stopped', read: 'paused', write: 'paused' },
+  stopped: { serve: 'error', pause: 'error', resume: 'error', stop: 'error', failed: 'error', read: 'error', write: 'error' },
 };
 
 function goferIn(state: GoferStatus): Actor<typeof goferMachine> {
@@ -537,6 +599,30 @@ for (const [from, row] of Object.entries(goferTable) as [GoferStatus, Record<Gof
     test(`gofer ${from} + ${op} → ${expected}`, () => checkCell(goferIn(from), goferEvents[op], expected));
   }
 }
+
+test('gofer file operations: served now, or a write held while paused; refused while it works and once stopped', async () => {
+  const answers = (actor: Actor<typeof goferMachine>, op: 'read' | 'write' | 'stat') => {
+    const seen: boolean[] = [];
+    const sub = actor.on('gofer.fileServe', (e) => seen.push(e.held));
+    actor.send({ type: 'gofer.file', op });
+    sub.unsubscribe();
+    return seen;
+  };
+  for (const [state, held] of [['created', false], ['running', false], ['paused', true]] as const) {
+    const actor = goferIn(state);
+    assert.deepEqual(answers(actor, 'read'), [false], `read in ${state}`);
+    assert.deepEqual(answers(actor, 'stat'), [false], `stat in ${state}`);
+    assert.deepEqual(answers(actor, 'write'), [held], `write in ${state}`);
+    assert.equal(actor.getSnapshot().value, state);
+  }
+  assert.deepEqual(answers(goferIn('stopped'), 'read'), [], 'stopped: refused, nothing emitted');
+  // While it validates (or prepares, or undoes), no file operation is taken.
+  const slow = createActor(goferMachine.provide({ actors: { validateBundle: fromPromise(() => new Promise(() => undefined)) } }), { input: { id: ID } }).start();
+  slow.send({ type: 'gofer.validate', bundle: '/b' });
+  assert.equal(slow.getSnapshot().value, 'validating');
+  assert.equal(slow.getSnapshot().can({ type: 'gofer.file', op: 'read' }), false);
+  slow.stop();
+});
 
 test('gofer failure during create stops it with the error kept', () => {
   const actor = goferIn('created');

@@ -242,7 +242,7 @@ test('debug shows a pod member\'s actors with their states, its monitor, and its
   // What the sandbox ordered, what the member did, and the exec that came and went.
   for (const line of [/sandbox:p7 → container:p7-a {2}order\.pause/, /container:p7-a {2}sandbox\.pause: running → pausing/,
     /container:p7-a {2}xstate\.done\.actor\.freeze: pausing → paused/,
-    /sandbox:p7 → container:p7-a {2}order\.resume/, /daemon:router → container:p7-a {2}container\.exec/, /container:p7-a → gofer:p7-a {2}gofer\.validate/,
+    /sandbox:p7 → container:p7-a {2}order\.resume/, /daemon:router → container:p7-a {2}container\.exec/, /create:p7-a → gofer:p7-a {2}gofer\.validate/, /create:p7-a {2}xstate\.done\.actor\.register: registering → done/,
     /process:p7-a\/[0-9a-f]{16} {2}state: running → stopped/, /process:p7-a\/init → container:p7-a {2}process\.started/]) {
     assert.match(out, line);
   }

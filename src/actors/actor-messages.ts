@@ -3,12 +3,12 @@
 // sends from `daemon:router`) and each reply (`ActorReplies`), with their types inferred. The
 // actors' bus (src/actors/actor-bus.ts) checks requests and replies against them.
 import { z } from 'zod';
-import { ContainerOp, FileRequest, MonitorMessage, OciState, StatsEvent } from '../bus/messages.js';
+import { ContainerOp, CreateRequest, FileRequest, MonitorMessage, OciState, StatsEvent } from '../bus/messages.js';
 import { Spec } from '../oci/spec.js';
 import type { PlanInput } from '../oci/plan.js';
 
 const id = z.string().min(1).max(1024);
-const address = z.string().regex(/^(sandbox|container|gofer|process|daemon):.+$/);
+const address = z.string().regex(/^(sandbox|container|gofer|process|create|daemon):.+$/);
 /** A client's operation on one container, from the daemon's router (src/bus/messages.ts, ContainerOp). */
 const routed = { from: address, to: address };
 const signal = z.number().int().min(0).max(64);
@@ -86,7 +86,9 @@ export const ActorMessage = z.discriminatedUnion('type', [
   ContainerOp.stats.extend(routed),
   ContainerOp.state.extend(routed),
   ContainerOp.file.extend(routed),
-  // Container → Gofer: the container's filesystem. validate answers the bundle; prepare resolves
+  // Router → Create: a container's create, run by an actor of its own until its Container actor takes over.
+  z.object({ type: z.literal('create.run'), from: address, to: address, request: CreateRequest }),
+  // Create, Container → Gofer: the container's filesystem. validate answers the bundle; prepare resolves
   // every path inside the rootfs and writes the plan nsinit follows; undo removes it all.
   z.object({ type: z.literal('gofer.validate'), from: address, to: address, bundle: z.string().min(1) }),
   z.object({ type: z.literal('gofer.prepare'), from: address, to: address, input: GoferPrepareInput }),
@@ -94,6 +96,8 @@ export const ActorMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('gofer.pause'), from: address, to: address }),
   z.object({ type: z.literal('gofer.resume'), from: address, to: address }),
   z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
+  // It serves no more (a container forgotten: a create undone), its files kept for gofer.undo.
+  z.object({ type: z.literal('gofer.stop'), from: address, to: address }),
   // Anyone → Gofer: file operations on the container's filesystem, as the container sees it.
   z.object({ type: z.literal('gofer.file'), from: address, to: address, request: FileRequest, root: z.string().min(1) }),
   // Container → Process: the process's monitor link (the Process actor holds it).
@@ -123,6 +127,9 @@ export const FileReply = z.union([
 export const MonitorHelloReply = z.object({ pid: int.positive(), initPid: int.positive(), state: z.enum(['created', 'running']), startError: z.string().optional() });
 
 const Warnings = z.object({ warnings: z.array(z.string()) });
+/** What a create answers: the plan nsinit follows, and what to say (debug level: warnings; warning level: notices). */
+/** startAtOnce: nsinit may open the gate itself (`nsinit --start`, run with nothing to do between create and start) */
+export const CreateReply = z.object({ id, stateDir: path, plan: path, warnings: z.array(z.string()), notices: z.array(z.string()), startAtOnce: z.boolean().optional() });
 
 /** The reply to each message (`z.void()`: none but "done"). */
 export const ActorReplies = {
@@ -155,6 +162,7 @@ export const ActorReplies = {
   'container.stats': StatsEvent,
   'container.state': OciState,
   'container.file': FileReply,
+  'create.run': CreateReply,
   'gofer.validate': BundleReply,
   /** the plan file's path */
   'gofer.prepare': z.string().min(1),
@@ -162,6 +170,7 @@ export const ActorReplies = {
   'gofer.pause': z.void(),
   'gofer.resume': z.void(),
   'gofer.undo': z.void(),
+  'gofer.stop': z.void(),
   'gofer.file': FileReply,
   'process.attach': MonitorHelloReply,
   /** what the monitor said when its gate opened: process.started, process.failed or process.exited */

@@ -17,8 +17,10 @@ import { RunaError } from '../errors.js';
 import type { Spec } from '../oci/spec.js';
 import { emptyStats, type Cgroup } from '../cgroups/index.js';
 import { ContainerFiles } from './container-files.js';
+import { ContainerExecs } from './container-execs.js';
+import { fileOperation, tellCompanions, tellSandbox } from './container-companions.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
-import { ociState, removeStateDir, writeState, type Status } from '../state.js';
+import { ociState, writeState, type Status } from '../state.js';
 import { persistedChanged, persistedState, restorable } from './container-persist.js';
 import { containerHandlers } from './container-handlers.js';
 import { activity, debugInfo, valueName, type ContainerView } from './container-view.js';
@@ -26,8 +28,6 @@ import { InitWatch } from './container-monitor.js';
 import type { Watch } from './inspection.js';
 import { runaEffects, attach, type ContainerEffects, type EffectHost, type MonitorFacts } from './container-effects.js';
 import type { ContainerRecord } from './container-record.js';
-import { monitorSocket } from '../paths.js';
-import { killPoint } from '../faults.js';
 
 export type { ContainerRecord } from './container-record.js';
 export { cgroupDirs, execCgroupDirs } from './container-cgroups.js';
@@ -71,13 +71,13 @@ export class ContainerActor implements EffectHost {
   private readonly effects: ContainerEffects;
   private readonly running = new Map<number, Running>();
   private stoppedWaiters: Array<(status: number) => void> = [];
-  private readonly execs = new Map<string, { process: ProcessActor; dir: string }>();
+  /** Its exec'd processes (src/actors/container-execs.ts). */
+  private readonly execs: ContainerExecs = new ContainerExecs(this);
   /** `wait --pid`: its init's and exec'd processes' exits by host pid (src/actors/pid-waits.ts) */
   readonly pidWaits = new PidWaits({
-    id: () => this.id, initPid: () => this.monitor.initPid, waitInit: () => this.wait(),
-    execPids: () => [...this.execs.keys()].flatMap((name) => this.execPid(name) ?? []),
+    id: () => this.id, initPid: () => this.monitor.initPid, waitInit: () => this.wait(), execPids: () => this.execs.pids(),
   });
-  execPid(name: string): number | null { return this.execs.get(name)?.process.actor.getSnapshot().context.pid ?? null; }
+  execPid(name: string): number | null { return this.execs.pid(name); }
   /** What happened to this container's actors lately (`runa debug --events`). */
   readonly history: History;
   /** The sandbox has followed this container's last change (for a root: pause, resume, stop of every member). */
@@ -109,7 +109,7 @@ export class ContainerActor implements EffectHost {
     opts.watch?.(this.container, this.address, sandboxAddress(this.sandboxId));
     this.track(this.init.actor, this.init.address);
     this.track(this.gofer.actor, goferAddress(record.id));
-    this.syncCompanions();
+    tellCompanions(this);
     this.mailbox = opts.bus.register(this.address, containerHandlers(this));
   }
 
@@ -193,36 +193,12 @@ export class ContainerActor implements EffectHost {
       this.history.push({ actor: this.address, kind: 'transition', type: this.cause, from: containerState(before), to: containerState(after), value: after.value, context: after.context });
     }
     if (was !== now) {
-      this.syncCompanions();
-      this.tellSandbox(now);
+      tellCompanions(this, was);
+      // finish() tells the sandbox of a deletion, once everything is gone
+      if (now !== 'deleted') this.sandboxSettled = tellSandbox(this, now);
     }
     if (now === 'deleted') { this.finish(); return; }
     if (persistedChanged(before, after)) this.persist();
-  }
-
-  /**
-   * The companions (init and exec'd processes, gofer) follow the container's state;
-   * each takes only the events its own machine allows from where it is.
-   */
-  private syncCompanions(): void {
-    const s = this.status;
-    const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => this.bus.tell({ type, from: this.address, to: goferAddress(this.id) });
-    // A container that reaches running or paused without a stop at created (run's start at
-    // once) has its gofer serve first.
-    if (s === 'created' || s === 'running' || s === 'paused') gofer('gofer.serve');
-    if (s === 'running') gofer('gofer.resume');
-    if (s === 'paused') gofer('gofer.pause');
-    for (const p of [this.init, ...[...this.execs.values()].map((e) => e.process)]) {
-      this.bus.tell({ type: 'process.follow', from: this.address, to: p.address, status: s, pid: p === this.init ? this.monitor.initPid : null, exitStatus: this.exitStatus });
-    }
-  }
-
-  /** Tell the sandbox where this container is now; a root's sandbox brings its members along. */
-  private tellSandbox(status: ContainerStatus): void {
-    if (status === 'deleted') return; // finish() says it, once everything is gone
-    this.sandboxSettled = this.bus.request({
-      type: 'member.status', from: this.address, to: sandboxAddress(this.sandboxId), id: this.id, status, exitStatus: this.exitStatus,
-    }).catch(() => undefined);
   }
 
   /** A fact the machine takes where it applies. */
@@ -258,7 +234,7 @@ export class ContainerActor implements EffectHost {
   activity() { return activity(this.view()); }
 
   private view(): ContainerView {
-    return { address: this.address, id: this.id, status: this.status, container: this.container, monitor: this.monitor, supervised: Boolean(this.record.supervised), init: this.init, gofer: this.gofer, execs: [...this.execs.values()].map((e) => e.process), running: [...this.running.values()] };
+    return { address: this.address, id: this.id, status: this.status, container: this.container, monitor: this.monitor, supervised: Boolean(this.record.supervised), init: this.init, gofer: this.gofer, execs: this.execs.processes(), running: [...this.running.values()] };
   }
 
   onLeaveCreating(fn: () => void): void {
@@ -334,50 +310,25 @@ export class ContainerActor implements EffectHost {
     return new Promise((resolve) => this.stoppedWaiters.push(resolve));
   }
 
-  // ---- exec'd processes ----
+  // ---- exec'd processes (src/actors/container-execs.ts) ----
 
-  addExec(execId: string, dir: string): ProcessActor {
-    const process = new ProcessActor(this.id, execId, 'exec', { bus: this.bus, watch: this.opts.watch });
-    this.track(process.actor, process.address);
-    this.execs.set(execId, { process, dir });
-    return process;
-  }
-
-  /** The exec'd process's monitor is up: open its gate and follow it until it exits. */
-  async openExec(execId: string, monitorPid: number): Promise<void> {
-    killPoint('exec:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
-    const ex = this.execs.get(execId);
-    if (!ex) throw new RunaError('not_exist', `no exec ${execId} in container ${JSON.stringify(this.id)}`);
-    // Its Process actor holds the monitor link; the link's end (process.lost) ends the exec.
-    const to = ex.process.address;
-    await this.bus.request({ type: 'process.attach', from: this.address, to, socket: monitorSocket(ex.dir), expectedPid: monitorPid });
-    const r = await this.bus.request({ type: 'process.gate', from: this.address, to });
-    if (r.type === 'process.failed') throw new RunaError('exec_failed', `exec failed: ${r.message}`);
-  }
-
-  execGone(execId: string): void {
-    const ex = this.execs.get(execId);
-    if (!ex) return;
-    this.execs.delete(execId);
-    ex.process.stop();
-    removeStateDir(ex.dir);
-  }
+  addExec(execId: string, dir: string): ProcessActor { return this.execs.add(execId, dir); }
+  openExec(execId: string, monitorPid: number): Promise<void> { return this.execs.open(execId, monitorPid); }
+  execGone(execId: string): void { this.execs.gone(execId); }
+  get watcher(): Watch | undefined { return this.opts.watch; }
 
   /**
-   * A file operation on the container's filesystem, served by its gofer: inside the live
-   * container's root (its mounts and overlay included) while it has one, else in the bundle's
-   * rootfs. Not queued behind operations: a write held by the gofer while the container is
-   * paused must not keep `resume` waiting.
+   * A file operation on the container's filesystem, served by its gofer, where its machine says
+   * (src/actors/container-companions.ts). Not queued behind operations: a write held by the
+   * gofer while the container is paused must not keep `resume` waiting.
    */
-  file(request: FileRequest): Promise<unknown> {
-    const live = this.status === 'created' || this.status === 'running' || this.status === 'paused';
-    const root = live && this.monitor.initPid !== null ? `/proc/${this.monitor.initPid}/root` : this.record.rootfs;
-    return this.bus.request({ type: 'gofer.file', from: this.address, to: goferAddress(this.id), request, root });
-  }
+  file(request: FileRequest): Promise<unknown> { return fileOperation(this, request); }
+
+  execProcesses(): ProcessActor[] { return this.execs.processes(); }
 
   /** The machine of the init or of an exec'd process, for the inspector. */
   processRef(name: string) {
-    return name === 'init' ? this.init.actor : this.execs.get(name)?.process.actor;
+    return name === 'init' ? this.init.actor : this.execs.get(name)?.actor;
   }
 
   // ---- the monitor ----
@@ -404,7 +355,7 @@ export class ContainerActor implements EffectHost {
   release(): void {
     this.monitor.linked = false;
     this.init.stop(); // lets go of the monitor: no fact follows
-    for (const id of [...this.execs.keys()]) this.execGone(id);
+    this.execs.release();
     this.pidWaits.close();
   }
 
@@ -428,7 +379,8 @@ export class ContainerActor implements EffectHost {
   discard(): void {
     this.gone = true;
     this.mailbox.close();
-    this.gofer.stop();
+    // Its gofer stops serving; whoever made it (the create) has it undo the files and lets it go.
+    this.bus.tell({ type: 'gofer.stop', from: this.address, to: goferAddress(this.id) });
     this.init.stop();
     this.container.stop();
   }

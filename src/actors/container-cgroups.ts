@@ -39,8 +39,3 @@ export function execCgroupDirs(cg: Cgroup, specs: string[]): CgroupDirs {
   }
   return cgroupDirs(cg, { v1, v2 });
 }
-
-/** cgroup.kill where it can (Cgroup.kill); false (kill one by one) when it cannot or fails. */
-export function tryKill(cg: Cgroup): boolean {
-  try { return cg.kill(); } catch { return false; }
-}

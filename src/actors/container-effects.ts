@@ -15,12 +15,12 @@ import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
 import { removeRdt } from '../cgroups/resctrl.js';
-import { CANNOT_FREEZE, RUNC_DEFAULT_DEVICE_RULES, type Cgroup, type LinuxResources } from '../cgroups/index.js';
+import { CANNOT_FREEZE, RUNC_DEFAULT_DEVICE_RULES, removeCgroup, type Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { rootlessEuid } from '../rootless.js';
 import { goferAddress } from './gofer-actor.js';
 import { runHooks, runHooksBestEffort } from '../hooks/index.js';
 import { processAlive, processStartTime, removeStateDir, writeIntent, type OciStateView } from '../state.js';
-import { execCgroupDirs, tryKill } from './container-cgroups.js';
+import { execCgroupDirs } from './container-cgroups.js';
 import type { ContainerRecord } from './container-record.js';
 import { killPoint } from '../faults.js';
 
@@ -274,37 +274,13 @@ async function teardown(c: EffectHost, from: ContainerStatus): Promise<{ warning
   const state = poststop ? { ...c.state(), status: 'stopped' } : null;
   c.release();
   // The cgroups first: the state dir, gone last, is what tells a next daemon they were there.
-  await destroyCgroup(c);
+  // One still busy is tried again in the background (src/cgroups/removal.ts): the delete goes on.
+  const cg = c.cgroup();
+  if (cg) await removeCgroup(cg);
   removeRdt(c.record.rdt);
   killPoint('delete:cgroups');
   // The gofer undoes the container's filesystem side: plan, config, overlay, records.
   await c.bus.request({ type: 'gofer.undo', from: c.address, to: goferAddress(c.id) }).catch(() => removeStateDir(c.record.stateDir));
   // poststop: after everything is gone; failures are warnings, delete succeeds.
   return { warnings: state ? await runHooksBestEffort('poststop', hooksOf(c, 'poststop'), state as never) : [] };
-}
-
-async function destroyCgroup(c: EffectHost): Promise<void> {
-  const cg = c.cgroup();
-  if (!cg) return;
-  // Usually nothing is left (the init's exit ended its pid namespace): then it goes at once.
-  if (cg.removeIfEmpty()) return;
-  // Make sure nothing is left in it (a created container's init, stragglers), then remove it.
-  // A cgroup that existed before the container may hold others' processes: those stay.
-  if (!tryKill(cg)) for (const pid of cg.pids(true)) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
-  await cg.destroy().catch((e) => {
-    // Still busy after the wait: the state dir goes now (delete succeeds, as runc's does), and
-    // the daemon keeps trying for a minute, so that a slow exit does not leave the cgroup behind.
-    process.stderr.write(`runa: warning: removing cgroup ${cg.path}: ${(e as Error).message} (trying again for a minute)\n`);
-    void (async () => {
-      const until = Date.now() + 60_000;
-      for (;;) {
-        await new Promise((r) => setTimeout(r, 1000).unref());
-        try { await cg.destroy(); return; } catch (err) {
-          if (Date.now() < until) continue;
-          process.stderr.write(`runa: warning: cgroup ${cg.path} left behind: ${(err as Error).message}\n`);
-          return;
-        }
-      }
-    })();
-  });
 }

@@ -1,161 +1,121 @@
-// Create: validate everything (by the container's gofer), make its cgroup, lay out its state
-// dir and plan; the CLI then spawns nsinit, and the container actor settles the rest.
-import fs from 'node:fs';
-import os from 'node:os';
-import type { ContainerRecord } from './container-record.js';
-import { cgroupDirs } from './container-cgroups.js';
-import { hostCgroups } from '../cgroups/host.js';
-import { GoferActor, goferAddress } from './gofer-actor.js';
-import { seccompLoad } from '../oci/spec.js';
-import { alreadyExists, RunaError, validateId } from '../errors.js';
-import { containerDir } from '../paths.js';
-import { claimStateDir, clearIntent, writeIntent } from '../state.js';
+// A container's create as an actor of its own (src/machines/create.ts), at `create:<id>` on the
+// actors' bus: the daemon's router sends it `create.run` and its reply is the create's answer.
+// Its machine takes the steps (claim, validate, cgroups and RDT, plan, the Container actor and
+// its record), each an effect provided by key (src/actors/create-effects.ts), and on a failure undoes
+// exactly the steps done. Until it is done, the inspector and `runa debug --stacks` show it
+// with its mailbox; then the Container actor takes over, with the history the create began.
+import { createActor, toPromise, type Actor } from 'xstate';
+import { CREATE_EFFECT_KEYS, creationMachine, createState, STEP_STATE, type CreateEffectKey, type CreateStep } from '../machines/create.js';
+import { performKept, providedByOwner, type EffectOwner } from './invoked.js';
+import { createEffects, type CreateEffects, type CreateHost } from './create-effects.js';
 import { History } from './history.js';
-import { userLog } from './user-log.js';
-import { containerAddress, sandboxAddress } from './sandbox-actor.js';
-import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
-import { applyNetworkType, sessionKeyring } from '../oci/plan.js';
-import { prepareRdt, removeRdt, type RdtGroup } from '../cgroups/resctrl.js';
-import type { Request } from '../bus/messages.js';
-import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
-import { Cgroup, resolvePath, RUNC_DEFAULT_DEVICE_RULES, type LinuxResources } from '../cgroups/index.js';
-import { killPoint } from '../faults.js';
+import { containerAddress } from './sandbox-actor.js';
+import { RunaError } from '../errors.js';
+import { goferAddress, type GoferActor } from './gofer-actor.js';
+import type { Mailbox } from './actor-bus.js';
+import type { CreateReply } from './actor-messages.js';
+import type { CreateRequest } from '../bus/messages.js';
 import type { RegistryHost } from './registry-host.js';
+import type { z } from 'zod';
 
-/** The daemon's user, as `list` shows it: looked up once (getpwuid reads /etc/passwd). */
-let owner: string | null = null;
-const ownerName = (): string => (owner ??= os.userInfo().username);
+export type { CreateEffects } from './create-effects.js';
 
-/** runc's rules for process.terminal and --console-socket. */
-function consoleMode(terminal: boolean, socket: string | undefined, foreground: boolean): 'socket' | 'proxy' | null {
-  if (!terminal) {
-    if (socket) throw new RunaError('invalid_argument', 'cannot use console socket if runa will not detach or allocate tty');
-    return null;
-  }
-  if (socket) return 'socket';
-  if (foreground) return 'proxy';
-  throw new RunaError('invalid_argument', 'cannot allocate tty if runa will detach without setting console socket');
+export const createAddress = (id: string) => `create:${id}`;
+
+/**
+ * The event behind a step of the create's machine, from the states it leaves and enters (its
+ * machine has one way between two states; an inspector on every create would cost more than
+ * the create's own steps): the run, a step's answer, or its error.
+ */
+function causeOf(from: string, to: string, failedStep: CreateStep | null): string {
+  if (from === 'idle') return 'create.run';
+  if (to === 'undoing') return `xstate.error.actor.${failedStep}`;
+  if (from === 'undoing') return 'xstate.done.actor.undo';
+  return `xstate.done.actor.${STEP_OF[from] ?? from}`;
+}
+const STEP_OF = Object.fromEntries(Object.entries(STEP_STATE).map(([step, state]) => [state, step])) as Record<string, CreateStep>;
+
+/** The create machine with runa's effects provided once per daemon (src/actors/invoked.ts). */
+const provided = providedByOwner(creationMachine, CREATE_EFFECT_KEYS);
+
+export interface CreateActorOptions {
+  /** replace some of the create's effects (tests) */
+  effects?: Partial<CreateEffects>;
 }
 
-/** How long a container may stay `creating` before the daemon settles it on its own. */
-const CREATING_DEADLINE_MS = 30_000;
+export class CreateActor implements EffectOwner, CreateHost {
+  readonly actor: Actor<typeof creationMachine>;
+  /** What happened to the container's actors: the create's steps first (the Container actor goes on with it). */
+  readonly history = new History();
+  gofer: GoferActor | null = null;
+  private readonly mailbox: Mailbox;
+  private effects: CreateEffects | null = null;
+  /** effects in flight, for `runa debug --stacks`; the errors they threw, by step */
+  private readonly running = new Map<number, { effect: string; ticket: number; since: number }>();
+  private readonly errors = new Map<number, unknown>();
 
-/** Validate everything, then lay out the state dir and the plan; the CLI spawns nsinit. */
-export async function create(r: RegistryHost, req: Extract<Request, { type: 'container.create' }>) {
-  const { id, annotations } = req;
-  const overlay = req.overlay ?? false;
-  validateId(id);
-  const dir = containerDir(r.root, id);
-  if (r.containers.has(id) || fs.existsSync(dir)) throw alreadyExists(id);
-  const toUserLog = req.userLog === undefined ? null : userLog(req.userLog);
-  // The state dir is the container's claim on its id, made first and atomically, already
-  // marked as a create in progress (intent.json, until its state is written): one a daemon
-  // died in is undone by the next (rollBackOrphans), with what the intent recorded by then.
-  claimStateDir(dir, () => alreadyExists(id));
-  killPoint('create:claimed');
-  const from = containerAddress(id);
-  const to = goferAddress(id);
-  const gofer = new GoferActor(id, dir, null, { bus: r.actors, watch: r.watch });
-  const history = new History();
-  history.listener = toUserLog;
-  r.creating.set(id, { gofer, history });
-  let cgroup: Cgroup | null = null;
-  let rdt: RdtGroup | undefined;
-  try {
-    const loaded = await r.actors.request({ type: 'gofer.validate', from, to, bundle: req.bundle });
-    const { bundle, rootfs } = loaded;
-    const allAnnotations = { ...loaded.spec.annotations, ...annotations };
-    // A pod's member joins its sandbox's namespaces, and its cgroup nests in the sandbox's.
-    const sandboxId = sandboxToJoin(allAnnotations);
-    let spec = loaded.spec;
-    let defaultCgroup: string | undefined;
-    if (sandboxId !== null) {
-      const sandbox = r.sandboxes.get(sandboxId);
-      if (!sandbox) throw new RunaError('not_exist', `sandbox "${sandboxId}" does not exist`);
-      sandbox.refuseJoin(id);
-      const root = r.get(sandboxId);
-      spec = joinSandbox(spec, root.state().pid);
-      if (root.record.cgroup) defaultCgroup = `${root.record.cgroup.path}/${id}`;
-    } else if (r.sandboxes.has(id)) {
-      throw new RunaError('already_exists', `sandbox "${id}" still has containers (${r.sandboxes.get(id)!.members.join(', ')}): delete them first`);
-    } else spec = applyNetworkType(spec, req.network); // --network: the sandbox's, which its members join
-    const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
-    // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
-    const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;
-    // Rootless, the default cgroup is runa/<id> below the daemon's own cgroup (beside it on pure v2, as runc's fs2), where one delegated to the user takes it.
-    const cgPath = spec.linux?.cgroupsPath || defaultCgroup || (rootlessCgroups ? `runa/${id}` : undefined);
-    let ignored: string[];
-    ({ cgroup, ignored } = setUpCgroup(id, cgPath, spec.linux?.resources, (fresh) => { if (fresh.length) writeIntent(dir, { op: 'create', cgroupDirs: fresh }); }, rootlessCgroups));
-    const inUse = cgroup.unused ? null : cgroup;
-    // linux.intelRdt: its class of service, made (or checked) like its cgroups, before the process exists.
-    rdt = spec.linux?.intelRdt ? prepareRdt(spec.linux.intelRdt, id) : undefined;
-    killPoint('create:cgroups');
-    const seccomp = seccompLoad(spec, { id, status: 'creating', bundle, annotations: allAnnotations });
-    const plan = await r.actors.request({
-      type: 'gofer.prepare', from, to,
-      input: {
-        spec, overlay, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: inUse ? cgroupDirs(inUse) : undefined,
-        seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, rdtDir: rdt?.dir, netRaw: req.netRaw, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
-      },
+  constructor(readonly id: string, private readonly r: RegistryHost, private readonly opts: CreateActorOptions = {}) {
+    this.actor = createActor(provided.machine, { input: { id } });
+    provided.own(this.actor, this);
+    let last = createState(this.actor.getSnapshot());
+    this.actor.subscribe((s) => {
+      const now = createState(s);
+      if (now !== last) this.history.push({ actor: this.address, kind: 'transition', type: causeOf(last, now, s.context.failedStep), from: last, to: now, value: s.value, context: s.context });
+      last = now;
     });
-    const record: ContainerRecord = {
-      id, stateDir: dir, ociVersion: spec.ociVersion, bundle, rootfs, created: new Date().toISOString(),
-      owner: ownerName(), annotations: allAnnotations,
-      ...(inUse ? { cgroup: { path: inUse.path, createdDirs: inUse.createdDirs, ...(inUse.usedDirs ? { usedDirs: inUse.usedDirs } : {}) } } : {}),
-      supervised: req.supervised,
-      ...(req.noNewKeyring ? { noNewKeyring: true } : {}),
-      ...(rdt ? { rdt } : {}),
-      ...(sandboxId !== null ? { sandbox: sandboxId } : {}),
-    };
-    killPoint('create:prepared');
-    const actor = r.add(record, { gofer, history, spec });
-    // run: nsinit opens the gate itself, right after `created` (`nsinit --start`), when nothing
-    // must happen between: no startContainer or poststart hook, no caller reaping the init, no pod.
-    const hooks = spec.hooks ?? {};
-    actor.startsAtOnce = Boolean(req.start) && !req.supervised && sandboxId === null && !hooks.startContainer?.length && !hooks.poststart?.length;
-    r.creating.delete(id);
-    actor.persist();
-    clearIntent(dir);
-    if (sandboxId === null) r.newSandbox(id);
-    else r.actors.tell({ type: 'member.joined', from, to: sandboxAddress(sandboxId), id });
-    // Settled by the CLI's created/createFailed; the deadline covers a CLI that vanished.
-    const deadline = setTimeout(() => void actor.settleCreating(), CREATING_DEADLINE_MS);
-    deadline.unref();
-    actor.onLeaveCreating(() => clearTimeout(deadline));
-    // runc and crun skip syscall names libseccomp does not know, saying so at debug level.
-    const warnings = (seccomp?.filter.unknown ?? []).map((name) => `unknown seccomp syscall ${JSON.stringify(name)} ignored`);
-    // runc says so at warning level: the container shares its cgroup with processes already there.
-    const others = cgroup.preExisting ? cgroup.pids().length : 0;
-    const notices = [...ignored, ...(others ? [`container's cgroup is not empty: ${others} process(es) found (${cgroup.path})`] : [])];
-    return { id, stateDir: dir, plan, warnings, notices, startAtOnce: actor.startsAtOnce };
-  } catch (e) {
-    await r.actors.request({ type: 'gofer.undo', from, to }).catch(() => undefined);
-    gofer.stop();
-    r.creating.delete(id);
-    r.containers.get(id)?.discard();
-    r.containers.delete(id);
-    if (cgroup) await cgroup.destroy().catch(() => undefined);
-    removeRdt(rdt);
-    throw e;
+    this.actor.start();
+    r.watch(this.actor, this.address, containerAddress(id));
+    this.mailbox = r.actors.register(this.address, { 'create.run': (m) => this.run(m.request) });
   }
-}
 
+  get address(): string { return createAddress(this.id); }
 
-/** The container's cgroup with its limits applied (runc's default device rules follow the spec's). */
-function setUpCgroup(id: string, cgroupsPath: string | undefined, resources: LinuxResources | undefined, intend: (fresh: string[]) => void, rootless = false): { cgroup: Cgroup; ignored: string[] } {
-  const cg = Cgroup.open(hostCgroups().layout, resolvePath(cgroupsPath, id), { rootless });
-  // The directories this create will make, recorded before it makes them.
-  intend(cg.leafDirs().filter((d) => !fs.existsSync(d)));
-  const r: LinuxResources = { ...resources, devices: [...(resources?.devices ?? []), ...RUNC_DEFAULT_DEVICE_RULES] };
-  cg.create(r);
-  try {
-    // A pre-existing frozen cgroup would freeze the container mid-create: refuse it (runc).
-    const frozen = cg.preExisting ? cg.freezerState() : null;
-    if (frozen === 'FROZEN' || frozen === 'FREEZING') throw new RunaError('cgroup_frozen', `container's cgroup unexpectedly frozen (${cg.path})`);
-    // What the host ignores (kernel memory, v2's swappiness…) is said at warning level, as runc does.
-    return { cgroup: cg, ignored: cg.apply(r).warnings };
-  } catch (e) {
-    void cg.destroy();
-    throw e;
+  /** Run one step's effect (the machine invoked it by key). */
+  perform(key: string, input: unknown): Promise<unknown> {
+    const effects = this.effects;
+    if (!effects) return Promise.reject(new RunaError('invalid_state', `create ${JSON.stringify(this.id)}: not run`));
+    const fn = effects[key as CreateEffectKey] as (i: unknown) => unknown;
+    return performKept(key, CREATE_EFFECT_KEYS.indexOf(key as CreateEffectKey), () => fn(input), this.running, this.errors);
+  }
+
+  /** The create, from its first step to done (its reply), or failed (its step's error, as it was, once what was done is undone). */
+  private async run(req: CreateRequest): Promise<z.infer<typeof CreateReply>> {
+    this.effects = { ...createEffects(this, this.r, req), ...this.opts.effects };
+    this.actor.send({ type: 'create.run' });
+    const outcome = await toPromise(this.actor);
+    const step = this.actor.getSnapshot().context.failedStep;
+    this.finish();
+    if (outcome?.ok) return outcome.value as z.infer<typeof CreateReply>;
+    const kept = step ? this.errors.get(CREATE_EFFECT_KEYS.indexOf(step)) : undefined;
+    throw kept ?? new RunaError(outcome?.code ?? 'create_failed', outcome?.message ?? `create of ${JSON.stringify(this.id)} failed`);
+  }
+
+  /** Its part is over (or it was never run): its address goes (the Container actor, if any, has its own). */
+  finish(): void {
+    if (this.mailbox.closed) return;
+    this.mailbox.close();
+    queueMicrotask(() => provided.disown(this.actor));
+    if (this.r.creating.get(this.id) === this) this.r.creating.delete(this.id);
+  }
+
+  /** `runa debug`: the create's machine, and its gofer's once it has one. */
+  debugInfo() {
+    const s = this.actor.getSnapshot();
+    const g = this.gofer?.actor.getSnapshot();
+    return {
+      create: { address: this.address, value: createState(s), context: { done: s.context.done, failedStep: s.context.failedStep } },
+      gofer: g ? { address: goferAddress(this.id), value: String(g.value), context: { error: g.context.error, validated: g.context.validated } } : null,
+      status: 'creating' as const,
+    };
+  }
+
+  /** `runa debug --stacks`: its effect in flight, and its machine's invoked child. */
+  activity() {
+    const now = performance.now();
+    const effects = [...this.running.values()].map((r) => ({ actor: this.address, effect: r.effect, ticket: r.ticket, state: 'running' as const, ms: Math.round(now - r.since) }));
+    const children = Object.values(this.actor.getSnapshot().children ?? {})
+      .filter((child) => child && child.getSnapshot().status === 'active')
+      .map((child) => ({ actor: this.address, src: String((child as { src?: unknown }).src ?? child!.id), sessionId: child!.sessionId }));
+    return { effects, children };
   }
 }

@@ -14,7 +14,8 @@ import { planFile } from '../paths.js';
 import { removeStateDir } from '../state.js';
 import { RunaError } from '../errors.js';
 import { checkSpecialDirs, loadBundle, secureJoin, type Bundle } from './gofer.js';
-import { FILE_MAX, type ActorBus, type FileRequest, type GoferPrepareInput, type Mailbox, type ReplyOf } from './actor-bus.js';
+import { checkWrite, heldWriteLost, serveFile, type FileAnswer } from './gofer-files.js';
+import { type ActorBus, type FileRequest, type GoferPrepareInput, type Mailbox, type ReplyOf } from './actor-bus.js';
 import type { Watch } from './inspection.js';
 import { containerAddress } from './sandbox-actor.js';
 
@@ -83,6 +84,8 @@ export class GoferActor {
       'gofer.pause': () => this.follow('gofer.pause'),
       'gofer.resume': () => this.follow('gofer.resume'),
       'gofer.undo': async () => { await this.work('undo', { type: 'gofer.undo' }); },
+      // It serves no more (its container is forgotten), its files kept: it still takes gofer.undo.
+      'gofer.stop': () => { this.halt(); },
       // Not in turn: a write held while the container is frozen must not keep gofer.resume waiting.
       'gofer.file': { concurrent: true, handle: (m) => this.file(m.request, m.root) as ReplyOf<'gofer.file'> | Promise<ReplyOf<'gofer.file'>> },
     });
@@ -124,56 +127,39 @@ export class GoferActor {
   }
 
   private follow(type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume'): void {
+    const was = this.status;
     if (this.actor.getSnapshot().can({ type })) this.actor.send({ type });
-    // Writes held while the container was frozen go through now, in order.
-    if (this.status === 'running') for (const w of this.heldWrites.splice(0)) w();
+    if (was !== 'paused' || this.status !== 'running') return;
+    // Writes held while the container was frozen go through now, in order; if it stopped
+    // instead (gofer.serve: the root they were for is gone), they fail.
+    for (const w of this.heldWrites.splice(0)) if (type === 'gofer.resume') w.run(); else w.lose();
   }
 
-  private readonly heldWrites: Array<() => void> = [];
+  private readonly heldWrites: Array<{ run(): void; lose(): void }> = [];
 
   /**
-   * A file operation on the container's filesystem. `root` is the container's root as the
-   * host sees it (`/proc/<init>/root` while it lives: its mounts and overlay included); the
-   * path is resolved inside it, symlinks included, and never leads out. While the container
-   * is frozen, reads are served and writes wait for it to be thawed (LIFECYCLE: "paused
-   * (queues writes)").
+   * A file operation on the container's filesystem, in `root` (the container's choice:
+   * src/actors/gofer-files.ts). The gofer's machine takes it where it serves files, and answers
+   * whether it is served now or held (a write while the container is frozen: LIFECYCLE,
+   * "paused (queues writes)"); elsewhere it is refused.
    */
-  private file(req: FileRequest, root: string): Promise<unknown> | unknown {
-    const status = this.status;
-    if (status !== 'created' && status !== 'running' && status !== 'paused') {
-      const r = invalidState(req.op, 'file of gofer', this.id, status);
+  private file(req: FileRequest, root: string): FileAnswer | Promise<FileAnswer> {
+    const snap = this.actor.getSnapshot();
+    const event = { type: 'gofer.file', op: req.op } as const;
+    if (snap.status !== 'active' || !snap.can(event)) {
+      const r = invalidState(req.op, 'file of gofer', this.id, goferStatus(snap));
       throw new RunaError(r.code, r.message);
     }
-    const target = secureJoin(root, req.path);
-    const where = `${req.op} ${req.path} in container ${JSON.stringify(this.id)}`;
-    const fail = (e: unknown): never => { throw new RunaError('file_failed', `${where}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`); };
-    if (req.op === 'stat') {
-      let st: fs.Stats;
-      try { st = fs.lstatSync(target); } catch (e) { return fail(e); }
-      const type = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
-      return { type, size: st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-    }
-    if (req.op === 'read') {
-      let fd: number;
-      try { fd = fs.openSync(target, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK); } catch (e) { return fail(e); }
-      try {
-        if (!fs.fstatSync(fd).isFile()) throw new RunaError('file_failed', `${where}: not a regular file`);
-        const buf = Buffer.alloc(FILE_MAX + 1);
-        const n = fs.readSync(fd, buf, 0, buf.length, 0);
-        if (n > FILE_MAX) throw new RunaError('file_failed', `${where}: larger than ${FILE_MAX} bytes`);
-        return { data: buf.subarray(0, n).toString('base64') };
-      } finally { fs.closeSync(fd); }
-    }
-    const data = Buffer.from(req.data, 'base64');
-    if (data.length > FILE_MAX) throw new RunaError('file_failed', `${where}: larger than ${FILE_MAX} bytes`);
-    const write = () => {
-      let fd: number;
-      try { fd = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, req.mode ?? 0o644); } catch (e) { return fail(e); }
-      try { fs.writeSync(fd, data); } finally { fs.closeSync(fd); }
-      return { written: data.length };
-    };
-    if (status !== 'paused') return write();
-    return new Promise((resolve, reject) => this.heldWrites.push(() => { try { resolve(write()); } catch (e) { reject(e); } }));
+    let held: boolean | null = null;
+    const sub = this.actor.on('gofer.fileServe', (e) => { held = e.held; });
+    try { this.actor.send(event); } finally { sub.unsubscribe(); }
+    if (held === null) throw new RunaError('invalid_state', `gofer ${this.id}: ${req.op} ${req.path} was not answered`);
+    if (!held) return serveFile(this.id, req, root);
+    if (req.op === 'write') checkWrite(this.id, req);
+    return new Promise((resolve, reject) => this.heldWrites.push({
+      run: () => { try { resolve(serveFile(this.id, req, root)); } catch (e) { reject(e); } },
+      lose: () => reject(heldWriteLost(this.id, req)),
+    }));
   }
 
   /** The bundle exists, its config.json is valid, its rootfs is a directory. */
@@ -199,12 +185,19 @@ export class GoferActor {
 
   /** Everything the container had on disk goes: its plan, config, overlay and records. */
   private undo(): void {
-    for (const w of this.heldWrites.splice(0)) w(); // each fails or lands; none is left waiting
+    for (const w of this.heldWrites.splice(0)) w.lose(); // the container is going: none lands, none is left waiting
     removeStateDir(this.stateDir);
   }
 
-  /** Leave the bus (after undo, or when the container is forgotten). */
+  /** Its machine stops where it may (no more serving), and the writes it held fail. */
+  private halt(): void {
+    if (this.actor.getSnapshot().can({ type: 'gofer.stop' })) this.actor.send({ type: 'gofer.stop' });
+    for (const w of this.heldWrites.splice(0)) w.lose();
+  }
+
+  /** Leave the bus (after undo, or when the container is forgotten): no write it held is left waiting. */
   stop(): void {
+    for (const w of this.heldWrites.splice(0)) w.lose();
     this.mailbox.close();
     this.actor.stop();
   }

@@ -1,12 +1,13 @@
 // The registry: containers and sandboxes as separate root actors, keyed by id, and the
 // router: each client request for one container becomes one message to `container:<id>`
-// (its reply is the answer); create (src/actors/create.ts), adoption (src/actors/adoption.ts),
-// listing, events and inspection are the registry's own.
+// (its reply is the answer), and a create one to its own actor, `create:<id>`
+// (src/actors/create.ts); adoption (src/actors/adoption.ts), listing, events and inspection
+// are the registry's own.
 import type { AnyActor } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, type ContainerActorOptions, type ContainerRecord } from './container-actor.js';
-import { goferAddress, type GoferActor } from './gofer-actor.js';
-import { notExist, RunaError } from '../errors.js';
+import { goferAddress } from './gofer-actor.js';
+import { alreadyExists, notExist, RunaError, validateId } from '../errors.js';
 import { Inspection, type Watch, type Watched } from './inspection.js';
 import { brief, type History } from './history.js';
 import { takeTrace } from './trace.js';
@@ -18,9 +19,9 @@ import { CgroupError } from '../cgroups/index.js';
 import { statsEvent } from '../cgroups/stats-json.js';
 import { killPoint } from '../faults.js';
 import { hostPidIn } from '../proc.js';
-import { containerMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
+import { containerMachine, creationMachine, goferMachine, processMachine, sandboxMachine } from '../machines/index.js';
 import type { RegistryHost } from './registry-host.js';
-import { create } from './create.js';
+import { CreateActor, createAddress, type CreateActorOptions } from './create.js';
 import { adopt } from './adoption.js';
 
 /** Where the client's operations come from on the actors' bus. */
@@ -30,7 +31,7 @@ type RoutedType = (typeof ContainerOp)[keyof typeof ContainerOp]['shape']['type'
 /** Those the router does more for than pass on (below). */
 const ROUTED_WITH_MORE = new Set<RoutedType>(['container.created', 'container.wait', 'container.waitPid']);
 
-const MACHINES = [sandboxMachine, containerMachine, goferMachine, processMachine];
+const MACHINES = [sandboxMachine, containerMachine, goferMachine, processMachine, creationMachine];
 
 export class Registry implements RegistryHost {
   readonly containers = new Map<string, ContainerActor>();
@@ -40,7 +41,7 @@ export class Registry implements RegistryHost {
   readonly inspection: Inspection;
   readonly watch: Watch;
 
-  constructor(readonly root: string, private readonly bus: Bus, private readonly onChange: () => void) {
+  constructor(readonly root: string, private readonly bus: Bus, private readonly onChange: () => void, private readonly opts: { create?: CreateActorOptions } = {}) {
     this.inspection = new Inspection(bus, () => this.liveActors());
     this.watch = (ref, address, parent) => this.inspection.attach({ ref, address, parent });
     // Every message between actors is an event from one to the other, for whoever watches.
@@ -69,6 +70,7 @@ export class Registry implements RegistryHost {
     const id = rest.join(':');
     if (kind === 'sandbox') return this.sandboxes.get(id)?.actor;
     if (kind === 'container') return this.containers.get(id)?.container;
+    if (kind === 'create') return this.creating.get(id)?.actor;
     if (kind === 'gofer') return (this.containers.get(id)?.gofer ?? this.creating.get(id)?.gofer)?.actor;
     if (kind === 'process') {
       const [container, name] = id.split('/');
@@ -100,13 +102,33 @@ export class Registry implements RegistryHost {
    * effects in flight and the child actors still running.
    */
   private activity(c: ContainerActor) {
-    const concerns = (address: string) => address.slice(address.indexOf(':') + 1).split('/')[0] === c.id;
+    return { ...this.activityOf(c.id), ...c.activity() };
+  }
+
+  /** The client requests being served for an id, its actors' mailboxes, and the messages to or from them awaiting an answer. */
+  private activityOf(id: string) {
+    const concerns = (address: string) => address.slice(address.indexOf(':') + 1).split('/')[0] === id;
     return {
-      requests: this.bus.inFlight().filter((r) => r.id === c.id && r.type !== 'container.debug'),
+      requests: this.bus.inFlight().filter((r) => r.id === id && r.type !== 'container.debug'),
       mailboxes: this.actors.mailboxes(concerns),
       messages: this.actors.awaiting().filter((m) => concerns(m.from) || concerns(m.to)),
-      ...c.activity(),
     };
+  }
+
+  /**
+   * A create: its own actor, at `create:<id>`, which answers it (src/actors/create.ts). An id
+   * another create is working on is taken already; an invalid one is never an address.
+   */
+  private async create(req: Extract<Request, { type: 'container.create' }>) {
+    validateId(req.id);
+    if (this.creating.has(req.id)) throw alreadyExists(req.id);
+    const c = new CreateActor(req.id, this, this.opts.create);
+    this.creating.set(req.id, c);
+    try {
+      return await this.actors.request({ type: 'create.run', from: ROUTER, to: createAddress(req.id), request: req }, { timeoutMs: Infinity });
+    } finally {
+      c.finish();
+    }
   }
 
   /** Every live actor with its address and its parent's: sandboxes, then each container's. */
@@ -121,12 +143,15 @@ export class Registry implements RegistryHost {
         if (ref) out.push({ ref, address: p.address, parent: me });
       }
     }
-    for (const [id, { gofer }] of this.creating) out.push({ ref: gofer.actor, address: goferAddress(id), parent: containerAddress(id) });
+    for (const [id, c] of this.creating) {
+      out.push({ ref: c.actor, address: c.address, parent: containerAddress(id) });
+      if (c.gofer && !this.containers.has(id)) out.push({ ref: c.gofer.actor, address: goferAddress(id), parent: c.address });
+    }
     return out;
   }
 
-  /** Gofers of containers being created (the container actor comes once the gofer has prepared). */
-  readonly creating = new Map<string, { gofer: GoferActor; history: History }>();
+  /** Creates in progress, each an actor of its own until its Container actor takes over. */
+  readonly creating = new Map<string, CreateActor>();
 
   newSandbox(id: string, opts: { members?: string[]; rootPresent?: boolean } = {}): SandboxActor {
     const sandbox = new SandboxActor(id, {
@@ -173,7 +198,7 @@ export class Registry implements RegistryHost {
 
   private routes(): void {
     const bus = this.bus;
-    bus.handle('container.create', (req) => create(this, req));
+    bus.handle('container.create', (req) => this.create(req));
     bus.handle('container.created', (req) => {
       killPoint('create:spawned'); // nsinit is up on the caller's side; the daemon has not heard it yet
       return this.route(req);
@@ -205,6 +230,13 @@ export class Registry implements RegistryHost {
       return { topic };
     });
     bus.handle('container.debug', (req) => {
+      const creating = this.creating.get(req.id);
+      if (creating && !this.containers.has(req.id)) {
+        return {
+          id: req.id, sandbox: null, ...creating.debugInfo(), events: creating.history.last(req.events ?? 0).map(brief),
+          ...(req.stacks ? { activity: { ...this.activityOf(req.id), ...creating.activity() } } : {}),
+        };
+      }
       const c = this.get(req.id);
       const sandbox = this.sandboxes.get(c.sandboxId);
       return {
@@ -215,7 +247,7 @@ export class Registry implements RegistryHost {
         ...(req.stacks ? { activity: this.activity(c) } : {}),
       };
     });
-    bus.handle('container.history', (req) => ({ id: req.id, events: this.get(req.id).history.last() }));
+    bus.handle('container.history', (req) => ({ id: req.id, events: (this.containers.get(req.id) ?? this.creating.get(req.id) ?? this.get(req.id)).history.last() }));
     bus.handle('container.trace', (req) => {
       const c = this.get(req.id);
       const states = () => {

@@ -98,39 +98,43 @@ export const ContainerOp = {
   file: z.object({ type: z.literal('container.file'), request: FileRequest }),
 };
 
+/** `create`: what the CLI asks of the daemon, and the daemon's router of the create's own actor. */
+export const CreateRequest = z.object({
+  type: z.literal('container.create'),
+  id,
+  bundle: z.string().min(1),
+  /** runsc's --overlay2 MODE:memory: the rootfs ('root'), and every writable bind mount too ('all'), under an in-memory layer */
+  overlay: z.enum(['root', 'all']).optional(),
+  consoleSocket: z.string().optional(),
+  /** the caller stays attached (run without -d): a terminal may be relayed */
+  foreground: z.boolean().optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  /** the caller supervises the process (--pid-file): it becomes the caller's child */
+  supervised: z.boolean().optional(),
+  /** --rootless, resolved: cgroup permission errors are ignored where runc ignores them */
+  rootless: z.boolean().optional(),
+  /** --no-new-keyring: no session keyring of the container's own */
+  noNewKeyring: z.boolean().optional(),
+  /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the init */
+  pidfdSocket: z.string().optional(),
+  /** --user-log (runsc): the container's user-visible log, Kubernetes JSON lines */
+  userLog: z.string().min(1).optional(),
+  /** run: a start follows the create at once (the reply says whether nsinit may start the program itself) */
+  start: z.boolean().optional(),
+  /** runsc's global --network, when given: the container's network namespace (src/oci/plan/network.ts) */
+  network: z.enum(['sandbox', 'host', 'none']).optional(),
+  /** runsc's global --net-raw, when given: false drops CAP_NET_RAW from the init */
+  netRaw: z.boolean().optional(),
+});
+export type CreateRequest = z.infer<typeof CreateRequest>;
+
 export const Request = z.discriminatedUnion('type', [
   /** `gc`: a full garbage collection first, so that the memory it reports is what is live (test/helpers/lives.ts) */
   z.object({ type: z.literal('daemon.ping'), gc: z.boolean().optional() }),
   z.object({ type: z.literal('daemon.shutdown') }),
   /** runa debug --profile-cpu/--profile-heap: the daemon profiles itself for `ms` (cpu) or after `ms` (heap) and writes `file` */
   z.object({ type: z.literal('daemon.profile'), kind: z.enum(['cpu', 'heap']), file: z.string().min(1).max(4096).refine((f) => f.startsWith('/'), 'must be absolute'), ms: z.number().int().min(0).max(3_600_000) }),
-  z.object({
-    type: z.literal('container.create'),
-    id,
-    bundle: z.string().min(1),
-    /** runsc's --overlay2 MODE:memory: the rootfs ('root'), and every writable bind mount too ('all'), under an in-memory layer */
-    overlay: z.enum(['root', 'all']).optional(),
-    consoleSocket: z.string().optional(),
-    /** the caller stays attached (run without -d): a terminal may be relayed */
-    foreground: z.boolean().optional(),
-    annotations: z.record(z.string(), z.string()).optional(),
-    /** the caller supervises the process (--pid-file): it becomes the caller's child */
-    supervised: z.boolean().optional(),
-    /** --rootless, resolved: cgroup permission errors are ignored where runc ignores them */
-    rootless: z.boolean().optional(),
-    /** --no-new-keyring: no session keyring of the container's own */
-    noNewKeyring: z.boolean().optional(),
-    /** --pidfd-socket: an AF_UNIX socket that receives a pidfd of the init */
-    pidfdSocket: z.string().optional(),
-    /** --user-log (runsc): the container's user-visible log, Kubernetes JSON lines */
-    userLog: z.string().min(1).optional(),
-    /** run: a start follows the create at once (the reply says whether nsinit may start the program itself) */
-    start: z.boolean().optional(),
-    /** runsc's global --network, when given: the container's network namespace (src/oci/plan/network.ts) */
-    network: z.enum(['sandbox', 'host', 'none']).optional(),
-    /** runsc's global --net-raw, when given: false drops CAP_NET_RAW from the init */
-    netRaw: z.boolean().optional(),
-  }),
+  CreateRequest,
   ContainerOp.created.extend({ id }),
   ContainerOp.createFailed.extend({ id }),
   ContainerOp.hooks.extend({ id }),

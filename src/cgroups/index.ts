@@ -24,6 +24,7 @@
 //    the kernel has none.
 export { detectCgroups, resolvePath, parseProcCgroup, type CgroupLayout, type CgroupMode } from './detect.js';
 export { Cgroup, CANNOT_FREEZE, type CgroupOptions, type FreezerState } from './cgroup.js';
+export { removeCgroup, RETRY_FOR_MS, RETRY_EVERY_MS, type Removable, type RemovalOptions, type Removal } from './removal.js';
 export {
   LinuxResourcesSchema, LinuxDeviceCgroup, RUNC_DEFAULT_DEVICE_RULES, emptyStats,
   type LinuxResources, type ApplyResult, type CgroupStats, type MemoryEntry, type BlkioEntry,

@@ -1,5 +1,6 @@
 import type { AnyStateMachine } from 'xstate';
 import { containerMachine } from './container.js';
+import { creationMachine } from './create.js';
 import { goferMachine } from './gofer.js';
 import { processMachine } from './process.js';
 import { sandboxMachine } from './sandbox.js';
@@ -35,6 +36,7 @@ const MACHINES: Array<{ prefix: string; machine: AnyStateMachine; region: string
   { prefix: 'process:', machine: processMachine, region: 'process.life' },
   { prefix: 'gofer:', machine: goferMachine, region: 'gofer' },
   { prefix: 'sandbox:', machine: sandboxMachine, region: 'sandbox' },
+  { prefix: 'create:', machine: creationMachine, region: 'create' },
 ];
 
 interface Edge { from: string; event: string; to: string }

@@ -1,8 +1,8 @@
 // Reading the container machine: which state a snapshot is in, the OCI status it reports, why
 // an operation is refused, and the pure step of an operation settled by its effects' answers.
-import { getNextSnapshot } from 'xstate';
+import { getNextSnapshot, transition } from 'xstate';
 import { execPaused, invalidState, notRunning, type Refusal } from './refusal.js';
-import { containerMachine, type ContainerEffectKey, type ContainerEvent, type ContainerSnapshot, type ContainerStatus } from './container.js';
+import { containerMachine, type ContainerEffectKey, type ContainerEmitted, type ContainerEvent, type ContainerSnapshot, type ContainerStatus, type FileOp, type FileRoot } from './container.js';
 
 /** The top-level state a snapshot is in (settled or in-between). */
 export function containerState(snapshot: ContainerSnapshot): string {
@@ -46,6 +46,7 @@ const containerOps: Record<ContainerEvent['type'], string> = {
   'container.checkpoint': 'checkpoint',
   'container.delete': 'delete',
   'container.stats': 'read the stats of',
+  'container.file': 'reach the files of',
   'sandbox.pause': 'pause',
   'sandbox.resume': 'resume',
   'sandbox.stop': 'stop',
@@ -57,7 +58,9 @@ const containerOps: Record<ContainerEvent['type'], string> = {
  * Why `event` cannot happen now, or null if it can. Codes (see refusal.ts):
  * `not_running` for kill without `all` of a stopped container and for stats without processes
  * (runc's `container not running`), `paused` for exec into a paused container without
- * --ignore-paused, `invalid_state` for everything else (`cannot <op> container "<id>" in state <state>`).
+ * --ignore-paused, `invalid_state` for everything else (`cannot <op> container "<id>" in state <state>`;
+ * a file operation: `cannot write a file in container "<id>" in state deleting`, the one refusal
+ * that can name an in-between state, as it is not queued behind the operation in flight).
  */
 export function refusal(snapshot: ContainerSnapshot, event: ContainerEvent): Refusal | null {
   if (snapshot.can(event)) return null;
@@ -65,6 +68,9 @@ export function refusal(snapshot: ContainerSnapshot, event: ContainerEvent): Ref
   if (event.type === 'container.kill' && state === 'stopped') return notRunning;
   if (event.type === 'container.stats') return notRunning;
   if (event.type === 'container.exec' && state === 'paused') return execPaused;
+  if (event.type === 'container.file') {
+    return invalidState(`${event.op} a file in`, 'container', snapshot.context.id, containerState(snapshot) === 'deleting' ? 'deleting' : state);
+  }
   return invalidState(containerOps[event.type], 'container', snapshot.context.id, state);
 }
 
@@ -91,4 +97,17 @@ export function settle(
       : { type: `xstate.done.actor.${key}`, output: key in outputs ? outputs[key] : defaultOutput(key) }) as never);
   }
   return s;
+}
+
+/**
+ * The machine's answer to a file operation, as a pure step (what its actor emits on
+ * `container.file`): where it is served, or null where the machine refuses it. Tests and the
+ * model use it: no actor runs.
+ */
+export function fileRoot(snapshot: ContainerSnapshot, op: FileOp): FileRoot | null {
+  const event = { type: 'container.file', op } as const;
+  if (snapshot.status !== 'active' || !snapshot.can(event)) return null;
+  const [, actions] = transition(containerMachine, snapshot, event);
+  const emitted = (actions as Array<{ type: string; params?: unknown }>).find((a) => a.type === 'xstate.emit')?.params as { event: ContainerEmitted } | undefined;
+  return emitted?.event.root ?? null;
 }

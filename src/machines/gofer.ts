@@ -1,4 +1,5 @@
-import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import { assertEvent, assign, emit, fromPromise, setup, type SnapshotFrom } from 'xstate';
+import type { FileOp } from './container-types.js';
 
 /**
  * A container's gofer (docs/LIFECYCLE.md, "Gofer"): created (bundle validated, mounts
@@ -9,6 +10,11 @@ import { assertEvent, assign, fromPromise, setup, type SnapshotFrom } from 'xsta
  * (src/actors/gofer-actor.ts) and swapped by tests: `validateBundle` (while validating),
  * `preparePlan` (while preparing: every path resolved inside the rootfs, the plan written)
  * and `undoFiles` (while undoing: everything the container had on disk removed).
+ *
+ * A file operation (`gofer.file`) is an event it answers at once, by emitting how it is served
+ * (`gofer.fileServe`: now, or held until the container is thawed, a write while paused); it is
+ * refused while the gofer validates, prepares, undoes or has stopped. `gofer.serve` while paused
+ * (the container stopped while frozen: its root is gone) serves again, and the held writes fail.
  */
 
 export interface GoferInput {
@@ -34,7 +40,11 @@ export type GoferEvent =
   | { type: 'gofer.resume' }
   | { type: 'gofer.undo' }
   | { type: 'gofer.stop' }
-  | { type: 'gofer.failed'; error: string };
+  | { type: 'gofer.failed'; error: string }
+  | { type: 'gofer.file'; op: FileOp };
+
+/** How a file operation is served: now, or held until the container is thawed. */
+export type GoferEmitted = { type: 'gofer.fileServe'; held: boolean };
 
 export type GoferStatus = 'created' | 'running' | 'paused' | 'stopped';
 
@@ -46,6 +56,7 @@ export const goferMachine = setup({
     input: {} as GoferInput,
     context: {} as GoferContext,
     events: {} as GoferEvent,
+    emitted: {} as GoferEmitted,
   },
   actors: {
     validateBundle: nothing,
@@ -54,6 +65,7 @@ export const goferMachine = setup({
   },
   guards: {
     validated: ({ context }) => context.validated,
+    isWrite: ({ event }) => event.type === 'gofer.file' && event.op === 'write',
   },
   actions: {
     recordError: assign({
@@ -64,6 +76,8 @@ export const goferMachine = setup({
     }),
     recordInvokeError: assign({ error: ({ event }) => message((event as { error?: unknown }).error) }),
     markValidated: assign({ validated: true }),
+    serveNow: emit({ type: 'gofer.fileServe', held: false }),
+    holdWrite: emit({ type: 'gofer.fileServe', held: true }),
   },
 }).createMachine({
   id: 'gofer',
@@ -82,6 +96,8 @@ export const goferMachine = setup({
         'gofer.stop': { target: 'stopped' },
         // A failure during create fails the create.
         'gofer.failed': { target: 'stopped', actions: 'recordError' },
+        // The bundle's rootfs, before the container has a root of its own.
+        'gofer.file': { actions: 'serveNow' },
       },
     },
     validating: {
@@ -105,13 +121,18 @@ export const goferMachine = setup({
         'gofer.pause': { target: 'paused' },
         'gofer.stop': { target: 'stopped' },
         'gofer.failed': { target: 'stopped', actions: 'recordError' },
+        'gofer.file': { actions: 'serveNow' },
       },
     },
     paused: {
       on: {
         'gofer.resume': { target: 'running' },
+        // The container stopped while frozen: the root its held writes were for is gone.
+        'gofer.serve': { target: 'running' },
         'gofer.stop': { target: 'stopped' },
         'gofer.failed': { target: 'stopped', actions: 'recordError' },
+        // Reads are served; writes wait for the container to be thawed.
+        'gofer.file': [{ guard: 'isWrite', actions: 'holdWrite' }, { actions: 'serveNow' }],
       },
     },
     undoing: {

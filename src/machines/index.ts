@@ -5,3 +5,4 @@ export * from './sandbox.js';
 export * from './gofer.js';
 export * from './process.js';
 export * from './conformance.js';
+export * from './create.js';

@@ -4,7 +4,11 @@
 import { getInitialSnapshot, type ActorLogic, type EventObject } from 'xstate';
 import { containerMachine, containerStatus, settle, type ContainerEffectKey, type ContainerEvent, type ContainerSnapshot } from '../../src/machines/index.js';
 
-/** A step: an operation, with `fail` naming the effect that fails (its error then is the answer). */
+/**
+ * A step: an operation, with `fail` naming the effect that fails (its error then is the answer).
+ * A file operation (`container.file`) is a step too: the machine answers it (where it is served,
+ * `fileRoot`) and nothing moves, so the graph sees it as a loop on every state that takes it.
+ */
 export type ModelEvent = ContainerEvent & { fail?: ContainerEffectKey };
 
 /** The error a failing effect gives in the model. */

@@ -28,9 +28,11 @@ interface Debug {
   id: string;
   status: string;
   sandbox: { id: string; value: string; status: string; members: string[] } | null;
-  container: Machine & { monitorPid: number | null; initPid: number | null; linked: boolean; supervised: boolean };
-  processes: Machine[];
-  gofer: Machine;
+  /** the container's actors; while its create runs, the create's own actor and its gofer instead */
+  container?: Machine & { monitorPid: number | null; initPid: number | null; linked: boolean; supervised: boolean };
+  processes?: Machine[];
+  create?: Machine;
+  gofer: Machine | null;
   events: Array<{ at: number; actor: string; kind: string; type: string; from?: string; to?: string }>;
   activity?: {
     requests: Array<{ type: string; cid: string; ms: number }>;
@@ -70,7 +72,7 @@ const time = (ms: number) => new Date(ms).toISOString().slice(11, 23);
 const debug: Command = {
   summary: 'shows a container\'s actors, their states, its monitor and its recent events (runsc\'s debug)',
   args: '<container-id> | --pid PID',
-  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs.\n'
+  description: 'The actor tree of the container: its sandbox, the container, its gofer, its init and exec\'d\nprocesses, each with its state and context, and the monitor\'s and init\'s PIDs (while its create\nruns: the create\'s own actor and its gofer).\n'
     + 'Before it, in runsc\'s order: --signal sends a signal to the container\'s init, --profile-cpu and\n'
     + '--profile-heap profile the daemon (through node:inspector) into files Chrome DevTools opens,\n'
     + '--trace writes the container\'s actors as a Chrome trace (runsc\'s --trace takes a Go execution trace\n'
@@ -162,10 +164,11 @@ const debug: Command = {
     const out: string[] = [];
     const c = d.container;
     if (d.sandbox) out.push(`sandbox ${d.sandbox.id}: ${d.sandbox.value}${d.sandbox.members.length ? `  (members: ${d.sandbox.members.join(', ')})` : ''}`);
-    out.push(`└─ container ${d.id}: ${c.value}  monitor ${c.monitorPid ?? '-'}${c.linked ? ' (linked)' : ''}, init ${c.initPid ?? '-'}${c.supervised ? ', supervised by the caller' : ''}${brief(c.context)}`);
+    if (c) out.push(`└─ container ${d.id}: ${c.value}  monitor ${c.monitorPid ?? '-'}${c.linked ? ' (linked)' : ''}, init ${c.initPid ?? '-'}${c.supervised ? ', supervised by the caller' : ''}${brief(c.context)}`);
+    else if (d.create) out.push(`└─ create ${d.id}: ${d.create.value}${brief(d.create.context)}`);
     const children = [
-      `gofer: ${d.gofer.value}${brief(d.gofer.context)}`,
-      ...d.processes.map((p) => `${p.address.endsWith('/init') ? 'init' : `exec ${p.address.split('/')[1]}`}: ${p.value}${brief(p.context)}`),
+      ...(d.gofer ? [`gofer: ${d.gofer.value}${brief(d.gofer.context)}`] : []),
+      ...(d.processes ?? []).map((p) => `${p.address.endsWith('/init') ? 'init' : `exec ${p.address.split('/')[1]}`}: ${p.value}${brief(p.context)}`),
     ];
     children.forEach((line, i) => out.push(`   ${i === children.length - 1 ? '└─' : '├─'} ${line}`));
     if (events) {
