@@ -10,6 +10,7 @@
 // - dist/bundle/daemon.cjs.cache: made at build time (RUNA_WRITE_CODE_CACHE=1, by
 //   scripts/bundle.mjs) from loading every module.
 const fs = require('node:fs');
+require('node:v8').setFlagsFromString(process.env.RUNA_DAEMON_V8_FLAGS ?? '--no-opt --always-sparkplug');
 const path = require('node:path');
 const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
