@@ -74,7 +74,8 @@
 	X(netdev, "netdev", "ss")                    \
 	X(netdev_move, "netdev-move", "")            \
 	X(idmap_userns, "idmap-userns", "ss")        \
-	X(hold_idmap, "hold-idmap", "nnn")
+	X(hold_idmap, "hold-idmap", "nnn")          \
+	X(criu_restore, "criu-restore", "sn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

@@ -3,7 +3,7 @@
 // sends from `daemon:router`) and each reply (`ActorReplies`), with their types inferred. The
 // actors' bus (src/actors/actor-bus.ts) checks requests and replies against them.
 import { z } from 'zod';
-import { ContainerOp, FileRequest, MonitorMessage, OciState, StatsEvent } from '../bus/messages.js';
+import { ContainerOp, FileRequest, MonitorMessage, OciState, RestoreOptions, StatsEvent } from '../bus/messages.js';
 import { Spec } from '../oci/spec.js';
 import type { PlanInput } from '../oci/plan.js';
 
@@ -48,6 +48,7 @@ export const GoferPrepareInput = z.object({
   keyring: z.string().nullable().optional(),
   pidfdSocket: z.string().optional(),
   rdtDir: z.string().optional(),
+  restore: RestoreOptions.optional(),
 });
 export type GoferPrepareInput = z.infer<typeof GoferPrepareInput>;
 // The schema is PlanInput's, field for field: buildPlan takes what it checks.

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Context } from './context.js';
 import type { NsinitProcess } from './host.js';
 import { RunaError } from '../errors.js';
+import type { RestoreOptions } from '../bus/messages.js';
 
 export interface CreateOptions {
   id: string;
@@ -26,6 +27,8 @@ export interface CreateOptions {
   noPivot?: boolean;
   /** --user-log (runsc): the container's user-visible log */
   userLog?: string;
+  /** runa restore: CRIU restores the process from a checkpoint (the container is born running) */
+  restore?: RestoreOptions;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -71,6 +74,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     ...(opts.noNewKeyring ? { noNewKeyring: true } : {}),
     ...(opts.pidfdSocket ? { pidfdSocket: ctx.abs(opts.pidfdSocket) } : {}),
     ...(opts.userLog ? { userLog: ctx.abs(opts.userLog) } : {}),
+    ...(opts.restore ? { restore: opts.restore } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

@@ -122,6 +122,13 @@ export type PlanOp =
   | { op: 'idmap-userns'; uidMap: string; gidMap: string }
   /** Make the INDEXth `hold` an idmapped mount with the USERNSth `idmap-userns`; recursive: its whole tree (ridmap). */
   | { op: 'hold-idmap'; index: number; userns: number; recursive: boolean }
+  /**
+   * Monitor (runa restore): fork; the child runs the next ops up to `exec` (of `criu restore
+   * --restore-detached --pidfile PIDFILE`). The monitor waits for CRIU, reads the restored
+   * init's pid from PIDFILE and follows it: sibling (--restore-sibling), its own child; else by
+   * pidfd, once CRIU's exit reparented it to the caller's subreaper.
+   */
+  | { op: 'criu-restore'; pidFile: string; sibling: boolean }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -149,6 +156,7 @@ function tokens(p: PlanOp): string[] {
     case 'netdev': return [p.host, p.name];
     case 'idmap-userns': return [p.uidMap, p.gidMap];
     case 'hold-idmap': return [String(p.index), String(p.userns), p.recursive ? '1' : '0'];
+    case 'criu-restore': return [p.pidFile, p.sibling ? '1' : '0'];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

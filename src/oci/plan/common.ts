@@ -8,6 +8,7 @@ import type { Spec } from '../spec.js';
 import type { HostCgroupMount } from '../../cgroups/host.js';
 import type { SeccompLoad } from '../../seccomp/index.js';
 import type { Unprivileged } from '../../rootless.js';
+import type { RestoreOptions } from '../../bus/messages.js';
 
 export type ProcessSpec = Spec['process'];
 export type Personality = NonNullable<NonNullable<Spec['linux']>['personality']>;
@@ -59,6 +60,8 @@ export interface PlanInput {
   pidfdSocket?: string;
   /** linux.intelRdt: the CLOS directory the process joins (its tasks file), made by the daemon */
   rdtDir?: string;
+  /** runa restore: the plan runs `criu restore` instead of setting a process up (src/oci/plan/restore.ts) */
+  restore?: RestoreOptions;
 }
 
 export interface ExecPlanInput {
