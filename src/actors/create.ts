@@ -14,7 +14,7 @@ import { History } from './history.js';
 import { userLog } from './user-log.js';
 import { containerAddress, sandboxAddress } from './sandbox-actor.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
-import { refuseForRestore, sessionKeyring } from '../oci/plan.js';
+import { refuseForRestore, restoredSpec, sessionKeyring } from '../oci/plan.js';
 import { prepareRdt, removeRdt, type RdtGroup } from '../cgroups/resctrl.js';
 import type { Request } from '../bus/messages.js';
 import { rootlessEuid, runningInUserNs, unprivileged } from '../rootless.js';
@@ -79,7 +79,10 @@ export async function create(r: RegistryHost, req: Extract<Request, { type: 'con
     } else if (r.sandboxes.has(id)) {
       throw new RunaError('already_exists', `sandbox "${id}" still has containers (${r.sandboxes.get(id)!.members.join(', ')}): delete them first`);
     }
-    if (req.restore) refuseForRestore(spec, Boolean(req.rootless) || rootlessEuid());
+    if (req.restore) {
+      refuseForRestore(spec, Boolean(req.rootless) || rootlessEuid());
+      spec = restoredSpec(spec, fs.existsSync('/proc/self/ns/time'));
+    }
     const console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
     // Rootless (runc): permission errors leave hierarchies out, unless cgroupsPath names the cgroup.
     const rootlessCgroups = Boolean(req.rootless) && !spec.linux?.cgroupsPath;

@@ -58,6 +58,8 @@ export type CheckpointOptions = z.infer<typeof CheckpointOptions>;
 export const RestoreOptions = z.object({
   /** criu's absolute path, as the caller's PATH finds it */
   criu: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),
+  /** the caller's PATH, where CRIU finds its helpers (iptables-restore, ip) */
+  path: z.string(),
   imagePath: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),
   /** CRIU's work dir and its restore.log: the image path unless --work-path */
   workPath: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),

@@ -73,7 +73,7 @@ config has prestart or createRuntime hooks (runc runs those from CRIU's RPC mode
     checkImages(imagePath);
     const workPath = values['work-path'] !== undefined ? ctx.abs(values['work-path'] as string) : imagePath;
     const options: RestoreOptions = {
-      criu: criuPath('restore'), imagePath, workPath,
+      criu: criuPath('restore'), path: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', imagePath, workPath,
       tcpEstablished: Boolean(values['tcp-established']), extUnixSk: Boolean(values['ext-unix-sk']), shellJob: Boolean(values['shell-job']),
       fileLocks: Boolean(values['file-locks']), autoDedup: Boolean(values['auto-dedup']), lazyPages: Boolean(values['lazy-pages']),
       ...(mode ? { manageCgroupsMode: mode as RestoreOptions['manageCgroupsMode'] } : {}),

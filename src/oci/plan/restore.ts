@@ -42,10 +42,22 @@ export function refuseForRestore(spec: Spec, unprivileged: boolean): void {
   }
 }
 
+/**
+ * The config a restored container keeps: CRIU restores the tree into a time namespace of its
+ * own where the kernel has them, so exec must join it (runc adds it to the config likewise).
+ */
+export function restoredSpec(spec: Spec, timeNamespaces: boolean): Spec {
+  const namespaces = spec.linux?.namespaces ?? [];
+  if (!timeNamespaces || namespaces.some((n) => n.type === 'time')) return spec;
+  return { ...spec, linux: { ...spec.linux, namespaces: [...namespaces, { type: 'time' }] } };
+}
+
 /** A cgroup dir as /proc/PID/cgroup shows it: its path below the mount of its hierarchy. */
 function cgroupPath(dir: string, mounts: HostCgroupMount[]): string | null {
-  const m = mounts.filter((x) => dir === x.dir || dir.startsWith(x.dir + '/')).sort((a, b) => b.dir.length - a.dir.length)[0];
-  return m ? '/' + path.relative(m.dir, dir) : null;
+  // A mount's dir is its mount point's path below /sys/fs/cgroup ('' for a unified /sys/fs/cgroup).
+  const points = mounts.map((x) => path.posix.join('/sys/fs/cgroup', x.dir)).filter((p) => dir === p || dir.startsWith(p + '/'));
+  const point = points.sort((a, b) => b.length - a.length)[0];
+  return point === undefined ? null : path.posix.join('/', path.posix.relative(point, dir));
 }
 
 /** The arguments of `criu restore` (runc's request, as CRIU's command line). */
@@ -112,6 +124,6 @@ export function buildRestorePlan(input: PlanInput, host: HostFacts): PlanOp[] {
     plan.push(...mkdirs(file ? path.posix.dirname(target) : target));
     if (file) plan.push({ op: 'mkfile', path: target, mode: 0o644 });
   }
-  plan.push(...[o.criu, ...criuRestoreArgs(o, input)].map((value) => ({ op: 'arg', value }) as PlanOp), { op: 'exec' });
+  plan.push({ op: 'env', entry: `PATH=${o.path}` }, ...[o.criu, ...criuRestoreArgs(o, input)].map((value) => ({ op: 'arg', value }) as PlanOp), { op: 'exec' });
   return plan;
 }
