@@ -28,6 +28,8 @@ static pid_t read_pidfile(const char *path)
 	int fd;
 
 	TRY((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)), "criu-restore: open the pid file \"%s\"", path);
+	if (unlink(path) < 0) // read once, whatever it holds
+		warn_errno("criu-restore: unlink the pid file");
 	while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
 		;
 	TRY(n, "criu-restore: read the pid file \"%s\"", path);
@@ -36,8 +38,6 @@ static pid_t read_pidfile(const char *path)
 	long pid = strtol(buf, &end, 10);
 	if (end == buf || (*end && *end != '\n') || pid <= 0)
 		die_err(EPROTO, "criu-restore: the pid file \"%s\" holds no pid (\"%.16s\")", path, buf);
-	if (unlink(path) < 0)
-		warn_errno("criu-restore: unlink the pid file");
 	return (pid_t)pid;
 }
 
@@ -71,6 +71,7 @@ static void __attribute__((noreturn)) await_criu(pid_t criu, const char *pidfile
 		fail(EIO, rec);
 	}
 	pid_t init = read_pidfile(pidfile);
+	monitor_child(init); // from now on a failure kills it, signals go to it
 	if (sibling) {
 		siginfo_t si = {0};
 		// Ours to reap: one that is not our child is a CRIU that did not restore it as asked.
@@ -78,7 +79,6 @@ static void __attribute__((noreturn)) await_criu(pid_t criu, const char *pidfile
 	} else {
 		TRY((pidfd = (int)syscall(SYS_pidfd_open, init, 0)), "criu-restore: pidfd_open %d (the restored process)", (int)init);
 	}
-	monitor_child(init); // from now on a failure kills it, signals go to it
 	monitor_follow(pidfd);
 }
 
