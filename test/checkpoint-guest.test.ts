@@ -129,6 +129,19 @@ function suite(): void {
     assert.equal(get('DEL1_RC'), '0');
     assert.equal(get('LEFT'), 'list: cgroups: states: procs:', 'nothing left: no container, cgroup, state dir or process');
   });
+
+  test('restore --pid-file -d (supervised): the pid file names the init, reparented as runc\'s is, which runa follows; without -d restore waits and deletes', () => {
+    assert.equal(get('SUP_CKPT_RC'), '0', get('SUP_CKPT_ERR'));
+    assert.equal(get('SUP_RC'), '0', get('SUP_ERR'));
+    assert.equal(get('SUP_STATE'), 'running');
+    assert.equal(get('SUP_PIDFILE'), 'same');
+    assert.equal(get('SUP_PARENT'), '1', 'CRIU\'s child, reparented on CRIU\'s exit (the guest\'s init: no subreaper above)');
+    assert.equal(get('SUP_KILLED'), 'stopped', 'the monitor saw its exit through the pidfd');
+    assert.equal(get('SUP_DEL_RC'), '0');
+    assert.equal(get('FG_STATE'), 'running');
+    assert.equal(get('FG_RC'), '137', `the container's status (SIGKILL) ${get('FG_ERR')}`);
+    assert.equal(get('FG_GONE'), 'yes', 'and it was deleted');
+  });
 }
 
 /** The guest's script: KEY=value lines. */
@@ -185,6 +198,26 @@ waitfor c2 stopped; echo "KILLED_STATE=$(status c2)"
 wait $WP; echo "WAIT_OUT=$(cat $D/wait)"
 $R delete c2; echo "DEL2_RC=$?"
 $R delete c1; echo "DEL1_RC=$?"
+
+# Supervised (--pid-file, -d): CRIU's child, reparented on its exit (to the guest's init: no subreaper here), followed by pidfd.
+# From a container created supervised too: a self-supervised init dies with its parent (PR_SET_PDEATHSIG, which CRIU restores).
+( $R run -d --pid-file $D/pid6 -b $D/count c6 2>&1 ) | cat > $D/out6 &
+waitfor c6 running
+$R checkpoint --image-path $D/img6 c6 2>$D/err6; echo "SUP_CKPT_RC=$?"; echo "SUP_CKPT_ERR=$(cat $D/err6)"
+$R delete c6
+$R restore -d --pid-file $D/pid4 --image-path $D/img6 -b $D/count c4 </dev/null >/dev/null 2>$D/err4; echo "SUP_RC=$?"; echo "SUP_ERR=$(cat $D/err4)"
+echo "SUP_STATE=$(status c4)"
+P4=$(pidof_c c4); [ -n "$P4" ] && [ "$(cat $D/pid4)" = "$P4" ] && echo SUP_PIDFILE=same
+echo "SUP_PARENT=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$P4/status)"
+$R kill c4 KILL; waitfor c4 stopped; echo "SUP_KILLED=$(status c4)"
+$R delete c4; echo "SUP_DEL_RC=$?"
+# In the foreground: restore waits for the container, deletes it and exits with its status, as run.
+( $R restore --image-path $D/img -b $D/count c5 </dev/null >/dev/null 2>$D/err5; echo "FG_RC=$?" > $D/rc5 ) &
+waitfor c5 running; echo "FG_STATE=$(status c5)"
+$R kill c5 KILL
+for i in $(seq 60); do [ -s $D/rc5 ] && break; sleep 1; done
+cat $D/rc5; echo "FG_ERR=$(cat $D/err5)"
+$R state c5 >/dev/null 2>&1 || echo FG_GONE=yes
 sleep 1
 echo "LEFT=list:$($R list -q) cgroups:$(ls /sys/fs/cgroup/runa 2>/dev/null | grep -v '^cgroup\\.\\|\\.' | tr '\\n' ' ') states:$(ls ${ROOT} 2>/dev/null | grep -v '^daemon\\|^runa\\.sock' | tr '\\n' ' ') procs:$(ps -eo args | grep -c '[s]h -c exec </dev/null' | sed 's/^0$//')"
 `;
