@@ -9,6 +9,8 @@
 #include "monitor.h"
 #include "restore.h"
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -39,6 +41,35 @@ static pid_t read_pidfile(const char *path)
 	if (end == buf || (*end && *end != '\n') || pid <= 0)
 		die_err(EPROTO, "criu-restore: the pid file \"%s\" holds no pid (\"%.16s\")", path, buf);
 	return (pid_t)pid;
+}
+
+// The process has exited, or a SIGKILL is pending for it (the parent-death signal CRIU's exit
+// sent it, before the monitor's waitpid returned): it dies without running again.
+static int gone(pid_t pid, int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	char path[64], buf[4096], *line;
+	ssize_t n;
+	int fd;
+
+	if (poll(&p, 1, 0) == 1)
+		return 1;
+	fmt(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT;
+	while ((n = read(fd, buf, sizeof buf - 1)) < 0 && errno == EINTR)
+		;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (line = buf; line; line = (line = strchr(line, '\n')) ? line + 1 : NULL) {
+		if (strncmp(line, "SigPnd:", 7) && strncmp(line, "ShdPnd:", 7))
+			continue;
+		if (strtoull(line + 7, NULL, 16) & (1ULL << (SIGKILL - 1)))
+			return 1;
+	}
+	return 0;
 }
 
 static void __attribute__((noreturn)) await_criu(pid_t criu, const char *pidfile, int sibling)
@@ -78,6 +109,10 @@ static void __attribute__((noreturn)) await_criu(pid_t criu, const char *pidfile
 		TRY(waitid(P_PID, (id_t)init, &si, WEXITED | WNOHANG | WNOWAIT), "criu-restore: the restored process %d is not the monitor's child", (int)init);
 	} else {
 		TRY((pidfd = (int)syscall(SYS_pidfd_open, init, 0)), "criu-restore: pidfd_open %d (the restored process)", (int)init);
+		// Gone, or going, as CRIU left: the parent-death signal CRIU restored (an init that was
+		// its monitor's child dies with its parent), not a program that ended on its own.
+		if (gone(init, pidfd))
+			die_err(ESRCH, "criu-restore: the restored process %d died as CRIU exited (a parent-death signal? restore an image the way its container was created: with --pid-file or without)", (int)init);
 	}
 	monitor_follow(pidfd);
 }

@@ -70,3 +70,9 @@ test('criu-restore without sibling: the restored process, reparented, is followe
   assert.deepEqual(await run.exited, { code: 0, signal: null });
   assert.equal(running(pid), false);
 });
+
+test('criu-restore without sibling: a process gone as CRIU exits (its restored parent-death signal) fails the restore, in words that say so', async () => {
+  const dir = await tempDir('state');
+  const sync = await setupError(plan(dir, `sh -c 'exit 0' & echo $! > ${dir}/restore.pid; wait`, false), dir);
+  assert.match(sync, /^error\t3\tcriu-restore: (pidfd_open \d+ \(the restored process\)|the restored process \d+ died as CRIU exited \(a parent-death signal\? restore an image the way its container was created: with --pid-file or without\)): No such process\n$/);
+});
