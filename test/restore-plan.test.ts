@@ -59,6 +59,12 @@ test('the monitor forks CRIU, which joins the cgroup, binds the root in a mount 
     '--ext-mount-map', '/data:/srv/data', '--ext-mount-map', '/etc/hosts:/etc/hosts', '--inherit-fd', 'fd[1]:pipe:[123]']);
 });
 
+test('linux.intelRdt: CRIU joins the class of service, and so do the tasks it restores', () => {
+  const plan = buildRestorePlan(input(undefined, { rdtDir: '/sys/fs/resctrl/r1' }), host);
+  const at = plan.findIndex((p) => p.op === 'write' && p.path === '/sys/fs/resctrl/r1/tasks');
+  assert.ok(at > 1 && at < plan.findIndex((p) => p.op === 'exec'), JSON.stringify(plan.slice(0, 6)));
+});
+
 test('supervised (--pid-file, detached): the restored init is CRIU\'s child, reparented to the caller\'s subreaper; the monitor follows it by pidfd', () => {
   const plan = buildRestorePlan(input(undefined, { supervised: true }), host);
   assert.deepEqual(plan[1], { op: 'criu-restore', pidFile: `${stateDir}/restore.pid`, sibling: false });
@@ -79,6 +85,7 @@ test('what a restore through CRIU\'s command line refuses, in words that say why
   refuses((s) => { s.linux!.namespaces = [{ type: 'network', path: '/run/netns/x' }]; }, /restore: joining the existing network namespace \/run\/netns\/x is not supported by runa/);
   refuses((s) => { s.linux!.namespaces = [{ type: 'cgroup', path: '/proc/1/ns/cgroup' }]; }, /Do not know how to handle namespace NEWCGROUP/);
   refuses(() => undefined, /restore: runa restores as root only/, true);
+  refuses((s) => { s.linux!.netDevices = { eth9: { name: 'eth0' } }; }, /restore: linux\.netDevices cannot be moved into a restored container/);
   const plan = buildRestorePlan(input((s) => { s.linux!.namespaces = [...s.linux!.namespaces!.filter((n) => n.type !== 'ipc'), { type: 'ipc', path: '/proc/1/ns/ipc' }]; }), host);
   assert.ok(args(plan).join(' ').includes('--join-ns ipc:/proc/1/ns/ipc'));
 });

@@ -11,7 +11,7 @@ import type { Spec } from '../spec.js';
 import { inRoot, mkdirs, type PlanInput } from './common.js';
 import { isBindMount } from './mount-options.js';
 import { isFileBind } from './mounts.js';
-import { joinCgroup } from './process.js';
+import { joinCgroup, joinRdt } from './process.js';
 import type { HostFacts } from '../host-facts.js';
 
 /** Where the rootfs is bound for CRIU (a mount point whose parent is not overmounted, as CRIU requires; runc's `criu-root`). */
@@ -34,6 +34,8 @@ export function refuseForRestore(spec: Spec, unprivileged: boolean): void {
   for (const kind of ['prestart', 'createRuntime'] as const) {
     if ((spec.hooks as Record<string, unknown[] | undefined> | undefined)?.[kind]?.length) throw no(`the config's ${kind} hooks cannot run: runa runs CRIU's command line, which has no place for them`);
   }
+  // runc doesn't manage network devices: CRIU makes the network namespace empty, and nothing moves them in.
+  if (Object.keys(spec.linux?.netDevices ?? {}).length) throw no('linux.netDevices cannot be moved into a restored container (CRIU makes its network namespace empty)');
   for (const ns of spec.linux?.namespaces ?? []) {
     if (!ns.path) continue;
     // runc's words for the cgroup namespace; net and pid need CRIU's RPC inherit-fd of an external namespace, which checkpoint would have had to mark.
@@ -107,7 +109,9 @@ export function buildRestorePlan(input: PlanInput, host: HostFacts): PlanOp[] {
   const plan: PlanOp[] = [
     { op: 'statedir', path: stateDir },
     { op: 'criu-restore', pidFile: criuPidFile(stateDir), sibling: !input.supervised },
+    // CRIU's restored tasks are its children: they inherit its cgroups and its resctrl group (linux.intelRdt).
     ...joinCgroup([...(input.cgroupDirs?.monitor ?? []), ...(input.cgroupDirs?.child ?? [])]),
+    ...joinRdt(input.rdtDir),
     { op: 'unshare', namespaces: ['mnt'] },
     { op: 'mount', source: '', target: '/', fstype: '', flags: MS.REC | MS.SLAVE, data: '' },
     { op: 'mount', source: input.rootfs, target: root, fstype: '', flags: MS.BIND | MS.REC, data: '' },
