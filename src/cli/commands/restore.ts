@@ -35,8 +35,11 @@ create makes them, CRIU restores the checkpointed process tree into them with th
 and each bind mount of the config bound again from its source, and the container is running. The
 stdio of the checkpointed init that were pipes are the caller's. Without --detach, runa waits for
 the container, deletes it and exits with its status, as run does. Where CRIU cannot run on this host,
-its own check says why and nothing is made. Not restored: a container with a terminal, or whose
-config has prestart or createRuntime hooks (runc runs those from CRIU's RPC mode).`,
+its own check says why and nothing is made. With --pid-file and -d the restored init is reparented
+to the caller's subreaper when CRIU exits (as runc's is when runc exits): restore an image the way its
+container was created, as an init created without --pid-file dies with its parent. Not restored: a
+container with a terminal, or whose config has prestart or createRuntime hooks (runc runs those from
+CRIU's RPC mode) or linux.netDevices.`,
   flags: {
     'image-path': { kind: 'string', usage: 'path to criu image files for restoring', default: './checkpoint' },
     'work-path': { kind: 'string', usage: 'path for saving work files and logs', default: 'the image path' },
@@ -50,7 +53,7 @@ config has prestart or createRuntime hooks (runc runs those from CRIU's RPC mode
     'file-locks': { kind: 'bool', usage: 'handle file locks, for safety' },
     'manage-cgroups-mode': { kind: 'string', usage: 'cgroups mode: soft|full|strict|ignore (default: soft)' },
     // The restored init is the monitor's child (CRIU's --restore-sibling): no subreaper is needed.
-    'no-subreaper': { kind: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes (runa never uses one: the restored init is its monitor\'s child)' },
+    'no-subreaper': { kind: 'bool', usage: 'disable the use of the subreaper used to reap reparented processes (runa never uses one: the restored init is its monitor\'s child, or with --pid-file -d the caller\'s subreaper\'s)' },
     'no-pivot': { kind: 'bool', usage: 'do not use pivot root to jail process inside rootfs (checked against the config as runc does; CRIU sets the root up itself)' },
     'empty-ns': { kind: 'strings', usage: 'create a namespace, but don\'t restore its properties (network only, which is always so)' },
     'auto-dedup': { kind: 'bool', usage: 'enable auto deduplication of memory images' },
