@@ -194,10 +194,11 @@ static void on_client(struct client *c)
 	}
 }
 
-void clients_init(int gate, pid_t pid)
+void clients_init(int gate, pid_t pid, int running)
 {
 	gate_fd = gate;
 	child = pid;
+	started = running;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		clients[i].fd = -1;
 }

@@ -8,8 +8,8 @@
 #define SOCK_NAME "monitor.sock" // in the state dir
 
 // No client yet; `gate` is the write end of the gate pipe (monitor.start opens it), `child` the
-// process requests act on.
-void clients_init(int gate, pid_t child);
+// process requests act on; `running` 1 when it runs already (restored: no gate, no start).
+void clients_init(int gate, pid_t child, int running);
 // A connection on the listening socket: a new client, greeted with monitor.hello.
 void clients_accept(int listen_fd);
 // One pollfd a client (fd -1: a free slot), and serve those that are readable.

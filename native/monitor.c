@@ -229,13 +229,12 @@ static void await_setup(void)
 	close_fd(&setup_sock[0]);
 }
 
-void monitor_run(int gate, int pidfd)
+// Tell the spawner `created`, then serve the clients and forward signals until the child exits.
+static void __attribute__((noreturn)) serve(int gate, int running)
 {
 	char rec[64];
 	struct pollfd pfd[5 + MAX_CLIENTS];
 
-	child_pidfd = pidfd;
-	await_setup();
 	// Fault injection for the crash tests (test/crash.test.ts): dies as a crash would, with the
 	// container set up and its caller not yet told. Nothing happens without the variable.
 	const char *kp = getenv("RUNA_NSINIT_KILL_POINT");
@@ -249,8 +248,8 @@ void monitor_run(int gate, int pidfd)
 		close(fd);
 	}
 
-	clients_init(gate, child);
-	if (start_at_once)
+	clients_init(gate, child, running);
+	if (start_at_once && !running)
 		clients_start_now();
 	for (;;) {
 		int st;
@@ -283,6 +282,19 @@ void monitor_run(int gate, int pidfd)
 		if (pfd[4 + MAX_CLIENTS].revents)
 			finish_sibling();
 	}
+}
+
+void monitor_run(int gate, int pidfd)
+{
+	child_pidfd = pidfd;
+	await_setup();
+	serve(gate, 0);
+}
+
+void monitor_follow(int pidfd)
+{
+	child_pidfd = pidfd;
+	serve(-1, 1);
 }
 
 void op_statedir(char **a)

@@ -18,6 +18,9 @@ void monitor_child(pid_t pid);
 // The monitor's life after fork: await the child's setup, tell the spawner, then serve until the
 // child exits. gate: the write end of the gate pipe; pidfd: the sibling child's pidfd, or -1.
 void __attribute__((noreturn)) monitor_run(int gate, int pidfd);
+// The monitor's life once `criu restore` restored the child (monitor_child): tell the spawner,
+// then serve as for a started child. pidfd: as for monitor_run.
+void __attribute__((noreturn)) monitor_follow(int pidfd);
 // In the child: let go of the monitor's fds (listening socket, signalfd, state dir, fd 3).
 void monitor_leave(void);
 // `--start` (run): open the gate as soon as `created` is written, without waiting for a

@@ -16,6 +16,7 @@
 #include "ns.h"
 #include "plan.h"
 #include "process.h"
+#include "restore.h"
 #include "seccomp.h"
 #include "strace.h"
 #include "userns.h"

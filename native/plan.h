@@ -78,7 +78,8 @@
 	X(idmap_userns, "idmap-userns", "ss")        \
 	X(hold_idmap, "hold-idmap", "nnn")          \
 	X(strace, "strace", "swnn")                 \
-	X(strace_call, "strace-call", "nws")
+	X(strace_call, "strace-call", "nws")                 \
+	X(criu_restore, "criu-restore", "sn")
 
 #define PLAN_ENUM_(id, name, args) PLAN_##id,
 enum plan_op { PLAN_OPS(PLAN_ENUM_) PLAN_NOPS };

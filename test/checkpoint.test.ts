@@ -1,5 +1,6 @@
 // checkpoint/restore through CRIU with runc's flags. On this project's kernel CRIU cannot start
 // (`criu check` fails on the vDSO): runa must fail with CRIU's own reason and change nothing.
+// Where CRIU runs (the qemu guest), test/checkpoint-guest.test.ts checkpoints and restores for real.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -83,4 +84,21 @@ test('restore --no-pivot: parsed; with a [r]private root propagation refused in 
   assert.doesNotMatch(p.stderr, /flag provided but not defined|pivot/, p.stderr);
   assert.match(p.stderr, /^restore: /);
   assert.equal((await sb.run(['state', 'np2'])).code, 1, 'nothing was created');
+});
+
+test('restore: runc\'s checks of its flags come before CRIU and make nothing', async () => {
+  const bundle = await sb.bundle(['true']);
+  const images = path.join(sb.dir, 'none');
+  const mode = await sb.run(['restore', '--manage-cgroups-mode', 'sometimes', '-b', bundle, '--image-path', images, 'f1']);
+  assert.equal(mode.code, 1);
+  assert.match(mode.stderr, /invalid manage-cgroups-mode value/);
+  const ns = await sb.run(['restore', '--empty-ns', 'pid', '-b', bundle, '--image-path', images, 'f1']);
+  assert.equal(ns.code, 1);
+  assert.match(ns.stderr, /namespace "pid" is not supported/);
+  assert.equal((await sb.run(['state', 'f1'])).code, 1, 'nothing was created');
+  assert.equal(fs.existsSync(images), false, 'no image dir made');
+  // --empty-ns network is runc's one namespace (always made empty): taken, and CRIU answers as it always does here.
+  const net = await sb.run(['restore', '--empty-ns', 'network', '-b', bundle, '--image-path', images, 'f1']);
+  assert.equal(net.code, 1);
+  assert.doesNotMatch(net.stderr, /not supported/);
 });

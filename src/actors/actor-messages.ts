@@ -3,7 +3,7 @@
 // sends from `daemon:router`) and each reply (`ActorReplies`), with their types inferred. The
 // actors' bus (src/actors/actor-bus.ts) checks requests and replies against them.
 import { z } from 'zod';
-import { ContainerOp, CreateRequest, FileRequest, MonitorMessage, OciState, StatsEvent } from '../bus/messages.js';
+import { ContainerOp, CreateRequest, FileRequest, MonitorMessage, OciState, RestoreOptions, StatsEvent } from '../bus/messages.js';
 import { Spec } from '../oci/spec.js';
 import type { PlanInput } from '../oci/plan.js';
 
@@ -50,6 +50,7 @@ export const GoferPrepareInput = z.object({
   pidfdSocket: z.string().optional(),
   rdtDir: z.string().optional(),
   netRaw: z.boolean().optional(),
+  restore: RestoreOptions.optional(),
 });
 export type GoferPrepareInput = z.infer<typeof GoferPrepareInput>;
 // The schema is PlanInput's, field for field: buildPlan takes what it checks.

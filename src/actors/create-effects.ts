@@ -16,7 +16,7 @@ import type { History } from './history.js';
 import { userLog } from './user-log.js';
 import { sandboxAddress } from './sandbox-actor.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
-import { applyNetworkType, sessionKeyring } from '../oci/plan.js';
+import { applyNetworkType, refuseForRestore, restoredSpec, sessionKeyring } from '../oci/plan.js';
 import { prepareRdt, removeRdt, type RdtGroup } from '../cgroups/resctrl.js';
 import type { CreateRequest } from '../bus/messages.js';
 import type { CreateReply } from './actor-messages.js';
@@ -120,6 +120,10 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
       } else if (r.sandboxes.has(id)) {
         throw new RunaError('already_exists', `sandbox "${id}" still has containers (${r.sandboxes.get(id)!.members.join(', ')}): delete them first`);
       } else spec = applyNetworkType(spec, req.network); // --network: the sandbox's, which its members join
+      if (req.restore) {
+        refuseForRestore(spec, Boolean(req.rootless) || rootlessEuid());
+        spec = restoredSpec(spec, fs.existsSync('/proc/self/ns/time'));
+      }
       console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
     },
     makeCgroups: async () => {
@@ -145,7 +149,7 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
         type: 'gofer.prepare', from, to,
         input: {
           spec, overlay: req.overlay ?? false, hostCgroups: hostCgroups().mounts, console, consoleSocket: req.consoleSocket, cgroupDirs: used ? cgroupDirs(used) : undefined,
-          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, rdtDir: rdt?.dir, netRaw: req.netRaw, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
+          seccomp, supervised: req.supervised, keyring: req.noNewKeyring ? null : sessionKeyring(id), pidfdSocket: req.pidfdSocket, rdtDir: rdt?.dir, netRaw: req.netRaw, restore: req.restore, ...(rootlessEuid() ? { unprivileged: unprivileged() } : runningInUserNs() ? { inUserNs: true } : {}),
         },
       });
     },

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createActor, fromPromise, waitFor, type Actor, type ActorSystem } from 'xstate';
 import { goferBusy, goferMachine, goferStatus, type GoferEvent } from '../machines/gofer.js';
 import { invalidState } from '../machines/refusal.js';
-import { buildPlan, readHostFacts } from '../oci/plan.js';
+import { buildPlan, buildRestorePlan, criuRoot, readHostFacts } from '../oci/plan.js';
 import { stringifySpec } from '../oci/spec.js';
 import { encodePlan } from '../nsinit/plan.js';
 import { planFile } from '../paths.js';
@@ -176,7 +176,10 @@ export class GoferActor {
     checkSpecialDirs(rootfs, input.spec);
     const planInput = { ...input, stateDir: this.stateDir, rootfs, resolve: (p: string) => secureJoin(rootfs, p) };
     // The host is read here, once; the planner is pure.
-    const plan = buildPlan(planInput, readHostFacts(planInput));
+    const host = readHostFacts(planInput);
+    // runa restore: CRIU restores the process; the root is bound for it at criu-root (in its own mount namespace).
+    const plan = input.restore ? buildRestorePlan(planInput, host) : buildPlan(planInput, host);
+    if (input.restore) fs.mkdirSync(criuRoot(this.stateDir), { mode: 0o755 });
     if (input.overlay) fs.mkdirSync(path.join(this.stateDir, 'overlay'), { mode: 0o700 });
     fs.writeFileSync(planFile(this.stateDir), encodePlan(plan), { mode: 0o600 });
     fs.writeFileSync(path.join(this.stateDir, 'config.json'), stringifySpec(input.spec), { mode: 0o600 });

@@ -54,6 +54,27 @@ export const CheckpointOptions = z.object({
 });
 export type CheckpointOptions = z.infer<typeof CheckpointOptions>;
 
+/** `runa restore`'s options for CRIU, resolved by the CLI (src/oci/plan/restore.ts turns them into its arguments). */
+export const RestoreOptions = z.object({
+  /** criu's absolute path, as the caller's PATH finds it */
+  criu: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),
+  /** the caller's PATH, where CRIU finds its helpers (iptables-restore, ip) */
+  path: z.string(),
+  imagePath: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),
+  /** CRIU's work dir and its restore.log: the image path unless --work-path */
+  workPath: z.string().min(1).refine((p) => p.startsWith('/'), 'must be absolute'),
+  tcpEstablished: z.boolean().optional(),
+  extUnixSk: z.boolean().optional(),
+  shellJob: z.boolean().optional(),
+  fileLocks: z.boolean().optional(),
+  autoDedup: z.boolean().optional(),
+  lazyPages: z.boolean().optional(),
+  manageCgroupsMode: z.enum(['soft', 'full', 'strict', 'ignore'], 'invalid manage-cgroups-mode value').optional(),
+  /** the checkpointed init's stdio that were pipes (the image's descriptors.json): CRIU gives it the caller's fd instead */
+  inheritFds: z.array(z.object({ fd: z.number().int().min(0).max(2), key: z.string().min(1) })).optional(),
+});
+export type RestoreOptions = z.infer<typeof RestoreOptions>;
+
 // ---- requests a client (CLI, test, tool) sends to the daemon ----
 /**
  * The operations on one container, defined once: a client sends each with the container's `id`
@@ -125,6 +146,8 @@ export const CreateRequest = z.object({
   network: z.enum(['sandbox', 'host', 'none']).optional(),
   /** runsc's global --net-raw, when given: false drops CAP_NET_RAW from the init */
   netRaw: z.boolean().optional(),
+  /** runa restore: the container is born running, restored by CRIU from a checkpoint */
+  restore: RestoreOptions.optional(),
 });
 export type CreateRequest = z.infer<typeof CreateRequest>;
 

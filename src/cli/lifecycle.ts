@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Context } from './context.js';
 import type { NsinitProcess } from './host.js';
 import { RunaError } from '../errors.js';
+import type { RestoreOptions } from '../bus/messages.js';
 
 export interface CreateOptions {
   id: string;
@@ -29,6 +30,8 @@ export interface CreateOptions {
   userLog?: string;
   /** the global --network is not the container's (do: its spec has the network it asked for) */
   ownNetwork?: boolean;
+  /** runa restore: CRIU restores the process from a checkpoint (the container is born running) */
+  restore?: RestoreOptions;
 }
 
 export interface Created { nsinit: NsinitProcess; monitorPid: number; initPid: number }
@@ -83,6 +86,7 @@ export async function createContainer(ctx: Context, opts: CreateOptions): Promis
     ...(opts.start ? { start: true } : {}),
     ...(ctx.globals.network !== undefined && !opts.ownNetwork ? { network: ctx.globals.network } : {}),
     ...(ctx.globals.netRaw !== undefined ? { netRaw: ctx.globals.netRaw } : {}),
+    ...(opts.restore ? { restore: opts.restore } : {}),
   });
   ctx.log('debug', `create ${opts.id}: the daemon validated the bundle and wrote the plan`);
   for (const w of warnings ?? []) ctx.log('debug', w);

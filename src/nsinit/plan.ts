@@ -135,6 +135,13 @@ export type PlanOp =
   | { op: 'strace'; log: string; format: 'text' | 'json'; size: number; all: boolean }
   /** One syscall to trace: its number, name and its arguments' kinds (`fd,s,of,om`, then `=x` for a hex result). */
   | { op: 'strace-call'; nr: number; name: string; kinds: string }
+  /**
+   * Monitor (runa restore): fork; the child runs the next ops up to `exec` (of `criu restore
+   * --restore-detached --pidfile PIDFILE`). The monitor waits for CRIU, reads the restored
+   * init's pid from PIDFILE and follows it: sibling (--restore-sibling), its own child; else by
+   * pidfd, once CRIU's exit reparented it to the caller's subreaper.
+   */
+  | { op: 'criu-restore'; pidFile: string; sibling: boolean }
   | { op: 'exec' };
 
 /** What nsinit accepts as a hookpoint name. */
@@ -165,6 +172,7 @@ function tokens(p: PlanOp): string[] {
     case 'hold-idmap': return [String(p.index), String(p.userns), p.recursive ? '1' : '0'];
     case 'strace': return [p.log, p.format, String(p.size), p.all ? '1' : '0'];
     case 'strace-call': return [String(p.nr), p.name, p.kinds];
+    case 'criu-restore': return [p.pidFile, p.sibling ? '1' : '0'];
     case 'pdeathsig': return [String(p.signal)];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];

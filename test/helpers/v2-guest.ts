@@ -104,6 +104,26 @@ function moduleOrder(rel: string): string[] {
   return order;
 }
 
+/**
+ * Shell lines that load more of the guest kernel's modules (dependencies first), for a script
+ * that needs them (CRIU's: the socket diag modules, tun, veth, nf_tables, conntrack's netlink).
+ */
+export function moduleLoadScript(names: string[]): string {
+  const rel = release();
+  if (!rel) throw new Error(guestMissing() ?? 'no guest kernel');
+  const index = moduleIndex(rel);
+  const order: string[] = [];
+  const visit = (name: string): void => {
+    const file = index.get(name);
+    if (!file) throw new Error(`module ${name} is not in ${kernelDir}`);
+    if (order.includes(file)) return;
+    for (const d of moduleDepends(file)) visit(d);
+    order.push(file);
+  };
+  for (const n of names) visit(n);
+  return order.map((f) => `${BUSYBOX} insmod ${f} || echo "insmod ${path.basename(f)} failed" >&2\n`).join('');
+}
+
 /** Why the guest cannot run here (one line: what to install or run), or null. */
 export function guestMissing(): string | null {
   if (process.arch !== 'x64') return `the v2 guest is x86_64 only (this is ${process.arch})`;

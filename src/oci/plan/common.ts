@@ -8,6 +8,7 @@ import type { Spec } from '../spec.js';
 import type { HostCgroupMount } from '../../cgroups/host.js';
 import type { SeccompLoad } from '../../seccomp/index.js';
 import type { Unprivileged } from '../../rootless.js';
+import type { RestoreOptions } from '../../bus/messages.js';
 
 export type ProcessSpec = Spec['process'];
 export type Personality = NonNullable<NonNullable<Spec['linux']>['personality']>;
@@ -61,6 +62,8 @@ export interface PlanInput {
   rdtDir?: string;
   /** runsc's --net-raw: false drops CAP_NET_RAW from the init's capabilities (absent or true: the config's, as runc) */
   netRaw?: boolean;
+  /** runa restore: the plan runs `criu restore` instead of setting a process up (src/oci/plan/restore.ts) */
+  restore?: RestoreOptions;
 }
 
 /** runsc's --overlay2 mount specifier: the root alone, or every writable bind mount too. */

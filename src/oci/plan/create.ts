@@ -172,6 +172,9 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   if (input.console === 'socket') plan.push({ op: 'console' });
   if (input.console === 'proxy') plan.push({ op: 'console-proxy' });
   if (input.console) plan.push(...winsizeOps(spec.process));
+  // runc's init always leads a session of its own (nsexec's stage 2; a console makes one
+  // anyway): CRIU dumps only a tree whose session leader is inside it (else --shell-job).
+  else plan.push({ op: 'setsid' });
   plan.push({ op: 'gate-signals', mask: GATE_SIGNALS });
   // --net-raw=false (runsc): CAP_NET_RAW leaves the init's sets (exec'd processes keep the config's).
   const dropNetRaw = input.netRaw === false;

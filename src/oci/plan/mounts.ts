@@ -102,7 +102,7 @@ export function rootfsOps(input: PlanInput, c: RootfsContext): PlanOp[] {
 }
 
 /** A bind mount whose source is anything but a directory (a file, a device, a socket). */
-function isFileBind(host: HostFacts, m: Mount): boolean {
+export function isFileBind(host: HostFacts, m: Mount): boolean {
   if (!isBindMount(m) || !m.source) return false;
   const st = known(host.stats, m.source, 'stat');
   return st !== null && st.kind !== 'dir';
