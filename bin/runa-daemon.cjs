@@ -10,7 +10,11 @@
 // - dist/bundle/daemon.cjs.cache: made at build time (RUNA_WRITE_CODE_CACHE=1, by
 //   scripts/bundle.mjs) from loading every module.
 const fs = require('node:fs');
-require('node:v8').setFlagsFromString(process.env.RUNA_DAEMON_V8_FLAGS ?? '--no-opt --always-sparkplug');
+// RUNA_DAEMON_V8_FLAGS: V8 flags for the daemon, for measurement (BENCHMARKS.md, 2026-12-07: the
+// baseline tiers alone, `--no-opt --always-sparkplug`, cost a third of its throughput under 8
+// clients for a fifth less CPU per warm run, so the default is V8's own). A code cache made
+// under other flags is rejected, which costs only the compile.
+if (process.env.RUNA_DAEMON_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.RUNA_DAEMON_V8_FLAGS);
 const path = require('node:path');
 const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
