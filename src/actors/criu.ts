@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { RunaError } from '../errors.js';
+import { criuSharedFlags } from '../oci/criu-flags.js';
 import type { CheckpointOptions } from '../bus/messages.js';
 
 const LOG = 'dump.log';
@@ -64,12 +65,7 @@ export async function criuDump(pid: number, rootfs: string, bindMounts: string[]
   if (o.leaveRunning || o.preDump) args.push('--leave-running');
   if (o.preDump) args.push('--track-mem');
   if (o.parentPath) args.push('--prev-images-dir', o.parentPath, '--track-mem');
-  if (o.tcpEstablished) args.push('--tcp-established');
-  if (o.extUnixSk) args.push('--ext-unix-sk');
-  if (o.shellJob) args.push('--shell-job');
-  if (o.fileLocks) args.push('--file-locks');
-  if (o.autoDedup) args.push('--auto-dedup');
-  if (o.lazyPages) args.push('--lazy-pages');
+  args.push(...criuSharedFlags(o));
   args.push('--empty-ns', 'net');
   // Bind mounts are external to the container's mount tree: CRIU needs to be told so (runc does the same).
   for (const dest of bindMounts) args.push('--external', `mnt[${dest}]:${dest}`);

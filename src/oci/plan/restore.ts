@@ -4,6 +4,7 @@
 // restored. Pure: the caller's facts come in RestoreOptions, the cgroup mounts in PlanInput.
 import path from 'node:path';
 import { RunaError } from '../../errors.js';
+import { criuSharedFlags } from '../criu-flags.js';
 import { MS, type PlanOp } from '../../nsinit/plan.js';
 import type { HostCgroupMount } from '../../cgroups/host.js';
 import type { RestoreOptions } from '../../bus/messages.js';
@@ -78,12 +79,7 @@ export function criuRestoreArgs(o: RestoreOptions, input: Pick<PlanInput, 'spec'
   if (roots.has(null)) throw new RunaError('invalid_state', `restore: the container's cgroup ${dirs.join(', ')} lies in no cgroup mount this host shows`);
   if (roots.size > 1) throw new RunaError('unsupported', `restore: the container's cgroup has different paths in different hierarchies (${[...roots].join(', ')})`);
   for (const root of roots) args.push('--cgroup-root', root!);
-  if (o.tcpEstablished) args.push('--tcp-established');
-  if (o.extUnixSk) args.push('--ext-unix-sk');
-  if (o.shellJob) args.push('--shell-job');
-  if (o.fileLocks) args.push('--file-locks');
-  if (o.autoDedup) args.push('--auto-dedup');
-  if (o.lazyPages) args.push('--lazy-pages');
+  args.push(...criuSharedFlags(o));
   // Bind mounts were external at checkpoint (mnt[DEST]:DEST): each is bound again from its source.
   for (const m of input.spec.mounts ?? []) {
     if (isBindMount(m)) args.push('--ext-mount-map', `${path.posix.resolve('/', m.destination)}:${m.source}`);
