@@ -16,6 +16,7 @@
 #include "json.h"
 #include "steps.h"
 #include "ws.h"
+#include "global-flags.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -90,13 +91,10 @@ static int root_of(int argc, char **argv, char *root, size_t size, const char **
 		const char *name = a + (a[1] == '-' ? 2 : 1);
 		const char *eq = strchr(name, '=');
 		size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-		int takes = (nlen == 4 && !strncmp(name, "root", 4)) || (nlen == 3 && !strncmp(name, "log", 3)) ||
-			(nlen == 10 && !strncmp(name, "log-format", 10)) || (nlen == 8 && !strncmp(name, "rootless", 8)) ||
-			(nlen == 4 && !strncmp(name, "criu", 4)) || (nlen == 9 && !strncmp(name, "debug-log", 9)) ||
-			(nlen == 16 && !strncmp(name, "debug-log-format", 16)) || (nlen == 6 && !strncmp(name, "log-fd", 6)) ||
-			(nlen == 12 && !strncmp(name, "debug-log-fd", 12)) || (nlen == 7 && !strncmp(name, "network", 7)) ||
-			(nlen == 8 && !strncmp(name, "overlay2", 8)) || (nlen == 15 && !strncmp(name, "strace-syscalls", 15)) ||
-			(nlen == 15 && !strncmp(name, "strace-log-size", 15));
+		int takes = 0; /* a global flag with a value (GLOBAL_VALUE_FLAGS, generated from the TypeScript list) */
+		for (size_t k = 0; k < sizeof GLOBAL_VALUE_FLAGS / sizeof *GLOBAL_VALUE_FLAGS; k++)
+			if (strlen(GLOBAL_VALUE_FLAGS[k]) == nlen && !strncmp(name, GLOBAL_VALUE_FLAGS[k], nlen))
+				takes = 1;
 		const char *value = NULL;
 		if (takes) {
 			if (eq) value = eq + 1;
