@@ -254,20 +254,19 @@ export class ContainerActor implements EffectHost {
 
   /** nsinit reported `created`: attach to its monitor; `start` (run): the start follows, and its state write is the only one. */
   async onCreated(monitorPid: number, initPid: number, start: boolean): Promise<void> {
-    // nsinit started the program itself: the monitor's hello says running (or why it did not start).
-    if (start && this.startsAtOnce) {
-      await this.turn({ type: 'container.created', monitorPid, initPid });
-      const why = this.monitor.startError;
-      if (why !== undefined) throw new RunaError('start_failed', `starting container process: ${why}`);
-      if (this.status !== 'created') return; // running, or already stopped
-    }
-    this.persistHeld = start;
+    // nsinit starts the program itself (`--start`): the monitor's hello says running (or why it
+    // did not start), and the created turn is the one that writes the state.
+    const atOnce = start && this.startsAtOnce;
+    this.persistHeld = start && !atOnce;
     try {
       await this.turn({ type: 'container.created', monitorPid, initPid });
     } finally {
       this.persistHeld = false;
     }
-    if (!start) return;
+    const why = this.monitor.startError;
+    if (atOnce && why !== undefined) throw new RunaError('start_failed', `starting container process: ${why}`);
+    // Not to be started, or nsinit started it (running, or already stopped).
+    if (!start || (atOnce && this.status !== 'created')) return;
     try {
       await this.turn({ type: 'container.start' });
     } catch (e) {
