@@ -15,6 +15,8 @@ import { criuDump } from './criu.js';
 import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
 import { removeRdt } from '../cgroups/resctrl.js';
+import { startAttachGrace } from '../cgroups/attach-grace.js';
+import { hostCgroups } from '../cgroups/host.js';
 import { CANNOT_FREEZE, RUNC_DEFAULT_DEVICE_RULES, removeCgroup, type Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { rootlessEuid } from '../rootless.js';
 import { goferAddress } from './gofer-actor.js';
@@ -223,12 +225,13 @@ function signalAll(c: EffectHost, signal: number): void {
 function prepareExec(c: EffectHost, r: ExecRequest): { execId: string; plan: string } {
   const initPid = c.monitor.initPid;
   if (initPid === null) throw new RunaError('not_running', 'container not running');
+  const cg = c.cgroup();
+  if (cg) startAttachGrace(() => hostCgroups().layout); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
   const spec = c.spec();
   const proc = execProcess(spec.process, r.overrides);
   const execId = crypto.randomBytes(8).toString('hex');
   const dir = path.join(c.record.stateDir, 'exec', execId);
   const console = proc.terminal ? (r.consoleSocket ? 'socket' : 'proxy') : null;
-  const cg = c.cgroup();
   const plan = buildExecPlan({
     process: proc, execDir: dir, initPid, namespaces: (spec.linux?.namespaces ?? []).map((n) => n.type),
     console, consoleSocket: r.consoleSocket, cgroupDirs: cg ? execCgroupDirs(cg, r.cgroups ?? []) : undefined,

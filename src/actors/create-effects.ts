@@ -7,6 +7,7 @@ import type { CreateEffectKey, CreateStep, UndoInput } from '../machines/create.
 import type { ContainerRecord } from './container-record.js';
 import { cgroupDirs } from './container-cgroups.js';
 import { hostCgroups } from '../cgroups/host.js';
+import { startAttachGrace } from '../cgroups/attach-grace.js';
 import { GoferActor, goferAddress } from './gofer-actor.js';
 import { seccompLoad, type Spec } from '../oci/spec.js';
 import { alreadyExists, RunaError, validateId } from '../errors.js';
@@ -140,6 +141,8 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
         throw e;
       }
       ({ cgroup, ignored } = made);
+      // After this step's own cgroup writes, which the head start's lock would hold up.
+      startAttachGrace(() => hostCgroups().layout); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
       killPoint('create:cgroups');
     },
     plan: async () => {
