@@ -10,11 +10,12 @@
 // - dist/bundle/daemon.cjs.cache: made at build time (RUNA_WRITE_CODE_CACHE=1, by
 //   scripts/bundle.mjs) from loading every module.
 const fs = require('node:fs');
+const v8 = require('node:v8');
 // RUNA_DAEMON_V8_FLAGS: V8 flags for the daemon, for measurement (BENCHMARKS.md, 2026-12-07: the
 // baseline tiers alone, `--no-opt --always-sparkplug`, cost a third of its throughput under 8
 // clients for a fifth less CPU per warm run, so the default is V8's own). A code cache made
 // under other flags is rejected, which costs only the compile.
-if (process.env.RUNA_DAEMON_V8_FLAGS) require('node:v8').setFlagsFromString(process.env.RUNA_DAEMON_V8_FLAGS);
+if (process.env.RUNA_DAEMON_V8_FLAGS) v8.setFlagsFromString(process.env.RUNA_DAEMON_V8_FLAGS);
 const path = require('node:path');
 const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
@@ -56,12 +57,27 @@ if (process.env.RUNA_WRITE_CODE_CACHE === '1') {
   const saveCodeCache = fromRoot || !rootCache ? null : () => {
     // Once, when the daemon is first idle: what it compiled so far, for the next daemon.
     try {
-      fs.writeFileSync(`${rootCache}.tmp`, script.createCachedData(), { mode: 0o600 });
+      v8.setFlagsFromString('--no-always-sparkplug'); // the flags the next daemon compiles under (below)
+      try {
+        fs.writeFileSync(`${rootCache}.tmp`, script.createCachedData(), { mode: 0o600 });
+      } finally {
+        v8.setFlagsFromString('--always-sparkplug');
+      }
       fs.renameSync(`${rootCache}.tmp`, rootCache);
       for (const f of fs.readdirSync(root)) {
         if (/^daemon-.*\.cache$/.test(f) && path.join(root, f) !== rootCache) fs.rmSync(path.join(root, f), { force: true });
       }
     } catch { /* best effort: the next daemon compiles */ }
   };
-  run(script).main(argv, saveCodeCache);
+  const daemon = run(script);
+  // --always-sparkplug, once the modules are loaded: a function is compiled to V8's baseline
+  // machine code (Sparkplug, one quick pass over its bytecode) the first time it runs, instead of
+  // being interpreted until it has run often enough. The daemon serves its first commands from
+  // baseline code: its first 50 warm `run`s took about 2 ms less each (BENCHMARKS.md, 2026-12-07,
+  // third session), and TurboFan still optimizes what stays hot (throughput unchanged). Not
+  // before: the thousands of functions module loading runs once would all be compiled (20 ms
+  // more for a cold start). Code caches are made and read under V8's default flags (a cache
+  // carries a hash of the flags it was made under, and one made under others is rejected).
+  v8.setFlagsFromString('--always-sparkplug');
+  daemon.main(argv, saveCodeCache);
 }
