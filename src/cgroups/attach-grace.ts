@@ -63,7 +63,7 @@ export function startAttachGrace(layout: () => CgroupLayout): void {
   // an asynchronous open and the write would wait for the event loop, which the create holds.
   let fd: number;
   try {
-    fd = fs.openSync(file, 'w');
+    fd = fs.openSync(file, fs.constants.O_WRONLY);
   } catch {
     off = true;
     return;
