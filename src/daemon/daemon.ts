@@ -16,7 +16,7 @@ import { lockFile, lockHolderPath, socketPath } from '../paths.js';
 const SOCKET_CHECK_MS = 500;
 import { serveCli } from './front-end.js';
 import { saveCodeCache } from '../code-cache.js';
-import { recoverDoNetworks } from '../cli/do-net.js';
+import { recoverDoNetworks } from '../do-net-records.js';
 
 import type { DaemonOptions } from '../cli/context.js';
 
@@ -105,7 +105,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   await registry.adopt();
   // `runa do` networks whose daemon died under them (their containers went with its front ends).
-  await recoverDoNetworks(root, (id) => bus.request({ type: 'container.delete', id, force: true }));
+  await recoverDoNetworks(root, fs.readdirSync(root), (id) => bus.request({ type: 'container.delete', id, force: true }));
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
   server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
   killPoint('daemon:listening');
