@@ -131,9 +131,16 @@ export function loadContainer(root: string, id: string): { saved: PersistedConta
   return { saved, status, state: ociState(saved, status) };
 }
 
-export function listIds(root: string): string[] {
-  let names: string[];
-  try { names = fs.readdirSync(root); } catch { return []; }
+/** A directory's names, none if it cannot be read. */
+const namesIn = (dir: string): string[] => { try { return fs.readdirSync(dir); } catch { return []; } };
+
+/** A root's entries, none if it cannot be read: a daemon's start lists its root once, for adoption and for `runa do`'s network records. */
+export function rootEntries(root: string): fs.Dirent[] {
+  try { return fs.readdirSync(root, { withFileTypes: true }); } catch { return []; }
+}
+
+/** The ids of the containers in a root; `names`: the root's, when the caller has listed it. */
+export function listIds(root: string, names: string[] = namesIn(root)): string[] {
   return names.filter((n) => !isTrash(n) && fs.existsSync(stateFile(path.join(root, n)))).sort();
 }
 
@@ -144,10 +151,8 @@ export const isTrash = (name: string): boolean => name.startsWith(TRASH);
 let trashSeq = 0;
 const trashName = (dir: string, kind: string): string => path.join(path.dirname(dir), `${TRASH}${kind}~${process.pid}~${Date.now()}~${++trashSeq}`);
 
-/** What removeStateDirs left when its daemon died: removed by the next one (at adoption). */
-export function sweepTrash(dir: string): void {
-  let names: string[];
-  try { names = fs.readdirSync(dir); } catch { return; }
+/** What removeStateDirs left when its daemon died: removed by the next one (at adoption, from its listing of the root: `names`). */
+export function sweepTrash(dir: string, names: string[]): void {
   for (const n of names) if (isTrash(n)) fs.rmSync(path.join(dir, n), { recursive: true, force: true });
 }
 

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { APPLETS, BUSYBOX, IMAGE, busyboxMissing, writeBusyboxImage } from './helpers/oci-image.js';
 import { guestLeftovers, guestMissing, guestTempDir, runInGuest, type GuestResult } from './helpers/v2-guest.js';
+import { GuestValues } from './helpers/guest-values.js';
 import { runaBin, repo } from './helpers/runa.js';
 import { defaultSpec, rootlessSpec } from '../src/oci/default-spec.js';
 
@@ -34,18 +35,10 @@ if (missing) {
 function suite(): void {
   let dir = '';
   let guest: GuestResult | null = null;
-  let bootError: Error | null = null;
-  const values = new Map<string, string>();
+  const printed = new GuestValues();
 
   /** A value the guest script printed (KEY=value); fails with the guest's output when absent. */
-  const get = (key: string): string => {
-    if (bootError) throw bootError;
-    const v = values.get(key);
-    if (v === undefined) {
-      assert.fail(`the guest printed no ${key}\n--- stdout\n${guest?.stdout}\n--- stderr\n${guest?.stderr}\n--- console\n${guest?.console.slice(-4000)}`);
-    }
-    return v;
-  };
+  const get = (key: string): string => printed.get(key);
 
   before(async () => {
     // Under /var/tmp: the guest sees it through its overlay (its /tmp is its own).
@@ -120,19 +113,16 @@ function suite(): void {
     try {
       guest = await runInGuest(`exec sh ${path.join(dir, 'guest.sh')}\n`, { timeoutMs: CALLERS ? 600_000 : 240_000, kernelArgs: ['cgroup_disable=rdma'], env: { RUNA_V2_GUEST_CALLERS: CALLERS ? '1' : '0' } });
     } catch (e) {
-      bootError = e as Error;
+      printed.failed(e as Error);
       return;
     }
-    for (const line of guest.stdout.split('\n')) {
-      const eq = line.indexOf('=');
-      if (/^[A-Z][A-Z0-9_]*=/.test(line)) values.set(line.slice(0, eq), line.slice(eq + 1));
-    }
+    printed.ran(guest);
   });
 
   after(() => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     if (guest) {
-      const times = [...values].filter(([k]) => k.startsWith('TIME_')).map(([k, v]) => `${k.slice(5).toLowerCase()} ${v}`).join(', ');
+      const times = [...printed.values].filter(([k]) => k.startsWith('TIME_')).map(([k, v]) => `${k.slice(5).toLowerCase()} ${v}`).join(', ');
       if (process.env.RUNA_V2_GUEST_DUMP === '1') console.log(`# the guest's output:\n${guest.stdout}\n# its stderr:\n${guest.stderr}`);
       console.log(`# v2 guest: ${guest.accel}, ${guest.ms} ms from qemu's start to its end; guest uptime per case (s): ${times}`);
     }

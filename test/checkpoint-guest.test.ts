@@ -12,6 +12,7 @@ import path from 'node:path';
 import { APPLETS, BUSYBOX, busyboxMissing } from './helpers/oci-image.js';
 import { guestLeftovers, guestMissing, guestTempDir, moduleLoadScript, runInGuest, type GuestResult } from './helpers/v2-guest.js';
 import { runaBin } from './helpers/runa.js';
+import { GuestValues } from './helpers/guest-values.js';
 import { defaultSpec } from '../src/oci/default-spec.js';
 
 /** What CRIU needs of the guest kernel beyond what the guest loads (its `criu check` names each). */
@@ -31,14 +32,8 @@ if (missing) {
 function suite(): void {
   let dir = '';
   let guest: GuestResult | null = null;
-  let bootError: Error | null = null;
-  const values = new Map<string, string>();
-  const get = (key: string): string => {
-    if (bootError) throw bootError;
-    const v = values.get(key);
-    if (v === undefined) assert.fail(`the guest printed no ${key}\n--- stdout\n${guest?.stdout}\n--- stderr\n${guest?.stderr.slice(-3000)}\n--- console\n${guest?.console.slice(-2000)}`);
-    return v;
-  };
+  const printed = new GuestValues();
+  const get = (key: string): string => printed.get(key);
 
   before(async () => {
     dir = guestTempDir('ckpt');
@@ -68,13 +63,10 @@ function suite(): void {
     fs.writeFileSync(path.join(dir, 'guest.sh'), moduleLoadScript(CRIU_MODULES) + guestScript(dir));
     try {
       guest = await runInGuest(`sh ${dir}/guest.sh`, { timeoutMs: 540_000 });
-      for (const line of guest.stdout.split('\n')) {
-        const eq = line.indexOf('=');
-        if (eq > 0 && /^[A-Z0-9_]+$/.test(line.slice(0, eq))) values.set(line.slice(0, eq), line.slice(eq + 1));
-      }
-      if (guest.timedOut) bootError = new Error(`the guest timed out\n${guest.stdout.slice(-3000)}`);
+      printed.ran(guest);
+      if (guest.timedOut) printed.failed(new Error(`the guest timed out\n${guest.stdout.slice(-3000)}`));
     } catch (e) {
-      bootError = e as Error;
+      printed.failed(e as Error);
     }
   });
 

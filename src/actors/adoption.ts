@@ -11,11 +11,16 @@ import type { ContainerActor } from './container-actor.js';
 import { killPoint } from '../faults.js';
 import type { RegistryHost } from './registry-host.js';
 
-/** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing). */
-export async function adopt(r: RegistryHost): Promise<void> {
-  rollBackOrphans(r.root);
+/**
+ * Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing).
+ * `entries`: the root's, listed once by the daemon's start (src/state.ts rootEntries).
+ */
+export async function adopt(r: RegistryHost, entries: fs.Dirent[]): Promise<void> {
+  const names = entries.map((e) => e.name);
+  rollBackOrphans(r.root, entries);
   const live = listeningSockets();
-  for (const id of listIds(r.root)) {
+  // The ids listed before the roll-back: those it removed had no state, and are not among them.
+  for (const id of listIds(r.root, names)) {
     const dir = containerDir(r.root, id);
     const saved = readState(dir);
     if (!saved || r.containers.has(id)) continue;
@@ -62,11 +67,9 @@ export async function adopt(r: RegistryHost): Promise<void> {
  * process yet: the CLI spawns nsinit only once the create has answered), then their state
  * dir, so that the id can be used again.
  */
-function rollBackOrphans(root: string): void {
-  let names: string[] = [];
-  sweepTrash(root);
-  try { names = fs.readdirSync(root, { withFileTypes: true }).filter((e) => e.isDirectory() && !isTrash(e.name)).map((e) => e.name); } catch { return; }
-  for (const name of names) {
+function rollBackOrphans(root: string, entries: fs.Dirent[]): void {
+  sweepTrash(root, entries.map((e) => e.name));
+  for (const name of entries.filter((e) => e.isDirectory() && !isTrash(e.name)).map((e) => e.name)) {
     const dir = path.join(root, name);
     if (fs.existsSync(stateFile(dir)) || !isMarked(dir)) continue;
     const intent = readIntent(dir);

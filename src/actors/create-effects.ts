@@ -18,6 +18,7 @@ import { userLog } from './user-log.js';
 import { sandboxAddress } from './sandbox-actor.js';
 import { joinSandbox, sandboxToJoin } from '../oci/sandbox.js';
 import { applyNetworkType, refuseForRestore, restoredSpec, sessionKeyring } from '../oci/plan.js';
+import { hostTimeNamespaces } from '../oci/host-facts.js';
 import { prepareRdt, removeRdt, type RdtGroup } from '../cgroups/resctrl.js';
 import type { CreateRequest } from '../bus/messages.js';
 import type { CreateReply } from './actor-messages.js';
@@ -123,7 +124,7 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
       } else spec = applyNetworkType(spec, req.network); // --network: the sandbox's, which its members join
       if (req.restore) {
         refuseForRestore(spec, Boolean(req.rootless) || rootlessEuid());
-        spec = restoredSpec(spec, fs.existsSync('/proc/self/ns/time'));
+        spec = restoredSpec(spec, hostTimeNamespaces());
       }
       console = consoleMode(Boolean(spec.process.terminal), req.consoleSocket, req.foreground ?? false);
     },

@@ -3,6 +3,7 @@
 // (its reply is the answer), and a create one to its own actor, `create:<id>`
 // (src/actors/create.ts); adoption (src/actors/adoption.ts), listing, events and inspection
 // are the registry's own.
+import type { Dirent } from 'node:fs';
 import type { AnyActor } from 'xstate';
 import type { Bus } from '../bus/bus.js';
 import { ContainerActor, type ContainerActorOptions, type ContainerRecord } from './container-actor.js';
@@ -287,8 +288,8 @@ export class Registry implements RegistryHost {
     }
   }
 
-  /** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing): src/actors/adoption.ts. */
-  adopt(): Promise<void> { return adopt(this); }
+  /** Re-adopt every container from disk and from its monitor (a restarted daemon loses nothing): src/actors/adoption.ts. `entries`: the root's, as the daemon's start listed them. */
+  adopt(entries: Dirent[]): Promise<void> { return adopt(this, entries); }
 
   private readonly watchers = new Map<string, NodeJS.Timeout>();
 

@@ -6,8 +6,7 @@
 // transition and each message it received an instant event ('i'). Without --duration, what the
 // container's history holds now (its last 256 entries); with it, everything recorded live from
 // now on, for that long or until the container is deleted.
-import fs from 'node:fs';
-import { RunaError } from '../errors.js';
+import { OutputFile } from '../output-file.js';
 import type { History, HistoryEntry } from './history.js';
 
 export interface TraceEvent {
@@ -122,26 +121,17 @@ export function recordLive(history: History, containerAddress: string, ms: numbe
   });
 }
 
-/** The file is opened first, so that a path that cannot be written fails before anything is recorded. */
-export function openTraceFile(file: string): number {
-  try {
-    return fs.openSync(file, 'w', 0o644);
-  } catch (e) {
-    throw new RunaError('invalid_argument', `writing trace ${JSON.stringify(file)}: ${(e as Error).message}`);
-  }
-}
-
-/** Write the trace, one event a line (a JSON document all the same). Answers its size. */
-export function writeTrace(fd: number, trace: Trace): number {
+/** Write the trace to `out` and close it, one event a line (a JSON document all the same). Answers its size. */
+export function writeTrace(out: OutputFile, trace: Trace): number {
   const { traceEvents, ...rest } = trace;
   const head = JSON.stringify(rest);
   const text = `{"traceEvents":[\n${traceEvents.map((e) => JSON.stringify(e)).join(',\n')}\n],${head.slice(1)}\n`;
   try {
-    fs.writeSync(fd, text);
+    out.write(text);
   } finally {
-    fs.closeSync(fd);
+    out.close();
   }
-  return Buffer.byteLength(text);
+  return out.bytes;
 }
 
 /**
@@ -150,7 +140,8 @@ export function writeTrace(fd: number, trace: Trace): number {
  * `states`: where each of its actors stands now.
  */
 export async function takeTrace(c: { id: string; address: string; history: History; states: () => Map<string, string> }, file: string, ms: number) {
-  const fd = openTraceFile(file);
+  // Opened first, so that a path that cannot be written fails before anything is recorded.
+  const out = OutputFile.open(file, 'trace');
   let entries: HistoryEntry[];
   let start: number;
   let end: number;
@@ -166,12 +157,11 @@ export async function takeTrace(c: { id: string; address: string; history: Histo
       start = entries.length ? Math.min(entryUs(entries[0]), end) : end;
     }
   } catch (e) {
-    fs.closeSync(fd);
-    try { fs.unlinkSync(file); } catch { /* gone */ }
+    out.discard();
     throw e;
   }
   const traceEvents = traceOf(c.id, entries, { start, end }, states, atStart);
-  const bytes = writeTrace(fd, {
+  const bytes = writeTrace(out, {
     traceEvents, displayTimeUnit: 'ms',
     otherData: {
       runa: 'debug --trace', container: c.id, recorded: ms > 0 ? 'live' : 'history',

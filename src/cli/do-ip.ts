@@ -3,19 +3,10 @@
 // one (calculatePeerIP: the last byte + 1, 255 wrapping to 1); runa takes a prefix too and keeps
 // both ends inside the network, off its network and broadcast addresses.
 import { RunaError } from '../errors.js';
+import type { DoAddress } from '../do-net-records.js';
 
 /** runsc's default address, on runsc's /24. */
 export const DEFAULT_DO_IP = '192.168.10.2/24';
-
-export interface DoAddress {
-  /** the command's address, dotted */
-  ip: string;
-  prefix: number;
-  /** the host's end of the link: the command's default gateway */
-  peer: string;
-  /** the network, as `a.b.c.d/prefix` */
-  network: string;
-}
 
 const bad = (value: string, why: string) => new RunaError('invalid_argument', `invalid --ip ${JSON.stringify(value)}: ${why}`);
 

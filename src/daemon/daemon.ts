@@ -11,12 +11,13 @@ import { Bus } from '../bus/bus.js';
 import { serveSocket, type SocketServer } from '../bus/socket-server.js';
 import { Registry } from '../actors/registry.js';
 import { lockFile, lockHolderPath, socketPath } from '../paths.js';
+import { rootEntries } from '../state.js';
 
 /** How often the daemon checks that its socket is still its own. */
 const SOCKET_CHECK_MS = 500;
 import { serveCli } from './front-end.js';
 import { saveCodeCache } from '../code-cache.js';
-import { recoverDoNetworks } from '../cli/do-net.js';
+import { recoverDoNetworks } from '../do-net-records.js';
 
 import type { DaemonOptions } from '../cli/context.js';
 
@@ -103,9 +104,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   bus.handle('daemon.profile', async (req) => (await import('./profile.js')).profile(req.kind, req.file, req.ms));
   serveCli(bus, root);
 
-  await registry.adopt();
-  // `runa do` networks whose daemon died under them (their containers went with its front ends).
-  await recoverDoNetworks(root, (id) => bus.request({ type: 'container.delete', id, force: true }));
+  // The root, listed once: its containers to adopt, and the records of `runa do` networks whose
+  // daemon died under them (their containers went with its front ends).
+  const entries = rootEntries(root);
+  await registry.adopt(entries);
+  await recoverDoNetworks(root, entries.map((e) => e.name), (id) => bus.request({ type: 'container.delete', id, force: true }));
   const heartbeatMs = Number(process.env.RUNA_HEARTBEAT_MS) || undefined;
   server = await serveSocket(bus, socketPath(root), { onClients: onChange, heartbeatMs });
   killPoint('daemon:listening');

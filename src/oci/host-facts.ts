@@ -108,6 +108,9 @@ function constantFacts() {
   };
 }
 
+/** The kernel has time namespaces (/proc/self/ns/time): read once, as the create plan's facts have it. */
+export const hostTimeNamespaces = (): boolean => constantFacts().timeNamespaces;
+
 function nsFileOf(p: string): NsFile {
   // The daemon never changes its own namespaces: /proc/self/ns/* is read once.
   if (p.startsWith('/proc/self/ns/')) return constantFacts().ownNs[p] ??= readNsFile(p);
