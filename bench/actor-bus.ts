@@ -17,7 +17,7 @@ function setup(check: boolean) {
   bus.register('gofer:b', {
     'gofer.validate': (m) => ({ bundle: m.bundle, rootfs: '/r', spec }),
     'gofer.prepare': () => '/plan',
-    'gofer.serve': () => {},
+    'gofer.follow': () => {},
   });
   bus.register('process:b/init', {
     'process.attach': async () => hello,
@@ -42,7 +42,7 @@ async function oneRun(bus: ActorBus) {
   await bus.request(prepare as Extract<ActorMessage, { type: 'gofer.prepare' }>);
   await bus.request({ type: 'process.attach', from, to: 'process:b/init', socket: '/s', expectedPid: null });
   for (let i = 0; i < 3; i++) {
-    bus.tell({ type: 'gofer.serve', from, to: 'gofer:b' });
+    bus.tell({ type: 'gofer.follow', from, to: 'gofer:b', status: 'running' });
     bus.tell({ type: 'process.follow', from, to: 'process:b/init', status: 'running', pid: 11, exitStatus: null });
     await bus.request({ type: 'member.status', from, to: 'sandbox:b', id: 'b', status: 'running', exitStatus: null });
   }

@@ -78,7 +78,7 @@ test('the gofer\'s work is invoked by key: swapped effects see every request, in
   await assert.rejects(bus.request({ type: 'gofer.prepare', from, to, input: prepareInput }), /cannot prepare gofer "g2" in state created/, 'prepare needs a validated bundle');
   assert.deepEqual(await bus.request({ type: 'gofer.validate', from, to, bundle: '/b' }), { bundle: '/b', rootfs: '/r', spec: prepareInput.spec });
   assert.equal(await bus.request({ type: 'gofer.prepare', from, to, input: prepareInput }), '/plan');
-  await bus.request({ type: 'gofer.serve', from, to });
+  await bus.request({ type: 'gofer.follow', from, to, status: 'created' });
   assert.equal(gofer.status, 'running');
   await bus.request({ type: 'gofer.undo', from, to });
   assert.equal(gofer.status, 'stopped');
@@ -328,8 +328,9 @@ test('a malformed tell throws; a tell\'s failure is seen, not thrown', async () 
   const bus = new ActorBus();
   const failed: string[] = [];
   bus.watch((ev) => { if (ev.kind === 'failed') failed.push(ev.error); });
-  bus.register('gofer:f1', { 'gofer.serve': () => { throw new Error('cannot serve'); } });
-  assert.throws(() => bus.tell({ type: 'gofer.serve', from: 'nobody', to: 'gofer:f1' } as never), /actor message: from: /);
-  bus.tell({ type: 'gofer.serve', from: 'container:f1', to: 'gofer:f1' });
+  bus.register('gofer:f1', { 'gofer.follow': () => { throw new Error('cannot serve'); } });
+  assert.throws(() => bus.tell({ type: 'gofer.follow', from: 'nobody', to: 'gofer:f1', status: 'created' } as never), /actor message: from: /);
+  assert.throws(() => bus.tell({ type: 'gofer.follow', from: 'container:f1', to: 'gofer:f1', status: 'frozen' } as never), /actor message: status: /);
+  bus.tell({ type: 'gofer.follow', from: 'container:f1', to: 'gofer:f1', status: 'created' });
   assert.deepEqual(failed, ['cannot serve']);
 });

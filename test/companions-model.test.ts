@@ -2,8 +2,8 @@
 // the process machine's life (xstate/graph over the machine itself) is replayed on a real
 // container's init with the CLI operations that cause each event, and after every step the
 // init's actor (`runa debug --format json`) must be where the machine is, and the gofer where
-// the container's state puts it (serving while created or running, holding writes while
-// paused). A kill with a signal that does not exist is refused and moves nothing.
+// the container's state puts it (serving while created, running or stopped, holding writes
+// while paused). A kill with a signal that does not exist is refused and moves nothing.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { getInitialSnapshot, getNextSnapshot } from 'xstate';
@@ -64,9 +64,12 @@ test('every simple path of the process machine replays on a real container\'s in
     const expectAt = async () => {
       const life = processStatus(model);
       await until(async () => (await debug(id)).processes[0].value === life, `${id} ${trail.join(' → ')}: the init ${life}`);
+      // The gofer is told the container's status (gofer.follow) as the init is: stopped (from
+      // paused too: stopped while frozen), it serves the bundle's rootfs.
+      await until(async () => (await debug(id)).gofer.value === goferFor[life], `${id} ${trail.join(' → ')}: the gofer ${goferFor[life]}`);
       const d = await debug(id);
       assert.equal(d.processes[0].address, `process:${id}/init`);
-      if (life !== 'stopped') assert.equal(d.gofer.value, goferFor[life], `${id} ${trail.join(' → ')}: the gofer`);
+      assert.equal(d.gofer.value, goferFor[life], `${id} ${trail.join(' → ')}: the gofer`);
     };
     await expectAt();
     for (const step of path.steps) {

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { getInitialSnapshot } from 'xstate';
-import { goferMachine, goferStatus, type GoferSnapshot } from '../src/machines/index.js';
+import { goferMachine, goferStatus, type ContainerStatus, type GoferSnapshot } from '../src/machines/index.js';
 import { ActorBus, type GoferPrepareInput } from '../src/actors/actor-bus.js';
 import { GoferActor, goferAddress } from '../src/actors/gofer-actor.js';
 import { readSpec } from '../src/oci/spec.js';
@@ -49,18 +49,18 @@ after(async () => {
   assert.deepEqual(mounts, []);
 });
 
-type Op = 'validate' | 'validate fails' | 'prepare' | 'prepare fails' | 'serve' | 'pause' | 'resume' | 'stop' | 'undo';
-const EVENTS: Record<Op, GoferModelEvent> = {
+type Op = 'validate' | 'validate fails' | 'prepare' | 'prepare fails' | `follow ${ContainerStatus}` | 'stop' | 'undo';
+/** Every status the container may tell its gofer (`gofer.follow`), each an event of the model. */
+const STATUSES: ContainerStatus[] = ['creating', 'created', 'running', 'paused', 'stopped', 'deleted'];
+const EVENTS = {
   validate: { type: 'gofer.validate', bundle: 'good' },
   'validate fails': { type: 'gofer.validate', bundle: 'missing', fail: true },
   prepare: { type: 'gofer.prepare', input: 'good' },
   'prepare fails': { type: 'gofer.prepare', input: 'bad', fail: true },
-  serve: { type: 'gofer.serve' },
-  pause: { type: 'gofer.pause' },
-  resume: { type: 'gofer.resume' },
+  ...Object.fromEntries(STATUSES.map((status) => [`follow ${status}`, { type: 'gofer.follow', status }])),
   stop: { type: 'gofer.stop' },
   undo: { type: 'gofer.undo' },
-};
+} as Record<Op, GoferModelEvent>;
 const opOf = (e: GoferModelEvent) => (Object.keys(EVENTS) as Op[]).find((op) => JSON.stringify(EVENTS[op]) === JSON.stringify(e))!;
 
 const paths = goferPaths(Object.values(EVENTS));
@@ -69,11 +69,15 @@ test('the gofer model yields paths through every state and every transition, its
   const ends = paths.map((p) => p.reduce(goferStep, getInitialSnapshot(goferMachine, { id: 'model' })));
   for (const value of ['created', 'running', 'paused', 'stopped']) assert.ok(ends.some((s) => s.value === value), value);
   const taken = new Set(paths.flatMap((p) => p.map(opOf)));
-  assert.deepEqual([...taken].sort(), (Object.keys(EVENTS) as Op[]).sort(), 'every event is taken somewhere');
-  // The loops a simple path never takes: prepare, resume, serve while paused.
-  for (const [ops, what] of [[['prepare'], 'a prepare'], [['pause', 'resume'], 'a resume'], [['pause', 'serve'], 'a serve while paused']] as const) {
+  // Every event is taken somewhere but `creating`: a gofer is made for a container in creating,
+  // so being told it is never a change (each path's end checks it is refused, changing nothing).
+  assert.deepEqual([...taken].sort(), (Object.keys(EVENTS) as Op[]).filter((op) => op !== 'follow creating').sort(), 'every event is taken somewhere');
+  // The loops a simple path never takes (prepare; thawed; stopped while frozen), and the jump
+  // from created straight to running (run's start at once) with nothing before it.
+  for (const [ops, what] of [[['prepare'], 'a prepare'], [['follow paused', 'follow running'], 'a thaw'], [['follow paused', 'follow stopped'], 'a stop while frozen'], [['follow running'], 'creating → running']] as const) {
     assert.ok(paths.some((p) => p.map(opOf).join().includes(ops.join())), what);
   }
+  assert.ok(paths.some((p) => p.length === 1 && opOf(p[0]) === 'follow running'), 'created → running at once');
   assert.ok(paths.length >= 30, `${paths.length} paths`);
 });
 
@@ -84,6 +88,7 @@ function message(e: GoferModelEvent, id: string) {
   switch (e.type) {
     case 'gofer.validate': return { type: e.type, from, to, bundle: e.bundle === 'good' ? bundle : missing() };
     case 'gofer.prepare': return { type: e.type, from, to, input: e.input === 'good' ? good : bad };
+    case 'gofer.follow': return { type: e.type, from, to, status: e.status };
     default: return { type: e.type, from, to } as never;
   }
 }
@@ -162,12 +167,12 @@ test('every simple path of the gofer machine replays on a real Gofer actor: its 
         assert.equal(r.ok, true, `${where()}: ${(r.value as Error)?.message}`);
       }
       expectAt(model);
-      // Writes held while paused: written once it resumes; failed once it serves again (the container stopped while frozen), stops or undoes.
+      // Writes held while paused: written once its container runs again; failed once it stopped while frozen or was deleted, or the gofer stops or undoes.
       if (before.matches('paused') && !model.matches('paused')) {
         const outcomes = await Promise.all(pending.map((w) => w.settled));
         pending = [];
         for (const o of outcomes) {
-          if (op === 'resume') assert.deepEqual(o, { ok: true, value: { written: id.length } }, `${where()}: the held write lands`);
+          if (op === 'follow running') assert.deepEqual(o, { ok: true, value: { written: id.length } }, `${where()}: the held write lands`);
           else assert.match(String((o.value as Error).message), /the container stopped before it was thawed/, `${where()}: the held write fails`);
         }
       }

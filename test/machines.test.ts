@@ -563,28 +563,48 @@ test('sandbox: a root deleted while running stops its members first; a re-adopte
   assert.equal(adopted.getSnapshot().status, 'done');
 });
 
-type GoferOp = 'serve' | 'pause' | 'resume' | 'stop' | 'failed' | 'read' | 'write';
+/** What the container tells its gofer (its OCI status), and what else the gofer takes. */
+type GoferOp = `follow ${ContainerStatus}` | 'stop' | 'failed' | 'read' | 'write';
+const follow = (status: ContainerStatus): GoferEvent => ({ type: 'gofer.follow', status });
 const goferEvents: Record<GoferOp, GoferEvent> = {
   read: { type: 'gofer.file', op: 'read' },
   write: { type: 'gofer.file', op: 'write' },
-  serve: { type: 'gofer.serve' },
-  pause: { type: 'gofer.pause' },
-  resume: { type: 'gofer.resume' },
+  'follow creating': follow('creating'),
+  'follow created': follow('created'),
+  'follow running': follow('running'),
+  'follow paused': follow('paused'),
+  'follow stopped': follow('stopped'),
+  'follow deleted': follow('deleted'),
   stop: { type: 'gofer.stop' },
   failed: { type: 'gofer.failed', error: 'mount destination escapes the rootfs' },
 };
 const goferPaths: Record<GoferStatus, GoferOp[]> = {
   created: [],
-  running: ['serve'],
-  paused: ['serve', 'pause'],
-  stopped: ['serve', 'stop'],
+  running: ['follow created'],
+  paused: ['follow created', 'follow paused'],
+  stopped: ['follow created', 'stop'],
 };
+// By hand, from docs/LIFECYCLE.md ("Gofer"): it serves once its container is created, running
+// (run's start at once: creating → running) or stopped; holds writes while it is paused; stops
+// once it is deleted. What goes backwards, or says where it is already, is not taken.
 const goferTable: Record<GoferStatus, Record<GoferOp, GoferStatus | 'error'>> = {
-  created: { serve: 'running', pause: 'error', resume: 'error', stop: 'stopped', failed: 'stopped', read: 'created', write: 'created' },
-  running: { serve: 'error', pause: 'paused', resume: 'error', stop: 'stopped', failed: 'stopped', read: 'running', write: 'running' },
-  // serve while paused: the container stopped frozen (its held writes fail)
-  paused: { serve: 'running', pause: 'error', resume: 'running', stop: 'stopped', failed: 'stopped', read: 'paused', write: 'paused' },
-  stopped: { serve: 'error', pause: 'error', resume: 'error', stop: 'error', failed: 'error', read: 'error', write: 'error' },
+  created: {
+    'follow creating': 'error', 'follow created': 'running', 'follow running': 'running', 'follow paused': 'paused', 'follow stopped': 'running', 'follow deleted': 'stopped',
+    stop: 'stopped', failed: 'stopped', read: 'created', write: 'created',
+  },
+  running: {
+    'follow creating': 'error', 'follow created': 'error', 'follow running': 'error', 'follow paused': 'paused', 'follow stopped': 'error', 'follow deleted': 'stopped',
+    stop: 'stopped', failed: 'stopped', read: 'running', write: 'running',
+  },
+  // follow stopped while paused: the container stopped frozen (its held writes fail)
+  paused: {
+    'follow creating': 'error', 'follow created': 'error', 'follow running': 'running', 'follow paused': 'error', 'follow stopped': 'running', 'follow deleted': 'stopped',
+    stop: 'stopped', failed: 'stopped', read: 'paused', write: 'paused',
+  },
+  stopped: {
+    'follow creating': 'error', 'follow created': 'error', 'follow running': 'error', 'follow paused': 'error', 'follow stopped': 'error', 'follow deleted': 'error',
+    stop: 'error', failed: 'error', read: 'error', write: 'error',
+  },
 };
 
 function goferIn(state: GoferStatus): Actor<typeof goferMachine> {
@@ -622,6 +642,24 @@ test('gofer file operations: served now, or a write held while paused; refused w
   assert.equal(slow.getSnapshot().value, 'validating');
   assert.equal(slow.getSnapshot().can({ type: 'gofer.file', op: 'read' }), false);
   slow.stop();
+});
+
+test('gofer: leaving paused, the held writes are written once the container runs again, failed otherwise; elsewhere nothing is said of them', () => {
+  const said = (state: GoferStatus, event: GoferEvent) => {
+    const actor = goferIn(state);
+    const seen: boolean[] = [];
+    const sub = actor.on('gofer.held', (e) => seen.push(e.write));
+    actor.send(event);
+    sub.unsubscribe();
+    return seen;
+  };
+  assert.deepEqual(said('paused', follow('running')), [true], 'thawed: written');
+  for (const op of ['follow stopped', 'follow deleted', 'stop', 'failed'] as const) assert.deepEqual(said('paused', goferEvents[op]), [false], `${op} while paused: failed`);
+  assert.deepEqual(said('paused', { type: 'gofer.undo' }), [false], 'undo while paused: failed');
+  assert.deepEqual(said('paused', goferEvents.read), [], 'a read while paused says nothing of them');
+  for (const [state, op] of [['created', 'follow running'], ['created', 'follow stopped'], ['running', 'follow paused'], ['running', 'follow deleted'], ['running', 'stop']] as const) {
+    assert.deepEqual(said(state, goferEvents[op]), [], `${state} + ${op}: none held`);
+  }
 });
 
 test('gofer failure during create stops it with the error kept', () => {

@@ -93,9 +93,8 @@ export const ActorMessage = z.discriminatedUnion('type', [
   // every path inside the rootfs and writes the plan nsinit follows; undo removes it all.
   z.object({ type: z.literal('gofer.validate'), from: address, to: address, bundle: z.string().min(1) }),
   z.object({ type: z.literal('gofer.prepare'), from: address, to: address, input: GoferPrepareInput }),
-  z.object({ type: z.literal('gofer.serve'), from: address, to: address }),
-  z.object({ type: z.literal('gofer.pause'), from: address, to: address }),
-  z.object({ type: z.literal('gofer.resume'), from: address, to: address }),
+  // Container → Gofer: the container's OCI status after each change; the gofer's machine decides what it means.
+  z.object({ type: z.literal('gofer.follow'), from: address, to: address, status }),
   z.object({ type: z.literal('gofer.undo'), from: address, to: address }),
   // It serves no more (a container forgotten: a create undone), its files kept for gofer.undo.
   z.object({ type: z.literal('gofer.stop'), from: address, to: address }),
@@ -167,9 +166,7 @@ export const ActorReplies = {
   'gofer.validate': BundleReply,
   /** the plan file's path */
   'gofer.prepare': z.string().min(1),
-  'gofer.serve': z.void(),
-  'gofer.pause': z.void(),
-  'gofer.resume': z.void(),
+  'gofer.follow': z.void(),
   'gofer.undo': z.void(),
   'gofer.stop': z.void(),
   'gofer.file': FileReply,

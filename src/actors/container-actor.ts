@@ -102,7 +102,7 @@ export class ContainerActor implements EffectHost {
     });
     provided.own(this.container, this);
     this.init = new ProcessActor(record.id, 'init', 'init', { bus: opts.bus, watch: opts.watch });
-    this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch: opts.watch, serving: true });
+    this.gofer = opts.gofer ?? new GoferActor(record.id, record.stateDir, record.rootfs, { bus: opts.bus, watch: opts.watch });
     this.last = this.container.getSnapshot();
     this.container.subscribe((s) => this.changed(s));
     this.container.start();
@@ -193,7 +193,7 @@ export class ContainerActor implements EffectHost {
       this.history.push({ actor: this.address, kind: 'transition', type: this.cause, from: containerState(before), to: containerState(after), value: after.value, context: after.context });
     }
     if (was !== now) {
-      tellCompanions(this, was);
+      tellCompanions(this);
       // finish() tells the sandbox of a deletion, once everything is gone
       if (now !== 'deleted') this.sandboxSettled = tellSandbox(this, now);
     }

@@ -25,19 +25,15 @@ export interface CompanionsHost {
   execProcesses(): ProcessActor[];
 }
 
-/** The gofer and the processes follow the container's status. */
-export function tellCompanions(c: CompanionsHost, was?: ContainerStatus): void {
-  const s = c.status;
-  const gofer = (type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume') => c.bus.tell({ type, from: c.address, to: goferAddress(c.id) });
-  // A container that reaches running without a stop at created (run's start at once) has its
-  // gofer serve first (from paused, `gofer.serve` means its container stopped while frozen).
-  if (s === 'created' || (s === 'running' && was === 'creating')) gofer('gofer.serve');
-  if (s === 'running') gofer('gofer.resume');
-  if (s === 'paused') gofer('gofer.pause');
-  // Stopped (from paused too): the bundle's rootfs is served; writes held for the frozen root fail.
-  if (s === 'stopped') gofer('gofer.serve');
+/**
+ * The gofer and the processes follow the container's status: each is told it, after each
+ * change, and its own machine decides what that means from where it is.
+ */
+export function tellCompanions(c: CompanionsHost): void {
+  const status = c.status;
+  c.bus.tell({ type: 'gofer.follow', from: c.address, to: goferAddress(c.id), status });
   for (const p of [c.init, ...c.execProcesses()]) {
-    c.bus.tell({ type: 'process.follow', from: c.address, to: p.address, status: s, pid: p === c.init ? c.monitor.initPid : null, exitStatus: c.exitStatus });
+    c.bus.tell({ type: 'process.follow', from: c.address, to: p.address, status, pid: p === c.init ? c.monitor.initPid : null, exitStatus: c.exitStatus });
   }
 }
 

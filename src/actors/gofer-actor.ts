@@ -25,8 +25,6 @@ export interface GoferActorOptions {
   bus: ActorBus;
   /** called with every machine it starts: the inspector watches it while someone listens */
   watch?: Watch;
-  /** a re-adopted container's gofer: serving already */
-  serving?: boolean;
 }
 
 /** The gofer's work, by the keys its machine invokes. */
@@ -73,20 +71,21 @@ export class GoferActor {
     const machine = providedGofer();
     this.actor = createActor(machine, { input: { id, validated: rootfs !== null } });
     gofers.set(this.actor.system, this);
+    // Leaving paused, the machine says what becomes of the writes it held: written, in order,
+    // once the container runs again; failed otherwise (none lands in a root that is gone).
+    this.actor.on('gofer.held', (e) => { for (const w of this.heldWrites.splice(0)) if (e.write) w.run(); else w.lose(); });
     this.actor.start();
     opts.watch?.(this.actor, goferAddress(id), containerAddress(id));
     if (rootfs) this.rootfs = rootfs;
-    if (opts.serving) this.actor.send({ type: 'gofer.serve' });
     this.mailbox = opts.bus.register(goferAddress(id), {
       'gofer.validate': (m) => this.work('validate', { type: 'gofer.validate', bundle: m.bundle }) as Promise<ReplyOf<'gofer.validate'>>,
       'gofer.prepare': (m) => this.work('prepare', { type: 'gofer.prepare', input: m.input }) as Promise<string>,
-      'gofer.serve': () => this.follow('gofer.serve'),
-      'gofer.pause': () => this.follow('gofer.pause'),
-      'gofer.resume': () => this.follow('gofer.resume'),
+      // Its container's status, after each change: a fact, taken where its machine allows.
+      'gofer.follow': (m) => { this.fact({ type: 'gofer.follow', status: m.status }); },
       'gofer.undo': async () => { await this.work('undo', { type: 'gofer.undo' }); },
       // It serves no more (its container is forgotten), its files kept: it still takes gofer.undo.
-      'gofer.stop': () => { this.halt(); },
-      // Not in turn: a write held while the container is frozen must not keep gofer.resume waiting.
+      'gofer.stop': () => { this.fact({ type: 'gofer.stop' }); },
+      // Not in turn: a write held while the container is frozen must not keep its thaw waiting.
       'gofer.file': { concurrent: true, handle: (m) => this.file(m.request, m.root) as ReplyOf<'gofer.file'> | Promise<ReplyOf<'gofer.file'>> },
     });
   }
@@ -126,13 +125,10 @@ export class GoferActor {
     return r?.value;
   }
 
-  private follow(type: 'gofer.serve' | 'gofer.pause' | 'gofer.resume'): void {
-    const was = this.status;
-    if (this.actor.getSnapshot().can({ type })) this.actor.send({ type });
-    if (was !== 'paused' || this.status !== 'running') return;
-    // Writes held while the container was frozen go through now, in order; if it stopped
-    // instead (gofer.serve: the root they were for is gone), they fail.
-    for (const w of this.heldWrites.splice(0)) if (type === 'gofer.resume') w.run(); else w.lose();
+  /** A fact about its container: taken where its machine allows, else it changes nothing. */
+  private fact(ev: Extract<GoferEvent, { type: 'gofer.follow' | 'gofer.stop' }>): void {
+    const snap = this.actor.getSnapshot();
+    if (snap.status === 'active' && snap.can(ev)) this.actor.send(ev);
   }
 
   private readonly heldWrites: Array<{ run(): void; lose(): void }> = [];
@@ -188,14 +184,7 @@ export class GoferActor {
 
   /** Everything the container had on disk goes: its plan, config, overlay and records. */
   private undo(): void {
-    for (const w of this.heldWrites.splice(0)) w.lose(); // the container is going: none lands, none is left waiting
-    removeStateDir(this.stateDir);
-  }
-
-  /** Its machine stops where it may (no more serving), and the writes it held fail. */
-  private halt(): void {
-    if (this.actor.getSnapshot().can({ type: 'gofer.stop' })) this.actor.send({ type: 'gofer.stop' });
-    for (const w of this.heldWrites.splice(0)) w.lose();
+    removeStateDir(this.stateDir); // the writes it held have failed (the machine's `failHeld` on gofer.undo)
   }
 
   /** Leave the bus (after undo, or when the container is forgotten): no write it held is left waiting. */

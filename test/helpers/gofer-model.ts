@@ -46,7 +46,7 @@ export function fileAnswer(s: GoferSnapshot, op: 'read' | 'write' | 'stat'): 'no
 
 /**
  * The paths the tests replay: every simple path, and for every transition the machine takes (a
- * loop back to a state already seen included: prepare, resume, serve while paused), the shortest
+ * loop back to a state already seen included: prepare, a thaw, a stop while frozen), the shortest
  * path to its state followed by it. Each is the list of its events.
  */
 export function goferPaths(events: GoferModelEvent[]): GoferModelEvent[][] {
