@@ -17,7 +17,7 @@ import { isBindMount, parseMountOptions, PROPAGATION } from './mount-options.js'
 import { lockedFlags, rootfsOps } from './mounts.js';
 import { NO_OVERLAY, overlaid, overlayLayout } from './overlay.js';
 import {
-  cwdMkdirs, deathsigOps, forkOp, homeIn, hostProcessOps, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps,
+  cloneInto, cwdMkdirs, deathsigOps, forkOp, homeIn, hostProcessOps, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps,
 } from './process.js';
 import { becomeRoot, checkReachable, madeInOwnUserNs, ownUserNs, unprivilegedUserns, userNamespace } from './userns.js';
 
@@ -130,15 +130,18 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push(forkOp(input.supervised));
+  // The process is born in the cgroup2 directory (it never runs outside it); the v1 ones it writes itself into.
+  const join = cloneInto(input.cgroupDirs);
+  plan.push(forkOp(input.supervised, join.cgroup));
   const deathsig = deathsigOps(input.supervised);
   if (userns) {
-    // The cgroup files are host root's: join while still host uid 0. Then become the
-    // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
-    // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
+    // The cgroup files are host root's: join while still host uid 0 (the monitor, which clones
+    // into the cgroup2 one, keeps host uid 0 in the namespace). Then become the namespace's
+    // root at once (host uid 0 is unmapped inside: files it creates on mounts made in here are
+    // refused), and set pdeathsig after that credential change.
+    plan.push(...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
   } else {
-    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs);
+    plan.push(...deathsig, ...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;
