@@ -101,10 +101,13 @@ static void cloexec_from_3(void)
 // Any other errno is what the write would have met, and fails the op naming the directory:
 // EBUSY (controllers enabled for the cgroup's children), EOPNOTSUPP (a domain-invalid cgroup),
 // EACCES, ENOENT (not below the caller's cgroup namespace, under nsdelegate), ENODEV (removed).
-static pid_t clone_into(int sibling, int cgfd)
+// With newpid the clone makes the child's pid namespace too (CLONE_NEWPID): the kernel gives the
+// child its pid before the cgroup may refuse it, and a namespace unshared beforehand whose first
+// process failed so takes no other (ENOMEM), so the fork after an EAGAIN needs a fresh one.
+static pid_t clone_into(int sibling, int cgfd, int newpid)
 {
 	struct clone_args_cg args = {
-		.flags = CLONE_INTO_CGROUP | (sibling ? CLONE_PARENT : 0),
+		.flags = CLONE_INTO_CGROUP | (sibling ? CLONE_PARENT : 0) | (newpid ? CLONE_NEWPID : 0),
 		.exit_signal = SIGCHLD, // with CLONE_PARENT the kernel gives the monitor's own instead
 		.cgroup = (uint64_t)cgfd,
 	};
@@ -125,8 +128,9 @@ static void join_by_write(int cgfd, const char *cgroup)
 // the spawner's child and, once the spawner exits, its subreaper's, which then reaps it and owns
 // its exit status (OCI callers with --pid-file). The monitor watches a sibling through a pidfd.
 // With a CGROUP (a cgroup2 directory) the child is created in it (clone_into), or where the
-// kernel cannot, writes itself into its cgroup.procs right after the fork.
-static void spawn_child(int sibling, const char *cgroup)
+// kernel cannot, writes itself into its cgroup.procs right after the fork. With newpid it is the
+// first process of a new pid namespace: made by the clone, or unshared right before the fork.
+static void spawn_child(int sibling, const char *cgroup, int newpid)
 {
 	const char *op = sibling ? "fork-sibling" : "fork";
 	int cgfd = -1, in_cgroup = 0;
@@ -137,11 +141,13 @@ static void spawn_child(int sibling, const char *cgroup)
 	if (*cgroup) {
 		// O_PATH is enough: the kernel checks write access to its cgroup.procs as the write would.
 		TRY((cgfd = open(cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC)), "%s: open the cgroup \"%s\"", op, cgroup);
-		if ((child = clone_into(sibling, cgfd)) >= 0)
+		if ((child = clone_into(sibling, cgfd, newpid)) >= 0)
 			in_cgroup = 1;
 		else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM && errno != EAGAIN)
 			die("%s into the cgroup \"%s\"", op, cgroup);
 	}
+	if (!in_cgroup && newpid)
+		TRY(unshare(CLONE_NEWPID), "%s: unshare \"pid\"", op);
 	if (!in_cgroup && sibling)
 		TRY((child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0)), "fork-sibling: clone");
 	else if (!in_cgroup)
@@ -189,12 +195,12 @@ void op_pidfd_socket(char **a)
 
 void op_fork(char **a)
 {
-	spawn_child(0, a[0]);
+	spawn_child(0, a[0], num(a[1]) != 0);
 }
 
 void op_fork_sibling(char **a)
 {
-	spawn_child(1, a[0]);
+	spawn_child(1, a[0], num(a[1]) != 0);
 }
 
 void op_pdeathsig(char **a)

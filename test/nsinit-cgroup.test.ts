@@ -57,30 +57,33 @@ test('fork CGROUP: the child is in the cgroup2 directory when it reports created
   assert.equal(run.stdout().trim(), lineIn(dir));
 });
 
-test('fork CGROUP from a monitor in new user and pid namespaces: the child, pid 1 there, is in the cgroup', { skip }, async () => {
-  const dir = cgroup();
-  const state = await tempDir('state');
-  const map = '0 100000 65536\n';
-  const run = await runNsinit([
-    { op: 'statedir', path: state }, { op: 'userns', uidMap: map, gidMap: map }, { op: 'unshare', namespaces: ['pid'] },
-    { op: 'fork', cgroup: dir },
-    { op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }, { op: 'pdeathsig', signal: 9 },
-    ...tail(['/bin/sh', '-c', 'echo $$; grep "^0::" /proc/self/cgroup']),
-  ], state);
-  const pid = createdPid(await run.sync);
-  assert.deepEqual(procs(dir), [pid]);
-  assert.match(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'), /^\s*0\s+100000\s+65536$/m, 'in the user namespace');
-  const client = await openGate(path.join(state, 'monitor.sock'));
-  assert.deepEqual(await client.next(), { type: 'process.exited', exitStatus: 0, signal: 0 });
-  assert.equal(run.stdout(), `1\n${lineIn(dir)}\n`, run.stderr());
-});
+for (const newPid of [false, true]) {
+  const how = newPid ? 'the fork makes the pid namespace (NEWPID 1)' : 'the monitor unshared the pid namespace';
+  test(`fork CGROUP from a monitor in a new user namespace, ${how}: the child, pid 1 there, is in the cgroup`, { skip }, async () => {
+    const dir = cgroup();
+    const state = await tempDir('state');
+    const map = '0 100000 65536\n';
+    const run = await runNsinit([
+      { op: 'statedir', path: state }, { op: 'userns', uidMap: map, gidMap: map }, ...(newPid ? [] : [{ op: 'unshare', namespaces: ['pid'] } as PlanOp]),
+      { op: 'fork', cgroup: dir, newPid },
+      { op: 'setgroups', gids: [] }, { op: 'setgid', gid: 0 }, { op: 'setuid', uid: 0 }, { op: 'pdeathsig', signal: 9 },
+      ...tail(['/bin/sh', '-c', 'echo $$; grep "^0::" /proc/self/cgroup']),
+    ], state);
+    const pid = createdPid(await run.sync);
+    assert.deepEqual(procs(dir), [pid]);
+    assert.match(fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8'), /^\s*0\s+100000\s+65536$/m, 'in the user namespace');
+    const client = await openGate(path.join(state, 'monitor.sock'));
+    assert.deepEqual(await client.next(), { type: 'process.exited', exitStatus: 0, signal: 0 });
+    assert.equal(run.stdout(), `1\n${lineIn(dir)}\n`, run.stderr());
+  });
+}
 
-test('fork CGROUP is one clone3 with CLONE_INTO_CGROUP: no cgroup.procs is opened (strace)', { skip: skip || (!hasStrace && 'needs strace') }, async () => {
+test('fork CGROUP NEWPID is one clone3 with CLONE_NEWPID|CLONE_INTO_CGROUP: no unshare, no cgroup.procs opened (strace)', { skip: skip || (!hasStrace && 'needs strace') }, async () => {
   const dir = cgroup();
   const state = await tempDir('state');
   const log = path.join(state, 'strace.log');
-  const file = await writePlan([{ op: 'statedir', path: state }, { op: 'fork', cgroup: dir }, { op: 'pdeathsig', signal: 9 }, ...tail(['true'])], state);
-  const run = spawnWithSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=clone,clone3,fork,vfork,open,openat', NSINIT, file], file);
+  const file = await writePlan([{ op: 'statedir', path: state }, { op: 'fork', cgroup: dir, newPid: true }, { op: 'pdeathsig', signal: 9 }, ...tail(['true'])], state);
+  const run = spawnWithSync('strace', ['-f', '-qq', '-o', log, '-e', 'trace=clone,clone3,fork,vfork,unshare,open,openat', NSINIT, file], file);
   // strace holds fd 3 too, until nsinit is gone: the created line, not the channel's end.
   createdPid(`${await run.channel.next()}\n`);
   const client = await openGate(path.join(state, 'monitor.sock'));
@@ -89,7 +92,8 @@ test('fork CGROUP is one clone3 with CLONE_INTO_CGROUP: no cgroup.procs is opene
   const lines = fs.readFileSync(log, 'utf8').split('\n');
   const clones = lines.filter((l) => /\b(clone3?|v?fork)\(/.test(l));
   assert.equal(clones.length, 1, clones.join('\n'));
-  assert.match(clones[0], /clone3\(\{flags=CLONE_INTO_CGROUP, exit_signal=SIGCHLD, .*cgroup=\d+\}, 88\) = \d+/);
+  assert.match(clones[0], /clone3\(\{flags=CLONE_NEWPID\|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, .*cgroup=\d+\}, 88\) = \d+/);
+  assert.deepEqual(lines.filter((l) => /\bunshare\(/.test(l)), [], 'the pid namespace made by the clone');
   const opened = lines.filter((l) => l.includes(dir));
   assert.equal(opened.length, 1, opened.join('\n'));
   assert.match(opened[0], /openat\(AT_FDCWD, "[^"]+", O_RDONLY\|O_CLOEXEC\|O_PATH\|O_DIRECTORY\) = \d+/);
@@ -103,7 +107,7 @@ test('fork CGROUP is one clone3 with CLONE_INTO_CGROUP: no cgroup.procs is opene
 async function underFilter(errno: number, dir: string, cmd: string[]) {
   const state = await tempDir('outer');
   const inner = await tempDir('inner');
-  const innerPlan = await writePlan([{ op: 'statedir', path: inner }, { op: 'fork', cgroup: dir }, { op: 'pdeathsig', signal: 9 }, ...tail(cmd)], inner);
+  const innerPlan = await writePlan([{ op: 'statedir', path: inner }, { op: 'fork', cgroup: dir, newPid: true }, { op: 'pdeathsig', signal: 9 }, ...tail(cmd)], inner);
   const filter = compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: errno }] });
   const run = await runNsinit([
     { op: 'statedir', path: state }, { op: 'fork' }, { op: 'pdeathsig', signal: 9 },
@@ -121,11 +125,11 @@ async function underFilter(errno: number, dir: string, cmd: string[]) {
   return { run, exited, innerSock: path.join(inner, 'monitor.sock') };
 }
 
-test('where the kernel cannot clone into the cgroup (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN), the child is forked and writes itself in: the same cgroup', { skip }, async () => {
+test('where the kernel cannot clone into the cgroup (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN), the pid namespace is unshared, the child forked and it writes itself in: the same result', { skip }, async () => {
   const dir = cgroup();
-  const want = lineIn(dir);
+  const want = `1\n${lineIn(dir)}`;
   for (const [name, errno] of [['ENOSYS', 38], ['E2BIG', 7], ['EINVAL', 22], ['EPERM', 1], ['EAGAIN', 11]] as const) {
-    const f = await underFilter(errno, dir, ['grep', '^0::', '/proc/self/cgroup']);
+    const f = await underFilter(errno, dir, ['/bin/sh', '-c', 'echo $$; grep "^0::" /proc/self/cgroup']);
     // In the cgroup at the gate (the inner monitor listens by then): open it.
     const [pid] = (await until(() => (procs(dir).length ? procs(dir) : null), `${name}: the inner child in ${dir}`))!;
     const inner = await openGate(f.innerSock);

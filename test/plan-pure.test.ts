@@ -426,24 +426,32 @@ function joins(p: PlanOp[]): { before: string[]; fork: PlanOp; after: string[] }
 test('cgroup joins: the process is born in the cgroup2 directory (fork carries it), the v1 hierarchies are written; none is written twice', () => {
   const hybrid = cgroupDirs(null as never, HYBRID);
   assert.deepEqual(hybrid, { monitor: [HYBRID.v1.cpu], child: [HYBRID.v1.freezer, HYBRID.v1.pids, HYBRID.v2], cgroup2: HYBRID.v2 });
-  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: hybrid })),
-    { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2 }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] }, 'hybrid: the monitor writes cpu, the child freezer and pids');
+  // A new pid namespace is made by that clone (newPid), no longer unshared by the monitor.
+  const p = plan(spec(), facts(), { cgroupDirs: hybrid });
+  assert.deepEqual(joins(p),
+    { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2, newPid: true }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] }, 'hybrid: the monitor writes cpu, the child freezer and pids');
+  assert.deepEqual(ops(p, 'unshare').map((o) => o.namespaces), [['ipc', 'uts', 'net'], ['cgroup'], ['mnt']]);
   const v2 = cgroupDirs(null as never, PURE_V2);
-  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2 })), { before: [], fork: { op: 'fork', cgroup: PURE_V2.v2 }, after: [] }, 'pure v2: no write at all');
-  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2, supervised: true })).fork, { op: 'fork-sibling', cgroup: PURE_V2.v2 });
+  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2 })), { before: [], fork: { op: 'fork', cgroup: PURE_V2.v2, newPid: true }, after: [] }, 'pure v2: no write at all');
+  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2, supervised: true })).fork, { op: 'fork-sibling', cgroup: PURE_V2.v2, newPid: true });
+  // No pid namespace of its own: the fork makes none.
+  const hostPid = (s: any) => ({ ...s, linux: { ...s.linux, namespaces: s.linux.namespaces.filter((n: any) => n.type !== 'pid') } });
+  assert.deepEqual(joins(plan(spec(hostPid), facts(), { cgroupDirs: v2 })).fork, { op: 'fork', cgroup: PURE_V2.v2 });
   // In a user namespace: the v1 writes right after the fork, while still host uid 0; then the cgroup namespace, then the namespace's root.
   const u = plan(spec((s) => withUserns(s)), facts(), { cgroupDirs: hybrid });
-  assert.deepEqual(joins(u), { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2 }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] });
+  assert.deepEqual(joins(u), { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2, newPid: true }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] });
   const f = u.findIndex((o) => o.op === 'fork');
+  assert.ok(u.findIndex((o) => o.op === 'userns') < f, 'the pid namespace is the user namespace\'s');
   assert.deepEqual(u.slice(f + 1, f + 6).map((o) => o.op), ['write', 'write', 'unshare', 'setgroups', 'setgid']);
   // Without one: pdeathsig first, as before; the cgroup namespace is made once every join is done.
-  const n = plan(spec(), facts(), { cgroupDirs: hybrid });
-  const g = n.findIndex((o) => o.op === 'fork');
-  assert.deepEqual(n.slice(g + 1, g + 5), [{ op: 'pdeathsig', signal: 9 },
+  const g = p.findIndex((o) => o.op === 'fork');
+  assert.deepEqual(p.slice(g + 1, g + 5), [{ op: 'pdeathsig', signal: 9 },
     { op: 'write', path: `${HYBRID.v1.freezer}/cgroup.procs`, value: '0' }, { op: 'write', path: `${HYBRID.v1.pids}/cgroup.procs`, value: '0' },
     { op: 'unshare', namespaces: ['cgroup'] }]);
-  // Dirs without a cgroup2 one named (restore's, a v1 host's): every join a write, the fork plain.
-  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: { monitor: [], child: [PURE_V2.v2] } })), { before: [], fork: { op: 'fork' }, after: [PURE_V2.v2] });
+  // Dirs without a cgroup2 one named (restore's, a v1 host's): every join a write, the fork plain, the pid namespace unshared by the monitor.
+  const v1 = plan(spec(), facts(), { cgroupDirs: { monitor: [], child: [PURE_V2.v2] } });
+  assert.deepEqual(joins(v1), { before: [], fork: { op: 'fork' }, after: [PURE_V2.v2] });
+  assert.deepEqual(ops(v1, 'unshare').map((o) => o.namespaces), [['ipc', 'uts', 'net', 'pid'], ['cgroup'], ['mnt']]);
 });
 
 test('cgroup joins of an exec\'d process: born in the cgroup2 directory, unless execCPUAffinity.initial must hold until a join', () => {

@@ -28,11 +28,13 @@ export type PlanOp =
    * The monitor forks; with `cgroup` (a cgroup2 directory) the child is created in it
    * (clone3 CLONE_INTO_CGROUP: no write to cgroup.procs, whose first writer after a quiet spell
    * waits out an RCU grace period). Where the kernel cannot, nsinit forks and the child writes
-   * itself into DIR/cgroup.procs, as a `write` would (native/PROTOCOL.md).
+   * itself into DIR/cgroup.procs, as a `write` would (native/PROTOCOL.md). `newPid`: the child
+   * is the first process of a new pid namespace, made by the clone (CLONE_NEWPID), or by
+   * `unshare` right before the fork where the clone could not be made.
    */
-  | { op: 'fork'; cgroup?: string }
+  | { op: 'fork'; cgroup?: string; newPid?: boolean }
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
-  | { op: 'fork-sibling'; cgroup?: string }
+  | { op: 'fork-sibling'; cgroup?: string; newPid?: boolean }
   /**
    * The container's root, opened once (after its bind mount): a relative path in a later op
    * lies inside it and nsinit resolves it there with openat2(RESOLVE_IN_ROOT), never by host
@@ -180,7 +182,7 @@ function tokens(p: PlanOp): string[] {
     case 'strace-call': return [String(p.nr), p.name, p.kinds];
     case 'criu-restore': return [p.pidFile, p.sibling ? '1' : '0'];
     case 'pdeathsig': return [String(p.signal)];
-    case 'fork': case 'fork-sibling': return [p.cgroup ?? ''];
+    case 'fork': case 'fork-sibling': return [p.cgroup ?? '', p.newPid ? '1' : '0'];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];
     case 'mount-setattr': return [p.path, hex(BigInt(p.set)), hex(BigInt(p.clear))];

@@ -121,9 +121,11 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
 
 /**
  * The process is the monitor's child, or (supervised by the caller) the spawner's; with `cgroup`
- * it is created in that cgroup2 directory (see cloneInto).
+ * it is created in that cgroup2 directory (see cloneInto); `newPid`: as the first process of a
+ * new pid namespace, made by the fork itself.
  */
-export const forkOp = (supervised?: boolean, cgroup?: string): PlanOp => ({ op: supervised ? 'fork-sibling' : 'fork', ...(cgroup ? { cgroup } : {}) });
+export const forkOp = (supervised?: boolean, cgroup?: string, newPid?: boolean): PlanOp =>
+  ({ op: supervised ? 'fork-sibling' : 'fork', ...(cgroup ? { cgroup } : {}), ...(newPid ? { newPid } : {}) });
 
 /**
  * How the process gets into the child's cgroup dirs (CgroupDirs.child): the cgroup2 one at its
