@@ -97,7 +97,9 @@ static void cloexec_from_3(void)
 //   EAGAIN  the cgroup's (or an ancestor's) pids.max: a process cloned into it is charged against
 //           the limit, one written into cgroup.procs is not (a migration is a forced charge), so
 //           the fork and write start it as before (pids.limit 0 too). An EAGAIN of another cause
-//           (RLIMIT_NPROC, the monitor's own cgroup) fails that fork as it failed before.
+//           (RLIMIT_NPROC, the monitor's own cgroup) fails that fork as it failed before;
+//   ENOSPC  a pid namespace too many (nesting, max_pid_namespaces), or a cpuset without CPUs or
+//           memory nodes: the unshare or the write that follow fail with it, in their words.
 // Any other errno is what the write would have met, and fails the op naming the directory:
 // EBUSY (controllers enabled for the cgroup's children), EOPNOTSUPP (a domain-invalid cgroup),
 // EACCES, ENOENT (not below the caller's cgroup namespace, under nsdelegate), ENODEV (removed).
@@ -143,7 +145,7 @@ static void spawn_child(int sibling, const char *cgroup, int newpid)
 		TRY((cgfd = open(cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC)), "%s: open the cgroup \"%s\"", op, cgroup);
 		if ((child = clone_into(sibling, cgfd, newpid)) >= 0)
 			in_cgroup = 1;
-		else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM && errno != EAGAIN)
+		else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM && errno != EAGAIN && errno != ENOSPC)
 			die("%s into the cgroup \"%s\"", op, cgroup);
 	}
 	if (!in_cgroup && newpid)

@@ -1,8 +1,9 @@
-// `fork CGROUP` and `fork-sibling CGROUP` (native/child.c): the child is created in a cgroup2
-// directory by clone3(CLONE_INTO_CGROUP), with no write of its cgroup.procs; where the kernel
-// cannot (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN) nsinit forks and the child writes itself in, with
-// the same result; any other error fails as the write would have, naming the directory. Run
-// against this host's cgroup2 mount (the unified one of a hybrid host, or /sys/fs/cgroup).
+// `fork CGROUP NEWPID` and `fork-sibling CGROUP NEWPID` (native/child.c): the child is created in
+// a cgroup2 directory by clone3(CLONE_INTO_CGROUP), with no write of its cgroup.procs (and in a
+// new pid namespace with NEWPID 1); where the kernel cannot (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN,
+// ENOSPC) nsinit unshares the pid namespace, forks, and the child writes itself in: the same
+// result; any other error fails as the write would have, naming the directory. Run against this
+// host's cgroup2 mount (the unified one of a hybrid host, or /sys/fs/cgroup).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -125,10 +126,10 @@ async function underFilter(errno: number, dir: string, cmd: string[]) {
   return { run, exited, innerSock: path.join(inner, 'monitor.sock') };
 }
 
-test('where the kernel cannot clone into the cgroup (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN), the pid namespace is unshared, the child forked and it writes itself in: the same result', { skip }, async () => {
+test('where the kernel cannot clone into the cgroup (ENOSYS, E2BIG, EINVAL, EPERM, EAGAIN, ENOSPC), the pid namespace is unshared, the child forked and it writes itself in: the same result', { skip }, async () => {
   const dir = cgroup();
   const want = `1\n${lineIn(dir)}`;
-  for (const [name, errno] of [['ENOSYS', 38], ['E2BIG', 7], ['EINVAL', 22], ['EPERM', 1], ['EAGAIN', 11]] as const) {
+  for (const [name, errno] of [['ENOSYS', 38], ['E2BIG', 7], ['EINVAL', 22], ['EPERM', 1], ['EAGAIN', 11], ['ENOSPC', 28]] as const) {
     const f = await underFilter(errno, dir, ['/bin/sh', '-c', 'echo $$; grep "^0::" /proc/self/cgroup']);
     // In the cgroup at the gate (the inner monitor listens by then): open it.
     const [pid] = (await until(() => (procs(dir).length ? procs(dir) : null), `${name}: the inner child in ${dir}`))!;
