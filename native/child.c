@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -28,6 +29,17 @@
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+// clone3's arguments up to `cgroup` (linux/sched.h's struct clone_args, CLONE_ARGS_SIZE_VER2).
+struct clone_args_cg {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
 
 int preserved;
 sigset_t old_mask;
@@ -72,19 +84,78 @@ static void cloexec_from_3(void)
 			die("fcntl %d", (int)fd);
 }
 
+// The child created in the cgroup2 directory open as cgfd: clone3(CLONE_INTO_CGROUP), Linux 5.7
+// (it takes cgroup_threadgroup_rwsem for reading; a write of cgroup.procs takes it for writing).
+// Returns its pid (0 in the child), or -1 with errno where the kernel cannot, and the caller then
+// forks and the child writes itself into cgroup.procs, as the plan did before, same result:
+//   ENOSYS  no clone3 (Linux < 5.3), or a seccomp filter that does not know it (Docker's default
+//           profile answers ENOSYS, so that libc falls back to clone);
+//   E2BIG   a clone3 without the `cgroup` field (Linux 5.3 to 5.6: these arguments are larger
+//           than it knows, and not zero past its end);
+//   EINVAL  a clone3 that knows the field but not the flag;
+//   EPERM   a seccomp filter that denies clone3 (older container profiles);
+//   EAGAIN  the cgroup's (or an ancestor's) pids.max: a process cloned into it is charged against
+//           the limit, one written into cgroup.procs is not (a migration is a forced charge), so
+//           the fork and write start it as before (pids.limit 0 too). An EAGAIN of another cause
+//           (RLIMIT_NPROC, the monitor's own cgroup) fails that fork as it failed before;
+//   ENOSPC  a pid namespace too many (nesting, max_pid_namespaces), or a cpuset without CPUs or
+//           memory nodes: the unshare or the write that follow fail with it, in their words.
+// Any other errno is what the write would have met, and fails the op naming the directory:
+// EBUSY (controllers enabled for the cgroup's children), EOPNOTSUPP (a domain-invalid cgroup),
+// EACCES, ENOENT (not below the caller's cgroup namespace, under nsdelegate), ENODEV (removed).
+// With newpid the clone makes the child's pid namespace too (CLONE_NEWPID): the kernel gives the
+// child its pid before the cgroup may refuse it, and a namespace unshared beforehand whose first
+// process failed so takes no other (ENOMEM), so the fork after an EAGAIN needs a fresh one.
+static pid_t clone_into(int sibling, int cgfd, int newpid)
+{
+	struct clone_args_cg args = {
+		.flags = CLONE_INTO_CGROUP | (sibling ? CLONE_PARENT : 0) | (newpid ? CLONE_NEWPID : 0),
+		.exit_signal = SIGCHLD, // with CLONE_PARENT the kernel gives the monitor's own instead
+		.cgroup = (uint64_t)cgfd,
+	};
+	return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+}
+
+// The child's `write "0" to "CGROUP/cgroup.procs"`, through the directory's fd, with that op's words.
+static void join_by_write(int cgfd, const char *cgroup)
+{
+	int fd;
+
+	TRY((fd = openat(cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC | O_NOFOLLOW)), "write \"0\" to \"%s/cgroup.procs\"", cgroup);
+	TRY(write_all(fd, "0", 1), "write \"0\" to \"%s/cgroup.procs\"", cgroup);
+	TRY(close(fd), "write \"0\" to \"%s/cgroup.procs\"", cgroup);
+}
+
 // fork (the monitor is the child's parent) or fork-sibling: clone(CLONE_PARENT), so the child is
 // the spawner's child and, once the spawner exits, its subreaper's, which then reaps it and owns
 // its exit status (OCI callers with --pid-file). The monitor watches a sibling through a pidfd.
-static void spawn_child(int sibling)
+// With a CGROUP (a cgroup2 directory) the child is created in it (clone_into), or where the
+// kernel cannot, writes itself into its cgroup.procs right after the fork. With newpid it is the
+// first process of a new pid namespace: made by the clone, or unshared right before the fork.
+static void spawn_child(int sibling, const char *cgroup, int newpid)
 {
-	TRY(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup_sock), "fork: socketpair");
-	TRY(pipe2(gate_pipe, O_CLOEXEC), "fork: pipe2");
-	TRY(pipe2(exec_pipe, O_CLOEXEC), "fork: pipe2");
-	if (sibling)
+	const char *op = sibling ? "fork-sibling" : "fork";
+	int cgfd = -1, in_cgroup = 0;
+
+	TRY(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, setup_sock), "%s: socketpair", op);
+	TRY(pipe2(gate_pipe, O_CLOEXEC), "%s: pipe2", op);
+	TRY(pipe2(exec_pipe, O_CLOEXEC), "%s: pipe2", op);
+	if (*cgroup) {
+		// O_PATH is enough: the kernel checks write access to its cgroup.procs as the write would.
+		TRY((cgfd = open(cgroup, O_PATH | O_DIRECTORY | O_CLOEXEC)), "%s: open the cgroup \"%s\"", op, cgroup);
+		if ((child = clone_into(sibling, cgfd, newpid)) >= 0)
+			in_cgroup = 1;
+		else if (errno != ENOSYS && errno != E2BIG && errno != EINVAL && errno != EPERM && errno != EAGAIN && errno != ENOSPC)
+			die("%s into the cgroup \"%s\"", op, cgroup);
+	}
+	if (!in_cgroup && newpid)
+		TRY(unshare(CLONE_NEWPID), "%s: unshare \"pid\"", op);
+	if (!in_cgroup && sibling)
 		TRY((child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, 0)), "fork-sibling: clone");
-	else
+	else if (!in_cgroup)
 		TRY((child = fork()), "fork");
 	if (child > 0) {
+		close_fd(&cgfd);
 		monitor_child(child);
 		if (sibling)
 			TRY((child_pidfd = (int)syscall(SYS_pidfd_open, child, 0)), "fork-sibling: pidfd_open %d", (int)child);
@@ -111,6 +182,9 @@ static void spawn_child(int sibling)
 	close_fd(&exec_pipe[0]);
 	monitor_leave();
 	reset_signals();
+	if (cgfd >= 0 && !in_cgroup) // the kernel could not clone into it: the plan's write of before
+		join_by_write(cgfd, cgroup);
+	close_fd(&cgfd);
 }
 
 // pidfd-socket PATH: connect now (the monitor, with the caller's view of PATH); the pidfd of the
@@ -123,14 +197,12 @@ void op_pidfd_socket(char **a)
 
 void op_fork(char **a)
 {
-	(void)a;
-	spawn_child(0);
+	spawn_child(0, a[0], num(a[1]) != 0);
 }
 
 void op_fork_sibling(char **a)
 {
-	(void)a;
-	spawn_child(1);
+	spawn_child(1, a[0], num(a[1]) != 0);
 }
 
 void op_pdeathsig(char **a)

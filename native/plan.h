@@ -16,7 +16,7 @@
 	X(sethostname, "sethostname", "s")           \
 	X(loopback, "loopback", "")                  \
 	X(pdeathsig, "pdeathsig", "n")               \
-	X(fork, "fork", "")                          \
+	X(fork, "fork", "sn")                        \
 	X(mount, "mount", "sssns")                   \
 	X(mkdir, "mkdir", "sn")                      \
 	X(mknod, "mknod", "snnn")                    \
@@ -57,7 +57,7 @@
 	X(seccomp, "seccomp", "ns")                  \
 	X(seccomp_listener, "seccomp-listener", "ss") \
 	X(stdio_null, "stdio-null", "")              \
-	X(fork_sibling, "fork-sibling", "")          \
+	X(fork_sibling, "fork-sibling", "sn")        \
 	X(mount_copyup, "mount-copyup", "sssns")     \
 	X(mount_setattr, "mount-setattr", "snn")     \
 	X(rootfs, "rootfs", "s")                     \

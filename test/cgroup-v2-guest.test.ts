@@ -98,6 +98,8 @@ function suite(): void {
     bundle('pre', ['sleep', '1000'], (s) => { s.linux.cgroupsPath = '/pre'; });
     bundle('frz', ['true'], (s) => { s.linux.cgroupsPath = '/frz'; });
     bundle('ka', ['sh', '-c', 'sleep 1000 & sleep 1000 & exec sleep 1000']);
+    // pids.max 0: the init is cloned into its cgroup (clone3 CLONE_INTO_CGROUP), which the limit refuses (EAGAIN): nsinit forks and writes it in.
+    bundle('pids0', ['sh', '-c', 'echo started; /bin/true; echo after'], (s) => { s.linux.resources = { ...s.linux.resources, pids: { limit: 0 } }; });
     // Rootless: uid 1500 of the guest, mapped to root in a user namespace of its own id.
     {
       const spec: any = rootlessSpec(RL_UID, RL_UID);
@@ -152,6 +154,22 @@ function suite(): void {
     assert.equal(get('LIMITS_IO_WEIGHT'), 'default 4950', 'blkio weight 500 on io.weight\'s scale (runc: 1 + (w - 10) * 9999 / 990)');
     assert.equal(get('LIMITS_INIT_IN_CGROUP'), 'yes', 'the init is in the container\'s cgroup');
     assert.equal(get('LIMITS_MONITOR_IN_CGROUP'), 'no', 'the monitor is not (a frozen monitor could not serve kill -9)');
+  });
+
+  test('the init and an exec\'d process are created in the container\'s cgroup (the plan\'s fork carries it), with no cgroup.procs write in either plan', () => {
+    assert.equal(get('CLONE_PLAN_FORK'), 'fork /sys/fs/cgroup/runa/limits 1', 'the clone makes the pid namespace too');
+    assert.equal(get('CLONE_PLAN_WRITES'), '0');
+    assert.equal(get('CLONE_EXEC_RC'), '0');
+    assert.equal(get('CLONE_EXEC_IN_CGROUP'), 'yes');
+    assert.equal(get('CLONE_EXEC_PLAN_FORK'), 'fork-sibling /sys/fs/cgroup/runa/limits 0', 'exec --pid-file: the caller\'s child, in the init\'s pid namespace');
+    assert.equal(get('CLONE_EXEC_PLAN_WRITES'), '0');
+  });
+
+  test('pids.limit 0: the init starts (the clone the limit refuses falls back to a fork and a write, which it does not), its own fork fails', () => {
+    assert.equal(get('PIDS0_STARTED'), '1', get('PIDS0_OUT'));
+    assert.equal(get('PIDS0_AFTER'), '0');
+    assert.match(get('PIDS0_FORK'), /fork/i);
+    assert.equal(get('PIDS0_LEFT'), 'no');
   });
 
   test('/proc/self/cgroup is 0::/ in the container\'s cgroup namespace, for the init and an exec\'d process (runc)', () => {
@@ -380,6 +398,30 @@ case_limits() {
   grep -qx "$pid" $d/cgroup.procs && say LIMITS_INIT_IN_CGROUP yes || say LIMITS_INIT_IN_CGROUP no
   mon=$(cut -d' ' -f4 /proc/$pid/stat)
   grep -qx "$mon" $d/cgroup.procs && say LIMITS_MONITOR_IN_CGROUP yes || say LIMITS_MONITOR_IN_CGROUP no
+}
+
+# The plans nsinit ran: the fork op and its two arguments (the cgroup it clones into, whether it makes the pid namespace), and how many cgroup.procs writes.
+plan_fork() { tr '\\0' '\\n' < "$1" | grep -x -A2 -E 'fork|fork-sibling' | head -n 3 | tr '\\n' ' ' | sed 's/ $//'; }
+plan_writes() { tr '\\0' '\\n' < "$1" | grep -c 'cgroup\\.procs$'; }
+
+case_clone() {
+  d=$(cg limits)
+  say CLONE_PLAN_FORK "$(plan_fork ${ROOT}/limits/plan)"
+  say CLONE_PLAN_WRITES "$(plan_writes ${ROOT}/limits/plan)"
+  $RUNA exec -d --pid-file /run/clone-exec.pid limits sleep 1000 < /dev/null > /dev/null 2>&1; say CLONE_EXEC_RC $?
+  pid=$(cat /run/clone-exec.pid)
+  grep -qx "$pid" $d/cgroup.procs && say CLONE_EXEC_IN_CGROUP yes || say CLONE_EXEC_IN_CGROUP no
+  say CLONE_EXEC_PLAN_FORK "$(plan_fork ${ROOT}/limits/exec/*/plan)"
+  say CLONE_EXEC_PLAN_WRITES "$(plan_writes ${ROOT}/limits/exec/*/plan)"
+  kill -9 $pid
+  cd $B/pids0
+  out=$($RUNA run pids0 2>&1 < /dev/null)
+  say PIDS0_OUT "$(printf '%s' "$out" | tr '\\n' '|')"
+  say PIDS0_STARTED "$(printf '%s\\n' "$out" | grep -cx started)"
+  say PIDS0_AFTER "$(printf '%s\\n' "$out" | grep -c after)"
+  say PIDS0_FORK "$(printf '%s\\n' "$out" | grep -i fork)"
+  $RUNA delete -f pids0 > /dev/null 2>&1
+  [ -e $(cg pids0) ] && say PIDS0_LEFT yes || say PIDS0_LEFT no
 }
 
 case_cgroupns() {
@@ -650,7 +692,7 @@ case_containerd() {
 
 # Each case's guest uptime at its start and end (seconds), for the log.
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
-CASES="pure_v2 limits cgroupns cgroup_mount update pause stats devices resources refused oom preexisting killall rootless"
+CASES="pure_v2 limits clone cgroupns cgroup_mount update pause stats devices resources refused oom preexisting killall rootless"
 [ "\${RUNA_V2_GUEST_CALLERS:-0}" = 1 ] && CASES="$CASES podman containerd"
 for c in $CASES kill_delete; do
   t=$(uptime_s); case_$c; say "TIME_$(echo $c | tr a-z A-Z)" "$t-$(uptime_s)"

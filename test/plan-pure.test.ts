@@ -10,6 +10,7 @@ import type { PathStat } from '../src/oci/host-facts.js';
 import { MS, type PlanOp } from '../src/nsinit/plan.js';
 import { parseSpec, type Spec } from '../src/oci/spec.js';
 import { defaultSpec } from '../src/oci/default-spec.js';
+import { cgroupDirs } from '../src/actors/container-cgroups.js';
 
 const ROOTFS = '/run/b/rootfs';
 const STATE = '/run/runa/c1';
@@ -409,6 +410,61 @@ test('exec into a user namespace: ids checked against the init\'s maps, the moni
   assert.equal(ops(r, 'setgroups').length, 0);
   const allowed = execPlan({ namespaces: ns, unprivileged: true }, execFacts({ setgroupsDenied: false }));
   assert.deepEqual(ops(allowed, 'setgroups'), [{ op: 'setgroups', gids: [] }], 'the namespace\'s root only: no groups of the user\'s own');
+});
+
+// ---- cgroup joins: by clone3 CLONE_INTO_CGROUP or by a write (cloneInto) ----
+
+const HYBRID = { v1: { cpu: '/sys/fs/cgroup/cpu/runa/c1', freezer: '/sys/fs/cgroup/freezer/runa/c1', pids: '/sys/fs/cgroup/pids/runa/c1' }, v2: '/sys/fs/cgroup/unified/runa/c1' };
+const PURE_V2 = { v1: {}, v2: '/sys/fs/cgroup/runa/c1' };
+/** The dirs a plan writes cgroup.procs of, before and after its fork, and the fork op itself. */
+function joins(p: PlanOp[]): { before: string[]; fork: PlanOp; after: string[] } {
+  const at = p.findIndex((o) => o.op === 'fork' || o.op === 'fork-sibling');
+  const written = (q: PlanOp[]) => q.flatMap((o) => (o.op === 'write' && o.path.endsWith('/cgroup.procs') ? [o.path.slice(0, -'/cgroup.procs'.length)] : []));
+  return { before: written(p.slice(0, at)), fork: p[at], after: written(p.slice(at + 1)) };
+}
+
+test('cgroup joins: the process is born in the cgroup2 directory (fork carries it), the v1 hierarchies are written; none is written twice', () => {
+  const hybrid = cgroupDirs(null as never, HYBRID);
+  assert.deepEqual(hybrid, { monitor: [HYBRID.v1.cpu], child: [HYBRID.v1.freezer, HYBRID.v1.pids, HYBRID.v2], cgroup2: HYBRID.v2 });
+  // A new pid namespace is made by that clone (newPid), no longer unshared by the monitor.
+  const p = plan(spec(), facts(), { cgroupDirs: hybrid });
+  assert.deepEqual(joins(p),
+    { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2, newPid: true }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] }, 'hybrid: the monitor writes cpu, the child freezer and pids');
+  assert.deepEqual(ops(p, 'unshare').map((o) => o.namespaces), [['ipc', 'uts', 'net'], ['cgroup'], ['mnt']]);
+  const v2 = cgroupDirs(null as never, PURE_V2);
+  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2 })), { before: [], fork: { op: 'fork', cgroup: PURE_V2.v2, newPid: true }, after: [] }, 'pure v2: no write at all');
+  assert.deepEqual(joins(plan(spec(), facts(), { cgroupDirs: v2, supervised: true })).fork, { op: 'fork-sibling', cgroup: PURE_V2.v2, newPid: true });
+  // No pid namespace of its own: the fork makes none.
+  const hostPid = (s: any) => ({ ...s, linux: { ...s.linux, namespaces: s.linux.namespaces.filter((n: any) => n.type !== 'pid') } });
+  assert.deepEqual(joins(plan(spec(hostPid), facts(), { cgroupDirs: v2 })).fork, { op: 'fork', cgroup: PURE_V2.v2 });
+  // In a user namespace: the v1 writes right after the fork, while still host uid 0; then the cgroup namespace, then the namespace's root.
+  const u = plan(spec((s) => withUserns(s)), facts(), { cgroupDirs: hybrid });
+  assert.deepEqual(joins(u), { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2, newPid: true }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] });
+  const f = u.findIndex((o) => o.op === 'fork');
+  assert.ok(u.findIndex((o) => o.op === 'userns') < f, 'the pid namespace is the user namespace\'s');
+  assert.deepEqual(u.slice(f + 1, f + 6).map((o) => o.op), ['write', 'write', 'unshare', 'setgroups', 'setgid']);
+  // Without one: pdeathsig first, as before; the cgroup namespace is made once every join is done.
+  const g = p.findIndex((o) => o.op === 'fork');
+  assert.deepEqual(p.slice(g + 1, g + 5), [{ op: 'pdeathsig', signal: 9 },
+    { op: 'write', path: `${HYBRID.v1.freezer}/cgroup.procs`, value: '0' }, { op: 'write', path: `${HYBRID.v1.pids}/cgroup.procs`, value: '0' },
+    { op: 'unshare', namespaces: ['cgroup'] }]);
+  // Dirs without a cgroup2 one named (restore's, a v1 host's): every join a write, the fork plain, the pid namespace unshared by the monitor.
+  const v1 = plan(spec(), facts(), { cgroupDirs: { monitor: [], child: [PURE_V2.v2] } });
+  assert.deepEqual(joins(v1), { before: [], fork: { op: 'fork' }, after: [PURE_V2.v2] });
+  assert.deepEqual(ops(v1, 'unshare').map((o) => o.namespaces), [['ipc', 'uts', 'net', 'pid'], ['cgroup'], ['mnt']]);
+});
+
+test('cgroup joins of an exec\'d process: born in the cgroup2 directory, unless execCPUAffinity.initial must hold until a join', () => {
+  const dirs = cgroupDirs(null as never, HYBRID);
+  assert.deepEqual(joins(execPlan({ cgroupDirs: dirs })), { before: [HYBRID.v1.cpu], fork: { op: 'fork', cgroup: HYBRID.v2 }, after: [HYBRID.v1.freezer, HYBRID.v1.pids] });
+  assert.deepEqual(joins(execPlan({ cgroupDirs: dirs, namespaces: ['pid', 'user', 'mount'], supervised: true })).fork, { op: 'fork-sibling', cgroup: HYBRID.v2 });
+  const proc = { ...spec().process, args: ['ps'], env: ['PATH=/bin'], user: { uid: 1000, gid: 1000 } };
+  const p = execPlan({ cgroupDirs: dirs, process: { ...proc, execCPUAffinity: { initial: '0', final: '1' } } });
+  assert.deepEqual(joins(p), { before: [HYBRID.v1.cpu], fork: { op: 'fork' }, after: [HYBRID.v1.freezer, HYBRID.v1.pids, HYBRID.v2] });
+  const first = p.findIndex((o) => o.op === 'affinity');
+  assert.deepEqual(p.slice(first, first + 5).map((o) => (o.op === 'write' ? o.path : o.op)),
+    ['affinity', `${HYBRID.v1.freezer}/cgroup.procs`, `${HYBRID.v1.pids}/cgroup.procs`, `${HYBRID.v2}/cgroup.procs`, 'affinity'], 'initial CPUs, the joins, final CPUs');
+  assert.deepEqual(joins(execPlan({ cgroupDirs: dirs, process: { ...proc, execCPUAffinity: { final: '1' } } })).fork, { op: 'fork', cgroup: HYBRID.v2 }, 'final alone: after the fork anyway');
 });
 
 // ---- --overlay2 (src/oci/plan/overlay.ts) ----

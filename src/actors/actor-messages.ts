@@ -28,7 +28,7 @@ export const GoferPrepareInput = z.object({
   /** --overlay2 (src/oci/plan/overlay.ts); false: none */
   overlay: z.union([z.literal(false), z.enum(['root', 'all'])]).optional(),
   hostCgroups: z.array(z.object({ dir: z.string(), fstype: z.enum(['cgroup', 'cgroup2']), options: z.string() })),
-  cgroupDirs: z.object({ monitor: z.array(path), child: z.array(path) }).optional(),
+  cgroupDirs: z.object({ monitor: z.array(path), child: z.array(path), cgroup2: path.optional() }).optional(),
   console: z.enum(['socket', 'proxy']).nullable().optional(),
   consoleSocket: z.string().optional(),
   seccomp: z.object({

@@ -12,7 +12,10 @@ export function cgroupDirs(cg: Cgroup, d: { v1: Record<string, string>; v2: stri
   // pids.limit 0 (a real limit) refuse the monitor's fork of the container's process.
   for (const [controller, dir] of Object.entries(d.v1)) (controller === 'freezer' || controller === 'pids' ? dirs.child : dirs.monitor).push(dir);
   if (d.v2) dirs.child.push(d.v2);
-  return { monitor: [...new Set(dirs.monitor)], child: [...new Set(dirs.child)] };
+  const out: CgroupDirs = { monitor: [...new Set(dirs.monitor)], child: [...new Set(dirs.child)] };
+  // The process may be created in it (clone3 CLONE_INTO_CGROUP) rather than written into it: the planner decides.
+  if (d.v2) out.cgroup2 = d.v2;
+  return out;
 }
 
 /**

@@ -24,9 +24,17 @@ export type PlanOp =
   | { op: 'sethostname'; name: string }
   | { op: 'loopback' }
   | { op: 'pdeathsig'; signal: number }
-  | { op: 'fork' }
+  /**
+   * The monitor forks; with `cgroup` (a cgroup2 directory) the child is created in it
+   * (clone3 CLONE_INTO_CGROUP: no write to cgroup.procs, whose first writer after a quiet spell
+   * waits out an RCU grace period). Where the kernel cannot, nsinit forks and the child writes
+   * itself into DIR/cgroup.procs, as a `write` would (native/PROTOCOL.md). `newPid`: the child
+   * is the first process of a new pid namespace, made by the clone (CLONE_NEWPID), or by
+   * `unshare` right before the fork where the clone could not be made.
+   */
+  | { op: 'fork'; cgroup?: string; newPid?: boolean }
   /** Like fork, but the child is the spawner's (clone CLONE_PARENT); the monitor watches it by pidfd. */
-  | { op: 'fork-sibling' }
+  | { op: 'fork-sibling'; cgroup?: string; newPid?: boolean }
   /**
    * The container's root, opened once (after its bind mount): a relative path in a later op
    * lies inside it and nsinit resolves it there with openat2(RESOLVE_IN_ROOT), never by host
@@ -174,6 +182,7 @@ function tokens(p: PlanOp): string[] {
     case 'strace-call': return [String(p.nr), p.name, p.kinds];
     case 'criu-restore': return [p.pidFile, p.sibling ? '1' : '0'];
     case 'pdeathsig': return [String(p.signal)];
+    case 'fork': case 'fork-sibling': return [p.cgroup ?? '', p.newPid ? '1' : '0'];
     case 'hold': return [p.path, p.recursive ? '1' : '0'];
     case 'mount-held': return [String(p.index), p.target, p.source];
     case 'mount-setattr': return [p.path, hex(BigInt(p.set)), hex(BigInt(p.clear))];
@@ -203,7 +212,7 @@ function tokens(p: PlanOp): string[] {
     case 'hookpoint':
       if (!HOOKPOINT_NAME.test(p.name)) throw new Error(`plan hookpoint: invalid name ${JSON.stringify(p.name)}`);
       return [p.name];
-    case 'loopback': case 'fork': case 'fork-sibling': case 'chdir-late': case 'gate': case 'exec': case 'setsid': case 'console':
+    case 'loopback': case 'chdir-late': case 'gate': case 'exec': case 'setsid': case 'console':
     case 'console-proxy': case 'nonewprivs': case 'keepcaps': case 'stdio-null': case 'netdev-move':
       return [];
   }

@@ -119,11 +119,14 @@ export interface ExecPlanInput {
 /**
  * Where each process of a container goes. The monitor joins every hierarchy that cannot
  * freeze it (`monitor`), before it creates the cgroup namespace; the container's own
- * processes also join the freezing ones (`child`: the v1 freezer, the v2 unified cgroup) right
- * after the fork, before the user program runs. A frozen monitor could not serve `kill -9`
- * of a paused container.
+ * processes also join the freezing ones (`child`: the v1 freezer and pids, the v2 unified
+ * cgroup) at or right after the fork, before the user program runs. A frozen monitor could
+ * not serve `kill -9` of a paused container. `cgroup2` names the one of `child` that is a
+ * cgroup2 directory (the unified hierarchy's, pure v2 or hybrid): the planner may have the
+ * process created in it (`fork` with a cgroup, clone3 CLONE_INTO_CGROUP) instead of written
+ * into it (see cloneInto in process.ts).
  */
-export interface CgroupDirs { monitor: string[]; child: string[] }
+export interface CgroupDirs { monitor: string[]; child: string[]; cgroup2?: string }
 
 /** nsinit's namespace names (setns/unshare) for the OCI types. */
 export const NS_FLAG: Record<string, string> = { pid: 'pid', network: 'net', ipc: 'ipc', uts: 'uts', cgroup: 'cgroup', mount: 'mnt', time: 'time' };

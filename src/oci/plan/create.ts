@@ -17,7 +17,7 @@ import { isBindMount, parseMountOptions, PROPAGATION } from './mount-options.js'
 import { lockedFlags, rootfsOps } from './mounts.js';
 import { NO_OVERLAY, overlaid, overlayLayout } from './overlay.js';
 import {
-  cwdMkdirs, deathsigOps, forkOp, homeIn, hostProcessOps, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps,
+  cloneInto, cwdMkdirs, deathsigOps, forkOp, homeIn, hostProcessOps, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps,
 } from './process.js';
 import { becomeRoot, checkReachable, madeInOwnUserNs, ownUserNs, unprivilegedUserns, userNamespace } from './userns.js';
 
@@ -120,7 +120,13 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   // A cgroup namespace of its own is made by the child once it is in its cgroup (below), so
   // that the container's cgroup is the namespace's root: /proc/self/cgroup reads `0::/`, a
   // fresh cgroup2 mount shows the container's cgroup (runc unshares it after the cgroup join).
-  const unshared = order.filter((t) => !joined.has(t) && t !== 'cgroup').map((t) => NS_FLAG[t]);
+  // The process is born in the cgroup2 directory (it never runs outside it); the v1 ones it writes itself into.
+  const join = cloneInto(input.cgroupDirs);
+  // Its new pid namespace is then made by that clone, not unshared before it: the kernel gives
+  // a clone its pid before the cgroup can refuse it (pids.max), and a namespace whose first
+  // process failed so takes no other; nsinit's fork and write that follow need a fresh one.
+  const newPid = Boolean(join.cgroup) && fresh('pid');
+  const unshared = order.filter((t) => !joined.has(t) && t !== 'cgroup' && !(t === 'pid' && newPid)).map((t) => NS_FLAG[t]);
   if (unshared.length) plan.push({ op: 'unshare', namespaces: unshared });
   // A new time namespace's clocks are set before any process is in it (the fork below).
   plan.push(...timeOffsets);
@@ -130,15 +136,16 @@ export function buildPlan(input: PlanInput, host: HostFacts): PlanOp[] {
   if (types.has('uts') && spec.hostname) plan.push({ op: 'sethostname', name: spec.hostname });
   if (types.has('uts') && spec.domainname) plan.push({ op: 'setdomainname', name: spec.domainname });
   if (types.has('network')) plan.push({ op: 'loopback' });
-  plan.push(forkOp(input.supervised));
+  plan.push(forkOp(input.supervised, join.cgroup, newPid));
   const deathsig = deathsigOps(input.supervised);
   if (userns) {
-    // The cgroup files are host root's: join while still host uid 0. Then become the
-    // namespace's root at once (host uid 0 is unmapped inside: files it creates on mounts made
-    // in here are refused), and set pdeathsig after that credential change.
-    plan.push(...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
+    // The cgroup files are host root's: join while still host uid 0 (the monitor, which clones
+    // into the cgroup2 one, keeps host uid 0 in the namespace). Then become the namespace's
+    // root at once (host uid 0 is unmapped inside: files it creates on mounts made in here are
+    // refused), and set pdeathsig after that credential change.
+    plan.push(...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...cgroupNs, ...becomeRoot(groupsDenied), ...deathsig);
   } else {
-    plan.push(...deathsig, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...cgroupNs);
+    plan.push(...deathsig, ...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   const requested = spec.linux?.rootfsPropagation ? PROPAGATION[spec.linux.rootfsPropagation] : undefined;

@@ -8,7 +8,7 @@ import { affinityOps } from '../process-attrs.js';
 import { checkSecurity } from '../security.js';
 import { NS_FLAG, type ExecPlanInput } from './common.js';
 import {
-  deathsigOps, forkOp, homeIn, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps, hostProcessOps,
+  cloneInto, deathsigOps, forkOp, homeIn, joinCgroup, joinRdt, listenerOps, pidfdOps, processOps, stdioOps, winsizeOps, hostProcessOps,
 } from './process.js';
 import { becomeRoot, checkUserMapped } from './userns.js';
 
@@ -30,6 +30,8 @@ export function buildExecPlan(input: ExecPlanInput, host: ExecHostFacts): PlanOp
   // process.execCPUAffinity: the CPUs before the process joins the container's cgroup, and after.
   const initial = affinityOps(input.process.execCPUAffinity?.initial);
   const final = affinityOps(input.process.execCPUAffinity?.final);
+  // Born in the cgroup2 directory, unless the initial CPUs must hold until a join after the fork.
+  const join = cloneInto(input.cgroupDirs, initial.length > 0);
   const plan: PlanOp[] = [{ op: 'statedir', path: input.execDir }, ...stdioOps(input.console), ...listenerOps(input.seccomp), ...pidfdOps(input.pidfdSocket), ...joinCgroup(input.cgroupDirs?.monitor)];
   // The container's namespaces: before its user namespace (host-owned ones need host root), or
   // rootless after it (they are owned by it, and the monitor has no capabilities outside it).
@@ -51,10 +53,10 @@ export function buildExecPlan(input: ExecPlanInput, host: ExecHostFacts): PlanOp
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
     plan.push({ op: 'setns', path: ns('user'), nstype: 'user' });
     if (unpriv) joinOthers();
-    plan.push(forkOp(input.supervised));
-    plan.push(...initial, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...final, ...cgroupNs, ...becomeRoot(unpriv && host.setgroupsDenied), ...deathsigOps(input.supervised));
+    plan.push(forkOp(input.supervised, join.cgroup));
+    plan.push(...initial, ...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...final, ...cgroupNs, ...becomeRoot(unpriv && host.setgroupsDenied), ...deathsigOps(input.supervised));
   } else {
-    plan.push(forkOp(input.supervised), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(input.cgroupDirs?.child), ...joinRdt(input.rdtDir), ...final, ...cgroupNs);
+    plan.push(forkOp(input.supervised, join.cgroup), ...deathsigOps(input.supervised), ...initial, ...joinCgroup(join.writes), ...joinRdt(input.rdtDir), ...final, ...cgroupNs);
     if (input.consoleSocket) plan.push({ op: 'console-connect', socketPath: input.consoleSocket });
   }
   plan.push({ op: 'setns', path: ns('mount'), nstype: 'mnt' });

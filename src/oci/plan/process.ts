@@ -1,12 +1,12 @@
 // The process itself, shared by a container's init and its exec'd processes: stdio, cgroup
-// joins, the fork, rlimits, capabilities, ids, environment, seccomp, up to its exec. Pure.
+// joins (cloneInto), the fork, rlimits, capabilities, ids, environment, seccomp, up to its exec. Pure.
 import type { PlanOp } from '../../nsinit/plan.js';
 import type { SeccompLoad } from '../../seccomp/index.js';
 import { capNamesMask, RLIMITS } from '../linux.js';
 import { ioPriorityOp, memoryPolicyOp, personalityOp, schedulerOp } from '../process-attrs.js';
 import { labelOps } from '../security.js';
 import type { Spec } from '../spec.js';
-import type { PlanInput, Personality, ProcessSpec } from './common.js';
+import type { CgroupDirs, PlanInput, Personality, ProcessSpec } from './common.js';
 
 /**
  * The home directory of `uid` in a container's /etc/passwd text (HostFacts.passwd), as runc
@@ -119,8 +119,29 @@ export function processOps(proc: ProcessSpec, o: ProcessOpsOptions = {}): PlanOp
   return ops;
 }
 
-/** The process is the monitor's child, or (supervised by the caller) the spawner's. */
-export const forkOp = (supervised?: boolean): PlanOp => ({ op: supervised ? 'fork-sibling' : 'fork' });
+/**
+ * The process is the monitor's child, or (supervised by the caller) the spawner's; with `cgroup`
+ * it is created in that cgroup2 directory (see cloneInto); `newPid`: as the first process of a
+ * new pid namespace, made by the fork itself.
+ */
+export const forkOp = (supervised?: boolean, cgroup?: string, newPid?: boolean): PlanOp =>
+  ({ op: supervised ? 'fork-sibling' : 'fork', ...(cgroup ? { cgroup } : {}), ...(newPid ? { newPid } : {}) });
+
+/**
+ * How the process gets into the child's cgroup dirs (CgroupDirs.child): the cgroup2 one at its
+ * birth (`cgroup`, for forkOp: clone3 CLONE_INTO_CGROUP, Linux 5.7), the others (v1 hierarchies)
+ * by a write of cgroup.procs right after the fork (`writes`, for joinCgroup). A write takes the
+ * kernel's cgroup_threadgroup_rwsem for writing, and its first writer after a quiet spell waits
+ * out an RCU grace period (4-20 ms on the hosts measured) on run's and exec's critical path; a
+ * clone into the cgroup takes it for reading only. nsinit falls back to the write where the
+ * kernel cannot clone into it. `byWrite`: the process must run outside the cgroup first (exec's
+ * execCPUAffinity.initial, whose CPUs hold until the join): every dir by write.
+ */
+export function cloneInto(dirs: CgroupDirs | undefined, byWrite = false): { cgroup?: string; writes: string[] } {
+  const child = dirs?.child ?? [];
+  const cgroup = !byWrite && dirs?.cgroup2 && child.includes(dirs.cgroup2) ? dirs.cgroup2 : undefined;
+  return { cgroup, writes: child.filter((d) => d !== cgroup) };
+}
 /** A monitor's child dies with it; a supervised process outlives the spawner, its parent. */
 export const deathsigOps = (supervised?: boolean): PlanOp[] => (supervised ? [] : [{ op: 'pdeathsig', signal: 9 }]);
 
