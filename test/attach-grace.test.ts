@@ -36,6 +36,13 @@ test('v2: the unified hierarchy; a mount of a sub-tree is taken into account', (
   assert.equal(ownProcsFile(v2, ''), null);
 });
 
+test('pure v2: no head start (nsinit clones into the cgroup and writes no cgroup.procs)', () => {
+  const v2: CgroupLayout = { mode: 'v2', v1: {}, v2: '/nonexistent-cgroup2', mountRoots: { '/nonexistent-cgroup2': '/' } };
+  const n = grace.attachGraceStarts;
+  startAttachGrace(() => v2);
+  assert.equal(grace.attachGraceStarts, n, 'nothing written');
+});
+
 test('on this host: the write moves nothing, and one start at a time', { skip: process.getuid?.() !== 0 ? 'needs root (cgroup.procs)' : false }, async (t) => {
   let layout: CgroupLayout;
   try { layout = detectCgroups(); } catch { t.skip('no cgroup filesystem mounted'); return; }

@@ -6,12 +6,15 @@
 // do not wait at all. On this project's test host that wait is 4 to 20 ms, and nsinit's join of
 // the container's cgroup (its first op) paid it on every `run` and `exec`.
 //
-// So when a create or an exec begins, the daemon re-writes its own pid into its own cgroup's
-// cgroup.procs, in libuv's thread pool: a join that moves nothing (the kernel finds the same
-// css_set and runs no controller's attach), but takes the lock, and so starts the wait while
-// the daemon validates and plans. By the time nsinit joins, the wait is mostly or wholly over.
-// Any error (rootless, a read-only cgroupfs, a cgroup gone) turns it off for the daemon's life:
-// it is only ever a head start, never something a container depends on.
+// So once a create has made its cgroups (and when an exec begins), the daemon re-writes its own
+// pid into its own cgroup's cgroup.procs, in libuv's thread pool: a join that moves nothing (the
+// kernel finds the same css_set and runs no controller's attach), but takes the lock, and so
+// starts the wait while the daemon plans and the front end spawns nsinit. By the time nsinit
+// joins, the wait is partly or wholly over. Not before the create's own cgroup writes: the
+// writer holds cgroup_mutex while it waits, and would hold them up.
+// On a pure v2 host nsinit writes no cgroup.procs (its processes are cloned into their cgroup),
+// and there is nothing to start. Any error (rootless, a read-only cgroupfs, a cgroup gone) turns
+// it off for the daemon's life: it is only ever a head start, never something a container depends on.
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseProcCgroup, type CgroupLayout } from './detect.js';
@@ -46,12 +49,19 @@ let off = false;
 export let attachGraceStarts = 0;
 export const attachGraceInFlight = (): boolean => inFlight;
 
-/** Begin the grace period now, unless one this call would start is already under way. Never throws. */
+/**
+ * Begin the grace period now, unless one this call would start is already under way. Never throws.
+ * Not on a pure v2 host: there nsinit creates its processes in their cgroup (clone3's
+ * CLONE_INTO_CGROUP, native/child.c) and writes no cgroup.procs, so the wait would be for
+ * nothing, and the writer would hold cgroup_mutex through it, holding up every cgroup change.
+ */
 export function startAttachGrace(layout: () => CgroupLayout): void {
   if (inFlight || off) return;
   let file: string | null;
   try {
-    file = ownProcsFile(layout(), fs.readFileSync('/proc/self/cgroup', 'utf8'));
+    const l = layout();
+    if (l.mode === 'v2') return;
+    file = ownProcsFile(l, fs.readFileSync('/proc/self/cgroup', 'utf8'));
   } catch {
     file = null;
   }
