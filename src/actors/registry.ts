@@ -34,6 +34,30 @@ const ROUTED_WITH_MORE = new Set<RoutedType>(['container.created', 'container.wa
 
 const MACHINES = [sandboxMachine, containerMachine, goferMachine, processMachine, creationMachine];
 
+/**
+ * A machine's definition as `inspect.snapshot` sends it: made once per machine (a machine is a
+ * constant), as plain JSON, frozen, since every reply shares it. Made anew for each snapshot
+ * (toJSON() builds ~110 kB of JSON's worth of objects for runa's five machines, 77 kB of it the
+ * container's), a client asking for snapshots in a loop made more garbage than anything else in
+ * the daemon, and served at half the rate (test/fairness.test.ts). Keyed weakly by the machine.
+ */
+const definitionCache = new WeakMap<object, unknown>();
+function definitionOf(machine: { toJSON(): unknown }): unknown {
+  let d = definitionCache.get(machine);
+  if (d === undefined) {
+    d = deepFreeze(JSON.parse(JSON.stringify(machine.toJSON())));
+    definitionCache.set(machine, d);
+  }
+  return d;
+}
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object') {
+    for (const x of Object.values(v)) deepFreeze(x);
+    Object.freeze(v);
+  }
+  return v;
+}
+
 export class Registry implements RegistryHost {
   readonly containers = new Map<string, ContainerActor>();
   readonly sandboxes = new Map<string, SandboxActor>();
@@ -86,12 +110,12 @@ export class Registry implements RegistryHost {
    */
   private snapshotAll() {
     // Every machine runa runs, so that a viewer can draw an actor that comes later.
-    const definitions: Record<string, unknown> = Object.fromEntries(MACHINES.map((m) => [m.id, m.toJSON()]));
+    const definitions: Record<string, unknown> = Object.fromEntries(MACHINES.map((m) => [m.id, definitionOf(m)]));
     const actors = this.liveActors().map(({ ref, address, parent }) => {
       const s = ref.getSnapshot() as { value: unknown; context: unknown; status: string };
       const logic = (ref as AnyActor).logic as { id?: string; toJSON?: () => unknown };
       const machine = logic.id ?? 'unknown';
-      if (!(machine in definitions) && logic.toJSON) definitions[machine] = logic.toJSON();
+      if (!(machine in definitions) && logic.toJSON) definitions[machine] = definitionOf(logic as { toJSON(): unknown });
       return { address, parent, sessionId: ref.sessionId, machine, value: s.value, context: s.context, status: s.status };
     });
     return { at: Date.now(), actors, definitions };

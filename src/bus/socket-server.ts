@@ -5,13 +5,18 @@
 // - frames are capped at MAX_PAYLOAD (1 MiB): a larger one closes the connection, 1009;
 // - a WebSocket protocol error (bad opcode, RSV bits, unmasked frame, invalid UTF-8...)
 //   closes it with ws's code (1002, 1007, 1009) and the error as the close reason;
+// - at most TURN = 32 of its frames are taken per turn of the event loop: more in one read are
+//   held, in order, for the next turns, so that other connections get theirs between, and
+//   a read of many requests with large replies (a file read's is up to ~680 kB) is served over
+//   turns, not all at once (test/fairness.test.ts: 64 such reads at once, the daemon's RSS rose
+//   by half as much again);
 // - at most MAX_IN_FLIGHT requests per connection are being served at once: past that its
-//   frames are held, unread, in order, and taken again (at most TURN = 32 per turn of the
-//   event loop, so other connections get theirs between) as its requests are answered;
+//   frames are held, unread, in order, and taken again (TURN per turn) as its requests are
+//   answered;
 // - while more than HIGH_WATER of its replies are unsent (it does not read them), its
 //   requests are held the same way, and its events are dropped past 4 × HIGH_WATER (it is
 //   told how many on `bus.dropped`); past HARD_WATER unsent it is closed, 1008, with a reason.
-// Nothing is refused or lost below those bounds; the normal path costs a counter and a test.
+// Nothing is refused or lost below those bounds; the normal path costs a few counters and tests.
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import fs from 'node:fs';
@@ -25,8 +30,8 @@ import type { Bus, Reply, Session } from './bus.js';
 export const MAX_PAYLOAD = 1 << 20;
 /** Requests one connection may have being served at once (a CLI has one or two). */
 export const MAX_IN_FLIGHT = 64;
-/** Held frames taken from one connection per turn of the event loop (others are read between). */
-const TURN = 32;
+/** Frames taken from one connection per turn of the event loop, as read or held (others are read between). */
+export const TURN = 32;
 /** Unsent replies past which a connection's requests are no longer read. */
 export const HIGH_WATER = 1 << 20;
 /** Unsent replies past which a connection that does not read is closed (1008). */
@@ -134,6 +139,17 @@ function reason(text: string): string {
   return b.length <= 123 ? text : b.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
 }
 
+let turnNo = 0;
+let bumping = false;
+/** This turn of the event loop, numbered: the same until the check phase (setImmediate) after it. */
+function currentTurn(): number {
+  if (!bumping) {
+    bumping = true;
+    setImmediate(() => { turnNo++; bumping = false; });
+  }
+  return turnNo;
+}
+
 class Connection implements Session {
   private readonly subs = new Map<string, Subscription>();
   private dropped = 0;
@@ -141,9 +157,12 @@ class Connection implements Session {
   private lagging = false;
   /** requests being served */
   private inFlight = 0;
-  /** frames read while it was held (lagging or MAX_IN_FLIGHT in flight), to be taken in order; null while not held */
+  /** frames read while it was held (lagging, MAX_IN_FLIGHT in flight, or TURN taken this turn), to be taken in order; null while not held */
   private held: Array<[RawData, boolean]> | null = null;
   private draining = false;
+  /** frames taken as they were read in turn `turnSeen` of the event loop */
+  private taken = 0;
+  private turnSeen = -1;
   get isPaused(): boolean { return this.held !== null; }
 
   private readonly turn: TurnWrites;
@@ -151,8 +170,15 @@ class Connection implements Session {
   constructor(private readonly ws: WebSocket, private readonly bus: Bus, private readonly stats: { refused: number }, socket: Socket) {
     this.turn = new TurnWrites(socket);
     ws.on('message', (data, isBinary) => {
-      if (this.held === null) this.receive(data, isBinary);
-      else if (this.ws.readyState === this.ws.OPEN) this.held.push([data, isBinary]); // (closing: dropped)
+      if (this.held !== null) {
+        if (this.ws.readyState === this.ws.OPEN) this.held.push([data, isBinary]); // (closing: dropped)
+        return;
+      }
+      const t = currentTurn();
+      if (t !== this.turnSeen) { this.turnSeen = t; this.taken = 0; }
+      this.receive(data, isBinary);
+      // TURN taken this turn: the rest of this read waits for the next turns, held.
+      if (++this.taken >= TURN && this.held === null) { this.hold(); this.release(); }
     });
   }
 
