@@ -120,7 +120,8 @@ test('a supervised container outlives a killed monitor; kill and state still rea
   assert.equal(k.code, 0, k.stderr);
   await until(() => !alive(init), 'init killed');
   await until(async () => (await state('c3')).status === 'stopped', 'stopped');
-  assert.equal((await sb.run(['delete', 'c3'])).code, 0);
+  const d = await sb.run(['delete', 'c3']);
+  assert.equal(d.code, 0, `delete: ${d.stderr}`);
 });
 
 test('a daemon killed -9 re-adopts a supervised container: state, kill, the stop and delete still work', async () => {
