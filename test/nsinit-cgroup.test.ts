@@ -79,7 +79,7 @@ for (const newPid of [false, true]) {
   });
 }
 
-test('fork CGROUP NEWPID is one clone3 with CLONE_NEWPID|CLONE_INTO_CGROUP: no unshare, no cgroup.procs opened (strace)', { skip: skip || (!hasStrace && 'needs strace') }, async () => {
+test('fork CGROUP NEWPID is one clone3 with CLONE_NEWPID|CLONE_INTO_CGROUP: no unshare, no cgroup.procs opened (strace)', { skip: skip || (!hasStrace && 'needs strace: apt-get install strace') }, async () => {
   const dir = cgroup();
   const state = await tempDir('state');
   const log = path.join(state, 'strace.log');
