@@ -265,6 +265,20 @@ static int killed_by_seccomp(const struct task *t, long long ret)
 	return 0;
 }
 
+// The start of a call's line at its end: its entry as shown, or, once another line came between
+// (`<unfinished ...>`), strace's `<... NAME resumed>`.
+static void call_head(struct task *t)
+{
+	text.len = 0;
+	if (t->unfinished) {
+		sb_str(&text, "<... ");
+		name_of(&text, t);
+		sb_str(&text, " resumed>");
+	} else {
+		sb_add(&text, t->entry.p, t->entry.len);
+	}
+}
+
 static void on_exit_stop(struct task *t, const struct __ptrace_syscall_info *info)
 {
 	const struct call *c = call_of(t);
@@ -276,14 +290,7 @@ static void on_exit_stop(struct task *t, const struct __ptrace_syscall_info *inf
 		return;
 	flush_held(t);
 	held = NULL;
-	text.len = 0;
-	if (t->unfinished) {
-		sb_str(&text, "<... ");
-		name_of(&text, t);
-		sb_str(&text, " resumed>");
-	} else {
-		sb_add(&text, t->entry.p, t->entry.len);
-	}
+	call_head(t);
 	for (int i = t->rest; i < n; i++)
 		put_arg(&text, &a, i, c ? (enum kind)c->kind[i] : K_X, &printed);
 	sb_str(&text, ") = ");
@@ -353,16 +360,10 @@ void slog_exited(struct task *t, int st)
 	if (shown) {
 		flush_held(t);
 		if (t->in_call && !t->skip) {
-			text.len = 0;
-			if (t->unfinished) {
-				sb_str(&text, "<... ");
-				name_of(&text, t);
-				sb_str(&text, " resumed> <unfinished ...>) = ?");
-			} else {
-				const struct call *c = call_of(t);
-				sb_add(&text, t->entry.p, t->entry.len);
-				sb_str(&text, c && c->ret == R_NONE ? ") = ?" : " <unfinished ...>) = ?");
-			}
+			const struct call *c = call_of(t);
+			call_head(t);
+			// A call that never returns (exit, exit_group) ends as strace ends it; any other is unfinished.
+			sb_str(&text, !t->unfinished && c && c->ret == R_NONE ? ") = ?" : " <unfinished ...>) = ?");
 			emit(t, &text);
 		}
 		text.len = 0;
