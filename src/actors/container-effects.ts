@@ -16,7 +16,6 @@ import { encodePlan } from '../nsinit/plan.js';
 import type { CheckpointOptions, ExecOverrides } from '../bus/messages.js';
 import { removeRdt } from '../cgroups/resctrl.js';
 import { startAttachGrace } from '../cgroups/attach-grace.js';
-import { hostCgroups } from '../cgroups/host.js';
 import { CANNOT_FREEZE, RUNC_DEFAULT_DEVICE_RULES, removeCgroup, type Cgroup, type LinuxResources } from '../cgroups/index.js';
 import { rootlessEuid } from '../rootless.js';
 import { goferAddress } from './gofer-actor.js';
@@ -226,7 +225,7 @@ function prepareExec(c: EffectHost, r: ExecRequest): { execId: string; plan: str
   const initPid = c.monitor.initPid;
   if (initPid === null) throw new RunaError('not_running', 'container not running');
   const cg = c.cgroup();
-  if (cg) startAttachGrace(() => hostCgroups().layout); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
+  if (cg) startAttachGrace(); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
   const spec = c.spec();
   const proc = execProcess(spec.process, r.overrides);
   const execId = crypto.randomBytes(8).toString('hex');

@@ -143,7 +143,7 @@ export function createEffects(c: CreateHost, r: RegistryHost, req: CreateRequest
       }
       ({ cgroup, ignored } = made);
       // After this step's own cgroup writes, which the head start's lock would hold up.
-      startAttachGrace(() => hostCgroups().layout); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
+      startAttachGrace(); // nsinit's cgroup join waits less (src/cgroups/attach-grace.ts)
       killPoint('create:cgroups');
     },
     plan: async () => {

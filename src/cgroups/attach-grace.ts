@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseProcCgroup, type CgroupLayout } from './detect.js';
+import { hostCgroups } from './host.js';
 
 /**
  * The cgroup.procs file of this process's own cgroup in one hierarchy of `layout`, or null.
@@ -55,7 +56,7 @@ export const attachGraceInFlight = (): boolean => inFlight;
  * CLONE_INTO_CGROUP, native/child.c) and writes no cgroup.procs, so the wait would be for
  * nothing, and the writer would hold cgroup_mutex through it, holding up every cgroup change.
  */
-export function startAttachGrace(layout: () => CgroupLayout): void {
+export function startAttachGrace(layout: () => CgroupLayout = () => hostCgroups().layout): void {
   if (inFlight || off) return;
   let file: string | null;
   try {
